@@ -1,0 +1,128 @@
+//! The crate's one error type.
+//!
+//! Every variant names what is at fault: the op and the shapes for shape errors, the file and the
+//! field/line for data errors. Anything a user's data or arguments can cause is an [`Error`]; a
+//! panic only ever signals a broken internal invariant.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in nidl, with enough context to find the cause.
+#[derive(Debug)]
+pub enum Error {
+    /// Operand shapes do not fit the op: `op` names it, `shapes` lists every operand's shape.
+    Shape {
+        /// The operation that rejected its operands (e.g. `matmul`).
+        op: &'static str,
+        /// What was expected, in words (e.g. `inner dimensions equal`).
+        expected: String,
+        /// The shapes that were passed, in operand order.
+        shapes: Vec<Vec<usize>>,
+    },
+    /// An argument is outside its valid range (a zero kernel size, a negative temperature, ...).
+    InvalidArgument {
+        /// The operation or constructor that rejected the argument.
+        op: &'static str,
+        /// What is wrong, naming the argument.
+        message: String,
+    },
+    /// An I/O failure while reading or writing `path`.
+    Io {
+        /// The file at fault.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file whose content does not follow its format.
+    Format {
+        /// The file at fault.
+        path: PathBuf,
+        /// What was expected and what was found, naming the field, line or offset.
+        message: String,
+    },
+    /// A value that must be finite is NaN or infinite.
+    NonFinite {
+        /// Where the value came from (an op, a loss at a given step, a data column).
+        what: String,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shape {
+                op,
+                expected,
+                shapes,
+            } => {
+                write!(f, "{op}: shape mismatch, expected {expected}, got ")?;
+                for (i, s) in shapes.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " and ")?;
+                    }
+                    write!(f, "{s:?}")?;
+                }
+                Ok(())
+            }
+            Error::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Format { path, message } => write!(f, "{}: {message}", path.display()),
+            Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// A shape error for `op` with the given operand shapes.
+    pub fn shape(op: &'static str, expected: impl Into<String>, shapes: &[&[usize]]) -> Self {
+        Error::Shape {
+            op,
+            expected: expected.into(),
+            shapes: shapes.iter().map(|s| s.to_vec()).collect(),
+        }
+    }
+
+    /// An invalid-argument error for `op`.
+    pub fn invalid(op: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            op,
+            message: message.into(),
+        }
+    }
+
+    /// A format error for the file at `path`.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error for the file at `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Return early with an [`Error::InvalidArgument`]: `bail!(op, "format {}", args)`.
+#[macro_export]
+macro_rules! bail {
+    ($op:expr, $($arg:tt)+) => {
+        return Err($crate::error::Error::invalid($op, format!($($arg)+)))
+    };
+}

@@ -1,0 +1,9 @@
+//! nidl: self-supervised representation learning with model probing.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use tensor::{Element, Tensor};

@@ -1,0 +1,354 @@
+//! Dense, row-major, contiguous tensors of `f32` or `f64`, and the kernels that compute on them.
+//!
+//! Layout: a shape (`Vec<usize>`) and a `Vec<T>` of `shape.iter().product()` elements, last axis
+//! fastest. Every method that combines tensors checks shapes and returns [`Error::Shape`] naming
+//! the op and the shapes; kernels below that boundary assume checked input.
+//!
+//! The methods of [`Tensor`] are the one dispatch boundary between the autograd tape and the
+//! kernels: the tape and the layers call nothing else, so another backend can route them.
+
+pub mod conv;
+mod element;
+mod elementwise;
+pub mod gemm;
+pub mod pool;
+mod reduce;
+
+pub use element::{Element, Lanes};
+pub use elementwise::{BinaryOp, UnaryOp};
+
+use crate::error::{Error, Result};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal, Uniform};
+use rayon::prelude::*;
+
+/// Elements per rayon task in elementwise and reduction kernels. Fixed, so the split (and any
+/// reduction order) does not depend on the number of threads.
+pub const PAR_CHUNK: usize = 1 << 15;
+
+/// A dense row-major tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor<T: Element> {
+    shape: Vec<usize>,
+    data: Vec<T>,
+}
+
+impl<T: Element> Tensor<T> {
+    /// A tensor from its elements in row-major order; errors if `data.len()` ≠ the shape's size.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(Error::shape(
+                "Tensor::from_vec",
+                format!("{n} elements for the shape"),
+                &[shape, &[data.len()]],
+            ));
+        }
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data,
+        })
+    }
+
+    /// Every element equal to `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Tensor {
+            shape: shape.to_vec(),
+            data: vec![value; shape.iter().product()],
+        }
+    }
+
+    /// All zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::ZERO)
+    }
+
+    /// All ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::ONE)
+    }
+
+    /// A 0-dimensional tensor holding `value`.
+    pub fn scalar(value: T) -> Self {
+        Self::full(&[], value)
+    }
+
+    /// Elements drawn uniformly from `[low, high)` with `rng` (row-major order, so a seeded
+    /// generator gives the same tensor on every machine).
+    pub fn rand_uniform<R: Rng + ?Sized>(
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        rng: &mut R,
+    ) -> Self {
+        let dist = Uniform::new(low, high);
+        let data = (0..shape.iter().product::<usize>())
+            .map(|_| T::from_f64(dist.sample(rng)))
+            .collect();
+        Tensor {
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    /// Elements drawn from N(mean, std²) with `rng`, in row-major order.
+    pub fn rand_normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Self {
+        let data = (0..shape.iter().product::<usize>())
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(rng);
+                T::from_f64(mean + std * z)
+            })
+            .collect();
+        Tensor {
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when the tensor holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The elements in row-major order, mutably.
+    pub fn data_mut(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// Consumes the tensor, returning its elements.
+    pub fn into_vec(self) -> Vec<T> {
+        self.data
+    }
+
+    /// The single element of a one-element tensor.
+    pub fn item(&self) -> Result<T> {
+        match self.data.as_slice() {
+            [v] => Ok(*v),
+            _ => Err(Error::shape(
+                "Tensor::item",
+                "exactly one element",
+                &[&self.shape],
+            )),
+        }
+    }
+
+    /// The same tensor converted element by element to another precision.
+    pub fn cast<U: Element>(&self) -> Tensor<U> {
+        Tensor {
+            shape: self.shape.clone(),
+            data: self.data.iter().map(|v| U::from_f64(v.to_f64())).collect(),
+        }
+    }
+
+    /// `(rows, cols)` of a 2-D tensor, or a shape error naming `op`.
+    pub fn dims2(&self, op: &'static str) -> Result<(usize, usize)> {
+        match self.shape.as_slice() {
+            &[r, c] => Ok((r, c)),
+            _ => Err(Error::shape(op, "a 2-D tensor", &[&self.shape])),
+        }
+    }
+
+    /// The same elements under a new shape of equal size.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        if shape.iter().product::<usize>() != self.len() {
+            return Err(Error::shape(
+                "reshape",
+                "the same number of elements",
+                &[&self.shape, shape],
+            ));
+        }
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: self.data.clone(),
+        })
+    }
+
+    /// Reshapes in place (no copy); errors if sizes differ.
+    pub fn reshape_in_place(&mut self, shape: &[usize]) -> Result<()> {
+        if shape.iter().product::<usize>() != self.len() {
+            return Err(Error::shape(
+                "reshape",
+                "the same number of elements",
+                &[&self.shape, shape],
+            ));
+        }
+        self.shape = shape.to_vec();
+        Ok(())
+    }
+
+    /// Transpose of a 2-D tensor.
+    pub fn transpose(&self) -> Result<Self> {
+        let (r, c) = self.dims2("transpose")?;
+        // Blocked so both the reads and the writes stay within a few cache lines per tile.
+        const TILE: usize = 32;
+        let mut out = vec![T::ZERO; r * c];
+        for i0 in (0..r).step_by(TILE) {
+            for j0 in (0..c).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(r) {
+                    for j in j0..(j0 + TILE).min(c) {
+                        out[j * r + i] = self.data[i * c + j];
+                    }
+                }
+            }
+        }
+        Ok(Tensor {
+            shape: vec![c, r],
+            data: out,
+        })
+    }
+
+    /// `(outer, axis_len, inner)` for an axis: the tensor seen as a 3-D block around it.
+    fn around_axis(&self, op: &'static str, axis: usize) -> Result<(usize, usize, usize)> {
+        if axis >= self.ndim() {
+            return Err(Error::invalid(
+                op,
+                format!("axis {axis} out of range for shape {:?}", self.shape),
+            ));
+        }
+        let outer = self.shape[..axis].iter().product();
+        let inner = self.shape[axis + 1..].iter().product();
+        Ok((outer, self.shape[axis], inner))
+    }
+
+    /// Concatenation along `axis`; all other axes must agree.
+    pub fn concat(parts: &[&Tensor<T>], axis: usize) -> Result<Self> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::invalid("concat", "no tensors to concatenate"))?;
+        let (outer, _, inner) = first.around_axis("concat", axis)?;
+        let mut shape = first.shape.clone();
+        shape[axis] = 0;
+        for p in parts {
+            let same_rank = p.ndim() == first.ndim();
+            let others_agree = same_rank
+                && p.shape
+                    .iter()
+                    .zip(&first.shape)
+                    .enumerate()
+                    .all(|(i, (a, b))| i == axis || a == b);
+            if !others_agree {
+                let shapes: Vec<&[usize]> = parts.iter().map(|t| t.shape()).collect();
+                return Err(Error::shape(
+                    "concat",
+                    format!("equal shapes except axis {axis}"),
+                    &shapes,
+                ));
+            }
+            shape[axis] += p.shape[axis];
+        }
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for p in parts {
+                let run = p.shape[axis] * inner;
+                data.extend_from_slice(&p.data[o * run..(o + 1) * run]);
+            }
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    /// The sub-tensor `start..end` along `axis`.
+    pub fn slice(&self, axis: usize, start: usize, end: usize) -> Result<Self> {
+        let (outer, len, inner) = self.around_axis("slice", axis)?;
+        if start > end || end > len {
+            return Err(Error::invalid(
+                "slice",
+                format!(
+                    "range {start}..{end} out of bounds for axis {axis} of shape {:?}",
+                    self.shape
+                ),
+            ));
+        }
+        let mut shape = self.shape.clone();
+        shape[axis] = end - start;
+        let mut data = Vec::with_capacity(outer * (end - start) * inner);
+        for o in 0..outer {
+            let base = o * len * inner;
+            data.extend_from_slice(&self.data[base + start * inner..base + end * inner]);
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    /// Rows `indices` of a tensor seen as `[shape[0], rest]` (row gather).
+    pub fn gather_rows(&self, indices: &[usize]) -> Result<Self> {
+        let Some(&rows) = self.shape.first() else {
+            return Err(Error::shape(
+                "gather_rows",
+                "at least 1 axis",
+                &[&self.shape],
+            ));
+        };
+        let inner: usize = self.shape[1..].iter().product();
+        let mut data = Vec::with_capacity(indices.len() * inner);
+        for &i in indices {
+            if i >= rows {
+                return Err(Error::invalid(
+                    "gather_rows",
+                    format!("row index {i} out of range for shape {:?}", self.shape),
+                ));
+            }
+            data.extend_from_slice(&self.data[i * inner..(i + 1) * inner]);
+        }
+        let mut shape = self.shape.clone();
+        shape[0] = indices.len();
+        Ok(Tensor { shape, data })
+    }
+
+    /// Matrix product `op(self) · op(rhs)` of 2-D tensors, `op` transposing when asked.
+    pub fn matmul(&self, rhs: &Tensor<T>, trans_a: bool, trans_b: bool) -> Result<Self> {
+        let (ar, ac) = self.dims2("matmul")?;
+        let (br, bc) = rhs.dims2("matmul")?;
+        let (m, k) = if trans_a { (ac, ar) } else { (ar, ac) };
+        let (k2, n) = if trans_b { (bc, br) } else { (br, bc) };
+        if k != k2 {
+            return Err(Error::shape(
+                "matmul",
+                "inner dimensions equal",
+                &[&self.shape, &rhs.shape],
+            ));
+        }
+        let mut out = vec![T::ZERO; m * n];
+        gemm::gemm(
+            trans_a,
+            trans_b,
+            m,
+            n,
+            k,
+            T::ONE,
+            &self.data,
+            &rhs.data,
+            T::ZERO,
+            &mut out,
+        );
+        Ok(Tensor {
+            shape: vec![m, n],
+            data: out,
+        })
+    }
+
+    /// True when every element is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data
+            .par_chunks(PAR_CHUNK)
+            .all(|c| c.iter().all(|v| v.is_finite()))
+    }
+}

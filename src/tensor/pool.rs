@@ -1,0 +1,1 @@
+//! Average pooling kernels (kernel = stride).
