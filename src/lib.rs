@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod autograd;
 pub mod tensor;
 
 pub use error::{Error, Result};

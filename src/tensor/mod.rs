@@ -13,6 +13,7 @@ mod elementwise;
 pub mod gemm;
 pub mod pool;
 mod reduce;
+mod rows;
 
 pub use element::{Element, Lanes};
 pub use elementwise::{BinaryOp, UnaryOp};
@@ -351,4 +352,16 @@ impl<T: Element> Tensor<T> {
             .par_chunks(PAR_CHUNK)
             .all(|c| c.iter().all(|v| v.is_finite()))
     }
+}
+
+/// `acc += g` elementwise for equal shapes (gradient accumulation).
+///
+/// # Panics
+/// If the lengths differ (an internal invariant: gradients have their node's shape).
+pub fn add_assign<T: Element>(acc: &mut Tensor<T>, g: &Tensor<T>) {
+    assert_eq!(acc.len(), g.len(), "add_assign: length invariant");
+    acc.data_mut()
+        .par_chunks_mut(PAR_CHUNK)
+        .zip(g.data().par_chunks(PAR_CHUNK))
+        .for_each(|(a, b)| elementwise::binary_inplace_add(a, b));
 }

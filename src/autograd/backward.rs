@@ -1,0 +1,250 @@
+//! The reverse pass: one `match` over [`Op`], each arm stating its derivative.
+
+use super::{Graph, Op, ParamId, Var};
+use crate::error::{Error, Result};
+use crate::tensor::{BinaryOp, Element, Tensor, UnaryOp};
+use std::collections::HashMap;
+
+/// Gradients of a scalar loss with respect to the leaves of a graph that require them
+/// (parameters). Gradients of intermediate nodes are freed during the pass.
+#[derive(Debug)]
+pub struct Grads<T: Element> {
+    grads: Vec<Option<Tensor<T>>>,
+    params: HashMap<ParamId, Var>,
+}
+
+impl<T: Element> Grads<T> {
+    /// The gradient of a leaf node, if any gradient reached it.
+    pub fn get(&self, v: Var) -> Option<&Tensor<T>> {
+        self.grads.get(v.index()).and_then(|g| g.as_ref())
+    }
+
+    /// The gradient of a parameter, if the parameter was used and a gradient reached it.
+    pub fn param(&self, id: ParamId) -> Option<&Tensor<T>> {
+        self.params.get(&id).and_then(|&v| self.get(v))
+    }
+}
+
+/// Adds `g` into the slot, taking ownership when the slot is empty.
+fn accumulate<T: Element>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
+    match slot {
+        Some(acc) => {
+            debug_assert_eq!(acc.shape(), g.shape(), "gradient shape invariant");
+            crate::tensor::add_assign(acc, &g);
+        }
+        None => *slot = Some(g),
+    }
+}
+
+impl<T: Element> Graph<T> {
+    /// Gradients of the one-element node `loss` with respect to every parameter that reaches it.
+    pub fn backward(&self, loss: Var) -> Result<Grads<T>> {
+        self.check_var("backward", loss)?;
+        if !self.recording {
+            return Err(Error::invalid("backward", "the graph was built for inference and recorded no op"));
+        }
+        let lv = self.value(loss);
+        if lv.len() != 1 {
+            return Err(Error::shape("backward", "a one-element loss", &[lv.shape()]));
+        }
+        let mut grads: Vec<Option<Tensor<T>>> = (0..self.nodes.len()).map(|_| None).collect();
+        grads[loss.index()] = Some(Tensor::ones(lv.shape()));
+        for i in (0..=loss.index()).rev() {
+            let node = &self.nodes[i];
+            if matches!(node.op, Op::Leaf) {
+                continue;
+            }
+            let Some(g) = grads[i].take() else { continue };
+            for (input, gi) in self.input_grads(&node.op, &node.value, g)? {
+                if self.nodes[input.index()].requires_grad {
+                    accumulate(&mut grads[input.index()], gi);
+                }
+            }
+        }
+        Ok(Grads {
+            grads,
+            params: self.params.clone(),
+        })
+    }
+
+    fn wants(&self, v: Var) -> bool {
+        self.nodes[v.index()].requires_grad
+    }
+
+    /// The gradient contributions of one op to its inputs, given the gradient `g` of its output
+    /// `out`.
+    fn input_grads(&self, op: &Op<T>, out: &Tensor<T>, g: Tensor<T>) -> Result<Vec<(Var, Tensor<T>)>> {
+        let val = |v: Var| self.value(v);
+        let mut res = Vec::with_capacity(2);
+        match op {
+            Op::Leaf => {}
+            // C = op(A)·op(B): d op(A) = G·op(B)ᵀ, d op(B) = op(A)ᵀ·G; a transposed operand
+            // takes the transpose of that, folded into the GEMM flags (no copies).
+            &Op::MatMul { a, b, trans_a, trans_b } => {
+                if self.wants(a) {
+                    let ga = if trans_a {
+                        val(b).matmul(&g, trans_b, true)? // dA = op(B)·Gᵀ
+                    } else {
+                        g.matmul(val(b), false, !trans_b)? // dA = G·op(B)ᵀ
+                    };
+                    res.push((a, ga));
+                }
+                if self.wants(b) {
+                    let gb = if trans_b {
+                        g.matmul(val(a), true, trans_a)? // dB = Gᵀ·op(A)
+                    } else {
+                        val(a).matmul(&g, !trans_a, false)? // dB = op(A)ᵀ·G
+                    };
+                    res.push((b, gb));
+                }
+            }
+            // Broadcast b: its gradient is summed over the broadcast axes (sum_to_shape).
+            &Op::Binary { a, b, op } => {
+                let bshape = val(b).shape();
+                let (ga, gb) = match op {
+                    // d(a+b) = (g, g)
+                    BinaryOp::Add => (g.clone(), g.sum_to_shape(bshape)?),
+                    // d(a−b) = (g, −g)
+                    BinaryOp::Sub => (g.clone(), g.sum_to_shape(bshape)?.map(UnaryOp::Neg)),
+                    // d(a·b) = (g·b, g·a)
+                    BinaryOp::Mul => (g.mul(val(b))?, g.mul(val(a))?.sum_to_shape(bshape)?),
+                    // d(a/b) = (g/b, −g·a/b² = −g·out/b)
+                    BinaryOp::Div => {
+                        let gb = g.mul(out)?.div(val(b))?.sum_to_shape(bshape)?.map(UnaryOp::Neg);
+                        (g.div(val(b))?, gb)
+                    }
+                };
+                res.push((a, ga));
+                res.push((b, gb));
+            }
+            &Op::Scalar { a, s, op } => {
+                let ga = match op {
+                    // d(a ± s) = g
+                    BinaryOp::Add | BinaryOp::Sub => g,
+                    // d(a·s) = g·s
+                    BinaryOp::Mul => g.mul_scalar(s),
+                    // d(a/s) = g/s
+                    BinaryOp::Div => g.scalar_op(s, BinaryOp::Div),
+                };
+                res.push((a, ga));
+            }
+            &Op::Unary { a, op } => {
+                let ga = match op {
+                    // relu' = 1 where out > 0
+                    UnaryOp::Relu => {
+                        let mut gd = g;
+                        gd.data_mut().iter_mut().zip(out.data()).for_each(|(gv, &o)| {
+                            if o <= T::ZERO {
+                                *gv = T::ZERO
+                            }
+                        });
+                        gd
+                    }
+                    // (e^a)' = e^a = out
+                    UnaryOp::Exp => g.mul(out)?,
+                    // (ln a)' = 1/a
+                    UnaryOp::Ln => g.div(val(a))?,
+                    // (√a)' = 1/(2√a) = 1/(2·out)
+                    UnaryOp::Sqrt => g.div(out)?.mul_scalar(T::from_f64(0.5)),
+                    // (−a)' = −1
+                    UnaryOp::Neg => g.map(UnaryOp::Neg),
+                };
+                res.push((a, ga));
+            }
+            // A sum's gradient is g broadcast back over the summed axes.
+            &Op::Sum { a } => res.push((a, Tensor::zeros(val(a).shape()).add(&g)?)),
+            &Op::Reshape { a } => res.push((a, g.reshape(val(a).shape())?)),
+            // Each part gets its own range of g.
+            Op::Concat { parts, axis } => {
+                let mut start = 0;
+                for &p in parts {
+                    let len = val(p).shape()[*axis];
+                    if self.wants(p) {
+                        res.push((p, g.slice(*axis, start, start + len)?));
+                    }
+                    start += len;
+                }
+            }
+            // g is placed back into its range, zeros elsewhere.
+            &Op::Slice { a, axis, start } => {
+                let shape = val(a).shape();
+                let mut before = shape.to_vec();
+                before[axis] = start;
+                let mut after = shape.to_vec();
+                after[axis] = shape[axis] - start - g.shape()[axis];
+                let (z0, z1) = (Tensor::zeros(&before), Tensor::zeros(&after));
+                res.push((a, Tensor::concat(&[&z0, &g, &z1], axis)?));
+            }
+            &Op::Transpose { a } => res.push((a, g.transpose()?)),
+            // Conv: dW = G·colsᵀ, dx = col2im(Wᵀ·G), db = Σ G (in the conv kernel).
+            &Op::Conv2d { x, w, b, geom } => {
+                let (gx, gw, gb) = val(x).conv2d_backward(val(w), &g, geom, self.wants(x))?;
+                if let Some(gx) = gx {
+                    res.push((x, gx));
+                }
+                res.push((w, gw));
+                if let Some(b) = b {
+                    res.push((b, gb));
+                }
+            }
+            // Each input of a window gets g/k².
+            &Op::AvgPool2d { x, k } => res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?)),
+            // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
+            Op::L2NormalizeRows { a, norms, clamped } => {
+                let d = out.shape()[1];
+                let mut gx = g;
+                for (r, row) in gx.data_mut().chunks_mut(d.max(1)).enumerate() {
+                    let y = &out.data()[r * d..(r + 1) * d];
+                    let gy: T = if clamped[r] { T::ZERO } else { row.iter().zip(y).map(|(&a, &b)| a * b).sum() };
+                    for (gv, &yv) in row.iter_mut().zip(y) {
+                        *gv = (*gv - yv * gy) / norms[r];
+                    }
+                }
+                res.push((*a, gx));
+            }
+            // d lse_i / d x_ij = softmax_ij = e^(x_ij − lse_i)
+            &Op::LogSumExpRows { a } => {
+                let x = val(a);
+                let d = x.shape()[1];
+                let mut gx = x.clone();
+                for (r, row) in gx.data_mut().chunks_mut(d.max(1)).enumerate() {
+                    let (lse, gr) = (out.data()[r], g.data()[r]);
+                    row.iter_mut().for_each(|v| *v = gr * (*v - lse).exp());
+                }
+                res.push((a, gx));
+            }
+            // y = x − lse: dx_ij = g_ij − softmax_ij·Σ_k g_ik, softmax = e^y
+            &Op::LogSoftmaxRows { a } => {
+                let d = out.shape()[1];
+                let mut gx = g;
+                for (row, y) in gx.data_mut().chunks_mut(d.max(1)).zip(out.data().chunks(d.max(1))) {
+                    let gs: T = row.iter().copied().sum();
+                    row.iter_mut().zip(y).for_each(|(gv, &yv)| *gv -= yv.exp() * gs);
+                }
+                res.push((a, gx));
+            }
+            // Filled elements are constants: no gradient.
+            Op::MaskedFill { a, mask } => {
+                let mut gx = g;
+                gx.data_mut().iter_mut().zip(mask).for_each(|(gv, &m)| {
+                    if m {
+                        *gv = T::ZERO
+                    }
+                });
+                res.push((*a, gx));
+            }
+            // Scatter-add each picked row's gradient back to its source row.
+            Op::GatherRows { a, indices } => {
+                let shape = val(*a).shape();
+                let inner: usize = shape[1..].iter().product();
+                let mut gx = Tensor::zeros(shape);
+                for (j, &i) in indices.iter().enumerate() {
+                    let src = &g.data()[j * inner..(j + 1) * inner];
+                    gx.data_mut()[i * inner..(i + 1) * inner].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+                }
+                res.push((*a, gx));
+            }
+        }
+        Ok(res)
+    }
+}
