@@ -2,8 +2,10 @@
 
 #![warn(missing_docs)]
 
+pub mod datasets;
 pub mod error;
 pub mod autograd;
+pub mod nn;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,0 +1,147 @@
+//! Composition: `Relu`, `Flatten`, `Sequential`, and torchvision's `MLP`.
+
+use super::{join, Linear, Module, Param};
+use crate::autograd::{Graph, Var};
+use crate::error::{Error, Result};
+use crate::tensor::{Element, Tensor};
+use rand::RngCore;
+
+/// `max(x, 0)`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Relu;
+
+impl<T: Element> Module<T> for Relu {
+    fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
+        g.relu(x)
+    }
+    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
+    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+}
+
+/// `[N, d1, d2, ...]` → `[N, d1·d2·...]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flatten;
+
+impl<T: Element> Module<T> for Flatten {
+    fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
+        g.flatten(x)
+    }
+    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
+    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+}
+
+/// Modules applied in order; their state is named by position (`0.weight`, `2.bias`, ...), as
+/// in `torch.nn.Sequential`.
+#[derive(Default)]
+pub struct Sequential<T: Element> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Element> Sequential<T> {
+    /// An empty sequence.
+    pub fn new() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+
+    /// Appends a layer.
+    pub fn push(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True without layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl<T: Element> Module<T> for Sequential<T> {
+    fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
+        self.layers.iter().try_fold(x, |h, l| l.forward(g, h))
+    }
+
+    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit_params(&join(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            l.visit_params_mut(&join(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit_buffers(&join(prefix, &i.to_string()), f);
+        }
+    }
+
+    fn visit_buffers_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Tensor<T>)) {
+        for (i, l) in self.layers.iter_mut().enumerate() {
+            l.visit_buffers_mut(&join(prefix, &i.to_string()), f);
+        }
+    }
+}
+
+/// torchvision's `MLP(in_channels, hidden_channels)` without dropout or norm: `Linear + ReLU`
+/// for each hidden width but the last, then a bare `Linear` to the last width. State names
+/// follow torchvision's indices (`0.weight`, `2.weight`, ...: a ReLU and a no-op dropout sit
+/// between linears there, so linear `i` is module `3i`).
+#[derive(Debug, Clone)]
+pub struct Mlp<T: Element> {
+    linears: Vec<Linear<T>>,
+}
+
+impl<T: Element> Mlp<T> {
+    /// `in_features → widths[0] → ... → widths[last]`; `widths` must be non-empty.
+    pub fn new(in_features: usize, widths: &[usize], rng: &mut dyn RngCore) -> Result<Self> {
+        if widths.is_empty() || in_features == 0 || widths.contains(&0) {
+            return Err(Error::invalid("Mlp::new", format!("need positive sizes, got in {in_features}, widths {widths:?}")));
+        }
+        let mut linears = Vec::with_capacity(widths.len());
+        let mut fan_in = in_features;
+        for &w in widths {
+            linears.push(Linear::new(fan_in, w, true, rng));
+            fan_in = w;
+        }
+        Ok(Mlp { linears })
+    }
+
+    /// The linear layers in order.
+    pub fn linears(&self) -> &[Linear<T>] {
+        &self.linears
+    }
+}
+
+impl<T: Element> Module<T> for Mlp<T> {
+    fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
+        let last = self.linears.len() - 1;
+        let mut h = x;
+        for (i, l) in self.linears.iter().enumerate() {
+            h = l.forward(g, h)?;
+            if i < last {
+                h = g.relu(h)?;
+            }
+        }
+        Ok(h)
+    }
+
+    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+        for (i, l) in self.linears.iter().enumerate() {
+            l.visit_params(&join(prefix, &(3 * i).to_string()), f);
+        }
+    }
+
+    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+        for (i, l) in self.linears.iter_mut().enumerate() {
+            l.visit_params_mut(&join(prefix, &(3 * i).to_string()), f);
+        }
+    }
+}
