@@ -4,6 +4,7 @@
 
 pub mod datasets;
 pub mod error;
+pub mod loss;
 pub mod autograd;
 pub mod nn;
 pub mod tensor;
