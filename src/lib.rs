@@ -7,6 +7,7 @@ pub mod error;
 pub mod loss;
 pub mod autograd;
 pub mod nn;
+pub mod optim;
 pub mod tensor;
 
 pub use error::{Error, Result};
