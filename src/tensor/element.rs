@@ -107,6 +107,8 @@ pub trait Element:
     fn max(self, other: Self) -> Self;
     /// True unless NaN or infinite.
     fn is_finite(self) -> bool;
+    /// True for NaN.
+    fn is_nan(self) -> bool;
     /// General matrix multiply `C = alpha·A·B + beta·C` on strided row/column layouts, through
     /// `matrixmultiply` (the crate's only caller is [`gemm`](super::gemm)).
     ///
@@ -174,6 +176,10 @@ macro_rules! impl_element {
             #[inline(always)]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
             #[inline(always)]
             unsafe fn gemm_raw(

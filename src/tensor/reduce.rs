@@ -19,7 +19,7 @@ pub(crate) fn sum_slice<T: Element>(x: &[T]) -> T {
 /// Maximum of a non-empty slice (NaN-propagating).
 pub(crate) fn max_slice<T: Element>(x: &[T]) -> T {
     x.iter()
-        .fold(x[0], |m, &v| if v > m || v != v { v } else { m })
+        .fold(x[0], |m, &v| if v > m || v.is_nan() { v } else { m })
 }
 
 /// Which reduction an axis kernel computes.
@@ -63,7 +63,7 @@ impl<T: Element> Tensor<T> {
                             o.copy_from_slice(&src[..inner]);
                             for row in src.chunks(inner).skip(1) {
                                 for (m, &v) in o.iter_mut().zip(row) {
-                                    if v > *m || v != v {
+                                    if v > *m || v.is_nan() {
                                         *m = v;
                                     }
                                 }
