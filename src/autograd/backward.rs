@@ -131,15 +131,7 @@ impl<T: Element> Graph<T> {
             &Op::Unary { a, op } => {
                 let ga = match op {
                     // relu' = 1 where out > 0
-                    UnaryOp::Relu => {
-                        let mut gd = g;
-                        gd.data_mut().iter_mut().zip(out.data()).for_each(|(gv, &o)| {
-                            if o <= T::ZERO {
-                                *gv = T::ZERO
-                            }
-                        });
-                        gd
-                    }
+                    UnaryOp::Relu => out.relu_backward(g),
                     // (e^a)' = e^a = out
                     UnaryOp::Exp => g.mul(out)?,
                     // (ln a)' = 1/a
@@ -190,60 +182,15 @@ impl<T: Element> Graph<T> {
             // Each input of a window gets g/k².
             &Op::AvgPool2d { x, k } => res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?)),
             // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
-            Op::L2NormalizeRows { a, norms, clamped } => {
-                let d = out.shape()[1];
-                let mut gx = g;
-                for (r, row) in gx.data_mut().chunks_mut(d.max(1)).enumerate() {
-                    let y = &out.data()[r * d..(r + 1) * d];
-                    let gy: T = if clamped[r] { T::ZERO } else { row.iter().zip(y).map(|(&a, &b)| a * b).sum() };
-                    for (gv, &yv) in row.iter_mut().zip(y) {
-                        *gv = (*gv - yv * gy) / norms[r];
-                    }
-                }
-                res.push((*a, gx));
-            }
+            Op::L2NormalizeRows { a, norms, clamped } => res.push((*a, out.l2_normalize_rows_backward(norms, clamped, g))),
             // d lse_i / d x_ij = softmax_ij = e^(x_ij − lse_i)
-            &Op::LogSumExpRows { a } => {
-                let x = val(a);
-                let d = x.shape()[1];
-                let mut gx = x.clone();
-                for (r, row) in gx.data_mut().chunks_mut(d.max(1)).enumerate() {
-                    let (lse, gr) = (out.data()[r], g.data()[r]);
-                    row.iter_mut().for_each(|v| *v = gr * (*v - lse).exp());
-                }
-                res.push((a, gx));
-            }
+            &Op::LogSumExpRows { a } => res.push((a, val(a).logsumexp_rows_backward(out, &g))),
             // y = x − lse: dx_ij = g_ij − softmax_ij·Σ_k g_ik, softmax = e^y
-            &Op::LogSoftmaxRows { a } => {
-                let d = out.shape()[1];
-                let mut gx = g;
-                for (row, y) in gx.data_mut().chunks_mut(d.max(1)).zip(out.data().chunks(d.max(1))) {
-                    let gs: T = row.iter().copied().sum();
-                    row.iter_mut().zip(y).for_each(|(gv, &yv)| *gv -= yv.exp() * gs);
-                }
-                res.push((a, gx));
-            }
+            &Op::LogSoftmaxRows { a } => res.push((a, out.log_softmax_rows_backward(g))),
             // Filled elements are constants: no gradient.
-            Op::MaskedFill { a, mask } => {
-                let mut gx = g;
-                gx.data_mut().iter_mut().zip(mask).for_each(|(gv, &m)| {
-                    if m {
-                        *gv = T::ZERO
-                    }
-                });
-                res.push((*a, gx));
-            }
+            Op::MaskedFill { a, mask } => res.push((*a, Tensor::zero_where(g, mask))),
             // Scatter-add each picked row's gradient back to its source row.
-            Op::GatherRows { a, indices } => {
-                let shape = val(*a).shape();
-                let inner: usize = shape[1..].iter().product();
-                let mut gx = Tensor::zeros(shape);
-                for (j, &i) in indices.iter().enumerate() {
-                    let src = &g.data()[j * inner..(j + 1) * inner];
-                    gx.data_mut()[i * inner..(i + 1) * inner].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
-                }
-                res.push((*a, gx));
-            }
+            Op::GatherRows { a, indices } => res.push((*a, g.scatter_add_rows(indices, val(*a).shape())?)),
         }
         Ok(res)
     }

@@ -232,12 +232,7 @@ impl<T: Element> Graph<T> {
     /// Elements where `mask` is true replaced by `value` (one flag per element, row-major).
     pub fn masked_fill(&mut self, a: Var, mask: &[bool], value: T) -> Result<Var> {
         self.check_var("masked_fill", a)?;
-        let x = self.value(a);
-        if mask.len() != x.len() {
-            return Err(Error::shape("masked_fill", "one mask flag per element", &[x.shape(), &[mask.len()]]));
-        }
-        let data = x.data().iter().zip(mask).map(|(&v, &m)| if m { value } else { v }).collect();
-        let out = Tensor::from_vec(data, x.shape())?;
+        let out = self.value(a).masked_fill(mask, value)?;
         Ok(self.record(out, Op::MaskedFill { a, mask: mask.to_vec() }, &[a]))
     }
 

@@ -12,6 +12,7 @@ mod element;
 mod elementwise;
 pub mod gemm;
 pub mod pool;
+mod fused;
 mod reduce;
 mod rows;
 

@@ -54,3 +54,4 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64, ato
         );
     }
 }
+pub mod simclr;
