@@ -47,9 +47,12 @@
 pub mod autograd;
 pub mod datasets;
 pub mod error;
+pub mod linalg;
 pub mod loss;
+pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod probe;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,11 +1,8 @@
-//! The `nidl` command line. Training and probing subcommands arrive with the data, probe and
-//! training modules; until then the binary reports its version and what it can do.
+//! The `nidl` command line: a thin layer over the library (see `cli/`).
+
+mod cli;
 
 use std::process::ExitCode;
-
-const USAGE: &str = "usage: nidl <command>\n\ncommands available in this build:\n  --version   print the version\n\n\
-the training, probing and data commands described in README.md (simclr-mnist, yaware-openbhb,\n\
-probe, make-openbhb, show-augmentations) are not implemented yet in this version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,15 +12,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("--help") | Some("-h") => {
-            println!("{USAGE}");
+            println!("{}", cli::USAGE);
             ExitCode::SUCCESS
         }
-        Some(cmd) => {
-            eprintln!("nidl: '{cmd}' is not available in this version\n\n{USAGE}");
-            ExitCode::from(2)
-        }
+        Some(cmd) => match cli::dispatch(cmd, &args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(cause) => {
+                eprintln!("nidl {cmd}: {cause}");
+                ExitCode::FAILURE
+            }
+        },
         None => {
-            eprintln!("{USAGE}");
+            eprintln!("{}", cli::USAGE);
             ExitCode::from(2)
         }
     }

@@ -1,3 +1,7 @@
 //! Data sets: readers and writers for the files nidl trains and evaluates on.
 
+pub mod loader;
+pub mod mnist;
 pub mod npy;
+pub mod openbhb;
+pub mod transforms;

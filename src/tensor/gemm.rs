@@ -61,9 +61,6 @@ pub fn gemm<T: Element>(
     let run = |row0: usize, c_block: &mut [T]| {
         let rows = c_block.len() / n;
         let a_off = if trans_a { row0 } else { row0 * k };
-        if beta == T::ZERO {
-            c_block.fill(T::ZERO);
-        }
         // SAFETY: `a[a_off..]` holds rows `row0..row0+rows` of op(A) under the strides above,
         // `b` holds op(B) (length checked), and `c_block` is a disjoint `rows × n` block of C.
         unsafe {

@@ -57,7 +57,12 @@ impl<T: Element> SimClrStep<T> {
     /// Every parameter of encoder and head, flattened in order.
     pub fn flat_params(&self) -> Vec<T> {
         let mut out = Vec::new();
-        for (_, t) in self.encoder.state_dict().into_iter().chain(self.head.state_dict()) {
+        for (_, t) in self
+            .encoder
+            .state_dict()
+            .into_iter()
+            .chain(self.head.state_dict())
+        {
             out.extend_from_slice(t.data());
         }
         out
@@ -66,5 +71,10 @@ impl<T: Element> SimClrStep<T> {
 
 /// A batch of `2·b` pseudo-images in [−1, 1] drawn from `seed`.
 pub fn random_views<T: Element>(b: usize, seed: u64) -> Tensor<T> {
-    Tensor::rand_uniform(&[2 * b, 1, 28, 28], -1.0, 1.0, &mut StdRng::seed_from_u64(seed))
+    Tensor::rand_uniform(
+        &[2 * b, 1, 28, 28],
+        -1.0,
+        1.0,
+        &mut StdRng::seed_from_u64(seed),
+    )
 }

@@ -1,0 +1,155 @@
+//! Probes on embedding-sized data: LogisticRegression (60 000 × 32 f32, 10 classes,
+//! max_iter 200), Ridge (3 227 × 32, OpenBHB's training size) and k-NN (10 000 queries against
+//! 60 000 × 32, k = 5). Throughput is reported in samples (training rows, or queries for k-NN)
+//! per second.
+//!
+//! Data: Gaussian class clusters with overlap, like SimCLR embeddings of MNIST — 10 class means
+//! drawn from N(0, 0.7²·I) in 32-D, each sample its class mean plus N(0, I) noise, so about 3 %
+//! of samples sit closer to another class's mean (scikit-learn needs ~40 L-BFGS iterations on
+//! such data). The `logreg_anisotropic` case also mixes the features by a random matrix with
+//! per-feature scales from 0.2 to 5 and an offset of 3, an ill-conditioned design like real
+//! embeddings, on which L-BFGS runs to `max_iter` (scikit-learn: 141–200 iterations on real
+//! SimCLR MNIST embeddings). Ridge targets are a noisy linear function of the features.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nidl::probe::{Classifier, KNeighborsClassifier, LogisticRegression, Probe, Ridge};
+use nidl::Tensor;
+use rand::{rngs::StdRng, SeedableRng};
+use rand_distr::{Distribution, Normal};
+
+const D: usize = 32;
+const CLASSES: usize = 10;
+
+/// `n` samples of the clustered embedding model above, with their labels; `anisotropic` adds
+/// the mixing, scaling and offset.
+fn clusters(n: usize, seed: u64, anisotropic: bool) -> (Tensor<f32>, Vec<i64>) {
+    let mut rng = StdRng::seed_from_u64(42);
+    let means: Vec<f64> = {
+        let centre = Normal::new(0.0, 0.7).expect("valid normal");
+        (0..CLASSES * D).map(|_| centre.sample(&mut rng)).collect()
+    };
+    let unit = Normal::new(0.0, 1.0).expect("valid normal");
+    let mix: Vec<f64> = (0..D * D)
+        .map(|_| unit.sample(&mut rng) / (D as f64).sqrt())
+        .collect();
+    let scales: Vec<f64> = (0..D)
+        .map(|j| 5f64.powf(2.0 * j as f64 / (D - 1) as f64 - 1.0))
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(n * D);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % CLASSES;
+        y.push(c as i64);
+        let z: Vec<f64> = (0..D)
+            .map(|j| means[c * D + j] + unit.sample(&mut rng))
+            .collect();
+        if anisotropic {
+            x.extend((0..D).map(|r| {
+                let m: f64 = (0..D).map(|j| mix[r * D + j] * z[j]).sum();
+                (scales[r] * m + 3.0) as f32
+            }));
+        } else {
+            x.extend(z.iter().map(|&v| v as f32));
+        }
+    }
+    (Tensor::from_vec(x, &[n, D]).expect("shape"), y)
+}
+
+fn logistic(c: &mut Criterion) {
+    let n = 60_000;
+    let mut g = c.benchmark_group("probe");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, anisotropic) in [
+        ("logreg_60000x32_10cls_max_iter200", false),
+        ("logreg_anisotropic_60000x32_10cls_max_iter200", true),
+    ] {
+        let (x, y) = clusters(n, 1, anisotropic);
+        let mut probe = LogisticRegression::new().max_iter(200);
+        probe.fit(&x, &y).expect("fit");
+        let acc = probe
+            .predict(&x)
+            .expect("predict")
+            .iter()
+            .zip(&y)
+            .filter(|(a, b)| a == b)
+            .count() as f64
+            / n as f64;
+        assert_eq!(probe.classes().len(), CLASSES);
+        eprintln!(
+            "{name}: n_iter {:?}, converged {:?}, train accuracy {acc:.4}",
+            probe.n_iter(),
+            probe.converged()
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut p = LogisticRegression::new().max_iter(200);
+                p.fit(&x, &y).expect("fit");
+                p
+            })
+        });
+    }
+    g.finish();
+}
+
+fn ridge(c: &mut Criterion) {
+    let n = 3227;
+    let (x, _) = clusters(n, 2, false);
+    let w: Vec<f64> = (0..D).map(|j| (j as f64 * 0.7).sin()).collect();
+    let mut rng = StdRng::seed_from_u64(3);
+    let noise = Normal::new(0.0, 0.5).expect("valid normal");
+    let y: Vec<f64> = x
+        .data()
+        .chunks(D)
+        .map(|r| {
+            r.iter()
+                .zip(&w)
+                .map(|(a, b)| f64::from(*a) * b)
+                .sum::<f64>()
+                + 40.0
+                + noise.sample(&mut rng)
+        })
+        .collect();
+    let y = Tensor::from_vec(y, &[n]).expect("shape");
+    let mut g = c.benchmark_group("probe");
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_function("ridge_3227x32", |b| {
+        b.iter(|| {
+            let mut p = Ridge::new();
+            p.fit(&x, &y).expect("fit");
+            p
+        })
+    });
+    g.finish();
+}
+
+fn knn(c: &mut Criterion) {
+    let (x, y) = clusters(60_000, 4, false);
+    let (q, yq) = clusters(10_000, 5, false);
+    let mut probe = KNeighborsClassifier::new(5);
+    probe.fit(&x, &y).expect("fit");
+    let acc = probe
+        .predict(&q)
+        .expect("predict")
+        .iter()
+        .zip(&yq)
+        .filter(|(a, b)| a == b)
+        .count() as f64
+        / yq.len() as f64;
+    eprintln!("knn 10000 queries vs 60000x32, k=5: test accuracy {acc:.4}");
+    let mut g = c.benchmark_group("probe");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("knn_10000q_vs_60000x32_k5", |b| {
+        b.iter(|| {
+            let mut p = KNeighborsClassifier::new(5);
+            p.fit(&x, &y).expect("fit");
+            p.predict(&q).expect("predict")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, logistic, ridge, knn);
+criterion_main!(benches);

@@ -1,0 +1,33 @@
+//! Evaluation metrics with scikit-learn's definitions and nidl's names.
+//!
+//! - [`classification`]: accuracy, balanced accuracy, precision / recall / F1 (macro) and F1
+//!   (weighted), with `zero_division = 0` — [`ClassificationReport`].
+//! - [`regression`]: MAE, MedAE, RMSE, MSE, R2, PCC (Pearson r) and EVar (explained variance) —
+//!   [`RegressionReport`].
+//!
+//! Every function takes `(y_true, y_pred)` in that order, as scikit-learn does, and returns an
+//! [`Error`] for empty or mismatched inputs (and non-finite regression values)
+//! instead of a NaN.
+
+pub mod classification;
+pub mod regression;
+
+pub use classification::ClassificationReport;
+pub use regression::RegressionReport;
+
+use crate::error::{Error, Result};
+
+/// Checks that `y_true` and `y_pred` are non-empty and of equal length.
+fn check_pair(op: &'static str, n_true: usize, n_pred: usize) -> Result<()> {
+    if n_true != n_pred {
+        return Err(Error::shape(
+            op,
+            "y_true and y_pred of equal length",
+            &[&[n_true], &[n_pred]],
+        ));
+    }
+    if n_true == 0 {
+        return Err(Error::invalid(op, "y_true and y_pred are empty"));
+    }
+    Ok(())
+}

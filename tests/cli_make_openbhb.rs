@@ -1,0 +1,162 @@
+//! `nidl make-openbhb` end to end: writes a loadable, labelled synthetic tree; bad options exit
+//! non-zero with a one-line cause naming the option.
+
+#![cfg(feature = "cli")]
+
+use nidl::datasets::openbhb::{Modality, OpenBhb, Split, Target};
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!(
+            "nidl-test-cli-openbhb-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn nidl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nidl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts a failure whose stderr is one line mentioning every part.
+fn assert_fails(out: &Output, parts: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line cause, got {err:?}"
+    );
+    for p in parts {
+        assert!(err.contains(p), "{err:?} should mention {p:?}");
+    }
+}
+
+#[test]
+fn writes_a_loadable_synthetic_tree() {
+    let dir = Scratch::new("ok");
+    let root = dir.0.join("obhb");
+    let r = root.to_str().unwrap();
+    let out = nidl(&[
+        "make-openbhb",
+        "--out",
+        r,
+        "--seed",
+        "7",
+        "--train",
+        "50",
+        "--internal",
+        "10",
+        "--external=12",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("SYNTHETIC") && stdout.contains("50 train"),
+        "{stdout}"
+    );
+    assert!(fs::read_to_string(root.join("README.txt"))
+        .unwrap()
+        .starts_with("SYNTHETIC"));
+    let t = [Target::Age, Target::Sex];
+    let sizes: Vec<usize> = [
+        Split::Train,
+        Split::InternalVal,
+        Split::ExternalVal,
+        Split::Val,
+    ]
+    .into_iter()
+    .map(|s| OpenBhb::new(&root, Modality::VbmRoi, &t, s).unwrap().len())
+    .collect();
+    assert_eq!(sizes, [50, 10, 12, 22]);
+
+    // The same command into a second folder writes the same bytes.
+    let again = dir.0.join("again");
+    let out = nidl(&[
+        "make-openbhb",
+        "--out",
+        again.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--train",
+        "50",
+        "--internal",
+        "10",
+        "--external",
+        "12",
+    ]);
+    assert!(out.status.success());
+    for f in [
+        "participants.tsv",
+        "val/derivatives/freesurfer_roi/destrieux_roi_features.csv",
+    ] {
+        assert_eq!(
+            fs::read(root.join(f)).unwrap(),
+            fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+
+    // An existing, non-empty target is refused and left as it was.
+    let before = fs::read(root.join("participants.tsv")).unwrap();
+    assert_fails(
+        &nidl(&["make-openbhb", "--out", r, "--seed", "8"]),
+        &["not empty", "obhb"],
+    );
+    assert_eq!(fs::read(root.join("participants.tsv")).unwrap(), before);
+}
+
+#[test]
+fn bad_options_fail_with_a_one_line_cause() {
+    let dir = Scratch::new("bad");
+    let out = dir.0.join("x");
+    let o = out.to_str().unwrap();
+    assert_fails(&nidl(&["make-openbhb"]), &["make-openbhb", "--out"]);
+    assert_fails(
+        &nidl(&["make-openbhb", "--out", o, "--train", "many"]),
+        &["--train", "many"],
+    );
+    assert_fails(
+        &nidl(&["make-openbhb", "--out", o, "--seed", "-1"]),
+        &["--seed"],
+    );
+    assert_fails(
+        &nidl(&["make-openbhb", "--out", o, "--bogus", "1"]),
+        &["--bogus"],
+    );
+    assert_fails(
+        &nidl(&["make-openbhb", "--out", o, "--train", "0"]),
+        &["--train"],
+    );
+    assert_fails(
+        &nidl(&["make-openbhb", "--out"]),
+        &["--out", "needs a value"],
+    );
+    assert!(!out.exists());
+    let help = nidl(&["make-openbhb", "--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--internal"));
+    let top = nidl(&["--help"]);
+    assert!(String::from_utf8_lossy(&top.stdout).contains("make-openbhb"));
+}

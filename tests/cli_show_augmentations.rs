@@ -1,0 +1,88 @@
+//! `nidl show-augmentations`: writes a PNG of the expected size, atomically, and fails with a
+//! one-line cause naming the option or file at fault.
+#![cfg(feature = "cli")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn nidl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nidl"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("showaug-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn writes_a_png_grid() {
+    let dir = temp_dir("ok");
+    let out = dir.join("views.png");
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let o = nidl()
+        .args(["show-augmentations", "--out"])
+        .arg(&out)
+        .args(["--n", "3", "--seed", "7", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    // 3 columns of 28·4 px and 3 rows, with 6 px gaps: 3·112 + 4·6 = 360 wide, 3·112 + 4·6 high.
+    assert_eq!(png_size(&bytes), (360, 360));
+    // Same seed, same picture; no temporary file left behind.
+    let again = dir.join("again.png");
+    let o = nidl()
+        .args(["show-augmentations", "--n", "3", "--seed", "7", "--out"])
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn bad_options_fail_with_a_cause() {
+    let dir = temp_dir("bad");
+    let out = dir.join("v.png");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--n", "0"], "--n"),
+        (&["--n", "many"], "--n"),
+        (
+            &["--data-dir", "/definitely/not/here"],
+            "/definitely/not/here",
+        ),
+        (&["--colour", "red"], "--colour"),
+    ];
+    for (extra, needle) in cases {
+        let o = nidl()
+            .args(["show-augmentations", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{extra:?} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let o = nidl().args(["show-augmentations"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+    assert!(!out.exists());
+}

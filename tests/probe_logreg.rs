@@ -1,0 +1,286 @@
+//! LogisticRegression against scikit-learn 1.7 (golden files), a hand-worked case, the
+//! objective's gradient, determinism across thread counts, and bad input.
+
+mod common;
+
+use common::{assert_close, golden, golden_path};
+use nidl::datasets::npy::read_npy;
+use nidl::linalg::Termination;
+use nidl::probe::{Classifier, LogisticObjective, LogisticRegression, Probe};
+use nidl::{Error, Tensor};
+
+fn labels(case: &str, name: &str) -> Vec<i64> {
+    read_npy(golden_path(case, name)).unwrap().to_i64().unwrap()
+}
+
+/// Max relative error `|a − b| / max|b|` over the array (coefficients compared to their scale).
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+fn fit_tight(case: &str) -> LogisticRegression {
+    let x = golden(case, "X");
+    let y = labels(case, "y");
+    let mut p = LogisticRegression::new().max_iter(10_000).tol(1e-10);
+    p.fit(&x, &y).unwrap();
+    p
+}
+
+#[test]
+fn multinomial_matches_sklearn_converged_coefficients() {
+    let p = fit_tight("logreg_tight");
+    let coef = golden("logreg_tight", "coef");
+    let intercept = golden("logreg_tight", "intercept");
+    let ours = p.coef().unwrap();
+    assert_eq!(ours.shape(), coef.shape());
+    let (ec, ei) = (
+        rel_err(ours.data(), coef.data()),
+        rel_err(p.intercept().unwrap(), intercept.data()),
+    );
+    println!(
+        "logreg_tight: coef rel err {ec:e}, intercept rel err {ei:e}, n_iter {}",
+        p.n_iter().unwrap()
+    );
+    assert_close("coef", ours.data(), coef.data(), 1e-4, 1e-2);
+    assert_close(
+        "intercept",
+        p.intercept().unwrap(),
+        intercept.data(),
+        1e-4,
+        1e-2,
+    );
+    assert!(ec < 1e-4 && ei < 1e-4);
+    let proba = p.predict_proba(&golden("logreg_tight", "X_test")).unwrap();
+    assert_close(
+        "proba",
+        proba.data(),
+        golden("logreg_tight", "proba").data(),
+        1e-4,
+        1e-3,
+    );
+}
+
+#[test]
+fn binary_matches_sklearn_binary_model() {
+    let p = fit_tight("logreg_binary");
+    let coef = golden("logreg_binary", "coef");
+    let ours = p.coef().unwrap();
+    // One weight vector (sklearn's binary model), not a 2-row multinomial.
+    assert_eq!(ours.shape(), &[1, 32]);
+    let ec = rel_err(ours.data(), coef.data());
+    let ei = rel_err(
+        p.intercept().unwrap(),
+        golden("logreg_binary", "intercept").data(),
+    );
+    println!(
+        "logreg_binary: coef rel err {ec:e}, intercept rel err {ei:e}, n_iter {}",
+        p.n_iter().unwrap()
+    );
+    assert!(ec < 1e-4 && ei < 1e-4, "{ec:e} {ei:e}");
+    let proba = p.predict_proba(&golden("logreg_binary", "X_test")).unwrap();
+    assert_eq!(proba.shape(), &[500, 2]);
+    assert_close(
+        "proba",
+        proba.data(),
+        golden("logreg_binary", "proba").data(),
+        1e-4,
+        1e-3,
+    );
+}
+
+#[test]
+fn max_iter_200_matches_sklearn_predictions_and_probabilities() {
+    let x = golden("logreg", "X");
+    let y = labels("logreg", "y");
+    let mut p = LogisticRegression::new().max_iter(200);
+    p.fit(&x, &y).unwrap();
+    let x_test = golden("logreg", "X_test");
+    let pred = p.predict(&x_test).unwrap();
+    let want = labels("logreg", "pred");
+    let same = pred.iter().zip(&want).filter(|(a, b)| a == b).count();
+    let proba = p.predict_proba(&x_test).unwrap();
+    let want_p = golden("logreg", "proba");
+    let max_dp = proba
+        .data()
+        .iter()
+        .zip(want_p.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let sk_iter = golden("logreg", "n_iter").data()[0];
+    println!(
+        "logreg (max_iter 200): {same}/500 predictions equal, max |Δp| {max_dp:e}, n_iter {} \
+         (sklearn {sk_iter}), converged {:?}",
+        p.n_iter().unwrap(),
+        p.converged()
+    );
+    assert!(same as f64 >= 0.995 * 500.0, "{same}/500");
+    assert!(max_dp <= 1e-3, "{max_dp:e}");
+    assert_eq!(p.converged(), Some(true));
+    // Same algorithm, same stopping rules: the iteration count agrees closely.
+    assert!((p.n_iter().unwrap() as f64 - sk_iter).abs() <= 3.0);
+}
+
+#[test]
+fn hand_worked_separable_pair_with_penalty() {
+    // x = [−1, 1] (one feature), y = [0, 1], C = 1, n = 2 → λ = 1/(C·n) = 1/2.
+    // Binary model f(w, b) = ½ Σ log(1 + e^{−s_i(w x_i + b)}) + ¼ w² with s = ∓1 for y = 0/1.
+    // By symmetry b = 0; then f(w) = log(1 + e^{−w}) + ¼ w², f'(w) = −σ(−w) + w/2 = 0,
+    // i.e. w = 2σ(−w) = 2/(1 + e^w), whose root w* ≈ 0.675 (2/(1 + e^0.675) = 0.6749…) is
+    // found to machine precision by Newton's method below.
+    let x = Tensor::from_vec(vec![-1.0f64, 1.0], &[2, 1]).unwrap();
+    let mut p = LogisticRegression::new().tol(1e-12).max_iter(1000);
+    p.fit(&x, &[0, 1]).unwrap();
+    // Newton on g(w) = w − 2/(1 + e^w).
+    let mut w = 0.5f64;
+    for _ in 0..50 {
+        let s = 1.0 / (1.0 + w.exp());
+        let g = w - 2.0 * s;
+        let dg = 1.0 + 2.0 * s * (1.0 - s);
+        w -= g / dg;
+    }
+    let coef = p.coef().unwrap().data()[0];
+    assert!((coef - w).abs() < 1e-9, "{coef} vs {w}");
+    assert!(p.intercept().unwrap()[0].abs() < 1e-9);
+    assert_eq!(p.classes(), &[0, 1]);
+}
+
+#[test]
+fn objective_gradient_matches_finite_differences() {
+    // 7 samples, 3 features, 4 classes (multinomial) and 2 classes (binary), C = 0.7.
+    let x: Vec<f64> = (0..21)
+        .map(|i| ((i * 13 % 17) as f64 - 8.0) / 5.0)
+        .collect();
+    for (codes, k) in [
+        (vec![0usize, 1, 2, 3, 1, 2, 0], 4),
+        (vec![0, 1, 1, 0, 1, 0, 0], 2),
+    ] {
+        let mut obj = LogisticObjective::new(&x, 7, 3, &codes, k, 0.7, true).unwrap();
+        let np = obj.n_params();
+        let w: Vec<f64> = (0..np).map(|i| ((i * 7 % 5) as f64 - 2.0) / 3.0).collect();
+        let mut g = vec![0.0; np];
+        obj.value_grad(&w, &mut g);
+        let mut scratch = vec![0.0; np];
+        for i in 0..np {
+            let h = 1e-6;
+            let (mut wp, mut wm) = (w.clone(), w.clone());
+            wp[i] += h;
+            wm[i] -= h;
+            let fd =
+                (obj.value_grad(&wp, &mut scratch) - obj.value_grad(&wm, &mut scratch)) / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-8,
+                "k={k} param {i}: fd {fd} vs {}",
+                g[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn coefficients_are_bit_identical_for_1_and_2_threads() {
+    // 12 000 rows × 8 features, 3 classes: 4 parallel row blocks of the loss.
+    let n = 12_000;
+    let d = 8;
+    let x: Vec<f32> = (0..n * d)
+        .map(|i| (((i * 2654435761usize) % 1000) as f32 / 500.0 - 1.0) + (i % d) as f32 * 0.1)
+        .collect();
+    let y: Vec<i64> = (0..n)
+        .map(|i| ((x[i * d] + x[i * d + 1] * 2.0 > 0.3) as i64) + (x[i * d + 2] > 0.0) as i64)
+        .collect();
+    let x = Tensor::from_vec(x, &[n, d]).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut p = LogisticRegression::new().max_iter(50);
+            p.fit(&x, &y).unwrap();
+            (p.coef().unwrap().clone(), p.intercept().unwrap().to_vec())
+        })
+    };
+    let (c1, b1) = run(1);
+    let (c2, b2) = run(2);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(c1.data()), bits(c2.data()));
+    assert_eq!(bits(&b1), bits(&b2));
+}
+
+#[test]
+fn labels_are_any_integers_and_predict_maps_back() {
+    let x = Tensor::from_vec(vec![-3.0f32, -2.5, 0.0, 0.2, 3.0, 2.7], &[6, 1]).unwrap();
+    let y = [-7, -7, 40, 40, 1000, 1000];
+    let mut p = LogisticRegression::new().c(100.0);
+    p.fit(&x, &y).unwrap();
+    assert_eq!(p.classes(), &[-7, 40, 1000]);
+    assert_eq!(p.predict(&x).unwrap(), y.to_vec());
+    let proba = p.predict_proba(&x).unwrap();
+    for r in proba.data().chunks(3) {
+        assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn hitting_max_iter_is_reported_not_an_error() {
+    let x = golden("logreg", "X");
+    let y = labels("logreg", "y");
+    let mut p = LogisticRegression::new().max_iter(3);
+    p.fit(&x, &y).unwrap();
+    assert_eq!(p.n_iter(), Some(3));
+    assert_eq!(p.converged(), Some(false));
+    assert_eq!(p.termination(), Some(Termination::MaxIterations));
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let x = Tensor::from_vec(vec![0.0f64, 1.0, 2.0, 3.0], &[4, 1]).unwrap();
+    let mut p = LogisticRegression::new();
+    // NaN / infinity in X.
+    let bad = Tensor::from_vec(vec![0.0f64, f64::NAN, 2.0, 3.0], &[4, 1]).unwrap();
+    assert!(matches!(
+        p.fit(&bad, &[0, 1, 0, 1]),
+        Err(Error::NonFinite { .. })
+    ));
+    let bad = Tensor::from_vec(vec![0.0f32, 1.0, f32::INFINITY, 3.0], &[4, 1]).unwrap();
+    assert!(matches!(
+        p.fit(&bad, &[0, 1, 0, 1]),
+        Err(Error::NonFinite { .. })
+    ));
+    // Length mismatch.
+    assert!(matches!(p.fit(&x, &[0, 1, 0]), Err(Error::Shape { .. })));
+    // A single class.
+    let e = p.fit(&x, &[2, 2, 2, 2]).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { .. }) && e.to_string().contains("2 classes"));
+    // Empty set.
+    let empty = Tensor::<f64>::zeros(&[0, 3]);
+    assert!(matches!(
+        p.fit(&empty, &[]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    // Not 2-D.
+    let flat = Tensor::from_vec(vec![0.0f64, 1.0], &[2]).unwrap();
+    assert!(matches!(p.fit(&flat, &[0, 1]), Err(Error::Shape { .. })));
+    // Bad hyper-parameters.
+    assert!(LogisticRegression::new()
+        .c(0.0)
+        .fit(&x, &[0, 1, 0, 1])
+        .is_err());
+    assert!(LogisticRegression::new()
+        .max_iter(0)
+        .fit(&x, &[0, 1, 0, 1])
+        .is_err());
+    // Predict before fit, and with the wrong width.
+    assert!(matches!(
+        LogisticRegression::new().predict(&x),
+        Err(Error::InvalidArgument { .. })
+    ));
+    p.fit(&x, &[0, 1, 0, 1]).unwrap();
+    let wide = Tensor::<f64>::zeros(&[2, 2]);
+    assert!(matches!(p.predict(&wide), Err(Error::Shape { .. })));
+    // A non-integer label column is refused before it reaches a classifier.
+    assert!(nidl::probe::labels_from_f64("test", &[0.0, 1.5]).is_err());
+}
