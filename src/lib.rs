@@ -48,6 +48,7 @@ pub mod autograd;
 pub mod datasets;
 pub mod error;
 pub mod linalg;
+pub mod log;
 pub mod loss;
 pub mod metrics;
 pub mod nn;

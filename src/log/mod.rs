@@ -1,0 +1,361 @@
+//! Run logging: everything a training run writes into `<log-dir>/version_<N>/`.
+//!
+//! - [`next_version_dir`] picks and creates the run's directory (as PyTorch Lightning does);
+//! - [`RunLogger`] appends every scalar to a TensorBoard event file ([`tensorboard`]) and to
+//!   `metrics.csv` ([`csv`]), writes `hparams.yaml`, and on [`RunLogger::finish`] draws
+//!   `metrics.png` ([`plot`]).
+//!
+//! ```
+//! # fn main() -> nidl::Result<()> {
+//! let root = std::env::temp_dir().join(format!("nidl-doc-log-{}", std::process::id()));
+//! let dir = nidl::log::next_version_dir(&root)?; // <root>/version_0
+//! let mut logger = nidl::log::RunLogger::create(&dir)?;
+//! logger.log_hparams(&[("lr".into(), "0.0001".into())])?;
+//! logger.log_scalar("loss/train", 4.2, 1, 0)?;
+//! logger.log_scalar("LogisticRegression/accuracy", 0.81, 1, 0)?;
+//! let png = logger.finish()?;
+//! assert!(png.ends_with("metrics.png"));
+//! # std::fs::remove_dir_all(&root).ok();
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod csv;
+pub mod plot;
+pub mod tensorboard;
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// File name of the CSV log inside a version directory.
+pub const METRICS_CSV: &str = "metrics.csv";
+/// File name of the hyper-parameter file inside a version directory.
+pub const HPARAMS_YAML: &str = "hparams.yaml";
+/// File name of the metrics plot inside a version directory.
+pub const METRICS_PNG: &str = "metrics.png";
+
+/// `<log_dir>/version_<N>/` with N the next free integer (as Lightning: scan existing
+/// `version_*` dirs, max+1, 0 if none); created race-safely (create_dir, retry on AlreadyExists).
+///
+/// `log_dir` is created if missing. Only directories named `version_` followed by decimal digits
+/// count; other names are ignored.
+pub fn next_version_dir(log_dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(log_dir).map_err(|e| Error::io(log_dir, e))?;
+    let mut next = 0u64;
+    for entry in fs::read_dir(log_dir).map_err(|e| Error::io(log_dir, e))? {
+        let entry = entry.map_err(|e| Error::io(log_dir, e))?;
+        let name = entry.file_name();
+        let Some(n) = name.to_str().and_then(parse_version) else {
+            continue;
+        };
+        let is_dir =
+            entry.file_type().map(|t| t.is_dir()).unwrap_or(false) || entry.path().is_dir(); // follow symlinks to directories
+        if is_dir {
+            next = next.max(n.saturating_add(1));
+        }
+    }
+    loop {
+        let dir = log_dir.join(format!("version_{next}"));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            // Another process took this number between our scan and create: take the next one.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && next < u64::MAX => next += 1,
+            Err(e) => return Err(Error::io(dir, e)),
+        }
+    }
+}
+
+/// `Some(N)` for `version_N` with N all decimal digits.
+fn parse_version(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("version_")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// One scalar observation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    /// The tag, exactly as logged (e.g. `LogisticRegression/accuracy`, `loss/train`).
+    pub tag: String,
+    /// The value (f64; TensorBoard stores it rounded to f32, the CSV keeps it exact).
+    pub value: f64,
+    /// Global training step.
+    pub step: u64,
+    /// Epoch (0-based) during which it was logged.
+    pub epoch: usize,
+}
+
+/// Everything a training run writes into its version dir: the TensorBoard event file,
+/// `metrics.csv`, `hparams.yaml` and, at the end, `metrics.png`.
+#[derive(Debug)]
+pub struct RunLogger {
+    dir: PathBuf,
+    events: tensorboard::EventWriter,
+    csv: csv::CsvWriter,
+    scalars: Vec<Scalar>,
+}
+
+impl RunLogger {
+    /// Opens the event file `events.out.tfevents.<secs>.<host>.<pid>.0` (writes the file-version
+    /// record `brain.Event:2` first) and `metrics.csv` (header `step,epoch,tag,value`) in `dir`.
+    ///
+    /// `dir` must exist (see [`next_version_dir`]).
+    pub fn create(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::io(
+                dir,
+                std::io::Error::new(ErrorKind::NotFound, "log directory does not exist"),
+            ));
+        }
+        let events = tensorboard::EventWriter::create(dir)?;
+        let csv = csv::CsvWriter::create(&dir.join(METRICS_CSV))?;
+        Ok(RunLogger {
+            dir: dir.to_path_buf(),
+            events,
+            csv,
+            scalars: Vec::new(),
+        })
+    }
+
+    /// Appends one scalar to both files (buffered; flushed by `flush`/`finish`).
+    pub fn log_scalar(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        if tag.is_empty() {
+            return Err(Error::invalid("RunLogger::log_scalar", "empty tag"));
+        }
+        self.events.add_scalar(tag, value, step)?;
+        self.csv.write_row(step, epoch, tag, value)?;
+        self.scalars.push(Scalar {
+            tag: tag.to_string(),
+            value,
+            step,
+            epoch,
+        });
+        Ok(())
+    }
+
+    /// Writes `hparams.yaml` (key: value lines, values quoted/escaped as YAML needs) atomically
+    /// (temp + rename). Keys keep their order; a repeated key is an error.
+    ///
+    /// Numbers (`0.0001`, `42`, `-1e-5`) and `true`/`false` stay plain so YAML reads them as such;
+    /// every other value that YAML would not read back as the same string is double-quoted.
+    pub fn log_hparams(&mut self, hparams: &[(String, String)]) -> Result<()> {
+        let text = hparams_yaml(hparams)?;
+        write_atomic(&self.dir.join(HPARAMS_YAML), text.as_bytes())
+    }
+
+    /// Flushes both files to disk (call at least once per epoch so a crash loses little).
+    pub fn flush(&mut self) -> Result<()> {
+        self.events.flush()?;
+        self.csv.flush()
+    }
+
+    /// All scalars logged so far, in order.
+    pub fn scalars(&self) -> &[Scalar] {
+        &self.scalars
+    }
+
+    /// Flushes, then writes `metrics.png`: every probe metric against step, one panel per tag
+    /// prefix (e.g. `LogisticRegression`, `task0`, `task1`; `loss/*` tags in their own `loss`
+    /// panel), a legend naming each metric, axes with tick labels. Atomic write.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        self.flush()?;
+        let path = self.dir.join(METRICS_PNG);
+        plot::write_metrics_png(&path, &self.scalars)?;
+        Ok(path)
+    }
+
+    /// The version directory this run writes into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the TensorBoard event file.
+    pub fn event_file(&self) -> &Path {
+        self.events.path()
+    }
+
+    /// Path of `metrics.csv`.
+    pub fn csv_file(&self) -> &Path {
+        self.csv.path()
+    }
+}
+
+/// The text of `hparams.yaml` for `hparams`: one `key: value` line each, in order.
+pub fn hparams_yaml(hparams: &[(String, String)]) -> Result<String> {
+    let mut out = String::new();
+    for (i, (k, v)) in hparams.iter().enumerate() {
+        if hparams[..i].iter().any(|(k2, _)| k2 == k) {
+            return Err(Error::invalid(
+                "RunLogger::log_hparams",
+                format!("hyper-parameter `{k}` given twice"),
+            ));
+        }
+        out.push_str(&yaml_key(k));
+        out.push_str(": ");
+        out.push_str(&yaml_value(v));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// A key: plain if it is a safe plain string, double-quoted otherwise.
+fn yaml_key(k: &str) -> String {
+    if is_safe_plain_string(k) {
+        k.to_string()
+    } else {
+        yaml_quote(k)
+    }
+}
+
+/// A value: plain for numbers, booleans and safe strings; double-quoted otherwise.
+pub fn yaml_value(v: &str) -> String {
+    if is_yaml_number(v) || v == "true" || v == "false" || is_safe_plain_string(v) {
+        v.to_string()
+    } else {
+        yaml_quote(v)
+    }
+}
+
+/// `[-+]?digits[.digits][(e|E)[-+]?digits]` (also `.5`-less forms like `5.`), which YAML 1.1
+/// and 1.2 read as numbers; other numeric-looking spellings get quoted.
+fn is_yaml_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == int_start {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let exp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exp_start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Words YAML (1.1 or 1.2) resolves to null/bool/special floats when unquoted.
+const YAML_RESERVED: &[&str] = &[
+    "null", "Null", "NULL", "~", "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes",
+    "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N", ".inf",
+    ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", ".nan", ".NaN", ".NAN", "<<", "=",
+];
+
+/// A string YAML reads back unchanged when unquoted: starts with a letter or `_`, continues
+/// with letters, digits, `_ - . /`, and is no reserved word.
+fn is_safe_plain_string(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        && !YAML_RESERVED.contains(&s)
+}
+
+/// `s` as a YAML double-quoted scalar, with `\\`, `\"` and control characters escaped.
+pub fn yaml_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            // Unicode line/paragraph separators and NEL break lines in YAML; BOM is stripped.
+            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
+/// renamed over `path`. The temporary file is removed on failure.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_string());
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_names() {
+        assert_eq!(parse_version("version_0"), Some(0));
+        assert_eq!(parse_version("version_12"), Some(12));
+        assert_eq!(parse_version("version_"), None);
+        assert_eq!(parse_version("version_3_old"), None);
+        assert_eq!(parse_version("version_-1"), None);
+        assert_eq!(parse_version("v_3"), None);
+    }
+
+    #[test]
+    fn yaml_values() {
+        assert_eq!(yaml_value("0.0001"), "0.0001");
+        assert_eq!(yaml_value("42"), "42");
+        assert_eq!(yaml_value("-1e-5"), "-1e-5");
+        assert_eq!(yaml_value("true"), "true");
+        assert_eq!(yaml_value("LogisticRegression"), "LogisticRegression");
+        assert_eq!(yaml_value("data/mnist"), "data/mnist");
+        assert_eq!(yaml_value("yes"), "\"yes\"");
+        assert_eq!(yaml_value("null"), "\"null\"");
+        assert_eq!(yaml_value(""), "\"\"");
+        assert_eq!(yaml_value("[64, 32]"), "\"[64, 32]\"");
+        assert_eq!(yaml_value("a: b"), "\"a: b\"");
+        assert_eq!(yaml_value("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"");
+        assert_eq!(yaml_value("0x1F"), "\"0x1F\"");
+        assert_eq!(yaml_value("1e"), "\"1e\"");
+    }
+}

@@ -1,0 +1,601 @@
+//! Run logging: version directories, the TensorBoard event file (decoded back by a small
+//! TFRecord + protobuf reader below), metrics.csv, hparams.yaml and the metrics PNG.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use nidl::log::plot::{crc32, figure_size, PANEL_HEIGHT, PANEL_WIDTH};
+use nidl::log::tensorboard::{crc32c, masked_crc32c, FILE_VERSION};
+use nidl::log::{next_version_dir, RunLogger, Scalar};
+
+/// A fresh, empty directory under the system temp dir. Set `NIDL_KEEP_TEST_LOGS=1` to keep it.
+fn temp_dir(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("nidl-test-log-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&p);
+    fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn cleanup(p: &Path) {
+    if std::env::var_os("NIDL_KEEP_TEST_LOGS").is_none() {
+        let _ = fs::remove_dir_all(p);
+    } else {
+        eprintln!("kept {}", p.display());
+    }
+}
+
+// ---------------------------------------------------------------- TFRecord + protobuf reader
+
+/// Splits a TFRecord file into payloads, checking both masked CRC-32Cs of every record.
+#[allow(clippy::manual_rotate)] // the mask formula, spelled out
+fn read_records(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(i + 12 <= bytes.len(), "truncated record header at {i}");
+        let len_bytes = &bytes[i..i + 8];
+        let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
+        let len_crc = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap());
+        assert_eq!(len_crc, masked_crc32c(len_bytes), "length CRC at {i}");
+        // The mask formula, spelled out independently of the library.
+        let c = crc32c(len_bytes);
+        assert_eq!(len_crc, ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8));
+        let start = i + 12;
+        assert!(start + len + 4 <= bytes.len(), "truncated payload at {i}");
+        let payload = &bytes[start..start + len];
+        let crc = u32::from_le_bytes(bytes[start + len..start + len + 4].try_into().unwrap());
+        assert_eq!(crc, masked_crc32c(payload), "payload CRC at {i}");
+        out.push(payload.to_vec());
+        i = start + len + 4;
+    }
+    out
+}
+
+/// One decoded protobuf field.
+#[derive(Debug, Clone)]
+enum Field {
+    Varint(u64),
+    Fixed64([u8; 8]),
+    Bytes(Vec<u8>),
+    Fixed32([u8; 4]),
+}
+
+fn read_varint(b: &[u8], i: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = b[*i];
+        *i += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+        assert!(shift < 64, "varint too long");
+    }
+}
+
+/// Decodes a protobuf message into `(field number, value)` pairs in order.
+fn decode(b: &[u8]) -> Vec<(u64, Field)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let key = read_varint(b, &mut i);
+        let (field, wt) = (key >> 3, key & 7);
+        let f = match wt {
+            0 => Field::Varint(read_varint(b, &mut i)),
+            1 => {
+                let v = b[i..i + 8].try_into().unwrap();
+                i += 8;
+                Field::Fixed64(v)
+            }
+            2 => {
+                let n = read_varint(b, &mut i) as usize;
+                let v = b[i..i + n].to_vec();
+                i += n;
+                Field::Bytes(v)
+            }
+            5 => {
+                let v = b[i..i + 4].try_into().unwrap();
+                i += 4;
+                Field::Fixed32(v)
+            }
+            _ => panic!("unexpected wire type {wt}"),
+        };
+        out.push((field, f));
+    }
+    out
+}
+
+/// A decoded `Event`: wall_time, step, file_version, and the summary's (tag, simple_value)s.
+#[derive(Debug, Default)]
+struct Event {
+    wall_time: f64,
+    step: i64,
+    file_version: Option<String>,
+    values: Vec<(String, f32)>,
+}
+
+fn decode_event(payload: &[u8]) -> Event {
+    let mut e = Event::default();
+    for (field, f) in decode(payload) {
+        match (field, f) {
+            (1, Field::Fixed64(b)) => e.wall_time = f64::from_le_bytes(b),
+            (2, Field::Varint(v)) => e.step = v as i64,
+            (3, Field::Bytes(b)) => e.file_version = Some(String::from_utf8(b).unwrap()),
+            (5, Field::Bytes(summary)) => {
+                for (sf, sv) in decode(&summary) {
+                    let (1, Field::Bytes(value)) = (sf, sv) else {
+                        panic!("Summary field {sf}")
+                    };
+                    let (mut tag, mut simple) = (None, None);
+                    for (vf, vv) in decode(&value) {
+                        match (vf, vv) {
+                            (1, Field::Bytes(t)) => tag = Some(String::from_utf8(t).unwrap()),
+                            (2, Field::Fixed32(x)) => simple = Some(f32::from_le_bytes(x)),
+                            other => panic!("Value field {other:?}"),
+                        }
+                    }
+                    e.values.push((tag.unwrap(), simple.unwrap()));
+                }
+            }
+            other => panic!("Event field {other:?}"),
+        }
+    }
+    e
+}
+
+fn event_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("events.out.tfevents.")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn crc32c_known_vectors() {
+    assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    // RFC 3720 (iSCSI) B.4 vectors.
+    assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
+    assert_eq!(crc32c(&[0xffu8; 32]), 0x62A8_AB43);
+    let inc: Vec<u8> = (0u8..32).collect();
+    assert_eq!(crc32c(&inc), 0x46DD_794E);
+    // PNG's CRC-32 is the IEEE one.
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+#[test]
+fn next_version_dir_numbering() {
+    let root = temp_dir("versions");
+    let logs = root.join("lightning_logs"); // does not exist yet: created
+    assert_eq!(next_version_dir(&logs).unwrap(), logs.join("version_0"));
+    assert!(logs.join("version_0").is_dir());
+    assert_eq!(next_version_dir(&logs).unwrap(), logs.join("version_1"));
+    // Names that are not `version_<digits>` directories do not count.
+    fs::create_dir(logs.join("version_x")).unwrap();
+    fs::create_dir(logs.join("version_99_old")).unwrap();
+    fs::create_dir(logs.join("other_50")).unwrap();
+    fs::write(logs.join("version_40"), b"a file, not a dir").unwrap();
+    assert_eq!(next_version_dir(&logs).unwrap(), logs.join("version_2"));
+    // Gaps: max + 1, as Lightning.
+    fs::create_dir(logs.join("version_7")).unwrap();
+    assert_eq!(next_version_dir(&logs).unwrap(), logs.join("version_8"));
+    assert_eq!(next_version_dir(&logs).unwrap(), logs.join("version_9"));
+    cleanup(&root);
+}
+
+#[test]
+fn next_version_dir_is_race_safe() {
+    let root = temp_dir("race");
+    let logs = root.join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| next_version_dir(&logs).unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut names: Vec<String> = dirs
+        .iter()
+        .map(|d| d.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        8,
+        "every caller got its own directory: {names:?}"
+    );
+    cleanup(&root);
+}
+
+#[test]
+fn next_version_dir_error_names_path() {
+    let root = temp_dir("vererr");
+    let file = root.join("not_a_dir");
+    fs::write(&file, b"x").unwrap();
+    let err = next_version_dir(&file).unwrap_err().to_string();
+    assert!(err.contains("not_a_dir"), "{err}");
+    cleanup(&root);
+}
+
+/// The scalars of a small simulated run, including awkward values.
+fn sample_scalars() -> Vec<Scalar> {
+    let mut v = Vec::new();
+    let mut push = |tag: &str, value: f64, step: u64, epoch: usize| {
+        v.push(Scalar {
+            tag: tag.into(),
+            value,
+            step,
+            epoch,
+        })
+    };
+    for epoch in 0..3usize {
+        for b in 0..4u64 {
+            let step = epoch as u64 * 4 + b + 1;
+            push("loss/train", 5.0 / (step as f64 + 1.0) + 0.1, step, epoch);
+        }
+        let step = (epoch as u64 + 1) * 4;
+        push("loss/val", 4.0 / (step as f64) + 0.3, step, epoch);
+        push(
+            "LogisticRegression/accuracy",
+            0.5 + 0.1 * epoch as f64 + 1e-17,
+            step,
+            epoch,
+        );
+        push("task0/R2", 0.1 + 0.2 * epoch as f64, step, epoch);
+    }
+    push("weird,tag \"quoted\"", 1.0 / 3.0, 12, 2);
+    push("tiny", 1e-300, 12, 2);
+    push("huge", 1.7976931348623157e308, 12, 2);
+    push("negative", -0.0, 12, 2);
+    v
+}
+
+fn write_run(dir: &Path, scalars: &[Scalar]) -> RunLogger {
+    let mut log = RunLogger::create(dir).unwrap();
+    for s in scalars {
+        log.log_scalar(&s.tag, s.value, s.step, s.epoch).unwrap();
+    }
+    log.flush().unwrap();
+    log
+}
+
+#[test]
+fn event_file_decodes_back() {
+    let root = temp_dir("events");
+    let dir = next_version_dir(&root).unwrap();
+    let scalars = sample_scalars();
+    let log = write_run(&dir, &scalars);
+    assert_eq!(log.scalars(), scalars.as_slice());
+    assert_eq!(log.dir(), dir.as_path());
+
+    let files = event_files(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].as_path(), log.event_file());
+    // events.out.tfevents.<secs>.<host>.<pid>.0
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+    let parts: Vec<&str> = name
+        .strip_prefix("events.out.tfevents.")
+        .unwrap()
+        .split('.')
+        .collect();
+    assert!(parts[0].parse::<u64>().unwrap() > 1_600_000_000, "{name}");
+    assert_eq!(
+        parts[parts.len() - 2],
+        std::process::id().to_string(),
+        "{name}"
+    );
+    assert_eq!(parts[parts.len() - 1], "0", "{name}");
+
+    let records = read_records(&fs::read(&files[0]).unwrap());
+    assert_eq!(records.len(), scalars.len() + 1);
+    let first = decode_event(&records[0]);
+    assert_eq!(first.file_version.as_deref(), Some(FILE_VERSION));
+    assert_eq!(first.file_version.as_deref(), Some("brain.Event:2"));
+    assert!(first.values.is_empty());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - first.wall_time).abs() < 600.0);
+
+    for (rec, s) in records[1..].iter().zip(&scalars) {
+        let e = decode_event(rec);
+        assert_eq!(e.step, s.step as i64);
+        assert!(e.file_version.is_none());
+        assert!(e.wall_time >= first.wall_time);
+        assert_eq!(e.values.len(), 1);
+        assert_eq!(e.values[0].0, s.tag);
+        assert_eq!(
+            e.values[0].1.to_bits(),
+            (s.value as f32).to_bits(),
+            "{}",
+            s.tag
+        );
+    }
+    drop(log);
+    cleanup(&root);
+}
+
+#[test]
+fn two_loggers_in_one_dir_get_distinct_event_files() {
+    let root = temp_dir("twofiles");
+    let a = RunLogger::create(&root).unwrap();
+    let b = RunLogger::create(&root).unwrap();
+    assert_ne!(a.event_file(), b.event_file());
+    drop((a, b));
+    assert_eq!(event_files(&root).len(), 2);
+    cleanup(&root);
+}
+
+#[test]
+fn create_in_missing_dir_names_it() {
+    let root = temp_dir("missing");
+    let err = RunLogger::create(&root.join("nope"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    cleanup(&root);
+}
+
+/// Minimal RFC 4180 line splitter for the checks below.
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (false, ',') => out.push(std::mem::take(&mut cur)),
+            (false, '"') => quoted = true,
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            (true, '"') => quoted = false,
+            (_, c) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+#[test]
+fn csv_rows_round_trip_exactly() {
+    let root = temp_dir("csv");
+    let scalars = sample_scalars();
+    let log = write_run(&root, &scalars);
+    let text = fs::read_to_string(root.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("step,epoch,tag,value"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), scalars.len());
+    for (row, s) in rows.iter().zip(&scalars) {
+        let f = split_csv_line(row);
+        assert_eq!(f.len(), 4, "{row}");
+        assert_eq!(f[0].parse::<u64>().unwrap(), s.step);
+        assert_eq!(f[1].parse::<usize>().unwrap(), s.epoch);
+        assert_eq!(f[2], s.tag);
+        let v: f64 = f[3].parse().unwrap();
+        assert_eq!(v.to_bits(), s.value.to_bits(), "{row}");
+        assert_eq!(f[3], format!("{}", s.value));
+    }
+    assert!(text.contains("\n12,2,\"weird,tag \"\"quoted\"\"\",0.3333333333333333\n"));
+    assert!(text.contains("\n12,2,negative,-0\n"));
+    drop(log);
+
+    // Same scalars, same bytes.
+    let root2 = temp_dir("csv2");
+    drop(write_run(&root2, &scalars));
+    assert_eq!(
+        fs::read(root.join("metrics.csv")).unwrap(),
+        fs::read(root2.join("metrics.csv")).unwrap()
+    );
+    cleanup(&root);
+    cleanup(&root2);
+}
+
+#[test]
+fn hparams_yaml_escaping() {
+    let root = temp_dir("hparams");
+    let mut log = RunLogger::create(&root).unwrap();
+    let hp: Vec<(String, String)> = [
+        ("lr", "0.0001"),
+        ("epochs", "10"),
+        ("weight_decay", "1e-4"),
+        ("probe", "LogisticRegression"),
+        ("data_dir", "data/mnist"),
+        ("hidden_dims", "[64, 32]"),
+        ("note", "a: b # c"),
+        ("quote", "say \"hi\"\\now\nnext"),
+        ("empty", ""),
+        ("flag", "true"),
+        ("word", "yes"),
+        ("nothing", "null"),
+        ("key with space", "x"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    log.log_hparams(&hp).unwrap();
+    let text = fs::read_to_string(root.join("hparams.yaml")).unwrap();
+    let expected = "lr: 0.0001\n\
+                    epochs: 10\n\
+                    weight_decay: 1e-4\n\
+                    probe: LogisticRegression\n\
+                    data_dir: data/mnist\n\
+                    hidden_dims: \"[64, 32]\"\n\
+                    note: \"a: b # c\"\n\
+                    quote: \"say \\\"hi\\\"\\\\now\\nnext\"\n\
+                    empty: \"\"\n\
+                    flag: true\n\
+                    word: \"yes\"\n\
+                    nothing: \"null\"\n\
+                    \"key with space\": x\n";
+    assert_eq!(text, expected);
+    // Atomic: no temporary file left behind; rewriting replaces the file.
+    log.log_hparams(&[("seed".into(), "42".into())]).unwrap();
+    assert_eq!(
+        fs::read_to_string(root.join("hparams.yaml")).unwrap(),
+        "seed: 42\n"
+    );
+    let leftovers: Vec<_> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A repeated key is refused, naming it.
+    let err = log
+        .log_hparams(&[("a".into(), "1".into()), ("a".into(), "2".into())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`a`"), "{err}");
+    drop(log);
+    cleanup(&root);
+}
+
+/// Parses a PNG's chunks, checking signature and every CRC; returns (type, data) pairs.
+fn png_chunks(bytes: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let mut i = 8;
+    let mut out = Vec::new();
+    while i < bytes.len() {
+        let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        let kind: [u8; 4] = bytes[i + 4..i + 8].try_into().unwrap();
+        let data = bytes[i + 8..i + 8 + len].to_vec();
+        let crc = u32::from_be_bytes(bytes[i + 8 + len..i + 12 + len].try_into().unwrap());
+        assert_eq!(
+            crc,
+            crc32(&bytes[i + 4..i + 8 + len]),
+            "CRC of chunk {kind:?}"
+        );
+        out.push((kind, data));
+        i += 12 + len;
+    }
+    assert_eq!(i, bytes.len());
+    out
+}
+
+/// Checks the PNG's structure and returns (width, height, raw decompressed scanlines).
+fn check_png(path: &Path) -> (u32, u32, Vec<u8>) {
+    use std::io::Read;
+    let bytes = fs::read(path).unwrap();
+    let chunks = png_chunks(&bytes);
+    assert_eq!(&chunks[0].0, b"IHDR");
+    assert_eq!(&chunks.last().unwrap().0, b"IEND");
+    let ihdr = &chunks[0].1;
+    assert_eq!(ihdr.len(), 13);
+    let w = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
+    let h = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
+    assert_eq!(&ihdr[8..], &[8, 2, 0, 0, 0], "8-bit RGB, no interlace");
+    let idat: Vec<u8> = chunks
+        .iter()
+        .filter(|c| &c.0 == b"IDAT")
+        .flat_map(|c| c.1.clone())
+        .collect();
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    assert_eq!(raw.len(), h as usize * (1 + 3 * w as usize));
+    (w, h, raw)
+}
+
+#[test]
+fn finish_writes_a_valid_png() {
+    let root = temp_dir("png");
+    // SimCLR-like: a LogisticRegression panel and a loss panel, side by side.
+    let scalars: Vec<Scalar> = sample_scalars()
+        .into_iter()
+        .filter(|s| s.tag.starts_with("loss/") || s.tag.starts_with("LogisticRegression/"))
+        .collect();
+    let log = write_run(&root, &scalars);
+    let png = log.finish().unwrap();
+    assert_eq!(png, root.join("metrics.png"));
+    let (w, h, raw) = check_png(&png);
+    assert_eq!((w as usize, h as usize), figure_size(2));
+    assert_eq!((w as usize, h as usize), (2 * PANEL_WIDTH, PANEL_HEIGHT));
+    // Not blank: some non-white pixels, and some coloured (non-grey) ones from the curves.
+    let coloured = raw
+        .chunks(3)
+        .filter(|p| p.len() == 3 && (p[0] != p[1] || p[1] != p[2]))
+        .count();
+    assert!(coloured > 100, "only {coloured} coloured pixels");
+    let leftovers: Vec<_> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    cleanup(&root);
+}
+
+#[test]
+fn plot_sizes_for_openbhb_and_empty_runs() {
+    let root = temp_dir("png3");
+    // y-Aware-like: task0, task1 and loss panels -> 2 columns x 2 rows.
+    let mut log = RunLogger::create(&root).unwrap();
+    for epoch in 0..10usize {
+        let step = (epoch as u64 + 1) * 26;
+        for b in 0..26u64 {
+            let s = epoch as u64 * 26 + b + 1;
+            let v = 6.0 * (-(s as f64) / 120.0).exp() + 0.05 * ((s * 7919 % 13) as f64 / 13.0);
+            log.log_scalar("loss/train", v, s, epoch).unwrap();
+        }
+        log.log_scalar(
+            "loss/val",
+            6.0 * (-(step as f64) / 120.0).exp() + 0.2,
+            step,
+            epoch,
+        )
+        .unwrap();
+        let t = epoch as f64 / 9.0;
+        for (m, v) in [
+            ("R2", -0.3 + 0.8 * t),
+            ("PCC", 0.2 + 0.6 * t),
+            ("EVar", -0.2 + 0.75 * t),
+        ] {
+            log.log_scalar(&format!("task0/{m}"), v, step, epoch)
+                .unwrap();
+        }
+        for (m, v) in [
+            ("accuracy", 0.55 + 0.3 * t),
+            ("balanced_accuracy", 0.52 + 0.3 * t),
+            ("f1_macro", 0.5 + 0.32 * t * t),
+            ("precision_macro", 0.56 + 0.28 * t.sqrt()),
+            ("recall_macro", 0.52 + 0.3 * t),
+            ("f1_weighted", 0.51 + 0.33 * t),
+        ] {
+            log.log_scalar(&format!("task1/{m}"), v, step, epoch)
+                .unwrap();
+        }
+    }
+    let png = log.finish().unwrap();
+    let (w, h, _) = check_png(&png);
+    assert_eq!((w as usize, h as usize), figure_size(3));
+    assert_eq!(
+        (w as usize, h as usize),
+        (2 * PANEL_WIDTH, 2 * PANEL_HEIGHT)
+    );
+
+    // No scalars at all: still a valid one-panel picture.
+    let empty = root.join("empty");
+    fs::create_dir(&empty).unwrap();
+    let png = RunLogger::create(&empty).unwrap().finish().unwrap();
+    let (w, h, _) = check_png(&png);
+    assert_eq!((w as usize, h as usize), (PANEL_WIDTH, PANEL_HEIGHT));
+    cleanup(&root);
+}
