@@ -3,51 +3,12 @@
 
 #![cfg(feature = "cli")]
 
+mod common;
+
+use common::cli::{assert_fails, nidl};
+use common::Scratch;
 use nidl::datasets::openbhb::{Modality, OpenBhb, Split, Target};
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!(
-            "nidl-test-cli-openbhb-{name}-{}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn nidl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nidl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Asserts a failure whose stderr is one line mentioning every part.
-fn assert_fails(out: &Output, parts: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one-line cause, got {err:?}"
-    );
-    for p in parts {
-        assert!(err.contains(p), "{err:?} should mention {p:?}");
-    }
-}
 
 #[test]
 fn writes_a_loadable_synthetic_tree() {

@@ -3,63 +3,26 @@
 
 #![cfg(feature = "cli")]
 
+mod common;
+
+use common::cli::{assert_fails, nidl};
+use common::Scratch;
 use nidl::datasets::npy::{write_npy, NpyArray, NpyData};
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let p =
-            std::env::temp_dir().join(format!("nidl-test-cli-probe-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-
-    /// Writes `data` with `shape` as `<name>.npy`; returns its path as a string.
-    fn npy(&self, name: &str, shape: &[usize], data: NpyData) -> String {
-        let path = self.0.join(format!("{name}.npy"));
-        write_npy(
-            &path,
-            &NpyArray {
-                shape: shape.to_vec(),
-                data,
-            },
-        )
-        .unwrap();
-        path.to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn nidl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nidl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Asserts a failure whose stderr is one line mentioning every part.
-fn assert_fails(out: &Output, parts: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one-line cause, got {err:?}"
-    );
-    for p in parts {
-        assert!(err.contains(p), "{err:?} should mention {p:?}");
-    }
+/// Writes `data` with `shape` as `<name>.npy` in `dir`; returns its path as a string.
+fn npy(dir: &Scratch, name: &str, shape: &[usize], data: NpyData) -> String {
+    let path = dir.join(format!("{name}.npy"));
+    write_npy(
+        &path,
+        &NpyArray {
+            shape: shape.to_vec(),
+            data,
+        },
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
 }
 
 /// Parses a flat JSON object of numbers and nulls (what `--json` prints).
@@ -121,10 +84,10 @@ fn classification_files(name: &str) -> (Scratch, Files) {
     let (x, y) = clusters(60, 0.0);
     let (xt, yt) = clusters(20, 0.05);
     let files = Files {
-        train_x: dir.npy("train_x", &[60, 3], NpyData::F32(x)),
-        train_y: dir.npy("train_y", &[60], NpyData::I64(y)),
-        test_x: dir.npy("test_x", &[20, 3], NpyData::F32(xt)),
-        test_y: dir.npy("test_y", &[20], NpyData::I64(yt)),
+        train_x: npy(&dir, "train_x", &[60, 3], NpyData::F32(x)),
+        train_y: npy(&dir, "train_y", &[60], NpyData::I64(y)),
+        test_x: npy(&dir, "test_x", &[20, 3], NpyData::F32(xt)),
+        test_y: npy(&dir, "test_y", &[20], NpyData::I64(yt)),
     };
     (dir, files)
 }
@@ -204,10 +167,10 @@ fn ridge_json_has_regression_metrics() {
         .map(|r| 2.0 * f64::from(r[0]) - f64::from(r[1]) + 0.5 * f64::from(r[2]) + 1.0)
         .collect();
     let f = Files {
-        train_x: dir.npy("x", &[50, 3], NpyData::F32(x)),
-        train_y: dir.npy("y", &[50], NpyData::F64(y)),
-        test_x: dir.npy("xt", &[10, 3], NpyData::F32(xt)),
-        test_y: dir.npy("yt", &[10], NpyData::F64(yt)),
+        train_x: npy(&dir, "x", &[50, 3], NpyData::F32(x)),
+        train_y: npy(&dir, "y", &[50], NpyData::F64(y)),
+        test_x: npy(&dir, "xt", &[10, 3], NpyData::F32(xt)),
+        test_y: npy(&dir, "yt", &[10], NpyData::F64(yt)),
     };
     let m = json_of(&run_probe(
         &f,
@@ -230,14 +193,14 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
     // NaN in the training features: names the file and the element.
     let (mut x, _) = clusters(60, 0.0);
     x[7] = f32::NAN;
-    let nan_x = dir.npy("nan_x", &[60, 3], NpyData::F32(x));
+    let nan_x = npy(&dir, "nan_x", &[60, 3], NpyData::F32(x));
     let mut args = vec!["probe", "--train-x", &nan_x, "--train-y", &f.train_y];
     args.extend_from_slice(&["--test-x", &f.test_x, "--test-y", &f.test_y]);
     args.extend_from_slice(&["--probe", "logreg"]);
     assert_fails(&nidl(&args), &["--train-x", "nan_x.npy", "NaN", "[2, 1]"]);
 
     // Length mismatch between --train-y and --train-x.
-    let short_y = dir.npy("short_y", &[59], NpyData::I64(vec![0; 59]));
+    let short_y = npy(&dir, "short_y", &[59], NpyData::I64(vec![0; 59]));
     let bad = Files {
         train_y: short_y,
         ..f.clone()
@@ -248,7 +211,7 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
     );
 
     // A single class.
-    let one = dir.npy("one_y", &[60], NpyData::I64(vec![3; 60]));
+    let one = npy(&dir, "one_y", &[60], NpyData::I64(vec![3; 60]));
     let bad = Files {
         train_y: one,
         ..f.clone()
@@ -259,7 +222,8 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
     );
 
     // Non-integer labels for a classifier.
-    let frac = dir.npy(
+    let frac = npy(
+        &dir,
         "frac_y",
         &[60],
         NpyData::F64((0..60).map(|i| i as f64 / 7.0).collect()),
@@ -274,7 +238,7 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
     );
 
     // An empty set.
-    let empty = dir.npy("empty_x", &[0, 3], NpyData::F32(vec![]));
+    let empty = npy(&dir, "empty_x", &[0, 3], NpyData::F32(vec![]));
     let bad = Files {
         test_x: empty,
         ..f.clone()
@@ -285,7 +249,7 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
     );
 
     // Integer features, a missing file, bad options.
-    let ints = dir.npy("int_x", &[60, 3], NpyData::I64(vec![1; 180]));
+    let ints = npy(&dir, "int_x", &[60, 3], NpyData::I64(vec![1; 180]));
     let bad = Files {
         train_x: ints,
         ..f.clone()

@@ -2,19 +2,14 @@
 //! one-line cause naming the option or file at fault.
 #![cfg(feature = "cli")]
 
+mod common;
+
+use common::Scratch;
 use std::path::PathBuf;
 use std::process::Command;
 
 fn nidl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nidl"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("showaug-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
@@ -27,7 +22,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 
 #[test]
 fn writes_a_png_grid() {
-    let dir = temp_dir("ok");
+    let dir = Scratch::new("ok");
     let out = dir.join("views.png");
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
     let o = nidl()
@@ -59,7 +54,7 @@ fn writes_a_png_grid() {
 
 #[test]
 fn bad_options_fail_with_a_cause() {
-    let dir = temp_dir("bad");
+    let dir = Scratch::new("bad");
     let out = dir.join("v.png");
     let cases: [(&[&str], &str); 4] = [
         (&["--n", "0"], "--n"),

@@ -3,10 +3,10 @@
 mod common;
 
 use common::simclr::{random_views, SimClrStep};
+use common::with_threads;
 
 fn run(threads: usize) -> (Vec<f32>, Vec<f32>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    pool.install(|| {
+    with_threads(threads, || {
         let mut s = SimClrStep::<f32>::new(42);
         // Batch 128 × 2 views: large enough that every parallel kernel splits into several chunks.
         let losses = (0..3).map(|i| s.step(random_views(128, 100 + i)).unwrap()).collect();

@@ -1,6 +1,9 @@
 //! The loader: batching, seeded shuffling, drop_last, batch limits, per-sample RNG streams,
 //! bit-identical batches for any thread count, prefetching, errors.
 
+mod common;
+
+use common::with_threads;
 use nidl::datasets::loader::{sample_rng, Batch, Dataset, Loader};
 use nidl::datasets::mnist::{default_dir, Mnist, Split};
 use nidl::datasets::transforms::{
@@ -69,11 +72,7 @@ fn seed_views_are_bit_identical_for_1_and_2_threads_and_with_prefetch() {
         .seed(42)
         .limit_batches(Some(4));
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        with_threads(threads, || {
             loader
                 .epoch(3)
                 .map(|b| bits(&b.unwrap()))

@@ -5,6 +5,7 @@
 mod common;
 
 use common::simclr::{random_views, SimClrStep};
+use common::with_threads;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -33,8 +34,7 @@ static ALLOC: Counting = Counting;
 
 #[test]
 fn peak_memory_after_1000_steps_equals_peak_after_10() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    pool.install(|| {
+    with_threads(1, || {
         // Small batch (8 × 2 views) keeps 1000 steps fast; every op of the real step runs.
         let mut s = SimClrStep::<f32>::new(1);
         let views = random_views::<f32>(8, 2);

@@ -1,6 +1,9 @@
 //! The MNIST idx reader: round trips (raw and gzip), every bad-input class, arbitrary bytes, and
 //! the shipped data.
 
+mod common;
+
+use common::{Lcg, Scratch};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use nidl::datasets::loader::Dataset;
@@ -8,15 +11,6 @@ use nidl::datasets::mnist::{decode, parse_idx, read_idx, Mnist, Split};
 use nidl::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// A fresh empty directory under the target dir, unique per test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("mnist-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// idx bytes: magic `0x000008DD`, the dims, the data.
 fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -42,8 +36,8 @@ fn tiny(n: u32, r: u32, c: u32) -> (Vec<u8>, Vec<u8>) {
     (idx(&[n, r, c], &data), idx(&[n], &labels))
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
+fn write(dir: impl AsRef<Path>, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.as_ref().join(name);
     std::fs::write(&p, bytes).unwrap();
     p
 }
@@ -79,7 +73,7 @@ fn round_trip_raw_and_gzip_with_both_spellings() {
         // Gzip decided by content, not by name: compressed bytes without `.gz`.
         (true, "train-images.idx3-ubyte", "train-labels.idx1-ubyte"),
     ] {
-        let dir = temp_dir(&format!("rt-{gz}-{img_name}"));
+        let dir = Scratch::new(&format!("rt-{gz}-{img_name}"));
         let enc = |b: &[u8]| if gz { gzip(b) } else { b.to_vec() };
         write(&dir, img_name, &enc(&images));
         write(&dir, lbl_name, &enc(&labels));
@@ -99,7 +93,7 @@ fn round_trip_raw_and_gzip_with_both_spellings() {
         assert_eq!(a.data, images[16..]);
     }
     // Uncompressed raw idx in a `.gz`-named file also reads.
-    let dir = temp_dir("raw-named-gz");
+    let dir = Scratch::new("raw-named-gz");
     let (images, labels) = tiny(3, 2, 2);
     write(&dir, "t10k-images-idx3-ubyte.gz", &images);
     write(&dir, "t10k-labels-idx1-ubyte.gz", &labels);
@@ -108,7 +102,7 @@ fn round_trip_raw_and_gzip_with_both_spellings() {
 
 #[test]
 fn missing_file_is_an_io_error_naming_it() {
-    let dir = temp_dir("missing");
+    let dir = Scratch::new("missing");
     let err = Mnist::load(&dir, Split::Train).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
     let msg = err.to_string();
@@ -127,7 +121,7 @@ fn missing_file_is_an_io_error_naming_it() {
 
 #[test]
 fn empty_file() {
-    let dir = temp_dir("empty");
+    let dir = Scratch::new("empty");
     let (_, labels) = tiny(2, 2, 2);
     let img = write(&dir, "img", &[]);
     let lbl = write(&dir, "lbl", &labels);
@@ -142,7 +136,7 @@ fn empty_file() {
 
 #[test]
 fn wrong_magic() {
-    let dir = temp_dir("magic");
+    let dir = Scratch::new("magic");
     let (images, labels) = tiny(2, 2, 2);
     let img = write(&dir, "img", &images);
     let lbl = write(&dir, "lbl", &labels);
@@ -165,7 +159,7 @@ fn wrong_magic() {
 
 #[test]
 fn truncated_header_and_data() {
-    let dir = temp_dir("truncated");
+    let dir = Scratch::new("truncated");
     let (images, labels) = tiny(4, 3, 3);
     let lbl = write(&dir, "lbl", &labels);
     for cut in [2, 7, 15] {
@@ -199,7 +193,7 @@ fn truncated_header_and_data() {
 
 #[test]
 fn count_mismatch_names_both_files() {
-    let dir = temp_dir("count");
+    let dir = Scratch::new("count");
     let (images, _) = tiny(5, 2, 2);
     let (_, labels) = tiny(4, 2, 2);
     let img = write(&dir, "img", &images);
@@ -221,7 +215,7 @@ fn count_mismatch_names_both_files() {
 
 #[test]
 fn labels_out_of_range() {
-    let dir = temp_dir("labels");
+    let dir = Scratch::new("labels");
     let (images, _) = tiny(3, 2, 2);
     let img = write(&dir, "img", &images);
     let lbl = write(&dir, "lbl", &idx(&[3], &[1, 9, 10]));
@@ -234,7 +228,7 @@ fn labels_out_of_range() {
 
 #[test]
 fn corrupt_and_truncated_gzip() {
-    let dir = temp_dir("gzip");
+    let dir = Scratch::new("gzip");
     let (images, labels) = tiny(50, 8, 8);
     let lbl = write(&dir, "lbl", &labels);
     let gz = gzip(&images);
@@ -263,18 +257,6 @@ fn corrupt_and_truncated_gzip() {
     let img = write(&dir, "magic.gz", &[0x1f, 0x8b]);
     let msg = format_error(Mnist::from_files(&img, &lbl), &img);
     assert!(msg.contains("gzip"), "{msg}");
-}
-
-/// A small deterministic generator (64-bit LCG, Knuth's MMIX constants).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
 }
 
 #[test]

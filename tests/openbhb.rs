@@ -2,6 +2,9 @@
 //! encoding, the three modalities, every class of bad input, determinism, and how decodable age and
 //! sex are from the synthetic `vbm_roi` features.
 
+mod common;
+
+use common::{with_threads, Lcg, Scratch};
 use nidl::datasets::loader::Dataset;
 use nidl::datasets::openbhb::csv::{text_from_bytes, Table};
 use nidl::datasets::openbhb::synthetic::{
@@ -10,26 +13,7 @@ use nidl::datasets::openbhb::synthetic::{
 use nidl::datasets::openbhb::{ensure_synthetic, Modality, OpenBhb, Split, Target};
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-/// A scratch folder under the system's temporary folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let p =
-            std::env::temp_dir().join(format!("nidl-test-openbhb-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 fn small(seed: u64) -> SyntheticConfig {
     SyntheticConfig {
@@ -219,12 +203,7 @@ fn same_seed_same_bytes_for_any_thread_count() {
     let b = dir.0.join("b");
     let c = dir.0.join("c");
     generate(&a, &small(11)).unwrap();
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap()
-        .install(|| generate(&b, &small(11)))
-        .unwrap();
+    with_threads(1, || generate(&b, &small(11))).unwrap();
     generate(&c, &small(12)).unwrap();
     let files = [
         "README.txt",
@@ -855,22 +834,6 @@ fn every_bad_input_is_an_error_naming_file_line_and_column() {
         .unwrap_err()
         .to_string();
     assert_mentions(&e, &["desikan_roi_features.csv"]);
-}
-
-/// A 64-bit linear congruential generator (Knuth's MMIX constants): enough to fuzz with.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Random edits biased towards the characters the parser cares about.

@@ -2,6 +2,9 @@
 //! for data far from the origin, tiny and huge magnitudes, and duplicates), determinism across
 //! thread counts, and bad input.
 
+mod common;
+
+use common::with_threads;
 use nidl::probe::{Classifier, KNeighborsClassifier, KNeighborsRegressor, Probe};
 use nidl::{Error, Tensor};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -199,15 +202,11 @@ fn results_do_not_depend_on_the_thread_count() {
     let q = Tensor::from_vec(q, &[m, d]).unwrap();
     let y: Vec<i64> = (0..n as i64).map(|i| i % 4).collect();
     let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let mut c = KNeighborsClassifier::new(5);
-                c.fit(&x, &y).unwrap();
-                c.kneighbors(&q).unwrap()
-            })
+        with_threads(threads, || {
+            let mut c = KNeighborsClassifier::new(5);
+            c.fit(&x, &y).unwrap();
+            c.kneighbors(&q).unwrap()
+        })
     };
     assert_eq!(run(1), run(2));
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, golden, golden_path};
+use common::{assert_close, golden, golden_path, with_threads};
 use nidl::datasets::npy::read_npy;
 use nidl::linalg::Termination;
 use nidl::probe::{Classifier, LogisticObjective, LogisticRegression, Probe};
@@ -193,11 +193,7 @@ fn coefficients_are_bit_identical_for_1_and_2_threads() {
         .collect();
     let x = Tensor::from_vec(x, &[n, d]).unwrap();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        with_threads(threads, || {
             let mut p = LogisticRegression::new().max_iter(50);
             p.fit(&x, &y).unwrap();
             (p.coef().unwrap().clone(), p.intercept().unwrap().to_vec())

@@ -1,7 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[cfg(feature = "cli")]
+pub mod cli;
 
 /// Path of a golden file: tests/data/<case>/<name>.npy
 pub fn golden_path(case: &str, name: &str) -> PathBuf {
@@ -55,3 +59,69 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64, ato
     }
 }
 pub mod simclr;
+
+/// A scratch folder under the system's temporary folder, removed on drop.
+///
+/// Named `nidl-test-<test binary>-<name>-<process id>`, so it is unique per test binary and name.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    /// A fresh, empty folder (anything left from an earlier run is removed first).
+    pub fn new(name: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!(
+            "nidl-test-{}-{name}-{}",
+            env!("CARGO_CRATE_NAME"),
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A 64-bit linear congruential generator (Knuth's MMIX constants): enough to fuzz with.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// Uniform-ish in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Runs `f` inside a fresh rayon pool of `threads` threads.
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}

@@ -1,0 +1,25 @@
+//! Running the `nidl` binary (only with the `cli` feature, which builds it).
+
+use std::process::{Command, Output};
+
+/// Runs `nidl` with `args` and waits for it.
+pub fn nidl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nidl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts a failure whose stderr is one line mentioning every part.
+pub fn assert_fails(out: &Output, parts: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line cause, got {err:?}"
+    );
+    for p in parts {
+        assert!(err.contains(p), "{err:?} should mention {p:?}");
+    }
+}
