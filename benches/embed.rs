@@ -12,6 +12,8 @@ const IMAGES: usize = 70_000;
 const BATCH: usize = 512;
 
 fn embed(c: &mut Criterion) {
+    // As the `nidl` binary does at start-up (see `nidl::memory`).
+    nidl::memory::retain_freed_memory();
     let mut rng = StdRng::seed_from_u64(0);
     let net = LeNet::<f32>::new(32, &mut rng).unwrap();
     // One batch of data, reused: the bench measures compute, not memory for 70 000 images.

@@ -9,6 +9,8 @@ mod simclr;
 use simclr::{random_views, SimClrStep};
 
 fn simclr_step(c: &mut Criterion) {
+    // As the `nidl` binary does at start-up (see `nidl::memory`).
+    nidl::memory::retain_freed_memory();
     let mut group = c.benchmark_group("simclr_step");
     group.throughput(Throughput::Elements(256));
     let mut step = SimClrStep::<f32>::new(42);

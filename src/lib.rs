@@ -50,6 +50,7 @@ pub mod error;
 pub mod linalg;
 pub mod log;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
