@@ -29,8 +29,11 @@ fn forward_backward<T: Element>(
     (out, vars.iter().map(|&v| to64(grads.get(v).unwrap())).collect())
 }
 
+/// An op under test, built on a graph of precision `T` from its input nodes.
+type Build<'a, T> = &'a dyn Fn(&mut Graph<T>, &[Var]) -> Result<Var>;
+
 /// Checks output and gradients of one golden case in f64 and f32.
-fn check_case(case: &str, inputs: &[&str], grads: &[&str], f: &dyn Fn(&mut Graph<f64>, &[Var]) -> Result<Var>, f32f: &dyn Fn(&mut Graph<f32>, &[Var]) -> Result<Var>) {
+fn check_case(case: &str, inputs: &[&str], grads: &[&str], f: Build<f64>, f32f: Build<f32>) {
     let xs: Vec<Tensor<f64>> = inputs.iter().map(|n| golden(case, n)).collect();
     let g = golden(case, "g");
     let y = golden(case, "y");

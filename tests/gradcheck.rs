@@ -79,7 +79,7 @@ fn unary_ops() {
     // Inputs away from relu's kink; ln/sqrt on positive values.
     let a = randn(&[3, 4], 11).map(nidl::tensor::UnaryOp::Exp).add_scalar(0.1);
     let mixed = Tensor::from_vec(vec![-1.3, 0.7, 2.1, -0.4, 0.05, -2.0], &[2, 3]).unwrap();
-    check("relu", &[mixed.clone()], |g, v| {
+    check("relu", std::slice::from_ref(&mixed), |g, v| {
         let y = g.relu(v[0])?;
         weighted_sum(g, y, 12)
     });
@@ -88,7 +88,7 @@ fn unary_ops() {
         weighted_sum(g, y, 12)
     });
     for op in ["exp", "ln", "sqrt"] {
-        check(op, &[a.clone()], |g, v| {
+        check(op, std::slice::from_ref(&a), |g, v| {
             let y = match op {
                 "exp" => g.exp(v[0])?,
                 "ln" => g.ln(v[0])?,
@@ -103,16 +103,16 @@ fn unary_ops() {
 fn sums_means_reshape_transpose() {
     let a = randn(&[2, 3, 4], 14);
     for axis in 0..3 {
-        check(&format!("sum_axis {axis}"), &[a.clone()], |g, v| {
+        check(&format!("sum_axis {axis}"), std::slice::from_ref(&a), |g, v| {
             let y = g.sum_axis(v[0], axis)?;
             weighted_sum(g, y, 15)
         });
-        check(&format!("mean_axis {axis}"), &[a.clone()], |g, v| {
+        check(&format!("mean_axis {axis}"), std::slice::from_ref(&a), |g, v| {
             let y = g.mean_axis(v[0], axis)?;
             weighted_sum(g, y, 16)
         });
     }
-    check("mean", &[a.clone()], |g, v| {
+    check("mean", std::slice::from_ref(&a), |g, v| {
         let y = g.mul(v[0], v[0])?;
         g.mean(y)
     });
@@ -137,11 +137,11 @@ fn concat_slice_gather_masked_fill() {
         let y = g.concat(&[v[0], v[1]], 1)?;
         weighted_sum(g, y, 22)
     });
-    check("slice", &[a.clone()], |g, v| {
+    check("slice", std::slice::from_ref(&a), |g, v| {
         let y = g.slice(v[0], 1, 1, 3)?;
         weighted_sum(g, y, 23)
     });
-    check("gather_rows with repeats", &[a.clone()], |g, v| {
+    check("gather_rows with repeats", std::slice::from_ref(&a), |g, v| {
         let y = g.gather_rows(v[0], &[2, 0, 2, 1])?;
         weighted_sum(g, y, 24)
     });
@@ -157,7 +157,7 @@ fn concat_slice_gather_masked_fill() {
 fn row_ops_normalize_cosine_logsumexp_log_softmax() {
     let a = randn(&[5, 3], 26);
     let b = randn(&[4, 3], 27);
-    check("l2_normalize_rows", &[a.clone()], |g, v| {
+    check("l2_normalize_rows", std::slice::from_ref(&a), |g, v| {
         let y = g.l2_normalize_rows(v[0])?;
         weighted_sum(g, y, 28)
     });
@@ -165,12 +165,12 @@ fn row_ops_normalize_cosine_logsumexp_log_softmax() {
         let y = g.cosine_similarity_matrix(v[0], v[1])?;
         weighted_sum(g, y, 29)
     });
-    check("cosine_similarity_matrix self", &[a.clone()], |g, v| {
+    check("cosine_similarity_matrix self", std::slice::from_ref(&a), |g, v| {
         let y = g.cosine_similarity_matrix(v[0], v[0])?;
         weighted_sum(g, y, 30)
     });
     let big = randn(&[4, 6], 31).mul_scalar(5.0);
-    check("logsumexp_rows", &[big.clone()], |g, v| {
+    check("logsumexp_rows", std::slice::from_ref(&big), |g, v| {
         let y = g.logsumexp_rows(v[0])?;
         weighted_sum(g, y, 32)
     });

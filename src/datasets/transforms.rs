@@ -441,7 +441,7 @@ pub struct GaussianBlur {
 impl GaussianBlur {
     /// An odd `kernel_size`, σ ∈ U(0.1, 2.0).
     pub fn new(kernel_size: usize) -> Result<Self> {
-        if kernel_size == 0 || kernel_size % 2 == 0 {
+        if kernel_size == 0 || kernel_size.is_multiple_of(2) {
             return Err(Error::invalid(
                 "GaussianBlur",
                 format!("kernel_size must be odd and positive, got {kernel_size}"),

@@ -43,7 +43,7 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64, ato
         } else {
             f64::INFINITY
         };
-        if worst.map_or(true, |(_, w)| err > w) {
+        if worst.is_none_or(|(_, w)| err > w) {
             worst = Some((i, err));
         }
     }

@@ -680,10 +680,9 @@ fn subjects(config: &SyntheticConfig, sites: &[Site]) -> Vec<Subject> {
     let mut internal: Vec<usize> = (0..sites.len()).filter(|&i| !sites[i].external).collect();
     let external: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].external).collect();
     let mut train_sites = vec![false; sites.len()];
-    let labels = std::iter::repeat(SplitLabel::Train)
-        .take(config.n_train)
-        .chain(std::iter::repeat(SplitLabel::InternalTest).take(config.n_internal))
-        .chain(std::iter::repeat(SplitLabel::ExternalTest).take(config.n_external));
+    let labels = std::iter::repeat_n(SplitLabel::Train, config.n_train)
+        .chain(std::iter::repeat_n(SplitLabel::InternalTest, config.n_internal))
+        .chain(std::iter::repeat_n(SplitLabel::ExternalTest, config.n_external));
     let mut ids = HashSet::with_capacity(config.total());
     let mut out = Vec::with_capacity(config.total());
     for (index, label) in labels.enumerate() {

@@ -61,7 +61,7 @@ fn reflect(i: i64, n: i64) -> usize {
 /// reflect padding needs `kernel_size / 2 < side`); `sigma` must be positive.
 pub fn gaussian_blur<P: Pixel>(img: &Image<P>, kernel_size: usize, sigma: f32) -> Result<Image<P>> {
     const OP: &str = "gaussian_blur";
-    if kernel_size == 0 || kernel_size % 2 == 0 {
+    if kernel_size == 0 || kernel_size.is_multiple_of(2) {
         return Err(Error::invalid(
             OP,
             format!("kernel_size must be odd and positive, got {kernel_size}"),
