@@ -56,6 +56,7 @@ pub mod nn;
 pub mod optim;
 pub mod probe;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use tensor::{Element, Tensor};

@@ -4,12 +4,15 @@
 pub mod args;
 pub mod make_openbhb;
 pub mod probe;
+pub mod progress;
 pub mod show_augmentations;
+pub mod simclr_mnist;
+pub mod yaware_openbhb;
 
 use args::Args;
 
 /// Usage text listing the subcommands of this build.
-pub const USAGE: &str = "usage: nidl <command> [options]\n\ncommands:\n  make-openbhb --out DIR [--seed N] [--train 3227] [--internal 362] [--external 395]   write a synthetic OpenBHB\n  probe --train-x X.npy --train-y Y.npy --test-x X2.npy --test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]   fit a probe on .npy embeddings, print test metrics\n  show-augmentations --out views.png [--n 8] [--seed N] [--data-dir data/mnist]   PNG grid: MNIST digits and two SimCLR views each\n  --version   print the version\n  --help      this text";
+pub const USAGE: &str = "usage: nidl <command> [options]\n\ncommands:\n  make-openbhb --out DIR [--seed N] [--train 3227] [--internal 362] [--external 395]   write a synthetic OpenBHB\n  probe --train-x X.npy --train-y Y.npy --test-x X2.npy --test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]   fit a probe on .npy embeddings, print test metrics\n  show-augmentations --out views.png [--n 8] [--seed N] [--data-dir data/mnist]   PNG grid: MNIST digits and two SimCLR views each\n  simclr-mnist [--data-dir data/mnist] [--epochs 10] [--limit-train-batches 100] [--batch-size 128] [--lr 1e-4] [--seed 42] [--probe-every 1] [--log-dir lightning_logs] [--checkpoint] [--resume PATH] [--no-progress] ...   SimCLR on MNIST with a logistic-regression probe (--help for all options)\n  yaware-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--sigma 4] [--lr 1e-5] [--seed 42] ...   y-Aware contrastive learning on OpenBHB ROI features with age/sex probes (--help for all options)\n  --version   print the version\n  --help      this text";
 
 /// Runs the subcommand `cmd` with its option tokens; `Err` carries the one-line cause.
 pub fn dispatch(cmd: &str, tokens: &[String]) -> Result<(), String> {
@@ -19,6 +22,8 @@ pub fn dispatch(cmd: &str, tokens: &[String]) -> Result<(), String> {
         "make-openbhb" => make_openbhb::run(args),
         "probe" => probe::run(args),
         "show-augmentations" => show_augmentations::run(args),
+        "simclr-mnist" => simclr_mnist::run(args),
+        "yaware-openbhb" => yaware_openbhb::run(args),
         _ => {
             drop(args);
             Err(format!("unknown command '{cmd}'\n\n{USAGE}"))

@@ -1,0 +1,196 @@
+//! What the training subcommands share: a small progress bar on stderr (step, loss, samples/s,
+//! ETA), the per-epoch summary line on stdout, option checks, and the run wrapper that prints the
+//! final line.
+
+use super::args::Args;
+use nidl::train::{EpochSummary, Reporter};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// Redraw the bar at most this often (a terminal write per step would cost more than it shows).
+const REDRAW: Duration = Duration::from_millis(100);
+/// Width of the bar itself, in characters.
+const BAR_WIDTH: usize = 24;
+
+/// Progress on stderr (when `bar` is on) and one summary line per epoch on stdout.
+pub struct Progress {
+    bar: bool,
+    epoch_start: Instant,
+    last_draw: Option<Instant>,
+    n_batches: usize,
+    samples: usize,
+    loss_sum: f64,
+    steps: usize,
+    epoch: usize,
+    max_epochs: usize,
+}
+
+impl Progress {
+    /// A reporter; the bar is drawn only when `want_bar` and stderr is a terminal.
+    pub fn new(want_bar: bool) -> Self {
+        Progress {
+            bar: want_bar && std::io::stderr().is_terminal(),
+            epoch_start: Instant::now(),
+            last_draw: None,
+            n_batches: 0,
+            samples: 0,
+            loss_sum: 0.0,
+            steps: 0,
+            epoch: 0,
+            max_epochs: 0,
+        }
+    }
+
+    fn draw(&mut self, done: usize, loss: f64) {
+        let elapsed = self.epoch_start.elapsed().as_secs_f64();
+        let rate = if elapsed > 0.0 {
+            self.samples as f64 / elapsed
+        } else {
+            0.0
+        };
+        let eta = if done > 0 {
+            elapsed / done as f64 * (self.n_batches.saturating_sub(done)) as f64
+        } else {
+            0.0
+        };
+        let filled = (done * BAR_WIDTH)
+            .checked_div(self.n_batches)
+            .unwrap_or(BAR_WIDTH);
+        let bar: String = (0..BAR_WIDTH)
+            .map(|i| if i < filled { '#' } else { '-' })
+            .collect();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2Kepoch {}/{} [{bar}] {done}/{} loss {loss:.4} (avg {:.4}) {rate:.0} samples/s ETA {eta:.0} s",
+            self.epoch + 1,
+            self.max_epochs,
+            self.n_batches,
+            self.loss_sum / self.steps.max(1) as f64,
+        );
+        let _ = err.flush();
+    }
+
+    fn clear(&self) {
+        if self.bar {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+    }
+}
+
+impl Reporter for Progress {
+    fn epoch_start(&mut self, epoch: usize, max_epochs: usize, n_batches: usize) {
+        self.epoch_start = Instant::now();
+        self.last_draw = None;
+        self.n_batches = n_batches;
+        self.samples = 0;
+        self.loss_sum = 0.0;
+        self.steps = 0;
+        self.epoch = epoch;
+        self.max_epochs = max_epochs;
+    }
+
+    fn batch_end(&mut self, _epoch: usize, index: usize, loss: f64, samples: usize) {
+        self.samples += samples;
+        self.loss_sum += loss;
+        self.steps += 1;
+        let due = match self.last_draw {
+            None => true,
+            Some(t) => t.elapsed() >= REDRAW,
+        };
+        if self.bar && (due || index + 1 == self.n_batches) {
+            self.last_draw = Some(Instant::now());
+            self.draw(index + 1, loss);
+        }
+    }
+
+    fn evaluating(&mut self, epoch: usize) {
+        if self.bar {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[2Kepoch {}/{}: validation and probing...",
+                epoch + 1,
+                self.max_epochs
+            );
+            let _ = err.flush();
+        }
+    }
+
+    fn epoch_end(&mut self, s: &EpochSummary) {
+        self.clear();
+        println!("{}", summary_line(s));
+    }
+}
+
+/// `epoch 3/10 step 300: loss/train 3.1234 loss/val 3.2011 | LogisticRegression accuracy 0.8123 ... (4.2 s)`.
+pub fn summary_line(s: &EpochSummary) -> String {
+    let mut line = format!(
+        "epoch {}/{} step {}: loss/train {:.4}",
+        s.epoch + 1,
+        s.max_epochs,
+        s.global_step,
+        s.train_loss
+    );
+    if let Some(v) = s.val_loss {
+        line.push_str(&format!(" loss/val {v:.4}"));
+    }
+    let mut prefix = "";
+    for (tag, v) in &s.metrics {
+        let (p, m) = tag.split_once('/').unwrap_or(("", tag));
+        if p != prefix {
+            line.push_str(&format!(" | {p}"));
+            prefix = p;
+        }
+        line.push_str(&format!(" {m} {v:.4}"));
+    }
+    line.push_str(&format!(
+        " ({:.1} s: train {:.1}, val {:.1}, probe {:.1})",
+        s.seconds, s.train_seconds, s.val_seconds, s.callback_seconds
+    ));
+    line
+}
+
+/// A positive, finite `f64` option.
+pub fn positive(args: &mut Args, name: &str, default: f64) -> Result<f64, String> {
+    let v: f64 = args.get_or(name, default)?;
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "option --{name}: must be a positive number, got {v}"
+        ))
+    }
+}
+
+/// A finite `f64` option `≥ 0`.
+pub fn non_negative(args: &mut Args, name: &str, default: f64) -> Result<f64, String> {
+    let v: f64 = args.get_or(name, default)?;
+    if v >= 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "option --{name}: must be a finite number ≥ 0, got {v}"
+        ))
+    }
+}
+
+/// A `usize` option `≥ min`.
+pub fn count(args: &mut Args, name: &str, default: usize, min: usize) -> Result<usize, String> {
+    let v: usize = args.get_or(name, default)?;
+    if v >= min {
+        Ok(v)
+    } else {
+        Err(format!("option --{name}: must be at least {min}, got {v}"))
+    }
+}
+
+/// An optional `usize` option `≥ min`.
+pub fn opt_count(args: &mut Args, name: &str, min: usize) -> Result<Option<usize>, String> {
+    match args.get::<usize>(name)? {
+        Some(v) if v < min => Err(format!("option --{name}: must be at least {min}, got {v}")),
+        v => Ok(v),
+    }
+}

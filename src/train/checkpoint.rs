@@ -1,0 +1,611 @@
+//! Checkpoints in the safetensors format, so PyTorch (`safetensors.torch.load_file`) can read the
+//! encoder weights directly.
+//!
+//! Layout (<https://github.com/huggingface/safetensors>):
+//!
+//! ```text
+//! u64 (little-endian)  N = length of the JSON header in bytes
+//! N bytes              JSON: {"__metadata__": {"key": "value", ...},
+//!                             "name": {"dtype": "F32" | "F64" | "I64", "shape": [..],
+//!                                      "data_offsets": [begin, end]}, ...}
+//!                      (padded with spaces to a multiple of 8)
+//! rest                 the tensors' little-endian bytes; offsets are relative to the start of
+//!                      this buffer
+//! ```
+//!
+//! The trainer stores the model as `encoder.<name>` / `head.<name>` (PyTorch `state_dict`
+//! names), the optimizer state as `optimizer.<name>`, and epoch, global step, seed and the
+//! estimator's own settings in `__metadata__` (see [`crate::train::Trainer`]). Files are written
+//! atomically (temporary file, then rename), so a crash never leaves a half-written checkpoint
+//! under the final name. Reading checks every header field and offset and names the file and the
+//! field at fault.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The largest JSON header accepted when reading (safetensors' own limit is 100 MB).
+pub const MAX_HEADER_BYTES: u64 = 100 * 1024 * 1024;
+
+/// One stored tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoredTensor {
+    /// `F32` data.
+    F32(Tensor<f32>),
+    /// `F64` data.
+    F64(Tensor<f64>),
+    /// `I64` data with its shape.
+    I64 {
+        /// The shape.
+        shape: Vec<usize>,
+        /// The elements, row-major.
+        data: Vec<i64>,
+    },
+}
+
+impl StoredTensor {
+    fn dtype(&self) -> &'static str {
+        match self {
+            StoredTensor::F32(_) => "F32",
+            StoredTensor::F64(_) => "F64",
+            StoredTensor::I64 { .. } => "I64",
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        match self {
+            StoredTensor::F32(t) => t.shape(),
+            StoredTensor::F64(t) => t.shape(),
+            StoredTensor::I64 { shape, .. } => shape,
+        }
+    }
+
+    fn write_bytes(&self, out: &mut Vec<u8>) {
+        match self {
+            StoredTensor::F32(t) => t
+                .data()
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            StoredTensor::F64(t) => t
+                .data()
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            StoredTensor::I64 { data, .. } => data
+                .iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        }
+    }
+
+    fn byte_len(&self) -> usize {
+        let n: usize = self.shape().iter().product();
+        n * 8
+            / if matches!(self, StoredTensor::F32(_)) {
+                2
+            } else {
+                1
+            }
+    }
+}
+
+/// A set of named tensors plus string metadata: what one safetensors file holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    /// The tensors, in file order (names unique).
+    pub tensors: Vec<(String, StoredTensor)>,
+    /// The `__metadata__` map.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Checkpoint {
+    /// An empty checkpoint.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a tensor.
+    pub fn insert(&mut self, name: impl Into<String>, tensor: StoredTensor) {
+        let name = name.into();
+        match self.tensors.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = tensor,
+            None => self.tensors.push((name, tensor)),
+        }
+    }
+
+    /// Adds every `(name, tensor)` of `state` as `F32`, each name prefixed by `prefix`.
+    pub fn insert_f32_state(&mut self, prefix: &str, state: Vec<(String, Tensor<f32>)>) {
+        for (n, t) in state {
+            self.insert(format!("{prefix}{n}"), StoredTensor::F32(t));
+        }
+    }
+
+    /// The tensor called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&StoredTensor> {
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Every `F32` tensor whose name starts with `prefix`, with the prefix removed; errors if one
+    /// of them is stored with another dtype.
+    pub fn f32_state(&self, prefix: &str) -> Result<Vec<(String, Tensor<f32>)>> {
+        let mut out = Vec::new();
+        for (n, t) in &self.tensors {
+            if let Some(rest) = n.strip_prefix(prefix) {
+                match t {
+                    StoredTensor::F32(t) => out.push((rest.to_string(), t.clone())),
+                    other => {
+                        return Err(Error::invalid(
+                            "Checkpoint::f32_state",
+                            format!("tensor '{n}' is {}, expected F32", other.dtype()),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A metadata value, or an error naming the missing key and `path`.
+    pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::format(path, format!("checkpoint metadata has no '{key}' entry")))
+    }
+
+    /// A metadata value parsed as `T`, or an error naming the key and `path`.
+    pub fn meta_parse<T: std::str::FromStr>(&self, key: &str, path: &Path) -> Result<T> {
+        let v = self.meta(key, path)?;
+        v.parse().map_err(|_| {
+            Error::format(
+                path,
+                format!("checkpoint metadata '{key}' = '{v}' is not valid"),
+            )
+        })
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut header = String::from("{");
+        let mut first = true;
+        if !self.metadata.is_empty() {
+            header.push_str("\"__metadata__\":{");
+            for (i, (k, v)) in self.metadata.iter().enumerate() {
+                if i > 0 {
+                    header.push(',');
+                }
+                header.push_str(&json_string(k));
+                header.push(':');
+                header.push_str(&json_string(v));
+            }
+            header.push('}');
+            first = false;
+        }
+        let mut offset = 0usize;
+        for (i, (name, t)) in self.tensors.iter().enumerate() {
+            if name == "__metadata__" || self.tensors[..i].iter().any(|(n, _)| n == name) {
+                return Err(Error::invalid(
+                    "Checkpoint::to_bytes",
+                    format!("tensor name '{name}' is reserved or repeated"),
+                ));
+            }
+            if !first {
+                header.push(',');
+            }
+            first = false;
+            let len = t.byte_len();
+            let shape: Vec<String> = t.shape().iter().map(|d| d.to_string()).collect();
+            header.push_str(&format!(
+                "{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
+                json_string(name),
+                t.dtype(),
+                shape.join(","),
+                offset,
+                offset + len
+            ));
+            offset += len;
+        }
+        header.push('}');
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + offset);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        for (_, t) in &self.tensors {
+            t.write_bytes(&mut out);
+        }
+        Ok(out)
+    }
+
+    /// Writes the checkpoint to `path` atomically (temporary file in the same folder, then
+    /// rename): an existing file at `path` is replaced only by a complete new one.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        crate::log::write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Reads a checkpoint written by [`save`](Self::save) (or any safetensors file holding only
+    /// `F32`, `F64` and `I64` tensors). Errors name `path` and the field at fault.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a safetensors file's bytes (`path` only names the file in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let bad =
+            |m: String| Error::format(path, format!("not a valid safetensors checkpoint: {m}"));
+        if bytes.len() < 8 {
+            return Err(bad(format!(
+                "{} bytes, shorter than the 8-byte header length",
+                bytes.len()
+            )));
+        }
+        let mut len8 = [0u8; 8];
+        len8.copy_from_slice(&bytes[..8]);
+        let n = u64::from_le_bytes(len8);
+        if n > MAX_HEADER_BYTES || n > (bytes.len() - 8) as u64 {
+            return Err(bad(format!(
+                "header length {n} exceeds the file ({} bytes) or the 100 MB limit",
+                bytes.len()
+            )));
+        }
+        let n = n as usize;
+        let text = std::str::from_utf8(&bytes[8..8 + n])
+            .map_err(|e| bad(format!("header is not UTF-8 ({e})")))?;
+        let data = &bytes[8 + n..];
+        let json = Json::parse(text).map_err(|m| bad(format!("header JSON: {m}")))?;
+        let Json::Object(entries) = json else {
+            return Err(bad("header is not a JSON object".into()));
+        };
+        let mut ck = Checkpoint::new();
+        let mut spans: Vec<(usize, usize, String)> = Vec::new();
+        for (name, value) in entries {
+            if name == "__metadata__" {
+                let Json::Object(m) = value else {
+                    return Err(bad("__metadata__ is not an object".into()));
+                };
+                for (k, v) in m {
+                    match v {
+                        Json::String(s) => {
+                            ck.metadata.insert(k, s);
+                        }
+                        _ => return Err(bad(format!("__metadata__ entry '{k}' is not a string"))),
+                    }
+                }
+                continue;
+            }
+            if ck.get(&name).is_some() {
+                return Err(bad(format!("tensor '{name}' appears twice")));
+            }
+            let Json::Object(fields) = value else {
+                return Err(bad(format!("entry '{name}' is not an object")));
+            };
+            let field = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v);
+            let dtype = match field("dtype") {
+                Some(Json::String(s)) => s.clone(),
+                _ => {
+                    return Err(bad(format!(
+                        "tensor '{name}': missing string field 'dtype'"
+                    )))
+                }
+            };
+            let ints = |f: &str| -> Result<Vec<usize>> {
+                match field(f) {
+                    Some(Json::Array(items)) => items
+                        .iter()
+                        .map(|v| match v {
+                            Json::Number(s) => s.parse::<usize>().map_err(|_| {
+                                bad(format!(
+                                    "tensor '{name}': {f} entry {s} is not a non-negative integer"
+                                ))
+                            }),
+                            _ => Err(bad(format!("tensor '{name}': {f} holds a non-number"))),
+                        })
+                        .collect(),
+                    _ => Err(bad(format!("tensor '{name}': missing array field '{f}'"))),
+                }
+            };
+            let shape = ints("shape")?;
+            let offs = ints("data_offsets")?;
+            if offs.len() != 2 || offs[0] > offs[1] || offs[1] > data.len() {
+                return Err(bad(format!(
+                    "tensor '{name}': data_offsets {offs:?} outside the {} data bytes",
+                    data.len()
+                )));
+            }
+            let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let elem = match dtype.as_str() {
+                "F32" => 4,
+                "F64" | "I64" => 8,
+                other => {
+                    return Err(bad(format!(
+                        "tensor '{name}': unsupported dtype '{other}' (expected F32, F64 or I64)"
+                    )))
+                }
+            };
+            let (b, e) = (offs[0], offs[1]);
+            if count.and_then(|c| c.checked_mul(elem)) != Some(e - b) {
+                return Err(bad(format!("tensor '{name}': shape {shape:?} of {dtype} needs a different byte count than data_offsets [{b}, {e}]")));
+            }
+            spans.push((b, e, name.clone()));
+            let raw = &data[b..e];
+            let t = match dtype.as_str() {
+                "F32" => StoredTensor::F32(Tensor::from_vec(
+                    raw.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                    &shape,
+                )?),
+                "F64" => StoredTensor::F64(Tensor::from_vec(
+                    raw.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(arr8(c)))
+                        .collect(),
+                    &shape,
+                )?),
+                _ => StoredTensor::I64 {
+                    shape,
+                    data: raw
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(arr8(c)))
+                        .collect(),
+                },
+            };
+            ck.tensors.push((name, t));
+        }
+        spans.sort();
+        for w in spans.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(bad(format!(
+                    "tensors '{}' and '{}' overlap",
+                    w[0].2, w[1].2
+                )));
+            }
+        }
+        Ok(ck)
+    }
+}
+
+fn arr8(c: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(c);
+    a
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The JSON values a safetensors header uses (numbers kept as their text).
+#[derive(Debug)]
+enum Json {
+    Object(Vec<(String, Json)>),
+    Array(Vec<Json>),
+    String(String),
+    Number(String),
+    Other,
+}
+
+/// Nesting deeper than this is refused (a header needs 3 levels).
+const MAX_DEPTH: usize = 16;
+
+impl Json {
+    fn parse(text: &str) -> std::result::Result<Json, String> {
+        let mut p = Parser {
+            b: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value(0)?;
+        p.ws();
+        if p.i != p.b.len() {
+            return Err(format!("unexpected text at byte {}", p.i));
+        }
+        Ok(v)
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        self.ws();
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected '{}' at byte {}", c as char, self.i))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> std::result::Result<Json, String> {
+        if depth > MAX_DEPTH {
+            return Err("nesting too deep".into());
+        }
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(Json::Object(items));
+                }
+                loop {
+                    self.ws();
+                    let k = self.string()?;
+                    self.expect(b':')?;
+                    let v = self.value(depth + 1)?;
+                    items.push((k, v));
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Object(items));
+                        }
+                        _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Json::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Array(items));
+                        }
+                        _ => return Err(format!("expected ',' or ']' at byte {}", self.i)),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::String(self.string()?)),
+            Some(c) if c.is_ascii_digit() || *c == b'-' => {
+                let start = self.i;
+                while self.i < self.b.len()
+                    && matches!(
+                        self.b[self.i],
+                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+                    )
+                {
+                    self.i += 1;
+                }
+                Ok(Json::Number(
+                    String::from_utf8_lossy(&self.b[start..self.i]).into_owned(),
+                ))
+            }
+            Some(_) => {
+                for word in ["true", "false", "null"] {
+                    if self.b[self.i..].starts_with(word.as_bytes()) {
+                        self.i += word.len();
+                        return Ok(Json::Other);
+                    }
+                }
+                Err(format!("unexpected character at byte {}", self.i))
+            }
+            None => Err("unexpected end of header".into()),
+        }
+    }
+
+    fn string(&mut self) -> std::result::Result<String, String> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(format!("expected a string at byte {}", self.i));
+        }
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.b.get(self.i) {
+                None => return Err("unterminated string".into()),
+                Some(b'"') => {
+                    self.i += 1;
+                    return String::from_utf8(out).map_err(|_| "string is not UTF-8".into());
+                }
+                Some(b'\\') => {
+                    let esc = *self.b.get(self.i + 1).ok_or("unterminated escape")?;
+                    self.i += 2;
+                    let c = match esc {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'u' => {
+                            let hex = self.b.get(self.i..self.i + 4).ok_or("short \\u escape")?;
+                            let code = u32::from_str_radix(
+                                std::str::from_utf8(hex).map_err(|_| "bad \\u escape")?,
+                                16,
+                            )
+                            .map_err(|_| "bad \\u escape")?;
+                            self.i += 4;
+                            char::from_u32(code).unwrap_or('\u{fffd}')
+                        }
+                        _ => return Err(format!("bad escape at byte {}", self.i - 1)),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                Some(&c) => {
+                    out.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let mut ck = Checkpoint::new();
+        ck.insert(
+            "encoder.w",
+            StoredTensor::F32(Tensor::from_vec(vec![1.0, -2.5, 3.0], &[3]).unwrap()),
+        );
+        ck.insert("s", StoredTensor::F64(Tensor::scalar(0.25)));
+        ck.insert(
+            "i",
+            StoredTensor::I64 {
+                shape: vec![2],
+                data: vec![-1, 7],
+            },
+        );
+        ck.metadata.insert("epoch".into(), "3".into());
+        ck.metadata.insert("quote\"d".into(), "a\\b\n".into());
+        let bytes = ck.to_bytes().unwrap();
+        let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert_eq!(hlen % 8, 0);
+        let p = Path::new("x.safetensors");
+        let back = Checkpoint::from_bytes(&bytes, p).unwrap();
+        assert_eq!(back, ck);
+        assert_eq!(back.f32_state("encoder.").unwrap()[0].0, "w");
+        // Every truncation fails cleanly.
+        for cut in [0, 5, 8, 20, bytes.len() - 1] {
+            let e = Checkpoint::from_bytes(&bytes[..cut], p)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("x.safetensors"), "{e}");
+        }
+        let mut bad = bytes.clone();
+        bad[0] = 0xff;
+        assert!(Checkpoint::from_bytes(&bad, p).is_err());
+    }
+}

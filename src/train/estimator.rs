@@ -1,0 +1,488 @@
+//! Embedding estimators: an encoder, a projection head, a contrastive loss and an optimizer.
+//!
+//! The [`Trainer`](super::Trainer) drives an [`Estimator`] through its small interface: the loss
+//! of a batch on a graph, the update from its gradients, the per-epoch schedule, the state for
+//! checkpoints, and [`Estimator::embed`] (encoder only) for the probing callbacks.
+
+use crate::autograd::{Grads, Graph, Var};
+use crate::datasets::loader::Batch;
+use crate::error::{Error, Result};
+use crate::loss::{Bandwidth, InfoNce, Kernel, YAwareInfoNce};
+use crate::nn::{param_grads, param_values_mut, Mlp, Module};
+use crate::optim::{Adam, AdamW, CosineAnnealingLr, LrSchedule, Optimizer};
+use crate::tensor::Tensor;
+use std::collections::BTreeMap;
+
+/// What the trainer needs from a self-supervised model (f32 throughout).
+pub trait Estimator: Send + Sync {
+    /// A short name for logs (`SimCLR`, `YAwareContrastiveLearning`).
+    fn name(&self) -> &'static str;
+
+    /// The encoder's output for `x` (no projection head): what probes see. Called on an
+    /// inference graph ([`Graph::inference`]) by the callbacks.
+    fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var>;
+
+    /// The 0-d loss of `batch` (views stacked view-major), recorded on `g`. Training calls it on a
+    /// recording graph, validation on an inference graph.
+    fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var>;
+
+    /// One optimizer step from the gradients of the last training loss.
+    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()>;
+
+    /// Called before epoch `epoch` (0-based) starts: sets the learning rate of its schedule.
+    fn on_epoch_start(&mut self, _epoch: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// The learning rate the next step uses.
+    fn lr(&self) -> f64;
+
+    /// Model and optimizer state: `encoder.<name>`, `head.<name>`, `optimizer.<name>`.
+    fn state(&self) -> Vec<(String, Tensor<f32>)>;
+
+    /// Restores what [`state`](Self::state) returned; errors name the first entry at fault.
+    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()>;
+
+    /// Settings learned during training that are not tensors (e.g. a fitted bandwidth), stored
+    /// in the checkpoint's metadata.
+    fn extra_metadata(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Restores [`extra_metadata`](Self::extra_metadata) from a checkpoint's metadata.
+    fn load_extra_metadata(&mut self, _meta: &BTreeMap<String, String>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Hyper-parameters for `hparams.yaml`.
+    fn hparams(&self) -> Vec<(String, String)>;
+}
+
+/// Splits a `prefix.`-named state into the entries of one part.
+fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f32>)> {
+    state
+        .iter()
+        .filter_map(|(n, t)| n.strip_prefix(prefix).map(|r| (r.to_string(), t.clone())))
+        .collect()
+}
+
+/// Encoder + head + optimizer plumbing shared by the estimators.
+struct Parts<O> {
+    encoder: Box<dyn Module<f32>>,
+    head: Mlp<f32>,
+    opt: O,
+}
+
+impl<O: Optimizer<f32>> Parts<O> {
+    /// The projections `[n_views·B, d]` of a batch and `B`.
+    fn project(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var, usize)> {
+        if batch.n_views != 2 {
+            return Err(Error::invalid(
+                "Estimator::loss",
+                format!(
+                    "contrastive training needs 2 views per sample, got {}",
+                    batch.n_views
+                ),
+            ));
+        }
+        let b = batch.len();
+        let x = g.input(batch.views.clone());
+        let h = self.encoder.forward(g, x)?;
+        let z = self.head.forward(g, h)?;
+        let z1 = g.slice(z, 0, 0, b)?;
+        let z2 = g.slice(z, 0, b, 2 * b)?;
+        Ok((z1, z2, b))
+    }
+
+    fn step(&mut self, grads: &Grads<f32>) -> Result<()> {
+        let mut all = param_grads(self.encoder.as_ref(), grads);
+        all.extend(param_grads(&self.head, grads));
+        let refs: Vec<&Tensor<f32>> = all.iter().collect();
+        let mut params = param_values_mut(self.encoder.as_mut());
+        params.extend(param_values_mut(&mut self.head));
+        self.opt.step(&mut params, &refs)
+    }
+
+    fn state(&self) -> Vec<(String, Tensor<f32>)> {
+        let mut out: Vec<(String, Tensor<f32>)> = self
+            .encoder
+            .state_dict()
+            .into_iter()
+            .map(|(n, t)| (format!("encoder.{n}"), t))
+            .collect();
+        out.extend(
+            self.head
+                .state_dict()
+                .into_iter()
+                .map(|(n, t)| (format!("head.{n}"), t)),
+        );
+        out.extend(
+            self.opt
+                .state()
+                .into_iter()
+                .map(|(n, t)| (format!("optimizer.{n}"), t)),
+        );
+        out
+    }
+
+    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
+        let enc = part(state, "encoder.");
+        let head = part(state, "head.");
+        let opt = part(state, "optimizer.");
+        // Check both modules accept their entries before changing anything.
+        for (n, t) in &self.encoder.state_dict() {
+            let src = enc.iter().find(|(m, _)| m == n).ok_or_else(|| {
+                Error::invalid("load_state", format!("checkpoint has no 'encoder.{n}'"))
+            })?;
+            if src.1.shape() != t.shape() {
+                return Err(Error::shape(
+                    "load_state",
+                    format!("'encoder.{n}' shaped as the model's"),
+                    &[t.shape(), src.1.shape()],
+                ));
+            }
+        }
+        self.head
+            .load_state_dict(&head)
+            .map_err(|e| Error::invalid("load_state", format!("head: {e}")))?;
+        self.encoder
+            .load_state_dict(&enc)
+            .map_err(|e| Error::invalid("load_state", format!("encoder: {e}")))?;
+        self.opt
+            .load_state(&opt)
+            .map_err(|e| Error::invalid("load_state", format!("optimizer: {e}")))
+    }
+}
+
+/// SimCLR's settings (nidl's defaults).
+#[derive(Clone, Debug)]
+pub struct SimClrConfig {
+    /// Projection head widths after the encoder's output (`[64, 32]`).
+    pub hidden_dims: Vec<usize>,
+    /// InfoNCE temperature (0.1).
+    pub temperature: f64,
+    /// AdamW learning rate (1e-4 in the seed).
+    pub lr: f64,
+    /// AdamW weight decay (1e-4 in the seed).
+    pub weight_decay: f64,
+    /// `T_max` of the per-epoch cosine schedule (the run's `max_epochs`).
+    pub max_epochs: usize,
+}
+
+impl Default for SimClrConfig {
+    fn default() -> Self {
+        SimClrConfig {
+            hidden_dims: vec![64, 32],
+            temperature: 0.1,
+            lr: 1e-4,
+            weight_decay: 1e-4,
+            max_epochs: 10,
+        }
+    }
+}
+
+/// SimCLR (Chen et al. 2020) as nidl trains it: encoder → MLP head (`hidden_dims`, ReLU between,
+/// last layer bare) → InfoNCE(temperature); AdamW(lr, weight_decay); `CosineAnnealingLR` stepped
+/// per epoch with `T_max = max_epochs`, `eta_min = lr/50`.
+pub struct SimClr {
+    parts: Parts<AdamW<f32>>,
+    loss: InfoNce,
+    schedule: CosineAnnealingLr,
+    config: SimClrConfig,
+    latent: usize,
+}
+
+impl SimClr {
+    /// SimCLR around `encoder` (output width `latent`); the head is drawn from `rng` after
+    /// whatever drew the encoder.
+    pub fn new(
+        encoder: Box<dyn Module<f32>>,
+        latent: usize,
+        config: SimClrConfig,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Self> {
+        check_positive("SimClr::new", "lr", config.lr)?;
+        check_positive("SimClr::new", "temperature", config.temperature)?;
+        if !(config.weight_decay >= 0.0 && config.weight_decay.is_finite()) {
+            return Err(Error::invalid(
+                "SimClr::new",
+                format!(
+                    "weight_decay must be finite and ≥ 0, got {}",
+                    config.weight_decay
+                ),
+            ));
+        }
+        let head = Mlp::new(latent, &config.hidden_dims, rng)?;
+        let schedule =
+            CosineAnnealingLr::new(config.lr, config.max_epochs.max(1), config.lr / 50.0)?;
+        Ok(SimClr {
+            parts: Parts {
+                encoder,
+                head,
+                opt: AdamW::new(config.lr).weight_decay(config.weight_decay),
+            },
+            loss: InfoNce::new(config.temperature),
+            schedule,
+            config,
+            latent,
+        })
+    }
+}
+
+fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("{what} must be positive and finite, got {v}"),
+        ))
+    }
+}
+
+impl Estimator for SimClr {
+    fn name(&self) -> &'static str {
+        "SimCLR"
+    }
+
+    fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+        self.parts.encoder.forward(g, x)
+    }
+
+    fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
+        let (z1, z2, _) = self.parts.project(g, batch)?;
+        self.loss.forward(g, z1, z2)
+    }
+
+    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
+        self.parts.step(grads)
+    }
+
+    fn on_epoch_start(&mut self, epoch: usize) -> Result<()> {
+        self.parts.opt.set_lr(self.schedule.lr_at(epoch));
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.parts.opt.lr()
+    }
+
+    fn state(&self) -> Vec<(String, Tensor<f32>)> {
+        self.parts.state()
+    }
+
+    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
+        self.parts.load_state(state)
+    }
+
+    fn hparams(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        vec![
+            ("estimator".into(), "SimCLR".into()),
+            ("latent_size".into(), self.latent.to_string()),
+            ("hidden_dims".into(), format!("{:?}", c.hidden_dims)),
+            ("temperature".into(), c.temperature.to_string()),
+            ("lr".into(), c.lr.to_string()),
+            ("weight_decay".into(), c.weight_decay.to_string()),
+            ("optimizer".into(), "AdamW".into()),
+            (
+                "lr_scheduler".into(),
+                format!(
+                    "CosineAnnealingLR(T_max={}, eta_min={})",
+                    c.max_epochs,
+                    c.lr / 50.0
+                ),
+            ),
+        ]
+    }
+}
+
+/// y-Aware contrastive learning's settings (nidl's defaults, with the seed's values noted).
+#[derive(Clone, Debug)]
+pub struct YAwareConfig {
+    /// Projection head `(input, hidden, output)` (seed: `(32, 64, 32)`).
+    pub head: (usize, usize, usize),
+    /// Kernel of the label metric (Gaussian).
+    pub kernel: Kernel,
+    /// Bandwidth `H` (seed: `σ² = 16`, i.e. `Bandwidth::Scalar(16.0)`); Scott/Silverman are fitted
+    /// on the first training batch and kept, as nidl does.
+    pub bandwidth: Bandwidth,
+    /// Temperature (0.1).
+    pub temperature: f64,
+    /// Adam learning rate (seed: 1e-5).
+    pub lr: f64,
+    /// Adam betas ((0.9, 0.99)).
+    pub betas: (f64, f64),
+    /// Adam (L2) weight decay (5e-5).
+    pub weight_decay: f64,
+}
+
+impl Default for YAwareConfig {
+    fn default() -> Self {
+        YAwareConfig {
+            head: (32, 64, 32),
+            kernel: Kernel::Gaussian,
+            bandwidth: Bandwidth::Scalar(16.0),
+            temperature: 0.1,
+            lr: 1e-5,
+            betas: (0.9, 0.99),
+            weight_decay: 5e-5,
+        }
+    }
+}
+
+/// y-Aware contrastive learning (Dufumier et al. 2021) as nidl trains it: encoder → head
+/// `Linear(in, hidden) → ReLU → Linear(hidden, out)` → y-Aware InfoNCE on the batch labels
+/// (kernel, bandwidth, temperature); Adam(lr, betas, weight_decay); no schedule.
+pub struct YAware {
+    parts: Parts<Adam<f32>>,
+    loss: YAwareInfoNce,
+    bandwidth_fitted: bool,
+    config: YAwareConfig,
+}
+
+impl YAware {
+    /// y-Aware around `encoder` (output width `config.head.0`); the head is drawn from `rng`.
+    pub fn new(
+        encoder: Box<dyn Module<f32>>,
+        config: YAwareConfig,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Self> {
+        check_positive("YAware::new", "lr", config.lr)?;
+        check_positive("YAware::new", "temperature", config.temperature)?;
+        if let Bandwidth::Scalar(s) = config.bandwidth {
+            check_positive("YAware::new", "bandwidth (sigma²)", s)?;
+        }
+        let (i, h, o) = config.head;
+        let head = Mlp::new(i, &[h, o], rng)?;
+        let opt = Adam::new(config.lr)
+            .betas(config.betas.0, config.betas.1)
+            .weight_decay(config.weight_decay);
+        Ok(YAware {
+            parts: Parts { encoder, head, opt },
+            loss: YAwareInfoNce::new(config.kernel, config.bandwidth.clone(), config.temperature),
+            bandwidth_fitted: false,
+            config,
+        })
+    }
+}
+
+/// A bandwidth as `kind:v1,v2,...` (values in shortest round-trip form).
+fn bandwidth_text(b: &Bandwidth) -> String {
+    let join = |v: &[f64]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match b {
+        Bandwidth::Scalar(s) => format!("scalar:{s}"),
+        Bandwidth::Diagonal(v) => format!("diagonal:{}", join(v)),
+        Bandwidth::Full(v) => format!("full:{}", join(v)),
+        Bandwidth::Scott => "scott".into(),
+        Bandwidth::Silverman => "silverman".into(),
+    }
+}
+
+fn parse_bandwidth(s: &str) -> Option<Bandwidth> {
+    let nums = |v: &str| {
+        v.split(',')
+            .map(|x| x.parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()
+    };
+    match s.split_once(':') {
+        Some(("scalar", v)) => v.parse().ok().map(Bandwidth::Scalar),
+        Some(("diagonal", v)) => nums(v).map(Bandwidth::Diagonal),
+        Some(("full", v)) => nums(v).map(Bandwidth::Full),
+        None if s == "scott" => Some(Bandwidth::Scott),
+        None if s == "silverman" => Some(Bandwidth::Silverman),
+        _ => None,
+    }
+}
+
+impl Estimator for YAware {
+    fn name(&self) -> &'static str {
+        "YAwareContrastiveLearning"
+    }
+
+    fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+        self.parts.encoder.forward(g, x)
+    }
+
+    fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
+        let labels: Tensor<f32> = batch.labels.cast();
+        if !self.bandwidth_fitted && g.is_training() {
+            self.loss.bandwidth = self.loss.fit_bandwidth(&labels)?;
+            self.bandwidth_fitted = true;
+        }
+        let (z1, z2, _) = self.parts.project(g, batch)?;
+        self.loss.forward(g, z1, z2, Some(&labels))
+    }
+
+    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
+        self.parts.step(grads)
+    }
+
+    fn lr(&self) -> f64 {
+        self.parts.opt.lr()
+    }
+
+    fn state(&self) -> Vec<(String, Tensor<f32>)> {
+        self.parts.state()
+    }
+
+    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
+        self.parts.load_state(state)
+    }
+
+    fn extra_metadata(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "yaware.bandwidth".into(),
+                bandwidth_text(&self.loss.bandwidth),
+            ),
+            (
+                "yaware.bandwidth_fitted".into(),
+                self.bandwidth_fitted.to_string(),
+            ),
+        ]
+    }
+
+    fn load_extra_metadata(&mut self, meta: &BTreeMap<String, String>) -> Result<()> {
+        let bad = |k: &str| {
+            Error::invalid(
+                "YAware::load_extra_metadata",
+                format!("checkpoint metadata '{k}' missing or invalid"),
+            )
+        };
+        let b = meta
+            .get("yaware.bandwidth")
+            .and_then(|s| parse_bandwidth(s))
+            .ok_or_else(|| bad("yaware.bandwidth"))?;
+        let fitted = meta
+            .get("yaware.bandwidth_fitted")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("yaware.bandwidth_fitted"))?;
+        self.loss.bandwidth = b;
+        self.bandwidth_fitted = fitted;
+        Ok(())
+    }
+
+    fn hparams(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        vec![
+            ("estimator".into(), "YAwareContrastiveLearning".into()),
+            (
+                "projection_head".into(),
+                format!("[{}, {}, {}]", c.head.0, c.head.1, c.head.2),
+            ),
+            ("kernel".into(), format!("{:?}", c.kernel)),
+            ("bandwidth".into(), bandwidth_text(&c.bandwidth)),
+            ("temperature".into(), c.temperature.to_string()),
+            ("learning_rate".into(), c.lr.to_string()),
+            ("betas".into(), format!("[{}, {}]", c.betas.0, c.betas.1)),
+            ("weight_decay".into(), c.weight_decay.to_string()),
+            ("optimizer".into(), "Adam".into()),
+        ]
+    }
+}

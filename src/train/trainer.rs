@@ -1,0 +1,469 @@
+//! The training loop: epochs of optimizer steps, validation loss, callbacks, logging and
+//! checkpoints (PyTorch Lightning's `Trainer.fit`, reduced to what nidl's estimators use).
+//!
+//! **Determinism.** Everything random is a function of the run's seed: model initialisation (the
+//! caller draws it from the seed), the sample order and augmentations of epoch `e` (the loader's
+//! `(seed, e, index)` streams). So a checkpoint needs only the model, the optimizer state, the
+//! epoch and the seed to continue a run exactly where it stopped: a resumed run reproduces the
+//! uninterrupted one bit for bit.
+
+use super::callbacks::{Callback, CallbackContext};
+use super::checkpoint::Checkpoint;
+use super::estimator::Estimator;
+use crate::autograd::Graph;
+use crate::datasets::loader::{Batch, Collate, Dataset, EpochIter, Loader, Stack};
+use crate::datasets::transforms::Transform;
+use crate::error::{Error, Result};
+use crate::log::RunLogger;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Checkpoint format version written into the metadata.
+pub const CHECKPOINT_FORMAT: &str = "nidl-checkpoint-1";
+
+/// A source of f32 batches (a [`Loader`] with its transform): what the trainer and the probing
+/// callbacks read.
+pub trait BatchSource: Send + Sync {
+    /// Batches per epoch (after the loader's limit).
+    fn num_batches(&self) -> usize;
+    /// Samples per (full) batch.
+    fn batch_size(&self) -> usize;
+    /// Samples per epoch, i.e. rows of all batches together.
+    fn len(&self) -> usize;
+    /// True without samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The batches of `epoch`, in order.
+    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32>;
+    /// Batch `index` of `epoch`, built on the calling thread (plus rayon).
+    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>>;
+}
+
+impl<D, Tf> BatchSource for Loader<D, Tf>
+where
+    D: Dataset + 'static,
+    Tf: Transform<D::Sample> + 'static,
+    Tf::Output: Collate,
+    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
+{
+    fn num_batches(&self) -> usize {
+        Loader::num_batches(self)
+    }
+    fn batch_size(&self) -> usize {
+        Loader::batch_size(self)
+    }
+    fn len(&self) -> usize {
+        let n = self.dataset().len();
+        let nb = Loader::num_batches(self);
+        n.min(nb * Loader::batch_size(self))
+    }
+    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32> {
+        self.epoch(epoch)
+    }
+    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>> {
+        Loader::batch(self, epoch, index)
+    }
+}
+
+/// How a run goes.
+#[derive(Clone, Debug)]
+pub struct TrainerConfig {
+    /// Epochs to train (Lightning's `max_epochs`).
+    pub max_epochs: usize,
+    /// At most this many training batches per epoch (`None`: all).
+    pub limit_train_batches: Option<usize>,
+    /// At most this many validation batches per epoch (`None`: all; `Some(0)`: no validation).
+    pub limit_val_batches: Option<usize>,
+    /// The run's seed (`random_state`): the caller seeds model init and loaders with it; it is
+    /// stored in checkpoints and checked on resume.
+    pub seed: u64,
+    /// Write `epoch=<e>-step=<s>.safetensors` here after every epoch.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from this checkpoint.
+    pub resume: Option<PathBuf>,
+}
+
+impl Default for TrainerConfig {
+    fn default() -> Self {
+        TrainerConfig {
+            max_epochs: 10,
+            limit_train_batches: None,
+            limit_val_batches: None,
+            seed: 42,
+            checkpoint_dir: None,
+            resume: None,
+        }
+    }
+}
+
+/// One finished epoch, as reported to a [`Reporter`] and returned by [`Trainer::fit`].
+#[derive(Clone, Debug)]
+pub struct EpochSummary {
+    /// The epoch (0-based).
+    pub epoch: usize,
+    /// The run's number of epochs.
+    pub max_epochs: usize,
+    /// Optimizer steps taken so far.
+    pub global_step: u64,
+    /// Mean training loss over the epoch's steps.
+    pub train_loss: f64,
+    /// Mean validation loss, when validated.
+    pub val_loss: Option<f64>,
+    /// Metrics the callbacks returned.
+    pub metrics: Vec<(String, f64)>,
+    /// Wall time of the epoch, probing included, in seconds.
+    pub seconds: f64,
+    /// Of which the training steps.
+    pub train_seconds: f64,
+    /// Of which the validation loss.
+    pub val_seconds: f64,
+    /// Of which the callbacks (probing).
+    pub callback_seconds: f64,
+    /// The checkpoint written after it, if any.
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// Receives progress during training (the command line draws its progress bar with it).
+pub trait Reporter {
+    /// An epoch with `n_batches` steps starts.
+    fn epoch_start(&mut self, _epoch: usize, _max_epochs: usize, _n_batches: usize) {}
+    /// Step `index` (0-based) of the epoch ended with `loss` on `samples` samples.
+    fn batch_end(&mut self, _epoch: usize, _index: usize, _loss: f64, _samples: usize) {}
+    /// Validation and probing are running.
+    fn evaluating(&mut self, _epoch: usize) {}
+    /// The epoch is done.
+    fn epoch_end(&mut self, _summary: &EpochSummary) {}
+}
+
+/// A reporter that reports nothing.
+pub struct Silent;
+impl Reporter for Silent {}
+
+/// What a finished run returns.
+#[derive(Clone, Debug)]
+pub struct FitReport {
+    /// The epochs trained in this call, in order.
+    pub epochs: Vec<EpochSummary>,
+    /// Optimizer steps taken in total (including before a resume).
+    pub global_step: u64,
+    /// The metrics plot, when a logger was attached.
+    pub plot: Option<PathBuf>,
+}
+
+/// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
+pub struct Trainer {
+    config: TrainerConfig,
+    callbacks: Vec<Box<dyn Callback>>,
+    logger: Option<RunLogger>,
+    reporter: Box<dyn Reporter>,
+}
+
+impl Trainer {
+    /// A trainer with no callback, no logger and no reporting.
+    pub fn new(config: TrainerConfig) -> Self {
+        Trainer {
+            config,
+            callbacks: Vec::new(),
+            logger: None,
+            reporter: Box::new(Silent),
+        }
+    }
+
+    /// Adds a callback (run in the order added).
+    pub fn callback(mut self, cb: Box<dyn Callback>) -> Self {
+        self.callbacks.push(cb);
+        self
+    }
+
+    /// Logs every scalar to `logger` (and writes its hparams and plot).
+    pub fn logger(mut self, logger: RunLogger) -> Self {
+        self.logger = Some(logger);
+        self
+    }
+
+    /// Sends progress to `reporter`.
+    pub fn reporter(mut self, reporter: Box<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainerConfig {
+        &self.config
+    }
+
+    fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        match &mut self.logger {
+            Some(l) => l.log_scalar(tag, value, step, epoch),
+            None => Ok(()),
+        }
+    }
+
+    /// Trains `est` on `train` for the configured epochs, with the validation loss on `val` after
+    /// each epoch; callbacks run after validation; a checkpoint is written after them.
+    ///
+    /// Scalars: `loss/train` at every step (at the step's index, 0-based), `loss/val` and the
+    /// callbacks' metrics at the number of steps done when the epoch ends.
+    ///
+    /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
+    /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
+    /// last checkpoint on disk is the last good state); and any error from the data, the model,
+    /// a callback, the logger or the checkpoint files.
+    pub fn fit(
+        &mut self,
+        est: &mut dyn Estimator,
+        train: &dyn BatchSource,
+        val: Option<&dyn BatchSource>,
+    ) -> Result<FitReport> {
+        let result = self.fit_inner(est, train, val);
+        // Keep what was logged, even when the run failed.
+        if let Some(l) = &mut self.logger {
+            let flushed = l.flush();
+            if result.is_ok() {
+                flushed?;
+            }
+        }
+        let (epochs, global_step) = result?;
+        let plot = match self.logger.take() {
+            Some(l) => Some(l.finish()?),
+            None => None,
+        };
+        Ok(FitReport {
+            epochs,
+            global_step,
+            plot,
+        })
+    }
+
+    fn fit_inner(
+        &mut self,
+        est: &mut dyn Estimator,
+        train: &dyn BatchSource,
+        val: Option<&dyn BatchSource>,
+    ) -> Result<(Vec<EpochSummary>, u64)> {
+        let cfg = self.config.clone();
+        let (mut start_epoch, mut global_step) = (0usize, 0u64);
+        if let Some(path) = &cfg.resume {
+            (start_epoch, global_step) = load_checkpoint(path, est, cfg.seed)?;
+        }
+        if let Some(l) = &mut self.logger {
+            let mut hp = est.hparams();
+            hp.push(("max_epochs".into(), cfg.max_epochs.to_string()));
+            hp.push((
+                "limit_train_batches".into(),
+                cfg.limit_train_batches
+                    .map_or("null".into(), |v| v.to_string()),
+            ));
+            hp.push((
+                "limit_val_batches".into(),
+                cfg.limit_val_batches
+                    .map_or("null".into(), |v| v.to_string()),
+            ));
+            hp.push(("batch_size".into(), train.batch_size().to_string()));
+            hp.push(("random_state".into(), cfg.seed.to_string()));
+            if let Some(r) = &cfg.resume {
+                hp.push(("resumed_from".into(), r.display().to_string()));
+            }
+            l.log_hparams(&hp)?;
+        }
+        if let Some(dir) = &cfg.checkpoint_dir {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let ctx0 = CallbackContext {
+            epoch: start_epoch,
+            global_step,
+            max_epochs: cfg.max_epochs,
+        };
+        let mut start_metrics = Vec::new();
+        for cb in &mut self.callbacks {
+            start_metrics.extend(cb.on_train_start(&ctx0, est)?);
+        }
+        for (tag, v) in &start_metrics {
+            self.log(tag, *v, global_step, start_epoch)?;
+        }
+
+        let n_train = cfg
+            .limit_train_batches
+            .map_or(train.num_batches(), |l| l.min(train.num_batches()));
+        let mut summaries = Vec::new();
+        for epoch in start_epoch..cfg.max_epochs {
+            let t0 = Instant::now();
+            est.on_epoch_start(epoch)?;
+            self.reporter.epoch_start(epoch, cfg.max_epochs, n_train);
+            let mut loss_sum = 0.0;
+            let mut g = Graph::new();
+            for (i, batch) in train.epoch_batches(epoch).take(n_train).enumerate() {
+                let batch = batch?;
+                g.clear();
+                let loss = est.loss(&mut g, &batch)?;
+                let value = g.value(loss).item()? as f64;
+                if !value.is_finite() {
+                    return Err(Error::NonFinite {
+                        what: format!(
+                            "the training loss ({value}) at epoch {}/{}, batch {}/{n_train} (global step {global_step}; \
+                             0-based: epoch {epoch}, batch {i}); training stopped, the last checkpoint written (if any) is intact",
+                            epoch + 1,
+                            cfg.max_epochs,
+                            i + 1
+                        ),
+                    });
+                }
+                let grads = g.backward(loss)?;
+                est.apply_gradients(&grads)?;
+                self.log("loss/train", value, global_step, epoch)?;
+                global_step += 1;
+                loss_sum += value;
+                self.reporter.batch_end(epoch, i, value, batch.len());
+            }
+            drop(g);
+            let train_seconds = t0.elapsed().as_secs_f64();
+            self.reporter.evaluating(epoch);
+            let val_loss = match val {
+                Some(v) => validation_loss(est, v, epoch, cfg.limit_val_batches)?,
+                None => None,
+            };
+            if let Some(v) = val_loss {
+                self.log("loss/val", v, global_step, epoch)?;
+            }
+            let val_seconds = t0.elapsed().as_secs_f64() - train_seconds;
+            let ctx = CallbackContext {
+                epoch,
+                global_step,
+                max_epochs: cfg.max_epochs,
+            };
+            let mut metrics = Vec::new();
+            for cb in &mut self.callbacks {
+                metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
+            }
+            let callback_seconds = t0.elapsed().as_secs_f64() - train_seconds - val_seconds;
+            for (tag, v) in &metrics {
+                self.log(tag, *v, global_step, epoch)?;
+            }
+            if let Some(l) = &mut self.logger {
+                l.flush()?;
+            }
+            let checkpoint = match &cfg.checkpoint_dir {
+                Some(dir) => {
+                    let path = dir.join(format!("epoch={epoch}-step={global_step}.safetensors"));
+                    save_checkpoint(&path, est, epoch, global_step, cfg.seed)?;
+                    Some(path)
+                }
+                None => None,
+            };
+            let summary = EpochSummary {
+                epoch,
+                max_epochs: cfg.max_epochs,
+                global_step,
+                train_loss: if n_train > 0 {
+                    loss_sum / n_train as f64
+                } else {
+                    f64::NAN
+                },
+                val_loss,
+                metrics,
+                seconds: t0.elapsed().as_secs_f64(),
+                train_seconds,
+                val_seconds,
+                callback_seconds,
+                checkpoint,
+            };
+            self.reporter.epoch_end(&summary);
+            summaries.push(summary);
+        }
+        Ok((summaries, global_step))
+    }
+}
+
+/// The mean loss over the first `limit` batches of `val` (epoch `epoch`'s views), on inference
+/// graphs; `None` when no batch is used.
+pub fn validation_loss(
+    est: &mut dyn Estimator,
+    val: &dyn BatchSource,
+    epoch: usize,
+    limit: Option<usize>,
+) -> Result<Option<f64>> {
+    let n = limit.map_or(val.num_batches(), |l| l.min(val.num_batches()));
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut g = Graph::inference();
+    let mut sum = 0.0;
+    for batch in val.epoch_batches(epoch).take(n) {
+        let batch = batch?;
+        g.clear();
+        let loss = est.loss(&mut g, &batch)?;
+        sum += g.value(loss).item()? as f64;
+    }
+    Ok(Some(sum / n as f64))
+}
+
+/// Writes the state after epoch `epoch` (0-based, completed) to `path`, atomically.
+pub fn save_checkpoint(
+    path: &Path,
+    est: &dyn Estimator,
+    epoch: usize,
+    global_step: u64,
+    seed: u64,
+) -> Result<()> {
+    let mut ck = Checkpoint::new();
+    ck.insert_f32_state("", est.state());
+    let m = &mut ck.metadata;
+    m.insert("format".into(), CHECKPOINT_FORMAT.into());
+    m.insert("estimator".into(), est.name().into());
+    m.insert("epoch".into(), epoch.to_string());
+    m.insert("global_step".into(), global_step.to_string());
+    m.insert("seed".into(), seed.to_string());
+    // The loaders' streams are keyed by (seed, epoch, sample): the next epoch is all a resumed
+    // run needs to draw the same batches.
+    m.insert(
+        "rng".into(),
+        format!(
+            "loader streams keyed (seed={seed}, epoch, sample); next epoch {}",
+            epoch + 1
+        ),
+    );
+    m.insert("lr".into(), est.lr().to_string());
+    for (k, v) in est.extra_metadata() {
+        m.insert(k, v);
+    }
+    ck.save(path)
+}
+
+/// Restores `est` from the checkpoint at `path`; returns `(first epoch to train, global step)`.
+/// Errors name the file and what does not match (another estimator, another seed, missing or
+/// mis-shaped tensors).
+pub fn load_checkpoint(path: &Path, est: &mut dyn Estimator, seed: u64) -> Result<(usize, u64)> {
+    let ck = Checkpoint::load(path)?;
+    let format = ck.meta("format", path)?;
+    if format != CHECKPOINT_FORMAT {
+        return Err(Error::format(
+            path,
+            format!("checkpoint format '{format}', expected '{CHECKPOINT_FORMAT}'"),
+        ));
+    }
+    let name = ck.meta("estimator", path)?;
+    if name != est.name() {
+        return Err(Error::format(
+            path,
+            format!(
+                "checkpoint of a {name} model, but this run trains {}",
+                est.name()
+            ),
+        ));
+    }
+    let ck_seed: u64 = ck.meta_parse("seed", path)?;
+    if ck_seed != seed {
+        return Err(Error::format(path, format!("checkpoint was written by a run with seed {ck_seed}, this run has seed {seed} (--seed)")));
+    }
+    let epoch: usize = ck.meta_parse("epoch", path)?;
+    let step: u64 = ck.meta_parse("global_step", path)?;
+    let state = ck
+        .f32_state("")
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    est.load_state(&state)
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    est.load_extra_metadata(&ck.metadata)
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    Ok((epoch + 1, step))
+}

@@ -1,0 +1,362 @@
+//! `nidl simclr-mnist` and `nidl yaware-openbhb` end to end on tiny configurations: the files a
+//! run writes, determinism across runs and thread counts, resume from a checkpoint reproducing
+//! the uninterrupted run, and one-line errors for bad options.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::cli::assert_fails;
+use common::Scratch;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `nidl` with `args` and extra environment variables.
+fn nidl_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nidl"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A tiny SimCLR run: 3 batches of 32 per epoch, 2 validation batches, probes on 500/200 images.
+/// `--lr 1e-2` so that the model (and hence the probe) visibly moves in a few steps.
+const TINY: &[&str] = &[
+    "--limit-train-batches",
+    "3",
+    "--batch-size",
+    "32",
+    "--limit-val-batches",
+    "2",
+    "--probe-train-limit",
+    "500",
+    "--probe-test-limit",
+    "200",
+    "--lr",
+    "1e-2",
+    "--no-progress",
+];
+
+fn simclr(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec!["simclr-mnist", "--log-dir", log_dir.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    nidl_env(&args, env)
+}
+
+fn csv(dir: &Path) -> String {
+    fs::read_to_string(dir.join("metrics.csv")).unwrap()
+}
+
+/// Rows `step,epoch,tag,value` of a metrics.csv.
+fn rows(text: &str) -> Vec<(u64, usize, String, f64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn simclr_tiny_run_writes_every_file_and_tag() {
+    let s = Scratch::new("simclr-files");
+    let out = simclr(s.path(), &["--epochs", "2", "--checkpoint"], &[]);
+    let stdout = ok(&out);
+    let v = s.join("version_0");
+    assert!(
+        stdout.contains("epoch 1/2") && stdout.contains("epoch 2/2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("LogisticRegression accuracy"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("logs in {}", v.display())),
+        "{stdout}"
+    );
+    for f in ["metrics.csv", "hparams.yaml", "metrics.png"] {
+        assert!(v.join(f).is_file(), "{f} missing");
+    }
+    let events: Vec<PathBuf> = fs::read_dir(&v)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("events.out.tfevents"))
+        .collect();
+    assert_eq!(events.len(), 1);
+    let r = rows(&csv(&v));
+    let count = |tag: &str| r.iter().filter(|x| x.2 == tag).count();
+    assert_eq!(count("loss/train"), 6);
+    assert_eq!(count("loss/val"), 2);
+    for m in [
+        "accuracy",
+        "balanced_accuracy",
+        "f1_weighted",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+    ] {
+        assert_eq!(count(&format!("LogisticRegression/{m}")), 2, "{m}");
+    }
+    // Epoch-end scalars at the number of steps done; train losses at steps 0..6.
+    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 3 && x.1 == 0));
+    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 6 && x.1 == 1));
+    let hp = fs::read_to_string(v.join("hparams.yaml")).unwrap();
+    assert!(
+        hp.contains("lr: 0.01") && hp.contains("random_state: 42"),
+        "{hp}"
+    );
+    let ck = v.join("checkpoints");
+    assert!(
+        ck.join("epoch=0-step=3.safetensors").is_file()
+            && ck.join("epoch=1-step=6.safetensors").is_file()
+    );
+    // The checkpoint is safetensors: the encoder weights sit under `encoder.` with their
+    // PyTorch names.
+    let c = nidl::train::Checkpoint::load(&ck.join("epoch=1-step=6.safetensors")).unwrap();
+    assert!(c.get("encoder.conv1.weight").is_some() && c.get("head.0.weight").is_some());
+    assert_eq!(c.metadata["epoch"], "1");
+    // A second run takes the next version.
+    ok(&simclr(
+        s.path(),
+        &["--epochs", "1", "--probe-every", "0"],
+        &[],
+    ));
+    let r1 = rows(&csv(&s.join("version_1")));
+    assert!(
+        r1.iter().all(|x| !x.2.starts_with("LogisticRegression")),
+        "--probe-every 0 probes nothing"
+    );
+}
+
+#[test]
+fn simclr_same_seed_same_metrics_across_runs_and_thread_counts() {
+    let s = Scratch::new("simclr-determinism");
+    ok(&simclr(
+        s.path(),
+        &["--epochs", "2"],
+        &[("RAYON_NUM_THREADS", "1")],
+    ));
+    ok(&simclr(
+        s.path(),
+        &["--epochs", "2"],
+        &[("RAYON_NUM_THREADS", "2")],
+    ));
+    ok(&simclr(
+        s.path(),
+        &["--epochs", "2"],
+        &[("RAYON_NUM_THREADS", "2")],
+    ));
+    let a = csv(&s.join("version_0"));
+    assert_eq!(a, csv(&s.join("version_1")), "1 vs 2 threads");
+    assert_eq!(a, csv(&s.join("version_2")), "two runs with 2 threads");
+    // The probe moved: not every epoch has the same accuracy, so the comparison means something.
+    let acc: Vec<f64> = rows(&a)
+        .into_iter()
+        .filter(|x| x.2 == "LogisticRegression/accuracy")
+        .map(|x| x.3)
+        .collect();
+    assert_eq!(acc.len(), 2);
+    assert_ne!(acc[0], acc[1], "the probe should move between epochs");
+    // Another seed gives other numbers.
+    ok(&simclr(s.path(), &["--epochs", "2", "--seed", "7"], &[]));
+    assert_ne!(a, csv(&s.join("version_3")));
+}
+
+#[test]
+fn simclr_resume_reproduces_the_uninterrupted_run() {
+    let s = Scratch::new("simclr-resume");
+    ok(&simclr(s.path(), &["--epochs", "3", "--checkpoint"], &[]));
+    let ck = s.join("version_0/checkpoints/epoch=1-step=6.safetensors");
+    let out = simclr(
+        s.path(),
+        &["--epochs", "3", "--resume", ck.to_str().unwrap()],
+        &[],
+    );
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("resuming from")
+            && stdout.contains("epoch 3/3")
+            && !stdout.contains("epoch 2/3"),
+        "{stdout}"
+    );
+    let full = rows(&csv(&s.join("version_0")));
+    let resumed = rows(&csv(&s.join("version_1")));
+    let tail: Vec<_> = full.into_iter().filter(|x| x.1 == 2).collect();
+    assert!(!tail.is_empty());
+    // Bit for bit: steps, tags and values of epoch 3 (index 2) are identical.
+    assert_eq!(resumed, tail);
+    // A resume with another seed is refused, naming the option.
+    let bad = simclr(
+        s.path(),
+        &[
+            "--epochs",
+            "3",
+            "--seed",
+            "1",
+            "--resume",
+            ck.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_fails(&bad, &["--resume", "seed"]);
+}
+
+#[test]
+fn simclr_bad_options_fail_with_one_line_naming_the_option() {
+    let s = Scratch::new("simclr-bad");
+    let d = s.path().to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--epochs", "0"], "--epochs"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--lr", "abc"], "--lr"),
+        (&["--batch-size", "1"], "--batch-size"),
+        (&["--temperature", "0"], "--temperature"),
+        (&["--weight-decay", "-0.1"], "--weight-decay"),
+        (&["--latent", "0"], "--latent"),
+        (&["--bogus", "1"], "--bogus"),
+        (&["--resume", "/nonexistent/ck.safetensors"], "--resume"),
+        (&["--data-dir", "/nonexistent/mnist"], "--data-dir"),
+        (&["--checkpoint", "yes"], "--checkpoint"),
+    ];
+    for (extra, opt) in cases {
+        let mut args = vec!["simclr-mnist", "--log-dir", d];
+        args.extend_from_slice(extra);
+        assert_fails(&nidl_env(&args, &[]), &[opt]);
+    }
+    // A corrupt checkpoint names the file.
+    let bad = s.join("bad.safetensors");
+    fs::write(&bad, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ").unwrap();
+    let out = nidl_env(
+        &[
+            "simclr-mnist",
+            "--log-dir",
+            d,
+            "--resume",
+            bad.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_fails(&out, &["bad.safetensors"]);
+}
+
+#[test]
+fn yaware_tiny_run_on_a_small_synthetic_openbhb() {
+    let s = Scratch::new("yaware");
+    let data = s.join("openbhb");
+    ok(&nidl_env(
+        &[
+            "make-openbhb",
+            "--out",
+            data.to_str().unwrap(),
+            "--train",
+            "300",
+            "--internal",
+            "60",
+            "--external",
+            "60",
+        ],
+        &[],
+    ));
+    let logs = s.join("logs");
+    let run = |extra: &[&str], threads: &str| {
+        let mut args = vec![
+            "yaware-openbhb",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--log-dir",
+            logs.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--no-progress",
+        ];
+        args.extend_from_slice(extra);
+        nidl_env(&args, &[("RAYON_NUM_THREADS", threads)])
+    };
+    let stdout = ok(&run(&["--checkpoint"], "2"));
+    assert!(
+        stdout.contains("task0") && stdout.contains("task1"),
+        "{stdout}"
+    );
+    let r = rows(&csv(&logs.join("version_0")));
+    for tag in ["MAE", "MedAE", "RMSE", "MSE", "R2", "PCC", "EVar"] {
+        assert_eq!(
+            r.iter().filter(|x| x.2 == format!("task0/{tag}")).count(),
+            2,
+            "task0/{tag}"
+        );
+    }
+    for tag in [
+        "accuracy",
+        "balanced_accuracy",
+        "f1_weighted",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+    ] {
+        assert_eq!(
+            r.iter().filter(|x| x.2 == format!("task1/{tag}")).count(),
+            2,
+            "task1/{tag}"
+        );
+    }
+    assert_eq!(r.iter().filter(|x| x.2 == "loss/train").count(), 10); // 300 / 64 → 5 batches × 2
+                                                                      // Same seed, one thread: identical metrics.
+    ok(&run(&[], "1"));
+    assert_eq!(csv(&logs.join("version_0")), csv(&logs.join("version_1")));
+    // Resume from epoch 1 reproduces epoch 2.
+    let ck = logs.join("version_0/checkpoints/epoch=0-step=5.safetensors");
+    ok(&run(&["--resume", ck.to_str().unwrap()], "2"));
+    let tail: Vec<_> = r.into_iter().filter(|x| x.1 == 1).collect();
+    assert_eq!(rows(&csv(&logs.join("version_2"))), tail);
+    // Bad y-Aware options name themselves.
+    let bad = run(&["--mask-prob", "2"], "2");
+    assert_fails(&bad, &["--mask-prob"]);
+    assert_fails(&run(&["--sigma", "0"], "2"), &["--sigma"]);
+}
+
+#[test]
+fn yaware_default_data_is_generated_once_into_the_cache() {
+    let s = Scratch::new("yaware-cache");
+    let env = [("XDG_CACHE_HOME", s.path().to_str().unwrap())];
+    let logs = s.join("logs");
+    let args = [
+        "yaware-openbhb",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--limit-train-batches",
+        "2",
+        "--probe-train-limit",
+        "300",
+        "--probe-test-limit",
+        "100",
+        "--no-progress",
+    ];
+    let first = nidl_env(&args, &env);
+    let out = ok(&first);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("generating a SYNTHETIC OpenBHB"));
+    assert!(out.contains("SYNTHETIC"), "{out}");
+    let second = nidl_env(&args, &env);
+    ok(&second);
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("generating"));
+}
