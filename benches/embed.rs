@@ -28,7 +28,11 @@ fn embed(c: &mut Criterion) {
             for start in (0..IMAGES).step_by(BATCH) {
                 let n = BATCH.min(IMAGES - start);
                 g.clear();
-                let xb = if n == BATCH { batch.clone() } else { batch.slice(0, 0, n).unwrap() };
+                let xb = if n == BATCH {
+                    batch.clone()
+                } else {
+                    batch.slice(0, 0, n).unwrap()
+                };
                 let x = g.input(xb);
                 let z = net.forward(&mut g, x).unwrap();
                 out.extend_from_slice(g.value(z).data());

@@ -9,7 +9,9 @@ use nidl::Element;
 fn run<T: Element>(c: &mut Criterion, name: &str) {
     let mut group = c.benchmark_group(name);
     for n in [128usize, 256, 512] {
-        let a: Vec<T> = (0..n * n).map(|i| T::from_f64(((i * 7 % 13) as f64 - 6.0) / 7.0)).collect();
+        let a: Vec<T> = (0..n * n)
+            .map(|i| T::from_f64(((i * 7 % 13) as f64 - 6.0) / 7.0))
+            .collect();
         let b = a.clone();
         let mut out = vec![T::ZERO; n * n];
         group.throughput(Throughput::Elements(2 * (n * n * n) as u64));
@@ -70,7 +72,9 @@ fn fma_peak(c: &mut Criterion) {
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut group = c.benchmark_group("fma_peak_f32");
-        group.throughput(Throughput::Elements((2 * lanes * PEAK_CHAINS * PEAK_ITERS * threads) as u64));
+        group.throughput(Throughput::Elements(
+            (2 * lanes * PEAK_CHAINS * PEAK_ITERS * threads) as u64,
+        ));
         group.bench_function(format!("{threads}_threads_{}bit", lanes * 32), |bench| {
             bench.iter(|| {
                 std::thread::scope(|s| {

@@ -16,7 +16,11 @@ fn simclr_step(c: &mut Criterion) {
     let mut step = SimClrStep::<f32>::new(42);
     let views = random_views::<f32>(128, 7);
     group.bench_function("lenet_b128x2_f32", |b| {
-        b.iter_batched(|| views.clone(), |v| step.step(v).unwrap(), BatchSize::LargeInput)
+        b.iter_batched(
+            || views.clone(),
+            |v| step.step(v).unwrap(),
+            BatchSize::LargeInput,
+        )
     });
     group.finish();
 }

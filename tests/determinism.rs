@@ -9,7 +9,9 @@ fn run(threads: usize) -> (Vec<f32>, Vec<f32>) {
     with_threads(threads, || {
         let mut s = SimClrStep::<f32>::new(42);
         // Batch 128 × 2 views: large enough that every parallel kernel splits into several chunks.
-        let losses = (0..3).map(|i| s.step(random_views(128, 100 + i)).unwrap()).collect();
+        let losses = (0..3)
+            .map(|i| s.step(random_views(128, 100 + i)).unwrap())
+            .collect();
         (losses, s.flat_params())
     })
 }

@@ -13,13 +13,25 @@ fn tensor_ops_name_op_and_shapes() {
     let a = Tensor::<f32>::zeros(&[2, 3]);
     let b = Tensor::<f32>::zeros(&[4, 5]);
     let m = message(a.matmul(&b, false, false));
-    assert!(m.contains("matmul") && m.contains("[2, 3]") && m.contains("[4, 5]"), "{m}");
+    assert!(
+        m.contains("matmul") && m.contains("[2, 3]") && m.contains("[4, 5]"),
+        "{m}"
+    );
     let m = message(Tensor::concat(&[&a, &b], 0));
-    assert!(m.contains("concat") && m.contains("[2, 3]") && m.contains("[4, 5]"), "{m}");
+    assert!(
+        m.contains("concat") && m.contains("[2, 3]") && m.contains("[4, 5]"),
+        "{m}"
+    );
     let m = message(a.reshape(&[7]));
-    assert!(m.contains("reshape") && m.contains("[2, 3]") && m.contains("[7]"), "{m}");
+    assert!(
+        m.contains("reshape") && m.contains("[2, 3]") && m.contains("[7]"),
+        "{m}"
+    );
     let m = message(Tensor::<f64>::from_vec(vec![1.0; 5], &[2, 3]));
-    assert!(m.contains("from_vec") && m.contains("[2, 3]") && m.contains("[5]"), "{m}");
+    assert!(
+        m.contains("from_vec") && m.contains("[2, 3]") && m.contains("[5]"),
+        "{m}"
+    );
     let m = message(a.slice(1, 2, 4));
     assert!(m.contains("slice") && m.contains("2..4"), "{m}");
 }
@@ -30,17 +42,37 @@ fn graph_ops_name_op_and_shapes() {
     let a = g.input(Tensor::zeros(&[2, 3]));
     let b = g.input(Tensor::zeros(&[3, 2]));
     let m = message(g.add(a, b));
-    assert!(m.contains("add") && m.contains("[2, 3]") && m.contains("[3, 2]"), "{m}");
+    assert!(
+        m.contains("add") && m.contains("[2, 3]") && m.contains("[3, 2]"),
+        "{m}"
+    );
     let m = message(g.matmul_t(a, b, false, true));
-    assert!(m.contains("matmul") && m.contains("[2, 3]") && m.contains("[3, 2]"), "{m}");
+    assert!(
+        m.contains("matmul") && m.contains("[2, 3]") && m.contains("[3, 2]"),
+        "{m}"
+    );
     let x = g.input(Tensor::zeros(&[1, 2, 8, 8]));
     let w = g.input(Tensor::zeros(&[4, 3, 3, 3]));
-    let m = message(g.conv2d(x, w, None, Conv2dGeometry { stride: 1, padding: 0 }));
-    assert!(m.contains("conv2d") && m.contains("[1, 2, 8, 8]") && m.contains("[4, 3, 3, 3]"), "{m}");
+    let m = message(g.conv2d(
+        x,
+        w,
+        None,
+        Conv2dGeometry {
+            stride: 1,
+            padding: 0,
+        },
+    ));
+    assert!(
+        m.contains("conv2d") && m.contains("[1, 2, 8, 8]") && m.contains("[4, 3, 3, 3]"),
+        "{m}"
+    );
     let m = message(g.masked_fill(a, &[true; 5], 0.0));
     assert!(m.contains("masked_fill") && m.contains("[2, 3]"), "{m}");
     let m = message(g.backward(a));
     assert!(m.contains("backward") && m.contains("[2, 3]"), "{m}");
     let m = message(g.logsumexp_rows(x));
-    assert!(m.contains("logsumexp_rows") && m.contains("[1, 2, 8, 8]"), "{m}");
+    assert!(
+        m.contains("logsumexp_rows") && m.contains("[1, 2, 8, 8]"),
+        "{m}"
+    );
 }

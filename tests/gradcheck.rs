@@ -25,7 +25,13 @@ fn weighted_sum(g: &mut Graph<f64>, y: Var, seed: u64) -> Result<Var> {
 
 fn check(name: &str, inputs: &[Tensor<f64>], f: impl Fn(&mut Graph<f64>, &[Var]) -> Result<Var>) {
     let r = check_gradients(inputs, H, f).unwrap();
-    assert!(r.max_rel_error <= TOL, "{name}: max relative error {:.3e} at {:?} (analytic, numeric) = {:?}", r.max_rel_error, r.worst, r.worst_values);
+    assert!(
+        r.max_rel_error <= TOL,
+        "{name}: max relative error {:.3e} at {:?} (analytic, numeric) = {:?}",
+        r.max_rel_error,
+        r.worst,
+        r.worst_values
+    );
 }
 
 #[test]
@@ -44,20 +50,26 @@ fn matmul_all_transposes() {
 fn broadcast_binary_ops() {
     let a = randn(&[3, 4], 4);
     // Denominators kept away from zero.
-    let b_row = randn(&[4], 5).add_scalar(0.0).map(nidl::tensor::UnaryOp::Exp);
+    let b_row = randn(&[4], 5)
+        .add_scalar(0.0)
+        .map(nidl::tensor::UnaryOp::Exp);
     let b_col = randn(&[3, 1], 6).map(nidl::tensor::UnaryOp::Exp);
     let b_full = randn(&[3, 4], 7).map(nidl::tensor::UnaryOp::Exp);
     for b in [b_row, b_col, b_full] {
         for op in ["add", "sub", "mul", "div"] {
-            check(&format!("{op} {:?}", b.shape()), &[a.clone(), b.clone()], |g, v| {
-                let y = match op {
-                    "add" => g.add(v[0], v[1])?,
-                    "sub" => g.sub(v[0], v[1])?,
-                    "mul" => g.mul(v[0], v[1])?,
-                    _ => g.div(v[0], v[1])?,
-                };
-                weighted_sum(g, y, 8)
-            });
+            check(
+                &format!("{op} {:?}", b.shape()),
+                &[a.clone(), b.clone()],
+                |g, v| {
+                    let y = match op {
+                        "add" => g.add(v[0], v[1])?,
+                        "sub" => g.sub(v[0], v[1])?,
+                        "mul" => g.mul(v[0], v[1])?,
+                        _ => g.div(v[0], v[1])?,
+                    };
+                    weighted_sum(g, y, 8)
+                },
+            );
         }
     }
 }
@@ -77,7 +89,9 @@ fn scalar_ops() {
 #[test]
 fn unary_ops() {
     // Inputs away from relu's kink; ln/sqrt on positive values.
-    let a = randn(&[3, 4], 11).map(nidl::tensor::UnaryOp::Exp).add_scalar(0.1);
+    let a = randn(&[3, 4], 11)
+        .map(nidl::tensor::UnaryOp::Exp)
+        .add_scalar(0.1);
     let mixed = Tensor::from_vec(vec![-1.3, 0.7, 2.1, -0.4, 0.05, -2.0], &[2, 3]).unwrap();
     check("relu", std::slice::from_ref(&mixed), |g, v| {
         let y = g.relu(v[0])?;
@@ -103,14 +117,22 @@ fn unary_ops() {
 fn sums_means_reshape_transpose() {
     let a = randn(&[2, 3, 4], 14);
     for axis in 0..3 {
-        check(&format!("sum_axis {axis}"), std::slice::from_ref(&a), |g, v| {
-            let y = g.sum_axis(v[0], axis)?;
-            weighted_sum(g, y, 15)
-        });
-        check(&format!("mean_axis {axis}"), std::slice::from_ref(&a), |g, v| {
-            let y = g.mean_axis(v[0], axis)?;
-            weighted_sum(g, y, 16)
-        });
+        check(
+            &format!("sum_axis {axis}"),
+            std::slice::from_ref(&a),
+            |g, v| {
+                let y = g.sum_axis(v[0], axis)?;
+                weighted_sum(g, y, 15)
+            },
+        );
+        check(
+            &format!("mean_axis {axis}"),
+            std::slice::from_ref(&a),
+            |g, v| {
+                let y = g.mean_axis(v[0], axis)?;
+                weighted_sum(g, y, 16)
+            },
+        );
     }
     check("mean", std::slice::from_ref(&a), |g, v| {
         let y = g.mul(v[0], v[0])?;
@@ -141,10 +163,14 @@ fn concat_slice_gather_masked_fill() {
         let y = g.slice(v[0], 1, 1, 3)?;
         weighted_sum(g, y, 23)
     });
-    check("gather_rows with repeats", std::slice::from_ref(&a), |g, v| {
-        let y = g.gather_rows(v[0], &[2, 0, 2, 1])?;
-        weighted_sum(g, y, 24)
-    });
+    check(
+        "gather_rows with repeats",
+        std::slice::from_ref(&a),
+        |g, v| {
+            let y = g.gather_rows(v[0], &[2, 0, 2, 1])?;
+            weighted_sum(g, y, 24)
+        },
+    );
     let mask: Vec<bool> = (0..12).map(|i| i % 3 == 0).collect();
     check("masked_fill", &[a], |g, v| {
         let y = g.masked_fill(v[0], &mask, -9e15)?;
@@ -165,10 +191,14 @@ fn row_ops_normalize_cosine_logsumexp_log_softmax() {
         let y = g.cosine_similarity_matrix(v[0], v[1])?;
         weighted_sum(g, y, 29)
     });
-    check("cosine_similarity_matrix self", std::slice::from_ref(&a), |g, v| {
-        let y = g.cosine_similarity_matrix(v[0], v[0])?;
-        weighted_sum(g, y, 30)
-    });
+    check(
+        "cosine_similarity_matrix self",
+        std::slice::from_ref(&a),
+        |g, v| {
+            let y = g.cosine_similarity_matrix(v[0], v[0])?;
+            weighted_sum(g, y, 30)
+        },
+    );
     let big = randn(&[4, 6], 31).mul_scalar(5.0);
     check("logsumexp_rows", std::slice::from_ref(&big), |g, v| {
         let y = g.logsumexp_rows(v[0])?;
@@ -187,14 +217,22 @@ fn conv2d_any_stride_padding() {
         let wt = randn(&[3, 2, 3, 3], 35);
         let b = randn(&[3], 36);
         let geom = Conv2dGeometry { stride, padding };
-        check(&format!("conv2d s{stride} p{padding}"), &[x.clone(), wt.clone(), b], |g, v| {
-            let y = g.conv2d(v[0], v[1], Some(v[2]), geom)?;
-            weighted_sum(g, y, 37)
-        });
-        check(&format!("conv2d no bias s{stride} p{padding}"), &[x, wt], |g, v| {
-            let y = g.conv2d(v[0], v[1], None, geom)?;
-            weighted_sum(g, y, 38)
-        });
+        check(
+            &format!("conv2d s{stride} p{padding}"),
+            &[x.clone(), wt.clone(), b],
+            |g, v| {
+                let y = g.conv2d(v[0], v[1], Some(v[2]), geom)?;
+                weighted_sum(g, y, 37)
+            },
+        );
+        check(
+            &format!("conv2d no bias s{stride} p{padding}"),
+            &[x, wt],
+            |g, v| {
+                let y = g.conv2d(v[0], v[1], None, geom)?;
+                weighted_sum(g, y, 38)
+            },
+        );
     }
 }
 

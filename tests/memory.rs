@@ -51,7 +51,13 @@ fn peak_memory_after_1000_steps_equals_peak_after_10() {
         let peak_1000 = PEAK.load(Ordering::Relaxed);
         let live_1000 = LIVE.load(Ordering::Relaxed);
         eprintln!("live before {live_before} B, after 10 steps {live_10} B, after 1000 {live_1000} B; peak after 10 {peak_10} B, after 1000 {peak_1000} B");
-        assert_eq!(peak_1000, peak_10, "peak grew between step 10 and step 1000");
-        assert_eq!(live_1000, live_10, "live heap grew between step 10 and step 1000");
+        assert_eq!(
+            peak_1000, peak_10,
+            "peak grew between step 10 and step 1000"
+        );
+        assert_eq!(
+            live_1000, live_10,
+            "live heap grew between step 10 and step 1000"
+        );
     });
 }

@@ -11,7 +11,18 @@ use rand::SeedableRng;
 fn lenet_state_names_and_sizes_match_the_pytorch_module() {
     let net = LeNet::<f32>::new(32, &mut StdRng::seed_from_u64(0)).unwrap();
     let names: Vec<String> = net.state_dict().into_iter().map(|(n, _)| n).collect();
-    let expected = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"];
+    let expected = [
+        "conv1.weight",
+        "conv1.bias",
+        "conv2.weight",
+        "conv2.bias",
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+        "fc3.weight",
+        "fc3.bias",
+    ];
     assert_eq!(names, expected);
     // 6·25+6 + 16·150+16 + 400·120+120 + 120·84+84 + 84·32+32, counted by hand.
     assert_eq!(net.num_parameters(), 156 + 2416 + 48120 + 10164 + 2720);
@@ -25,7 +36,11 @@ fn default_init_is_uniform_within_one_over_sqrt_fan_in() {
     assert!(w.iter().all(|v| v.abs() <= bound));
     // Uniform on ±b has variance b²/3; 48 000 draws pin it within a few percent.
     let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
-    assert!((var / (bound * bound / 3.0) - 1.0).abs() < 0.05, "variance ratio {}", var / (bound * bound / 3.0));
+    assert!(
+        (var / (bound * bound / 3.0) - 1.0).abs() < 0.05,
+        "variance ratio {}",
+        var / (bound * bound / 3.0)
+    );
 }
 
 #[test]
@@ -50,7 +65,10 @@ fn state_dict_round_trip_and_rejected_load_changes_nothing() {
     let mut bad = a.state_dict();
     bad[3].1 = Tensor::zeros(&[2]);
     let e = b.load_state_dict(&bad).unwrap_err().to_string();
-    assert!(e.contains("conv2.bias") && e.contains("[16]") && e.contains("[2]"), "{e}");
+    assert!(
+        e.contains("conv2.bias") && e.contains("[16]") && e.contains("[2]"),
+        "{e}"
+    );
     bad[3].1 = Tensor::zeros(&[16]);
     bad.truncate(9);
     let e = b.load_state_dict(&bad).unwrap_err().to_string();
@@ -88,7 +106,11 @@ fn batch_norm_eval_uses_running_stats_and_train_rejects_batch_of_one() {
     assert!((e.value(y).data()[1] - 1.0 / s).abs() < 1e-12);
     let mut g = Graph::new();
     let one = g.input(Tensor::zeros(&[1, 1]));
-    assert!(bn.forward(&mut g, one).unwrap_err().to_string().contains("more than 1 value"));
+    assert!(bn
+        .forward(&mut g, one)
+        .unwrap_err()
+        .to_string()
+        .contains("more than 1 value"));
 }
 
 #[test]

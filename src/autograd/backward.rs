@@ -41,11 +41,18 @@ impl<T: Element> Graph<T> {
     pub fn backward(&self, loss: Var) -> Result<Grads<T>> {
         self.check_var("backward", loss)?;
         if !self.recording {
-            return Err(Error::invalid("backward", "the graph was built for inference and recorded no op"));
+            return Err(Error::invalid(
+                "backward",
+                "the graph was built for inference and recorded no op",
+            ));
         }
         let lv = self.value(loss);
         if lv.len() != 1 {
-            return Err(Error::shape("backward", "a one-element loss", &[lv.shape()]));
+            return Err(Error::shape(
+                "backward",
+                "a one-element loss",
+                &[lv.shape()],
+            ));
         }
         let mut grads: Vec<Option<Tensor<T>>> = (0..self.nodes.len()).map(|_| None).collect();
         grads[loss.index()] = Some(Tensor::ones(lv.shape()));
@@ -73,14 +80,24 @@ impl<T: Element> Graph<T> {
 
     /// The gradient contributions of one op to its inputs, given the gradient `g` of its output
     /// `out`.
-    fn input_grads(&self, op: &Op<T>, out: &Tensor<T>, g: Tensor<T>) -> Result<Vec<(Var, Tensor<T>)>> {
+    fn input_grads(
+        &self,
+        op: &Op<T>,
+        out: &Tensor<T>,
+        g: Tensor<T>,
+    ) -> Result<Vec<(Var, Tensor<T>)>> {
         let val = |v: Var| self.value(v);
         let mut res = Vec::with_capacity(2);
         match op {
             Op::Leaf => {}
             // C = op(A)·op(B): d op(A) = G·op(B)ᵀ, d op(B) = op(A)ᵀ·G; a transposed operand
             // takes the transpose of that, folded into the GEMM flags (no copies).
-            &Op::MatMul { a, b, trans_a, trans_b } => {
+            &Op::MatMul {
+                a,
+                b,
+                trans_a,
+                trans_b,
+            } => {
                 if self.wants(a) {
                     let ga = if trans_a {
                         val(b).matmul(&g, trans_b, true)? // dA = op(B)·Gᵀ
@@ -110,7 +127,11 @@ impl<T: Element> Graph<T> {
                     BinaryOp::Mul => (g.mul(val(b))?, g.mul(val(a))?.sum_to_shape(bshape)?),
                     // d(a/b) = (g/b, −g·a/b² = −g·out/b)
                     BinaryOp::Div => {
-                        let gb = g.mul(out)?.div(val(b))?.sum_to_shape(bshape)?.map(UnaryOp::Neg);
+                        let gb = g
+                            .mul(out)?
+                            .div(val(b))?
+                            .sum_to_shape(bshape)?
+                            .map(UnaryOp::Neg);
                         (g.div(val(b))?, gb)
                     }
                 };
@@ -180,9 +201,13 @@ impl<T: Element> Graph<T> {
                 }
             }
             // Each input of a window gets g/k².
-            &Op::AvgPool2d { x, k } => res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?)),
+            &Op::AvgPool2d { x, k } => {
+                res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?))
+            }
             // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
-            Op::L2NormalizeRows { a, norms, clamped } => res.push((*a, out.l2_normalize_rows_backward(norms, clamped, g))),
+            Op::L2NormalizeRows { a, norms, clamped } => {
+                res.push((*a, out.l2_normalize_rows_backward(norms, clamped, g)))
+            }
             // d lse_i / d x_ij = softmax_ij = e^(x_ij − lse_i)
             &Op::LogSumExpRows { a } => res.push((a, val(a).logsumexp_rows_backward(out, &g))),
             // y = x − lse: dx_ij = g_ij − softmax_ij·Σ_k g_ik, softmax = e^y
@@ -190,7 +215,9 @@ impl<T: Element> Graph<T> {
             // Filled elements are constants: no gradient.
             Op::MaskedFill { a, mask } => res.push((*a, Tensor::zero_where(g, mask))),
             // Scatter-add each picked row's gradient back to its source row.
-            Op::GatherRows { a, indices } => res.push((*a, g.scatter_add_rows(indices, val(*a).shape())?)),
+            Op::GatherRows { a, indices } => {
+                res.push((*a, g.scatter_add_rows(indices, val(*a).shape())?))
+            }
         }
         Ok(res)
     }

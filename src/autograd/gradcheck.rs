@@ -32,7 +32,10 @@ pub fn check_gradients(
         g.value(loss).item()
     };
     let mut g = Graph::new();
-    let vars: Vec<Var> = inputs.iter().map(|x| g.param(ParamId::fresh(), x)).collect();
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|x| g.param(ParamId::fresh(), x))
+        .collect();
     let loss = f(&mut g, &vars)?;
     let grads = g.backward(loss)?;
     let mut report = GradCheck {

@@ -12,8 +12,8 @@ pub mod gradcheck;
 mod ops;
 
 use crate::error::{Error, Result};
-use crate::tensor::{BinaryOp, Element, Tensor, UnaryOp};
 use crate::tensor::conv::Conv2dGeometry;
+use crate::tensor::{BinaryOp, Element, Tensor, UnaryOp};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -287,7 +287,14 @@ impl<T: Element> Graph<T> {
         if v.0 < self.nodes.len() {
             Ok(())
         } else {
-            Err(Error::invalid(op, format!("variable {} is not on this graph ({} nodes)", v.0, self.nodes.len())))
+            Err(Error::invalid(
+                op,
+                format!(
+                    "variable {} is not on this graph ({} nodes)",
+                    v.0,
+                    self.nodes.len()
+                ),
+            ))
         }
     }
 }

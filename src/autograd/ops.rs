@@ -17,7 +17,16 @@ impl<T: Element> Graph<T> {
         self.check_var("matmul", a)?;
         self.check_var("matmul", b)?;
         let value = self.value(a).matmul(self.value(b), trans_a, trans_b)?;
-        Ok(self.record(value, Op::MatMul { a, b, trans_a, trans_b }, &[a, b]))
+        Ok(self.record(
+            value,
+            Op::MatMul {
+                a,
+                b,
+                trans_a,
+                trans_b,
+            },
+            &[a, b],
+        ))
     }
 
     /// `a · b`.
@@ -119,7 +128,13 @@ impl<T: Element> Graph<T> {
     /// Mean along `axis`, keeping it with length 1.
     pub fn mean_axis(&mut self, a: Var, axis: usize) -> Result<Var> {
         let n = *self.value(a).shape().get(axis).ok_or_else(|| {
-            Error::invalid("mean_axis", format!("axis {axis} out of range for shape {:?}", self.value(a).shape()))
+            Error::invalid(
+                "mean_axis",
+                format!(
+                    "axis {axis} out of range for shape {:?}",
+                    self.value(a).shape()
+                ),
+            )
         })?;
         let s = self.sum_axis(a, axis)?;
         self.scalar(s, T::from_usize(n), BinaryOp::Div)
@@ -130,7 +145,11 @@ impl<T: Element> Graph<T> {
         self.check_var("mean", a)?;
         let n = self.value(a).len();
         if n == 0 {
-            return Err(Error::shape("mean", "a non-empty tensor", &[self.value(a).shape()]));
+            return Err(Error::shape(
+                "mean",
+                "a non-empty tensor",
+                &[self.value(a).shape()],
+            ));
         }
         let s = self.sum(a)?;
         self.scalar(s, T::from_usize(n), BinaryOp::Div)
@@ -161,7 +180,14 @@ impl<T: Element> Graph<T> {
         }
         let values: Vec<&Tensor<T>> = parts.iter().map(|&p| self.value(p)).collect();
         let value = Tensor::concat(&values, axis)?;
-        Ok(self.record(value, Op::Concat { parts: parts.to_vec(), axis }, parts))
+        Ok(self.record(
+            value,
+            Op::Concat {
+                parts: parts.to_vec(),
+                axis,
+            },
+            parts,
+        ))
     }
 
     /// `start..end` along `axis`.
@@ -187,7 +213,9 @@ impl<T: Element> Graph<T> {
             self.check_var("conv2d", b)?;
             inputs.push(b);
         }
-        let value = self.value(x).conv2d(self.value(w), b.map(|b| self.value(b)), geom)?;
+        let value = self
+            .value(x)
+            .conv2d(self.value(w), b.map(|b| self.value(b)), geom)?;
         Ok(self.record(value, Op::Conv2d { x, w, b, geom }, &inputs))
     }
 
@@ -211,7 +239,11 @@ impl<T: Element> Graph<T> {
     /// composed as `normalize(a) · normalize(b)ᵀ`.
     pub fn cosine_similarity_matrix(&mut self, a: Var, b: Var) -> Result<Var> {
         let na = self.l2_normalize_rows(a)?;
-        let nb = if a == b { na } else { self.l2_normalize_rows(b)? };
+        let nb = if a == b {
+            na
+        } else {
+            self.l2_normalize_rows(b)?
+        };
         self.matmul_t(na, nb, false, true)
     }
 
@@ -233,13 +265,27 @@ impl<T: Element> Graph<T> {
     pub fn masked_fill(&mut self, a: Var, mask: &[bool], value: T) -> Result<Var> {
         self.check_var("masked_fill", a)?;
         let out = self.value(a).masked_fill(mask, value)?;
-        Ok(self.record(out, Op::MaskedFill { a, mask: mask.to_vec() }, &[a]))
+        Ok(self.record(
+            out,
+            Op::MaskedFill {
+                a,
+                mask: mask.to_vec(),
+            },
+            &[a],
+        ))
     }
 
     /// Rows `indices` of `a` (first axis), repeats allowed.
     pub fn gather_rows(&mut self, a: Var, indices: &[usize]) -> Result<Var> {
         self.check_var("gather_rows", a)?;
         let value = self.value(a).gather_rows(indices)?;
-        Ok(self.record(value, Op::GatherRows { a, indices: indices.to_vec() }, &[a]))
+        Ok(self.record(
+            value,
+            Op::GatherRows {
+                a,
+                indices: indices.to_vec(),
+            },
+            &[a],
+        ))
     }
 }

@@ -70,7 +70,8 @@ impl Args {
     where
         T::Err: std::fmt::Display,
     {
-        self.get(name)?.ok_or_else(|| format!("missing required option --{name}"))
+        self.get(name)?
+            .ok_or_else(|| format!("missing required option --{name}"))
     }
 
     /// Whether the bare flag `--name` is present.
@@ -112,6 +113,10 @@ mod tests {
         assert!(a.finish().unwrap_err().contains("--extra"));
         assert!(parse("--k 1 --k 2").unwrap_err().contains("twice"));
         assert!(parse("stray").unwrap_err().contains("stray"));
-        assert!(parse("--x").unwrap().require::<u8>("x").unwrap_err().contains("needs a value"));
+        assert!(parse("--x")
+            .unwrap()
+            .require::<u8>("x")
+            .unwrap_err()
+            .contains("needs a value"));
     }
 }

@@ -458,7 +458,10 @@ fn encode_header(descr: &str, shape: &[usize]) -> Result<Vec<u8>> {
         format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_repr}, }}");
     if let Some(first) = shape.first() {
         let digits = first.to_string().len();
-        dict.extend(std::iter::repeat_n(' ', GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits)));
+        dict.extend(std::iter::repeat_n(
+            ' ',
+            GROWTH_AXIS_MAX_DIGITS.saturating_sub(digits),
+        ));
     }
     // Version 1.0 when the padded header length fits its u16 field, else 2.0 (u32).
     for (major, len_bytes) in [(1u8, 2usize), (2, 4)] {

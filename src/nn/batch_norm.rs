@@ -42,7 +42,10 @@ impl<T: Element> BatchNorm1d<T> {
 
     /// Current running mean and running variance.
     pub fn running_stats(&self) -> (Tensor<T>, Tensor<T>) {
-        (lock(&self.running_mean).clone(), lock(&self.running_var).clone())
+        (
+            lock(&self.running_mean).clone(),
+            lock(&self.running_var).clone(),
+        )
     }
 
     fn update_running(&self, mean: &Tensor<T>, var: &Tensor<T>, n: usize) {
@@ -71,7 +74,11 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         let c = self.weight.value.len();
         let shape = g.value(x).shape().to_vec();
         if shape.len() != 2 || shape[1] != c {
-            return Err(Error::shape("BatchNorm1d", format!("input [batch, {c}]"), &[&shape]));
+            return Err(Error::shape(
+                "BatchNorm1d",
+                format!("input [batch, {c}]"),
+                &[&shape],
+            ));
         }
         let n = shape[0];
         let eps = T::from_f64(self.eps);
@@ -104,7 +111,11 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         f(join(prefix, "bias"), &self.bias);
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         f(join(prefix, "weight"), &mut self.weight);
         f(join(prefix, "bias"), &mut self.bias);
     }
@@ -114,8 +125,22 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         f(join(prefix, "running_var"), &lock(&self.running_var));
     }
 
-    fn visit_buffers_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Tensor<T>)) {
-        f(join(prefix, "running_mean"), self.running_mean.get_mut().unwrap_or_else(|e| e.into_inner()));
-        f(join(prefix, "running_var"), self.running_var.get_mut().unwrap_or_else(|e| e.into_inner()));
+    fn visit_buffers_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
+    ) {
+        f(
+            join(prefix, "running_mean"),
+            self.running_mean
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        f(
+            join(prefix, "running_var"),
+            self.running_var
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
     }
 }

@@ -35,7 +35,11 @@ impl<T: Element> Conv2d<T> {
         }
         let fan_in = in_channels * kernel * kernel;
         Ok(Conv2d {
-            weight: Param::uniform_fan_in(&[out_channels, in_channels, kernel, kernel], fan_in, rng),
+            weight: Param::uniform_fan_in(
+                &[out_channels, in_channels, kernel, kernel],
+                fan_in,
+                rng,
+            ),
             bias: Param::uniform_fan_in(&[out_channels], fan_in, rng),
             geom,
         })
@@ -53,7 +57,11 @@ impl<T: Element> Module<T> for Conv2d<T> {
         f(join(prefix, "bias"), &self.bias);
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         f(join(prefix, "weight"), &mut self.weight);
         f(join(prefix, "bias"), &mut self.bias);
     }

@@ -33,8 +33,26 @@ impl<T: Element> LeNet<T> {
             return Err(Error::invalid("LeNet::new", "latent size must be positive"));
         }
         Ok(LeNet {
-            conv1: Conv2d::new(1, 6, 5, Conv2dGeometry { stride: 1, padding: 2 }, rng)?,
-            conv2: Conv2d::new(6, 16, 5, Conv2dGeometry { stride: 1, padding: 0 }, rng)?,
+            conv1: Conv2d::new(
+                1,
+                6,
+                5,
+                Conv2dGeometry {
+                    stride: 1,
+                    padding: 2,
+                },
+                rng,
+            )?,
+            conv2: Conv2d::new(
+                6,
+                16,
+                5,
+                Conv2dGeometry {
+                    stride: 1,
+                    padding: 0,
+                },
+                rng,
+            )?,
             fc1: Linear::new(400, 120, true, rng),
             fc2: Linear::new(120, 84, true, rng),
             fc3: Linear::new(84, latent, true, rng),
@@ -75,7 +93,11 @@ impl<T: Element> Module<T> for LeNet<T> {
         self.fc3.visit_params(&join(prefix, "fc3"), f);
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         self.conv1.visit_params_mut(&join(prefix, "conv1"), f);
         self.conv2.visit_params_mut(&join(prefix, "conv2"), f);
         self.fc1.visit_params_mut(&join(prefix, "fc1"), f);

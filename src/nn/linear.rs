@@ -35,7 +35,11 @@ impl<T: Element> Module<T> for Linear<T> {
         let (fan_in, _) = self.dims();
         let xs = g.value(x).shape();
         if xs.len() != 2 || xs[1] != fan_in {
-            return Err(Error::shape("Linear", format!("input [batch, {fan_in}]"), &[xs, self.weight.value.shape()]));
+            return Err(Error::shape(
+                "Linear",
+                format!("input [batch, {fan_in}]"),
+                &[xs, self.weight.value.shape()],
+            ));
         }
         let w = self.weight.var(g);
         let y = g.matmul_t(x, w, false, true)?;
@@ -55,7 +59,11 @@ impl<T: Element> Module<T> for Linear<T> {
         }
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         f(join(prefix, "weight"), &mut self.weight);
         if let Some(b) = &mut self.bias {
             f(join(prefix, "bias"), b);

@@ -71,7 +71,11 @@ impl<T: Element> Module<T> for Sequential<T> {
         }
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         for (i, l) in self.layers.iter_mut().enumerate() {
             l.visit_params_mut(&join(prefix, &i.to_string()), f);
         }
@@ -83,7 +87,11 @@ impl<T: Element> Module<T> for Sequential<T> {
         }
     }
 
-    fn visit_buffers_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Tensor<T>)) {
+    fn visit_buffers_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
+    ) {
         for (i, l) in self.layers.iter_mut().enumerate() {
             l.visit_buffers_mut(&join(prefix, &i.to_string()), f);
         }
@@ -103,7 +111,10 @@ impl<T: Element> Mlp<T> {
     /// `in_features → widths[0] → ... → widths[last]`; `widths` must be non-empty.
     pub fn new(in_features: usize, widths: &[usize], rng: &mut dyn RngCore) -> Result<Self> {
         if widths.is_empty() || in_features == 0 || widths.contains(&0) {
-            return Err(Error::invalid("Mlp::new", format!("need positive sizes, got in {in_features}, widths {widths:?}")));
+            return Err(Error::invalid(
+                "Mlp::new",
+                format!("need positive sizes, got in {in_features}, widths {widths:?}"),
+            ));
         }
         let mut linears = Vec::with_capacity(widths.len());
         let mut fan_in = in_features;
@@ -139,7 +150,11 @@ impl<T: Element> Module<T> for Mlp<T> {
         }
     }
 
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>)) {
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    ) {
         for (i, l) in self.linears.iter_mut().enumerate() {
             l.visit_params_mut(&join(prefix, &(3 * i).to_string()), f);
         }

@@ -73,10 +73,19 @@ pub trait Module<T: Element>: Send + Sync {
     fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>));
 
     /// Calls `f(name, param)` for every parameter, mutably, in the same order.
-    fn visit_params_mut<'a>(&'a mut self, prefix: &str, f: &mut dyn FnMut(String, &'a mut Param<T>));
+    fn visit_params_mut<'a>(
+        &'a mut self,
+        prefix: &str,
+        f: &mut dyn FnMut(String, &'a mut Param<T>),
+    );
 
     /// Calls `f(name, buffer)` for every non-trainable state tensor (running statistics).
-    fn visit_buffers_mut<'a>(&'a mut self, _prefix: &str, _f: &mut dyn FnMut(String, &'a mut Tensor<T>)) {}
+    fn visit_buffers_mut<'a>(
+        &'a mut self,
+        _prefix: &str,
+        _f: &mut dyn FnMut(String, &'a mut Tensor<T>),
+    ) {
+    }
 
     /// Calls `f(name, buffer)` for every non-trainable state tensor.
     fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(String, &Tensor<T>)) {}
@@ -107,12 +116,15 @@ pub trait Module<T: Element>: Send + Sync {
     /// its shape, otherwise an error names the first one at fault and nothing is changed.
     fn load_state_dict(&mut self, state: &[(String, Tensor<T>)]) -> Result<()> {
         let lookup = |name: &str, shape: &[usize]| -> Result<Tensor<T>> {
-            let (_, t) = state
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| Error::invalid("load_state_dict", format!("missing entry '{name}'")))?;
+            let (_, t) = state.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                Error::invalid("load_state_dict", format!("missing entry '{name}'"))
+            })?;
             if t.shape() != shape {
-                return Err(Error::shape("load_state_dict", format!("entry '{name}' shaped as the module's"), &[shape, t.shape()]));
+                return Err(Error::shape(
+                    "load_state_dict",
+                    format!("entry '{name}' shaped as the module's"),
+                    &[shape, t.shape()],
+                ));
             }
             Ok(t.clone())
         };
@@ -155,7 +167,12 @@ pub(crate) fn join(prefix: &str, name: &str) -> String {
 pub fn param_grads<T: Element>(module: &dyn Module<T>, grads: &Grads<T>) -> Vec<Tensor<T>> {
     let mut out = Vec::new();
     module.visit_params("", &mut |_, p| {
-        out.push(grads.param(p.id()).cloned().unwrap_or_else(|| Tensor::zeros(p.value.shape())));
+        out.push(
+            grads
+                .param(p.id())
+                .cloned()
+                .unwrap_or_else(|| Tensor::zeros(p.value.shape())),
+        );
     });
     out
 }

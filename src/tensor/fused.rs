@@ -26,9 +26,18 @@ impl<T: Element> Tensor<T> {
     /// Elements where `mask` is true replaced by `value` (one flag per element, row-major).
     pub fn masked_fill(&self, mask: &[bool], value: T) -> Result<Tensor<T>> {
         if mask.len() != self.len() {
-            return Err(Error::shape("masked_fill", "one mask flag per element", &[self.shape(), &[mask.len()]]));
+            return Err(Error::shape(
+                "masked_fill",
+                "one mask flag per element",
+                &[self.shape(), &[mask.len()]],
+            ));
         }
-        let data = self.data().iter().zip(mask).map(|(&v, &m)| if m { value } else { v }).collect();
+        let data = self
+            .data()
+            .iter()
+            .zip(mask)
+            .map(|(&v, &m)| if m { value } else { v })
+            .collect();
         Tensor::from_vec(data, self.shape())
     }
 
@@ -45,16 +54,28 @@ impl<T: Element> Tensor<T> {
     /// Gradient of [`Tensor::l2_normalize_rows`] given its output `self` (`y = x/n`), the
     /// clamped norms, and which rows were clamped: `dx = (g − y·(g·y))/n`, or `g/eps` for a
     /// clamped row (its norm is the constant eps).
-    pub fn l2_normalize_rows_backward(&self, norms: &[T], clamped: &[bool], mut g: Tensor<T>) -> Tensor<T> {
+    pub fn l2_normalize_rows_backward(
+        &self,
+        norms: &[T],
+        clamped: &[bool],
+        mut g: Tensor<T>,
+    ) -> Tensor<T> {
         let d = self.shape()[1].max(1);
         let y = self.data();
-        g.data_mut().par_chunks_mut(d).enumerate().for_each(|(r, row)| {
-            let yr = &y[r * d..(r + 1) * d];
-            let gy: T = if clamped[r] { T::ZERO } else { row.iter().zip(yr).map(|(&a, &b)| a * b).sum() };
-            for (gv, &yv) in row.iter_mut().zip(yr) {
-                *gv = (*gv - yv * gy) / norms[r];
-            }
-        });
+        g.data_mut()
+            .par_chunks_mut(d)
+            .enumerate()
+            .for_each(|(r, row)| {
+                let yr = &y[r * d..(r + 1) * d];
+                let gy: T = if clamped[r] {
+                    T::ZERO
+                } else {
+                    row.iter().zip(yr).map(|(&a, &b)| a * b).sum()
+                };
+                for (gv, &yv) in row.iter_mut().zip(yr) {
+                    *gv = (*gv - yv * gy) / norms[r];
+                }
+            });
         g
     }
 
@@ -63,13 +84,16 @@ impl<T: Element> Tensor<T> {
     pub fn logsumexp_rows_backward(&self, lse: &Tensor<T>, g: &Tensor<T>) -> Tensor<T> {
         let d = self.shape()[1].max(1);
         let mut gx = self.clone();
-        gx.data_mut().par_chunks_mut(ROWS_PER_TASK * d).enumerate().for_each(|(t, block)| {
-            for (j, row) in block.chunks_mut(d).enumerate() {
-                let r = t * ROWS_PER_TASK + j;
-                let (l, gr) = (lse.data()[r], g.data()[r]);
-                row.iter_mut().for_each(|v| *v = gr * (*v - l).exp());
-            }
-        });
+        gx.data_mut()
+            .par_chunks_mut(ROWS_PER_TASK * d)
+            .enumerate()
+            .for_each(|(t, block)| {
+                for (j, row) in block.chunks_mut(d).enumerate() {
+                    let r = t * ROWS_PER_TASK + j;
+                    let (l, gr) = (lse.data()[r], g.data()[r]);
+                    row.iter_mut().for_each(|v| *v = gr * (*v - l).exp());
+                }
+            });
         gx
     }
 
@@ -83,7 +107,9 @@ impl<T: Element> Tensor<T> {
             .for_each(|(gb, yb)| {
                 for (row, y) in gb.chunks_mut(d).zip(yb.chunks(d)) {
                     let gs: T = row.iter().copied().sum();
-                    row.iter_mut().zip(y).for_each(|(gv, &yv)| *gv -= yv.exp() * gs);
+                    row.iter_mut()
+                        .zip(y)
+                        .for_each(|(gv, &yv)| *gv -= yv.exp() * gs);
                 }
             });
         g
@@ -94,12 +120,19 @@ impl<T: Element> Tensor<T> {
     pub fn scatter_add_rows(&self, indices: &[usize], shape: &[usize]) -> Result<Tensor<T>> {
         let inner: usize = shape[1..].iter().product();
         if self.len() != indices.len() * inner {
-            return Err(Error::shape("scatter_add_rows", "one row per index", &[self.shape(), shape]));
+            return Err(Error::shape(
+                "scatter_add_rows",
+                "one row per index",
+                &[self.shape(), shape],
+            ));
         }
         let mut out = Tensor::zeros(shape);
         for (j, &i) in indices.iter().enumerate() {
             let src = &self.data()[j * inner..(j + 1) * inner];
-            out.data_mut()[i * inner..(i + 1) * inner].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+            out.data_mut()[i * inner..(i + 1) * inner]
+                .iter_mut()
+                .zip(src)
+                .for_each(|(d, &s)| *d += s);
         }
         Ok(out)
     }

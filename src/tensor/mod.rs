@@ -10,9 +10,9 @@
 pub mod conv;
 mod element;
 mod elementwise;
+mod fused;
 pub mod gemm;
 pub mod pool;
-mod fused;
 mod reduce;
 mod rows;
 

@@ -24,12 +24,14 @@ impl<T: Element> Tensor<T> {
         let (n, d) = self.dims2("logsumexp_rows")?;
         let mut out = vec![T::ZERO; n];
         let x = self.data();
-        out.par_chunks_mut(ROWS_PER_TASK).enumerate().for_each(|(t, o)| {
-            for (j, v) in o.iter_mut().enumerate() {
-                let r = t * ROWS_PER_TASK + j;
-                *v = logsumexp_row(&x[r * d..(r + 1) * d]);
-            }
-        });
+        out.par_chunks_mut(ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(t, o)| {
+                for (j, v) in o.iter_mut().enumerate() {
+                    let r = t * ROWS_PER_TASK + j;
+                    *v = logsumexp_row(&x[r * d..(r + 1) * d]);
+                }
+            });
         Tensor::from_vec(out, &[n, 1])
     }
 
@@ -37,12 +39,13 @@ impl<T: Element> Tensor<T> {
     pub fn log_softmax_rows(&self) -> Result<Tensor<T>> {
         let (_, d) = self.dims2("log_softmax_rows")?;
         let mut out = self.data().to_vec();
-        out.par_chunks_mut(ROWS_PER_TASK * d.max(1)).for_each(|block| {
-            for row in block.chunks_mut(d.max(1)) {
-                let lse = logsumexp_row(row);
-                row.iter_mut().for_each(|v| *v -= lse);
-            }
-        });
+        out.par_chunks_mut(ROWS_PER_TASK * d.max(1))
+            .for_each(|block| {
+                for row in block.chunks_mut(d.max(1)) {
+                    let lse = logsumexp_row(row);
+                    row.iter_mut().for_each(|v| *v -= lse);
+                }
+            });
         Tensor::from_vec(out, self.shape())
     }
 

@@ -681,8 +681,14 @@ fn subjects(config: &SyntheticConfig, sites: &[Site]) -> Vec<Subject> {
     let external: Vec<usize> = (0..sites.len()).filter(|&i| sites[i].external).collect();
     let mut train_sites = vec![false; sites.len()];
     let labels = std::iter::repeat_n(SplitLabel::Train, config.n_train)
-        .chain(std::iter::repeat_n(SplitLabel::InternalTest, config.n_internal))
-        .chain(std::iter::repeat_n(SplitLabel::ExternalTest, config.n_external));
+        .chain(std::iter::repeat_n(
+            SplitLabel::InternalTest,
+            config.n_internal,
+        ))
+        .chain(std::iter::repeat_n(
+            SplitLabel::ExternalTest,
+            config.n_external,
+        ));
     let mut ids = HashSet::with_capacity(config.total());
     let mut out = Vec::with_capacity(config.total());
     for (index, label) in labels.enumerate() {
