@@ -21,7 +21,9 @@ fn embed(c: &mut Criterion) {
     let dir = mnist::default_dir();
     let loader = |split| {
         let set = Arc::new(Mnist::load(&dir, split).expect("MNIST in data/mnist"));
-        Loader::new(set, mnist_scale_transforms().unwrap(), BATCH).unwrap().prefetch(false)
+        Loader::new(set, mnist_scale_transforms().unwrap(), BATCH)
+            .unwrap()
+            .prefetch(false)
     };
     let (train, test) = (loader(Split::Train), loader(Split::Test));
     let mut rng = StdRng::seed_from_u64(0);

@@ -7,6 +7,7 @@ pub mod probe;
 pub mod progress;
 pub mod show_augmentations;
 pub mod simclr_mnist;
+pub mod train_common;
 pub mod yaware_openbhb;
 
 use args::Args;

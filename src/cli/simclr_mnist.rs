@@ -4,12 +4,13 @@
 
 use super::args::Args;
 use super::progress::{count, non_negative, opt_count, positive, Progress};
+use super::train_common::{check_resume, fit_and_report, probe_sources};
 use nidl::datasets::loader::Loader;
 use nidl::datasets::mnist::{self, Mnist, Split};
 use nidl::datasets::transforms::{mnist_contrast_transforms, mnist_scale_transforms, MultiViews};
 use nidl::nn::LeNet;
 use nidl::probe::LogisticRegression;
-use nidl::train::{ClassificationProbing, Head, SimClr, SimClrConfig, Trainer, TrainerConfig};
+use nidl::train::{ClassificationProbing, SimClr, SimClrConfig, Trainer, TrainerConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::PathBuf;
@@ -53,14 +54,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let probe_train_limit = opt_count(&mut args, "probe-train-limit", 10)?;
     let probe_test_limit = opt_count(&mut args, "probe-test-limit", 1)?;
     args.finish()?;
-    if let Some(r) = &resume {
-        if !r.is_file() {
-            return Err(format!(
-                "option --resume: no checkpoint file at {}",
-                r.display()
-            ));
-        }
-    }
+    check_resume(resume.as_deref())?;
 
     let err = |e: nidl::Error| e.to_string();
     let train_set = Arc::new(
@@ -106,52 +100,25 @@ pub fn run(mut args: Args) -> Result<(), String> {
         .logger(logger)
         .reporter(Box::new(Progress::new(!no_progress)));
     if probe_every > 0 {
-        const PROBE_BATCH: usize = 512;
-        let ptrain = Head::new(
+        let (ptrain, ptest) = probe_sources(
             Arc::clone(&train_set),
-            probe_train_limit.unwrap_or(usize::MAX),
-        );
-        let ptest = Head::new(
             Arc::clone(&test_set),
-            probe_test_limit.unwrap_or(usize::MAX),
-        );
-        let ptrain = Loader::new(
-            Arc::new(ptrain),
-            mnist_scale_transforms().map_err(err)?,
-            PROBE_BATCH,
-        )
-        .map_err(err)?
-        .prefetch(false);
-        let ptest = Loader::new(
-            Arc::new(ptest),
-            mnist_scale_transforms().map_err(err)?,
-            PROBE_BATCH,
-        )
-        .map_err(err)?
-        .prefetch(false);
+            probe_train_limit,
+            probe_test_limit,
+            mnist_scale_transforms,
+        )?;
         let probe = LogisticRegression::new().max_iter(probe_max_iter);
         trainer = trainer.callback(Box::new(
-            ClassificationProbing::new(Box::new(ptrain), Box::new(ptest), probe)
-                .every_n_train_epochs(probe_every),
+            ClassificationProbing::new(ptrain, ptest, probe).every_n_train_epochs(probe_every),
         ));
     }
-    if let Some(r) = &resume {
-        println!("resuming from {}", r.display());
-    }
-    let report = trainer
-        .fit(&mut model, &train, Some(&val))
-        .map_err(|e| match &resume {
-            Some(r) if e.to_string().contains(&r.display().to_string()) => {
-                format!("option --resume: {e}")
-            }
-            _ => e.to_string(),
-        })?;
-    println!(
-        "done: {} epochs, {} steps in {:.1} s; logs in {}",
-        report.epochs.len(),
-        report.global_step,
-        start.elapsed().as_secs_f64(),
-        version.display()
-    );
-    Ok(())
+    fit_and_report(
+        &mut trainer,
+        &mut model,
+        &train,
+        &val,
+        resume.as_deref(),
+        start,
+        &version,
+    )
 }

@@ -8,13 +8,14 @@
 
 use super::args::Args;
 use super::progress::{count, non_negative, opt_count, positive, Progress};
+use super::train_common::{check_resume, fit_and_report, probe_sources};
 use nidl::datasets::loader::Loader;
 use nidl::datasets::openbhb::{self, Modality, OpenBhb, Split, SyntheticConfig, Target};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::loss::Bandwidth;
 use nidl::nn::Mlp;
 use nidl::probe::{LogisticRegression, MultiTask, Ridge, TaskProbe};
-use nidl::train::{Head, MultitaskProbing, Trainer, TrainerConfig, YAware, YAwareConfig};
+use nidl::train::{MultitaskProbing, Trainer, TrainerConfig, YAware, YAwareConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::PathBuf;
@@ -60,14 +61,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let resume: Option<PathBuf> = args.get("resume")?;
     let no_progress = args.flag("no-progress")?;
     args.finish()?;
-    if let Some(r) = &resume {
-        if !r.is_file() {
-            return Err(format!(
-                "option --resume: no checkpoint file at {}",
-                r.display()
-            ));
-        }
-    }
+    check_resume(resume.as_deref())?;
     let mask = RandomMask::new(mask_prob).map_err(|e| format!("option --mask-prob: {e}"))?;
     let noise = GaussianNoise::new(noise_std).map_err(|e| format!("option --noise-std: {e}"))?;
     let err = |e: nidl::Error| e.to_string();
@@ -133,44 +127,31 @@ pub fn run(mut args: Args) -> Result<(), String> {
         .logger(logger)
         .reporter(Box::new(Progress::new(!no_progress)));
     if probe_every > 0 {
-        const PROBE_BATCH: usize = 512;
         let xy_train = Arc::new(load(&[Target::Age, Target::Sex], Split::Train)?);
         let xy_test = Arc::new(load(&[Target::Age, Target::Sex], Split::Val)?);
-        let ptrain = Head::new(xy_train, probe_train_limit.unwrap_or(usize::MAX));
-        let ptest = Head::new(xy_test, probe_test_limit.unwrap_or(usize::MAX));
-        let ptrain = Loader::new(Arc::new(ptrain), Identity, PROBE_BATCH)
-            .map_err(err)?
-            .prefetch(false);
-        let ptest = Loader::new(Arc::new(ptest), Identity, PROBE_BATCH)
-            .map_err(err)?
-            .prefetch(false);
+        let (ptrain, ptest) = probe_sources(
+            xy_train,
+            xy_test,
+            probe_train_limit,
+            probe_test_limit,
+            || Ok(Identity),
+        )?;
         let probes = MultiTask::new(vec![
             TaskProbe::Ridge(Ridge::new()),
             TaskProbe::LogisticRegression(LogisticRegression::new().max_iter(probe_max_iter)),
         ])
         .map_err(err)?;
         trainer = trainer.callback(Box::new(
-            MultitaskProbing::new(Box::new(ptrain), Box::new(ptest), probes)
-                .every_n_train_epochs(probe_every),
+            MultitaskProbing::new(ptrain, ptest, probes).every_n_train_epochs(probe_every),
         ));
     }
-    if let Some(r) = &resume {
-        println!("resuming from {}", r.display());
-    }
-    let report = trainer
-        .fit(&mut model, &train, Some(&val))
-        .map_err(|e| match &resume {
-            Some(r) if e.to_string().contains(&r.display().to_string()) => {
-                format!("option --resume: {e}")
-            }
-            _ => e.to_string(),
-        })?;
-    println!(
-        "done: {} epochs, {} steps in {:.1} s; logs in {}",
-        report.epochs.len(),
-        report.global_step,
-        start.elapsed().as_secs_f64(),
-        version.display()
-    );
-    Ok(())
+    fit_and_report(
+        &mut trainer,
+        &mut model,
+        &train,
+        &val,
+        resume.as_deref(),
+        start,
+        &version,
+    )
 }

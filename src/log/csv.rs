@@ -70,11 +70,7 @@ impl CsvWriter {
 
     /// Writes buffered rows to the file and asks the OS to put them on disk.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|e| Error::io(&self.path, e))
+        super::flush_and_sync(&mut self.out, &self.path)
     }
 
     /// The CSV file's path.

@@ -25,7 +25,7 @@ pub mod plot;
 pub mod tensorboard;
 
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -277,8 +277,10 @@ fn is_safe_plain_string(s: &str) -> bool {
         && !YAML_RESERVED.contains(&s)
 }
 
-/// `s` as a YAML double-quoted scalar, with `\\`, `\"` and control characters escaped.
-pub fn yaml_quote(s: &str) -> String {
+/// `s` between double quotes, with `"`, `\\`, newline, carriage return and tab backslash-escaped
+/// (as YAML double-quoted scalars and JSON strings both spell them) and every other character
+/// passed to `other`, which pushes it onto the output, escaped or not.
+pub fn quote_escaped(s: &str, mut other: impl FnMut(&mut String, char)) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -288,19 +290,62 @@ pub fn yaml_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            // Unicode line/paragraph separators and NEL break lines in YAML; BOM is stripped.
-            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
+            c => other(&mut out, c),
         }
     }
     out.push('"');
     out
+}
+
+/// `s` as a YAML double-quoted scalar, with `\\`, `\"` and control characters escaped.
+pub fn yaml_quote(s: &str) -> String {
+    quote_escaped(s, |out, c| match c {
+        '\0' => out.push_str("\\0"),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        }
+        // Unicode line/paragraph separators and NEL break lines in YAML; BOM is stripped.
+        '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        }
+        c => out.push(c),
+    })
+}
+
+/// Byte-at-a-time lookup table of the reflected CRC-32 whose reflected polynomial is `poly`
+/// (`0xedb8_8320` for IEEE, `0x82f6_3b78` for Castagnoli), for [`crc32_with`]; a `const fn`, so
+/// tables are built at compile time.
+pub(crate) const fn crc32_table(poly: u32) -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+/// Table-driven reflected CRC-32 of `data` (initial value and final XOR all ones) with a table
+/// from [`crc32_table`].
+pub(crate) fn crc32_with(table: &[u32; 256], data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc = table[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+/// Writes `out`'s buffered bytes to its file and asks the OS to put them on disk; errors name
+/// `path`, the file's path.
+pub(crate) fn flush_and_sync(out: &mut BufWriter<fs::File>, path: &Path) -> Result<()> {
+    out.flush().map_err(|e| Error::io(path, e))?;
+    out.get_ref().sync_data().map_err(|e| Error::io(path, e))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then

@@ -584,33 +584,11 @@ pub fn render(scalars: &[Scalar]) -> Image {
 const IEEE_REFLECTED: u32 = 0xedb8_8320;
 
 /// Byte-at-a-time lookup table for CRC-32 (IEEE), built at compile time.
-const CRC32_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ IEEE_REFLECTED
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
+const CRC32_TABLE: [u32; 256] = super::crc32_table(IEEE_REFLECTED);
 
 /// CRC-32 (IEEE, the one PNG and zlib's `crc32` use): `crc32(b"123456789") == 0xCBF4_3926`.
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc = CRC32_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    super::crc32_with(&CRC32_TABLE, data)
 }
 
 /// Appends one PNG chunk: length, type, data, CRC-32 of type + data.

@@ -30,33 +30,11 @@ const MASK_DELTA: u32 = 0xa282_ead8;
 const CASTAGNOLI_REFLECTED: u32 = 0x82f6_3b78;
 
 /// Byte-at-a-time lookup table for CRC-32C, built at compile time.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ CASTAGNOLI_REFLECTED
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
+const CRC32C_TABLE: [u32; 256] = super::crc32_table(CASTAGNOLI_REFLECTED);
 
 /// CRC-32C (Castagnoli) of `data`, table-driven: `crc32c(b"123456789") == 0xE306_9283`.
 pub fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc = CRC32C_TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    super::crc32_with(&CRC32C_TABLE, data)
 }
 
 /// The TFRecord-masked CRC-32C of `data`: `((c >> 15) | (c << 17)) + 0xa282ead8`, wrapping.
@@ -212,11 +190,7 @@ impl EventWriter {
 
     /// Writes buffered records to the file and asks the OS to put them on disk.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|e| Error::io(&self.path, e))
+        super::flush_and_sync(&mut self.out, &self.path)
     }
 
     /// The event file's path.

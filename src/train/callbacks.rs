@@ -199,10 +199,44 @@ struct ProbingSets {
 }
 
 impl ProbingSets {
+    /// Empty buffers, probing after every epoch and not before training.
+    fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>) -> Self {
+        ProbingSets {
+            train,
+            test,
+            train_emb: Embedded::default(),
+            test_emb: Embedded::default(),
+            schedule: Schedule {
+                every_n_train_epochs: 1,
+                on_train_start: false,
+            },
+        }
+    }
+
     fn embed(&mut self, est: &dyn Estimator) -> Result<()> {
         embed_set(est, self.train.as_ref(), &mut self.train_emb)?;
         embed_set(est, self.test.as_ref(), &mut self.test_emb)
     }
+}
+
+/// Runs `probe` when `due`; no metrics otherwise.
+fn probe_when(
+    due: bool,
+    probe: impl FnOnce() -> Result<Vec<(String, f64)>>,
+) -> Result<Vec<(String, f64)>> {
+    if due {
+        probe()
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// Tags each of a report's metrics as `<name>/<metric>`.
+fn prefixed_metrics(name: &str, metrics: &[(&'static str, f64)]) -> Vec<(String, f64)> {
+    metrics
+        .iter()
+        .map(|(m, v)| (format!("{name}/{m}"), *v))
+        .collect()
 }
 
 /// nidl's `ClassificationProbingCallback`: fits a classifier on the train embeddings and logs its
@@ -218,16 +252,7 @@ impl<P: Classifier + Send> ClassificationProbing<P> {
     /// labels must be integer classes.
     pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probe: P) -> Self {
         ClassificationProbing {
-            sets: ProbingSets {
-                train,
-                test,
-                train_emb: Embedded::default(),
-                test_emb: Embedded::default(),
-                schedule: Schedule {
-                    every_n_train_epochs: 1,
-                    on_train_start: false,
-                },
-            },
+            sets: ProbingSets::new(train, test),
             probe,
             name: short_type_name::<P>(),
         }
@@ -259,10 +284,7 @@ impl<P: Classifier + Send> ClassificationProbing<P> {
         self.probe.fit(&tr.features()?, &ytr)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = ClassificationReport::new(&yte, &pred)?;
-        Ok(r.metrics()
-            .iter()
-            .map(|(m, v)| (format!("{}/{m}", self.name), *v))
-            .collect())
+        Ok(prefixed_metrics(&self.name, &r.metrics()))
     }
 }
 
@@ -272,11 +294,7 @@ impl<P: Classifier + Send> Callback for ClassificationProbing<P> {
         _ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>> {
-        if self.sets.schedule.on_train_start {
-            self.probe(est)
-        } else {
-            Ok(Vec::new())
-        }
+        probe_when(self.sets.schedule.on_train_start, || self.probe(est))
     }
 
     fn on_train_epoch_end(
@@ -284,11 +302,9 @@ impl<P: Classifier + Send> Callback for ClassificationProbing<P> {
         ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>> {
-        if self.sets.schedule.due(ctx.epoch, ctx.max_epochs) {
+        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
             self.probe(est)
-        } else {
-            Ok(Vec::new())
-        }
+        })
     }
 }
 
@@ -304,16 +320,7 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> RegressionPro
     /// Probing every epoch, named after the probe's type (`Ridge`).
     pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probe: P) -> Self {
         RegressionProbing {
-            sets: ProbingSets {
-                train,
-                test,
-                train_emb: Embedded::default(),
-                test_emb: Embedded::default(),
-                schedule: Schedule {
-                    every_n_train_epochs: 1,
-                    on_train_start: false,
-                },
-            },
+            sets: ProbingSets::new(train, test),
             probe,
             name: short_type_name::<P>(),
         }
@@ -332,10 +339,7 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> RegressionPro
         self.probe.fit(&tr.features()?, &ytr)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = RegressionReport::new(&te.column(0), pred.data())?;
-        Ok(r.metrics()
-            .iter()
-            .map(|(m, v)| (format!("{}/{m}", self.name), *v))
-            .collect())
+        Ok(prefixed_metrics(&self.name, &r.metrics()))
     }
 }
 
@@ -347,11 +351,9 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> Callback
         ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>> {
-        if self.sets.schedule.due(ctx.epoch, ctx.max_epochs) {
+        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
             self.probe(est)
-        } else {
-            Ok(Vec::new())
-        }
+        })
     }
 }
 
@@ -365,16 +367,7 @@ impl MultitaskProbing {
     /// Probing every epoch; the sets' labels must have one column per probe.
     pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probes: MultiTask) -> Self {
         MultitaskProbing {
-            sets: ProbingSets {
-                train,
-                test,
-                train_emb: Embedded::default(),
-                test_emb: Embedded::default(),
-                schedule: Schedule {
-                    every_n_train_epochs: 1,
-                    on_train_start: false,
-                },
-            },
+            sets: ProbingSets::new(train, test),
             probes,
         }
     }
@@ -402,10 +395,8 @@ impl Callback for MultitaskProbing {
         ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>> {
-        if self.sets.schedule.due(ctx.epoch, ctx.max_epochs) {
+        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
             self.probe(est)
-        } else {
-            Ok(Vec::new())
-        }
+        })
     }
 }

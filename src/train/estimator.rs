@@ -66,6 +66,32 @@ fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f3
         .collect()
 }
 
+/// The [`Estimator`] methods that only hand over to a `parts: Parts<_>` field: `embed` (the
+/// encoder), `apply_gradients`, `lr`, `state` and `load_state`.
+macro_rules! estimator_parts_methods {
+    () => {
+        fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+            self.parts.encoder.forward(g, x)
+        }
+
+        fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
+            self.parts.step(grads)
+        }
+
+        fn lr(&self) -> f64 {
+            self.parts.opt.lr()
+        }
+
+        fn state(&self) -> Vec<(String, Tensor<f32>)> {
+            self.parts.state()
+        }
+
+        fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
+            self.parts.load_state(state)
+        }
+    };
+}
+
 /// Encoder + head + optimizer plumbing shared by the estimators.
 struct Parts<O> {
     encoder: Box<dyn Module<f32>>,
@@ -241,12 +267,10 @@ fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
 }
 
 impl Estimator for SimClr {
+    estimator_parts_methods!();
+
     fn name(&self) -> &'static str {
         "SimCLR"
-    }
-
-    fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
-        self.parts.encoder.forward(g, x)
     }
 
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
@@ -254,25 +278,9 @@ impl Estimator for SimClr {
         self.loss.forward(g, z1, z2)
     }
 
-    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
-        self.parts.step(grads)
-    }
-
     fn on_epoch_start(&mut self, epoch: usize) -> Result<()> {
         self.parts.opt.set_lr(self.schedule.lr_at(epoch));
         Ok(())
-    }
-
-    fn lr(&self) -> f64 {
-        self.parts.opt.lr()
-    }
-
-    fn state(&self) -> Vec<(String, Tensor<f32>)> {
-        self.parts.state()
-    }
-
-    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
-        self.parts.load_state(state)
     }
 
     fn hparams(&self) -> Vec<(String, String)> {
@@ -401,12 +409,10 @@ fn parse_bandwidth(s: &str) -> Option<Bandwidth> {
 }
 
 impl Estimator for YAware {
+    estimator_parts_methods!();
+
     fn name(&self) -> &'static str {
         "YAwareContrastiveLearning"
-    }
-
-    fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
-        self.parts.encoder.forward(g, x)
     }
 
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
@@ -417,22 +423,6 @@ impl Estimator for YAware {
         }
         let (z1, z2, _) = self.parts.project(g, batch)?;
         self.loss.forward(g, z1, z2, Some(&labels))
-    }
-
-    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
-        self.parts.step(grads)
-    }
-
-    fn lr(&self) -> f64 {
-        self.parts.opt.lr()
-    }
-
-    fn state(&self) -> Vec<(String, Tensor<f32>)> {
-        self.parts.state()
-    }
-
-    fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
-        self.parts.load_state(state)
     }
 
     fn extra_metadata(&self) -> Vec<(String, String)> {
