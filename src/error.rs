@@ -45,6 +45,9 @@ pub enum Error {
         /// Where the value came from (an op, a loss at a given step, a data column).
         what: String,
     },
+    /// A compute device cannot be used: no GPU backend in this build, no adapter found (naming
+    /// the backends looked for), or an element type the device does not compute in.
+    Device(String),
 }
 
 /// The crate's result type.
@@ -71,6 +74,7 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Format { path, message } => write!(f, "{}: {message}", path.display()),
             Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
+            Error::Device(message) => write!(f, "device: {message}"),
         }
     }
 }

@@ -47,6 +47,8 @@
 pub mod autograd;
 pub mod datasets;
 pub mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod linalg;
 pub mod log;
 pub mod loss;

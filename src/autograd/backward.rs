@@ -165,7 +165,7 @@ impl<T: Element> Graph<T> {
                 res.push((a, ga));
             }
             // A sum's gradient is g broadcast back over the summed axes.
-            &Op::Sum { a } => res.push((a, Tensor::zeros(val(a).shape()).add(&g)?)),
+            &Op::Sum { a } => res.push((a, g.zeros_like_on(val(a).shape())?.add(&g)?)),
             &Op::Reshape { a } => res.push((a, g.reshape(val(a).shape())?)),
             // Each part gets its own range of g.
             Op::Concat { parts, axis } => {
@@ -185,7 +185,7 @@ impl<T: Element> Graph<T> {
                 before[axis] = start;
                 let mut after = shape.to_vec();
                 after[axis] = shape[axis] - start - g.shape()[axis];
-                let (z0, z1) = (Tensor::zeros(&before), Tensor::zeros(&after));
+                let (z0, z1) = (g.zeros_like_on(&before)?, g.zeros_like_on(&after)?);
                 res.push((a, Tensor::concat(&[&z0, &g, &z1], axis)?));
             }
             &Op::Transpose { a } => res.push((a, g.transpose()?)),
@@ -205,8 +205,9 @@ impl<T: Element> Graph<T> {
                 res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?))
             }
             // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
-            Op::L2NormalizeRows { a, norms, clamped } => {
-                res.push((*a, out.l2_normalize_rows_backward(norms, clamped, g)))
+            Op::L2NormalizeRows { a, norms } => {
+                let eps = T::from_f64(super::ops::NORMALIZE_EPS);
+                res.push((*a, out.l2_normalize_rows_backward(norms, eps, g)))
             }
             // d lse_i / d x_ij = softmax_ij = e^(x_ij − lse_i)
             &Op::LogSumExpRows { a } => res.push((a, val(a).logsumexp_rows_backward(out, &g))),

@@ -138,10 +138,9 @@ pub enum Op<T: Element> {
     L2NormalizeRows {
         /// The operand `[n, d]`.
         a: Var,
-        /// The clamped norm of each row.
-        norms: Vec<T>,
-        /// Which rows were clamped to `eps` (their gradient is `g / eps`).
-        clamped: Vec<bool>,
+        /// The clamped norm of each row, `[n]` (a row whose norm is `eps` was clamped: its
+        /// gradient is `g / eps`).
+        norms: Tensor<T>,
     },
     /// Row-wise logsumexp, output `[n, 1]`.
     LogSumExpRows {

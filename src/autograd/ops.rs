@@ -121,7 +121,7 @@ impl<T: Element> Graph<T> {
     /// Sum of every element (a 0-d result).
     pub fn sum(&mut self, a: Var) -> Result<Var> {
         self.check_var("sum", a)?;
-        let value = Tensor::scalar(self.value(a).sum_all());
+        let value = self.value(a).sum_all_tensor();
         Ok(self.record(value, Op::Sum { a }, &[a]))
     }
 
@@ -231,8 +231,7 @@ impl<T: Element> Graph<T> {
         self.check_var("l2_normalize_rows", a)?;
         let eps = T::from_f64(NORMALIZE_EPS);
         let (value, norms) = self.value(a).l2_normalize_rows(eps)?;
-        let clamped = norms.iter().map(|&n| n <= eps).collect();
-        Ok(self.record(value, Op::L2NormalizeRows { a, norms, clamped }, &[a]))
+        Ok(self.record(value, Op::L2NormalizeRows { a, norms }, &[a]))
     }
 
     /// Pairwise cosine similarities of the rows of `a` `[n, d]` and `b` `[m, d]`: `[n, m]`,

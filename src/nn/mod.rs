@@ -18,7 +18,7 @@ pub use mlp::{Flatten, Mlp, Relu, Sequential};
 
 use crate::autograd::{Grads, Graph, ParamId, Var};
 use crate::error::{Error, Result};
-use crate::tensor::{Element, Tensor};
+use crate::tensor::{Device, Element, Tensor};
 use rand::RngCore;
 
 /// A trainable tensor with a process-unique identity.
@@ -175,6 +175,18 @@ pub fn param_grads<T: Element>(module: &dyn Module<T>, grads: &Grads<T>) -> Vec<
         );
     });
     out
+}
+
+/// Moves every parameter of `module` to `device` (buffers such as running statistics stay on
+/// the host: they are read only in evaluation mode).
+///
+/// Errors: [`crate::Error::Device`] when the device cannot be used; parameters moved before
+/// the failure stay moved.
+pub fn to_device<T: Element>(module: &mut dyn Module<T>, device: Device) -> Result<()> {
+    for p in param_values_mut(module) {
+        *p = p.to_device(device)?;
+    }
+    Ok(())
 }
 
 /// Mutable references to every parameter tensor of `module`, in [`Module::visit_params`] order.

@@ -1,7 +1,12 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW` (single-tensor path).
 
-use super::{check_at_least, check_beta, decay_for, parse_state, update3, Layout, Optimizer};
+use super::{
+    check_at_least, check_beta, decay_for, parse_state, update3, AdamCoefficients, Layout,
+    Optimizer,
+};
 use crate::error::{Error, Result};
+#[cfg(feature = "gpu")]
+use crate::tensor::Device;
 use crate::tensor::{Element, Tensor};
 
 /// The state and update shared by [`Adam`] and [`AdamW`]; they differ only in how weight decay
@@ -80,7 +85,10 @@ impl<T: Element> AdamCore<T> {
         self.validate(op)?;
         self.layout.check(op, params, grads)?;
         if self.exp_avg.is_empty() {
-            self.exp_avg = params.iter().map(|p| Tensor::zeros(p.shape())).collect();
+            self.exp_avg = params
+                .iter()
+                .map(|p| p.zeros_like_on(p.shape()))
+                .collect::<Result<_>>()?;
             self.exp_avg_sq = self.exp_avg.clone();
         }
         self.step += 1;
@@ -89,32 +97,44 @@ impl<T: Element> AdamCore<T> {
         let bias_correction1 = 1.0 - self.beta1.powf(step);
         let bias_correction2 = 1.0 - self.beta2.powf(step);
         let step_size = self.lr / bias_correction1;
-        let bc2_sqrt = T::from_f64(bias_correction2.powf(0.5));
-        let neg_step_size = T::from_f64(-step_size);
-        let one_minus_beta1 = T::from_f64(1.0 - self.beta1);
-        let beta2 = T::from_f64(self.beta2);
-        let one_minus_beta2 = T::from_f64(1.0 - self.beta2);
-        let eps = T::from_f64(self.eps);
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let wd = decay_for(self.weight_decay, self.exclude_1d, p.ndim());
-            let l2 = !self.decoupled && wd != 0.0;
-            let decoupled = self.decoupled && wd != 0.0;
-            let l2_wd = T::from_f64(wd);
-            let shrink = T::from_f64(1.0 - self.lr * wd);
+            let c = AdamCoefficients {
+                decoupled: self.decoupled && wd != 0.0,
+                l2: !self.decoupled && wd != 0.0,
+                shrink: T::from_f64(1.0 - self.lr * wd),
+                l2_wd: T::from_f64(wd),
+                one_minus_beta1: T::from_f64(1.0 - self.beta1),
+                beta2: T::from_f64(self.beta2),
+                one_minus_beta2: T::from_f64(1.0 - self.beta2),
+                bc2_sqrt: T::from_f64(bias_correction2.powf(0.5)),
+                neg_step_size: T::from_f64(-step_size),
+                eps: T::from_f64(self.eps),
+            };
+            #[cfg(feature = "gpu")]
+            if [&**p, &self.exp_avg[i], g]
+                .iter()
+                .any(|t| t.device() == Device::Gpu)
+            {
+                let (np, m, v) =
+                    crate::gpu::ops::adam(p, &self.exp_avg[i], &self.exp_avg_sq[i], g, &c)?;
+                (**p, self.exp_avg[i], self.exp_avg_sq[i]) = (np, m, v);
+                continue;
+            }
             update3(
                 p.data_mut(),
                 self.exp_avg[i].data_mut(),
                 self.exp_avg_sq[i].data_mut(),
                 g.data(),
                 |p, m, v, g| {
-                    if decoupled {
-                        *p *= shrink;
+                    if c.decoupled {
+                        *p *= c.shrink;
                     }
-                    let g = if l2 { g + l2_wd * *p } else { g };
-                    *m = lerp(*m, g, one_minus_beta1);
-                    *v = *v * beta2 + one_minus_beta2 * g * g;
-                    let denom = v.sqrt() / bc2_sqrt + eps;
-                    *p += neg_step_size * *m / denom;
+                    let g = if c.l2 { g + c.l2_wd * *p } else { g };
+                    *m = lerp(*m, g, c.one_minus_beta1);
+                    *v = *v * c.beta2 + c.one_minus_beta2 * g * g;
+                    let denom = v.sqrt() / c.bc2_sqrt + c.eps;
+                    *p += c.neg_step_size * *m / denom;
                 },
             );
         }

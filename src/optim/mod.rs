@@ -336,5 +336,30 @@ pub(crate) fn update3<T: Element>(
     }
 }
 
+/// The per-step constants of one Adam/AdamW update (the update of [`Adam`] and [`AdamW`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamCoefficients<T> {
+    /// Decoupled weight decay: `p ← p·shrink` first.
+    pub decoupled: bool,
+    /// L2 weight decay: `g ← g + l2_wd·p`.
+    pub l2: bool,
+    /// `1 − lr·wd`.
+    pub shrink: T,
+    /// The L2 decay factor.
+    pub l2_wd: T,
+    /// `1 − β1`.
+    pub one_minus_beta1: T,
+    /// `β2`.
+    pub beta2: T,
+    /// `1 − β2`.
+    pub one_minus_beta2: T,
+    /// `√(1 − β2^step)`.
+    pub bc2_sqrt: T,
+    /// `−lr/(1 − β1^step)`.
+    pub neg_step_size: T,
+    /// `eps`.
+    pub eps: T,
+}
+
 #[cfg(test)]
 mod tests;

@@ -63,18 +63,29 @@ pub struct Conv2dGeometry {
 
 /// The checked shapes of one convolution.
 #[derive(Clone, Copy, Debug)]
-struct Dims {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    co: usize,
-    kh: usize,
-    kw: usize,
-    s: usize,
-    p: usize,
-    oh: usize,
-    ow: usize,
+pub(crate) struct Dims {
+    /// Images.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub co: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Stride.
+    pub s: usize,
+    /// Padding.
+    pub p: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
 }
 
 impl Dims {
@@ -489,6 +500,10 @@ impl<T: Element> Tensor<T> {
                 ));
             }
         }
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, weight]) {
+            return crate::gpu::ops::conv2d(self, weight, bias, &d);
+        }
         let out_shape = [d.n, d.co, d.oh, d.ow];
         let mut out = vec![T::ZERO; d.n * d.out_img()];
         if out.is_empty() {
@@ -567,6 +582,10 @@ impl<T: Element> Tensor<T> {
                 format!("grad_out [{}, {}, {}, {}]", d.n, d.co, d.oh, d.ow),
                 &[self.shape(), weight.shape(), grad_out.shape()],
             ));
+        }
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, weight, grad_out]) && d.n > 0 && d.out_img() > 0 {
+            return crate::gpu::ops::conv2d_backward(self, weight, grad_out, &d, need_input_grad);
         }
         let mut gx = need_input_grad.then(|| vec![T::ZERO; self.len()]);
         if d.n == 0 || d.out_img() == 0 {

@@ -226,6 +226,10 @@ impl<T: Element> Tensor<T> {
             BinaryOp::Div => "div",
         };
         let groups = broadcast_groups(name, self.shape(), rhs.shape())?;
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, rhs]) {
+            return crate::gpu::ops::binary(self, rhs, crate::gpu::ops::Combine::Op(op));
+        }
         let mut out = vec![T::ZERO; self.len()];
         let (a, b) = (self.data(), rhs.data());
         if groups.iter().all(|g| g.1) {
@@ -274,6 +278,18 @@ impl<T: Element> Tensor<T> {
     /// a `shape`-tensor onto `self.shape()`.
     pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Tensor<T>> {
         let groups = broadcast_groups("sum_to_shape", self.shape(), shape)?;
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            // Sum each broadcast axis (right-aligned) in turn, then drop the leading ones.
+            let lead = self.ndim() - shape.len();
+            let mut acc = self.clone();
+            for axis in 0..self.ndim() {
+                if axis < lead || (shape[axis - lead] == 1 && self.shape()[axis] != 1) {
+                    acc = acc.sum_axis(axis)?;
+                }
+            }
+            return acc.reshape(shape);
+        }
         let mut acc = vec![T::ZERO; shape.iter().product()];
         reduce_rec(&groups, self.data(), &mut acc);
         Tensor::from_vec(acc, shape)
@@ -281,6 +297,10 @@ impl<T: Element> Tensor<T> {
 
     /// `op(self, s)` for every element.
     pub fn scalar_op(&self, s: T, op: BinaryOp) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::scalar(self, s, op).expect("the tensor's GPU is open");
+        }
         let mut out = vec![T::ZERO; self.len()];
         out.par_chunks_mut(PAR_CHUNK)
             .zip(self.data().par_chunks(PAR_CHUNK))
@@ -300,6 +320,10 @@ impl<T: Element> Tensor<T> {
 
     /// A unary map applied to every element.
     pub fn map(&self, op: UnaryOp) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::unary(self, op).expect("the tensor's GPU is open");
+        }
         let mut out = vec![T::ZERO; self.len()];
         out.par_chunks_mut(PAR_CHUNK)
             .zip(self.data().par_chunks(PAR_CHUNK))

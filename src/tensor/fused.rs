@@ -12,6 +12,11 @@ const ROWS_PER_TASK: usize = 64;
 impl<T: Element> Tensor<T> {
     /// Gradient of `relu` given its output `self`: `g` where `self > 0`, else 0 (in place on `g`).
     pub fn relu_backward(&self, mut g: Tensor<T>) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, &g]) {
+            return crate::gpu::ops::binary(self, &g, crate::gpu::ops::Combine::ReluBackward)
+                .expect("the tensor's GPU is open");
+        }
         g.data_mut()
             .par_chunks_mut(PAR_CHUNK)
             .zip(self.data().par_chunks(PAR_CHUNK))
@@ -32,6 +37,11 @@ impl<T: Element> Tensor<T> {
                 &[self.shape(), &[mask.len()]],
             ));
         }
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            let mask = crate::gpu::ops::mask_tensor(mask, self)?;
+            return crate::gpu::ops::binary(self, &mask, crate::gpu::ops::Combine::Fill(value));
+        }
         let data = self
             .data()
             .iter()
@@ -43,6 +53,12 @@ impl<T: Element> Tensor<T> {
 
     /// `g` with the elements where `mask` is true set to 0 (the gradient of a masked fill).
     pub fn zero_where(mut g: Tensor<T>, mask: &[bool]) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[&g]) {
+            return g
+                .masked_fill(mask, T::ZERO)
+                .expect("a gradient has its node's shape");
+        }
         g.data_mut().iter_mut().zip(mask).for_each(|(gv, &m)| {
             if m {
                 *gv = T::ZERO
@@ -51,23 +67,29 @@ impl<T: Element> Tensor<T> {
         g
     }
 
-    /// Gradient of [`Tensor::l2_normalize_rows`] given its output `self` (`y = x/n`), the
-    /// clamped norms, and which rows were clamped: `dx = (g − y·(g·y))/n`, or `g/eps` for a
-    /// clamped row (its norm is the constant eps).
+    /// Gradient of [`Tensor::l2_normalize_rows`] given its output `self` (`y = x/n`) and the
+    /// clamped norms `[n]`: `dx = (g − y·(g·y))/n`, or `g/eps` for a row whose norm was clamped
+    /// to `eps` (its norm is then a constant).
     pub fn l2_normalize_rows_backward(
         &self,
-        norms: &[T],
-        clamped: &[bool],
+        norms: &Tensor<T>,
+        eps: T,
         mut g: Tensor<T>,
     ) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, norms, &g]) {
+            return crate::gpu::ops::l2_normalize_rows_backward(self, norms, eps, &g)
+                .expect("the tensor's GPU is open");
+        }
         let d = self.shape()[1].max(1);
         let y = self.data();
+        let norms = norms.data();
         g.data_mut()
             .par_chunks_mut(d)
             .enumerate()
             .for_each(|(r, row)| {
                 let yr = &y[r * d..(r + 1) * d];
-                let gy: T = if clamped[r] {
+                let gy: T = if norms[r] <= eps {
                     T::ZERO
                 } else {
                     row.iter().zip(yr).map(|(&a, &b)| a * b).sum()
@@ -82,6 +104,11 @@ impl<T: Element> Tensor<T> {
     /// Gradient of [`Tensor::logsumexp_rows`] for input `self` and output `lse` (`[n, 1]`):
     /// `dx_ij = g_i · e^(x_ij − lse_i)` (the row softmax scaled by the row's gradient).
     pub fn logsumexp_rows_backward(&self, lse: &Tensor<T>, g: &Tensor<T>) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, lse, g]) {
+            return crate::gpu::ops::logsumexp_rows_backward(self, lse, g)
+                .expect("the tensor's GPU is open");
+        }
         let d = self.shape()[1].max(1);
         let mut gx = self.clone();
         gx.data_mut()
@@ -100,6 +127,11 @@ impl<T: Element> Tensor<T> {
     /// Gradient of [`Tensor::log_softmax_rows`] given its output `self` (`y`):
     /// `dx_ij = g_ij − e^(y_ij) · Σ_k g_ik`.
     pub fn log_softmax_rows_backward(&self, mut g: Tensor<T>) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self, &g]) {
+            return crate::gpu::ops::log_softmax_rows_backward(self, &g)
+                .expect("the tensor's GPU is open");
+        }
         let d = self.shape()[1].max(1);
         g.data_mut()
             .par_chunks_mut(ROWS_PER_TASK * d)
@@ -125,6 +157,16 @@ impl<T: Element> Tensor<T> {
                 "one row per index",
                 &[self.shape(), shape],
             ));
+        }
+        if let Some(&i) = indices.iter().find(|&&i| i >= shape[0]) {
+            return Err(Error::invalid(
+                "scatter_add_rows",
+                format!("row index {i} out of range for shape {shape:?}"),
+            ));
+        }
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::scatter_add_rows(self, indices, shape);
         }
         let mut out = Tensor::zeros(shape);
         for (j, &i) in indices.iter().enumerate() {

@@ -15,9 +15,13 @@ pub mod gemm;
 pub mod pool;
 mod reduce;
 mod rows;
+mod storage;
 
 pub use element::{Element, Lanes};
 pub use elementwise::{BinaryOp, UnaryOp};
+pub use storage::Device;
+
+use storage::Storage;
 
 use crate::error::{Error, Result};
 use rand::Rng;
@@ -32,7 +36,7 @@ pub const PAR_CHUNK: usize = 1 << 15;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor<T: Element> {
     shape: Vec<usize>,
-    data: Vec<T>,
+    data: Storage<T>,
 }
 
 impl<T: Element> Tensor<T> {
@@ -48,7 +52,7 @@ impl<T: Element> Tensor<T> {
         }
         Ok(Tensor {
             shape: shape.to_vec(),
-            data,
+            data: Storage::Host(data),
         })
     }
 
@@ -56,7 +60,7 @@ impl<T: Element> Tensor<T> {
     pub fn full(shape: &[usize], value: T) -> Self {
         Tensor {
             shape: shape.to_vec(),
-            data: vec![value; shape.iter().product()],
+            data: Storage::Host(vec![value; shape.iter().product()]),
         }
     }
 
@@ -89,7 +93,7 @@ impl<T: Element> Tensor<T> {
             .collect();
         Tensor {
             shape: shape.to_vec(),
-            data,
+            data: Storage::Host(data),
         }
     }
 
@@ -103,7 +107,7 @@ impl<T: Element> Tensor<T> {
             .collect();
         Tensor {
             shape: shape.to_vec(),
-            data,
+            data: Storage::Host(data),
         }
     }
 
@@ -119,32 +123,88 @@ impl<T: Element> Tensor<T> {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.shape.iter().product()
     }
 
     /// True when the tensor holds no element.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.len() == 0
     }
 
-    /// The elements in row-major order.
+    /// The elements in row-major order. For a tensor on the GPU this reads the buffer back
+    /// (once; the copy is kept until the tensor changes).
     pub fn data(&self) -> &[T] {
         &self.data
     }
 
-    /// The elements in row-major order, mutably.
+    /// The elements in row-major order, mutably. A tensor on the GPU moves to the host first.
     pub fn data_mut(&mut self) -> &mut [T] {
-        &mut self.data
+        self.data.make_host()
     }
 
-    /// Consumes the tensor, returning its elements.
+    /// Consumes the tensor, returning its elements (read back from the GPU if it is there).
     pub fn into_vec(self) -> Vec<T> {
-        self.data
+        self.data.into_vec()
+    }
+
+    /// Where the elements are.
+    pub fn device(&self) -> Device {
+        self.data.device()
+    }
+
+    /// The same tensor on `device` (a clone when it is already there).
+    ///
+    /// Errors: [`Error::Device`] for [`Device::Gpu`] in a build without the `gpu` feature, when
+    /// no GPU adapter can be opened, or for an element type other than f32.
+    pub fn to_device(&self, device: Device) -> Result<Self> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        match device {
+            Device::Cpu => Tensor::from_vec(self.data().to_vec(), &self.shape),
+            #[cfg(feature = "gpu")]
+            Device::Gpu => Ok(Tensor {
+                shape: self.shape.clone(),
+                data: Storage::gpu(crate::gpu::upload(self.data())?),
+            }),
+            #[cfg(not(feature = "gpu"))]
+            Device::Gpu => Err(Error::Device(
+                "this build has no GPU backend; rebuild with `--features gpu`".into(),
+            )),
+        }
+    }
+
+    /// Zeros of `shape` on the same device as `self`.
+    pub fn zeros_like_on(&self, shape: &[usize]) -> Result<Self> {
+        let zeros = Tensor::zeros(shape);
+        match self.device() {
+            Device::Cpu => Ok(zeros),
+            Device::Gpu => zeros.to_device(Device::Gpu),
+        }
+    }
+
+    /// A tensor around a device buffer a GPU kernel wrote.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn from_gpu(buffer: crate::gpu::Buffer, shape: &[usize]) -> Self {
+        debug_assert_eq!(buffer.len(), shape.iter().product::<usize>());
+        Tensor {
+            shape: shape.to_vec(),
+            data: Storage::gpu(buffer),
+        }
+    }
+
+    /// The device buffer holding the elements, uploading host elements first.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn gpu_buffer(&self) -> Result<std::sync::Arc<crate::gpu::Buffer>> {
+        match &self.data {
+            Storage::Gpu { buffer, .. } => Ok(std::sync::Arc::clone(buffer)),
+            Storage::Host(v) => Ok(std::sync::Arc::new(crate::gpu::upload(v)?)),
+        }
     }
 
     /// The single element of a one-element tensor.
     pub fn item(&self) -> Result<T> {
-        match self.data.as_slice() {
+        match self.data() {
             [v] => Ok(*v),
             _ => Err(Error::shape(
                 "Tensor::item",
@@ -158,7 +218,7 @@ impl<T: Element> Tensor<T> {
     pub fn cast<U: Element>(&self) -> Tensor<U> {
         Tensor {
             shape: self.shape.clone(),
-            data: self.data.iter().map(|v| U::from_f64(v.to_f64())).collect(),
+            data: Storage::Host(self.data.iter().map(|v| U::from_f64(v.to_f64())).collect()),
         }
     }
 
@@ -201,6 +261,10 @@ impl<T: Element> Tensor<T> {
     /// Transpose of a 2-D tensor.
     pub fn transpose(&self) -> Result<Self> {
         let (r, c) = self.dims2("transpose")?;
+        #[cfg(feature = "gpu")]
+        if on_gpu(&[self]) {
+            return crate::gpu::ops::transpose(self, r, c);
+        }
         // Blocked so both the reads and the writes stay within a few cache lines per tile.
         const TILE: usize = 32;
         let mut out = vec![T::ZERO; r * c];
@@ -213,10 +277,7 @@ impl<T: Element> Tensor<T> {
                 }
             }
         }
-        Ok(Tensor {
-            shape: vec![c, r],
-            data: out,
-        })
+        Tensor::from_vec(out, &[c, r])
     }
 
     /// `(outer, axis_len, inner)` for an axis: the tensor seen as a 3-D block around it.
@@ -258,6 +319,10 @@ impl<T: Element> Tensor<T> {
             }
             shape[axis] += p.shape[axis];
         }
+        #[cfg(feature = "gpu")]
+        if on_gpu(parts) {
+            return crate::gpu::ops::concat(parts, axis, outer, inner, &shape);
+        }
         let mut data = Vec::with_capacity(shape.iter().product());
         for o in 0..outer {
             for p in parts {
@@ -265,7 +330,7 @@ impl<T: Element> Tensor<T> {
                 data.extend_from_slice(&p.data[o * run..(o + 1) * run]);
             }
         }
-        Ok(Tensor { shape, data })
+        Tensor::from_vec(data, &shape)
     }
 
     /// The sub-tensor `start..end` along `axis`.
@@ -282,12 +347,16 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape = self.shape.clone();
         shape[axis] = end - start;
+        #[cfg(feature = "gpu")]
+        if on_gpu(&[self]) {
+            return crate::gpu::ops::slice(self, (outer, len, inner), start, &shape);
+        }
         let mut data = Vec::with_capacity(outer * (end - start) * inner);
         for o in 0..outer {
             let base = o * len * inner;
             data.extend_from_slice(&self.data[base + start * inner..base + end * inner]);
         }
-        Ok(Tensor { shape, data })
+        Tensor::from_vec(data, &shape)
     }
 
     /// Rows `indices` of a tensor seen as `[shape[0], rest]` (row gather).
@@ -300,19 +369,23 @@ impl<T: Element> Tensor<T> {
             ));
         };
         let inner: usize = self.shape[1..].iter().product();
-        let mut data = Vec::with_capacity(indices.len() * inner);
-        for &i in indices {
-            if i >= rows {
-                return Err(Error::invalid(
-                    "gather_rows",
-                    format!("row index {i} out of range for shape {:?}", self.shape),
-                ));
-            }
-            data.extend_from_slice(&self.data[i * inner..(i + 1) * inner]);
+        if let Some(&i) = indices.iter().find(|&&i| i >= rows) {
+            return Err(Error::invalid(
+                "gather_rows",
+                format!("row index {i} out of range for shape {:?}", self.shape),
+            ));
         }
         let mut shape = self.shape.clone();
         shape[0] = indices.len();
-        Ok(Tensor { shape, data })
+        #[cfg(feature = "gpu")]
+        if on_gpu(&[self]) {
+            return crate::gpu::ops::gather_rows(self, indices, inner, &shape);
+        }
+        let mut data = Vec::with_capacity(indices.len() * inner);
+        for &i in indices {
+            data.extend_from_slice(&self.data[i * inner..(i + 1) * inner]);
+        }
+        Tensor::from_vec(data, &shape)
     }
 
     /// Matrix product `op(self) · op(rhs)` of 2-D tensors, `op` transposing when asked.
@@ -328,6 +401,11 @@ impl<T: Element> Tensor<T> {
                 &[&self.shape, &rhs.shape],
             ));
         }
+        #[cfg(feature = "gpu")]
+        if on_gpu(&[self, rhs]) {
+            let dims = crate::gpu::ops::GemmDims::single(m, n, k, trans_a, trans_b);
+            return crate::gpu::ops::gemm(self, rhs, dims, &[m, n]);
+        }
         let mut out = vec![T::ZERO; m * n];
         gemm::gemm(
             trans_a,
@@ -341,10 +419,7 @@ impl<T: Element> Tensor<T> {
             T::ZERO,
             &mut out,
         );
-        Ok(Tensor {
-            shape: vec![m, n],
-            data: out,
-        })
+        Tensor::from_vec(out, &[m, n])
     }
 
     /// True when every element is finite.
@@ -355,12 +430,24 @@ impl<T: Element> Tensor<T> {
     }
 }
 
-/// `acc += g` elementwise for equal shapes (gradient accumulation).
+/// True when any of `ts` is on the GPU: an op on them then runs there, uploading the others.
+#[cfg(feature = "gpu")]
+fn on_gpu<T: Element>(ts: &[&Tensor<T>]) -> bool {
+    ts.iter().any(|t| t.device() == Device::Gpu)
+}
+
+/// `acc += g` elementwise for equal shapes (gradient accumulation). On the GPU the sum is a new
+/// buffer that replaces `acc`'s.
 ///
 /// # Panics
 /// If the lengths differ (an internal invariant: gradients have their node's shape).
 pub fn add_assign<T: Element>(acc: &mut Tensor<T>, g: &Tensor<T>) {
     assert_eq!(acc.len(), g.len(), "add_assign: length invariant");
+    #[cfg(feature = "gpu")]
+    if on_gpu(&[acc, g]) {
+        *acc = acc.add(g).expect("add_assign: same shapes");
+        return;
+    }
     acc.data_mut()
         .par_chunks_mut(PAR_CHUNK)
         .zip(g.data().par_chunks(PAR_CHUNK))

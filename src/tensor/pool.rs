@@ -115,6 +115,18 @@ impl<T: Element> Tensor<T> {
     pub fn avg_pool2d(&self, k: usize) -> Result<Tensor<T>> {
         let (planes, h, w, oh, ow) = pool_dims("avg_pool2d", self.shape(), k, &[])?;
         let out_shape = [self.shape()[0], self.shape()[1], oh, ow];
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            let d = crate::gpu::ops::PoolDims {
+                planes,
+                h,
+                w,
+                oh,
+                ow,
+                k,
+            };
+            return crate::gpu::ops::avg_pool2d(self, &d, &out_shape);
+        }
         let mut out = vec![T::ZERO; planes * oh * ow];
         if out.is_empty() {
             return Tensor::from_vec(out, &out_shape);
@@ -152,6 +164,18 @@ impl<T: Element> Tensor<T> {
                 ),
                 &[input_shape, grad_out.shape()],
             ));
+        }
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[grad_out]) {
+            let d = crate::gpu::ops::PoolDims {
+                planes,
+                h,
+                w,
+                oh,
+                ow,
+                k,
+            };
+            return crate::gpu::ops::avg_pool2d_backward(grad_out, &d, input_shape);
         }
         let mut gx = vec![T::ZERO; planes * h * w];
         if gx.is_empty() {

@@ -77,6 +77,13 @@ impl<T: Element> Tensor<T> {
 
     /// Sum along `axis`, keeping it with length 1.
     pub fn sum_axis(&self, axis: usize) -> Result<Tensor<T>> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            let dims = self.around_axis("sum_axis", axis)?;
+            let mut shape = self.shape().to_vec();
+            shape[axis] = 1;
+            return crate::gpu::ops::sum_axis(self, dims, &shape);
+        }
         self.reduce_axis(axis, Reduce::Sum, "sum_axis")
     }
 
@@ -95,6 +102,15 @@ impl<T: Element> Tensor<T> {
     pub fn sum_all(&self) -> T {
         let partials: Vec<T> = self.data().par_chunks(PAR_CHUNK).map(sum_slice).collect();
         partials.into_iter().fold(T::ZERO, |a, b| a + b)
+    }
+
+    /// Sum of all elements as a 0-d tensor on the tensor's device (no read back from a GPU).
+    pub fn sum_all_tensor(&self) -> Tensor<T> {
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::sum_all(self).expect("the tensor's GPU is open");
+        }
+        Tensor::scalar(self.sum_all())
     }
 
     /// Mean of all elements (NaN for an empty tensor).

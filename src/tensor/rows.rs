@@ -22,6 +22,10 @@ impl<T: Element> Tensor<T> {
     /// Row-wise `log Σ_j e^{x_ij}` of a 2-D tensor, computed stably; shape `[n, 1]`.
     pub fn logsumexp_rows(&self) -> Result<Tensor<T>> {
         let (n, d) = self.dims2("logsumexp_rows")?;
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::logsumexp_rows(self, n, d);
+        }
         let mut out = vec![T::ZERO; n];
         let x = self.data();
         out.par_chunks_mut(ROWS_PER_TASK)
@@ -37,7 +41,11 @@ impl<T: Element> Tensor<T> {
 
     /// Row-wise `x_ij − logsumexp_j(x_i·)`, shape unchanged.
     pub fn log_softmax_rows(&self) -> Result<Tensor<T>> {
-        let (_, d) = self.dims2("log_softmax_rows")?;
+        let (_n, d) = self.dims2("log_softmax_rows")?;
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::log_softmax_rows(self, _n, d);
+        }
         let mut out = self.data().to_vec();
         out.par_chunks_mut(ROWS_PER_TASK * d.max(1))
             .for_each(|block| {
@@ -51,8 +59,12 @@ impl<T: Element> Tensor<T> {
 
     /// Each row divided by `max(‖row‖₂, eps)` (as `torch.nn.functional.normalize`); also returns
     /// the clamped norms (`[n]`), which the backward pass needs.
-    pub fn l2_normalize_rows(&self, eps: T) -> Result<(Tensor<T>, Vec<T>)> {
+    pub fn l2_normalize_rows(&self, eps: T) -> Result<(Tensor<T>, Tensor<T>)> {
         let (n, d) = self.dims2("l2_normalize_rows")?;
+        #[cfg(feature = "gpu")]
+        if super::on_gpu(&[self]) {
+            return crate::gpu::ops::l2_normalize_rows(self, eps);
+        }
         let mut out = self.data().to_vec();
         let mut norms = vec![T::ZERO; n];
         out.par_chunks_mut(d.max(1))
@@ -63,7 +75,10 @@ impl<T: Element> Tensor<T> {
                 *nrm = r;
                 row.iter_mut().for_each(|v| *v /= r);
             });
-        Ok((Tensor::from_vec(out, &[n, d])?, norms))
+        Ok((
+            Tensor::from_vec(out, &[n, d])?,
+            Tensor::from_vec(norms, &[n])?,
+        ))
     }
 }
 
@@ -87,6 +102,6 @@ mod tests {
         let x = Tensor::from_vec(vec![3.0f64, 4.0, 0.0, 0.0], &[2, 2]).unwrap();
         let (y, n) = x.l2_normalize_rows(1e-12).unwrap();
         assert_eq!(y.data(), &[0.6, 0.8, 0.0, 0.0]);
-        assert_eq!(n, vec![5.0, 1e-12]);
+        assert_eq!(n.data(), &[5.0, 1e-12]);
     }
 }

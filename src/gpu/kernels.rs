@@ -1,0 +1,699 @@
+//! The WGSL kernels. Each is one shader module: a shared prelude (the parameter block at
+//! binding 0, its accessors, and for the one-thread-per-item kernels the entry point that calls
+//! `item(i)` for `i < p(0)`), then the kernel's own bindings (inputs, then outputs) and code.
+//!
+//! Algorithm choices and tuning constants:
+//! - GEMM: 64×64 output tiles per workgroup of 16×16 threads, each thread a 4×4 block, K in
+//!   steps of 16 through workgroup memory. Bigger tiles cut global reads (each loaded element
+//!   is used 64 times) but leave fewer workgroups for small matrices; 64 fits the batch-256
+//!   training shapes (256×256 similarity, 256×64 heads) with 16 or more workgroups.
+//! - Row reductions that feed a scalar (sum of all elements) use one workgroup per row and a
+//!   tree in workgroup memory; the per-row ops of the losses (logsumexp, log-softmax, L2
+//!   normalisation) use one thread per row: their rows are short (≤ 512) and few.
+//! - Convolution is im2col + the batched GEMM, its backward the GEMM + col2im; col2im gathers
+//!   (each input pixel sums the patches it is in) instead of scattering, so it needs no atomics
+//!   and adds in a fixed order.
+
+/// Words in every kernel's parameter block (a uniform buffer of `PARAM_WORDS / 4` vec4s).
+pub(super) const PARAM_WORDS: usize = 32;
+
+/// How the kernel's threads map to work.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// One thread per item over a folded 1-D grid; the body defines `fn item(i: u32)`, `p(0)`
+    /// is the item count.
+    Items,
+    /// The body defines its own entry point `main`.
+    Custom,
+}
+
+/// One compute kernel.
+pub(super) struct Kernel {
+    /// Name (the pipeline cache key and the debug label).
+    pub name: &'static str,
+    layout: Layout,
+    body: &'static str,
+}
+
+const PRELUDE: &str = r#"
+// Binding 0 of every kernel: its parameters as u32 words (f32 ones bit-cast).
+@group(0) @binding(0) var<uniform> params: array<vec4<u32>, 8>;
+
+fn p(i: u32) -> u32 {
+    return params[i / 4u][i % 4u];
+}
+
+fn pf(i: u32) -> f32 {
+    return bitcast<f32>(p(i));
+}
+"#;
+
+const ITEMS_MAIN: &str = r#"
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (i < p(0u)) {
+        item(i);
+    }
+}
+"#;
+
+impl Kernel {
+    /// The complete WGSL source.
+    pub fn source(&self) -> String {
+        match self.layout {
+            Layout::Items => format!("{PRELUDE}{ITEMS_MAIN}{}", self.body),
+            Layout::Custom => format!("{PRELUDE}{}", self.body),
+        }
+    }
+}
+
+/// Unary maps and scalar ops: `p = [n, op, s]`; op 0 relu, 1 exp, 2 ln, 3 sqrt, 4 neg,
+/// 5..8 `x + s`, `x − s`, `x · s`, `x / s`.
+pub(super) const MAP: Kernel = Kernel {
+    name: "map",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(i: u32) {
+    let x = a[i];
+    let s = pf(2u);
+    var y = x;
+    switch p(1u) {
+        case 0u: { y = select(0.0, x, x > 0.0); }
+        case 1u: { y = exp(x); }
+        case 2u: { y = log(x); }
+        case 3u: { y = sqrt(x); }
+        case 4u: { y = -x; }
+        case 5u: { y = x + s; }
+        case 6u: { y = x - s; }
+        case 7u: { y = x * s; }
+        case 8u: { y = x / s; }
+        default: {}
+    }
+    out[i] = y;
+}
+"#,
+};
+
+/// `out = a op b` with `b` broadcast: `p = [n, op, ndim, fill, shape[8], b_strides[8]]`
+/// (b's stride is 0 along broadcast axes); op 0..3 add, sub, mul, div; 4 relu backward (`a` the
+/// relu output, `b` the gradient); 5 masked fill (`b` the mask as 0/1, `fill` the value).
+pub(super) const BINARY: Kernel = Kernel {
+    name: "binary",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn item(i: u32) {
+    let nd = p(2u);
+    var rem = i;
+    var j = 0u;
+    for (var d = 0u; d < nd; d++) {
+        let axis = nd - 1u - d;
+        let len = p(4u + axis);
+        j += (rem % len) * p(12u + axis);
+        rem = rem / len;
+    }
+    let x = a[i];
+    let y = b[j];
+    var r = x;
+    switch p(1u) {
+        case 0u: { r = x + y; }
+        case 1u: { r = x - y; }
+        case 2u: { r = x * y; }
+        case 3u: { r = x / y; }
+        case 4u: { r = select(0.0, y, x > 0.0); }
+        case 5u: { r = select(x, pf(3u), y != 0.0); }
+        default: {}
+    }
+    out[i] = r;
+}
+"#,
+};
+
+/// Batched `C_z = op(A_z)·op(B_z)`: `p = [M, N, K, trans_a, trans_b, batch stride of A, of B,
+/// of C]` (a stride of 0 shares the operand); grid `[⌈N/64⌉, ⌈M/64⌉, batch]`.
+pub(super) const GEMM: Kernel = Kernel {
+    name: "gemm",
+    layout: Layout::Custom,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+var<workgroup> tile_a: array<f32, 1024>; // [64 rows][16 k]
+var<workgroup> tile_b: array<f32, 1024>; // [16 k][64 cols]
+
+fn load_a(z: u32, r: u32, k: u32) -> f32 {
+    let m = p(0u);
+    let kk = p(2u);
+    if (r >= m || k >= kk) {
+        return 0.0;
+    }
+    let at = select(r * kk + k, k * m + r, p(3u) != 0u);
+    return a[z * p(5u) + at];
+}
+
+fn load_b(z: u32, k: u32, col: u32) -> f32 {
+    let n = p(1u);
+    let kk = p(2u);
+    if (k >= kk || col >= n) {
+        return 0.0;
+    }
+    let at = select(k * n + col, col * kk + k, p(4u) != 0u);
+    return b[z * p(6u) + at];
+}
+
+@compute @workgroup_size(16, 16)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let m = p(0u);
+    let n = p(1u);
+    let kk = p(2u);
+    let z = wid.z;
+    let row0 = wid.y * 64u;
+    let col0 = wid.x * 64u;
+    let t = lid.y * 16u + lid.x;
+    var acc: array<f32, 16>;
+    for (var k0 = 0u; k0 < kk; k0 += 16u) {
+        for (var q = 0u; q < 4u; q++) {
+            let e = t + q * 256u;
+            tile_a[e] = load_a(z, row0 + e / 16u, k0 + e % 16u);
+            tile_b[e] = load_b(z, k0 + e / 64u, col0 + e % 64u);
+        }
+        workgroupBarrier();
+        for (var k = 0u; k < 16u; k++) {
+            var av: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                av[i] = tile_a[(lid.y + 16u * i) * 16u + k];
+                bv[i] = tile_b[k * 64u + lid.x + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i * 4u + j] = fma(av[i], bv[j], acc[i * 4u + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+            let r = row0 + lid.y + 16u * i;
+            let col = col0 + lid.x + 16u * j;
+            if (r < m && col < n) {
+                c[z * p(7u) + r * n + col] = acc[i * 4u + j];
+            }
+        }
+    }
+}
+"#,
+};
+
+/// Sum over the middle axis of `[outer, len, inner]`: `p = [outer·inner, len, inner]`.
+pub(super) const SUM_AXIS: Kernel = Kernel {
+    name: "sum_axis",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(i: u32) {
+    let len = p(1u);
+    let inner = p(2u);
+    let o = i / inner;
+    let r = i % inner;
+    var s = 0.0;
+    for (var j = 0u; j < len; j++) {
+        s += a[(o * len + j) * inner + r];
+    }
+    out[i] = s;
+}
+"#,
+};
+
+/// Sum of each row of `[rows, len]`, one workgroup per row (grid folded into x, y):
+/// `p = [rows, len]`; 256 strided partial sums, then a tree.
+pub(super) const SUM_ROWS: Kernel = Kernel {
+    name: "sum_rows",
+    layout: Layout::Custom,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> part: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = wid.y * nwg.x + wid.x;
+    let rows = p(0u);
+    let len = p(1u);
+    var s = 0.0;
+    if (row < rows) {
+        for (var j = lid; j < len; j += 256u) {
+            s += a[row * len + j];
+        }
+    }
+    part[lid] = s;
+    workgroupBarrier();
+    for (var w = 128u; w > 0u; w = w / 2u) {
+        if (lid < w) {
+            part[lid] += part[lid + w];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < rows) {
+        out[row] = part[0];
+    }
+}
+"#,
+};
+
+/// `row_lse(base, d)`: the logsumexp of `x[base..base + d]` (max-shifted; NaN wins the max),
+/// shared by the row kernels that read a binding named `x`.
+macro_rules! row_lse_fn {
+    () => {
+        r#"
+fn row_lse(base: u32, d: u32) -> f32 {
+    var m = x[base];
+    for (var j = 1u; j < d; j++) {
+        let v = x[base + j];
+        if (v > m || v != v) {
+            m = v;
+        }
+    }
+    var s = 0.0;
+    for (var j = 0u; j < d; j++) {
+        s += exp(x[base + j] - m);
+    }
+    return m + log(s);
+}
+"#
+    };
+}
+
+/// Row-wise logsumexp of `x` `[rows, d]`: `p = [rows, d]`.
+pub(super) const LOGSUMEXP_ROWS: Kernel = Kernel {
+    name: "logsumexp_rows",
+    layout: Layout::Items,
+    body: concat!(
+        row_lse_fn!(),
+        r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    out[r] = row_lse(r * d, d);
+}
+"#
+    ),
+};
+
+/// Row-wise log-softmax of `x` `[rows, d]`: `p = [rows, d]`.
+pub(super) const LOG_SOFTMAX_ROWS: Kernel = Kernel {
+    name: "log_softmax_rows",
+    layout: Layout::Items,
+    body: concat!(
+        row_lse_fn!(),
+        r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    let lse = row_lse(r * d, d);
+    for (var j = 0u; j < d; j++) {
+        out[r * d + j] = x[r * d + j] - lse;
+    }
+}
+"#
+    ),
+};
+
+/// `dx_ij = g_i · e^(x_ij − lse_i)`: `p = [rows, d]`.
+pub(super) const LOGSUMEXP_ROWS_BACKWARD: Kernel = Kernel {
+    name: "logsumexp_rows_backward",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> lse: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    for (var j = 0u; j < d; j++) {
+        out[r * d + j] = g[r] * exp(x[r * d + j] - lse[r]);
+    }
+}
+"#,
+};
+
+/// `dx_ij = g_ij − e^(y_ij)·Σ_k g_ik` for the log-softmax output `y`: `p = [rows, d]`.
+pub(super) const LOG_SOFTMAX_ROWS_BACKWARD: Kernel = Kernel {
+    name: "log_softmax_rows_backward",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    var gs = 0.0;
+    for (var j = 0u; j < d; j++) {
+        gs += g[r * d + j];
+    }
+    for (var j = 0u; j < d; j++) {
+        out[r * d + j] = g[r * d + j] - exp(y[r * d + j]) * gs;
+    }
+}
+"#,
+};
+
+/// Rows divided by `max(‖row‖, eps)`, and those clamped norms: `p = [rows, d, eps]`.
+pub(super) const L2_NORMALIZE_ROWS: Kernel = Kernel {
+    name: "l2_normalize_rows",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> norms: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    var sq = 0.0;
+    for (var j = 0u; j < d; j++) {
+        let v = x[r * d + j];
+        sq += v * v;
+    }
+    let n = max(sqrt(sq), pf(2u));
+    norms[r] = n;
+    for (var j = 0u; j < d; j++) {
+        y[r * d + j] = x[r * d + j] / n;
+    }
+}
+"#,
+};
+
+/// `dx = (g − y·(g·y))/n`, or `g/n` for a row whose norm was clamped to eps: `p = [rows, d, eps]`.
+pub(super) const L2_NORMALIZE_ROWS_BACKWARD: Kernel = Kernel {
+    name: "l2_normalize_rows_backward",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read> norms: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn item(r: u32) {
+    let d = p(1u);
+    let n = norms[r];
+    var gy = 0.0;
+    if (n > pf(2u)) {
+        for (var j = 0u; j < d; j++) {
+            gy += g[r * d + j] * y[r * d + j];
+        }
+    }
+    for (var j = 0u; j < d; j++) {
+        out[r * d + j] = (g[r * d + j] - y[r * d + j] * gy) / n;
+    }
+}
+"#,
+};
+
+/// Copies a block along one axis: `dst[o, dst_off + j, i] = src[o, src_off + j, i]` for
+/// `j < len`: `p = [outer·len·inner, len, inner, src axis length, dst axis length, src_off,
+/// dst_off]` (concat and slice).
+pub(super) const COPY_AXIS: Kernel = Kernel {
+    name: "copy_axis",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+fn item(t: u32) {
+    let len = p(1u);
+    let inner = p(2u);
+    let i = t % inner;
+    let j = (t / inner) % len;
+    let o = t / (inner * len);
+    dst[(o * p(4u) + p(6u) + j) * inner + i] = src[(o * p(3u) + p(5u) + j) * inner + i];
+}
+"#,
+};
+
+/// Matrix transpose: `p = [r·c, r, c]`, `out[j, i] = a[i, j]`.
+pub(super) const TRANSPOSE: Kernel = Kernel {
+    name: "transpose",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(t: u32) {
+    let r = p(1u);
+    let c = p(2u);
+    let i = t % r;
+    let j = t / r;
+    out[t] = a[i * c + j];
+}
+"#,
+};
+
+/// Row gather: `p = [n_idx·inner, inner]`, `out[k, i] = a[idx[k], i]`.
+pub(super) const GATHER_ROWS: Kernel = Kernel {
+    name: "gather_rows",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn item(t: u32) {
+    let inner = p(1u);
+    out[t] = a[idx[t / inner] * inner + t % inner];
+}
+"#,
+};
+
+/// Row scatter-add (the gradient of a gather), gathered per output element in index order:
+/// `p = [rows·inner, inner, n_idx]`, `out[r, i] = Σ_{k: idx[k] = r} g[k, i]`.
+pub(super) const SCATTER_ADD_ROWS: Kernel = Kernel {
+    name: "scatter_add_rows",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn item(t: u32) {
+    let inner = p(1u);
+    let r = t / inner;
+    let i = t % inner;
+    var s = 0.0;
+    for (var k = 0u; k < p(2u); k++) {
+        if (idx[k] == r) {
+            s += g[k * inner + i];
+        }
+    }
+    out[t] = s;
+}
+"#,
+};
+
+/// Unfold for convolution: `cols[n, (c·KH + kh)·KW + kw, oh·OW + ow] = x[n, c, oh·s − pad + kh,
+/// ow·s − pad + kw]` (0 outside): `p = [items, C, H, W, KH, KW, OH, OW, stride, pad]`.
+pub(super) const IM2COL: Kernel = Kernel {
+    name: "im2col",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> cols: array<f32>;
+
+fn item(t: u32) {
+    let c_in = p(1u);
+    let h = p(2u);
+    let w = p(3u);
+    let kh_n = p(4u);
+    let kw_n = p(5u);
+    let oh_n = p(6u);
+    let ow_n = p(7u);
+    let s = p(8u);
+    let pad = p(9u);
+    let sp = oh_n * ow_n;
+    let ckk = c_in * kh_n * kw_n;
+    let pos = t % sp;
+    let row = (t / sp) % ckk;
+    let n = t / (sp * ckk);
+    let kw = row % kw_n;
+    let kh = (row / kw_n) % kh_n;
+    let c = row / (kw_n * kh_n);
+    let iy = i32((pos / ow_n) * s + kh) - i32(pad);
+    let ix = i32((pos % ow_n) * s + kw) - i32(pad);
+    var v = 0.0;
+    if (iy >= 0 && iy < i32(h) && ix >= 0 && ix < i32(w)) {
+        v = x[((n * c_in + c) * h + u32(iy)) * w + u32(ix)];
+    }
+    cols[t] = v;
+}
+"#,
+};
+
+/// Fold for the convolution backward: each input pixel sums the patch entries it fed, in
+/// (kh, kw) order: `p = [items, C, H, W, KH, KW, OH, OW, stride, pad]`.
+pub(super) const COL2IM: Kernel = Kernel {
+    name: "col2im",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> cols: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+
+fn item(t: u32) {
+    let c_in = p(1u);
+    let h = p(2u);
+    let w = p(3u);
+    let kh_n = p(4u);
+    let kw_n = p(5u);
+    let oh_n = p(6u);
+    let ow_n = p(7u);
+    let s = p(8u);
+    let pad = p(9u);
+    let sp = oh_n * ow_n;
+    let ix = t % w;
+    let iy = (t / w) % h;
+    let c = (t / (w * h)) % c_in;
+    let n = t / (w * h * c_in);
+    var acc = 0.0;
+    for (var kh = 0u; kh < kh_n; kh++) {
+        let ty = i32(iy + pad) - i32(kh);
+        if (ty < 0 || u32(ty) % s != 0u || u32(ty) / s >= oh_n) {
+            continue;
+        }
+        for (var kw = 0u; kw < kw_n; kw++) {
+            let tx = i32(ix + pad) - i32(kw);
+            if (tx < 0 || u32(tx) % s != 0u || u32(tx) / s >= ow_n) {
+                continue;
+            }
+            let row = (c * kh_n + kh) * kw_n + kw;
+            let pos = (u32(ty) / s) * ow_n + u32(tx) / s;
+            acc += cols[(n * c_in * kh_n * kw_n + row) * sp + pos];
+        }
+    }
+    gx[t] = acc;
+}
+"#,
+};
+
+/// Average pooling, kernel = stride = k: `p = [planes·OH·OW, H, W, OH, OW, k]`.
+pub(super) const AVG_POOL2D: Kernel = Kernel {
+    name: "avg_pool2d",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn item(t: u32) {
+    let h = p(1u);
+    let w = p(2u);
+    let oh_n = p(3u);
+    let ow_n = p(4u);
+    let k = p(5u);
+    let ow = t % ow_n;
+    let oh = (t / ow_n) % oh_n;
+    let plane = t / (ow_n * oh_n);
+    var s = 0.0;
+    for (var i = 0u; i < k; i++) {
+        for (var j = 0u; j < k; j++) {
+            s += x[(plane * h + oh * k + i) * w + ow * k + j];
+        }
+    }
+    out[t] = s / f32(k * k);
+}
+"#,
+};
+
+/// Gradient of average pooling: `p = [planes·H·W, H, W, OH, OW, k]`.
+pub(super) const AVG_POOL2D_BACKWARD: Kernel = Kernel {
+    name: "avg_pool2d_backward",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+
+fn item(t: u32) {
+    let h = p(1u);
+    let w = p(2u);
+    let oh_n = p(3u);
+    let ow_n = p(4u);
+    let k = p(5u);
+    let ix = t % w;
+    let iy = (t / w) % h;
+    let plane = t / (w * h);
+    var v = 0.0;
+    if (iy / k < oh_n && ix / k < ow_n) {
+        v = g[(plane * oh_n + iy / k) * ow_n + ix / k] / f32(k * k);
+    }
+    gx[t] = v;
+}
+"#,
+};
+
+/// One Adam/AdamW step into fresh buffers (see `optim::adam` for the formula): `p = [n, flags
+/// (bit 0 decoupled decay, bit 1 L2 decay), shrink, l2_wd, 1 − β1, β2, 1 − β2, √bc2,
+/// −lr/bc1, eps]`.
+pub(super) const ADAM: Kernel = Kernel {
+    name: "adam",
+    layout: Layout::Items,
+    body: r#"
+@group(0) @binding(1) var<storage, read> param: array<f32>;
+@group(0) @binding(2) var<storage, read> m_in: array<f32>;
+@group(0) @binding(3) var<storage, read> v_in: array<f32>;
+@group(0) @binding(4) var<storage, read> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> param_out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> m_out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> v_out: array<f32>;
+
+// torch.lerp: start + w·(end − start) for |w| < 0.5, else end − (end − start)·(1 − w).
+fn lerp(start: f32, end: f32, w: f32) -> f32 {
+    if (abs(w) < 0.5) {
+        return start + w * (end - start);
+    }
+    return end - (end - start) * (1.0 - w);
+}
+
+fn item(i: u32) {
+    let flags = p(1u);
+    var x = param[i];
+    if ((flags & 1u) != 0u) {
+        x = x * pf(2u);
+    }
+    var g = grad[i];
+    if ((flags & 2u) != 0u) {
+        g = g + pf(3u) * x;
+    }
+    let m = lerp(m_in[i], g, pf(4u));
+    let v = v_in[i] * pf(5u) + pf(6u) * g * g;
+    let denom = sqrt(v) / pf(7u) + pf(9u);
+    param_out[i] = x + pf(8u) * m / denom;
+    m_out[i] = m;
+    v_out[i] = v;
+}
+"#,
+};

@@ -1,0 +1,375 @@
+//! The wgpu backend against the CPU kernels: every GPU kernel on f32 within 1e-4 relative of the
+//! CPU result (relative to each value, with a floor of 1 % of the array's largest magnitude
+//! for values that cancel), and whole SimCLR training steps within 1e-3 of the CPU run's loss.
+//! Runs on any Vulkan/Metal/DX12 adapter; CI uses Mesa's software Vulkan (lavapipe). Without an
+//! adapter these tests fail with the error that names what was looked for.
+#![cfg(feature = "gpu")]
+
+mod common;
+
+use common::simclr::{random_views, SimClrStep};
+use nidl::autograd::Graph;
+use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::{BinaryOp, Device, UnaryOp};
+use nidl::Tensor;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Uniform values in [-2, 2) from `seed`.
+fn rand(shape: &[usize], seed: u64) -> Tensor<f32> {
+    Tensor::rand_uniform(shape, -2.0, 2.0, &mut StdRng::seed_from_u64(seed))
+}
+
+fn gpu(t: &Tensor<f32>) -> Tensor<f32> {
+    t.to_device(Device::Gpu)
+        .expect("a GPU adapter (lavapipe in CI)")
+}
+
+/// Asserts the GPU result equals the CPU one within 1e-4 relative (floor: 1 % of the largest
+/// magnitude), with the same shape, and that it stayed on the GPU.
+fn check(what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>) {
+    assert_eq!(on_gpu.device(), Device::Gpu, "{what}: result left the GPU");
+    assert_eq!(on_gpu.shape(), on_cpu.shape(), "{what}: shape");
+    let to64 = |t: &Tensor<f32>| t.data().iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    let expected = to64(on_cpu);
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    common::assert_close(
+        what,
+        &to64(on_gpu),
+        &expected,
+        1e-4,
+        (scale * 1e-2).max(1e-30),
+    );
+}
+
+#[test]
+fn matmul_in_every_transpose_combination() {
+    for &(m, n, k) in &[(1, 1, 1), (67, 45, 33), (130, 70, 200), (256, 256, 32)] {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let a = rand(&if ta { [k, m] } else { [m, k] }, 1);
+                let b = rand(&if tb { [n, k] } else { [k, n] }, 2);
+                let cpu = a.matmul(&b, ta, tb).unwrap();
+                let on_gpu = gpu(&a).matmul(&gpu(&b), ta, tb).unwrap();
+                check(
+                    &format!("matmul {m}x{n}x{k} ta={ta} tb={tb}"),
+                    &on_gpu,
+                    &cpu,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn elementwise_broadcasts_scalars_and_maps() {
+    let a = rand(&[3, 5, 7], 3);
+    let positive = a.map(UnaryOp::Exp);
+    for bshape in [&[3, 5, 7][..], &[7], &[5, 1], &[3, 1, 7], &[1]] {
+        let b = rand(bshape, 4).map(UnaryOp::Exp); // positive: safe divisor
+        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+            let cpu = a.binary(&b, op).unwrap();
+            check(
+                &format!("{op:?} by {bshape:?}"),
+                &gpu(&a).binary(&gpu(&b), op).unwrap(),
+                &cpu,
+            );
+            // A host operand is uploaded.
+            check(
+                &format!("{op:?} host rhs"),
+                &gpu(&a).binary(&b, op).unwrap(),
+                &cpu,
+            );
+        }
+    }
+    for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+        check(
+            &format!("scalar {op:?}"),
+            &gpu(&a).scalar_op(1.7, op),
+            &a.scalar_op(1.7, op),
+        );
+    }
+    for op in [UnaryOp::Relu, UnaryOp::Exp, UnaryOp::Neg] {
+        check(&format!("{op:?}"), &gpu(&a).map(op), &a.map(op));
+    }
+    for op in [UnaryOp::Ln, UnaryOp::Sqrt] {
+        check(
+            &format!("{op:?}"),
+            &gpu(&positive).map(op),
+            &positive.map(op),
+        );
+    }
+    let g = rand(&[3, 5, 7], 5);
+    let out = a.relu();
+    check(
+        "relu_backward",
+        &gpu(&out).relu_backward(gpu(&g)),
+        &out.relu_backward(g.clone()),
+    );
+    let mask: Vec<bool> = (0..a.len()).map(|i| i % 3 == 0).collect();
+    check(
+        "masked_fill",
+        &gpu(&a).masked_fill(&mask, -9.5).unwrap(),
+        &a.masked_fill(&mask, -9.5).unwrap(),
+    );
+    check(
+        "zero_where",
+        &Tensor::zero_where(gpu(&g), &mask),
+        &Tensor::zero_where(g.clone(), &mask),
+    );
+    let mut acc = gpu(&a);
+    nidl::tensor::add_assign(&mut acc, &gpu(&g));
+    check("add_assign", &acc, &a.add(&g).unwrap());
+}
+
+#[test]
+fn reductions() {
+    let a = rand(&[4, 300, 6], 6);
+    for axis in 0..3 {
+        check(
+            &format!("sum_axis {axis}"),
+            &gpu(&a).sum_axis(axis).unwrap(),
+            &a.sum_axis(axis).unwrap(),
+        );
+    }
+    let long = rand(&[70_001], 7);
+    check(
+        "sum_all",
+        &gpu(&long).sum_all_tensor(),
+        &long.sum_all_tensor(),
+    );
+    for shape in [&[6][..], &[300, 1], &[4, 1, 6], &[1, 300, 6]] {
+        check(
+            &format!("sum_to_shape {shape:?}"),
+            &gpu(&a).sum_to_shape(shape).unwrap(),
+            &a.sum_to_shape(shape).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn layout_ops() {
+    let a = rand(&[4, 6, 5], 8);
+    let b = rand(&[4, 2, 5], 9);
+    check(
+        "concat axis 1",
+        &Tensor::concat(&[&gpu(&a), &gpu(&b), &gpu(&a)], 1).unwrap(),
+        &Tensor::concat(&[&a, &b, &a], 1).unwrap(),
+    );
+    check(
+        "concat axis 0",
+        &Tensor::concat(&[&gpu(&a), &a], 0).unwrap(),
+        &Tensor::concat(&[&a, &a], 0).unwrap(),
+    );
+    check(
+        "slice",
+        &gpu(&a).slice(1, 2, 5).unwrap(),
+        &a.slice(1, 2, 5).unwrap(),
+    );
+    let m = rand(&[37, 23], 10);
+    check(
+        "transpose",
+        &gpu(&m).transpose().unwrap(),
+        &m.transpose().unwrap(),
+    );
+    let idx = [3, 0, 3, 36, 5];
+    check(
+        "gather_rows",
+        &gpu(&m).gather_rows(&idx).unwrap(),
+        &m.gather_rows(&idx).unwrap(),
+    );
+    let g = rand(&[5, 23], 11);
+    check(
+        "scatter_add_rows",
+        &gpu(&g).scatter_add_rows(&idx, &[37, 23]).unwrap(),
+        &g.scatter_add_rows(&idx, &[37, 23]).unwrap(),
+    );
+    let r = gpu(&m).reshape(&[23, 37]).unwrap();
+    assert_eq!(r.device(), Device::Gpu);
+    assert_eq!(r.data(), m.data());
+}
+
+#[test]
+fn convolution_and_pooling() {
+    let cases = [
+        (
+            [3, 2, 11, 9],
+            [4, 2, 3, 3],
+            Conv2dGeometry {
+                stride: 1,
+                padding: 0,
+            },
+        ),
+        (
+            [2, 3, 8, 8],
+            [5, 3, 5, 5],
+            Conv2dGeometry {
+                stride: 1,
+                padding: 2,
+            },
+        ),
+        (
+            [2, 2, 9, 10],
+            [3, 2, 3, 2],
+            Conv2dGeometry {
+                stride: 2,
+                padding: 1,
+            },
+        ),
+        (
+            [17, 1, 28, 28],
+            [6, 1, 5, 5],
+            Conv2dGeometry {
+                stride: 1,
+                padding: 0,
+            },
+        ),
+    ];
+    for (i, (xs, ws, geom)) in cases.into_iter().enumerate() {
+        let x = rand(&xs, 20 + i as u64);
+        let w = rand(&ws, 30 + i as u64);
+        let b = rand(&[ws[0]], 40 + i as u64);
+        let cpu = x.conv2d(&w, Some(&b), geom).unwrap();
+        let on_gpu = gpu(&x).conv2d(&gpu(&w), Some(&gpu(&b)), geom).unwrap();
+        check(&format!("conv2d case {i}"), &on_gpu, &cpu);
+        let g = rand(cpu.shape(), 50 + i as u64);
+        let (gx, gw, gb) = x.conv2d_backward(&w, &g, geom, true).unwrap();
+        let (ggx, ggw, ggb) = gpu(&x)
+            .conv2d_backward(&gpu(&w), &gpu(&g), geom, true)
+            .unwrap();
+        check(
+            &format!("conv2d grad_x case {i}"),
+            &ggx.unwrap(),
+            &gx.unwrap(),
+        );
+        check(&format!("conv2d grad_w case {i}"), &ggw, &gw);
+        check(&format!("conv2d grad_b case {i}"), &ggb, &gb);
+        let (no_gx, ..) = gpu(&x)
+            .conv2d_backward(&gpu(&w), &gpu(&g), geom, false)
+            .unwrap();
+        assert!(no_gx.is_none());
+    }
+    let x = rand(&[3, 4, 9, 8], 60);
+    for k in [2, 3] {
+        let cpu = x.avg_pool2d(k).unwrap();
+        check(
+            &format!("avg_pool2d k={k}"),
+            &gpu(&x).avg_pool2d(k).unwrap(),
+            &cpu,
+        );
+        let g = rand(cpu.shape(), 61);
+        check(
+            &format!("avg_pool2d_backward k={k}"),
+            &Tensor::avg_pool2d_backward(&gpu(&g), x.shape(), k).unwrap(),
+            &Tensor::avg_pool2d_backward(&g, x.shape(), k).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn row_kernels_of_the_losses() {
+    let mut a = rand(&[40, 33], 70);
+    a.data_mut()[33..66].fill(0.0); // a zero row: its norm is clamped to eps
+    let (y, norms) = a.l2_normalize_rows(1e-12).unwrap();
+    let (gy, gnorms) = gpu(&a).l2_normalize_rows(1e-12).unwrap();
+    check("l2_normalize_rows", &gy, &y);
+    check("l2 norms", &gnorms, &norms);
+    let g = rand(&[40, 33], 71);
+    check(
+        "l2_normalize_rows_backward",
+        &gy.l2_normalize_rows_backward(&gnorms, 1e-12, gpu(&g)),
+        &y.l2_normalize_rows_backward(&norms, 1e-12, g.clone()),
+    );
+    let x = rand(&[40, 33], 72).mul_scalar(10.0);
+    let lse = x.logsumexp_rows().unwrap();
+    let glse = gpu(&x).logsumexp_rows().unwrap();
+    check("logsumexp_rows", &glse, &lse);
+    let gl = rand(&[40, 1], 73);
+    check(
+        "logsumexp_rows_backward",
+        &gpu(&x).logsumexp_rows_backward(&glse, &gpu(&gl)),
+        &x.logsumexp_rows_backward(&lse, &gl),
+    );
+    let ls = x.log_softmax_rows().unwrap();
+    let gls = gpu(&x).log_softmax_rows().unwrap();
+    check("log_softmax_rows", &gls, &ls);
+    check(
+        "log_softmax_rows_backward",
+        &gls.log_softmax_rows_backward(gpu(&g)),
+        &ls.log_softmax_rows_backward(g.clone()),
+    );
+}
+
+#[test]
+fn adamw_steps_match() {
+    use nidl::optim::{AdamW, Optimizer};
+    let p0 = rand(&[70, 13], 80);
+    let bias = rand(&[13], 81);
+    let mut cpu_opt = AdamW::new(1e-2)
+        .weight_decay(0.1)
+        .exclude_1d_from_decay(true);
+    let mut gpu_opt = AdamW::new(1e-2)
+        .weight_decay(0.1)
+        .exclude_1d_from_decay(true);
+    let (mut cp, mut cb) = (p0.clone(), bias.clone());
+    let (mut gp, mut gb) = (gpu(&p0), gpu(&bias));
+    for step in 0..5 {
+        let g1 = rand(&[70, 13], 90 + step);
+        let g2 = rand(&[13], 100 + step);
+        cpu_opt.step(&mut [&mut cp, &mut cb], &[&g1, &g2]).unwrap();
+        gpu_opt
+            .step(&mut [&mut gp, &mut gb], &[&gpu(&g1), &gpu(&g2)])
+            .unwrap();
+    }
+    check("AdamW weight after 5 steps", &gp, &cp);
+    check("AdamW bias after 5 steps", &gb, &cb);
+}
+
+#[test]
+fn simclr_steps_track_the_cpu_run_and_read_back_only_the_loss() {
+    let mut cpu = SimClrStep::<f32>::new(7);
+    let mut on_gpu = SimClrStep::<f32>::new(7);
+    nidl::nn::to_device(&mut on_gpu.encoder, Device::Gpu).unwrap();
+    nidl::nn::to_device(&mut on_gpu.head, Device::Gpu).unwrap();
+    for step in 0..4 {
+        let views = random_views::<f32>(64, 100 + step);
+        let before = nidl::gpu::readbacks();
+        let gpu_loss = on_gpu.step(views.clone()).unwrap();
+        let readbacks = nidl::gpu::readbacks() - before;
+        let cpu_loss = cpu.step(views).unwrap();
+        assert!(
+            (gpu_loss - cpu_loss).abs() <= 1e-3,
+            "step {step}: GPU loss {gpu_loss} vs CPU {cpu_loss}"
+        );
+        assert_eq!(readbacks, 1, "step {step}: only the loss comes back");
+    }
+    // The parameters stayed on the device through the optimizer steps.
+    let mut devices = Vec::new();
+    nidl::nn::Module::visit_params(&on_gpu.head, "", &mut |_, p| devices.push(p.value.device()));
+    assert!(devices.iter().all(|&d| d == Device::Gpu), "{devices:?}");
+}
+
+#[test]
+fn inference_graph_embeds_on_the_gpu() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut lenet = nidl::nn::LeNet::<f32>::new(32, &mut rng).unwrap();
+    let x = rand(&[10, 1, 28, 28], 4);
+    let cpu = {
+        let mut g = Graph::inference();
+        let v = g.input(x.clone());
+        let out = nidl::nn::Module::forward(&lenet, &mut g, v).unwrap();
+        g.value(out).clone()
+    };
+    nidl::nn::to_device(&mut lenet, Device::Gpu).unwrap();
+    let mut g = Graph::inference();
+    let v = g.input(x);
+    let out = nidl::nn::Module::forward(&lenet, &mut g, v).unwrap();
+    check("LeNet embedding", g.value(out), &cpu);
+}
+
+#[test]
+fn f64_tensors_cannot_move_to_the_gpu() {
+    let t = Tensor::<f64>::zeros(&[2]);
+    let err = t.to_device(Device::Gpu).unwrap_err().to_string();
+    assert!(err.contains("f32") && err.contains("f64"), "{err}");
+}
