@@ -1,5 +1,7 @@
 //! One full SimCLR training step (batch 128 × 2 views, LeNet + head [64, 32] + InfoNCE + AdamW),
-//! f32, reported as samples (augmented views) per second.
+//! f32, reported as samples (augmented views) per second. With `--features gpu` the same step
+//! also runs on the GPU (parameters and optimizer state on the device, the batch uploaded and
+//! the loss read back every step, as in training).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -22,6 +24,23 @@ fn simclr_step(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    #[cfg(feature = "gpu")]
+    {
+        let mut on_gpu = SimClrStep::<f32>::new(42);
+        nidl::nn::to_device(&mut on_gpu.encoder, nidl::tensor::Device::Gpu).unwrap();
+        nidl::nn::to_device(&mut on_gpu.head, nidl::tensor::Device::Gpu).unwrap();
+        let name = format!(
+            "lenet_b128x2_f32_gpu ({})",
+            nidl::gpu::gpu().unwrap().name()
+        );
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || views.clone(),
+                |v| on_gpu.step(v).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+    }
     group.finish();
 }
 

@@ -373,3 +373,39 @@ fn f64_tensors_cannot_move_to_the_gpu() {
     let err = t.to_device(Device::Gpu).unwrap_err().to_string();
     assert!(err.contains("f32") && err.contains("f64"), "{err}");
 }
+
+#[test]
+fn batch_norm_trains_on_the_gpu_with_its_running_statistics() {
+    use nidl::nn::{BatchNorm1d, Module};
+    let x = rand(&[9, 6], 110);
+    let up = rand(&[9, 6], 111);
+    let run = |device: Device| {
+        let mut bn = BatchNorm1d::<f32>::new(6);
+        nidl::nn::to_device(&mut bn, device).unwrap();
+        let mut g = Graph::new();
+        let xv = g.input(x.to_device(device).unwrap());
+        let y = bn.forward(&mut g, xv).unwrap();
+        let u = g.input(up.clone());
+        let p = g.mul(y, u).unwrap();
+        let loss = g.sum(p).unwrap();
+        let grads = g.backward(loss).unwrap();
+        let mut param_grads = nidl::nn::param_grads(&bn, &grads);
+        let (mean, var) = bn.running_stats();
+        param_grads.extend([mean, var, g.value(y).clone()]);
+        param_grads
+    };
+    let cpu = run(Device::Cpu);
+    let on_gpu = run(Device::Gpu);
+    for (i, what) in [
+        "grad weight",
+        "grad bias",
+        "running mean",
+        "running var",
+        "output",
+    ]
+    .iter()
+    .enumerate()
+    {
+        check(what, &on_gpu[i], &cpu[i]);
+    }
+}

@@ -55,7 +55,7 @@ impl<T: Element> Graph<T> {
             ));
         }
         let mut grads: Vec<Option<Tensor<T>>> = (0..self.nodes.len()).map(|_| None).collect();
-        grads[loss.index()] = Some(Tensor::ones(lv.shape()));
+        grads[loss.index()] = Some(Tensor::ones(lv.shape()).to_device(lv.device())?);
         for i in (0..=loss.index()).rev() {
             let node = &self.nodes[i];
             if matches!(node.op, Op::Leaf) {
@@ -165,7 +165,7 @@ impl<T: Element> Graph<T> {
                 res.push((a, ga));
             }
             // A sum's gradient is g broadcast back over the summed axes.
-            &Op::Sum { a } => res.push((a, g.zeros_like_on(val(a).shape())?.add(&g)?)),
+            &Op::Sum { a } => res.push((a, val(a).zeros_like_on(val(a).shape())?.add(&g)?)),
             &Op::Reshape { a } => res.push((a, g.reshape(val(a).shape())?)),
             // Each part gets its own range of g.
             Op::Concat { parts, axis } => {
@@ -185,7 +185,10 @@ impl<T: Element> Graph<T> {
                 before[axis] = start;
                 let mut after = shape.to_vec();
                 after[axis] = shape[axis] - start - g.shape()[axis];
-                let (z0, z1) = (g.zeros_like_on(&before)?, g.zeros_like_on(&after)?);
+                let (z0, z1) = (
+                    val(a).zeros_like_on(&before)?,
+                    val(a).zeros_like_on(&after)?,
+                );
                 res.push((a, Tensor::concat(&[&z0, &g, &z1], axis)?));
             }
             &Op::Transpose { a } => res.push((a, g.transpose()?)),

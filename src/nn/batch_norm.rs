@@ -48,18 +48,21 @@ impl<T: Element> BatchNorm1d<T> {
         )
     }
 
-    fn update_running(&self, mean: &Tensor<T>, var: &Tensor<T>, n: usize) {
+    /// `running ← (1 − momentum)·running + momentum·batch` (the variance unbiased by n/(n−1)),
+    /// with tensor ops, so statistics of a batch on the GPU stay there.
+    fn update_running(&self, mean: &Tensor<T>, var: &Tensor<T>, n: usize) -> Result<()> {
         let m = T::from_f64(self.momentum);
         let keep = T::ONE - m;
         let unbias = T::from_usize(n) / T::from_usize(n - 1);
         let mut rm = lock(&self.running_mean);
-        for (r, &b) in rm.data_mut().iter_mut().zip(mean.data()) {
-            *r = keep * *r + m * b;
-        }
+        let batch_mean = mean.reshape(rm.shape())?;
+        *rm = rm.mul_scalar(keep).add(&batch_mean.mul_scalar(m))?;
         let mut rv = lock(&self.running_var);
-        for (r, &b) in rv.data_mut().iter_mut().zip(var.data()) {
-            *r = keep * *r + m * (b * unbias);
-        }
+        let batch_var = var.reshape(rv.shape())?;
+        *rv = rv
+            .mul_scalar(keep)
+            .add(&batch_var.mul_scalar(unbias).mul_scalar(m))?;
+        Ok(())
     }
 }
 
@@ -90,7 +93,7 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
             let xc = g.sub(x, mean)?;
             let sq = g.mul(xc, xc)?;
             let var = g.mean_axis(sq, 0)?;
-            self.update_running(g.value(mean), g.value(var), n);
+            self.update_running(g.value(mean), g.value(var), n)?;
             let ve = g.add_scalar(var, eps)?;
             (xc, g.sqrt(ve)?)
         } else {
