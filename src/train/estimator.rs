@@ -731,8 +731,8 @@ impl Estimator for BarlowTwins {
             (
                 "lr_scheduler".into(),
                 format!(
-                    "LinearWarmupCosineAnnealingLR(warmup_epochs={warmup}, max_epochs={total}, \
-                     warmup_start_lr={}, eta_min={}), interval step",
+                    "LinearWarmupCosineAnnealingLR(warmup_steps={warmup}, total_steps={total}, \
+                     warmup_start_lr={}, eta_min={}), stepped per optimizer step",
                     c.warmup_start_lr, c.min_lr
                 ),
             ),

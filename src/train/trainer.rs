@@ -130,6 +130,9 @@ pub struct EpochSummary {
 
 /// Receives progress during training (the command line draws its progress bar with it).
 pub trait Reporter {
+    /// The callbacks' train-start metrics (probing before training), logged at `global_step`;
+    /// called only when there are some.
+    fn train_start(&mut self, _global_step: u64, _metrics: &[(String, f64)]) {}
     /// An epoch with `n_batches` steps starts.
     fn epoch_start(&mut self, _epoch: usize, _max_epochs: usize, _n_batches: usize) {}
     /// Step `index` (0-based) of the epoch ended with `loss` on `samples` samples.
@@ -290,6 +293,9 @@ impl Trainer {
         }
         for (tag, v) in &start_metrics {
             self.log(tag, *v, global_step, start_epoch)?;
+        }
+        if !start_metrics.is_empty() {
+            self.reporter.train_start(global_step, &start_metrics);
         }
 
         let n_train = cfg
