@@ -70,44 +70,37 @@ fn max_rel(a: &[f64], b: &[f64], floor: f64) -> f64 {
 // Golden values (nidl / PyTorch, f64)
 // ---------------------------------------------------------------------------------------------
 
-fn golden_info_nce<T: Element>(rtol: f64, atol: f64) {
-    let case = "info_nce";
+/// Compares the loss `f` builds on the golden views `z1`, `z2` of `case`, and its gradients,
+/// with the golden `loss`, `grad_z1` and `grad_z2`, in precision `T`.
+fn check_golden_loss<T: Element>(
+    case: &str,
+    rtol: f64,
+    atol: f64,
+    f: impl Fn(&mut Graph<T>, Var, Var) -> Result<Var>,
+) {
     let (z1, z2) = (golden(case, "z1"), golden(case, "z2"));
-    let loss = InfoNce::new(0.1);
-    let (value, g1, g2) = loss_and_grads::<T>(&z1, &z2, |g, a, b| loss.forward(g, a, b));
+    let (value, g1, g2) = loss_and_grads::<T>(&z1, &z2, f);
     let (e_loss, e1, e2) = (
         golden(case, "loss"),
         golden(case, "grad_z1"),
         golden(case, "grad_z2"),
     );
     eprintln!(
-        "info_nce {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
+        "{case} {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
         T::NAME,
         max_rel(&[value], e_loss.data(), 1e-300),
         max_rel(&g1, e1.data(), 1e-300),
         max_rel(&g2, e2.data(), 1e-300)
     );
-    assert_close(
-        &format!("info_nce loss {}", T::NAME),
-        &[value],
-        e_loss.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("info_nce grad_z1 {}", T::NAME),
-        &g1,
-        e1.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("info_nce grad_z2 {}", T::NAME),
-        &g2,
-        e2.data(),
-        rtol,
-        atol,
-    );
+    let name = |what: &str| format!("{case} {what} {}", T::NAME);
+    assert_close(&name("loss"), &[value], e_loss.data(), rtol, atol);
+    assert_close(&name("grad_z1"), &g1, e1.data(), rtol, atol);
+    assert_close(&name("grad_z2"), &g2, e2.data(), rtol, atol);
+}
+
+fn golden_info_nce<T: Element>(rtol: f64, atol: f64) {
+    let loss = InfoNce::new(0.1);
+    check_golden_loss::<T>("info_nce", rtol, atol, |g, a, b| loss.forward(g, a, b));
 }
 
 #[test]
@@ -147,44 +140,9 @@ fn yaware_weights_match_nidl() {
 
 fn golden_yaware_loss<T: Element>(rtol: f64, atol: f64) {
     let case = "yaware_info_nce";
-    let (z1, z2, y) = (golden(case, "z1"), golden(case, "z2"), golden(case, "y"));
     let loss = golden_yaware();
-    let y_t = y.cast::<T>();
-    let (value, g1, g2) =
-        loss_and_grads::<T>(&z1, &z2, |g, a, b| loss.forward(g, a, b, Some(&y_t)));
-    let (e_loss, e1, e2) = (
-        golden(case, "loss"),
-        golden(case, "grad_z1"),
-        golden(case, "grad_z2"),
-    );
-    eprintln!(
-        "yaware_info_nce {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
-        T::NAME,
-        max_rel(&[value], e_loss.data(), 1e-300),
-        max_rel(&g1, e1.data(), 1e-300),
-        max_rel(&g2, e2.data(), 1e-300)
-    );
-    assert_close(
-        &format!("yaware loss {}", T::NAME),
-        &[value],
-        e_loss.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("yaware grad_z1 {}", T::NAME),
-        &g1,
-        e1.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("yaware grad_z2 {}", T::NAME),
-        &g2,
-        e2.data(),
-        rtol,
-        atol,
-    );
+    let y = golden(case, "y").cast::<T>();
+    check_golden_loss::<T>(case, rtol, atol, |g, a, b| loss.forward(g, a, b, Some(&y)));
 }
 
 #[test]
@@ -720,27 +678,9 @@ fn yaware_bad_input() {
 // ---------------------------------------------------------------------------------------------
 
 fn golden_barlow<T: Element>(rtol: f64, atol: f64) {
-    let case = "barlow_twins";
-    let (z1, z2) = (golden(case, "z1"), golden(case, "z2"));
     let loss = BarlowTwinsLoss::default();
     assert_eq!(loss.lambda, 5e-3, "nidl's default λ");
-    let (value, g1, g2) = loss_and_grads::<T>(&z1, &z2, |g, a, b| loss.forward(g, a, b));
-    let (e_loss, e1, e2) = (
-        golden(case, "loss"),
-        golden(case, "grad_z1"),
-        golden(case, "grad_z2"),
-    );
-    eprintln!(
-        "barlow_twins {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
-        T::NAME,
-        max_rel(&[value], e_loss.data(), 1e-300),
-        max_rel(&g1, e1.data(), 1e-300),
-        max_rel(&g2, e2.data(), 1e-300)
-    );
-    let name = |what: &str| format!("barlow_twins {what} {}", T::NAME);
-    assert_close(&name("loss"), &[value], e_loss.data(), rtol, atol);
-    assert_close(&name("grad_z1"), &g1, e1.data(), rtol, atol);
-    assert_close(&name("grad_z2"), &g2, e2.data(), rtol, atol);
+    check_golden_loss::<T>("barlow_twins", rtol, atol, |g, a, b| loss.forward(g, a, b));
 }
 
 #[test]

@@ -15,9 +15,9 @@ use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
-    ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
-    TrainerConfig, YAware, YAwareConfig,
+    BarlowTwins, BarlowTwinsConfig, BatchSource, Checkpoint, ClassificationProbing, Estimator,
+    MultitaskProbing, ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig,
+    StoredTensor, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;
@@ -88,6 +88,18 @@ fn simclr(seed: u64) -> SimClr {
     SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap()
 }
 
+/// Training loaders on `data` (shuffled, batches of 32) and validation loaders on 64 other blobs.
+fn blob_loaders(data: &Arc<Blobs>) -> (impl BatchSource, impl BatchSource) {
+    let train = Loader::new(Arc::clone(data), views(), 32)
+        .unwrap()
+        .shuffle(true)
+        .seed(42);
+    let val = Loader::new(Arc::new(Blobs::new(64, 2)), views(), 32)
+        .unwrap()
+        .seed(42);
+    (train, val)
+}
+
 /// Runs `epochs` of SimCLR with a probe; returns every scalar logged.
 fn run(
     dir: &std::path::Path,
@@ -96,13 +108,7 @@ fn run(
     est: &mut dyn Estimator,
 ) -> Vec<nidl::log::Scalar> {
     let data = Arc::new(Blobs::new(200, 1));
-    let train = Loader::new(Arc::clone(&data), views(), 32)
-        .unwrap()
-        .shuffle(true)
-        .seed(42);
-    let val = Loader::new(Arc::new(Blobs::new(64, 2)), views(), 32)
-        .unwrap()
-        .seed(42);
+    let (train, val) = blob_loaders(&data);
     let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
     let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap();
     let version = nidl::log::next_version_dir(dir).unwrap();
@@ -130,16 +136,13 @@ fn run(
     let report = trainer.fit(est, &train, Some(&val)).unwrap();
     assert!(report.plot.unwrap().is_file());
     let text = fs::read_to_string(version.join("metrics.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            nidl::log::Scalar {
-                step: f[0].parse().unwrap(),
-                epoch: f[1].parse().unwrap(),
-                tag: f[2].into(),
-                value: f[3].parse().unwrap(),
-            }
+    common::metrics_rows(&text)
+        .into_iter()
+        .map(|(step, epoch, tag, value)| nidl::log::Scalar {
+            step,
+            epoch,
+            tag,
+            value,
         })
         .collect()
 }
@@ -548,14 +551,7 @@ fn barlow_twins_refuses_a_training_batch_of_one_but_validates_one() {
 /// Probing a Barlow Twins run on the blobs with `callbacks` (train 2 epochs of 3 steps,
 /// validation on 64 samples); returns the logged scalars other than the losses.
 fn probed_run(callbacks: Vec<Box<dyn nidl::train::Callback>>) -> Vec<(u64, usize, String, f64)> {
-    let data = Arc::new(Blobs::new(200, 1));
-    let train = Loader::new(Arc::clone(&data), views(), 32)
-        .unwrap()
-        .shuffle(true)
-        .seed(42);
-    let val = Loader::new(Arc::new(Blobs::new(64, 2)), views(), 32)
-        .unwrap()
-        .seed(42);
+    let (train, val) = blob_loaders(&Arc::new(Blobs::new(200, 1)));
     let s = Scratch::new("probed");
     let version = nidl::log::next_version_dir(s.path()).unwrap();
     let mut trainer = Trainer::new(TrainerConfig {
@@ -569,18 +565,9 @@ fn probed_run(callbacks: Vec<Box<dyn nidl::train::Callback>>) -> Vec<(u64, usize
     }
     trainer.fit(&mut barlow(2), &train, Some(&val)).unwrap();
     let text = fs::read_to_string(version.join("metrics.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].to_string(),
-                f[3].parse().unwrap(),
-            )
-        })
-        .filter(|r: &(u64, usize, String, f64)| !r.2.starts_with("loss/"))
+    common::metrics_rows(&text)
+        .into_iter()
+        .filter(|r| !r.2.starts_with("loss/"))
         .collect()
 }
 
