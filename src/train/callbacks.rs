@@ -362,11 +362,6 @@ impl<Q: ProbeTask> Probing<Q> {
         &self.task
     }
 
-    /// The sets (to build another callback on the same embeddings).
-    pub fn sets(&self) -> &ProbingSets {
-        &self.sets
-    }
-
     /// Fits and scores when `due` and not yet done at this model state; no metrics otherwise.
     fn probe_if(
         &mut self,
