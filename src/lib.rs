@@ -1,9 +1,10 @@
 //! nidl: self-supervised representation learning with model probing.
 //!
 //! The engine under the `nidl` command: tensors ([`tensor`]), a tape-based reverse-mode
-//! autograd ([`autograd`]), layers ([`nn`]), contrastive losses ([`loss`]), optimizers and
-//! schedules ([`optim`]) and data I/O ([`datasets`]). Data flows one way:
-//! data → views → encoder → projection head → contrastive loss → backward → optimizer.
+//! autograd ([`autograd`]), layers ([`nn`]), self-supervised losses ([`loss`]: InfoNCE, y-Aware,
+//! Barlow Twins), optimizers and schedules ([`optim`]) and data I/O ([`datasets`]). Data flows
+//! one way: data → views → encoder → projection head → self-supervised loss → backward →
+//! optimizer.
 //!
 //! One SimCLR training step, end to end:
 //!

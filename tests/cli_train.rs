@@ -1,6 +1,8 @@
-//! `nidl simclr-mnist` and `nidl yaware-openbhb` end to end on tiny configurations: the files a
-//! run writes, determinism across runs and thread counts, resume from a checkpoint reproducing
-//! the uninterrupted run, and one-line errors for bad options.
+//! The training commands (`simclr-mnist`, `yaware-openbhb`, `barlow-mnist`, `barlow-openbhb`)
+//! end to end on tiny configurations: the files a run writes, determinism across runs and thread
+//! counts, resume from a checkpoint reproducing the uninterrupted run, the probing options
+//! (`--probe logreg,knn`, `--probe-on-train-start`, `--probe-every-val`), and one-line errors for
+//! bad options.
 #![cfg(feature = "cli")]
 
 mod common;
@@ -56,24 +58,80 @@ fn simclr(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     nidl_env(&args, env)
 }
 
+fn barlow(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec![
+        "barlow-mnist",
+        "--log-dir",
+        log_dir.to_str().unwrap(),
+        "--warmup-epochs",
+        "1",
+    ];
+    args.extend_from_slice(TINY);
+    args.extend_from_slice(extra);
+    nidl_env(&args, env)
+}
+
+/// The steps at which `tag` was logged.
+fn steps_of(rows: &[(u64, usize, String, f64)], tag: &str) -> Vec<u64> {
+    rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect()
+}
+
+/// A synthetic OpenBHB of 300 training and 60 + 60 validation subjects under `s`.
+fn small_openbhb(s: &Scratch) -> PathBuf {
+    let data = s.join("openbhb");
+    ok(&nidl_env(
+        &[
+            "make-openbhb",
+            "--out",
+            data.to_str().unwrap(),
+            "--train",
+            "300",
+            "--internal",
+            "60",
+            "--external",
+            "60",
+        ],
+        &[],
+    ));
+    data
+}
+
+/// The metrics a classification probe logs under its name.
+const CLASSIFICATION_METRICS: [&str; 6] = [
+    "accuracy",
+    "balanced_accuracy",
+    "f1_weighted",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+];
+
 fn csv(dir: &Path) -> String {
     fs::read_to_string(dir.join("metrics.csv")).unwrap()
 }
 
 /// Rows `step,epoch,tag,value` of a metrics.csv.
 fn rows(text: &str) -> Vec<(u64, usize, String, f64)> {
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].to_string(),
-                f[3].parse().unwrap(),
-            )
-        })
-        .collect()
+    common::metrics_rows(text)
+}
+
+/// Runs `cmd` (an OpenBHB command) on `data`, logging to `logs`: 2 epochs of batches of 64, with
+/// `extra` options, on `threads` rayon threads.
+fn openbhb_run(cmd: &str, data: &Path, logs: &Path, extra: &[&str], threads: &str) -> Output {
+    let mut args = vec![
+        cmd,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    nidl_env(&args, &[("RAYON_NUM_THREADS", threads)])
 }
 
 #[test]
@@ -104,14 +162,7 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
     let count = |tag: &str| r.iter().filter(|x| x.2 == tag).count();
     assert_eq!(count("loss/train"), 6);
     assert_eq!(count("loss/val"), 2);
-    for m in [
-        "accuracy",
-        "balanced_accuracy",
-        "f1_weighted",
-        "f1_macro",
-        "precision_macro",
-        "recall_macro",
-    ] {
+    for m in CLASSIFICATION_METRICS {
         assert_eq!(count(&format!("LogisticRegression/{m}")), 2, "{m}");
     }
     // Epoch-end scalars at the number of steps done; train losses at steps 0..6.
@@ -259,38 +310,10 @@ fn simclr_bad_options_fail_with_one_line_naming_the_option() {
 #[test]
 fn yaware_tiny_run_on_a_small_synthetic_openbhb() {
     let s = Scratch::new("yaware");
-    let data = s.join("openbhb");
-    ok(&nidl_env(
-        &[
-            "make-openbhb",
-            "--out",
-            data.to_str().unwrap(),
-            "--train",
-            "300",
-            "--internal",
-            "60",
-            "--external",
-            "60",
-        ],
-        &[],
-    ));
+    let data = small_openbhb(&s);
     let logs = s.join("logs");
-    let run = |extra: &[&str], threads: &str| {
-        let mut args = vec![
-            "yaware-openbhb",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--log-dir",
-            logs.to_str().unwrap(),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "64",
-            "--no-progress",
-        ];
-        args.extend_from_slice(extra);
-        nidl_env(&args, &[("RAYON_NUM_THREADS", threads)])
-    };
+    let run =
+        |extra: &[&str], threads: &str| openbhb_run("yaware-openbhb", &data, &logs, extra, threads);
     let stdout = ok(&run(&["--checkpoint"], "2"));
     assert!(
         stdout.contains("task0") && stdout.contains("task1"),
@@ -304,14 +327,7 @@ fn yaware_tiny_run_on_a_small_synthetic_openbhb() {
             "task0/{tag}"
         );
     }
-    for tag in [
-        "accuracy",
-        "balanced_accuracy",
-        "f1_weighted",
-        "f1_macro",
-        "precision_macro",
-        "recall_macro",
-    ] {
+    for tag in CLASSIFICATION_METRICS {
         assert_eq!(
             r.iter().filter(|x| x.2 == format!("task1/{tag}")).count(),
             2,
@@ -359,4 +375,289 @@ fn yaware_default_data_is_generated_once_into_the_cache() {
     let second = nidl_env(&args, &env);
     ok(&second);
     assert!(!String::from_utf8_lossy(&second.stderr).contains("generating"));
+}
+
+#[test]
+fn barlow_mnist_tiny_run_probes_with_both_probes_at_train_start_and_every_epoch() {
+    let s = Scratch::new("barlow-files");
+    let out = barlow(
+        s.path(),
+        &[
+            "--epochs",
+            "2",
+            "--checkpoint",
+            "--probe",
+            "logreg",
+            "--probe",
+            "knn",
+            "--probe-on-train-start",
+        ],
+        &[],
+    );
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("before training, step 0: | LogisticRegression accuracy")
+            && stdout.contains("| KNeighborsClassifier accuracy"),
+        "{stdout}"
+    );
+    let v = s.join("version_0");
+    for f in ["metrics.csv", "hparams.yaml", "metrics.png"] {
+        assert!(v.join(f).is_file(), "{f} missing");
+    }
+    let r = rows(&csv(&v));
+    assert_eq!(steps_of(&r, "loss/train"), vec![0, 1, 2, 3, 4, 5]);
+    assert_eq!(steps_of(&r, "loss/val"), vec![3, 6]);
+    for probe in ["LogisticRegression", "KNeighborsClassifier"] {
+        for m in CLASSIFICATION_METRICS {
+            assert_eq!(
+                steps_of(&r, &format!("{probe}/{m}")),
+                vec![0, 3, 6],
+                "{probe}/{m}"
+            );
+        }
+    }
+    // The 5-NN probe on 500 MNIST digits: well above chance (0.1) on the LeNet at init, and
+    // still above it after a few steps at this high learning rate.
+    for x in r.iter().filter(|x| x.2 == "KNeighborsClassifier/accuracy") {
+        let floor = if x.0 == 0 { 0.6 } else { 0.3 };
+        assert!(
+            x.3 > floor && x.3 <= 1.0,
+            "k-NN accuracy {} at step {}",
+            x.3,
+            x.0
+        );
+    }
+    let hp = fs::read_to_string(v.join("hparams.yaml")).unwrap();
+    for want in [
+        "estimator: BarlowTwins",
+        "lambd: 0.005",
+        "proj_hidden_dim: 64",
+        "proj_output_dim: 32",
+        "weight_decay: 0.0005",
+        "exclude_bias_and_norm_wd: true",
+        "warmup_steps=3, total_steps=6",
+    ] {
+        assert!(hp.contains(want), "{want}: {hp}");
+    }
+    let c =
+        nidl::train::Checkpoint::load(&v.join("checkpoints/epoch=1-step=6.safetensors")).unwrap();
+    assert!(c.get("encoder.conv1.weight").is_some());
+    assert!(c.get("head.layers.1.running_mean").is_some());
+    assert_eq!(c.metadata["estimator"], "BarlowTwins");
+    assert_eq!(c.metadata["barlow_twins.scheduler_steps"], "6");
+}
+
+#[test]
+fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
+    let s = Scratch::new("probe-schedule");
+    ok(&barlow(
+        s.path(),
+        &[
+            "--epochs",
+            "3",
+            "--probe",
+            "knn",
+            "--probe-every",
+            "0",
+            "--probe-every-val",
+            "2",
+        ],
+        &[],
+    ));
+    let r = rows(&csv(&s.join("version_0")));
+    // Only after the 2nd validation epoch (step 6), not after training epochs.
+    assert_eq!(steps_of(&r, "KNeighborsClassifier/accuracy"), vec![6]);
+    assert!(r.iter().all(|x| !x.2.starts_with("LogisticRegression")));
+    // SimCLR takes the same options: k-NN only, after each validation epoch.
+    ok(&simclr(
+        s.path(),
+        &["--epochs", "2", "--probe", "knn", "--probe-every-val", "1"],
+        &[],
+    ));
+    let r = rows(&csv(&s.join("version_1")));
+    assert_eq!(steps_of(&r, "KNeighborsClassifier/f1_macro"), vec![3, 6]);
+    assert!(r.iter().all(|x| !x.2.starts_with("LogisticRegression")));
+    // `--probe-every 0` alone: no probing at all.
+    ok(&barlow(
+        s.path(),
+        &["--epochs", "1", "--probe-every", "0"],
+        &[],
+    ));
+    let r = rows(&csv(&s.join("version_2")));
+    assert!(r.iter().all(|x| x.2.starts_with("loss/")), "{r:?}");
+}
+
+#[test]
+fn barlow_mnist_is_deterministic_and_resumes_bit_for_bit() {
+    let s = Scratch::new("barlow-determinism");
+    let both = ["--epochs", "3", "--probe", "logreg,knn", "--checkpoint"];
+    ok(&barlow(s.path(), &both, &[("RAYON_NUM_THREADS", "1")]));
+    ok(&barlow(s.path(), &both, &[("RAYON_NUM_THREADS", "2")]));
+    let a = csv(&s.join("version_0"));
+    assert_eq!(a, csv(&s.join("version_1")), "1 vs 2 threads");
+    let loss: Vec<f64> = rows(&a)
+        .into_iter()
+        .filter(|x| x.2 == "loss/train")
+        .map(|x| x.3)
+        .collect();
+    assert!(
+        loss.windows(2).any(|w| w[0] != w[1]),
+        "training moves: {loss:?}"
+    );
+    // Resume from the end of epoch 2 (of 3): the last epoch is reproduced bit for bit, its
+    // scheduled learning rates and batch-norm running statistics included.
+    let ck = s.join("version_0/checkpoints/epoch=1-step=6.safetensors");
+    let out = barlow(
+        s.path(),
+        &[
+            "--epochs",
+            "3",
+            "--probe",
+            "logreg,knn",
+            "--resume",
+            ck.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = ok(&out);
+    assert!(stdout.contains("resuming from") && stdout.contains("epoch 3/3"));
+    let tail: Vec<_> = rows(&a).into_iter().filter(|x| x.1 == 2).collect();
+    assert!(tail.iter().any(|x| x.2 == "KNeighborsClassifier/accuracy"));
+    assert_eq!(rows(&csv(&s.join("version_2"))), tail);
+    // A SimCLR checkpoint does not resume a Barlow Twins run.
+    ok(&simclr(s.path(), &["--epochs", "1", "--checkpoint"], &[]));
+    let simclr_ck = s.join("version_3/checkpoints/epoch=0-step=3.safetensors");
+    let bad = barlow(
+        s.path(),
+        &["--epochs", "2", "--resume", simclr_ck.to_str().unwrap()],
+        &[],
+    );
+    assert_fails(&bad, &["--resume", "SimCLR", "BarlowTwins"]);
+}
+
+#[test]
+fn barlow_and_probe_bad_options_fail_with_one_line_naming_the_option() {
+    let s = Scratch::new("barlow-bad");
+    let d = s.path().to_str().unwrap();
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "barlow-mnist",
+            &["--probe", "svm"],
+            &["--probe", "'svm'", "logreg or knn"],
+        ),
+        (
+            "barlow-mnist",
+            &["--probe", "logreg,,knn"],
+            &["--probe", "empty item"],
+        ),
+        ("barlow-mnist", &["--lambda", "-1"], &["--lambda"]),
+        (
+            "barlow-mnist",
+            &["--warmup-epochs", "x"],
+            &["--warmup-epochs"],
+        ),
+        ("barlow-mnist", &["--proj-hidden", "0"], &["--proj-hidden"]),
+        ("barlow-mnist", &["--proj-output", "0"], &["--proj-output"]),
+        (
+            "barlow-mnist",
+            &["--probe-every-val", "-1"],
+            &["--probe-every-val"],
+        ),
+        (
+            "barlow-mnist",
+            &["--probe-on-train-start", "yes"],
+            &["--probe-on-train-start"],
+        ),
+        (
+            "barlow-mnist",
+            &["--temperature", "0.1"],
+            &["unknown option --temperature"],
+        ),
+        (
+            "barlow-mnist",
+            &["--lr", "1e-3", "--lr", "1e-2"],
+            &["--lr given twice"],
+        ),
+        (
+            "simclr-mnist",
+            &["--probe", "ridge"],
+            &["--probe", "'ridge'"],
+        ),
+        (
+            "yaware-openbhb",
+            &["--probe", "lasso"],
+            &["--probe", "'lasso'"],
+        ),
+        (
+            "barlow-openbhb",
+            &["--probe", "knn,svm"],
+            &["--probe", "'svm'"],
+        ),
+        ("barlow-openbhb", &["--mask-prob", "2"], &["--mask-prob"]),
+        (
+            "barlow-openbhb",
+            &["--sigma", "4"],
+            &["unknown option --sigma"],
+        ),
+    ];
+    for (cmd, extra, parts) in cases {
+        let mut args = vec![*cmd, "--log-dir", d];
+        args.extend_from_slice(extra);
+        assert_fails(&nidl_env(&args, &[]), parts);
+    }
+    for cmd in ["barlow-mnist", "barlow-openbhb"] {
+        let help = ok(&nidl_env(&[cmd, "--help"], &[]));
+        for opt in [
+            "--lambda",
+            "--warmup-epochs",
+            "--probe-every-val",
+            "--probe-on-train-start",
+        ] {
+            assert!(help.contains(opt), "{cmd} --help lists {opt}");
+        }
+    }
+}
+
+#[test]
+fn barlow_openbhb_tiny_run_with_linear_and_knn_multitask_probes() {
+    let s = Scratch::new("barlow-openbhb");
+    let data = small_openbhb(&s);
+    let logs = s.join("logs");
+    let run = |threads: &str| {
+        openbhb_run(
+            "barlow-openbhb",
+            &data,
+            &logs,
+            &["--probe", "logreg,knn"],
+            threads,
+        )
+    };
+    let stdout = ok(&run("2"));
+    assert!(
+        stdout.contains("| task0") && stdout.contains("| KNeighborsRegressor"),
+        "{stdout}"
+    );
+    let r = rows(&csv(&logs.join("version_0")));
+    // 300 / 64 → 5 batches per epoch.
+    assert_eq!(steps_of(&r, "loss/train").len(), 10);
+    for tag in [
+        "task0/R2",
+        "task0/MAE",
+        "task1/accuracy",
+        "KNeighborsRegressor/R2",
+        "KNeighborsRegressor/MAE",
+        "KNeighborsClassifier/accuracy",
+        "KNeighborsClassifier/balanced_accuracy",
+    ] {
+        assert_eq!(steps_of(&r, tag), vec![5, 10], "{tag}");
+    }
+    for x in &r {
+        assert!(x.3.is_finite(), "{} = {}", x.2, x.3);
+        if x.2.ends_with("accuracy") {
+            assert!((0.0..=1.0).contains(&x.3), "{} = {}", x.2, x.3);
+        }
+    }
+    // Same metrics on one thread.
+    ok(&run("1"));
+    assert_eq!(csv(&logs.join("version_0")), csv(&logs.join("version_1")));
 }

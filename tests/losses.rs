@@ -1,4 +1,4 @@
-//! Contrastive losses: golden values from nidl (PyTorch), finite-difference gradient checks,
+//! Self-supervised losses (InfoNCE, y-Aware, Barlow Twins): golden values from nidl (PyTorch), finite-difference gradient checks,
 //! hand-worked cases and bad-input errors.
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 use common::{assert_close, golden};
 use nidl::autograd::gradcheck::check_gradients;
 use nidl::autograd::{Graph, ParamId, Var};
-use nidl::loss::{Bandwidth, InfoNce, Kernel, Normalization, YAwareInfoNce};
+use nidl::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, Normalization, YAwareInfoNce};
 use nidl::{Element, Error, Result, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -70,44 +70,37 @@ fn max_rel(a: &[f64], b: &[f64], floor: f64) -> f64 {
 // Golden values (nidl / PyTorch, f64)
 // ---------------------------------------------------------------------------------------------
 
-fn golden_info_nce<T: Element>(rtol: f64, atol: f64) {
-    let case = "info_nce";
+/// Compares the loss `f` builds on the golden views `z1`, `z2` of `case`, and its gradients,
+/// with the golden `loss`, `grad_z1` and `grad_z2`, in precision `T`.
+fn check_golden_loss<T: Element>(
+    case: &str,
+    rtol: f64,
+    atol: f64,
+    f: impl Fn(&mut Graph<T>, Var, Var) -> Result<Var>,
+) {
     let (z1, z2) = (golden(case, "z1"), golden(case, "z2"));
-    let loss = InfoNce::new(0.1);
-    let (value, g1, g2) = loss_and_grads::<T>(&z1, &z2, |g, a, b| loss.forward(g, a, b));
+    let (value, g1, g2) = loss_and_grads::<T>(&z1, &z2, f);
     let (e_loss, e1, e2) = (
         golden(case, "loss"),
         golden(case, "grad_z1"),
         golden(case, "grad_z2"),
     );
     eprintln!(
-        "info_nce {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
+        "{case} {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
         T::NAME,
         max_rel(&[value], e_loss.data(), 1e-300),
         max_rel(&g1, e1.data(), 1e-300),
         max_rel(&g2, e2.data(), 1e-300)
     );
-    assert_close(
-        &format!("info_nce loss {}", T::NAME),
-        &[value],
-        e_loss.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("info_nce grad_z1 {}", T::NAME),
-        &g1,
-        e1.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("info_nce grad_z2 {}", T::NAME),
-        &g2,
-        e2.data(),
-        rtol,
-        atol,
-    );
+    let name = |what: &str| format!("{case} {what} {}", T::NAME);
+    assert_close(&name("loss"), &[value], e_loss.data(), rtol, atol);
+    assert_close(&name("grad_z1"), &g1, e1.data(), rtol, atol);
+    assert_close(&name("grad_z2"), &g2, e2.data(), rtol, atol);
+}
+
+fn golden_info_nce<T: Element>(rtol: f64, atol: f64) {
+    let loss = InfoNce::new(0.1);
+    check_golden_loss::<T>("info_nce", rtol, atol, |g, a, b| loss.forward(g, a, b));
 }
 
 #[test]
@@ -147,44 +140,9 @@ fn yaware_weights_match_nidl() {
 
 fn golden_yaware_loss<T: Element>(rtol: f64, atol: f64) {
     let case = "yaware_info_nce";
-    let (z1, z2, y) = (golden(case, "z1"), golden(case, "z2"), golden(case, "y"));
     let loss = golden_yaware();
-    let y_t = y.cast::<T>();
-    let (value, g1, g2) =
-        loss_and_grads::<T>(&z1, &z2, |g, a, b| loss.forward(g, a, b, Some(&y_t)));
-    let (e_loss, e1, e2) = (
-        golden(case, "loss"),
-        golden(case, "grad_z1"),
-        golden(case, "grad_z2"),
-    );
-    eprintln!(
-        "yaware_info_nce {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
-        T::NAME,
-        max_rel(&[value], e_loss.data(), 1e-300),
-        max_rel(&g1, e1.data(), 1e-300),
-        max_rel(&g2, e2.data(), 1e-300)
-    );
-    assert_close(
-        &format!("yaware loss {}", T::NAME),
-        &[value],
-        e_loss.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("yaware grad_z1 {}", T::NAME),
-        &g1,
-        e1.data(),
-        rtol,
-        atol,
-    );
-    assert_close(
-        &format!("yaware grad_z2 {}", T::NAME),
-        &g2,
-        e2.data(),
-        rtol,
-        atol,
-    );
+    let y = golden(case, "y").cast::<T>();
+    check_golden_loss::<T>(case, rtol, atol, |g, a, b| loss.forward(g, a, b, Some(&y)));
 }
 
 #[test]
@@ -712,5 +670,119 @@ fn yaware_bad_input() {
         assert!(e.to_string().contains(text), "{bw:?}: {e}");
         assert!(bad.weights(&y2).is_err());
         assert!(bad.fit_bandwidth(&y2).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Barlow Twins
+// ---------------------------------------------------------------------------------------------
+
+fn golden_barlow<T: Element>(rtol: f64, atol: f64) {
+    let loss = BarlowTwinsLoss::default();
+    assert_eq!(loss.lambda, 5e-3, "nidl's default λ");
+    check_golden_loss::<T>("barlow_twins", rtol, atol, |g, a, b| loss.forward(g, a, b));
+}
+
+#[test]
+fn barlow_twins_matches_nidl_f64() {
+    golden_barlow::<f64>(1e-10, 1e-12);
+}
+
+#[test]
+fn barlow_twins_matches_nidl_f32() {
+    golden_barlow::<f32>(1e-4, 1e-6);
+}
+
+/// N = 2, D = 2, λ = 0.01. z1 = [[1, 0], [3, 2]]: both columns centre to [−1, 1] with unbiased
+/// std √2, so ẑ1 = [[−a, −a], [a, a]] with a = 1/√2. z2 = [[0, 5], [4, 1]]: columns centre to
+/// [−2, 2] and [2, −2] with std 2√2, so ẑ2 = [[−a, a], [a, −a]]. With N − 1 = 1,
+///
+///   c = ẑ1ᵀ ẑ2 = [[2a², −2a²], [2a², −2a²]] = [[1, −1], [1, −1]],
+///
+/// so ℓ = (1 − c00)² + (1 − c11)² + λ(c01² + c10²) = 0 + 4 + 0.01·2 = 4.02.
+#[test]
+fn barlow_twins_hand_worked() {
+    let (z1, z2) = (
+        t(&[1.0, 0.0, 3.0, 2.0], &[2, 2]),
+        t(&[0.0, 5.0, 4.0, 1.0], &[2, 2]),
+    );
+    let mut g = Graph::<f64>::new();
+    let (a, b) = (g.input(z1), g.input(z2));
+    let l = BarlowTwinsLoss::new(0.01).forward(&mut g, a, b).unwrap();
+    let got = g.value(l).item().unwrap();
+    assert!((got - 4.02).abs() < 1e-13, "got {got}, expected 4.02");
+}
+
+/// N = 1: the unbiased std is 0/0, so nidl only centres the views (ẑ = 0) and does not divide
+/// c by N − 1 = 0: c = 0, ℓ = Σ_i (1 − 0)² = D, and the gradient is zero — not NaN.
+#[test]
+fn barlow_twins_batch_of_one_is_d_with_zero_gradient() {
+    let (z1, z2) = (t(&[3.0, -1.0, 0.5], &[1, 3]), t(&[0.5, 2.0, -4.0], &[1, 3]));
+    for lambda in [5e-3, 1.0] {
+        let loss = BarlowTwinsLoss::new(lambda);
+        let (value, g1, g2) = loss_and_grads::<f64>(&z1, &z2, |g, a, b| loss.forward(g, a, b));
+        assert_eq!(value, 3.0, "λ = {lambda}");
+        assert!(
+            g1.iter().chain(&g2).all(|v| *v == 0.0),
+            "grads {g1:?} {g2:?}"
+        );
+        let (v32, ..) = loss_and_grads::<f32>(&z1, &z2, |g, a, b| loss.forward(g, a, b));
+        assert_eq!(v32, 3.0);
+    }
+}
+
+#[test]
+fn gradcheck_barlow_twins() {
+    for (n, d, lambda) in [(6, 4, 5e-3), (3, 5, 0.5), (2, 3, 1.0), (1, 2, 5e-3)] {
+        let loss = BarlowTwinsLoss::new(lambda);
+        check(
+            &format!("barlow_twins N{n} D{d} λ{lambda}"),
+            &[randn(&[n, d], 13), randn(&[n, d], 14)],
+            |g, v| loss.forward(g, v[0], v[1]),
+        );
+    }
+}
+
+#[test]
+fn barlow_twins_bad_input() {
+    let mut g = Graph::<f64>::new();
+    for (s1, s2) in [
+        (&[4, 3][..], &[4, 2][..]),
+        (&[4, 3], &[3, 3]),
+        (&[4, 3, 1], &[4, 3, 1]),
+        (&[0, 3], &[0, 3]),
+    ] {
+        let (a, b) = views(&mut g, s1, s2);
+        let e = BarlowTwinsLoss::default()
+            .forward(&mut g, a, b)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Shape {
+                    op: "barlow_twins",
+                    ..
+                }
+            ),
+            "{s1:?} {s2:?}: {e}"
+        );
+        assert!(e.to_string().contains(&format!("{s1:?}")), "{e}");
+    }
+    let (a, b) = views(&mut g, &[4, 3], &[4, 3]);
+    for lambda in [-0.1, f64::NAN, f64::INFINITY] {
+        let e = BarlowTwinsLoss::new(lambda)
+            .forward(&mut g, a, b)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::InvalidArgument {
+                    op: "barlow_twins",
+                    ..
+                }
+            ),
+            "λ = {lambda}: {e}"
+        );
+        assert!(e.to_string().contains("lambda"), "{e}");
     }
 }

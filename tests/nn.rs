@@ -2,7 +2,7 @@
 
 use nidl::autograd::gradcheck::check_gradients;
 use nidl::autograd::Graph;
-use nidl::nn::{BatchNorm1d, LeNet, Linear, Mlp, Module};
+use nidl::nn::{BatchNorm1d, HeadBlock, LeNet, Linear, Mlp, Module, ProjectionHead};
 use nidl::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -113,13 +113,13 @@ fn batch_norm_eval_uses_running_stats_and_train_rejects_batch_of_one() {
         .contains("more than 1 value"));
 }
 
-#[test]
-fn batch_norm_gradient_check() {
-    let x = Tensor::<f64>::rand_normal(&[6, 3], 0.0, 1.0, &mut StdRng::seed_from_u64(7));
-    let w = Tensor::<f64>::rand_normal(&[6, 3], 0.0, 1.0, &mut StdRng::seed_from_u64(8));
+/// Finite-difference check of `module`'s gradient with respect to its input `[n, d_in]`, through
+/// the loss `Σ w ⊙ module(x)` with fixed random weights `w` `[n, d_out]`.
+fn gradcheck_module(module: &dyn Module<f64>, n: usize, d_in: usize, d_out: usize, seed: u64) {
+    let x = Tensor::<f64>::rand_normal(&[n, d_in], 0.0, 1.0, &mut StdRng::seed_from_u64(seed));
+    let w = Tensor::<f64>::rand_normal(&[n, d_out], 0.0, 1.0, &mut StdRng::seed_from_u64(seed + 1));
     let r = check_gradients(&[x], 1e-6, |g, v| {
-        let bn = BatchNorm1d::<f64>::new(3);
-        let y = bn.forward(g, v[0])?;
+        let y = module.forward(g, v[0])?;
         let wv = g.input(w.clone());
         let p = g.mul(y, wv)?;
         g.sum(p)
@@ -129,10 +129,106 @@ fn batch_norm_gradient_check() {
 }
 
 #[test]
+fn batch_norm_gradient_check() {
+    gradcheck_module(&BatchNorm1d::<f64>::new(3), 6, 3, 3, 7);
+}
+
+#[test]
 fn inference_graph_records_nothing() {
     let net = LeNet::<f32>::new(4, &mut StdRng::seed_from_u64(9)).unwrap();
     let mut g = Graph::inference();
     let x = g.input(Tensor::zeros(&[1, 1, 28, 28]));
     let y = net.forward(&mut g, x).unwrap();
     assert!(g.backward(y).is_err());
+}
+
+#[test]
+fn barlow_twins_head_has_nidls_layers_and_state_names() {
+    let head = ProjectionHead::<f64>::barlow_twins(4, 6, 3, &mut StdRng::seed_from_u64(1)).unwrap();
+    let state: Vec<(String, Vec<usize>)> = head
+        .state_dict()
+        .into_iter()
+        .map(|(n, t)| (n, t.shape().to_vec()))
+        .collect();
+    // Parameters first, then buffers, in module order (PyTorch's `state_dict` keys; its
+    // `num_batches_tracked` counters are not kept). No bias on the linears before a batch norm.
+    let expected: Vec<(String, Vec<usize>)> = [
+        ("layers.0.weight", vec![6, 4]),
+        ("layers.1.weight", vec![6]),
+        ("layers.1.bias", vec![6]),
+        ("layers.3.weight", vec![6, 6]),
+        ("layers.4.weight", vec![6]),
+        ("layers.4.bias", vec![6]),
+        ("layers.6.weight", vec![3, 6]),
+        ("layers.6.bias", vec![3]),
+        ("layers.1.running_mean", vec![6]),
+        ("layers.1.running_var", vec![6]),
+        ("layers.4.running_mean", vec![6]),
+        ("layers.4.running_var", vec![6]),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_string(), s))
+    .collect();
+    assert_eq!(state, expected);
+    assert_eq!(head.blocks().len(), 3);
+    // 24 + 12 + 36 + 12 + 18 + 3 parameters.
+    assert_eq!(head.num_parameters(), 105);
+    // Training updates the running statistics; evaluation uses them; both give [N, 3].
+    let x = Tensor::<f64>::rand_normal(&[5, 4], 0.0, 1.0, &mut StdRng::seed_from_u64(2));
+    let mut g = Graph::new();
+    let xv = g.input(x.clone());
+    let y = head.forward(&mut g, xv).unwrap();
+    assert_eq!(g.value(y).shape(), &[5, 3]);
+    let moved = head.state_dict();
+    assert_ne!(moved[8].1.data(), &[0.0; 6][..], "running mean moved");
+    let mut e = Graph::inference();
+    let xv = e.input(x);
+    let ye = head.forward(&mut e, xv).unwrap();
+    assert_eq!(e.value(ye).shape(), &[5, 3]);
+    // State round trip into a head drawn from another seed.
+    let mut other =
+        ProjectionHead::<f64>::barlow_twins(4, 6, 3, &mut StdRng::seed_from_u64(9)).unwrap();
+    other.load_state_dict(&moved).unwrap();
+    assert_eq!(other.state_dict(), moved);
+}
+
+#[test]
+fn projection_head_gradient_check_through_batch_norm() {
+    let head = ProjectionHead::<f64>::barlow_twins(3, 5, 2, &mut StdRng::seed_from_u64(3)).unwrap();
+    gradcheck_module(&head, 6, 3, 2, 4);
+}
+
+#[test]
+fn projection_head_bad_blocks_are_errors() {
+    let block = |i, o| HeadBlock {
+        in_features: i,
+        out_features: o,
+        batch_norm: false,
+        relu: true,
+    };
+    let mut rng = StdRng::seed_from_u64(0);
+    let err = |blocks: &[HeadBlock]| {
+        ProjectionHead::<f32>::new(blocks, &mut StdRng::seed_from_u64(0))
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    assert!(err(&[]).contains("no blocks"));
+    assert!(err(&[block(3, 0)]).contains("positive widths"));
+    let e = err(&[block(3, 4), block(5, 2)]);
+    assert!(
+        e.contains("block 1 takes 5 features but block 0 gives 4"),
+        "{e}"
+    );
+    let ok = ProjectionHead::<f32>::new(&[block(3, 4), block(4, 2)], &mut rng).unwrap();
+    let names: Vec<String> = ok.state_dict().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "layers.0.weight",
+            "layers.0.bias",
+            "layers.2.weight",
+            "layers.2.bias"
+        ]
+    );
 }

@@ -1,5 +1,7 @@
-//! The trainer through the library: a small tabular SimCLR / y-Aware run, NaN losses stopping the
-//! run with the last checkpoint intact, resume, and checkpoint files read robustly.
+//! The trainer through the library: a small tabular SimCLR / y-Aware / Barlow Twins run, NaN
+//! losses stopping the run with the last checkpoint intact, resume, checkpoint files read
+//! robustly, Barlow Twins' per-step schedule and weight-decay exclusion, and the probing
+//! callbacks' schedules (train start, validation epochs, train epochs) and shared embeddings.
 
 mod common;
 
@@ -8,10 +10,14 @@ use nidl::autograd::{Grads, Graph, Var};
 use nidl::datasets::loader::{Batch, Dataset, Loader};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::nn::Mlp;
-use nidl::probe::{LogisticRegression, MultiTask, Ridge, TaskProbe};
+use nidl::optim::{LinearWarmupCosine, LrSchedule};
+use nidl::probe::{
+    KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
+};
 use nidl::train::{
-    Checkpoint, ClassificationProbing, Estimator, MultitaskProbing, RegressionProbing, SimClr,
-    SimClrConfig, StoredTensor, Trainer, TrainerConfig, YAware, YAwareConfig,
+    BarlowTwins, BarlowTwinsConfig, BatchSource, Checkpoint, ClassificationProbing, Estimator,
+    MultitaskProbing, ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig,
+    StoredTensor, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;
@@ -82,6 +88,18 @@ fn simclr(seed: u64) -> SimClr {
     SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap()
 }
 
+/// Training loaders on `data` (shuffled, batches of 32) and validation loaders on 64 other blobs.
+fn blob_loaders(data: &Arc<Blobs>) -> (impl BatchSource, impl BatchSource) {
+    let train = Loader::new(Arc::clone(data), views(), 32)
+        .unwrap()
+        .shuffle(true)
+        .seed(42);
+    let val = Loader::new(Arc::new(Blobs::new(64, 2)), views(), 32)
+        .unwrap()
+        .seed(42);
+    (train, val)
+}
+
 /// Runs `epochs` of SimCLR with a probe; returns every scalar logged.
 fn run(
     dir: &std::path::Path,
@@ -90,13 +108,7 @@ fn run(
     est: &mut dyn Estimator,
 ) -> Vec<nidl::log::Scalar> {
     let data = Arc::new(Blobs::new(200, 1));
-    let train = Loader::new(Arc::clone(&data), views(), 32)
-        .unwrap()
-        .shuffle(true)
-        .seed(42);
-    let val = Loader::new(Arc::new(Blobs::new(64, 2)), views(), 32)
-        .unwrap()
-        .seed(42);
+    let (train, val) = blob_loaders(&data);
     let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
     let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap();
     let version = nidl::log::next_version_dir(dir).unwrap();
@@ -124,16 +136,13 @@ fn run(
     let report = trainer.fit(est, &train, Some(&val)).unwrap();
     assert!(report.plot.unwrap().is_file());
     let text = fs::read_to_string(version.join("metrics.csv")).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            nidl::log::Scalar {
-                step: f[0].parse().unwrap(),
-                epoch: f[1].parse().unwrap(),
-                tag: f[2].into(),
-                value: f[3].parse().unwrap(),
-            }
+    common::metrics_rows(&text)
+        .into_iter()
+        .map(|(step, epoch, tag, value)| nidl::log::Scalar {
+            step,
+            epoch,
+            tag,
+            value,
         })
         .collect()
 }
@@ -359,4 +368,299 @@ fn checkpoint_files_are_read_robustly() {
         .unwrap_err()
         .to_string()
         .contains("missing.safetensors"));
+}
+
+/// Barlow Twins on the blobs: MLP encoder 16 → 32 → 8, head 8 → 16 → 16 → 8, 4 steps per epoch,
+/// one warmup epoch of three.
+fn barlow_with(seed: u64, f: impl FnOnce(&mut BarlowTwinsConfig)) -> BarlowTwins {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let mut cfg = BarlowTwinsConfig {
+        proj_hidden_dim: 16,
+        proj_output_dim: 8,
+        lr: 1e-2,
+        warmup_epochs: 1,
+        max_epochs: 3,
+        ..BarlowTwinsConfig::default()
+    };
+    f(&mut cfg);
+    BarlowTwins::new(Box::new(enc), 8, 4, cfg, &mut rng).unwrap()
+}
+
+fn barlow(seed: u64) -> BarlowTwins {
+    barlow_with(seed, |_| {})
+}
+
+/// One training step of `est` on `batch`; returns the learning rate it used.
+fn barlow_step(est: &mut BarlowTwins, batch: &Batch<f32>) -> f64 {
+    let lr = est.lr();
+    let mut g = Graph::new();
+    let loss = est.loss(&mut g, batch).unwrap();
+    let grads = g.backward(loss).unwrap();
+    est.apply_gradients(&grads).unwrap();
+    lr
+}
+
+#[test]
+fn barlow_twins_steps_nidls_warmup_cosine_schedule_per_step() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let train = Loader::new(data, views(), 32).unwrap().seed(42);
+    let batch = train.batch(0, 0).unwrap();
+    let mut est = barlow(3);
+    // nidl: LinearWarmupCosineAnnealingLR(warmup_epochs = 1·4, max_epochs = 3·4,
+    // warmup_start_lr = 1e-6, eta_min = 0), stepped after every optimizer step.
+    let expected = LinearWarmupCosine::new(1e-2, 4, 12)
+        .unwrap()
+        .warmup_start_lr(1e-6)
+        .lrs(13);
+    let used: Vec<f64> = (0..12).map(|_| barlow_step(&mut est, &batch)).collect();
+    assert_eq!(used, expected[..12]);
+    assert_eq!(est.lr(), expected[12]);
+    assert_eq!(used[0], 1e-6);
+    assert_eq!(used[4], 1e-2, "the peak right after the warmup");
+    assert!(used[11] < 1e-3, "the cosine decays: {used:?}");
+    // The step count is what a checkpoint carries; loading it moves the schedule there.
+    let meta: BTreeMap<String, String> = est.extra_metadata().into_iter().collect();
+    assert_eq!(meta["barlow_twins.scheduler_steps"], "12");
+    let mut other = barlow(4);
+    let mut m = BTreeMap::new();
+    m.insert("barlow_twins.scheduler_steps".to_string(), "5".to_string());
+    other.load_extra_metadata(&m).unwrap();
+    assert_eq!(other.lr(), expected[5]);
+    m.clear();
+    let e = other.load_extra_metadata(&m).unwrap_err().to_string();
+    assert!(e.contains("barlow_twins.scheduler_steps"), "{e}");
+    // A warmup as long as the run (nidl's 10 of 10 epochs): warmup all the way, no error.
+    let mut long = barlow_with(3, |c| c.warmup_epochs = 3);
+    let warm: Vec<f64> = (0..12).map(|_| barlow_step(&mut long, &batch)).collect();
+    let closed = LinearWarmupCosine::new(1e-2, 12, 13)
+        .unwrap()
+        .warmup_start_lr(1e-6);
+    for (t, lr) in warm.iter().enumerate() {
+        assert!((lr - closed.closed_form(t)).abs() < 1e-15, "step {t}: {lr}");
+    }
+    assert!(warm.windows(2).all(|w| w[1] > w[0]), "{warm:?}");
+}
+
+#[test]
+fn barlow_twins_excludes_biases_and_norm_parameters_from_weight_decay() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let train = Loader::new(data, views(), 32).unwrap().seed(42);
+    let batch = train.batch(0, 0).unwrap();
+    // One step from the same initialisation and gradients, with and without a large decay:
+    // AdamW's decay `p ← p·(1 − lr·wd)` is the only difference.
+    let after_one_step = |wd: f64, exclude: bool| {
+        let mut est = barlow_with(7, |c| {
+            c.warmup_epochs = 0;
+            c.weight_decay = wd;
+            c.exclude_bias_and_norm_wd = exclude;
+        });
+        barlow_step(&mut est, &batch);
+        est.state()
+            .into_iter()
+            .filter(|(n, _)| !n.starts_with("optimizer."))
+            .collect::<Vec<_>>()
+    };
+    let plain = after_one_step(0.0, true);
+    let decayed = after_one_step(10.0, true);
+    let decayed_all = after_one_step(10.0, false);
+    let init = barlow(7).state();
+    let mut one_d = 0;
+    for (((name, p), (_, d)), ((_, a), (_, p0))) in plain
+        .iter()
+        .zip(&decayed)
+        .zip(decayed_all.iter().zip(&init))
+    {
+        if name.contains("running_") {
+            continue;
+        }
+        if p.shape().len() <= 1 {
+            one_d += 1;
+            assert_eq!(p, d, "{name}: a bias or norm parameter must not decay");
+            // (A decay of BatchNorm's β, initialised at 0, shows only from the second step.)
+            if p0.data().iter().any(|&v| v != 0.0) {
+                assert_ne!(p, a, "{name}: decays when not excluded");
+            }
+        } else {
+            assert_ne!(p, d, "{name}: a weight matrix decays");
+        }
+    }
+    // Encoder biases (2), BatchNorm γ and β (2 × 2), the last linear's bias.
+    assert_eq!(one_d, 7);
+}
+
+#[test]
+fn barlow_twins_resume_is_bit_identical_with_schedule_and_batch_norm_state() {
+    let s = Scratch::new("barlow-resume");
+    let full = run(s.path(), 3, None, &mut barlow(5));
+    assert_eq!(full.iter().filter(|x| x.tag == "loss/train").count(), 12);
+    assert!(full.iter().all(|x| x.value.is_finite()));
+    let ck = s.join("version_0/checkpoints/epoch=1-step=8.safetensors");
+    let c = Checkpoint::load(&ck).unwrap();
+    assert_eq!(c.metadata["estimator"], "BarlowTwins");
+    assert_eq!(c.metadata["barlow_twins.scheduler_steps"], "8");
+    // nidl's projection-head names; no bias before a batch norm; running statistics stored.
+    for name in [
+        "head.layers.0.weight",
+        "head.layers.1.weight",
+        "head.layers.1.bias",
+        "head.layers.1.running_mean",
+        "head.layers.1.running_var",
+        "head.layers.3.weight",
+        "head.layers.4.running_var",
+        "head.layers.6.weight",
+        "head.layers.6.bias",
+    ] {
+        assert!(c.get(name).is_some(), "{name} missing");
+    }
+    assert!(c.get("head.layers.0.bias").is_none() && c.get("head.layers.3.bias").is_none());
+    let Some(StoredTensor::F32(rv)) = c.get("head.layers.1.running_var") else {
+        panic!("running_var is F32")
+    };
+    assert!(rv.data().iter().all(|&v| v != 1.0), "running stats moved");
+    // A model drawn from another seed: the checkpoint restores weights, running statistics,
+    // optimizer and schedule, and the third epoch is reproduced bit for bit (its validation
+    // loss uses the running statistics, its steps the scheduled rates).
+    let resumed = run(s.path(), 3, Some(ck), &mut barlow(99));
+    let tail: Vec<_> = full.into_iter().filter(|x| x.epoch == 2).collect();
+    assert_eq!(resumed, tail);
+}
+
+#[test]
+fn barlow_twins_refuses_a_training_batch_of_one_but_validates_one() {
+    // 33 samples in batches of 32: the last training batch holds one sample.
+    let data = Arc::new(Blobs::new(33, 1));
+    let train = Loader::new(Arc::clone(&data), views(), 32).unwrap();
+    let mut est = barlow(1);
+    let e = Trainer::new(TrainerConfig {
+        max_epochs: 1,
+        ..TrainerConfig::default()
+    })
+    .fit(&mut est, &train, None)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("BarlowTwins") && e.contains("batch of 1"), "{e}");
+    // Validation on a batch of one: running statistics, and the loss's batch-of-one rule (D).
+    let one = Loader::new(Arc::new(Blobs::new(1, 2)), views(), 32).unwrap();
+    let v = nidl::train::trainer::validation_loss(&mut est, &one, 0, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(v, 8.0, "D = 8 output features");
+}
+
+/// Probing a Barlow Twins run on the blobs with `callbacks` (train 2 epochs of 3 steps,
+/// validation on 64 samples); returns the logged scalars other than the losses.
+fn probed_run(callbacks: Vec<Box<dyn nidl::train::Callback>>) -> Vec<(u64, usize, String, f64)> {
+    let (train, val) = blob_loaders(&Arc::new(Blobs::new(200, 1)));
+    let s = Scratch::new("probed");
+    let version = nidl::log::next_version_dir(s.path()).unwrap();
+    let mut trainer = Trainer::new(TrainerConfig {
+        max_epochs: 3,
+        limit_train_batches: Some(3),
+        ..TrainerConfig::default()
+    })
+    .logger(nidl::log::RunLogger::create(&version).unwrap());
+    for cb in callbacks {
+        trainer = trainer.callback(cb);
+    }
+    trainer.fit(&mut barlow(2), &train, Some(&val)).unwrap();
+    let text = fs::read_to_string(version.join("metrics.csv")).unwrap();
+    common::metrics_rows(&text)
+        .into_iter()
+        .filter(|r| !r.2.starts_with("loss/"))
+        .collect()
+}
+
+#[test]
+fn knn_and_logistic_probes_share_embeddings_and_log_under_their_names() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
+    let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap();
+    let sets = ProbingSets::new(Box::new(probe_tr), Box::new(probe_te));
+    let logreg = ClassificationProbing::with_sets(sets.clone(), LogisticRegression::new())
+        .on_train_start(true);
+    let knn = ClassificationProbing::with_sets(sets.clone(), KNeighborsClassifier::new(5))
+        .on_train_start(true);
+    assert_eq!(knn.task().name, "KNeighborsClassifier");
+    let rows = probed_run(vec![Box::new(logreg), Box::new(knn)]);
+    let steps =
+        |tag: &str| -> Vec<u64> { rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect() };
+    // At train start (step 0) and after each of the 3 epochs (3 steps each).
+    for probe in ["LogisticRegression", "KNeighborsClassifier"] {
+        for m in ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted"] {
+            assert_eq!(
+                steps(&format!("{probe}/{m}")),
+                vec![0, 3, 6, 9],
+                "{probe}/{m}"
+            );
+        }
+    }
+    // One embedding of both sets per probing point, shared by the two probes.
+    assert_eq!(sets.embed_count(), 4);
+    // Two well-separated clusters: the 5-NN probe finds them (encoder at init or trained).
+    for r in rows
+        .iter()
+        .filter(|r| r.2 == "KNeighborsClassifier/accuracy")
+    {
+        assert!(r.3 > 0.9, "k-NN accuracy {} at step {}", r.3, r.0);
+    }
+}
+
+#[test]
+fn validation_epoch_probing_every_n_val_epochs() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let sets = || {
+        ProbingSets::new(
+            Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+            Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
+        )
+    };
+    // Only after every 2nd validation epoch (epoch index 1 → step 6) and not after training
+    // epochs; a regression probe renamed; a multitask probe with named tasks at every
+    // validation epoch and after the last training epoch (one probe at step 9, not two).
+    let ridge = RegressionProbing::with_sets(sets(), KNeighborsRegressor::new(5))
+        .every_n_train_epochs(0)
+        .every_n_val_epochs(2);
+    assert_eq!(
+        *ridge.schedule(),
+        ProbeSchedule {
+            every_n_train_epochs: 0,
+            every_n_val_epochs: 2,
+            on_train_start: false
+        }
+    );
+    let multi = MultitaskProbing::new(
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
+        MultiTask::new(vec![
+            TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(3)),
+            TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(3)),
+        ])
+        .unwrap(),
+    )
+    .task_names(&["cls", "reg"])
+    .unwrap()
+    .every_n_train_epochs(3)
+    .every_n_val_epochs(1);
+    let rows = probed_run(vec![Box::new(ridge), Box::new(multi)]);
+    let steps =
+        |tag: &str| -> Vec<u64> { rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect() };
+    assert_eq!(steps("KNeighborsRegressor/R2"), vec![6]);
+    assert_eq!(steps("cls/accuracy"), vec![3, 6, 9]);
+    assert_eq!(steps("reg/MAE"), vec![3, 6, 9]);
+    assert!(
+        rows.iter().all(|r| !r.2.starts_with("task")),
+        "renamed tasks"
+    );
+    // Wrong number of task names.
+    let e = MultitaskProbing::new(
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
+        MultiTask::new(vec![TaskProbe::Ridge(Ridge::new())]).unwrap(),
+    )
+    .task_names(&["a", "b"])
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("2 names for 1 tasks"), "{e}");
 }

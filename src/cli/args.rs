@@ -1,5 +1,5 @@
 //! A small command-line option parser: `--name value`, `--name=value` and `--flag`, with
-//! errors that name the option at fault.
+//! errors that name the option at fault. Only list options ([`Args::list`]) may be repeated.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -7,15 +7,17 @@ use std::str::FromStr;
 /// The options of one subcommand, consumed as they are read; [`Args::finish`] rejects leftovers.
 #[derive(Debug)]
 pub struct Args {
-    values: BTreeMap<String, Option<String>>,
+    /// Each option's values, one per occurrence (`None`: a bare flag).
+    values: BTreeMap<String, Vec<Option<String>>>,
     order: Vec<String>,
 }
 
 impl Args {
     /// Parses `--name value`, `--name=value` and bare `--flag` tokens. A token after `--name`
-    /// that does not start with `--` is its value (negative numbers included).
+    /// that does not start with `--` is its value (negative numbers included). An option given
+    /// twice is an error when it is read, unless it is read as a list.
     pub fn parse(tokens: &[String]) -> Result<Args, String> {
-        let mut values = BTreeMap::new();
+        let mut values: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
         let mut order = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
@@ -33,13 +35,20 @@ impl Args {
                     _ => (body.to_string(), None),
                 },
             };
-            if values.insert(name.clone(), value).is_some() {
-                return Err(format!("option --{name} given twice"));
-            }
+            values.entry(name.clone()).or_default().push(value);
             order.push(name);
             i += 1;
         }
         Ok(Args { values, order })
+    }
+
+    /// The one occurrence of `--name` (`Some(None)`: a bare flag); an error if given twice.
+    fn single(&mut self, name: &str) -> Result<Option<Option<String>>, String> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(mut v) if v.len() == 1 => Ok(v.pop()),
+            Some(_) => Err(format!("option --{name} given twice")),
+        }
     }
 
     /// The value of `--name`, parsed; `None` when absent.
@@ -47,7 +56,7 @@ impl Args {
     where
         T::Err: std::fmt::Display,
     {
-        match self.values.remove(name) {
+        match self.single(name)? {
             None => Ok(None),
             Some(None) => Err(format!("option --{name} needs a value")),
             Some(Some(v)) => v
@@ -55,6 +64,27 @@ impl Args {
                 .map(Some)
                 .map_err(|e| format!("option --{name}: cannot parse '{v}': {e}")),
         }
+    }
+
+    /// The items of a list option, from every occurrence of `--name`, each split at commas
+    /// (`--probe logreg,knn` and `--probe logreg --probe knn` are the same); `None` when absent.
+    /// An empty item is an error naming the option.
+    pub fn list(&mut self, name: &str) -> Result<Option<Vec<String>>, String> {
+        let Some(occurrences) = self.values.remove(name) else {
+            return Ok(None);
+        };
+        let mut items = Vec::new();
+        for v in occurrences {
+            let v = v.ok_or_else(|| format!("option --{name} needs a value"))?;
+            for item in v.split(',') {
+                let item = item.trim();
+                if item.is_empty() {
+                    return Err(format!("option --{name}: empty item in '{v}'"));
+                }
+                items.push(item.to_string());
+            }
+        }
+        Ok(Some(items))
     }
 
     /// The value of `--name`, or `default` when absent.
@@ -76,7 +106,7 @@ impl Args {
 
     /// Whether the bare flag `--name` is present.
     pub fn flag(&mut self, name: &str) -> Result<bool, String> {
-        match self.values.remove(name) {
+        match self.single(name)? {
             None => Ok(false),
             Some(None) => Ok(true),
             Some(Some(v)) => Err(format!("option --{name} takes no value, got '{v}'")),
@@ -111,12 +141,41 @@ mod tests {
         let mut a = parse("--k five --extra").unwrap();
         assert!(a.get::<usize>("k").unwrap_err().contains("--k"));
         assert!(a.finish().unwrap_err().contains("--extra"));
-        assert!(parse("--k 1 --k 2").unwrap_err().contains("twice"));
+        let mut twice = parse("--k 1 --k 2 --json --json").unwrap();
+        assert!(twice
+            .get::<u8>("k")
+            .unwrap_err()
+            .contains("--k given twice"));
+        assert!(twice
+            .flag("json")
+            .unwrap_err()
+            .contains("--json given twice"));
         assert!(parse("stray").unwrap_err().contains("stray"));
         assert!(parse("--x")
             .unwrap()
             .require::<u8>("x")
             .unwrap_err()
             .contains("needs a value"));
+    }
+
+    #[test]
+    fn lists_split_commas_and_collect_repeats() {
+        let mut a = parse("--probe logreg,knn --probe ridge --other x").unwrap();
+        assert_eq!(
+            a.list("probe").unwrap(),
+            Some(vec!["logreg".into(), "knn".into(), "ridge".into()])
+        );
+        assert_eq!(a.list("absent").unwrap(), None);
+        assert_eq!(a.list("other").unwrap(), Some(vec!["x".into()]));
+        assert!(parse("--probe a,,b")
+            .unwrap()
+            .list("probe")
+            .unwrap_err()
+            .contains("--probe: empty item"));
+        assert!(parse("--probe")
+            .unwrap()
+            .list("probe")
+            .unwrap_err()
+            .contains("--probe needs a value"));
     }
 }

@@ -1,6 +1,6 @@
 //! What the training subcommands share: a small progress bar on stderr (step, loss, samples/s,
-//! ETA), the per-epoch summary line on stdout, option checks, and the run wrapper that prints the
-//! final line.
+//! ETA), the per-epoch summary line on stdout (and a line for probing before training), and
+//! option checks.
 
 use super::args::Args;
 use nidl::train::{EpochSummary, Reporter};
@@ -81,6 +81,13 @@ impl Progress {
 }
 
 impl Reporter for Progress {
+    fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
+        println!(
+            "before training, step {global_step}:{}",
+            metrics_text(metrics)
+        );
+    }
+
     fn epoch_start(&mut self, epoch: usize, max_epochs: usize, n_batches: usize) {
         self.epoch_start = Instant::now();
         self.last_draw = None;
@@ -137,20 +144,28 @@ pub fn summary_line(s: &EpochSummary) -> String {
     if let Some(v) = s.val_loss {
         line.push_str(&format!(" loss/val {v:.4}"));
     }
-    let mut prefix = "";
-    for (tag, v) in &s.metrics {
-        let (p, m) = tag.split_once('/').unwrap_or(("", tag));
-        if p != prefix {
-            line.push_str(&format!(" | {p}"));
-            prefix = p;
-        }
-        line.push_str(&format!(" {m} {v:.4}"));
-    }
+    line.push_str(&metrics_text(&s.metrics));
     line.push_str(&format!(
         " ({:.1} s: train {:.1}, val {:.1}, probe {:.1})",
         s.seconds, s.train_seconds, s.val_seconds, s.callback_seconds
     ));
     line
+}
+
+/// ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61 ...`: metrics grouped
+/// by tag prefix, in order.
+fn metrics_text(metrics: &[(String, f64)]) -> String {
+    let mut text = String::new();
+    let mut prefix = "";
+    for (tag, v) in metrics {
+        let (p, m) = tag.split_once('/').unwrap_or(("", tag));
+        if p != prefix {
+            text.push_str(&format!(" | {p}"));
+            prefix = p;
+        }
+        text.push_str(&format!(" {m} {v:.4}"));
+    }
+    text
 }
 
 /// A positive, finite `f64` option.

@@ -1,88 +1,427 @@
-//! What the training subcommands share beyond option parsing and progress: the `--resume` check,
-//! the probing loaders, and the fit call that prints the final line.
+//! What the training subcommands share: the command skeleton ([`train_command`]: options, data,
+//! model, probing callbacks, fit) over a [`TrainingData`] (MNIST or OpenBHB), the run and probing
+//! options every one of them takes, the Barlow Twins options of `barlow-mnist` /
+//! `barlow-openbhb`, and the fit call that prints the final line.
 
+use super::args::Args;
+use super::progress::{count, non_negative, opt_count, positive, Progress};
 use nidl::datasets::loader::{Collate, Dataset, Loader, Stack};
 use nidl::datasets::transforms::Transform;
-use nidl::train::{BatchSource, Estimator, Head, Trainer};
-use std::path::Path;
+use nidl::nn::Module;
+use nidl::train::{
+    BarlowTwins, BarlowTwinsConfig, BatchSource, Callback, Estimator, Head, ProbeTask, Probing,
+    ProbingSets, Trainer, TrainerConfig,
+};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Batch size of the probing loaders.
 const PROBE_BATCH: usize = 512;
 
-/// Fails with an `option --resume` message when `resume` names no file.
-pub fn check_resume(resume: Option<&Path>) -> Result<(), String> {
-    if let Some(r) = resume {
-        if !r.is_file() {
-            return Err(format!(
-                "option --resume: no checkpoint file at {}",
-                r.display()
-            ));
+/// Neighbours of the k-NN probes (scikit-learn's default, and the probing literature's).
+pub const KNN_NEIGHBOURS: usize = 5;
+
+/// Help text of the options every training command takes (after its own usage line).
+pub const COMMON_HELP: &str = "\
+run options (all training commands):
+  --epochs N               epochs to train (10)
+  --batch-size N           samples per training batch (128)
+  --lr X, --weight-decay X optimizer learning rate and weight decay (defaults per command)
+  --latent N               encoder output width (32)
+  --seed N                 seed of initialisation, shuffling and augmentations (42)
+  --limit-train-batches N  at most N training batches per epoch (default per command)
+  --limit-val-batches N    at most N validation batches per epoch; 0: no validation
+  --log-dir DIR            runs go to DIR/version_<N>/ (lightning_logs)
+  --checkpoint             write checkpoints/epoch=<E>-step=<S>.safetensors after every epoch
+  --resume PATH            continue from a checkpoint (same seed), bit for bit
+  --no-progress            no progress bar
+probing options:
+  --probe P[,P...]         probes, comma-separated or repeated: logreg, knn (k = 5) (logreg)
+  --probe-every N          probe after every N-th training epoch and the last; 0: never (1)
+  --probe-every-val N      probe after every N-th validation epoch; 0: never (0)
+  --probe-on-train-start   also probe once before training (logged at step 0)
+  --probe-max-iter N       L-BFGS iterations of the logistic regression (200)
+  --probe-train-limit N, --probe-test-limit N   probe on the first N samples of each set";
+
+/// One training command's defaults for the common options that differ between commands.
+pub struct RunDefaults {
+    /// `--lr` (the estimator's).
+    pub lr: f64,
+    /// `--weight-decay` (the estimator's).
+    pub weight_decay: f64,
+    /// `--limit-train-batches` (the data's; `None`: all batches).
+    pub limit_train: Option<usize>,
+    /// `--limit-val-batches` (the data's; `None`: all batches).
+    pub limit_val: Option<usize>,
+}
+
+/// The data side of a training command: MNIST (`*-mnist`) or OpenBHB (`*-openbhb`).
+pub trait TrainingData: Sized {
+    /// `--help` text of the data options and probes.
+    const HELP: &'static str;
+    /// Default `--limit-train-batches` and `--limit-val-batches` (`None`: all batches).
+    const LIMITS: (Option<usize>, Option<usize>);
+    /// Reads the data options.
+    fn parse(args: &mut Args) -> Result<Self, String>;
+    /// Loads the data: the training and validation sources, and the encoder (`--latent` wide)
+    /// drawn from `rng`.
+    fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String>;
+    /// The probing sets of the loaded data (probes are fitted on the first, scored on the
+    /// second).
+    fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String>;
+    /// The callback of probe `kind` on `sets`, scheduled by `probe`
+    /// ([`ProbeOptions::scheduled`]).
+    fn probe_callback(
+        &self,
+        kind: ProbeKind,
+        sets: ProbingSets,
+        probe: &ProbeOptions,
+    ) -> Result<Box<dyn Callback>, String>;
+}
+
+/// What [`TrainingData::load`] gives.
+pub struct Sources {
+    /// Training batches (two views per sample).
+    pub train: Box<dyn BatchSource>,
+    /// Validation batches (two views per sample).
+    pub val: Box<dyn BatchSource>,
+    /// The encoder.
+    pub encoder: Box<dyn Module<f32>>,
+}
+
+/// What a command's estimator is built from.
+pub struct ModelParts<'a> {
+    /// The run options.
+    pub run: &'a RunOptions,
+    /// The encoder, drawn from `rng`.
+    pub encoder: Box<dyn Module<f32>>,
+    /// Optimizer steps per epoch (training batches after `--limit-train-batches`).
+    pub steps_per_epoch: usize,
+    /// The `--seed` RNG after the encoder: the head is drawn from it.
+    pub rng: &'a mut StdRng,
+}
+
+/// A training command: `--help`, or read the data, run, probing and estimator options (`parse`),
+/// load the data, build the estimator (`build`), attach the `--probe` callbacks and train.
+/// `usage` and `estimator_help` make up `--help` with the shared options' help; `lr_wd` are
+/// the estimator's default `--lr` and `--weight-decay`.
+pub fn train_command<D: TrainingData, O, E: Estimator>(
+    mut args: Args,
+    usage: &str,
+    estimator_help: &str,
+    lr_wd: (f64, f64),
+    parse: impl FnOnce(&mut Args) -> Result<O, String>,
+    build: impl FnOnce(O, ModelParts) -> nidl::Result<E>,
+) -> Result<(), String> {
+    if args.flag("help")? {
+        println!("{usage}\n\n{}\n{COMMON_HELP}\n{estimator_help}", D::HELP);
+        return Ok(());
+    }
+    let start = Instant::now();
+    let mut data = D::parse(&mut args)?;
+    let defaults = RunDefaults {
+        lr: lr_wd.0,
+        weight_decay: lr_wd.1,
+        limit_train: D::LIMITS.0,
+        limit_val: D::LIMITS.1,
+    };
+    let run = RunOptions::parse(&mut args, &defaults)?;
+    let probe = ProbeOptions::parse(&mut args)?;
+    let options = parse(&mut args)?;
+    args.finish()?;
+    run.check_resume()?;
+    let mut rng = StdRng::seed_from_u64(run.seed);
+    let sources = data.load(&run, &mut rng)?;
+    let parts = ModelParts {
+        run: &run,
+        encoder: sources.encoder,
+        steps_per_epoch: sources.train.num_batches(),
+        rng: &mut rng,
+    };
+    let mut model = build(options, parts).map_err(|e| e.to_string())?;
+    let mut callbacks = Vec::new();
+    if probe.enabled() {
+        let sets = data.probing_sets(&probe)?;
+        for &kind in &probe.kinds {
+            callbacks.push(data.probe_callback(kind, sets.clone(), &probe)?);
         }
     }
-    Ok(())
+    run.fit(start, &mut model, &*sources.train, &*sources.val, callbacks)
 }
 
-/// A probing callback's train and test sources.
-pub type ProbeSources = (Box<dyn BatchSource>, Box<dyn BatchSource>);
-
-/// The probing callbacks' train and test sources: the first `train_limit` / `test_limit` samples
-/// (all when `None`) of each set, in order, without prefetching, each with its own `transform()`.
-pub fn probe_sources<D, Tf>(
-    train: Arc<D>,
-    test: Arc<D>,
-    train_limit: Option<usize>,
-    test_limit: Option<usize>,
-    transform: impl Fn() -> nidl::Result<Tf>,
-) -> Result<ProbeSources, String>
-where
-    D: Dataset + 'static,
-    Tf: Transform<D::Sample> + 'static,
-    Tf::Output: Collate,
-    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
-{
-    let err = |e: nidl::Error| e.to_string();
-    let ptrain = Head::new(train, train_limit.unwrap_or(usize::MAX));
-    let ptest = Head::new(test, test_limit.unwrap_or(usize::MAX));
-    let ptrain = Loader::new(Arc::new(ptrain), transform().map_err(err)?, PROBE_BATCH)
-        .map_err(err)?
-        .prefetch(false);
-    let ptest = Loader::new(Arc::new(ptest), transform().map_err(err)?, PROBE_BATCH)
-        .map_err(err)?
-        .prefetch(false);
-    Ok((Box::new(ptrain), Box::new(ptest)))
+/// The options every training command takes.
+pub struct RunOptions {
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--batch-size`.
+    pub batch_size: usize,
+    /// `--lr`.
+    pub lr: f64,
+    /// `--weight-decay`.
+    pub weight_decay: f64,
+    /// `--latent`: the encoder's output width.
+    pub latent: usize,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--limit-train-batches`.
+    pub limit_train: Option<usize>,
+    /// `--limit-val-batches`.
+    pub limit_val: Option<usize>,
+    log_dir: PathBuf,
+    checkpoint: bool,
+    resume: Option<PathBuf>,
+    no_progress: bool,
 }
 
-/// Trains `model` (resuming from `resume` when given, an error naming that file becoming an
-/// `option --resume` one) and prints the final line: epochs, steps, time since `start`, and the
-/// log folder `version`.
-pub fn fit_and_report(
-    trainer: &mut Trainer,
-    model: &mut dyn Estimator,
-    train: &dyn BatchSource,
-    val: &dyn BatchSource,
-    resume: Option<&Path>,
-    start: Instant,
-    version: &Path,
-) -> Result<(), String> {
-    if let Some(r) = resume {
-        println!("resuming from {}", r.display());
+impl RunOptions {
+    /// Reads the run options, with the command's `defaults`.
+    pub fn parse(args: &mut Args, defaults: &RunDefaults) -> Result<Self, String> {
+        Ok(RunOptions {
+            epochs: count(args, "epochs", 10, 1)?,
+            batch_size: count(args, "batch-size", 128, 2)?,
+            lr: positive(args, "lr", defaults.lr)?,
+            weight_decay: non_negative(args, "weight-decay", defaults.weight_decay)?,
+            latent: count(args, "latent", 32, 1)?,
+            seed: args.get_or("seed", 42)?,
+            limit_train: opt_count(args, "limit-train-batches", 1)?.or(defaults.limit_train),
+            limit_val: opt_count(args, "limit-val-batches", 0)?.or(defaults.limit_val),
+            log_dir: args.get_or("log-dir", PathBuf::from("lightning_logs"))?,
+            checkpoint: args.flag("checkpoint")?,
+            resume: args.get("resume")?,
+            no_progress: args.flag("no-progress")?,
+        })
     }
-    let report = trainer
-        .fit(model, train, Some(val))
-        .map_err(|e| match resume {
-            Some(r) if e.to_string().contains(&r.display().to_string()) => {
-                format!("option --resume: {e}")
+
+    /// Fails with an `option --resume` message when `--resume` names no file.
+    pub fn check_resume(&self) -> Result<(), String> {
+        match &self.resume {
+            Some(r) if !r.is_file() => Err(format!(
+                "option --resume: no checkpoint file at {}",
+                r.display()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
+    /// `version_<N>` folder of `--log-dir`, resuming when asked, and prints the final line:
+    /// epochs, steps, time since `start`, and the log folder. An error naming the `--resume` file
+    /// becomes an `option --resume` one.
+    pub fn fit(
+        &self,
+        start: Instant,
+        model: &mut dyn Estimator,
+        train: &dyn BatchSource,
+        val: &dyn BatchSource,
+        callbacks: Vec<Box<dyn Callback>>,
+    ) -> Result<(), String> {
+        let err = |e: nidl::Error| e.to_string();
+        let version = nidl::log::next_version_dir(&self.log_dir)
+            .map_err(|e| format!("option --log-dir: {e}"))?;
+        let logger = nidl::log::RunLogger::create(&version).map_err(err)?;
+        let tc = TrainerConfig {
+            max_epochs: self.epochs,
+            limit_train_batches: self.limit_train,
+            limit_val_batches: self.limit_val,
+            seed: self.seed,
+            checkpoint_dir: self.checkpoint.then(|| version.join("checkpoints")),
+            resume: self.resume.clone(),
+        };
+        let mut trainer = Trainer::new(tc)
+            .logger(logger)
+            .reporter(Box::new(Progress::new(!self.no_progress)));
+        for cb in callbacks {
+            trainer = trainer.callback(cb);
+        }
+        let resume = self.resume.as_deref();
+        if let Some(r) = resume {
+            println!("resuming from {}", r.display());
+        }
+        let report = trainer
+            .fit(model, train, Some(val))
+            .map_err(|e| match resume {
+                Some(r) if e.to_string().contains(&r.display().to_string()) => {
+                    format!("option --resume: {e}")
+                }
+                _ => e.to_string(),
+            })?;
+        println!(
+            "done: {} epochs, {} steps in {:.1} s; logs in {}",
+            report.epochs.len(),
+            report.global_step,
+            start.elapsed().as_secs_f64(),
+            version.display()
+        );
+        Ok(())
+    }
+}
+
+/// A probe of `--probe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// `logreg`: the command's linear probing (a logistic regression on MNIST digits; Ridge on
+    /// age and a logistic regression on sex for OpenBHB).
+    Linear,
+    /// `knn`: k-NN probing, k = [`KNN_NEIGHBOURS`] (classifier, or regressor for a continuous
+    /// target).
+    Knn,
+}
+
+/// The probing options every training command takes.
+pub struct ProbeOptions {
+    /// `--probe`, in order, without repeats.
+    pub kinds: Vec<ProbeKind>,
+    /// `--probe-max-iter`: the logistic regression's iterations.
+    pub max_iter: usize,
+    /// `--probe-train-limit`.
+    pub train_limit: Option<usize>,
+    /// `--probe-test-limit`.
+    pub test_limit: Option<usize>,
+    every: usize,
+    every_val: usize,
+    on_train_start: bool,
+}
+
+impl ProbeOptions {
+    /// Reads the probing options; `--probe` defaults to `logreg`.
+    pub fn parse(args: &mut Args) -> Result<Self, String> {
+        let names = args.list("probe")?.unwrap_or_else(|| vec!["logreg".into()]);
+        let mut kinds = Vec::new();
+        for name in names {
+            let kind = match name.as_str() {
+                "logreg" => ProbeKind::Linear,
+                "knn" => ProbeKind::Knn,
+                other => {
+                    return Err(format!(
+                        "option --probe: unknown probe '{other}' (expected logreg or knn)"
+                    ))
+                }
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
-            _ => e.to_string(),
-        })?;
-    println!(
-        "done: {} epochs, {} steps in {:.1} s; logs in {}",
-        report.epochs.len(),
-        report.global_step,
-        start.elapsed().as_secs_f64(),
-        version.display()
-    );
-    Ok(())
+        }
+        Ok(ProbeOptions {
+            kinds,
+            every: count(args, "probe-every", 1, 0)?,
+            every_val: count(args, "probe-every-val", 0, 0)?,
+            on_train_start: args.flag("probe-on-train-start")?,
+            max_iter: count(args, "probe-max-iter", 200, 1)?,
+            train_limit: opt_count(args, "probe-train-limit", 10)?,
+            test_limit: opt_count(args, "probe-test-limit", 1)?,
+        })
+    }
+
+    /// Whether any probing is scheduled (`--probe-every 0` alone turns probing off).
+    pub fn enabled(&self) -> bool {
+        self.every > 0 || self.every_val > 0 || self.on_train_start
+    }
+
+    /// `callback` on the schedule of `--probe-every`, `--probe-every-val` and
+    /// `--probe-on-train-start`.
+    pub fn scheduled<Q: ProbeTask + 'static>(&self, callback: Probing<Q>) -> Box<dyn Callback> {
+        Box::new(
+            callback
+                .every_n_train_epochs(self.every)
+                .every_n_val_epochs(self.every_val)
+                .on_train_start(self.on_train_start),
+        )
+    }
+
+    /// The probing sets: the first `--probe-train-limit` / `--probe-test-limit` samples (all
+    /// by default) of each set, in order, without prefetching, each with its own `transform()`.
+    pub fn sets<D, Tf>(
+        &self,
+        train: Arc<D>,
+        test: Arc<D>,
+        transform: impl Fn() -> nidl::Result<Tf>,
+    ) -> Result<ProbingSets, String>
+    where
+        D: Dataset + 'static,
+        Tf: Transform<D::Sample> + 'static,
+        Tf::Output: Collate,
+        <Tf::Output as Collate>::Item: Stack<Elem = f32>,
+    {
+        let err = |e: nidl::Error| e.to_string();
+        let loader = |set: Arc<D>, limit: Option<usize>| -> Result<Box<dyn BatchSource>, String> {
+            let head = Head::new(set, limit.unwrap_or(usize::MAX));
+            Ok(Box::new(
+                Loader::new(Arc::new(head), transform().map_err(err)?, PROBE_BATCH)
+                    .map_err(err)?
+                    .prefetch(false),
+            ))
+        };
+        Ok(ProbingSets::new(
+            loader(train, self.train_limit)?,
+            loader(test, self.test_limit)?,
+        ))
+    }
+}
+
+/// A Barlow Twins command on the data `D` (`barlow-mnist`, `barlow-openbhb`): nidl's defaults,
+/// AdamW lr 3e-4 and weight decay 5e-4, and the [`BarlowOptions`].
+pub fn barlow_command<D: TrainingData>(args: Args, usage: &str) -> Result<(), String> {
+    train_command::<D, _, _>(
+        args,
+        usage,
+        BARLOW_HELP,
+        (3e-4, 5e-4),
+        BarlowOptions::parse,
+        BarlowOptions::build,
+    )
+}
+
+/// Help text of the Barlow Twins options.
+pub const BARLOW_HELP: &str = "\
+Barlow Twins options:
+  --lambda X               weight of the redundancy-reduction term (5e-3)
+  --proj-hidden N          hidden width of the projection head (2 × latent)
+  --proj-output N          output width of the projection head (latent)
+  --warmup-epochs N        epochs of linear warmup from 1e-6 before the per-step cosine (10, as
+                           nidl: with the default 10 epochs the whole run warms up)";
+
+/// The options of the Barlow Twins commands.
+pub struct BarlowOptions {
+    lambda: f64,
+    proj_hidden: Option<usize>,
+    proj_output: Option<usize>,
+    warmup_epochs: usize,
+}
+
+impl BarlowOptions {
+    /// Reads `--lambda`, `--proj-hidden`, `--proj-output`, `--warmup-epochs`.
+    pub fn parse(args: &mut Args) -> Result<Self, String> {
+        Ok(BarlowOptions {
+            lambda: non_negative(args, "lambda", 5e-3)?,
+            proj_hidden: opt_count(args, "proj-hidden", 1)?,
+            proj_output: opt_count(args, "proj-output", 1)?,
+            warmup_epochs: count(args, "warmup-epochs", 10, 0)?,
+        })
+    }
+
+    /// Barlow Twins around `parts.encoder`, with nidl's `BarlowTwins` settings, these options
+    /// and the run's.
+    pub fn build(self, parts: ModelParts) -> nidl::Result<BarlowTwins> {
+        let run = parts.run;
+        let config = BarlowTwinsConfig {
+            proj_hidden_dim: self.proj_hidden.unwrap_or(2 * run.latent),
+            proj_output_dim: self.proj_output.unwrap_or(run.latent),
+            lambda: self.lambda,
+            lr: run.lr,
+            weight_decay: run.weight_decay,
+            warmup_epochs: self.warmup_epochs,
+            max_epochs: run.epochs,
+            ..BarlowTwinsConfig::default()
+        };
+        BarlowTwins::new(
+            parts.encoder,
+            run.latent,
+            parts.steps_per_epoch,
+            config,
+            parts.rng,
+        )
+    }
 }

@@ -1,4 +1,5 @@
-//! Contrastive losses, composed from the differentiable primitives of [`Graph`].
+//! Self-supervised losses (contrastive and redundancy-reduction), composed from the differentiable
+//! primitives of [`Graph`].
 //!
 //! Every loss takes the two embedded views `z1`, `z2` (`[B, d]`, row `i` of each is the same
 //! sample) as nodes of a graph and returns a 0-d loss node; gradients flow only into the
@@ -8,13 +9,17 @@
 //!   over the `2B` stacked embeddings, `s` the cosine similarity and `p(i) = i ± B`.
 //! - [`YAwareInfoNce`]: y-Aware InfoNCE, `ℓ = −(1/B) Σ_ij w_ij log softmax_j(s_i·/τ)` with
 //!   kernel weights `w_ij = K(H^{−1/2}(y_i − y_j))` between the samples' labels.
+//! - [`BarlowTwinsLoss`]: Barlow Twins' redundancy reduction, `ℓ = Σ_i (1 − c_ii)² +
+//!   λ Σ_{i≠j} c_ij²` on the cross-correlation `c` of the batch-standardised views.
 //!
-//! Both reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
+//! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
 
+mod barlow_twins;
 mod info_nce;
 mod yaware;
 
+pub use barlow_twins::BarlowTwinsLoss;
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 
@@ -31,6 +36,24 @@ fn check_views<T: Element>(
     z2: Var,
     temperature: f64,
 ) -> Result<(usize, usize)> {
+    let dims = check_pair(op, g, z1, z2)?;
+    if !(temperature > 0.0 && temperature.is_finite()) {
+        return Err(Error::invalid(
+            op,
+            format!("temperature must be positive and finite, got {temperature}"),
+        ));
+    }
+    Ok(dims)
+}
+
+/// Checks two embedded views: both nodes on `g`, both 2-D with equal shapes `[B, d]`, `B ≥ 1`,
+/// `d ≥ 1`. Returns `(B, d)`.
+fn check_pair<T: Element>(
+    op: &'static str,
+    g: &Graph<T>,
+    z1: Var,
+    z2: Var,
+) -> Result<(usize, usize)> {
     for v in [z1, z2] {
         if v.index() >= g.len() {
             return Err(Error::invalid(
@@ -42,12 +65,6 @@ fn check_views<T: Element>(
                 ),
             ));
         }
-    }
-    if !(temperature > 0.0 && temperature.is_finite()) {
-        return Err(Error::invalid(
-            op,
-            format!("temperature must be positive and finite, got {temperature}"),
-        ));
     }
     let (s1, s2) = (g.value(z1).shape(), g.value(z2).shape());
     match (s1, s2) {

@@ -6,12 +6,14 @@
 
 mod batch_norm;
 mod conv;
+mod head;
 mod lenet;
 mod linear;
 mod mlp;
 
 pub use batch_norm::BatchNorm1d;
 pub use conv::{AvgPool2d, Conv2d};
+pub use head::{HeadBlock, ProjectionHead};
 pub use lenet::LeNet;
 pub use linear::Linear;
 pub use mlp::{Flatten, Mlp, Relu, Sequential};

@@ -8,11 +8,17 @@
 //! |---|---|
 //! | [`ClassificationProbing`] | `<Probe>/accuracy`, `/balanced_accuracy`, `/precision_macro`, `/recall_macro`, `/f1_macro`, `/f1_weighted` |
 //! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar` |
-//! | [`MultitaskProbing`] | `task{j}/<metric>`, one task per target column |
+//! | [`MultitaskProbing`] | `task{j}/<metric>` (or the given task names), one task per target column |
+//!
+//! `<Probe>` is the probe's type name (`LogisticRegression`, `KNeighborsClassifier`, ...) unless
+//! renamed, so several probes log side by side. When a callback probes is its
+//! [`ProbeSchedule`]: after every n-th training epoch, after every n-th validation epoch, and
+//! once before training (at the run's first global step).
 //!
 //! Embedding is parallel over fixed-size batches (each batch's rows are written into its own
 //! chunk of one output buffer, so the result does not depend on the thread count), and the
-//! buffers are kept between epochs.
+//! buffers are kept between epochs. Callbacks built on one [`ProbingSets`] share the embeddings:
+//! the sets are embedded once per model state however many probes use them.
 
 use super::estimator::Estimator;
 use super::trainer::BatchSource;
@@ -23,7 +29,7 @@ use crate::metrics::{ClassificationReport, RegressionReport};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Where the trainer is when it calls a callback.
 #[derive(Clone, Copy, Debug)]
@@ -34,12 +40,26 @@ pub struct CallbackContext {
     pub global_step: u64,
     /// The run's number of epochs.
     pub max_epochs: usize,
+    /// Identifies the [`Trainer::fit`](super::Trainer::fit) call, unique in the process: with
+    /// `global_step` it names one state of the model (what cached embeddings are keyed on).
+    pub fit_id: u64,
 }
 
 /// Something run at fixed points of training; returns `(tag, value)` metrics to log.
 pub trait Callback: Send {
     /// Before the first epoch (also after a resume).
     fn on_train_start(
+        &mut self,
+        _ctx: &CallbackContext,
+        _est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        Ok(Vec::new())
+    }
+
+    /// After each validation epoch (validation runs after every training epoch when there is
+    /// validation data), before [`on_train_epoch_end`](Callback::on_train_epoch_end), as in
+    /// Lightning.
+    fn on_validation_epoch_end(
         &mut self,
         _ctx: &CallbackContext,
         _est: &dyn Estimator,
@@ -175,59 +195,217 @@ fn short_type_name<P>() -> String {
     base.rsplit("::").next().unwrap_or(base).to_string()
 }
 
-/// When a probing callback runs.
-#[derive(Clone, Copy, Debug)]
-struct Schedule {
-    every_n_train_epochs: usize,
-    on_train_start: bool,
+/// When a probing callback probes: nidl's `ModelProbing` arguments (`None` there is 0 here) plus
+/// a probe before training starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeSchedule {
+    /// After every n-th training epoch, and after the last one; 0: never (default 1).
+    pub every_n_train_epochs: usize,
+    /// After every n-th validation epoch (Lightning's count: validation runs after every
+    /// training epoch, so epochs `n−1, 2n−1, ...`, 0-based); 0: never (default).
+    pub every_n_val_epochs: usize,
+    /// Once before the first training step (logged at the starting global step, 0 for a fresh
+    /// run); default off.
+    pub on_train_start: bool,
 }
 
-impl Schedule {
-    fn due(&self, epoch: usize, max_epochs: usize) -> bool {
-        let every = self.every_n_train_epochs;
-        every > 0 && ((epoch + 1).is_multiple_of(every) || epoch + 1 == max_epochs)
+impl Default for ProbeSchedule {
+    fn default() -> Self {
+        ProbeSchedule {
+            every_n_train_epochs: 1,
+            every_n_val_epochs: 0,
+            on_train_start: false,
+        }
     }
 }
 
-/// Shared state of the probing callbacks: the two sets, their buffers, the schedule.
-struct ProbingSets {
+impl ProbeSchedule {
+    /// Whether to probe after training epoch `epoch` (0-based) of `max_epochs`.
+    pub fn after_train_epoch(&self, epoch: usize, max_epochs: usize) -> bool {
+        let every = self.every_n_train_epochs;
+        every > 0 && ((epoch + 1).is_multiple_of(every) || epoch + 1 == max_epochs)
+    }
+
+    /// Whether to probe after the validation of epoch `epoch` (0-based).
+    pub fn after_val_epoch(&self, epoch: usize) -> bool {
+        let every = self.every_n_val_epochs;
+        every > 0 && (epoch + 1).is_multiple_of(every)
+    }
+}
+
+/// The two sets and their embeddings, behind [`ProbingSets`].
+struct SetsInner {
     train: Box<dyn BatchSource>,
     test: Box<dyn BatchSource>,
     train_emb: Embedded,
     test_emb: Embedded,
-    schedule: Schedule,
+    /// `(fit_id, global_step)` the embeddings belong to.
+    embedded_at: Option<(u64, u64)>,
+    embed_count: usize,
+}
+
+/// The labelled train and test sets of probing callbacks, with their embeddings.
+///
+/// A cheap handle (`Clone` shares it): callbacks built on the same `ProbingSets`
+/// ([`ClassificationProbing::with_sets`], ...) embed the sets once per model state — one fit
+/// call at one global step — and each fit its probe on the shared embeddings.
+#[derive(Clone)]
+pub struct ProbingSets {
+    inner: Arc<Mutex<SetsInner>>,
 }
 
 impl ProbingSets {
-    /// Empty buffers, probing after every epoch and not before training.
-    fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>) -> Self {
+    /// The sets `train` (the probe is fitted on it) and `test` (scored on it), read in epoch 0
+    /// order; their labels are the probes' targets.
+    pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>) -> Self {
         ProbingSets {
-            train,
-            test,
-            train_emb: Embedded::default(),
-            test_emb: Embedded::default(),
-            schedule: Schedule {
-                every_n_train_epochs: 1,
-                on_train_start: false,
-            },
+            inner: Arc::new(Mutex::new(SetsInner {
+                train,
+                test,
+                train_emb: Embedded::default(),
+                test_emb: Embedded::default(),
+                embedded_at: None,
+                embed_count: 0,
+            })),
         }
     }
 
-    fn embed(&mut self, est: &dyn Estimator) -> Result<()> {
-        embed_set(est, self.train.as_ref(), &mut self.train_emb)?;
-        embed_set(est, self.test.as_ref(), &mut self.test_emb)
+    /// How many times the sets have been embedded (both sets each time).
+    pub fn embed_count(&self) -> usize {
+        self.lock().embed_count
+    }
+
+    /// A lock on the sets; a poisoned lock (a panic mid-embedding) is taken over, its
+    /// embeddings being marked stale before any embedding starts.
+    fn lock(&self) -> MutexGuard<'_, SetsInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the train and test embeddings of `est` in the state `ctx` names, embedding
+    /// the sets first unless they already hold that state.
+    fn with_embeddings<R>(
+        &self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+        f: impl FnOnce(&Embedded, &Embedded) -> Result<R>,
+    ) -> Result<R> {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let key = (ctx.fit_id, ctx.global_step);
+        if s.embedded_at != Some(key) {
+            s.embedded_at = None;
+            embed_set(est, s.train.as_ref(), &mut s.train_emb)?;
+            embed_set(est, s.test.as_ref(), &mut s.test_emb)?;
+            s.embedded_at = Some(key);
+            s.embed_count += 1;
+        }
+        f(&s.train_emb, &s.test_emb)
     }
 }
 
-/// Runs `probe` when `due`; no metrics otherwise.
-fn probe_when(
-    due: bool,
-    probe: impl FnOnce() -> Result<Vec<(String, f64)>>,
-) -> Result<Vec<(String, f64)>> {
-    if due {
-        probe()
-    } else {
-        Ok(Vec::new())
+/// What a probing callback does with the embeddings: fit a probe on the train set's, score it on
+/// the test set's (one implementation per nidl callback: [`ClassificationScore`],
+/// [`RegressionScore`], [`MultitaskScore`]).
+pub trait ProbeTask: Send {
+    /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log.
+    fn fit_score(&mut self, train: &Embedded, test: &Embedded) -> Result<Vec<(String, f64)>>;
+}
+
+/// A probing callback: a [`ProbeTask`] run on [`ProbingSets`] when its [`ProbeSchedule`] says.
+///
+/// Probing twice at one model state (e.g. a validation-epoch and a training-epoch probe due
+/// after the same epoch) would log the same numbers twice: the second is skipped.
+pub struct Probing<Q> {
+    sets: ProbingSets,
+    schedule: ProbeSchedule,
+    task: Q,
+    /// `(fit_id, global_step)` of the last probe.
+    last_probed: Option<(u64, u64)>,
+}
+
+impl<Q: ProbeTask> Probing<Q> {
+    /// `task` on `sets`, with the default schedule (after every training epoch).
+    pub fn from_task(sets: ProbingSets, task: Q) -> Self {
+        Probing {
+            sets,
+            schedule: ProbeSchedule::default(),
+            task,
+            last_probed: None,
+        }
+    }
+
+    /// Probe after every `n`-th training epoch (and the last); 0 never.
+    pub fn every_n_train_epochs(mut self, n: usize) -> Self {
+        self.schedule.every_n_train_epochs = n;
+        self
+    }
+
+    /// Probe after every `n`-th validation epoch; 0 never (the default).
+    pub fn every_n_val_epochs(mut self, n: usize) -> Self {
+        self.schedule.every_n_val_epochs = n;
+        self
+    }
+
+    /// Also probe before training starts.
+    pub fn on_train_start(mut self, on: bool) -> Self {
+        self.schedule.on_train_start = on;
+        self
+    }
+
+    /// The schedule.
+    pub fn schedule(&self) -> &ProbeSchedule {
+        &self.schedule
+    }
+
+    /// The task (its probe, its names).
+    pub fn task(&self) -> &Q {
+        &self.task
+    }
+
+    /// Fits and scores when `due` and not yet done at this model state; no metrics otherwise.
+    fn probe_if(
+        &mut self,
+        due: bool,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        let key = (ctx.fit_id, ctx.global_step);
+        if !due || self.last_probed == Some(key) {
+            return Ok(Vec::new());
+        }
+        let task = &mut self.task;
+        let metrics = self
+            .sets
+            .with_embeddings(ctx, est, |tr, te| task.fit_score(tr, te))?;
+        self.last_probed = Some(key);
+        Ok(metrics)
+    }
+}
+
+impl<Q: ProbeTask> Callback for Probing<Q> {
+    fn on_train_start(
+        &mut self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        self.probe_if(self.schedule.on_train_start, ctx, est)
+    }
+
+    fn on_validation_epoch_end(
+        &mut self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        self.probe_if(self.schedule.after_val_epoch(ctx.epoch), ctx, est)
+    }
+
+    fn on_train_epoch_end(
+        &mut self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        let due = self.schedule.after_train_epoch(ctx.epoch, ctx.max_epochs);
+        self.probe_if(due, ctx, est)
     }
 }
 
@@ -239,46 +417,17 @@ fn prefixed_metrics(name: &str, metrics: &[(&'static str, f64)]) -> Vec<(String,
         .collect()
 }
 
-/// nidl's `ClassificationProbingCallback`: fits a classifier on the train embeddings and logs its
-/// test metrics as `<name>/<metric>`.
-pub struct ClassificationProbing<P> {
-    sets: ProbingSets,
-    probe: P,
-    name: String,
+/// nidl's `ClassificationProbingCallback` task: a classifier fitted on the train embeddings (first
+/// label column, integer classes), its test metrics logged as `<name>/<metric>`.
+pub struct ClassificationScore<P> {
+    /// The classifier.
+    pub probe: P,
+    /// The tag prefix.
+    pub name: String,
 }
 
-impl<P: Classifier + Send> ClassificationProbing<P> {
-    /// Probing every epoch, named after the probe's type (`LogisticRegression`). The sets'
-    /// labels must be integer classes.
-    pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probe: P) -> Self {
-        ClassificationProbing {
-            sets: ProbingSets::new(train, test),
-            probe,
-            name: short_type_name::<P>(),
-        }
-    }
-
-    /// Probe after every `n`-th epoch (and the last); 0 never.
-    pub fn every_n_train_epochs(mut self, n: usize) -> Self {
-        self.sets.schedule.every_n_train_epochs = n;
-        self
-    }
-
-    /// Also probe before training starts.
-    pub fn on_train_start(mut self, on: bool) -> Self {
-        self.sets.schedule.on_train_start = on;
-        self
-    }
-
-    /// The tag prefix (default: the probe's type name).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    fn probe(&mut self, est: &dyn Estimator) -> Result<Vec<(String, f64)>> {
-        self.sets.embed(est)?;
-        let (tr, te) = (&self.sets.train_emb, &self.sets.test_emb);
+impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
+    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
         let ytr = labels_from_f64("ClassificationProbing", &tr.column(0))?;
         let yte = labels_from_f64("ClassificationProbing", &te.column(0))?;
         self.probe.fit(&tr.features()?, &ytr)?;
@@ -288,53 +437,48 @@ impl<P: Classifier + Send> ClassificationProbing<P> {
     }
 }
 
-impl<P: Classifier + Send> Callback for ClassificationProbing<P> {
-    fn on_train_start(
-        &mut self,
-        _ctx: &CallbackContext,
-        est: &dyn Estimator,
-    ) -> Result<Vec<(String, f64)>> {
-        probe_when(self.sets.schedule.on_train_start, || self.probe(est))
-    }
+/// nidl's `ClassificationProbingCallback`: fits a classifier on the train embeddings and logs its
+/// test metrics as `<name>/<metric>`.
+pub type ClassificationProbing<P> = Probing<ClassificationScore<P>>;
 
-    fn on_train_epoch_end(
-        &mut self,
-        ctx: &CallbackContext,
-        est: &dyn Estimator,
-    ) -> Result<Vec<(String, f64)>> {
-        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
-            self.probe(est)
-        })
-    }
-}
-
-/// nidl's `RegressionProbingCallback`: fits a regressor on the train embeddings (first label
-/// column) and logs its test metrics as `<name>/<metric>`.
-pub struct RegressionProbing<P> {
-    sets: ProbingSets,
-    probe: P,
-    name: String,
-}
-
-impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> RegressionProbing<P> {
-    /// Probing every epoch, named after the probe's type (`Ridge`).
+impl<P: Classifier + Send> Probing<ClassificationScore<P>> {
+    /// Probing every epoch, named after the probe's type (`LogisticRegression`). The sets'
+    /// labels must be integer classes.
     pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probe: P) -> Self {
-        RegressionProbing {
-            sets: ProbingSets::new(train, test),
-            probe,
-            name: short_type_name::<P>(),
-        }
+        Self::with_sets(ProbingSets::new(train, test), probe)
     }
 
-    /// Probe after every `n`-th epoch (and the last); 0 never.
-    pub fn every_n_train_epochs(mut self, n: usize) -> Self {
-        self.sets.schedule.every_n_train_epochs = n;
+    /// Probing on shared `sets` (see [`ProbingSets`]).
+    pub fn with_sets(sets: ProbingSets, probe: P) -> Self {
+        Probing::from_task(
+            sets,
+            ClassificationScore {
+                probe,
+                name: short_type_name::<P>(),
+            },
+        )
+    }
+
+    /// The tag prefix (default: the probe's type name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.task.name = name.into();
         self
     }
+}
 
-    fn probe(&mut self, est: &dyn Estimator) -> Result<Vec<(String, f64)>> {
-        self.sets.embed(est)?;
-        let (tr, te) = (&self.sets.train_emb, &self.sets.test_emb);
+/// nidl's `RegressionProbingCallback` task: a regressor fitted on the train embeddings (first
+/// label column), its test metrics logged as `<name>/<metric>`.
+pub struct RegressionScore<P> {
+    /// The regressor.
+    pub probe: P,
+    /// The tag prefix.
+    pub name: String,
+}
+
+impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
+    for RegressionScore<P>
+{
+    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
         let ytr = Tensor::from_vec(tr.column(0), &[tr.n])?;
         self.probe.fit(&tr.features()?, &ytr)?;
         let pred = self.probe.predict(&te.features()?)?;
@@ -343,60 +487,87 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> RegressionPro
     }
 }
 
-impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> Callback
-    for RegressionProbing<P>
-{
-    fn on_train_epoch_end(
-        &mut self,
-        ctx: &CallbackContext,
-        est: &dyn Estimator,
-    ) -> Result<Vec<(String, f64)>> {
-        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
-            self.probe(est)
-        })
-    }
-}
+/// nidl's `RegressionProbingCallback`: fits a regressor on the train embeddings (first label
+/// column) and logs its test metrics as `<name>/<metric>`.
+pub type RegressionProbing<P> = Probing<RegressionScore<P>>;
 
-/// nidl's `MultitaskModelProbing`: one probe per label column, logged as `task{j}/<metric>`.
-pub struct MultitaskProbing {
-    sets: ProbingSets,
-    probes: MultiTask,
-}
-
-impl MultitaskProbing {
-    /// Probing every epoch; the sets' labels must have one column per probe.
-    pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probes: MultiTask) -> Self {
-        MultitaskProbing {
-            sets: ProbingSets::new(train, test),
-            probes,
-        }
+impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> Probing<RegressionScore<P>> {
+    /// Probing every epoch, named after the probe's type (`Ridge`).
+    pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probe: P) -> Self {
+        Self::with_sets(ProbingSets::new(train, test), probe)
     }
 
-    /// Probe after every `n`-th epoch (and the last); 0 never.
-    pub fn every_n_train_epochs(mut self, n: usize) -> Self {
-        self.sets.schedule.every_n_train_epochs = n;
+    /// Probing on shared `sets` (see [`ProbingSets`]).
+    pub fn with_sets(sets: ProbingSets, probe: P) -> Self {
+        Probing::from_task(
+            sets,
+            RegressionScore {
+                probe,
+                name: short_type_name::<P>(),
+            },
+        )
+    }
+
+    /// The tag prefix (default: the probe's type name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.task.name = name.into();
         self
     }
+}
 
-    fn probe(&mut self, est: &dyn Estimator) -> Result<Vec<(String, f64)>> {
-        self.sets.embed(est)?;
-        let (tr, te) = (&self.sets.train_emb, &self.sets.test_emb);
+/// nidl's `MultitaskModelProbing` task: one probe per label column, task `j`'s metrics logged
+/// as `<names[j]>/<metric>`.
+pub struct MultitaskScore {
+    /// The probes, one per label column.
+    pub probes: MultiTask,
+    /// The tag prefix of each task (`task{j}` by default, as nidl's `probe_names=None`).
+    pub names: Vec<String>,
+}
+
+impl ProbeTask for MultitaskScore {
+    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
         let ytr = Tensor::from_vec(tr.y.clone(), &[tr.n, tr.k])?;
         let yte = Tensor::from_vec(te.y.clone(), &[te.n, te.k])?;
         self.probes.fit(&tr.features()?, &ytr)?;
         let reports = self.probes.score(&te.features()?, &yte)?;
-        Ok(MultiTask::named_metrics(&reports))
+        Ok(reports
+            .iter()
+            .zip(&self.names)
+            .flat_map(|(r, name)| prefixed_metrics(name, &r.metrics()))
+            .collect())
     }
 }
 
-impl Callback for MultitaskProbing {
-    fn on_train_epoch_end(
-        &mut self,
-        ctx: &CallbackContext,
-        est: &dyn Estimator,
-    ) -> Result<Vec<(String, f64)>> {
-        probe_when(self.sets.schedule.due(ctx.epoch, ctx.max_epochs), || {
-            self.probe(est)
-        })
+/// nidl's `MultitaskModelProbing`: one probe per label column, logged as `task{j}/<metric>`
+/// (or under the names given to [`task_names`](Probing::task_names)).
+pub type MultitaskProbing = Probing<MultitaskScore>;
+
+impl Probing<MultitaskScore> {
+    /// Probing every epoch; the sets' labels must have one column per probe.
+    pub fn new(train: Box<dyn BatchSource>, test: Box<dyn BatchSource>, probes: MultiTask) -> Self {
+        Self::with_sets(ProbingSets::new(train, test), probes)
+    }
+
+    /// Probing on shared `sets` (see [`ProbingSets`]).
+    pub fn with_sets(sets: ProbingSets, probes: MultiTask) -> Self {
+        let names = (0..probes.tasks().len())
+            .map(|j| format!("task{j}"))
+            .collect();
+        Probing::from_task(sets, MultitaskScore { probes, names })
+    }
+
+    /// Tag prefixes of the tasks, in column order (nidl's `probe_names`).
+    ///
+    /// Errors: [`Error::InvalidArgument`] unless there is one name per task.
+    pub fn task_names(mut self, names: &[&str]) -> Result<Self> {
+        let t = self.task.probes.tasks().len();
+        if names.len() != t {
+            return Err(Error::invalid(
+                "MultitaskProbing::task_names",
+                format!("{} names for {t} tasks", names.len()),
+            ));
+        }
+        self.task.names = names.iter().map(|n| n.to_string()).collect();
+        Ok(self)
     }
 }

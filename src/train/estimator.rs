@@ -1,4 +1,4 @@
-//! Embedding estimators: an encoder, a projection head, a contrastive loss and an optimizer.
+//! Embedding estimators: an encoder, a projection head, a self-supervised loss and an optimizer.
 //!
 //! The [`Trainer`](super::Trainer) drives an [`Estimator`] through its small interface: the loss
 //! of a batch on a graph, the update from its gradients, the per-epoch schedule, the state for
@@ -7,9 +7,9 @@
 use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
-use crate::loss::{Bandwidth, InfoNce, Kernel, YAwareInfoNce};
-use crate::nn::{param_grads, param_values_mut, Mlp, Module};
-use crate::optim::{Adam, AdamW, CosineAnnealingLr, LrSchedule, Optimizer};
+use crate::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, YAwareInfoNce};
+use crate::nn::{param_grads, param_values_mut, Mlp, Module, ProjectionHead};
+use crate::optim::{Adam, AdamW, CosineAnnealingLr, LinearWarmupCosine, LrSchedule, Optimizer};
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 
@@ -67,15 +67,19 @@ fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f3
 }
 
 /// The [`Estimator`] methods that only hand over to a `parts: Parts<_>` field: `embed` (the
-/// encoder), `apply_gradients`, `lr`, `state` and `load_state`.
+/// encoder), `apply_gradients`, `lr`, `state` and `load_state` (all but `apply_gradients` with
+/// `@without_step`).
 macro_rules! estimator_parts_methods {
     () => {
-        fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
-            self.parts.encoder.forward(g, x)
-        }
+        estimator_parts_methods!(@without_step);
 
         fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
             self.parts.step(grads)
+        }
+    };
+    (@without_step) => {
+        fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+            self.parts.encoder.forward(g, x)
         }
 
         fn lr(&self) -> f64 {
@@ -95,23 +99,29 @@ macro_rules! estimator_parts_methods {
 /// Encoder + head + optimizer plumbing shared by the estimators.
 struct Parts<O> {
     encoder: Box<dyn Module<f32>>,
-    head: Mlp<f32>,
+    head: Box<dyn Module<f32>>,
     opt: O,
 }
 
+/// Checks a training batch holds the two views every estimator here compares; returns `B`.
+fn two_views(batch: &Batch<f32>) -> Result<usize> {
+    if batch.n_views != 2 {
+        return Err(Error::invalid(
+            "Estimator::loss",
+            format!(
+                "self-supervised training needs 2 views per sample, got {}",
+                batch.n_views
+            ),
+        ));
+    }
+    Ok(batch.len())
+}
+
 impl<O: Optimizer<f32>> Parts<O> {
-    /// The projections `[n_views·B, d]` of a batch and `B`.
+    /// The projections `z1`, `z2` (`[B, d]`) of a batch's two views and `B`, both views through
+    /// encoder and head in one `[2B, ...]` pass (fine for layers without batch statistics).
     fn project(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var, usize)> {
-        if batch.n_views != 2 {
-            return Err(Error::invalid(
-                "Estimator::loss",
-                format!(
-                    "contrastive training needs 2 views per sample, got {}",
-                    batch.n_views
-                ),
-            ));
-        }
-        let b = batch.len();
+        let b = two_views(batch)?;
         let x = g.input(batch.views.clone());
         let h = self.encoder.forward(g, x)?;
         let z = self.head.forward(g, h)?;
@@ -120,12 +130,27 @@ impl<O: Optimizer<f32>> Parts<O> {
         Ok((z1, z2, b))
     }
 
+    /// The projections of each view through encoder and head separately, as nidl's training
+    /// steps run them (`head(encoder(V1))`, `head(encoder(V2))`): batch-norm layers then
+    /// normalise each view with its own batch statistics and update their running statistics
+    /// once per view, as in PyTorch.
+    fn project_each(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var)> {
+        two_views(batch)?;
+        let mut project = |v: usize| -> Result<Var> {
+            let x = g.input(batch.view(v)?);
+            let h = self.encoder.forward(g, x)?;
+            self.head.forward(g, h)
+        };
+        let z1 = project(0)?;
+        Ok((z1, project(1)?))
+    }
+
     fn step(&mut self, grads: &Grads<f32>) -> Result<()> {
         let mut all = param_grads(self.encoder.as_ref(), grads);
-        all.extend(param_grads(&self.head, grads));
+        all.extend(param_grads(self.head.as_ref(), grads));
         let refs: Vec<&Tensor<f32>> = all.iter().collect();
         let mut params = param_values_mut(self.encoder.as_mut());
-        params.extend(param_values_mut(&mut self.head));
+        params.extend(param_values_mut(self.head.as_mut()));
         self.opt.step(&mut params, &refs)
     }
 
@@ -229,22 +254,14 @@ impl SimClr {
     ) -> Result<Self> {
         check_positive("SimClr::new", "lr", config.lr)?;
         check_positive("SimClr::new", "temperature", config.temperature)?;
-        if !(config.weight_decay >= 0.0 && config.weight_decay.is_finite()) {
-            return Err(Error::invalid(
-                "SimClr::new",
-                format!(
-                    "weight_decay must be finite and ≥ 0, got {}",
-                    config.weight_decay
-                ),
-            ));
-        }
+        check_non_negative("SimClr::new", "weight_decay", config.weight_decay)?;
         let head = Mlp::new(latent, &config.hidden_dims, rng)?;
         let schedule =
             CosineAnnealingLr::new(config.lr, config.max_epochs.max(1), config.lr / 50.0)?;
         Ok(SimClr {
             parts: Parts {
                 encoder,
-                head,
+                head: Box::new(head),
                 opt: AdamW::new(config.lr).weight_decay(config.weight_decay),
             },
             loss: InfoNce::new(config.temperature),
@@ -262,6 +279,17 @@ fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
         Err(Error::invalid(
             op,
             format!("{what} must be positive and finite, got {v}"),
+        ))
+    }
+}
+
+fn check_non_negative(op: &'static str, what: &str, v: f64) -> Result<()> {
+    if v >= 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("{what} must be finite and ≥ 0, got {v}"),
         ))
     }
 }
@@ -367,7 +395,11 @@ impl YAware {
             .betas(config.betas.0, config.betas.1)
             .weight_decay(config.weight_decay);
         Ok(YAware {
-            parts: Parts { encoder, head, opt },
+            parts: Parts {
+                encoder,
+                head: Box::new(head),
+                opt,
+            },
             loss: YAwareInfoNce::new(config.kernel, config.bandwidth.clone(), config.temperature),
             bandwidth_fitted: false,
             config,
@@ -473,6 +505,238 @@ impl Estimator for YAware {
             ("betas".into(), format!("[{}, {}]", c.betas.0, c.betas.1)),
             ("weight_decay".into(), c.weight_decay.to_string()),
             ("optimizer".into(), "Adam".into()),
+        ]
+    }
+}
+
+/// Barlow Twins' settings: nidl's `BarlowTwins` defaults.
+#[derive(Clone, Debug)]
+pub struct BarlowTwinsConfig {
+    /// Hidden width of the projection head (`proj_hidden_dim`, 2048).
+    pub proj_hidden_dim: usize,
+    /// Output width of the projection head (`proj_output_dim`, 2048).
+    pub proj_output_dim: usize,
+    /// Weight λ of the redundancy-reduction term (`lambd`, 5e-3).
+    pub lambda: f64,
+    /// AdamW peak learning rate (`learning_rate`, 3e-4).
+    pub lr: f64,
+    /// AdamW weight decay (5e-4).
+    pub weight_decay: f64,
+    /// No weight decay on biases and normalisation parameters, i.e. on every tensor with at most
+    /// one axis (`exclude_bias_and_norm_wd`, true).
+    pub exclude_bias_and_norm_wd: bool,
+    /// Epochs of linear warmup (`warmup_epochs`, 10).
+    pub warmup_epochs: usize,
+    /// The rate of the first step when there is a warmup (`warmup_start_lr`, 1e-6).
+    pub warmup_start_lr: f64,
+    /// The rate the cosine ends at (`min_lr`, 0).
+    pub min_lr: f64,
+    /// The run's `max_epochs` (10).
+    pub max_epochs: usize,
+}
+
+impl Default for BarlowTwinsConfig {
+    fn default() -> Self {
+        BarlowTwinsConfig {
+            proj_hidden_dim: 2048,
+            proj_output_dim: 2048,
+            lambda: 5e-3,
+            lr: 3e-4,
+            weight_decay: 5e-4,
+            exclude_bias_and_norm_wd: true,
+            warmup_epochs: 10,
+            warmup_start_lr: 1e-6,
+            min_lr: 0.0,
+            max_epochs: 10,
+        }
+    }
+}
+
+/// Barlow Twins (Zbontar et al. 2021) as nidl trains it: encoder → nidl's
+/// `BarlowTwinsProjectionHead` ([`ProjectionHead::barlow_twins`]: Linear → BatchNorm1d → ReLU →
+/// Linear → BatchNorm1d → ReLU → Linear), each view through encoder and head on its own →
+/// [`BarlowTwinsLoss`]`(λ)`; AdamW(lr, weight_decay) with biases and normalisation parameters
+/// excluded from the decay; and nidl's default `"warmup_cosine"` schedule stepped **per
+/// optimizer step** (`interval="step"`): [`LinearWarmupCosine`] with
+/// `warmup = warmup_epochs · steps_per_epoch` and `total = max_epochs · steps_per_epoch`
+/// (Lightning's `estimated_stepping_batches`), starting at `warmup_start_lr`, ending at `min_lr`.
+///
+/// The schedule advances after every optimizer step, as Lightning's `scheduler.step()` does, and
+/// its step count travels in the checkpoint metadata, so a resumed run continues it exactly.
+/// When the warmup is as long as the run or longer (nidl's defaults — 10 warmup epochs — with a
+/// 10-epoch run), every step is a warmup step, as in nidl.
+pub struct BarlowTwins {
+    parts: Parts<AdamW<f32>>,
+    loss: BarlowTwinsLoss,
+    schedule: LinearWarmupCosine,
+    /// Scheduler steps taken (optimizer steps so far) and the rate they reached.
+    sched_step: usize,
+    sched_lr: f64,
+    config: BarlowTwinsConfig,
+    latent: usize,
+    steps_per_epoch: usize,
+}
+
+impl BarlowTwins {
+    /// Barlow Twins around `encoder` (output width `latent`); the head is drawn from `rng` after
+    /// whatever drew the encoder. `steps_per_epoch` is the number of optimizer steps per epoch
+    /// (the training batches after `limit_train_batches`), which sizes the per-step schedule.
+    pub fn new(
+        encoder: Box<dyn Module<f32>>,
+        latent: usize,
+        steps_per_epoch: usize,
+        config: BarlowTwinsConfig,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Self> {
+        const OP: &str = "BarlowTwins::new";
+        check_positive(OP, "lr", config.lr)?;
+        check_non_negative(OP, "lambda", config.lambda)?;
+        check_non_negative(OP, "weight_decay", config.weight_decay)?;
+        check_non_negative(OP, "warmup_start_lr", config.warmup_start_lr)?;
+        check_non_negative(OP, "min_lr", config.min_lr)?;
+        if steps_per_epoch == 0 || config.max_epochs == 0 {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "steps_per_epoch and max_epochs must be at least 1, got {steps_per_epoch} and {}",
+                    config.max_epochs
+                ),
+            ));
+        }
+        let head = ProjectionHead::barlow_twins(
+            latent,
+            config.proj_hidden_dim,
+            config.proj_output_dim,
+            rng,
+        )?;
+        let (warmup, total) = Self::schedule_steps(&config, steps_per_epoch);
+        // Steps 0..total-1 only ever see warmup values when warmup ≥ total, and those do not
+        // depend on the total: `total.max(warmup + 1)` keeps the schedule well defined then
+        // without changing any rate the run uses.
+        let schedule = LinearWarmupCosine::new(config.lr, warmup, total.max(warmup + 1))?
+            .warmup_start_lr(config.warmup_start_lr)
+            .eta_min(config.min_lr);
+        let sched_lr = schedule.initial_lr();
+        let opt = AdamW::new(sched_lr)
+            .weight_decay(config.weight_decay)
+            .exclude_1d_from_decay(config.exclude_bias_and_norm_wd);
+        Ok(BarlowTwins {
+            parts: Parts {
+                encoder,
+                head: Box::new(head),
+                opt,
+            },
+            loss: BarlowTwinsLoss::new(config.lambda),
+            schedule,
+            sched_step: 0,
+            sched_lr,
+            config,
+            latent,
+            steps_per_epoch,
+        })
+    }
+
+    /// `(warmup steps, total steps)` of the schedule.
+    fn schedule_steps(config: &BarlowTwinsConfig, steps_per_epoch: usize) -> (usize, usize) {
+        (
+            config.warmup_epochs * steps_per_epoch,
+            config.max_epochs * steps_per_epoch,
+        )
+    }
+
+    /// Moves the schedule to step `t` (replaying it from step 0 unless `t` is the next step).
+    fn schedule_to(&mut self, t: usize) {
+        self.sched_lr = if t == self.sched_step + 1 {
+            self.schedule.next_lr(t, self.sched_lr)
+        } else {
+            self.schedule.lr_at(t)
+        };
+        self.sched_step = t;
+        self.parts.opt.set_lr(self.sched_lr);
+    }
+}
+
+/// Metadata key of the scheduler's step count in checkpoints.
+const BARLOW_SCHEDULER_STEPS: &str = "barlow_twins.scheduler_steps";
+
+impl Estimator for BarlowTwins {
+    estimator_parts_methods!(@without_step);
+
+    fn name(&self) -> &'static str {
+        "BarlowTwins"
+    }
+
+    /// The loss of the batch's two views, each through encoder and head on its own.
+    ///
+    /// Errors: a training batch of one sample, which the head's `BatchNorm1d` cannot normalise
+    /// (PyTorch refuses it too), with an error naming the batch size; a validation batch of one
+    /// is fine (running statistics, and the loss's batch-of-one rule).
+    fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
+        let b = two_views(batch)?;
+        if g.is_training() && b < 2 {
+            return Err(Error::invalid(
+                "BarlowTwins::loss",
+                format!(
+                    "a training batch of {b} sample: the projection head's BatchNorm1d needs at \
+                     least 2 samples per batch in training; choose a batch size that does not \
+                     leave a last batch of 1"
+                ),
+            ));
+        }
+        let (z1, z2) = self.parts.project_each(g, batch)?;
+        self.loss.forward(g, z1, z2)
+    }
+
+    /// One AdamW step, then one scheduler step (Lightning's order with `interval="step"`).
+    fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
+        self.parts.step(grads)?;
+        self.schedule_to(self.sched_step + 1);
+        Ok(())
+    }
+
+    fn extra_metadata(&self) -> Vec<(String, String)> {
+        vec![(BARLOW_SCHEDULER_STEPS.into(), self.sched_step.to_string())]
+    }
+
+    fn load_extra_metadata(&mut self, meta: &BTreeMap<String, String>) -> Result<()> {
+        let t = meta
+            .get(BARLOW_SCHEDULER_STEPS)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "BarlowTwins::load_extra_metadata",
+                    format!("checkpoint metadata '{BARLOW_SCHEDULER_STEPS}' missing or invalid"),
+                )
+            })?;
+        self.schedule_to(t);
+        Ok(())
+    }
+
+    fn hparams(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        let (warmup, total) = Self::schedule_steps(c, self.steps_per_epoch);
+        vec![
+            ("estimator".into(), "BarlowTwins".into()),
+            ("proj_input_dim".into(), self.latent.to_string()),
+            ("proj_hidden_dim".into(), c.proj_hidden_dim.to_string()),
+            ("proj_output_dim".into(), c.proj_output_dim.to_string()),
+            ("lambd".into(), c.lambda.to_string()),
+            ("learning_rate".into(), c.lr.to_string()),
+            ("weight_decay".into(), c.weight_decay.to_string()),
+            (
+                "exclude_bias_and_norm_wd".into(),
+                c.exclude_bias_and_norm_wd.to_string(),
+            ),
+            ("optimizer".into(), "adamW".into()),
+            (
+                "lr_scheduler".into(),
+                format!(
+                    "LinearWarmupCosineAnnealingLR(warmup_steps={warmup}, total_steps={total}, \
+                     warmup_start_lr={}, eta_min={}), stepped per optimizer step",
+                    c.warmup_start_lr, c.min_lr
+                ),
+            ),
+            ("warmup_epochs".into(), c.warmup_epochs.to_string()),
         ]
     }
 }

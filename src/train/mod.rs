@@ -2,14 +2,16 @@
 //!
 //! ```text
 //! Trainer::fit(estimator, train loader, val loader)
-//!   per epoch: estimator.on_epoch_start (LR schedule)
-//!              per batch: estimator.loss → backward → estimator.apply_gradients; log loss/train
-//!              validation loss (inference graph); log loss/val
-//!              callbacks (probing: embed → probe.fit → metrics); log them
+//!   callbacks.on_train_start (optional probing at the starting step)
+//!   per epoch: estimator.on_epoch_start (per-epoch LR schedule)
+//!              per batch: estimator.loss → backward → estimator.apply_gradients (optimizer step,
+//!                         per-step LR schedule); log loss/train
+//!              validation loss (inference graph); log loss/val; callbacks.on_validation_epoch_end
+//!              callbacks.on_train_epoch_end (probing: embed → probe.fit → metrics); log them
 //!              checkpoint (safetensors, atomic)
 //! ```
 //!
-//! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`];
+//! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], [`BatchSource`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`checkpoint`]: safetensors reading and writing.
@@ -20,8 +22,12 @@ pub mod estimator;
 pub mod trainer;
 
 pub use callbacks::{
-    Callback, CallbackContext, ClassificationProbing, Head, MultitaskProbing, RegressionProbing,
+    Callback, CallbackContext, ClassificationProbing, ClassificationScore, Head, MultitaskProbing,
+    MultitaskScore, ProbeSchedule, ProbeTask, Probing, ProbingSets, RegressionProbing,
+    RegressionScore,
 };
 pub use checkpoint::{Checkpoint, StoredTensor};
-pub use estimator::{Estimator, SimClr, SimClrConfig, YAware, YAwareConfig};
+pub use estimator::{
+    BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
+};
 pub use trainer::{BatchSource, EpochSummary, FitReport, Reporter, Silent, Trainer, TrainerConfig};

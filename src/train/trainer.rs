@@ -16,10 +16,14 @@ use crate::datasets::transforms::Transform;
 use crate::error::{Error, Result};
 use crate::log::RunLogger;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Checkpoint format version written into the metadata.
 pub const CHECKPOINT_FORMAT: &str = "nidl-checkpoint-1";
+
+/// The next [`CallbackContext::fit_id`].
+static NEXT_FIT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A source of f32 batches (a [`Loader`] with its transform): what the trainer and the probing
 /// callbacks read.
@@ -126,6 +130,9 @@ pub struct EpochSummary {
 
 /// Receives progress during training (the command line draws its progress bar with it).
 pub trait Reporter {
+    /// The callbacks' train-start metrics (probing before training), logged at `global_step`;
+    /// called only when there are some.
+    fn train_start(&mut self, _global_step: u64, _metrics: &[(String, f64)]) {}
     /// An epoch with `n_batches` steps starts.
     fn epoch_start(&mut self, _epoch: usize, _max_epochs: usize, _n_batches: usize) {}
     /// Step `index` (0-based) of the epoch ended with `loss` on `samples` samples.
@@ -201,10 +208,13 @@ impl Trainer {
     }
 
     /// Trains `est` on `train` for the configured epochs, with the validation loss on `val` after
-    /// each epoch; callbacks run after validation; a checkpoint is written after them.
+    /// each epoch; callbacks run before the first step (`on_train_start`), after a validation
+    /// (`on_validation_epoch_end`, only when validation batches were used) and after each epoch
+    /// (`on_train_epoch_end`); a checkpoint is written after them.
     ///
-    /// Scalars: `loss/train` at every step (at the step's index, 0-based), `loss/val` and the
-    /// callbacks' metrics at the number of steps done when the epoch ends.
+    /// Scalars: `loss/train` at every step (at the step's index, 0-based), the train-start
+    /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
+    /// done when the epoch ends.
     ///
     /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
     /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
@@ -270,10 +280,12 @@ impl Trainer {
         if let Some(dir) = &cfg.checkpoint_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
+        let fit_id = NEXT_FIT_ID.fetch_add(1, Ordering::Relaxed);
         let ctx0 = CallbackContext {
             epoch: start_epoch,
             global_step,
             max_epochs: cfg.max_epochs,
+            fit_id,
         };
         let mut start_metrics = Vec::new();
         for cb in &mut self.callbacks {
@@ -281,6 +293,9 @@ impl Trainer {
         }
         for (tag, v) in &start_metrics {
             self.log(tag, *v, global_step, start_epoch)?;
+        }
+        if !start_metrics.is_empty() {
+            self.reporter.train_start(global_step, &start_metrics);
         }
 
         let n_train = cfg
@@ -331,8 +346,14 @@ impl Trainer {
                 epoch,
                 global_step,
                 max_epochs: cfg.max_epochs,
+                fit_id,
             };
             let mut metrics = Vec::new();
+            if val_loss.is_some() {
+                for cb in &mut self.callbacks {
+                    metrics.extend(cb.on_validation_epoch_end(&ctx, est)?);
+                }
+            }
             for cb in &mut self.callbacks {
                 metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
             }

@@ -60,6 +60,22 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], rtol: f64, ato
 }
 pub mod simclr;
 
+/// The rows `(step, epoch, tag, value)` of a run's `metrics.csv` text (header skipped).
+pub fn metrics_rows(text: &str) -> Vec<(u64, usize, String, f64)> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A scratch folder under the system's temporary folder, removed on drop.
 ///
 /// Named `nidl-test-<test binary>-<name>-<process id>`, so it is unique per test binary and name.

@@ -1,0 +1,161 @@
+//! The data side of the OpenBHB training commands (`yaware-openbhb`, `barlow-openbhb`): the
+//! `vbm_roi` features of OpenBHB (a SYNTHETIC OpenBHB generated once into the cache folder
+//! without `--data-dir`) with random-mask + Gaussian-noise views, the MLP encoder 284 → 2·latent
+//! → latent, and the multi-task probes on age (task 0) and sex (task 1) of the train (fit) and
+//! validation (score) splits.
+
+use super::args::Args;
+use super::train_common::{
+    ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
+};
+use nidl::datasets::loader::Loader;
+use nidl::datasets::openbhb::{self, Modality, OpenBhb, Split, SyntheticConfig, Target};
+use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
+use nidl::nn::Mlp;
+use nidl::probe::{
+    KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
+};
+use nidl::train::{Callback, MultitaskProbing, ProbingSets};
+use rand::rngs::StdRng;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Seed of the synthetic OpenBHB the commands use without `--data-dir`.
+const SYNTHETIC_SEED: u64 = 42;
+
+/// OpenBHB from `--data-dir` (or the synthetic one), and the views' settings.
+pub struct OpenBhbData {
+    data_dir: Option<PathBuf>,
+    mask: RandomMask,
+    noise: GaussianNoise,
+    /// The tree used, once loaded.
+    root: Option<PathBuf>,
+}
+
+impl OpenBhbData {
+    /// The `split` with age and sex as targets (the probes' sets).
+    fn labelled(&self, split: Split) -> Result<Arc<OpenBhb>, String> {
+        let root = self
+            .root
+            .as_ref()
+            .ok_or_else(|| "internal: OpenBHB used before it was loaded".to_string())?;
+        OpenBhb::new(root, Modality::VbmRoi, &[Target::Age, Target::Sex], split)
+            .map(Arc::new)
+            .map_err(|e| format!("option --data-dir: {e}"))
+    }
+}
+
+/// The synthetic OpenBHB in the cache folder, generated on first use (and said so).
+fn synthetic_root() -> Result<PathBuf, String> {
+    let cache = openbhb::synthetic_cache_dir();
+    let root = openbhb::synthetic::synthetic_root(&cache, SYNTHETIC_SEED);
+    if !openbhb::synthetic::is_generated(&root, &SyntheticConfig::with_seed(SYNTHETIC_SEED)) {
+        eprintln!(
+            "generating a SYNTHETIC OpenBHB (seed {SYNTHETIC_SEED}) into {} (once; later runs reuse it)...",
+            root.display()
+        );
+    }
+    let root = openbhb::ensure_synthetic(&cache, SYNTHETIC_SEED).map_err(|e| e.to_string())?;
+    println!(
+        "data: SYNTHETIC OpenBHB at {} (use --data-dir for real data)",
+        root.display()
+    );
+    Ok(root)
+}
+
+impl TrainingData for OpenBhbData {
+    const HELP: &'static str = "\
+OpenBHB options:
+  --data-dir DIR           an OpenBHB tree (default: a SYNTHETIC one, generated once into the cache)
+  --mask-prob X            probability of masking each feature in a view (0.8)
+  --noise-std X            standard deviation of the views' Gaussian noise (0.5)
+probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task1/...);
+        knn = 5-NN regression on age (KNeighborsRegressor/...) and 5-NN classification of sex
+        (KNeighborsClassifier/...)";
+
+    /// Every batch.
+    const LIMITS: (Option<usize>, Option<usize>) = (None, None);
+
+    fn parse(args: &mut Args) -> Result<Self, String> {
+        let data_dir = args.get("data-dir")?;
+        let mask = RandomMask::new(args.get_or("mask-prob", 0.8)?)
+            .map_err(|e| format!("option --mask-prob: {e}"))?;
+        let noise = GaussianNoise::new(args.get_or("noise-std", 0.5)?)
+            .map_err(|e| format!("option --noise-std: {e}"))?;
+        Ok(OpenBhbData {
+            data_dir,
+            mask,
+            noise,
+            root: None,
+        })
+    }
+
+    fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String> {
+        let err = |e: nidl::Error| e.to_string();
+        let root = match &self.data_dir {
+            Some(d) => d.clone(),
+            None => synthetic_root()?,
+        };
+        let load = |split| {
+            OpenBhb::new(&root, Modality::VbmRoi, &[Target::Age], split)
+                .map(Arc::new)
+                .map_err(|e| format!("option --data-dir: {e}"))
+        };
+        let views = MultiViews::new(self.mask.then(self.noise), 2).map_err(err)?;
+        let train = Loader::new(load(Split::Train)?, views.clone(), run.batch_size)
+            .map_err(err)?
+            .shuffle(true)
+            .seed(run.seed)
+            .limit_batches(run.limit_train);
+        let val = Loader::new(load(Split::Val)?, views, run.batch_size)
+            .map_err(err)?
+            .seed(run.seed)
+            .limit_batches(run.limit_val);
+        let widths = [2 * run.latent, run.latent];
+        let encoder = Mlp::<f32>::new(Modality::VbmRoi.n_features(), &widths, rng).map_err(err)?;
+        self.root = Some(root);
+        Ok(Sources {
+            train: Box::new(train),
+            val: Box::new(val),
+            encoder: Box::new(encoder),
+        })
+    }
+
+    fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
+        let (train, test) = (self.labelled(Split::Train)?, self.labelled(Split::Val)?);
+        probe.sets(train, test, || Ok(Identity))
+    }
+
+    fn probe_callback(
+        &self,
+        kind: ProbeKind,
+        sets: ProbingSets,
+        probe: &ProbeOptions,
+    ) -> Result<Box<dyn Callback>, String> {
+        let err = |e: nidl::Error| e.to_string();
+        let callback = match kind {
+            ProbeKind::Linear => {
+                let probes = MultiTask::new(vec![
+                    TaskProbe::Ridge(Ridge::new()),
+                    TaskProbe::LogisticRegression(
+                        LogisticRegression::new().max_iter(probe.max_iter),
+                    ),
+                ])
+                .map_err(err)?;
+                MultitaskProbing::with_sets(sets, probes)
+            }
+            ProbeKind::Knn => {
+                let probes = MultiTask::new(vec![
+                    TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(KNN_NEIGHBOURS)),
+                    TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(KNN_NEIGHBOURS)),
+                ])
+                .map_err(err)?;
+                let names: Vec<&str> = probes.tasks().iter().map(|t| t.name()).collect();
+                MultitaskProbing::with_sets(sets, probes)
+                    .task_names(&names)
+                    .map_err(err)?
+            }
+        };
+        Ok(probe.scheduled(callback))
+    }
+}
