@@ -74,7 +74,7 @@ impl fmt::Display for Error {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Format { path, message } => write!(f, "{}: {message}", path.display()),
             Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
-            Error::Device(message) => write!(f, "device: {message}"),
+            Error::Device(message) => f.write_str(message),
         }
     }
 }

@@ -661,3 +661,15 @@ fn barlow_openbhb_tiny_run_with_linear_and_knn_multitask_probes() {
     ok(&run("1"));
     assert_eq!(csv(&logs.join("version_0")), csv(&logs.join("version_1")));
 }
+
+#[test]
+fn device_option_names_what_is_wrong() {
+    let s = Scratch::new("device");
+    let out = simclr(&s.join("logs"), &["--device", "tpu"], &[]);
+    assert_fails(&out, &["--device", "tpu", "cpu or gpu"]);
+    #[cfg(not(feature = "gpu"))]
+    {
+        let out = simclr(&s.join("logs"), &["--device", "gpu"], &[]);
+        assert_fails(&out, &["option --device", "--features gpu"]);
+    }
+}

@@ -14,6 +14,7 @@ use nidl::optim::{LinearWarmupCosine, LrSchedule};
 use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
+use nidl::tensor::Device;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, BatchSource, Checkpoint, ClassificationProbing, Estimator,
     MultitaskProbing, ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig,
@@ -195,6 +196,9 @@ impl Estimator for Poisoned {
     }
     fn lr(&self) -> f64 {
         self.inner.lr()
+    }
+    fn to_device(&mut self, device: Device) -> Result<()> {
+        self.inner.to_device(device)
     }
     fn state(&self) -> Vec<(String, Tensor<f32>)> {
         self.inner.state()

@@ -8,6 +8,7 @@ use super::progress::{count, non_negative, opt_count, positive, Progress};
 use nidl::datasets::loader::{Collate, Dataset, Loader, Stack};
 use nidl::datasets::transforms::Transform;
 use nidl::nn::Module;
+use nidl::tensor::Device;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, BatchSource, Callback, Estimator, Head, ProbeTask, Probing,
     ProbingSets, Trainer, TrainerConfig,
@@ -38,6 +39,7 @@ run options (all training commands):
   --checkpoint             write checkpoints/epoch=<E>-step=<S>.safetensors after every epoch
   --resume PATH            continue from a checkpoint (same seed), bit for bit
   --no-progress            no progress bar
+  --device cpu|gpu         where to train (cpu); gpu needs a build with `--features gpu`
 probing options:
   --probe P[,P...]         probes, comma-separated or repeated: logreg, knn (k = 5) (logreg)
   --probe-every N          probe after every N-th training epoch and the last; 0: never (1)
@@ -142,6 +144,7 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
         rng: &mut rng,
     };
     let mut model = build(options, parts).map_err(|e| e.to_string())?;
+    run.place(&mut model)?;
     let mut callbacks = Vec::new();
     if probe.enabled() {
         let sets = data.probing_sets(&probe)?;
@@ -170,6 +173,8 @@ pub struct RunOptions {
     pub limit_train: Option<usize>,
     /// `--limit-val-batches`.
     pub limit_val: Option<usize>,
+    /// `--device`: where the model trains.
+    pub device: Device,
     log_dir: PathBuf,
     checkpoint: bool,
     resume: Option<PathBuf>,
@@ -192,7 +197,23 @@ impl RunOptions {
             checkpoint: args.flag("checkpoint")?,
             resume: args.get("resume")?,
             no_progress: args.flag("no-progress")?,
+            device: args.get_or("device", Device::Cpu)?,
         })
+    }
+
+    /// Moves `model` to `--device` and says where it trains (the adapter, for a GPU).
+    pub fn place(&self, model: &mut dyn Estimator) -> Result<(), String> {
+        if self.device == Device::Cpu {
+            return Ok(());
+        }
+        model
+            .to_device(self.device)
+            .map_err(|e| format!("option --device: {e}"))?;
+        #[cfg(feature = "gpu")]
+        if let Ok(gpu) = nidl::gpu::gpu() {
+            println!("training on the GPU: {}", gpu.name());
+        }
+        Ok(())
     }
 
     /// Fails with an `option --resume` message when `--resume` names no file.

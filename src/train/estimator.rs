@@ -8,9 +8,9 @@ use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
 use crate::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, YAwareInfoNce};
-use crate::nn::{param_grads, param_values_mut, Mlp, Module, ProjectionHead};
+use crate::nn::{param_grads, param_values_mut, to_device, Mlp, Module, ProjectionHead};
 use crate::optim::{Adam, AdamW, CosineAnnealingLr, LinearWarmupCosine, LrSchedule, Optimizer};
-use crate::tensor::Tensor;
+use crate::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
 
 /// What the trainer needs from a self-supervised model (f32 throughout).
@@ -36,6 +36,13 @@ pub trait Estimator: Send + Sync {
 
     /// The learning rate the next step uses.
     fn lr(&self) -> f64;
+
+    /// Moves the model's parameters to `device`; training then runs there (batches are
+    /// uploaded by the first op that meets a parameter) and checkpoints restored later stay
+    /// there.
+    ///
+    /// Errors: [`Error::Device`] when the device cannot be used.
+    fn to_device(&mut self, device: Device) -> Result<()>;
 
     /// Model and optimizer state: `encoder.<name>`, `head.<name>`, `optimizer.<name>`.
     fn state(&self) -> Vec<(String, Tensor<f32>)>;
@@ -86,6 +93,10 @@ macro_rules! estimator_parts_methods {
             self.parts.opt.lr()
         }
 
+        fn to_device(&mut self, device: Device) -> Result<()> {
+            self.parts.to_device(device)
+        }
+
         fn state(&self) -> Vec<(String, Tensor<f32>)> {
             self.parts.state()
         }
@@ -101,6 +112,8 @@ struct Parts<O> {
     encoder: Box<dyn Module<f32>>,
     head: Box<dyn Module<f32>>,
     opt: O,
+    /// Where the parameters live.
+    device: Device,
 }
 
 /// Checks a training batch holds the two views every estimator here compares; returns `B`.
@@ -154,6 +167,15 @@ impl<O: Optimizer<f32>> Parts<O> {
         self.opt.step(&mut params, &refs)
     }
 
+    /// Moves encoder and head parameters to `device` and keeps them there across
+    /// [`load_state`](Self::load_state).
+    fn to_device(&mut self, device: Device) -> Result<()> {
+        to_device(self.encoder.as_mut(), device)?;
+        to_device(self.head.as_mut(), device)?;
+        self.device = device;
+        Ok(())
+    }
+
     fn state(&self) -> Vec<(String, Tensor<f32>)> {
         let mut out: Vec<(String, Tensor<f32>)> = self
             .encoder
@@ -201,7 +223,9 @@ impl<O: Optimizer<f32>> Parts<O> {
             .map_err(|e| Error::invalid("load_state", format!("encoder: {e}")))?;
         self.opt
             .load_state(&opt)
-            .map_err(|e| Error::invalid("load_state", format!("optimizer: {e}")))
+            .map_err(|e| Error::invalid("load_state", format!("optimizer: {e}")))?;
+        // The loaded tensors are host tensors: back to the model's device.
+        self.to_device(self.device)
     }
 }
 
@@ -260,6 +284,7 @@ impl SimClr {
             CosineAnnealingLr::new(config.lr, config.max_epochs.max(1), config.lr / 50.0)?;
         Ok(SimClr {
             parts: Parts {
+                device: Device::Cpu,
                 encoder,
                 head: Box::new(head),
                 opt: AdamW::new(config.lr).weight_decay(config.weight_decay),
@@ -396,6 +421,7 @@ impl YAware {
             .weight_decay(config.weight_decay);
         Ok(YAware {
             parts: Parts {
+                device: Device::Cpu,
                 encoder,
                 head: Box::new(head),
                 opt,
@@ -622,6 +648,7 @@ impl BarlowTwins {
             .exclude_1d_from_decay(config.exclude_bias_and_norm_wd);
         Ok(BarlowTwins {
             parts: Parts {
+                device: Device::Cpu,
                 encoder,
                 head: Box::new(head),
                 opt,
