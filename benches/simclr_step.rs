@@ -27,8 +27,8 @@ fn simclr_step(c: &mut Criterion) {
     #[cfg(feature = "gpu")]
     {
         let mut on_gpu = SimClrStep::<f32>::new(42);
-        nidl::nn::to_device(&mut on_gpu.encoder, nidl::tensor::Device::Gpu).unwrap();
-        nidl::nn::to_device(&mut on_gpu.head, nidl::tensor::Device::Gpu).unwrap();
+        nidl::nn::move_to(&mut on_gpu.encoder, nidl::tensor::Device::Gpu).unwrap();
+        nidl::nn::move_to(&mut on_gpu.head, nidl::tensor::Device::Gpu).unwrap();
         let name = format!(
             "lenet_b128x2_f32_gpu ({})",
             nidl::gpu::gpu().unwrap().name()

@@ -329,8 +329,8 @@ fn adamw_steps_match() {
 fn simclr_steps_track_the_cpu_run_and_read_back_only_the_loss() {
     let mut cpu = SimClrStep::<f32>::new(7);
     let mut on_gpu = SimClrStep::<f32>::new(7);
-    nidl::nn::to_device(&mut on_gpu.encoder, Device::Gpu).unwrap();
-    nidl::nn::to_device(&mut on_gpu.head, Device::Gpu).unwrap();
+    nidl::nn::move_to(&mut on_gpu.encoder, Device::Gpu).unwrap();
+    nidl::nn::move_to(&mut on_gpu.head, Device::Gpu).unwrap();
     for step in 0..4 {
         let views = random_views::<f32>(64, 100 + step);
         let before = nidl::gpu::readbacks();
@@ -360,7 +360,7 @@ fn inference_graph_embeds_on_the_gpu() {
         let out = nidl::nn::Module::forward(&lenet, &mut g, v).unwrap();
         g.value(out).clone()
     };
-    nidl::nn::to_device(&mut lenet, Device::Gpu).unwrap();
+    nidl::nn::move_to(&mut lenet, Device::Gpu).unwrap();
     let mut g = Graph::inference();
     let v = g.input(x);
     let out = nidl::nn::Module::forward(&lenet, &mut g, v).unwrap();
@@ -381,7 +381,7 @@ fn batch_norm_trains_on_the_gpu_with_its_running_statistics() {
     let up = rand(&[9, 6], 111);
     let run = |device: Device| {
         let mut bn = BatchNorm1d::<f32>::new(6);
-        nidl::nn::to_device(&mut bn, device).unwrap();
+        nidl::nn::move_to(&mut bn, device).unwrap();
         let mut g = Graph::new();
         let xv = g.input(x.to_device(device).unwrap());
         let y = bn.forward(&mut g, xv).unwrap();

@@ -197,8 +197,8 @@ impl Estimator for Poisoned {
     fn lr(&self) -> f64 {
         self.inner.lr()
     }
-    fn to_device(&mut self, device: Device) -> Result<()> {
-        self.inner.to_device(device)
+    fn move_to(&mut self, device: Device) -> Result<()> {
+        self.inner.move_to(device)
     }
     fn state(&self) -> Vec<(String, Tensor<f32>)> {
         self.inner.state()

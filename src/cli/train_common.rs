@@ -207,7 +207,7 @@ impl RunOptions {
             return Ok(());
         }
         model
-            .to_device(self.device)
+            .move_to(self.device)
             .map_err(|e| format!("option --device: {e}"))?;
         #[cfg(feature = "gpu")]
         if let Ok(gpu) = nidl::gpu::gpu() {

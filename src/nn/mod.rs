@@ -184,7 +184,7 @@ pub fn param_grads<T: Element>(module: &dyn Module<T>, grads: &Grads<T>) -> Vec<
 ///
 /// Errors: [`crate::Error::Device`] when the device cannot be used; parameters moved before
 /// the failure stay moved.
-pub fn to_device<T: Element>(module: &mut dyn Module<T>, device: Device) -> Result<()> {
+pub fn move_to<T: Element>(module: &mut dyn Module<T>, device: Device) -> Result<()> {
     for p in param_values_mut(module) {
         *p = p.to_device(device)?;
     }

@@ -8,7 +8,7 @@ use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
 use crate::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, YAwareInfoNce};
-use crate::nn::{param_grads, param_values_mut, to_device, Mlp, Module, ProjectionHead};
+use crate::nn::{move_to, param_grads, param_values_mut, Mlp, Module, ProjectionHead};
 use crate::optim::{Adam, AdamW, CosineAnnealingLr, LinearWarmupCosine, LrSchedule, Optimizer};
 use crate::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -42,7 +42,7 @@ pub trait Estimator: Send + Sync {
     /// there.
     ///
     /// Errors: [`Error::Device`] when the device cannot be used.
-    fn to_device(&mut self, device: Device) -> Result<()>;
+    fn move_to(&mut self, device: Device) -> Result<()>;
 
     /// Model and optimizer state: `encoder.<name>`, `head.<name>`, `optimizer.<name>`.
     fn state(&self) -> Vec<(String, Tensor<f32>)>;
@@ -93,8 +93,8 @@ macro_rules! estimator_parts_methods {
             self.parts.opt.lr()
         }
 
-        fn to_device(&mut self, device: Device) -> Result<()> {
-            self.parts.to_device(device)
+        fn move_to(&mut self, device: Device) -> Result<()> {
+            self.parts.move_to(device)
         }
 
         fn state(&self) -> Vec<(String, Tensor<f32>)> {
@@ -169,9 +169,9 @@ impl<O: Optimizer<f32>> Parts<O> {
 
     /// Moves encoder and head parameters to `device` and keeps them there across
     /// [`load_state`](Self::load_state).
-    fn to_device(&mut self, device: Device) -> Result<()> {
-        to_device(self.encoder.as_mut(), device)?;
-        to_device(self.head.as_mut(), device)?;
+    fn move_to(&mut self, device: Device) -> Result<()> {
+        move_to(self.encoder.as_mut(), device)?;
+        move_to(self.head.as_mut(), device)?;
         self.device = device;
         Ok(())
     }
@@ -225,7 +225,7 @@ impl<O: Optimizer<f32>> Parts<O> {
             .load_state(&opt)
             .map_err(|e| Error::invalid("load_state", format!("optimizer: {e}")))?;
         // The loaded tensors are host tensors: back to the model's device.
-        self.to_device(self.device)
+        self.move_to(self.device)
     }
 }
 
