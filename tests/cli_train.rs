@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cli::assert_fails;
+use common::cli::{assert_fails, MNIST_TINY};
 use common::Scratch;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,26 +33,13 @@ fn ok(out: &Output) -> String {
     stdout
 }
 
-/// A tiny SimCLR run: 3 batches of 32 per epoch, 2 validation batches, probes on 500/200 images.
-/// `--lr 1e-2` so that the model (and hence the probe) visibly moves in a few steps.
-const TINY: &[&str] = &[
-    "--limit-train-batches",
-    "3",
-    "--batch-size",
-    "32",
-    "--limit-val-batches",
-    "2",
-    "--probe-train-limit",
-    "500",
-    "--probe-test-limit",
-    "200",
-    "--lr",
-    "1e-2",
-    "--no-progress",
-];
+/// [`MNIST_TINY`] with `--lr 1e-2`, so that the model (and hence the probe) visibly moves in a
+/// few steps.
+const TINY: &[&str] = &["--lr", "1e-2", "--no-progress"];
 
 fn simclr(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut args = vec!["simclr-mnist", "--log-dir", log_dir.to_str().unwrap()];
+    args.extend_from_slice(MNIST_TINY);
     args.extend_from_slice(TINY);
     args.extend_from_slice(extra);
     nidl_env(&args, env)
@@ -66,6 +53,7 @@ fn barlow(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
         "--warmup-epochs",
         "1",
     ];
+    args.extend_from_slice(MNIST_TINY);
     args.extend_from_slice(TINY);
     args.extend_from_slice(extra);
     nidl_env(&args, env)

@@ -189,41 +189,19 @@ fn layout_ops() {
     assert_eq!(r.data(), m.data());
 }
 
+fn geom(stride: usize, padding: usize) -> Conv2dGeometry {
+    Conv2dGeometry { stride, padding }
+}
+
 #[test]
 fn convolution_and_pooling() {
     let cases = [
-        (
-            [3, 2, 11, 9],
-            [4, 2, 3, 3],
-            Conv2dGeometry {
-                stride: 1,
-                padding: 0,
-            },
-        ),
-        (
-            [2, 3, 8, 8],
-            [5, 3, 5, 5],
-            Conv2dGeometry {
-                stride: 1,
-                padding: 2,
-            },
-        ),
-        (
-            [2, 2, 9, 10],
-            [3, 2, 3, 2],
-            Conv2dGeometry {
-                stride: 2,
-                padding: 1,
-            },
-        ),
-        (
-            [17, 1, 28, 28],
-            [6, 1, 5, 5],
-            Conv2dGeometry {
-                stride: 1,
-                padding: 0,
-            },
-        ),
+        ([3, 2, 11, 9], [4, 2, 3, 3], geom(1, 0)),
+        ([2, 3, 8, 8], [5, 3, 5, 5], geom(1, 2)),
+        ([2, 2, 9, 10], [3, 2, 3, 2], geom(2, 1)),
+        ([17, 1, 28, 28], [6, 1, 5, 5], geom(1, 0)),
+        // A window of 20·4·4 = 320 > 256: the im2col + GEMM paths.
+        ([2, 20, 7, 6], [3, 20, 4, 4], geom(1, 1)),
     ];
     for (i, (xs, ws, geom)) in cases.into_iter().enumerate() {
         let x = rand(&xs, 20 + i as u64);

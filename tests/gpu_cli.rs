@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cli::assert_fails;
+use common::cli::{assert_fails, MNIST_TINY};
 use common::{metrics_rows, Scratch};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -70,25 +70,9 @@ fn gpu_tracks_cpu(name: &str, args: &[&str]) {
     }
 }
 
-/// Three steps on MNIST (batches of 32), two validation batches, probes on 500 / 200 images.
-const MNIST_TINY: &[&str] = &[
-    "--epochs",
-    "1",
-    "--limit-train-batches",
-    "3",
-    "--batch-size",
-    "32",
-    "--limit-val-batches",
-    "2",
-    "--probe-train-limit",
-    "500",
-    "--probe-test-limit",
-    "200",
-];
-
 #[test]
 fn simclr_mnist_on_the_gpu_tracks_the_cpu_run() {
-    let mut args = vec!["simclr-mnist", "--probe", "logreg,knn"];
+    let mut args = vec!["simclr-mnist", "--epochs", "1", "--probe", "logreg,knn"];
     args.extend_from_slice(MNIST_TINY);
     gpu_tracks_cpu("simclr", &args);
 }
@@ -97,6 +81,8 @@ fn simclr_mnist_on_the_gpu_tracks_the_cpu_run() {
 fn barlow_mnist_on_the_gpu_tracks_the_cpu_run() {
     let mut args = vec![
         "barlow-mnist",
+        "--epochs",
+        "1",
         "--proj-hidden",
         "64",
         "--proj-output",
@@ -147,7 +133,7 @@ fn no_adapter_is_a_one_line_error_naming_what_was_looked_for() {
     // The Vulkan loader finds no driver; no other backend is built on Linux.
     let missing = s.join("no-such-icd.json");
     let missing = missing.to_str().unwrap();
-    let mut args = vec!["simclr-mnist"];
+    let mut args = vec!["simclr-mnist", "--epochs", "1"];
     args.extend_from_slice(MNIST_TINY);
     let out = run(
         &args,

@@ -74,6 +74,37 @@ impl Kernel {
     }
 }
 
+/// WGSL `conv_geometry()`: the convolution parameters `p(1..=9)` = C, H, W, KH, KW, OH, OW,
+/// stride, pad, shared by the convolution kernels.
+macro_rules! conv_geometry_fn {
+    () => {
+        r#"
+struct ConvGeometry {
+    c_in: u32, h: u32, w: u32, kh_n: u32, kw_n: u32, oh_n: u32, ow_n: u32, s: u32, pad: u32,
+}
+
+fn conv_geometry() -> ConvGeometry {
+    return ConvGeometry(p(1u), p(2u), p(3u), p(4u), p(5u), p(6u), p(7u), p(8u), p(9u));
+}
+"#
+    };
+}
+
+/// WGSL `pool_geometry()`: the pooling parameters `p(1..=5)` = H, W, OH, OW, k.
+macro_rules! pool_geometry_fn {
+    () => {
+        r#"
+struct PoolGeometry {
+    h: u32, w: u32, oh_n: u32, ow_n: u32, k: u32,
+}
+
+fn pool_geometry() -> PoolGeometry {
+    return PoolGeometry(p(1u), p(2u), p(3u), p(4u), p(5u));
+}
+"#
+    };
+}
+
 /// Unary maps and scalar ops: `p = [n, op, s]`; op 0 relu, 1 exp, 2 ln, 3 sqrt, 4 neg,
 /// 5..8 `x + s`, `x − s`, `x · s`, `x / s`.
 pub(super) const MAP: Kernel = Kernel {
@@ -558,37 +589,32 @@ fn item(t: u32) {
 pub(super) const IM2COL: Kernel = Kernel {
     name: "im2col",
     layout: Layout::Items,
-    body: r#"
+    body: concat!(
+        conv_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> cols: array<f32>;
 
 fn item(t: u32) {
-    let c_in = p(1u);
-    let h = p(2u);
-    let w = p(3u);
-    let kh_n = p(4u);
-    let kw_n = p(5u);
-    let oh_n = p(6u);
-    let ow_n = p(7u);
-    let s = p(8u);
-    let pad = p(9u);
-    let sp = oh_n * ow_n;
-    let ckk = c_in * kh_n * kw_n;
+    let d = conv_geometry();
+    let sp = d.oh_n * d.ow_n;
+    let ckk = d.c_in * d.kh_n * d.kw_n;
     let pos = t % sp;
     let row = (t / sp) % ckk;
     let n = t / (sp * ckk);
-    let kw = row % kw_n;
-    let kh = (row / kw_n) % kh_n;
-    let c = row / (kw_n * kh_n);
-    let iy = i32((pos / ow_n) * s + kh) - i32(pad);
-    let ix = i32((pos % ow_n) * s + kw) - i32(pad);
+    let kw = row % d.kw_n;
+    let kh = (row / d.kw_n) % d.kh_n;
+    let c = row / (d.kw_n * d.kh_n);
+    let iy = i32((pos / d.ow_n) * d.s + kh) - i32(d.pad);
+    let ix = i32((pos % d.ow_n) * d.s + kw) - i32(d.pad);
     var v = 0.0;
-    if (iy >= 0 && iy < i32(h) && ix >= 0 && ix < i32(w)) {
-        v = x[((n * c_in + c) * h + u32(iy)) * w + u32(ix)];
+    if (iy >= 0 && iy < i32(d.h) && ix >= 0 && ix < i32(d.w)) {
+        v = x[((n * d.c_in + c) * d.h + u32(iy)) * d.w + u32(ix)];
     }
     cols[t] = v;
 }
-"#,
+"#
+    ),
 };
 
 /// Direct convolution for inputs with few channels: one thread per output element sums its
@@ -596,47 +622,42 @@ fn item(t: u32) {
 pub(super) const CONV2D_DIRECT: Kernel = Kernel {
     name: "conv2d_direct",
     layout: Layout::Items,
-    body: r#"
+    body: concat!(
+        conv_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 fn item(t: u32) {
-    let c_in = p(1u);
-    let h = p(2u);
-    let w = p(3u);
-    let kh_n = p(4u);
-    let kw_n = p(5u);
-    let oh_n = p(6u);
-    let ow_n = p(7u);
-    let s = p(8u);
-    let pad = p(9u);
+    let d = conv_geometry();
     let c_out = p(10u);
-    let ow = t % ow_n;
-    let oh = (t / ow_n) % oh_n;
-    let co = (t / (ow_n * oh_n)) % c_out;
-    let n = t / (ow_n * oh_n * c_out);
+    let ow = t % d.ow_n;
+    let oh = (t / d.ow_n) % d.oh_n;
+    let co = (t / (d.ow_n * d.oh_n)) % c_out;
+    let n = t / (d.ow_n * d.oh_n * c_out);
     var acc = 0.0;
-    for (var c = 0u; c < c_in; c++) {
-        for (var kh = 0u; kh < kh_n; kh++) {
-            let iy = i32(oh * s + kh) - i32(pad);
-            if (iy < 0 || iy >= i32(h)) {
+    for (var c = 0u; c < d.c_in; c++) {
+        for (var kh = 0u; kh < d.kh_n; kh++) {
+            let iy = i32(oh * d.s + kh) - i32(d.pad);
+            if (iy < 0 || iy >= i32(d.h)) {
                 continue;
             }
-            for (var kw = 0u; kw < kw_n; kw++) {
-                let ix = i32(ow * s + kw) - i32(pad);
-                if (ix < 0 || ix >= i32(w)) {
+            for (var kw = 0u; kw < d.kw_n; kw++) {
+                let ix = i32(ow * d.s + kw) - i32(d.pad);
+                if (ix < 0 || ix >= i32(d.w)) {
                     continue;
                 }
-                let xv = x[((n * c_in + c) * h + u32(iy)) * w + u32(ix)];
-                acc = fma(xv, wt[((co * c_in + c) * kh_n + kh) * kw_n + kw], acc);
+                let xv = x[((n * d.c_in + c) * d.h + u32(iy)) * d.w + u32(ix)];
+                acc = fma(xv, wt[((co * d.c_in + c) * d.kh_n + kh) * d.kw_n + kw], acc);
             }
         }
     }
     out[t] = acc + bias[co];
 }
-"#,
+"#
+    ),
 };
 
 /// Weight gradient of a convolution with a small window, one workgroup per weight element
@@ -645,7 +666,9 @@ fn item(t: u32) {
 pub(super) const CONV2D_GRAD_WEIGHT_DIRECT: Kernel = Kernel {
     name: "conv2d_grad_weight_direct",
     layout: Layout::Custom,
-    body: r#"
+    body: concat!(
+        conv_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> gw: array<f32>;
@@ -659,31 +682,23 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let e = wid.y * nwg.x + wid.x;
-    let c_in = p(1u);
-    let h = p(2u);
-    let w = p(3u);
-    let kh_n = p(4u);
-    let kw_n = p(5u);
-    let oh_n = p(6u);
-    let ow_n = p(7u);
-    let s = p(8u);
-    let pad = p(9u);
+    let d = conv_geometry();
     let c_out = p(10u);
     let images = p(11u);
-    let kw = e % kw_n;
-    let kh = (e / kw_n) % kh_n;
-    let c = (e / (kw_n * kh_n)) % c_in;
-    let co = e / (kw_n * kh_n * c_in);
-    let sp = oh_n * ow_n;
+    let kw = e % d.kw_n;
+    let kh = (e / d.kw_n) % d.kh_n;
+    let c = (e / (d.kw_n * d.kh_n)) % d.c_in;
+    let co = e / (d.kw_n * d.kh_n * d.c_in);
+    let sp = d.oh_n * d.ow_n;
     var acc = 0.0;
     if (e < p(0u)) {
         for (var q = lid; q < images * sp; q += 256u) {
             let n = q / sp;
             let pos = q % sp;
-            let iy = i32((pos / ow_n) * s + kh) - i32(pad);
-            let ix = i32((pos % ow_n) * s + kw) - i32(pad);
-            if (iy >= 0 && iy < i32(h) && ix >= 0 && ix < i32(w)) {
-                let xv = x[((n * c_in + c) * h + u32(iy)) * w + u32(ix)];
+            let iy = i32((pos / d.ow_n) * d.s + kh) - i32(d.pad);
+            let ix = i32((pos % d.ow_n) * d.s + kw) - i32(d.pad);
+            if (iy >= 0 && iy < i32(d.h) && ix >= 0 && ix < i32(d.w)) {
+                let xv = x[((n * d.c_in + c) * d.h + u32(iy)) * d.w + u32(ix)];
                 acc = fma(g[(n * c_out + co) * sp + pos], xv, acc);
             }
         }
@@ -700,7 +715,8 @@ fn main(
         gw[e] = part[0];
     }
 }
-"#,
+"#
+    ),
 };
 
 /// Fold for the convolution backward: each input pixel sums the patch entries it fed, in
@@ -708,98 +724,91 @@ fn main(
 pub(super) const COL2IM: Kernel = Kernel {
     name: "col2im",
     layout: Layout::Items,
-    body: r#"
+    body: concat!(
+        conv_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> cols: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gx: array<f32>;
 
 fn item(t: u32) {
-    let c_in = p(1u);
-    let h = p(2u);
-    let w = p(3u);
-    let kh_n = p(4u);
-    let kw_n = p(5u);
-    let oh_n = p(6u);
-    let ow_n = p(7u);
-    let s = p(8u);
-    let pad = p(9u);
-    let sp = oh_n * ow_n;
-    let ix = t % w;
-    let iy = (t / w) % h;
-    let c = (t / (w * h)) % c_in;
-    let n = t / (w * h * c_in);
+    let d = conv_geometry();
+    let sp = d.oh_n * d.ow_n;
+    let ix = t % d.w;
+    let iy = (t / d.w) % d.h;
+    let c = (t / (d.w * d.h)) % d.c_in;
+    let n = t / (d.w * d.h * d.c_in);
     var acc = 0.0;
-    for (var kh = 0u; kh < kh_n; kh++) {
-        let ty = i32(iy + pad) - i32(kh);
-        if (ty < 0 || u32(ty) % s != 0u || u32(ty) / s >= oh_n) {
+    for (var kh = 0u; kh < d.kh_n; kh++) {
+        let ty = i32(iy + d.pad) - i32(kh);
+        if (ty < 0 || u32(ty) % d.s != 0u || u32(ty) / d.s >= d.oh_n) {
             continue;
         }
-        for (var kw = 0u; kw < kw_n; kw++) {
-            let tx = i32(ix + pad) - i32(kw);
-            if (tx < 0 || u32(tx) % s != 0u || u32(tx) / s >= ow_n) {
+        for (var kw = 0u; kw < d.kw_n; kw++) {
+            let tx = i32(ix + d.pad) - i32(kw);
+            if (tx < 0 || u32(tx) % d.s != 0u || u32(tx) / d.s >= d.ow_n) {
                 continue;
             }
-            let row = (c * kh_n + kh) * kw_n + kw;
-            let pos = (u32(ty) / s) * ow_n + u32(tx) / s;
-            acc += cols[(n * c_in * kh_n * kw_n + row) * sp + pos];
+            let row = (c * d.kh_n + kh) * d.kw_n + kw;
+            let pos = (u32(ty) / d.s) * d.ow_n + u32(tx) / d.s;
+            acc += cols[(n * d.c_in * d.kh_n * d.kw_n + row) * sp + pos];
         }
     }
     gx[t] = acc;
 }
-"#,
+"#
+    ),
 };
 
 /// Average pooling, kernel = stride = k: `p = [planes·OH·OW, H, W, OH, OW, k]`.
 pub(super) const AVG_POOL2D: Kernel = Kernel {
     name: "avg_pool2d",
     layout: Layout::Items,
-    body: r#"
+    body: concat!(
+        pool_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 fn item(t: u32) {
-    let h = p(1u);
-    let w = p(2u);
-    let oh_n = p(3u);
-    let ow_n = p(4u);
-    let k = p(5u);
-    let ow = t % ow_n;
-    let oh = (t / ow_n) % oh_n;
-    let plane = t / (ow_n * oh_n);
+    let d = pool_geometry();
+    let ow = t % d.ow_n;
+    let oh = (t / d.ow_n) % d.oh_n;
+    let plane = t / (d.ow_n * d.oh_n);
     var s = 0.0;
-    for (var i = 0u; i < k; i++) {
-        for (var j = 0u; j < k; j++) {
-            s += x[(plane * h + oh * k + i) * w + ow * k + j];
+    for (var i = 0u; i < d.k; i++) {
+        for (var j = 0u; j < d.k; j++) {
+            s += x[(plane * d.h + oh * d.k + i) * d.w + ow * d.k + j];
         }
     }
-    out[t] = s / f32(k * k);
+    out[t] = s / f32(d.k * d.k);
 }
-"#,
+"#
+    ),
 };
 
 /// Gradient of average pooling: `p = [planes·H·W, H, W, OH, OW, k]`.
 pub(super) const AVG_POOL2D_BACKWARD: Kernel = Kernel {
     name: "avg_pool2d_backward",
     layout: Layout::Items,
-    body: r#"
+    body: concat!(
+        pool_geometry_fn!(),
+        r#"
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gx: array<f32>;
 
 fn item(t: u32) {
-    let h = p(1u);
-    let w = p(2u);
-    let oh_n = p(3u);
-    let ow_n = p(4u);
-    let k = p(5u);
-    let ix = t % w;
-    let iy = (t / w) % h;
-    let plane = t / (w * h);
+    let d = pool_geometry();
+    let ix = t % d.w;
+    let iy = (t / d.w) % d.h;
+    let plane = t / (d.w * d.h);
     var v = 0.0;
-    if (iy / k < oh_n && ix / k < ow_n) {
-        v = g[(plane * oh_n + iy / k) * ow_n + ix / k] / f32(k * k);
+    if (iy / d.k < d.oh_n && ix / d.k < d.ow_n) {
+        v = g[(plane * d.oh_n + iy / d.k) * d.ow_n + ix / d.k] / f32(d.k * d.k);
     }
     gx[t] = v;
 }
-"#,
+"#
+    ),
 };
 
 /// One Adam/AdamW step into fresh buffers (see `optim::adam` for the formula): `p = [n, flags

@@ -40,6 +40,20 @@ fn items(
     out
 }
 
+/// A one-thread-per-item kernel over `n` items reading `a` and writing a tensor of `shape`.
+fn one_input<T: Element>(
+    kernel: &k::Kernel,
+    a: &Tensor<T>,
+    n: usize,
+    params: &[u32],
+    shape: &[usize],
+) -> Result<Tensor<T>> {
+    let g = gpu()?;
+    let ab = a.gpu_buffer()?;
+    let out = items(g, kernel, n, params, &[ab.raw()], shape.iter().product());
+    Ok(Tensor::from_gpu(out, shape))
+}
+
 /// The device buffers of `ts` (uploading host ones).
 fn buffers<T: Element>(ts: &[&Tensor<T>]) -> Result<Vec<Arc<Buffer>>> {
     ts.iter().map(|t| t.gpu_buffer()).collect()
@@ -69,10 +83,7 @@ pub(crate) fn scalar<T: Element>(a: &Tensor<T>, s: T, op: BinaryOp) -> Result<Te
 }
 
 fn map<T: Element>(a: &Tensor<T>, code: u32, s: u32) -> Result<Tensor<T>> {
-    let g = gpu()?;
-    let ab = a.gpu_buffer()?;
-    let out = items(g, &k::MAP, a.len(), &[code, s], &[ab.raw()], a.len());
-    Ok(Tensor::from_gpu(out, a.shape()))
+    one_input(&k::MAP, a, a.len(), &[code, s], a.shape())
 }
 
 /// What the `binary` kernel computes.
@@ -422,21 +433,15 @@ pub(crate) fn slice<T: Element>(
     start: usize,
     shape: &[usize],
 ) -> Result<Tensor<T>> {
-    let g = gpu()?;
-    let ab = a.gpu_buffer()?;
-    let take = shape.iter().product::<usize>() / (outer * inner).max(1);
-    let n = outer * take * inner;
+    let n: usize = shape.iter().product();
+    let take = n / (outer * inner).max(1);
     let params = [w(take), w(inner), w(len), w(take), w(start), 0];
-    let out = items(g, &k::COPY_AXIS, n, &params, &[ab.raw()], n);
-    Ok(Tensor::from_gpu(out, shape))
+    one_input(&k::COPY_AXIS, a, n, &params, shape)
 }
 
 /// Transpose of `a` `[r, c]`.
 pub(crate) fn transpose<T: Element>(a: &Tensor<T>, r: usize, c: usize) -> Result<Tensor<T>> {
-    let g = gpu()?;
-    let ab = a.gpu_buffer()?;
-    let out = items(g, &k::TRANSPOSE, r * c, &[w(r), w(c)], &[ab.raw()], r * c);
-    Ok(Tensor::from_gpu(out, &[c, r]))
+    one_input(&k::TRANSPOSE, a, r * c, &[w(r), w(c)], &[c, r])
 }
 
 /// Rows `indices` of `a` (each `inner` long), as a tensor of `shape`.
@@ -645,11 +650,13 @@ pub(crate) fn avg_pool2d<T: Element>(
     d: &PoolDims,
     shape: &[usize],
 ) -> Result<Tensor<T>> {
-    let g = gpu()?;
-    let xb = x.gpu_buffer()?;
-    let n = d.planes * d.oh * d.ow;
-    let out = items(g, &k::AVG_POOL2D, n, &d.params(), &[xb.raw()], n);
-    Ok(Tensor::from_gpu(out, shape))
+    one_input(
+        &k::AVG_POOL2D,
+        x,
+        d.planes * d.oh * d.ow,
+        &d.params(),
+        shape,
+    )
 }
 
 /// Gradient of average pooling for an input of `shape`.
@@ -658,11 +665,13 @@ pub(crate) fn avg_pool2d_backward<T: Element>(
     d: &PoolDims,
     shape: &[usize],
 ) -> Result<Tensor<T>> {
-    let g = gpu()?;
-    let gb = grad.gpu_buffer()?;
-    let n = d.planes * d.h * d.w;
-    let out = items(g, &k::AVG_POOL2D_BACKWARD, n, &d.params(), &[gb.raw()], n);
-    Ok(Tensor::from_gpu(out, shape))
+    one_input(
+        &k::AVG_POOL2D_BACKWARD,
+        grad,
+        d.planes * d.h * d.w,
+        &d.params(),
+        shape,
+    )
 }
 
 /// One Adam step: the new parameter, first and second moments, in fresh buffers.

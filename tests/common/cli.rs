@@ -23,3 +23,18 @@ pub fn assert_fails(out: &Output, parts: &[&str]) {
         assert!(err.contains(p), "{err:?} should mention {p:?}");
     }
 }
+
+/// A tiny MNIST training run: 3 training batches of 32 per epoch, 2 validation batches, probes on
+/// the first 500 / 200 images.
+pub const MNIST_TINY: &[&str] = &[
+    "--limit-train-batches",
+    "3",
+    "--batch-size",
+    "32",
+    "--limit-val-batches",
+    "2",
+    "--probe-train-limit",
+    "500",
+    "--probe-test-limit",
+    "200",
+];
