@@ -304,6 +304,32 @@ fn adamw_steps_match() {
 }
 
 #[test]
+fn sgd_steps_match_and_stay_on_the_gpu() {
+    use nidl::optim::{Optimizer, Sgd};
+    let p0 = rand(&[40, 9], 120);
+    let configs: [(&str, fn() -> Sgd<f32>); 3] = [
+        ("plain", || Sgd::new(1e-2)),
+        ("momentum, dampening, decay", || {
+            Sgd::new(1e-2)
+                .momentum(0.9)
+                .dampening(0.1)
+                .weight_decay(0.05)
+        }),
+        ("Nesterov", || Sgd::new(1e-2).momentum(0.9).nesterov(true)),
+    ];
+    for (name, make) in configs {
+        let (mut cpu_opt, mut gpu_opt) = (make(), make());
+        let (mut cp, mut gp) = (p0.clone(), gpu(&p0));
+        for step in 0..5 {
+            let grad = rand(&[40, 9], 130 + step);
+            cpu_opt.step(&mut [&mut cp], &[&grad]).unwrap();
+            gpu_opt.step(&mut [&mut gp], &[&gpu(&grad)]).unwrap();
+        }
+        check(&format!("SGD ({name}) after 5 steps"), &gp, &cp);
+    }
+}
+
+#[test]
 fn simclr_steps_track_the_cpu_run_and_read_back_only_the_loss() {
     let mut cpu = SimClrStep::<f32>::new(7);
     let mut on_gpu = SimClrStep::<f32>::new(7);

@@ -2,7 +2,7 @@
 //! op a training step runs.
 //!
 //! The autograd tape and the layers are the same code on every device: [`Tensor`] methods
-//! route to [`ops`] when an operand lives on the GPU ([`Tensor::to_device`]), so a model whose
+//! route to the kernels of `gpu/ops.rs` when an operand lives on the GPU ([`Tensor::to_device`]), so a model whose
 //! parameters were moved there trains there. Within a step nothing comes back to the host
 //! until something asks for host values (the loss's `item()`, embeddings for a probe): kernels
 //! are recorded into one command encoder and submitted in batches, and [`readbacks`] counts the

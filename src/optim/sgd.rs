@@ -2,6 +2,8 @@
 
 use super::{check_at_least, decay_for, parse_state, update1, update2, Layout, Optimizer};
 use crate::error::{Error, Result};
+#[cfg(feature = "gpu")]
+use crate::tensor::Device;
 use crate::tensor::{Element, Tensor};
 
 /// `torch.optim.SGD`: for each parameter `p` with gradient `g`, in PyTorch's operation order,
@@ -121,6 +123,34 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
             let wd = T::from_f64(wd);
             // grad.add(param, alpha=wd)
             let decayed = move |p: T, g: T| if has_wd { g + wd * p } else { g };
+            #[cfg(feature = "gpu")]
+            if [&**p, *g].iter().any(|t| t.device() == Device::Gpu) {
+                // The same update from tensor ops, so a model on the GPU stays there.
+                let g = if has_wd {
+                    g.add(&p.mul_scalar(wd))?
+                } else {
+                    (*g).clone()
+                };
+                let d = if use_momentum {
+                    let b = if first {
+                        g.clone()
+                    } else {
+                        self.bufs[i]
+                            .mul_scalar(momentum)
+                            .add(&g.mul_scalar(one_minus_damp))?
+                    };
+                    self.bufs[i] = b.clone();
+                    if nesterov {
+                        g.add(&b.mul_scalar(momentum))?
+                    } else {
+                        b
+                    }
+                } else {
+                    g
+                };
+                **p = p.add(&d.mul_scalar(neg_lr))?;
+                continue;
+            }
             if !use_momentum {
                 update1(p.data_mut(), g.data(), |p, g| {
                     let g = decayed(*p, g);
