@@ -6,6 +6,10 @@
 //! one way: data → views → encoder → projection head → self-supervised loss → backward →
 //! optimizer.
 //!
+//! With the cargo feature `gpu`, the module `gpu` adds a wgpu backend: `nidl::nn::move_to(&mut encoder,
+//! Device::Gpu)` puts a model's parameters on the GPU, and the same code below then trains there
+//! (the `Tensor` methods route to GPU kernels when an operand lives on the device).
+//!
 //! One SimCLR training step, end to end:
 //!
 //! ```

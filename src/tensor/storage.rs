@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 pub enum Device {
     /// Host memory; the CPU kernels compute.
     Cpu,
-    /// A wgpu device (f32 only); the kernels of [`crate::gpu`] compute. Placing a tensor there
+    /// A wgpu device (f32 only); the kernels of `crate::gpu` compute. Placing a tensor there
     /// is an error in a build without the `gpu` feature.
     Gpu,
 }
