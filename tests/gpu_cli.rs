@@ -1,7 +1,8 @@
 //! `--device gpu` end to end: each training command trains on the GPU (lavapipe in CI) and
 //! tracks the same run on the CPU — same tags at the same steps, losses within 1e-3 (relative
 //! above 1), probe scores within 0.02 — and a machine without an adapter gets a one-line error naming what was
-//! looked for.
+//! looked for. Two GPU runs with the same seed (on 1 and 2 rayon threads) give the same
+//! metrics.csv.
 #![cfg(all(feature = "gpu", feature = "cli"))]
 
 mod common;
@@ -142,4 +143,27 @@ fn no_adapter_is_a_one_line_error_naming_what_was_looked_for() {
         &[("VK_ICD_FILENAMES", missing), ("VK_DRIVER_FILES", missing)],
     );
     assert_fails(&out, &["option --device", "no GPU adapter", "Vulkan"]);
+}
+
+#[test]
+fn gpu_runs_are_reproducible() {
+    // Every GPU reduction adds in a fixed order (no atomics), so a run repeats bit for bit on
+    // the same device and driver, here on 1 and then 2 rayon threads.
+    let s = Scratch::new("repeat");
+    let mut args = vec!["simclr-mnist", "--epochs", "1"];
+    args.extend_from_slice(MNIST_TINY);
+    let csvs: Vec<String> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let logs = s.join(threads);
+            let out = run(&args, &logs, "gpu", &[("RAYON_NUM_THREADS", threads)]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::read_to_string(logs.join("version_0/metrics.csv")).unwrap()
+        })
+        .collect();
+    assert_eq!(csvs[0], csvs[1]);
 }
