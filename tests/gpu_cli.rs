@@ -1,8 +1,8 @@
 //! `--device gpu` end to end: each training command trains on the GPU (lavapipe in CI) and
 //! tracks the same run on the CPU — same tags at the same steps, losses within 1e-3 (relative
-//! above 1), probe scores within 0.02 — and a machine without an adapter gets a one-line error naming what was
-//! looked for. Two GPU runs with the same seed (on 1 and 2 rayon threads) give the same
-//! metrics.csv.
+//! above 1), probe scores within 0.02 — and a machine without an adapter gets a one-line error
+//! naming what was looked for. Two GPU runs with the same seed (on 1 and 2 rayon threads) give
+//! the same metrics.csv.
 #![cfg(all(feature = "gpu", feature = "cli"))]
 
 mod common;
