@@ -2,7 +2,8 @@
 //! tracks the same run on the CPU — same tags at the same steps, losses within 1e-3 (relative
 //! above 1), probe scores within 0.02 — and a machine without an adapter gets a one-line error
 //! naming what was looked for. Two GPU runs with the same seed (on 1 and 2 rayon threads) give
-//! the same metrics.csv.
+//! the same metrics.csv, and a run resumed on the GPU from a checkpoint repeats the uninterrupted
+//! one bit for bit.
 #![cfg(all(feature = "gpu", feature = "cli"))]
 
 mod common;
@@ -166,4 +167,39 @@ fn gpu_runs_are_reproducible() {
         })
         .collect();
     assert_eq!(csvs[0], csvs[1]);
+}
+
+#[test]
+fn gpu_resume_reproduces_the_uninterrupted_gpu_run() {
+    // A checkpoint is read back from the device and restored onto it: the resumed run's last
+    // epoch equals the uninterrupted one's, bit for bit.
+    let s = Scratch::new("resume");
+    let logs = s.join("logs");
+    let mut args = vec!["barlow-openbhb", "--epochs", "2", "--batch-size", "64"];
+    args.extend_from_slice(&["--limit-train-batches", "3", "--checkpoint"]);
+    let out = run(&args, &logs, "gpu", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checkpoints = logs.join("version_0/checkpoints");
+    let first = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("epoch=0-"))
+        .expect("a checkpoint after epoch 0");
+    let mut resume = args[..args.len() - 1].to_vec();
+    resume.extend_from_slice(&["--resume", first.to_str().unwrap()]);
+    let out = run(&resume, &logs, "gpu", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read =
+        |v: &str| metrics_rows(&std::fs::read_to_string(logs.join(v).join("metrics.csv")).unwrap());
+    let full: Vec<_> = read("version_0").into_iter().filter(|r| r.1 == 1).collect();
+    assert!(!full.is_empty());
+    assert_eq!(read("version_1"), full);
 }
