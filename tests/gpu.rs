@@ -123,6 +123,33 @@ fn elementwise_broadcasts_scalars_and_maps() {
 }
 
 #[test]
+fn broadcasting_over_more_axes_than_the_kernel_holds_merges_them() {
+    // Ten axes: equal shapes merge into one, this broadcast into six runs of axes.
+    let a = rand(&[2, 2, 2, 2, 2, 2, 2, 2, 2, 3], 12);
+    for bshape in [a.shape(), &[2, 1, 2, 1, 2, 3][..]] {
+        let b = rand(bshape, 13);
+        check(
+            &format!("add over 10 axes by {bshape:?}"),
+            &gpu(&a).add(&gpu(&b)).unwrap(),
+            &a.add(&b).unwrap(),
+        );
+        let mut acc = gpu(&a);
+        if bshape == a.shape() {
+            nidl::tensor::add_assign(&mut acc, &gpu(&b));
+            check("add_assign over 10 axes", &acc, &a.add(&b).unwrap());
+        }
+    }
+    // Ten alternations of broadcast and not cannot merge: a clear error, not a panic.
+    let b = rand(&[2, 1, 2, 1, 2, 1, 2, 1, 2, 1], 14);
+    let a = rand(&[2; 10], 15);
+    let err = gpu(&a).add(&gpu(&b)).unwrap_err().to_string();
+    assert!(
+        err.contains("at most 8") && err.contains("[2, 1, 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn reductions() {
     let a = rand(&[4, 300, 6], 6);
     for axis in 0..3 {
@@ -200,8 +227,9 @@ fn convolution_and_pooling() {
         ([2, 3, 8, 8], [5, 3, 5, 5], geom(1, 2)),
         ([2, 2, 9, 10], [3, 2, 3, 2], geom(2, 1)),
         ([17, 1, 28, 28], [6, 1, 5, 5], geom(1, 0)),
-        // A window of 20·4·4 = 320 > 256: the im2col + GEMM paths.
+        // A window of 20·4·4 = 320 > 256: the im2col + GEMM paths, also strided.
         ([2, 20, 7, 6], [3, 20, 4, 4], geom(1, 1)),
+        ([2, 20, 9, 8], [3, 20, 4, 4], geom(2, 1)),
     ];
     for (i, (xs, ws, geom)) in cases.into_iter().enumerate() {
         let x = rand(&xs, 20 + i as u64);
@@ -280,15 +308,30 @@ fn row_kernels_of_the_losses() {
 
 #[test]
 fn adamw_steps_match() {
-    use nidl::optim::{AdamW, Optimizer};
+    use nidl::optim::AdamW;
+    let make = || {
+        AdamW::new(1e-2)
+            .weight_decay(0.1)
+            .exclude_1d_from_decay(true)
+    };
+    adam_steps_match("AdamW", make(), make());
+}
+
+#[test]
+fn adam_with_l2_decay_steps_match() {
+    use nidl::optim::Adam;
+    let make = || Adam::new(1e-2).weight_decay(0.1);
+    adam_steps_match("Adam (L2 decay)", make(), make());
+}
+
+/// Five steps of a weight and a bias, on the CPU and on the GPU, end at the same values.
+fn adam_steps_match(
+    what: &str,
+    mut cpu_opt: impl nidl::optim::Optimizer<f32>,
+    mut gpu_opt: impl nidl::optim::Optimizer<f32>,
+) {
     let p0 = rand(&[70, 13], 80);
     let bias = rand(&[13], 81);
-    let mut cpu_opt = AdamW::new(1e-2)
-        .weight_decay(0.1)
-        .exclude_1d_from_decay(true);
-    let mut gpu_opt = AdamW::new(1e-2)
-        .weight_decay(0.1)
-        .exclude_1d_from_decay(true);
     let (mut cp, mut cb) = (p0.clone(), bias.clone());
     let (mut gp, mut gb) = (gpu(&p0), gpu(&bias));
     for step in 0..5 {
@@ -299,15 +342,16 @@ fn adamw_steps_match() {
             .step(&mut [&mut gp, &mut gb], &[&gpu(&g1), &gpu(&g2)])
             .unwrap();
     }
-    check("AdamW weight after 5 steps", &gp, &cp);
-    check("AdamW bias after 5 steps", &gb, &cb);
+    check(&format!("{what} weight after 5 steps"), &gp, &cp);
+    check(&format!("{what} bias after 5 steps"), &gb, &cb);
 }
 
 #[test]
 fn sgd_steps_match_and_stay_on_the_gpu() {
     use nidl::optim::{Optimizer, Sgd};
     let p0 = rand(&[40, 9], 120);
-    let configs: [(&str, fn() -> Sgd<f32>); 3] = [
+    type Make = fn() -> Sgd<f32>;
+    let configs: [(&str, Make); 3] = [
         ("plain", || Sgd::new(1e-2)),
         ("momentum, dampening, decay", || {
             Sgd::new(1e-2)
@@ -349,7 +393,10 @@ fn simclr_steps_track_the_cpu_run_and_read_back_only_the_loss() {
     }
     // The parameters stayed on the device through the optimizer steps.
     let mut devices = Vec::new();
-    nidl::nn::Module::visit_params(&on_gpu.head, "", &mut |_, p| devices.push(p.value.device()));
+    let mut record = |_: String, p: &nidl::nn::Param<f32>| devices.push(p.value.device());
+    nidl::nn::Module::visit_params(&on_gpu.encoder, "", &mut record);
+    nidl::nn::Module::visit_params(&on_gpu.head, "", &mut record);
+    assert!(devices.len() > 4, "{devices:?}");
     assert!(devices.iter().all(|&d| d == Device::Gpu), "{devices:?}");
 }
 
@@ -400,6 +447,13 @@ fn batch_norm_trains_on_the_gpu_with_its_running_statistics() {
     };
     let cpu = run(Device::Cpu);
     let on_gpu = run(Device::Gpu);
+    // The running statistics move with the module, there and back.
+    let mut bn = BatchNorm1d::<f32>::new(6);
+    for device in [Device::Gpu, Device::Cpu] {
+        nidl::nn::move_to(&mut bn, device).unwrap();
+        let (mean, var) = bn.running_stats();
+        assert_eq!((mean.device(), var.device()), (device, device));
+    }
     for (i, what) in [
         "grad weight",
         "grad bias",
@@ -412,4 +466,81 @@ fn batch_norm_trains_on_the_gpu_with_its_running_statistics() {
     {
         check(what, &on_gpu[i], &cpu[i]);
     }
+}
+
+#[test]
+fn logsumexp_of_non_finite_and_empty_rows_is_the_cpu_result() {
+    let (inf, nan) = (f32::INFINITY, f32::NAN);
+    let rows = [
+        [-inf, -inf],
+        [1.0, inf],
+        [inf, -inf],
+        [nan, 1.0],
+        [1.0, nan],
+        [inf, nan],
+        [-inf, 3.0],
+    ];
+    let x = Tensor::from_vec(rows.concat(), &[rows.len(), 2]).unwrap();
+    let same = |what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>| {
+        for (i, (g, c)) in on_gpu.data().iter().zip(on_cpu.data()).enumerate() {
+            assert!(
+                g == c || (g.is_nan() && c.is_nan()),
+                "{what}[{i}]: GPU {g} vs CPU {c}"
+            );
+        }
+    };
+    same(
+        "logsumexp_rows",
+        &gpu(&x).logsumexp_rows().unwrap(),
+        &x.logsumexp_rows().unwrap(),
+    );
+    same(
+        "log_softmax_rows",
+        &gpu(&x).log_softmax_rows().unwrap(),
+        &x.log_softmax_rows().unwrap(),
+    );
+    let empty = Tensor::<f32>::zeros(&[3, 0]);
+    let lse = gpu(&empty).logsumexp_rows().unwrap();
+    assert_eq!(lse.data(), &[f32::NEG_INFINITY; 3]);
+    assert_eq!(empty.logsumexp_rows().unwrap().data(), lse.data());
+}
+
+/// One more than a grid axis holds (65535 workgroups).
+const PAST_ONE_AXIS: usize = 65_536;
+
+#[test]
+fn grids_longer_than_one_axis_fold_or_run_in_chunks() {
+    // One thread per item over 65535·256 + 1 items: the 1-D grid folds into y.
+    let long = rand(&[65_535 * 256 + 1], 140);
+    check("relu, folded grid", &gpu(&long).relu(), &long.relu());
+    // One workgroup per row over more rows than an axis holds.
+    let tall = rand(&[PAST_ONE_AXIS + 7, 3], 141);
+    check(
+        "row sums, folded grid",
+        &gpu(&tall).sum_axis(1).unwrap(),
+        &tall.sum_axis(1).unwrap(),
+    );
+    // GEMM tiles past one axis along rows (64-row tiles) and along columns (64-column tiles).
+    let rows = 64 * PAST_ONE_AXIS + 5;
+    let (a, b) = (rand(&[rows, 2], 142), rand(&[2, 3], 143));
+    check(
+        "GEMM, row tiles in chunks",
+        &gpu(&a).matmul(&gpu(&b), false, false).unwrap(),
+        &a.matmul(&b, false, false).unwrap(),
+    );
+    let (a, b) = (rand(&[2, 1], 144), rand(&[1, 64 * PAST_ONE_AXIS + 5], 145));
+    check(
+        "GEMM, column tiles in chunks",
+        &gpu(&a).matmul(&gpu(&b), false, false).unwrap(),
+        &a.matmul(&b, false, false).unwrap(),
+    );
+    // A convolution's input gradient runs one GEMM per image: more images than an axis holds.
+    let x = rand(&[PAST_ONE_AXIS + 3, 1, 3, 3], 146);
+    let w = rand(&[2, 1, 3, 3], 147);
+    let g = rand(&[PAST_ONE_AXIS + 3, 2, 1, 1], 148);
+    let (gx, ..) = x.conv2d_backward(&w, &g, geom(1, 0), true).unwrap();
+    let (ggx, ..) = gpu(&x)
+        .conv2d_backward(&gpu(&w), &gpu(&g), geom(1, 0), true)
+        .unwrap();
+    check("conv grad_x, batch in chunks", &ggx.unwrap(), &gx.unwrap());
 }

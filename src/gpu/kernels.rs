@@ -174,8 +174,9 @@ fn item(i: u32) {
 };
 
 /// The batched GEMM `C_z = op(A_z)·op(B_z)`, for a tile of `16·ROWS` rows and 64 columns:
-/// `p = [M, N, K, trans_a, trans_b, batch stride of A, of B, of C]` (a stride of 0 shares the
-/// operand); grid `[⌈N/64⌉, ⌈M/(16·ROWS)⌉, batch]`. Each of the 16×16 threads computes `ROWS`
+/// `p = [M, N, K, trans_a, trans_b, batch stride of A, of B, of C, workgroup offset along x, y,
+/// z]` (a stride of 0 shares the operand); grid `[⌈N/64⌉, ⌈M/(16·ROWS)⌉, batch]`, dispatched in
+/// chunks of at most 65535 workgroups per axis, the offsets saying where a chunk starts. Each of the 16×16 threads computes `ROWS`
 /// rows × 4 columns, strided by 16 so neighbouring threads touch neighbouring elements.
 macro_rules! gemm_body {
     ($rows:literal) => {
@@ -221,9 +222,9 @@ fn main(
     let m = p(0u);
     let n = p(1u);
     let kk = p(2u);
-    let z = wid.z;
-    let row0 = wid.y * TILE_M;
-    let col0 = wid.x * 64u;
+    let z = wid.z + p(10u);
+    let row0 = (wid.y + p(9u)) * TILE_M;
+    let col0 = (wid.x + p(8u)) * 64u;
     let t = lid.y * 16u + lid.x;
     var acc: array<f32, ROWS * 4u>;
     for (var k0 = 0u; k0 < kk; k0 += 16u) {
@@ -351,17 +352,27 @@ fn main(
 };
 
 /// `row_lse(base, d)`: the logsumexp of `x[base..base + d]` (max-shifted; NaN wins the max),
-/// shared by the row kernels that read a binding named `x`.
+/// shared by the row kernels that read a binding named `x`. As on the CPU, a non-finite max is
+/// the result (−∞ for an empty row or a row of −∞, +∞ with any +∞, NaN with any NaN); the
+/// checks go through the bits, since WGSL lets compilers assume floats are finite.
 macro_rules! row_lse_fn {
     () => {
         r#"
 fn row_lse(base: u32, d: u32) -> f32 {
+    if (d == 0u) {
+        return bitcast<f32>(0xff800000u);
+    }
     var m = x[base];
     for (var j = 1u; j < d; j++) {
         let v = x[base + j];
-        if (v > m || v != v) {
+        let bits = bitcast<u32>(v);
+        let nan = (bits & 0x7fffffffu) > 0x7f800000u;
+        if (v > m || nan) {
             m = v;
         }
+    }
+    if ((bitcast<u32>(m) & 0x7fffffffu) >= 0x7f800000u) {
+        return m;
     }
     var s = 0.0;
     for (var j = 0u; j < d; j++) {

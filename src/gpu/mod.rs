@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::tensor::Element;
 use kernels::{Kernel, PARAM_WORDS};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use wgpu::util::DeviceExt;
 
 /// Kernels recorded before the pending command encoder is submitted: bounds the work (and the
@@ -36,8 +36,9 @@ const POOL_BYTES: u64 = 1 << 30;
 /// Threads per workgroup of the one-dimensional kernels (the WGSL sources say the same).
 pub(crate) const WORKGROUP: u32 = 256;
 
-/// Most workgroups along one grid axis (WebGPU's default limit); longer 1-D grids fold into y.
-const MAX_GROUPS_PER_AXIS: u32 = 65_535;
+/// Most workgroups along one grid axis (WebGPU's default limit); longer 1-D grids fold into y,
+/// longer GEMM grids are dispatched in chunks.
+pub(crate) const MAX_GROUPS_PER_AXIS: u32 = 65_535;
 
 /// An open GPU: device, queue, compiled kernels, the command encoder being recorded and the
 /// pool of free buffers.
@@ -48,6 +49,14 @@ pub struct Gpu {
     pipelines: Mutex<HashMap<&'static str, Arc<wgpu::ComputePipeline>>>,
     pending: Mutex<Pending>,
     pool: Mutex<Pool>,
+    /// Largest storage binding the device allows, in bytes: the cap on one tensor.
+    max_binding: u64,
+}
+
+/// The guarded value, also after a panic elsewhere poisoned the lock: the pool and the
+/// pending encoder stay consistent between statements, so a failed op cannot wedge the GPU.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The command encoder kernels are recorded into, and how many it holds.
@@ -116,9 +125,10 @@ impl Gpu {
             )
         })?;
         let info = adapter.get_info();
+        let max_binding = adapter.limits().max_storage_buffer_binding_size;
         let limits = wgpu::Limits {
             max_storage_buffers_per_shader_stage: 8,
-            max_storage_buffer_binding_size: adapter.limits().max_storage_buffer_binding_size,
+            max_storage_buffer_binding_size: max_binding,
             max_buffer_size: adapter.limits().max_buffer_size,
             ..wgpu::Limits::default()
         };
@@ -139,6 +149,7 @@ impl Gpu {
                 kernels: 0,
             }),
             pool: Mutex::new(Pool::default()),
+            max_binding: max_binding.min(adapter.limits().max_buffer_size),
         })
     }
 
@@ -149,7 +160,7 @@ impl Gpu {
 
     /// The compiled pipeline of `kernel`, compiling it on first use.
     fn pipeline(&self, kernel: &Kernel) -> Arc<wgpu::ComputePipeline> {
-        let mut cache = self.pipelines.lock().expect("pipeline cache lock");
+        let mut cache = lock(&self.pipelines);
         let p = cache.entry(kernel.name).or_insert_with(|| {
             let source = kernel.source();
             let module = self
@@ -174,46 +185,99 @@ impl Gpu {
     }
 
     /// A storage buffer of at least `len` f32 elements from the pool (contents undefined).
-    fn alloc(&self, len: usize) -> Buffer {
-        let class = size_class(len);
+    ///
+    /// Errors: [`Error::Device`] for a tensor beyond the device's largest storage binding, or
+    /// when the device cannot allocate it.
+    fn alloc(&self, len: usize) -> Result<Buffer> {
+        let class = self.size_class(len)?;
         let reused = {
-            let mut pool = self.pool.lock().expect("buffer pool lock");
+            let mut pool = lock(&self.pool);
             let b = pool.free.get_mut(&class).and_then(Vec::pop);
             if b.is_some() {
                 pool.bytes -= class;
             }
             b
         };
-        let raw = reused.unwrap_or_else(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: class,
-                usage: storage_usage(),
-                mapped_at_creation: false,
-            })
-        });
-        Buffer {
+        let raw = match reused {
+            Some(raw) => raw,
+            None => self.checked(len, || {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: None,
+                    size: class,
+                    usage: storage_usage(),
+                    mapped_at_creation: false,
+                })
+            })?,
+        };
+        Ok(Buffer {
             raw: Some(raw),
             len,
-        }
+        })
+    }
+
+    /// A zeroed buffer of `len` elements (cleared on the device: nothing is uploaded).
+    fn zeros(&self, len: usize) -> Result<Buffer> {
+        let out = self.alloc(len)?;
+        self.clear(&out);
+        Ok(out)
     }
 
     /// A buffer holding `data`, written at creation (so it cannot race the pending kernels).
-    fn upload_f32(&self, data: &[f32]) -> Buffer {
-        let class = size_class(data.len());
+    fn upload_f32(&self, data: &[f32]) -> Result<Buffer> {
+        let class = self.size_class(data.len())?;
         let mut bytes = Vec::with_capacity(class as usize);
         bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
         bytes.resize(class as usize, 0);
-        let raw = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: None,
-                contents: &bytes,
-                usage: storage_usage(),
-            });
-        Buffer {
+        let raw = self.checked(data.len(), || {
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: None,
+                    contents: &bytes,
+                    usage: storage_usage(),
+                })
+        })?;
+        Ok(Buffer {
             raw: Some(raw),
             len: data.len(),
+        })
+    }
+
+    /// Bytes of the pool class for `len` f32 elements: the next power of two (at least 256),
+    /// or the exact size where that power of two would pass the binding limit.
+    ///
+    /// Errors: [`Error::Device`] when `len` elements pass the limit.
+    fn size_class(&self, len: usize) -> Result<u64> {
+        let bytes = len.max(1) as u64 * 4;
+        if bytes > self.max_binding {
+            return Err(Error::Device(format!(
+                "a tensor of {len} f32 elements ({bytes} bytes) exceeds the largest storage \
+                 buffer {} allows ({} bytes); use smaller batches",
+                self.name(),
+                self.max_binding
+            )));
+        }
+        let class = bytes.next_power_of_two().max(256);
+        Ok(if class <= self.max_binding {
+            class
+        } else {
+            bytes
+        })
+    }
+
+    /// Runs `create` (a buffer creation for `len` elements) and turns a device error it
+    /// raises (out of memory, a limit) into [`Error::Device`].
+    fn checked(&self, len: usize, create: impl FnOnce() -> wgpu::Buffer) -> Result<wgpu::Buffer> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let raw = create();
+        let invalid = block_on(validation.pop(), || {});
+        let oom = block_on(scope.pop(), || {});
+        match invalid.or(oom) {
+            None => Ok(raw),
+            Some(e) => Err(Error::Device(format!(
+                "{} could not allocate {len} f32 elements: {e}",
+                self.name()
+            ))),
         }
     }
 
@@ -288,7 +352,7 @@ impl Gpu {
 
     /// Records a command into the pending encoder, submitting every [`KERNELS_PER_SUBMIT`].
     fn record(&self, command: impl FnOnce(&mut wgpu::CommandEncoder)) {
-        let mut pending = self.pending.lock().expect("command encoder lock");
+        let mut pending = lock(&self.pending);
         command(pending.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
@@ -320,7 +384,7 @@ impl Gpu {
             mapped_at_creation: false,
         });
         self.record(|encoder| encoder.copy_buffer_to_buffer(buffer.raw(), 0, &staging, 0, bytes));
-        self.submit(&mut self.pending.lock().expect("command encoder lock"));
+        self.submit(&mut lock(&self.pending));
         let slice = staging.slice(..);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -345,7 +409,7 @@ impl Gpu {
     /// Takes a freed buffer back into the pool (or releases it when the pool is full).
     fn recycle(&self, raw: wgpu::Buffer) {
         let class = raw.size();
-        let mut pool = self.pool.lock().expect("buffer pool lock");
+        let mut pool = lock(&self.pool);
         if pool.bytes + class <= POOL_BYTES {
             pool.bytes += class;
             pool.free.entry(class).or_default().push(raw);
@@ -356,11 +420,6 @@ impl Gpu {
 /// Usage of every tensor buffer.
 fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST
-}
-
-/// Bytes of the pool class for `len` f32 elements: the next power of two, at least 256.
-fn size_class(len: usize) -> u64 {
-    ((len.max(1) * 4) as u64).next_power_of_two().max(256)
 }
 
 /// The workgroup grid that gives one thread to each of `threads` items in 1-D kernels: x up to
@@ -425,5 +484,12 @@ pub fn upload<T: Element>(data: &[T]) -> Result<Buffer> {
         )));
     }
     let host: Vec<f32> = data.iter().map(|v| v.to_f64() as f32).collect();
-    Ok(gpu()?.upload_f32(&host))
+    gpu()?.upload_f32(&host)
+}
+
+/// A zeroed device buffer of `len` f32 elements.
+///
+/// Errors: [`Error::Device`] when no GPU can be opened or the buffer cannot be allocated.
+pub fn zeros(len: usize) -> Result<Buffer> {
+    gpu()?.zeros(len)
 }

@@ -2,7 +2,7 @@
 //! device buffers and returns a device tensor. Called only by those methods, after their shape
 //! checks; host operands are uploaded (`Tensor::gpu_buffer`).
 
-use super::{gpu, grid_1d, kernels as k, Buffer, Gpu};
+use super::{gpu, grid_1d, kernels as k, Buffer, Gpu, MAX_GROUPS_PER_AXIS};
 use crate::error::{Error, Result};
 use crate::optim::AdamCoefficients;
 use crate::tensor::conv::Dims as ConvDims;
@@ -12,8 +12,9 @@ use std::sync::Arc;
 /// Most axes the broadcasting kernel handles (its parameter block holds 8 lengths and strides).
 const MAX_AXES: usize = 8;
 
-/// A size as a kernel parameter. Device buffers are far below 2³² elements on every adapter
-/// (their byte size is capped lower), so sizes of live tensors always fit.
+/// A size as a kernel parameter. Every size passed is at most the element count of a tensor
+/// that already has a device buffer, and buffers are capped at the largest storage binding
+/// (checked at allocation, at most 2³² bytes), so it always fits.
 fn w(v: usize) -> u32 {
     u32::try_from(v).expect("tensor sizes on the GPU fit in u32")
 }
@@ -32,12 +33,12 @@ fn items(
     params: &[u32],
     inputs: &[&wgpu::Buffer],
     out_len: usize,
-) -> Buffer {
-    let out = g.alloc(out_len);
+) -> Result<Buffer> {
+    let out = g.alloc(out_len)?;
     let mut block = vec![w(items)];
     block.extend_from_slice(params);
     g.run(kernel, &block, inputs, &[&out], grid_1d(items));
-    out
+    Ok(out)
 }
 
 /// A one-thread-per-item kernel over `n` items reading `a` and writing a tensor of `shape`.
@@ -50,7 +51,7 @@ fn one_input<T: Element>(
 ) -> Result<Tensor<T>> {
     let g = gpu()?;
     let ab = a.gpu_buffer()?;
-    let out = items(g, kernel, n, params, &[ab.raw()], shape.iter().product());
+    let out = items(g, kernel, n, params, &[ab.raw()], shape.iter().product())?;
     Ok(Tensor::from_gpu(out, shape))
 }
 
@@ -98,17 +99,16 @@ pub(crate) enum Combine<T> {
 }
 
 /// `a ∘ b` elementwise with `b` broadcast onto `a`'s shape (right-aligned; shapes checked).
+///
+/// Errors: [`Error::Device`] when the broadcast pattern needs more than [`MAX_AXES`] axes
+/// after merging neighbours (equal shapes always need one), or the GPU fails.
 pub(crate) fn binary<T: Element>(
     a: &Tensor<T>,
     b: &Tensor<T>,
     how: Combine<T>,
 ) -> Result<Tensor<T>> {
-    let (shape, bshape) = (a.shape(), b.shape());
-    if shape.len() > MAX_AXES {
-        return Err(Error::Device(format!(
-            "the GPU broadcast kernel handles at most {MAX_AXES} axes, got shape {shape:?}"
-        )));
-    }
+    let g = gpu()?;
+    let bufs = buffers(&[a, b])?;
     let (code, fill) = match how {
         Combine::Op(BinaryOp::Add) => (0, 0),
         Combine::Op(BinaryOp::Sub) => (1, 0),
@@ -117,21 +117,25 @@ pub(crate) fn binary<T: Element>(
         Combine::ReluBackward => (4, 0),
         Combine::Fill(v) => (5, f(v)),
     };
-    // b's stride along each output axis: 0 where b is missing or has length 1.
-    let lead = shape.len() - bshape.len();
+    let axes = broadcast_axes(a.shape(), b.shape());
+    if axes.len() > MAX_AXES {
+        return Err(Error::Device(format!(
+            "the GPU broadcast kernel handles at most {MAX_AXES} alternations of broadcast and \
+             non-broadcast axes; shapes {:?} and {:?} need {}",
+            a.shape(),
+            b.shape(),
+            axes.len()
+        )));
+    }
     let mut lens = [1u32; MAX_AXES];
     let mut strides = [0u32; MAX_AXES];
-    for (d, &len) in shape.iter().enumerate() {
+    for (d, &(len, stride)) in axes.iter().enumerate() {
         lens[d] = w(len);
-        if d >= lead && bshape[d - lead] != 1 {
-            strides[d] = w(bshape[d - lead + 1..].iter().product());
-        }
+        strides[d] = w(stride);
     }
-    let mut params = vec![code, w(shape.len()), fill];
+    let mut params = vec![code, w(axes.len()), fill];
     params.extend_from_slice(&lens);
     params.extend_from_slice(&strides);
-    let g = gpu()?;
-    let bufs = buffers(&[a, b])?;
     let out = items(
         g,
         &k::BINARY,
@@ -139,8 +143,34 @@ pub(crate) fn binary<T: Element>(
         &params,
         &[bufs[0].raw(), bufs[1].raw()],
         a.len(),
-    );
-    Ok(Tensor::from_gpu(out, shape))
+    )?;
+    Ok(Tensor::from_gpu(out, a.shape()))
+}
+
+/// The output axes of broadcasting `b` onto `shape`, as `(length, stride in b)` with stride 0
+/// where `b` is broadcast: axes of length 1 dropped, and neighbours merged where `b` is
+/// broadcast along both or contiguous across both.
+fn broadcast_axes(shape: &[usize], bshape: &[usize]) -> Vec<(usize, usize)> {
+    let lead = shape.len() - bshape.len();
+    let mut axes: Vec<(usize, usize)> = Vec::new();
+    for (d, &len) in shape.iter().enumerate() {
+        if len == 1 {
+            continue;
+        }
+        let stride = if d >= lead && bshape[d - lead] != 1 {
+            bshape[d - lead + 1..].iter().product()
+        } else {
+            0
+        };
+        match axes.last_mut() {
+            Some((prev_len, prev_stride)) if *prev_stride == stride * len => {
+                *prev_len *= len;
+                *prev_stride = stride;
+            }
+            _ => axes.push((len, stride)),
+        }
+    }
+    axes
 }
 
 /// A mask as a 0/1 f32 device tensor shaped like `like`.
@@ -195,19 +225,14 @@ const GEMM_TILE_COLS: usize = 64;
 /// Products of at most this many rows use the 16-row-tile GEMM.
 const SKINNY_ROWS: usize = 32;
 
-/// The batched product into a fresh buffer of `batch·m·n` elements.
-fn gemm_buffer(g: &Gpu, a: &Buffer, b: &Buffer, d: GemmDims) -> Buffer {
-    let out = g.alloc(d.batch * d.m * d.n);
-    let params = [
-        w(d.m),
-        w(d.n),
-        w(d.k),
-        u32::from(d.trans_a),
-        u32::from(d.trans_b),
-        w(d.stride_a),
-        w(d.stride_b),
-        w(d.m * d.n),
-    ];
+/// The batched product into a fresh buffer of `batch·m·n` elements. A grid longer than
+/// [`MAX_GROUPS_PER_AXIS`] along any axis is dispatched in chunks, each told its offset.
+fn gemm_buffer(g: &Gpu, a: &Buffer, b: &Buffer, d: GemmDims) -> Result<Buffer> {
+    let out = g.alloc(d.batch * d.m * d.n)?;
+    if d.k == 0 {
+        g.clear(&out);
+        return Ok(out);
+    }
     let (kernel, tile_rows) = if d.m <= SKINNY_ROWS {
         (&k::GEMM_SKINNY, 16)
     } else {
@@ -218,12 +243,33 @@ fn gemm_buffer(g: &Gpu, a: &Buffer, b: &Buffer, d: GemmDims) -> Buffer {
         w(d.m.div_ceil(tile_rows)),
         w(d.batch),
     ];
-    if d.k == 0 {
-        g.clear(&out);
-    } else {
-        g.run(kernel, &params, &[a.raw(), b.raw()], &[&out], grid);
+    let chunks = |len: u32| (0..len).step_by(MAX_GROUPS_PER_AXIS as usize);
+    for z0 in chunks(grid[2]) {
+        for y0 in chunks(grid[1]) {
+            for x0 in chunks(grid[0]) {
+                let params = [
+                    w(d.m),
+                    w(d.n),
+                    w(d.k),
+                    u32::from(d.trans_a),
+                    u32::from(d.trans_b),
+                    w(d.stride_a),
+                    w(d.stride_b),
+                    w(d.m * d.n),
+                    x0,
+                    y0,
+                    z0,
+                ];
+                let groups = [
+                    (grid[0] - x0).min(MAX_GROUPS_PER_AXIS),
+                    (grid[1] - y0).min(MAX_GROUPS_PER_AXIS),
+                    (grid[2] - z0).min(MAX_GROUPS_PER_AXIS),
+                ];
+                g.run(kernel, &params, &[a.raw(), b.raw()], &[&out], groups);
+            }
+        }
     }
-    out
+    Ok(out)
 }
 
 /// `op(a)·op(b)` (batched as `d` says) as a tensor of `shape`.
@@ -236,7 +282,7 @@ pub(crate) fn gemm<T: Element>(
     let g = gpu()?;
     let bufs = buffers(&[a, b])?;
     Ok(Tensor::from_gpu(
-        gemm_buffer(g, &bufs[0], &bufs[1], d),
+        gemm_buffer(g, &bufs[0], &bufs[1], d)?,
         shape,
     ))
 }
@@ -250,7 +296,7 @@ pub(crate) fn sum_axis<T: Element>(
     let g = gpu()?;
     let ab = a.gpu_buffer()?;
     let out = if inner == 1 {
-        sum_rows(g, &ab, outer, len)
+        sum_rows(g, &ab, outer, len)?
     } else {
         items(
             g,
@@ -259,21 +305,21 @@ pub(crate) fn sum_axis<T: Element>(
             &[w(len), w(inner)],
             &[ab.raw()],
             outer * inner,
-        )
+        )?
     };
     Ok(Tensor::from_gpu(out, shape))
 }
 
 /// Row sums of `[rows, len]`, one workgroup per row.
-fn sum_rows(g: &Gpu, a: &Buffer, rows: usize, len: usize) -> Buffer {
-    let out = g.alloc(rows);
+fn sum_rows(g: &Gpu, a: &Buffer, rows: usize, len: usize) -> Result<Buffer> {
+    let out = g.alloc(rows)?;
     if len == 0 {
         g.clear(&out);
     } else {
         let grid = grid_1d(rows * super::WORKGROUP as usize);
         g.run(&k::SUM_ROWS, &[w(rows), w(len)], &[a.raw()], &[&out], grid);
     }
-    out
+    Ok(out)
 }
 
 /// The sum of every element as a 0-d tensor.
@@ -344,7 +390,7 @@ fn row_op<T: Element>(
     let g = gpu()?;
     let bufs = buffers(inputs)?;
     let raws: Vec<&wgpu::Buffer> = bufs.iter().map(|b| b.raw()).collect();
-    let out = items(g, kernel, rows, &[w(d)], &raws, out_len);
+    let out = items(g, kernel, rows, &[w(d)], &raws, out_len)?;
     Ok(Tensor::from_gpu(out, shape))
 }
 
@@ -356,7 +402,7 @@ pub(crate) fn l2_normalize_rows<T: Element>(
     let (rows, d) = a.dims2("l2_normalize_rows")?;
     let g = gpu()?;
     let ab = a.gpu_buffer()?;
-    let (y, norms) = (g.alloc(rows * d), g.alloc(rows));
+    let (y, norms) = (g.alloc(rows * d)?, g.alloc(rows)?);
     g.run(
         &k::L2_NORMALIZE_ROWS,
         &[w(rows), w(d), f(eps)],
@@ -387,7 +433,7 @@ pub(crate) fn l2_normalize_rows_backward<T: Element>(
         &[w(d), f(eps)],
         &[bufs[0].raw(), bufs[1].raw(), bufs[2].raw()],
         rows * d,
-    );
+    )?;
     Ok(Tensor::from_gpu(out, y.shape()))
 }
 
@@ -400,7 +446,7 @@ pub(crate) fn concat<T: Element>(
     shape: &[usize],
 ) -> Result<Tensor<T>> {
     let g = gpu()?;
-    let out = g.alloc(shape.iter().product());
+    let out = g.alloc(shape.iter().product())?;
     let mut offset = 0;
     for p in parts {
         let len = p.shape()[axis];
@@ -456,7 +502,7 @@ pub(crate) fn gather_rows<T: Element>(
     let idx: Vec<u32> = indices.iter().map(|&i| w(i)).collect();
     let ib = g.upload_u32(&idx);
     let n = indices.len() * inner;
-    let out = items(g, &k::GATHER_ROWS, n, &[w(inner)], &[ab.raw(), &ib], n);
+    let out = items(g, &k::GATHER_ROWS, n, &[w(inner)], &[ab.raw(), &ib], n)?;
     Ok(Tensor::from_gpu(out, shape))
 }
 
@@ -473,7 +519,7 @@ pub(crate) fn scatter_add_rows<T: Element>(
     let inner: usize = shape[1..].iter().product();
     let n: usize = shape.iter().product();
     let params = [w(inner), w(indices.len())];
-    let out = items(g, &k::SCATTER_ADD_ROWS, n, &params, &[gb.raw(), &ib], n);
+    let out = items(g, &k::SCATTER_ADD_ROWS, n, &params, &[gb.raw(), &ib], n)?;
     Ok(Tensor::from_gpu(out, shape))
 }
 
@@ -493,7 +539,7 @@ fn conv_params(d: &ConvDims) -> [u32; 9] {
 }
 
 /// `[N, C·KH·KW, OH·OW]` patches of `x`.
-fn im2col(g: &Gpu, x: &Buffer, d: &ConvDims) -> Buffer {
+fn im2col(g: &Gpu, x: &Buffer, d: &ConvDims) -> Result<Buffer> {
     let n = d.n * d.c * d.kh * d.kw * d.oh * d.ow;
     items(g, &k::IM2COL, n, &conv_params(d), &[x.raw()], n)
 }
@@ -516,7 +562,7 @@ pub(crate) fn conv2d<T: Element>(
         let bias = match bias {
             Some(b) => b.gpu_buffer()?,
             None => {
-                zeros = Arc::new(g.upload_f32(&vec![0.0; d.co]));
+                zeros = Arc::new(g.zeros(d.co)?);
                 zeros
             }
         };
@@ -524,10 +570,10 @@ pub(crate) fn conv2d<T: Element>(
         let mut params = conv_params(d).to_vec();
         params.push(w(d.co));
         let raws = [bufs[0].raw(), bufs[1].raw(), bias.raw()];
-        let out = items(g, &k::CONV2D_DIRECT, n, &params, &raws, n);
+        let out = items(g, &k::CONV2D_DIRECT, n, &params, &raws, n)?;
         return Ok(Tensor::from_gpu(out, &shape));
     }
-    let cols = im2col(g, &bufs[0], d);
+    let cols = im2col(g, &bufs[0], d)?;
     let dims = GemmDims {
         m: d.co,
         n: sp,
@@ -538,7 +584,7 @@ pub(crate) fn conv2d<T: Element>(
         stride_a: 0,
         stride_b: ckk * sp,
     };
-    let out = Tensor::from_gpu(gemm_buffer(g, &bufs[1], &cols, dims), &[d.n, d.co, sp]);
+    let out = Tensor::from_gpu(gemm_buffer(g, &bufs[1], &cols, dims)?, &[d.n, d.co, sp]);
     let out = match bias {
         Some(b) => out.add(&b.reshape(&[d.co, 1])?)?,
         None => out,
@@ -574,7 +620,7 @@ pub(crate) fn conv2d_backward<T: Element>(
         .reshape(&[d.co])?;
     let gw = if ckk <= DIRECT_CONV_WINDOW {
         let weights = weight.len();
-        let gw = g.alloc(weights);
+        let gw = g.alloc(weights)?;
         let mut params = vec![w(weights)];
         params.extend_from_slice(&conv_params(d));
         params.extend([w(d.co), w(d.n)]);
@@ -583,7 +629,7 @@ pub(crate) fn conv2d_backward<T: Element>(
         g.run(&k::CONV2D_GRAD_WEIGHT_DIRECT, &params, &raws, &[&gw], grid);
         Tensor::from_gpu(gw, weight.shape())
     } else {
-        let cols = im2col(g, &bufs[0], d);
+        let cols = im2col(g, &bufs[0], d)?;
         let per_image = GemmDims {
             m: d.co,
             n: ckk,
@@ -595,7 +641,7 @@ pub(crate) fn conv2d_backward<T: Element>(
             stride_b: ckk * sp,
         };
         Tensor::<T>::from_gpu(
-            gemm_buffer(g, &bufs[2], &cols, per_image),
+            gemm_buffer(g, &bufs[2], &cols, per_image)?,
             &[d.n, d.co, ckk],
         )
         .sum_axis(0)?
@@ -612,9 +658,9 @@ pub(crate) fn conv2d_backward<T: Element>(
             stride_a: 0,
             stride_b: d.co * sp,
         };
-        let dcols = gemm_buffer(g, &bufs[1], &bufs[2], dcols_dims);
+        let dcols = gemm_buffer(g, &bufs[1], &bufs[2], dcols_dims)?;
         let n = d.n * d.c * d.h * d.w;
-        let gx = items(g, &k::COL2IM, n, &conv_params(d), &[dcols.raw()], n);
+        let gx = items(g, &k::COL2IM, n, &conv_params(d), &[dcols.raw()], n)?;
         Some(Tensor::from_gpu(gx, x.shape()))
     } else {
         None
@@ -685,7 +731,7 @@ pub(crate) fn adam<T: Element>(
     let g = gpu()?;
     let bufs = buffers(&[param, m, v, grad])?;
     let n = param.len();
-    let (po, mo, vo) = (g.alloc(n), g.alloc(n), g.alloc(n));
+    let (po, mo, vo) = (g.alloc(n)?, g.alloc(n)?, g.alloc(n)?);
     let flags = u32::from(c.decoupled) | (u32::from(c.l2) << 1);
     let params = [
         w(n),

@@ -179,14 +179,18 @@ pub fn param_grads<T: Element>(module: &dyn Module<T>, grads: &Grads<T>) -> Vec<
     out
 }
 
-/// Moves every parameter of `module` to `device` (buffers such as running statistics stay on
-/// the host: they are read only in evaluation mode).
+/// Moves every parameter and buffer (running statistics) of `module` to `device`.
 ///
-/// Errors: [`crate::Error::Device`] when the device cannot be used; parameters moved before
-/// the failure stay moved.
+/// Errors: [`crate::Error::Device`] when the device cannot be used; tensors moved before the
+/// failure stay moved.
 pub fn move_to<T: Element>(module: &mut dyn Module<T>, device: Device) -> Result<()> {
     for p in param_values_mut(module) {
         *p = p.to_device(device)?;
+    }
+    let mut buffers = Vec::new();
+    module.visit_buffers_mut("", &mut |_, b| buffers.push(b));
+    for b in buffers {
+        *b = b.to_device(device)?;
     }
     Ok(())
 }

@@ -110,7 +110,10 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
         let use_momentum = self.momentum != 0.0;
         let first = use_momentum && self.bufs.is_empty();
         if first {
-            self.bufs = params.iter().map(|p| Tensor::zeros(p.shape())).collect();
+            self.bufs = params
+                .iter()
+                .map(|p| p.zeros_like_on(p.shape()))
+                .collect::<Result<_>>()?;
         }
         // Scalars rounded to T where PyTorch rounds them (`alpha.to<scalar_t>()`).
         let neg_lr = T::from_f64(-self.lr);

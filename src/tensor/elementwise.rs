@@ -299,7 +299,7 @@ impl<T: Element> Tensor<T> {
     pub fn scalar_op(&self, s: T, op: BinaryOp) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self]) {
-            return crate::gpu::ops::scalar(self, s, op).expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::scalar(self, s, op));
         }
         let mut out = vec![T::ZERO; self.len()];
         out.par_chunks_mut(PAR_CHUNK)
@@ -322,7 +322,7 @@ impl<T: Element> Tensor<T> {
     pub fn map(&self, op: UnaryOp) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self]) {
-            return crate::gpu::ops::unary(self, op).expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::unary(self, op));
         }
         let mut out = vec![T::ZERO; self.len()];
         out.par_chunks_mut(PAR_CHUNK)

@@ -14,8 +14,11 @@ impl<T: Element> Tensor<T> {
     pub fn relu_backward(&self, mut g: Tensor<T>) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self, &g]) {
-            return crate::gpu::ops::binary(self, &g, crate::gpu::ops::Combine::ReluBackward)
-                .expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::binary(
+                self,
+                &g,
+                crate::gpu::ops::Combine::ReluBackward,
+            ));
         }
         g.data_mut()
             .par_chunks_mut(PAR_CHUNK)
@@ -55,9 +58,8 @@ impl<T: Element> Tensor<T> {
     pub fn zero_where(mut g: Tensor<T>, mask: &[bool]) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[&g]) {
-            return g
-                .masked_fill(mask, T::ZERO)
-                .expect("a gradient has its node's shape");
+            // A gradient has its node's shape, so only the device can fail.
+            return super::device_result(g.masked_fill(mask, T::ZERO));
         }
         g.data_mut().iter_mut().zip(mask).for_each(|(gv, &m)| {
             if m {
@@ -78,8 +80,9 @@ impl<T: Element> Tensor<T> {
     ) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self, norms, &g]) {
-            return crate::gpu::ops::l2_normalize_rows_backward(self, norms, eps, &g)
-                .expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::l2_normalize_rows_backward(
+                self, norms, eps, &g,
+            ));
         }
         let d = self.shape()[1].max(1);
         let y = self.data();
@@ -106,8 +109,7 @@ impl<T: Element> Tensor<T> {
     pub fn logsumexp_rows_backward(&self, lse: &Tensor<T>, g: &Tensor<T>) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self, lse, g]) {
-            return crate::gpu::ops::logsumexp_rows_backward(self, lse, g)
-                .expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::logsumexp_rows_backward(self, lse, g));
         }
         let d = self.shape()[1].max(1);
         let mut gx = self.clone();
@@ -129,8 +131,7 @@ impl<T: Element> Tensor<T> {
     pub fn log_softmax_rows_backward(&self, mut g: Tensor<T>) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self, &g]) {
-            return crate::gpu::ops::log_softmax_rows_backward(self, &g)
-                .expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::log_softmax_rows_backward(self, &g));
         }
         let d = self.shape()[1].max(1);
         g.data_mut()

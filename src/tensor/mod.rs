@@ -6,6 +6,11 @@
 //!
 //! The methods of [`Tensor`] are the one dispatch boundary between the autograd tape and the
 //! kernels: the tape and the layers call nothing else, so another backend can route them.
+//!
+//! On the GPU (feature `gpu`) the methods that cannot fail on the CPU (`map`, `scalar_op`,
+//! `sum_all_tensor`, the fused backward kernels, [`add_assign`]) panic with the device's
+//! message when the device itself fails (out of memory, device lost); the fallible methods
+//! return it as [`Error::Device`].
 
 pub mod conv;
 mod element;
@@ -174,12 +179,18 @@ impl<T: Element> Tensor<T> {
         }
     }
 
-    /// Zeros of `shape` on the same device as `self`.
+    /// Zeros of `shape` on the same device as `self` (on the GPU, cleared there: nothing is
+    /// uploaded).
     pub fn zeros_like_on(&self, shape: &[usize]) -> Result<Self> {
-        let zeros = Tensor::zeros(shape);
         match self.device() {
-            Device::Cpu => Ok(zeros),
-            Device::Gpu => zeros.to_device(Device::Gpu),
+            Device::Cpu => Ok(Tensor::zeros(shape)),
+            #[cfg(feature = "gpu")]
+            Device::Gpu => Ok(Tensor::from_gpu(
+                crate::gpu::zeros(shape.iter().product())?,
+                shape,
+            )),
+            #[cfg(not(feature = "gpu"))]
+            Device::Gpu => Tensor::zeros(shape).to_device(Device::Gpu),
         }
     }
 
@@ -436,6 +447,13 @@ fn on_gpu<T: Element>(ts: &[&Tensor<T>]) -> bool {
     ts.iter().any(|t| t.device() == Device::Gpu)
 }
 
+/// The result of a GPU kernel behind a method that cannot fail on the CPU: the kernel's only
+/// failure is the device's own, which such a method reports by panicking with its message.
+#[cfg(feature = "gpu")]
+fn device_result<T: Element>(r: Result<Tensor<T>>) -> Tensor<T> {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// `acc += g` elementwise for equal shapes (gradient accumulation). On the GPU the sum is a new
 /// buffer that replaces `acc`'s.
 ///
@@ -445,7 +463,7 @@ pub fn add_assign<T: Element>(acc: &mut Tensor<T>, g: &Tensor<T>) {
     assert_eq!(acc.len(), g.len(), "add_assign: length invariant");
     #[cfg(feature = "gpu")]
     if on_gpu(&[acc, g]) {
-        *acc = acc.add(g).expect("add_assign: same shapes");
+        *acc = device_result(acc.add(g));
         return;
     }
     acc.data_mut()

@@ -108,7 +108,7 @@ impl<T: Element> Tensor<T> {
     pub fn sum_all_tensor(&self) -> Tensor<T> {
         #[cfg(feature = "gpu")]
         if super::on_gpu(&[self]) {
-            return crate::gpu::ops::sum_all(self).expect("the tensor's GPU is open");
+            return super::device_result(crate::gpu::ops::sum_all(self));
         }
         Tensor::scalar(self.sum_all())
     }

@@ -8,8 +8,12 @@ use rayon::prelude::*;
 /// Rows handed to one rayon task by the row kernels (independent of the thread count).
 const ROWS_PER_TASK: usize = 64;
 
-/// `max + ln Σ e^(x − max)` of one row (−∞ for a row of −∞, NaN if any NaN).
+/// `max + ln Σ e^(x − max)` of one row (−∞ for an empty row or a row of −∞, +∞ if any +∞,
+/// NaN if any NaN).
 fn logsumexp_row<T: Element>(row: &[T]) -> T {
+    if row.is_empty() {
+        return T::from_f64(f64::NEG_INFINITY);
+    }
     let m = super::reduce::max_slice(row);
     if !m.is_finite() {
         return m;
@@ -95,6 +99,17 @@ mod tests {
         assert!((l.data()[1] - 0.0).abs() < 1e-12);
         let s = x.log_softmax_rows().unwrap();
         assert!((s.data()[0] + 2f64.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logsumexp_of_non_finite_and_empty_rows() {
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        let x = Tensor::from_vec(vec![-inf, -inf, 1.0, inf, nan, 1.0], &[3, 2]).unwrap();
+        let l = x.logsumexp_rows().unwrap();
+        assert_eq!(&l.data()[..2], &[-inf, inf]);
+        assert!(l.data()[2].is_nan());
+        let empty = Tensor::<f64>::zeros(&[2, 0]).logsumexp_rows().unwrap();
+        assert_eq!(empty.data(), &[-inf, -inf]);
     }
 
     #[test]

@@ -52,8 +52,8 @@ pub(crate) enum Storage<T: Element> {
     Gpu {
         /// The elements as f32 on the device.
         buffer: Arc<crate::gpu::Buffer>,
-        /// The host copy, read back on demand.
-        host: OnceLock<Vec<T>>,
+        /// The host copy, read back on demand and shared by clones.
+        host: Arc<OnceLock<Vec<T>>>,
     },
 }
 
@@ -63,7 +63,7 @@ impl<T: Element> Storage<T> {
     pub(crate) fn gpu(buffer: crate::gpu::Buffer) -> Self {
         Storage::Gpu {
             buffer: Arc::new(buffer),
-            host: OnceLock::new(),
+            host: Arc::default(),
         }
     }
 
@@ -119,9 +119,9 @@ impl<T: Element> Clone for Storage<T> {
         match self {
             Storage::Host(v) => Storage::Host(v.clone()),
             #[cfg(feature = "gpu")]
-            Storage::Gpu { buffer, .. } => Storage::Gpu {
+            Storage::Gpu { buffer, host } => Storage::Gpu {
                 buffer: Arc::clone(buffer),
-                host: OnceLock::new(),
+                host: Arc::clone(host),
             },
         }
     }
