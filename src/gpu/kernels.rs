@@ -176,8 +176,9 @@ fn item(i: u32) {
 /// The batched GEMM `C_z = op(A_z)·op(B_z)`, for a tile of `16·ROWS` rows and 64 columns:
 /// `p = [M, N, K, trans_a, trans_b, batch stride of A, of B, of C, workgroup offset along x, y,
 /// z]` (a stride of 0 shares the operand); grid `[⌈N/64⌉, ⌈M/(16·ROWS)⌉, batch]`, dispatched in
-/// chunks of at most 65535 workgroups per axis, the offsets saying where a chunk starts. Each of the 16×16 threads computes `ROWS`
-/// rows × 4 columns, strided by 16 so neighbouring threads touch neighbouring elements.
+/// chunks of at most 65535 workgroups per axis, the offsets saying where a chunk starts. Each
+/// of the 16×16 threads computes `ROWS` rows × 4 columns, strided by 16 so neighbouring threads
+/// touch neighbouring elements.
 macro_rules! gemm_body {
     ($rows:literal) => {
         concat!(
@@ -358,20 +359,23 @@ fn main(
 macro_rules! row_lse_fn {
     () => {
         r#"
+// |v|'s bits: above 0x7f800000 for NaN, equal for ±∞.
+fn magnitude_bits(v: f32) -> u32 {
+    return bitcast<u32>(v) & 0x7fffffffu;
+}
+
 fn row_lse(base: u32, d: u32) -> f32 {
     if (d == 0u) {
-        return bitcast<f32>(0xff800000u);
+        return bitcast<f32>(0xff800000u); // −∞
     }
     var m = x[base];
     for (var j = 1u; j < d; j++) {
         let v = x[base + j];
-        let bits = bitcast<u32>(v);
-        let nan = (bits & 0x7fffffffu) > 0x7f800000u;
-        if (v > m || nan) {
+        if (v > m || magnitude_bits(v) > 0x7f800000u) {
             m = v;
         }
     }
-    if ((bitcast<u32>(m) & 0x7fffffffu) >= 0x7f800000u) {
+    if (magnitude_bits(m) >= 0x7f800000u) {
         return m;
     }
     var s = 0.0;

@@ -243,23 +243,25 @@ fn gemm_buffer(g: &Gpu, a: &Buffer, b: &Buffer, d: GemmDims) -> Result<Buffer> {
         w(d.m.div_ceil(tile_rows)),
         w(d.batch),
     ];
+    // The last three words are the chunk's workgroup offsets.
+    let mut params = [
+        w(d.m),
+        w(d.n),
+        w(d.k),
+        u32::from(d.trans_a),
+        u32::from(d.trans_b),
+        w(d.stride_a),
+        w(d.stride_b),
+        w(d.m * d.n),
+        0,
+        0,
+        0,
+    ];
     let chunks = |len: u32| (0..len).step_by(MAX_GROUPS_PER_AXIS as usize);
     for z0 in chunks(grid[2]) {
         for y0 in chunks(grid[1]) {
             for x0 in chunks(grid[0]) {
-                let params = [
-                    w(d.m),
-                    w(d.n),
-                    w(d.k),
-                    u32::from(d.trans_a),
-                    u32::from(d.trans_b),
-                    w(d.stride_a),
-                    w(d.stride_b),
-                    w(d.m * d.n),
-                    x0,
-                    y0,
-                    z0,
-                ];
+                params[8..].copy_from_slice(&[x0, y0, z0]);
                 let groups = [
                     (grid[0] - x0).min(MAX_GROUPS_PER_AXIS),
                     (grid[1] - y0).min(MAX_GROUPS_PER_AXIS),

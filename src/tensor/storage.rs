@@ -43,7 +43,8 @@ impl std::str::FromStr for Device {
     }
 }
 
-/// A tensor's elements.
+/// A tensor's elements. Clones of device storage share the buffer and the host copy.
+#[derive(Clone)]
 pub(crate) enum Storage<T: Element> {
     /// In host memory.
     Host(Vec<T>),
@@ -110,19 +111,6 @@ impl<T: Element> Deref for Storage<T> {
                     .map(|v| T::from_f64(f64::from(v)))
                     .collect()
             }),
-        }
-    }
-}
-
-impl<T: Element> Clone for Storage<T> {
-    fn clone(&self) -> Self {
-        match self {
-            Storage::Host(v) => Storage::Host(v.clone()),
-            #[cfg(feature = "gpu")]
-            Storage::Gpu { buffer, host } => Storage::Gpu {
-                buffer: Arc::clone(buffer),
-                host: Arc::clone(host),
-            },
         }
     }
 }
