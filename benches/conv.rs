@@ -8,7 +8,7 @@
 //! Run: `cargo bench --bench conv -- --warm-up-time 1 --measurement-time 3`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::Conv2dGeometry;
 use nidl::Tensor;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

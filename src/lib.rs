@@ -54,6 +54,8 @@ pub mod datasets;
 pub mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(not(feature = "gpu"))]
+mod gpu_unavailable;
 pub mod linalg;
 pub mod log;
 pub mod loss;

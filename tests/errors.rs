@@ -1,7 +1,7 @@
 //! Bad input to the engine: every shape mismatch is an `Error` naming the op and the shapes.
 
 use nidl::autograd::Graph;
-use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::Conv2dGeometry;
 use nidl::Tensor;
 
 fn message(r: nidl::Result<impl std::fmt::Debug>) -> String {

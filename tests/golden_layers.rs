@@ -7,7 +7,7 @@ mod common;
 use common::{assert_close, golden};
 use nidl::autograd::{Graph, ParamId, Var};
 use nidl::nn::{BatchNorm1d, Module};
-use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::Conv2dGeometry;
 use nidl::{Element, Result, Tensor};
 
 /// Runs `f` on `inputs` (as parameters), returns the output and each input's gradient under
@@ -20,14 +20,14 @@ fn forward_backward<T: Element>(
     let mut graph = Graph::<T>::new();
     let vars: Vec<Var> = inputs
         .iter()
-        .map(|x| graph.param(ParamId::fresh(), &x.cast()))
+        .map(|x| graph.param(ParamId::fresh(), &x.cast().unwrap()))
         .collect();
     let y = f(&mut graph, &vars).unwrap();
-    let gv = graph.input(g.cast());
+    let gv = graph.input(g.cast().unwrap());
     let prod = graph.mul(y, gv).unwrap();
     let loss = graph.sum(prod).unwrap();
     let grads = graph.backward(loss).unwrap();
-    let to64 = |t: &Tensor<T>| t.data().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    let to64 = |t: &Tensor<T>| t.data().unwrap().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
     let out = to64(graph.value(y));
     (
         out,
@@ -52,18 +52,18 @@ fn check_case(case: &str, inputs: &[&str], grads: &[&str], f: Build<f64>, f32f: 
         assert_close(
             &format!("{case} {precision} y"),
             &out,
-            y.data(),
+            y.data().unwrap(),
             rtol,
-            floor * max_abs(y.data()),
+            floor * max_abs(y.data().unwrap()),
         );
         for (name, got) in grads.iter().zip(&gs) {
             let want = golden(case, name);
             assert_close(
                 &format!("{case} {precision} {name}"),
                 got,
-                want.data(),
+                want.data().unwrap(),
                 rtol,
-                floor * max_abs(want.data()),
+                floor * max_abs(want.data().unwrap()),
             );
         }
     }
@@ -149,8 +149,8 @@ fn batch_norm<T: Element>(
     x: Var,
 ) -> (BatchNorm1d<T>, Result<Var>) {
     let mut bn = BatchNorm1d::<T>::new(case_gamma.len());
-    bn.weight.value = case_gamma.cast();
-    bn.bias.value = case_beta.cast();
+    bn.weight.value = case_gamma.cast().unwrap();
+    bn.bias.value = case_beta.cast().unwrap();
     let y = bn.forward(g, x);
     (bn, y)
 }
@@ -171,40 +171,40 @@ fn batch_norm1d_train_step_matches_pytorch() {
     ) {
         let case = "batch_norm1d";
         let mut g = Graph::<T>::new();
-        let xv = g.param(ParamId::fresh(), &x.cast());
+        let xv = g.param(ParamId::fresh(), &x.cast().unwrap());
         let (bn, y) = batch_norm::<T>(gamma, beta, &mut g, xv);
         let y = y.unwrap();
-        let gv = g.input(g_up.cast());
+        let gv = g.input(g_up.cast().unwrap());
         let p = g.mul(y, gv).unwrap();
         let loss = g.sum(p).unwrap();
         let grads = g.backward(loss).unwrap();
-        let f = |t: &Tensor<T>| t.data().iter().map(|v| v.to_f64()).collect::<Vec<_>>();
+        let f = |t: &Tensor<T>| t.data().unwrap().iter().map(|v| v.to_f64()).collect::<Vec<_>>();
         let name = T::NAME;
         assert_close(
             &format!("bn {name} y"),
             &f(g.value(y)),
-            golden(case, "y").data(),
+            golden(case, "y").data().unwrap(),
             rtol,
             atol,
         );
         assert_close(
             &format!("bn {name} grad_x"),
             &f(grads.get(xv).unwrap()),
-            golden(case, "grad_x").data(),
+            golden(case, "grad_x").data().unwrap(),
             rtol,
             atol,
         );
         assert_close(
             &format!("bn {name} grad_gamma"),
             &f(grads.param(bn.weight.id()).unwrap()),
-            golden(case, "grad_gamma").data(),
+            golden(case, "grad_gamma").data().unwrap(),
             rtol,
             atol,
         );
         assert_close(
             &format!("bn {name} grad_beta"),
             &f(grads.param(bn.bias.id()).unwrap()),
-            golden(case, "grad_beta").data(),
+            golden(case, "grad_beta").data().unwrap(),
             rtol,
             atol,
         );
@@ -212,14 +212,14 @@ fn batch_norm1d_train_step_matches_pytorch() {
         assert_close(
             &format!("bn {name} running_mean"),
             &f(&rm),
-            golden(case, "running_mean").data(),
+            golden(case, "running_mean").data().unwrap(),
             rtol,
             atol,
         );
         assert_close(
             &format!("bn {name} running_var"),
             &f(&rv),
-            golden(case, "running_var").data(),
+            golden(case, "running_var").data().unwrap(),
             rtol,
             atol,
         );

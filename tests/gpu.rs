@@ -9,7 +9,7 @@ mod common;
 
 use common::simclr::{random_views, SimClrStep};
 use nidl::autograd::Graph;
-use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::Conv2dGeometry;
 use nidl::tensor::{BinaryOp, Device, UnaryOp};
 use nidl::Tensor;
 use rand::rngs::StdRng;
@@ -30,7 +30,7 @@ fn gpu(t: &Tensor<f32>) -> Tensor<f32> {
 fn check(what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>) {
     assert_eq!(on_gpu.device(), Device::Gpu, "{what}: result left the GPU");
     assert_eq!(on_gpu.shape(), on_cpu.shape(), "{what}: shape");
-    let to64 = |t: &Tensor<f32>| t.data().iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    let to64 = |t: &Tensor<f32>| t.to_vec().unwrap().iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
     let expected = to64(on_cpu);
     let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     common::assert_close(
@@ -64,9 +64,9 @@ fn matmul_in_every_transpose_combination() {
 #[test]
 fn elementwise_broadcasts_scalars_and_maps() {
     let a = rand(&[3, 5, 7], 3);
-    let positive = a.map(UnaryOp::Exp);
+    let positive = a.map(UnaryOp::Exp).unwrap();
     for bshape in [&[3, 5, 7][..], &[7], &[5, 1], &[3, 1, 7], &[1]] {
-        let b = rand(bshape, 4).map(UnaryOp::Exp); // positive: safe divisor
+        let b = rand(bshape, 4).map(UnaryOp::Exp).unwrap(); // positive: safe divisor
         for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
             let cpu = a.binary(&b, op).unwrap();
             check(
@@ -85,8 +85,8 @@ fn elementwise_broadcasts_scalars_and_maps() {
     for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
         check(
             &format!("scalar {op:?}"),
-            &gpu(&a).scalar_op(1.7, op),
-            &a.scalar_op(1.7, op),
+            &gpu(&a).scalar_op(1.7, op).unwrap(),
+            &a.scalar_op(1.7, op).unwrap(),
         );
     }
     for op in [UnaryOp::Relu, UnaryOp::Exp, UnaryOp::Neg] {
@@ -100,7 +100,7 @@ fn elementwise_broadcasts_scalars_and_maps() {
         );
     }
     let g = rand(&[3, 5, 7], 5);
-    let out = a.relu();
+    let out = a.relu().unwrap();
     check(
         "relu_backward",
         &gpu(&out).relu_backward(gpu(&g)),
@@ -118,7 +118,7 @@ fn elementwise_broadcasts_scalars_and_maps() {
         &Tensor::zero_where(g.clone(), &mask),
     );
     let mut acc = gpu(&a);
-    nidl::tensor::add_assign(&mut acc, &gpu(&g));
+    acc.add_assign(&gpu(&g)).unwrap();
     check("add_assign", &acc, &a.add(&g).unwrap());
 }
 
@@ -135,7 +135,7 @@ fn broadcasting_over_more_axes_than_the_kernel_holds_merges_them() {
         );
         if bshape == a.shape() {
             let mut acc = gpu(&a);
-            nidl::tensor::add_assign(&mut acc, &gpu(&b));
+            acc.add_assign(&gpu(&b)).unwrap();
             check("add_assign over 10 axes", &acc, &a.add(&b).unwrap());
         }
     }
@@ -213,7 +213,7 @@ fn layout_ops() {
     );
     let r = gpu(&m).reshape(&[23, 37]).unwrap();
     assert_eq!(r.device(), Device::Gpu);
-    assert_eq!(r.data(), m.data());
+    assert_eq!(r.to_vec().unwrap(), m.to_vec().unwrap());
 }
 
 fn geom(stride: usize, padding: usize) -> Conv2dGeometry {
@@ -275,7 +275,7 @@ fn convolution_and_pooling() {
 #[test]
 fn row_kernels_of_the_losses() {
     let mut a = rand(&[40, 33], 70);
-    a.data_mut()[33..66].fill(0.0); // a zero row: its norm is clamped to eps
+    a.data_mut().unwrap()[33..66].fill(0.0); // a zero row: its norm is clamped to eps
     let (y, norms) = a.l2_normalize_rows(1e-12).unwrap();
     let (gy, gnorms) = gpu(&a).l2_normalize_rows(1e-12).unwrap();
     check("l2_normalize_rows", &gy, &y);
@@ -286,7 +286,7 @@ fn row_kernels_of_the_losses() {
         &gy.l2_normalize_rows_backward(&gnorms, 1e-12, gpu(&g)),
         &y.l2_normalize_rows_backward(&norms, 1e-12, g.clone()),
     );
-    let x = rand(&[40, 33], 72).mul_scalar(10.0);
+    let x = rand(&[40, 33], 72).mul_scalar(10.0).unwrap();
     let lse = x.logsumexp_rows().unwrap();
     let glse = gpu(&x).logsumexp_rows().unwrap();
     check("logsumexp_rows", &glse, &lse);
@@ -419,6 +419,32 @@ fn inference_graph_embeds_on_the_gpu() {
 }
 
 #[test]
+fn device_failures_are_errors_naming_the_op_and_the_size() {
+    // Small operands whose result passes the adapter's largest storage binding: the device
+    // refuses the output buffer, and the op returns that as Error::Device, no panic.
+    let limit = nidl::gpu::gpu().unwrap().max_tensor_bytes() as usize / 4;
+    let m = 1024;
+    let n = limit / m + 1;
+    let a = gpu(&Tensor::ones(&[m, 1]));
+    let b = gpu(&Tensor::ones(&[1, n]));
+    match a.matmul(&b, false, false) {
+        Err(nidl::Error::Device(msg)) => assert!(
+            msg.contains("matmul") && msg.contains(&(m * n).to_string()),
+            "{msg}"
+        ),
+        other => panic!("expected a device error, got {other:?}"),
+    }
+    // A row gather repeating one row past the limit.
+    let row = gpu(&Tensor::ones(&[1, m]));
+    let err = row.gather_rows(&vec![0; n]).unwrap_err().to_string();
+    assert!(err.contains("gather_rows") && err.contains("exceeds"), "{err}");
+    // Host access to device data is explicit: data() refuses, to_vec() reads back.
+    let err = a.data().unwrap_err().to_string();
+    assert!(err.contains("on the GPU") && err.contains("to_vec"), "{err}");
+    assert_eq!(a.to_vec().unwrap(), vec![1.0; m]);
+}
+
+#[test]
 fn f64_tensors_cannot_move_to_the_gpu() {
     let t = Tensor::<f64>::zeros(&[2]);
     let err = t.to_device(Device::Gpu).unwrap_err().to_string();
@@ -482,7 +508,7 @@ fn logsumexp_of_non_finite_and_empty_rows_is_the_cpu_result() {
     ];
     let x = Tensor::from_vec(rows.concat(), &[rows.len(), 2]).unwrap();
     let same = |what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>| {
-        for (i, (g, c)) in on_gpu.data().iter().zip(on_cpu.data()).enumerate() {
+        for (i, (g, c)) in on_gpu.to_vec().unwrap().iter().zip(on_cpu.to_vec().unwrap()).enumerate() {
             assert!(
                 g == c || (g.is_nan() && c.is_nan()),
                 "{what}[{i}]: GPU {g} vs CPU {c}"
@@ -501,8 +527,8 @@ fn logsumexp_of_non_finite_and_empty_rows_is_the_cpu_result() {
     );
     let empty = Tensor::<f32>::zeros(&[3, 0]);
     let lse = gpu(&empty).logsumexp_rows().unwrap();
-    assert_eq!(lse.data(), &[f32::NEG_INFINITY; 3]);
-    assert_eq!(empty.logsumexp_rows().unwrap().data(), lse.data());
+    assert_eq!(lse.to_vec().unwrap(), &[f32::NEG_INFINITY; 3]);
+    assert_eq!(empty.logsumexp_rows().unwrap().to_vec().unwrap(), lse.to_vec().unwrap());
 }
 
 /// One more than a grid axis holds (65535 workgroups).
@@ -512,7 +538,7 @@ const PAST_ONE_AXIS: usize = 65_536;
 fn grids_longer_than_one_axis_fold_or_run_in_chunks() {
     // One thread per item over 65535·256 + 1 items: the 1-D grid folds into y.
     let long = rand(&[65_535 * 256 + 1], 140);
-    check("relu, folded grid", &gpu(&long).relu(), &long.relu());
+    check("relu, folded grid", &gpu(&long).relu().unwrap(), &long.relu().unwrap());
     // One workgroup per row over more rows than an axis holds.
     let tall = rand(&[PAST_ONE_AXIS + 7, 3], 141);
     check(

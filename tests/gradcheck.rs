@@ -3,7 +3,7 @@
 
 use nidl::autograd::gradcheck::check_gradients;
 use nidl::autograd::{Graph, Var};
-use nidl::tensor::conv::Conv2dGeometry;
+use nidl::tensor::Conv2dGeometry;
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -51,10 +51,10 @@ fn broadcast_binary_ops() {
     let a = randn(&[3, 4], 4);
     // Denominators kept away from zero.
     let b_row = randn(&[4], 5)
-        .add_scalar(0.0)
-        .map(nidl::tensor::UnaryOp::Exp);
-    let b_col = randn(&[3, 1], 6).map(nidl::tensor::UnaryOp::Exp);
-    let b_full = randn(&[3, 4], 7).map(nidl::tensor::UnaryOp::Exp);
+        .add_scalar(0.0).unwrap()
+        .map(nidl::tensor::UnaryOp::Exp).unwrap();
+    let b_col = randn(&[3, 1], 6).map(nidl::tensor::UnaryOp::Exp).unwrap();
+    let b_full = randn(&[3, 4], 7).map(nidl::tensor::UnaryOp::Exp).unwrap();
     for b in [b_row, b_col, b_full] {
         for op in ["add", "sub", "mul", "div"] {
             check(
@@ -90,8 +90,8 @@ fn scalar_ops() {
 fn unary_ops() {
     // Inputs away from relu's kink; ln/sqrt on positive values.
     let a = randn(&[3, 4], 11)
-        .map(nidl::tensor::UnaryOp::Exp)
-        .add_scalar(0.1);
+        .map(nidl::tensor::UnaryOp::Exp).unwrap()
+        .add_scalar(0.1).unwrap();
     let mixed = Tensor::from_vec(vec![-1.3, 0.7, 2.1, -0.4, 0.05, -2.0], &[2, 3]).unwrap();
     check("relu", std::slice::from_ref(&mixed), |g, v| {
         let y = g.relu(v[0])?;
@@ -199,7 +199,7 @@ fn row_ops_normalize_cosine_logsumexp_log_softmax() {
             weighted_sum(g, y, 30)
         },
     );
-    let big = randn(&[4, 6], 31).mul_scalar(5.0);
+    let big = randn(&[4, 6], 31).mul_scalar(5.0).unwrap();
     check("logsumexp_rows", std::slice::from_ref(&big), |g, v| {
         let y = g.logsumexp_rows(v[0])?;
         weighted_sum(g, y, 32)

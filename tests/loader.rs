@@ -53,8 +53,8 @@ impl Dataset for Table {
 
 fn bits(b: &Batch<f32>) -> (Vec<u32>, Vec<u64>, Vec<usize>) {
     (
-        b.views.data().iter().map(|v| v.to_bits()).collect(),
-        b.labels.data().iter().map(|v| v.to_bits()).collect(),
+        b.views.data().unwrap().iter().map(|v| v.to_bits()).collect(),
+        b.labels.data().unwrap().iter().map(|v| v.to_bits()).collect(),
         b.indices.clone(),
     )
 }
@@ -99,13 +99,13 @@ fn seed_views_are_bit_identical_for_1_and_2_threads_and_with_prefetch() {
     let b = loader.batch(3, 0).unwrap();
     assert_eq!(b.views.shape(), &[256, 1, 28, 28]);
     assert_eq!(b.labels.shape(), &[128]);
-    assert!(b.views.data().iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(b.views.data().unwrap().iter().all(|v| (-1.0..=1.0).contains(v)));
     assert!(b
         .labels
-        .data()
+        .data().unwrap()
         .iter()
         .all(|&l| l == l.trunc() && (0.0..10.0).contains(&l)));
-    assert_eq!(b.view(1).unwrap().data(), &b.views.data()[128 * 784..]);
+    assert_eq!(b.view(1).unwrap().data().unwrap(), &b.views.data().unwrap()[128 * 784..]);
     assert!(b.view(2).is_err());
     // Two views of the same digit differ; another epoch gives other views.
     assert_ne!(b.view(0).unwrap(), b.view(1).unwrap());
@@ -139,7 +139,7 @@ fn each_sample_draws_from_its_own_stream() {
     let direct = views.apply(img, &mut sample_rng(1, 0, i as u64)).unwrap();
     assert_eq!(
         direct.0[1].data(),
-        ba.view(1).unwrap().slice(0, 3, 4).unwrap().data()
+        ba.view(1).unwrap().slice(0, 3, 4).unwrap().data().unwrap()
     );
 }
 
@@ -186,7 +186,7 @@ fn drop_last_and_batch_sizes() {
     let b = keep.batch(0, 2).unwrap();
     assert_eq!(b.views.shape(), &[2, 3]);
     assert_eq!(b.labels.shape(), &[2, 2]);
-    assert_eq!(b.labels.data(), &[8.0, 0.0, 9.0, 1.0]);
+    assert_eq!(b.labels.data().unwrap(), &[8.0, 0.0, 9.0, 1.0]);
     assert!(Loader::new(Table::new(3), id(), 0).is_err());
     // An empty data set has no batch.
     assert_eq!(

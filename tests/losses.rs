@@ -23,7 +23,7 @@ fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
 }
 
 fn to_f64<T: Element>(x: &Tensor<T>) -> Vec<f64> {
-    x.data().iter().map(|v| v.to_f64()).collect()
+    x.data().unwrap().iter().map(|v| v.to_f64()).collect()
 }
 
 fn check(name: &str, inputs: &[Tensor<f64>], f: impl Fn(&mut Graph<f64>, &[Var]) -> Result<Var>) {
@@ -46,8 +46,8 @@ fn loss_and_grads<T: Element>(
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let mut g = Graph::<T>::new();
     let (p1, p2) = (ParamId::fresh(), ParamId::fresh());
-    let v1 = g.param(p1, &z1.cast::<T>());
-    let v2 = g.param(p2, &z2.cast::<T>());
+    let v1 = g.param(p1, &z1.cast::<T>().unwrap());
+    let v2 = g.param(p2, &z2.cast::<T>().unwrap());
     let loss = f(&mut g, v1, v2).unwrap();
     let value = g.value(loss).item().unwrap().to_f64();
     let grads = g.backward(loss).unwrap();
@@ -88,14 +88,14 @@ fn check_golden_loss<T: Element>(
     eprintln!(
         "{case} {}: loss rel err {:.2e}, grad_z1 {:.2e}, grad_z2 {:.2e}",
         T::NAME,
-        max_rel(&[value], e_loss.data(), 1e-300),
-        max_rel(&g1, e1.data(), 1e-300),
-        max_rel(&g2, e2.data(), 1e-300)
+        max_rel(&[value], e_loss.data().unwrap(), 1e-300),
+        max_rel(&g1, e1.data().unwrap(), 1e-300),
+        max_rel(&g2, e2.data().unwrap(), 1e-300)
     );
     let name = |what: &str| format!("{case} {what} {}", T::NAME);
-    assert_close(&name("loss"), &[value], e_loss.data(), rtol, atol);
-    assert_close(&name("grad_z1"), &g1, e1.data(), rtol, atol);
-    assert_close(&name("grad_z2"), &g2, e2.data(), rtol, atol);
+    assert_close(&name("loss"), &[value], e_loss.data().unwrap(), rtol, atol);
+    assert_close(&name("grad_z1"), &g1, e1.data().unwrap(), rtol, atol);
+    assert_close(&name("grad_z2"), &g2, e2.data().unwrap(), rtol, atol);
 }
 
 fn golden_info_nce<T: Element>(rtol: f64, atol: f64) {
@@ -127,13 +127,13 @@ fn yaware_weights_match_nidl() {
     assert_eq!(w.shape(), expected.shape());
     eprintln!(
         "yaware weights f64: rel err {:.2e}",
-        max_rel(w.data(), expected.data(), 1e-300)
+        max_rel(w.data().unwrap(), expected.data().unwrap(), 1e-300)
     );
-    assert_close("yaware weights", w.data(), expected.data(), 1e-12, 1e-15);
+    assert_close("yaware weights", w.data().unwrap(), expected.data().unwrap(), 1e-12, 1e-15);
     // nidl's normalisation divides column j by row sum j: columns (not rows) sum to 1.
     let n = 12;
     for j in 0..n {
-        let col: f64 = (0..n).map(|i| w.data()[i * n + j]).sum();
+        let col: f64 = (0..n).map(|i| w.data().unwrap()[i * n + j]).sum();
         assert!((col - 1.0).abs() < 1e-12, "column {j} sums to {col}");
     }
 }
@@ -141,7 +141,7 @@ fn yaware_weights_match_nidl() {
 fn golden_yaware_loss<T: Element>(rtol: f64, atol: f64) {
     let case = "yaware_info_nce";
     let loss = golden_yaware();
-    let y = golden(case, "y").cast::<T>();
+    let y = golden(case, "y").cast::<T>().unwrap();
     check_golden_loss::<T>(case, rtol, atol, |g, a, b| loss.forward(g, a, b, Some(&y)));
 }
 
@@ -221,7 +221,7 @@ fn yaware_hand_worked() {
             0.0, a, 1.0, a, a, 0.0, a, 1.0, 1.0, a, 0.0, a, a, 1.0, a, 0.0,
         ]
         .map(|k| k / s);
-        assert_close("hand-worked weights", w.data(), &expected_w, 1e-15, 1e-15);
+        assert_close("hand-worked weights", w.data().unwrap(), &expected_w, 1e-15, 1e-15);
         let mut g = Graph::<f64>::new();
         let (v1, v2) = (g.input(z.clone()), g.input(z.clone()));
         let out = loss.forward(&mut g, v1, v2, Some(&y)).unwrap();
@@ -297,12 +297,12 @@ fn rows_normalisation_rows_sum_to_one() {
             .unwrap();
         let cols = loss.weights(&y).unwrap();
         let n = 10;
-        let k = kernel_matrix(y.data(), kernel, |i, j| {
-            (y.data()[i] - y.data()[j]).abs() / 5.0
+        let k = kernel_matrix(y.data().unwrap(), kernel, |i, j| {
+            (y.data().unwrap()[i] - y.data().unwrap()[j]).abs() / 5.0
         });
         for i in 0..n {
-            let rs: f64 = rows.data()[i * n..(i + 1) * n].iter().sum();
-            let cs: f64 = (0..n).map(|r| cols.data()[r * n + i]).sum();
+            let rs: f64 = rows.data().unwrap()[i * n..(i + 1) * n].iter().sum();
+            let cs: f64 = (0..n).map(|r| cols.data().unwrap()[r * n + i]).sum();
             assert!(
                 (rs - 1.0).abs() < 1e-12,
                 "{kernel:?}: Rows row {i} sums to {rs}"
@@ -311,14 +311,14 @@ fn rows_normalisation_rows_sum_to_one() {
                 (cs - 1.0).abs() < 1e-12,
                 "{kernel:?}: NidlColumns column {i} sums to {cs}"
             );
-            assert_eq!(rows.data()[i * n + i], 0.0);
+            assert_eq!(rows.data().unwrap()[i * n + i], 0.0);
             let row_sum: f64 = k[i * n..(i + 1) * n].iter().sum();
             for j in 0..n {
                 let expected = k[i * n + j] / row_sum;
-                assert!((rows.data()[i * n + j] - expected).abs() < 1e-14);
+                assert!((rows.data().unwrap()[i * n + j] - expected).abs() < 1e-14);
                 // NidlColumns: column j divided by row sum j (= column sum j, K symmetric).
                 let col_sum: f64 = k[j * n..(j + 1) * n].iter().sum();
-                assert!((cols.data()[i * n + j] - k[i * n + j] / col_sum).abs() < 1e-14);
+                assert!((cols.data().unwrap()[i * n + j] - k[i * n + j] / col_sum).abs() < 1e-14);
             }
         }
     }
@@ -328,7 +328,7 @@ fn rows_normalisation_rows_sum_to_one() {
 fn bandwidth_forms_agree() {
     // 1-D labels: Scalar(σ²) on [B] = Diagonal([σ²]) on [B, 1] = Full([σ²]) on [B, 1].
     let y = t(&[1.0, 2.5, -0.5, 3.0], &[4]);
-    let y2 = t(y.data(), &[4, 1]);
+    let y2 = t(y.data().unwrap(), &[4, 1]);
     let w = |bw: Bandwidth, y: &Tensor<f64>| {
         YAwareInfoNce::new(Kernel::Gaussian, bw, 0.1)
             .weights(y)
@@ -337,15 +337,15 @@ fn bandwidth_forms_agree() {
     let base = w(Bandwidth::Scalar(2.0), &y);
     assert_close(
         "diag vs scalar",
-        w(Bandwidth::Diagonal(vec![2.0]), &y2).data(),
-        base.data(),
+        w(Bandwidth::Diagonal(vec![2.0]), &y2).data().unwrap(),
+        base.data().unwrap(),
         1e-14,
         1e-15,
     );
     assert_close(
         "full vs scalar",
-        w(Bandwidth::Full(vec![2.0]), &y2).data(),
-        base.data(),
+        w(Bandwidth::Full(vec![2.0]), &y2).data().unwrap(),
+        base.data().unwrap(),
         1e-14,
         1e-15,
     );
@@ -365,8 +365,8 @@ fn bandwidth_forms_agree() {
             if i != j {
                 let (a, b) = (i % 3, j % 3);
                 let u = [
-                    y.data()[2 * a] - y.data()[2 * b],
-                    y.data()[2 * a + 1] - y.data()[2 * b + 1],
+                    y.data().unwrap()[2 * a] - y.data().unwrap()[2 * b],
+                    y.data().unwrap()[2 * a + 1] - y.data().unwrap()[2 * b + 1],
                 ];
                 let q = u[0] * (hinv[0] * u[0] + hinv[1] * u[1])
                     + u[1] * (hinv[2] * u[0] + hinv[3] * u[1]);
@@ -379,9 +379,9 @@ fn bandwidth_forms_agree() {
         for j in 0..n {
             let e = k[i * n + j] / s;
             assert!(
-                (got.data()[i * n + j] - e).abs() < 1e-14,
+                (got.data().unwrap()[i * n + j] - e).abs() < 1e-14,
                 "full H weight ({i},{j}): {} vs {e}",
-                got.data()[i * n + j]
+                got.data().unwrap()[i * n + j]
             );
         }
     }
@@ -399,8 +399,8 @@ fn bandwidth_forms_agree() {
     .unwrap();
     assert_close(
         "diagonal full vs diagonal",
-        f.data(),
-        d.data(),
+        f.data().unwrap(),
+        d.data().unwrap(),
         1e-14,
         1e-15,
     );
@@ -427,18 +427,18 @@ fn scott_and_silverman_bandwidths() {
             "{bw:?}: H = {h:?}, expected {expected_h}"
         );
         let sigma = factor * 0.8f64.sqrt();
-        let k = kernel_matrix(y.data(), Kernel::Gaussian, |i, j| {
-            (y.data()[i] - y.data()[j]).abs() / sigma
+        let k = kernel_matrix(y.data().unwrap(), Kernel::Gaussian, |i, j| {
+            (y.data().unwrap()[i] - y.data().unwrap()[j]).abs() / sigma
         });
         let got = loss.weights(&y).unwrap();
         let frozen = YAwareInfoNce::new(Kernel::Gaussian, fitted, 0.1)
             .weights(&y)
             .unwrap();
-        assert_close("fitted bandwidth", frozen.data(), got.data(), 1e-13, 1e-15);
+        assert_close("fitted bandwidth", frozen.data().unwrap(), got.data().unwrap(), 1e-13, 1e-15);
         for i in 0..6 {
             for j in 0..6 {
                 let col_sum: f64 = k[j * 6..(j + 1) * 6].iter().sum();
-                assert!((got.data()[i * 6 + j] - k[i * 6 + j] / col_sum).abs() < 1e-14);
+                assert!((got.data().unwrap()[i * 6 + j] - k[i * 6 + j] / col_sum).abs() < 1e-14);
             }
         }
     }
@@ -451,7 +451,7 @@ fn scott_and_silverman_bandwidths() {
     for i in 0..6 {
         for j in 0..6 {
             let e = if i == j { 0.0 } else { 0.2 };
-            assert!((w.data()[i * 6 + j] - e).abs() < 1e-15);
+            assert!((w.data().unwrap()[i * 6 + j] - e).abs() < 1e-15);
         }
     }
     assert!(YAwareInfoNce::new(Kernel::Gaussian, Bandwidth::Scott, 0.1)
@@ -517,7 +517,7 @@ fn gradcheck_yaware_every_kernel_and_bandwidth() {
                 let w = loss.weights(&y).unwrap();
                 let n = 2 * b;
                 let others = (0..n * n)
-                    .filter(|&e| e / n != e % n && (e / n + b) % n != e % n && w.data()[e] > 0.0);
+                    .filter(|&e| e / n != e % n && (e / n + b) % n != e % n && w.data().unwrap()[e] > 0.0);
                 assert!(
                     others.count() > 0,
                     "{kernel:?} {bw:?}: only positive pairs weighted"

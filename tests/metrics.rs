@@ -29,24 +29,24 @@ fn classification_metrics_match_sklearn() {
     let r = ClassificationReport::new(&y_true, &y_pred).unwrap();
     let ours: Vec<f64> = r.metrics().iter().map(|m| m.1).collect();
     let want = golden("classification_metrics", "values");
-    let err = worst_rel(&ours, want.data());
+    let err = worst_rel(&ours, want.data().unwrap());
     println!("classification metrics: worst relative error {err:e}");
-    assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data());
+    assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data().unwrap());
 }
 
 #[test]
 fn regression_metrics_match_sklearn() {
     let y_true = golden("regression_metrics", "y_true");
     let y_pred = golden("regression_metrics", "y_pred");
-    let r = RegressionReport::new(y_true.data(), y_pred.data()).unwrap();
+    let r = RegressionReport::new(y_true.data().unwrap(), y_pred.data().unwrap()).unwrap();
     let ours: Vec<f64> = r.metrics().iter().map(|m| m.1).collect();
     // Golden order: MAE, MedAE, RMSE, MSE, R2, Pearson r, explained variance — ours too.
     let names: Vec<&str> = r.metrics().iter().map(|m| m.0).collect();
     assert_eq!(names, ["MAE", "MedAE", "RMSE", "MSE", "R2", "PCC", "EVar"]);
     let want = golden("regression_metrics", "values");
-    let err = worst_rel(&ours, want.data());
+    let err = worst_rel(&ours, want.data().unwrap());
     println!("regression metrics: worst relative error {err:e}");
-    assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data());
+    assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data().unwrap());
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn golden(case: &str, name: &str) -> Tensor<f64> {
 /// `|a − b| ≤ tol·max(1, |b|)` elementwise (relative for the O(1) parameters here).
 fn assert_close<T: Element>(got: &Tensor<T>, want: &Tensor<f64>, tol: f64, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (&g, &w)) in got.data().iter().zip(want.data()).enumerate() {
+    for (i, (&g, &w)) in got.data().unwrap().iter().zip(want.data().unwrap()).enumerate() {
         let err = (g.to_f64() - w).abs();
         assert!(
             err <= tol * w.abs().max(1.0),
@@ -39,14 +39,14 @@ fn run_golden<T: Element, O: Optimizer<T>>(case: &str, mut opt: O, tol: f64) {
     let params = golden(case, "params");
     let steps = grads.shape()[0];
     assert_eq!(steps, 6);
-    let mut p: Tensor<T> = p0.cast();
+    let mut p: Tensor<T> = p0.cast().unwrap();
     for s in 0..steps {
         let g: Tensor<T> = grads
             .slice(0, s, s + 1)
             .unwrap()
             .reshape(p0.shape())
             .unwrap()
-            .cast();
+            .cast().unwrap();
         opt.step(&mut [&mut p], &[&g]).unwrap();
         let want = params
             .slice(0, s, s + 1)
@@ -103,7 +103,7 @@ fn cosine_annealing_matches_torch() {
     let lr = 1e-4;
     let s = CosineAnnealingLr::new(lr, 10, lr / 50.0).unwrap();
     let got = s.lrs(12);
-    for (e, (&g, &w)) in got.iter().zip(lrs.data()).enumerate() {
+    for (e, (&g, &w)) in got.iter().zip(lrs.data().unwrap()).enumerate() {
         assert!(
             (g - w).abs() <= 1e-14 * w.abs(),
             "epoch {e}: got {g:e}, want {w:e}"
@@ -111,8 +111,8 @@ fn cosine_annealing_matches_torch() {
         assert_eq!(s.lr_at(e), g, "lr_at agrees with lrs at epoch {e}");
     }
     // The closed form is close but is not what torch reports at epoch 11.
-    assert!((s.closed_form(11) - lrs.data()[11]).abs() < 1e-18);
-    assert_ne!(s.closed_form(11), lrs.data()[11]);
+    assert!((s.closed_form(11) - lrs.data().unwrap()[11]).abs() < 1e-18);
+    assert_ne!(s.closed_form(11), lrs.data().unwrap()[11]);
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn sgd_hand_worked_momentum_and_nesterov() {
         for (s, g) in [1.0, 2.0].into_iter().enumerate() {
             let g = Tensor::from_vec(vec![g], &[1, 1]).unwrap();
             opt.step(&mut [&mut p], &[&g]).unwrap();
-            let got = p.data()[0];
+            let got = p.data().unwrap()[0];
             assert!(
                 (got - want[s]).abs() < 1e-14,
                 "case {k} step {}: {got} vs {}",
@@ -161,9 +161,9 @@ fn decay_only<O: Optimizer<f64>>(mut opt: O) -> (f64, f64) {
     let gw = Tensor::zeros(&[2, 3]);
     let gb = Tensor::zeros(&[3]);
     opt.step(&mut [&mut w, &mut b], &[&gw, &gb]).unwrap();
-    assert!(w.data().iter().all(|&v| v == w.data()[0]));
-    assert!(b.data().iter().all(|&v| v == b.data()[0]));
-    (w.data()[0], b.data()[0])
+    assert!(w.data().unwrap().iter().all(|&v| v == w.data().unwrap()[0]));
+    assert!(b.data().unwrap().iter().all(|&v| v == b.data().unwrap()[0]));
+    (w.data().unwrap()[0], b.data().unwrap()[0])
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn state_names_and_bad_states() {
     let state = opt.state();
     let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["step", "exp_avg.0", "exp_avg_sq.0"]);
-    assert_eq!(state[0].1.data(), &[2.0]);
+    assert_eq!(state[0].1.data().unwrap(), &[2.0]);
     assert_eq!(opt.steps_taken(), 2);
 
     let mut fresh = Adam::<f64>::new(0.01);
@@ -330,7 +330,7 @@ fn shape_mismatch_errors() {
             .to_string();
         assert!(err.contains("2 parameter tensors but 1 gradient"), "{err}");
         assert!(opt.state().is_empty(), "failed steps build no state");
-        assert_eq!(w.data(), &[0.0; 12]);
+        assert_eq!(w.data().unwrap(), &[0.0; 12]);
         // Once built, the list may not change length.
         opt.step(&mut [&mut b], &[&gb]).unwrap();
         let err = opt
@@ -363,6 +363,6 @@ fn set_lr_drives_the_update() {
         assert_eq!(opt.lr(), sched.lr_at(t));
         expected -= opt.lr();
         opt.step(&mut [&mut p], &[&g]).unwrap();
-        assert!((p.data()[0] - expected).abs() < 1e-15);
+        assert!((p.data().unwrap()[0] - expected).abs() < 1e-15);
     }
 }

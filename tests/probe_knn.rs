@@ -35,7 +35,7 @@ fn hand_worked_ties_go_to_the_lower_index() {
     assert_eq!(c.predict(&q).unwrap(), vec![9]);
     assert_eq!(c.classes(), &[4, 9]);
     let p = c.predict_proba(&q).unwrap();
-    assert_eq!(p.data(), &[1.0 / 3.0, 2.0 / 3.0]);
+    assert_eq!(p.data().unwrap(), &[1.0 / 3.0, 2.0 / 3.0]);
     // k = 2: rows 1, 2 → labels 4 and 9, one vote each → the smaller label, 4.
     let mut c2 = KNeighborsClassifier::new(2);
     c2.fit(&x, &[9, 4, 9, 4, 4]).unwrap();
@@ -44,7 +44,7 @@ fn hand_worked_ties_go_to_the_lower_index() {
     let y = Tensor::from_vec(vec![0.0, 10.0, 20.0, 30.0, 100.0], &[5]).unwrap();
     let mut r = KNeighborsRegressor::new(3);
     r.fit(&x, &y).unwrap();
-    assert_eq!(r.predict(&q).unwrap().data(), &[10.0]);
+    assert_eq!(r.predict(&q).unwrap().data().unwrap(), &[10.0]);
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn f32_input_and_multi_target_regression() {
         let nn = brute(&x64, &x64[i * d..(i + 1) * d], d, k);
         for t in 0..2 {
             let mean = nn.iter().map(|&j| y[j * 2 + t]).sum::<f64>() / k as f64;
-            assert!((pred.data()[i * 2 + t] - mean).abs() < 1e-15);
+            assert!((pred.data().unwrap()[i * 2 + t] - mean).abs() < 1e-15);
         }
     }
 }

@@ -38,18 +38,18 @@ fn multinomial_matches_sklearn_converged_coefficients() {
     let ours = p.coef().unwrap();
     assert_eq!(ours.shape(), coef.shape());
     let (ec, ei) = (
-        rel_err(ours.data(), coef.data()),
-        rel_err(p.intercept().unwrap(), intercept.data()),
+        rel_err(ours.data().unwrap(), coef.data().unwrap()),
+        rel_err(p.intercept().unwrap(), intercept.data().unwrap()),
     );
     println!(
         "logreg_tight: coef rel err {ec:e}, intercept rel err {ei:e}, n_iter {}",
         p.n_iter().unwrap()
     );
-    assert_close("coef", ours.data(), coef.data(), 1e-4, 1e-2);
+    assert_close("coef", ours.data().unwrap(), coef.data().unwrap(), 1e-4, 1e-2);
     assert_close(
         "intercept",
         p.intercept().unwrap(),
-        intercept.data(),
+        intercept.data().unwrap(),
         1e-4,
         1e-2,
     );
@@ -57,8 +57,8 @@ fn multinomial_matches_sklearn_converged_coefficients() {
     let proba = p.predict_proba(&golden("logreg_tight", "X_test")).unwrap();
     assert_close(
         "proba",
-        proba.data(),
-        golden("logreg_tight", "proba").data(),
+        proba.data().unwrap(),
+        golden("logreg_tight", "proba").data().unwrap(),
         1e-4,
         1e-3,
     );
@@ -71,10 +71,10 @@ fn binary_matches_sklearn_binary_model() {
     let ours = p.coef().unwrap();
     // One weight vector (sklearn's binary model), not a 2-row multinomial.
     assert_eq!(ours.shape(), &[1, 32]);
-    let ec = rel_err(ours.data(), coef.data());
+    let ec = rel_err(ours.data().unwrap(), coef.data().unwrap());
     let ei = rel_err(
         p.intercept().unwrap(),
-        golden("logreg_binary", "intercept").data(),
+        golden("logreg_binary", "intercept").data().unwrap(),
     );
     println!(
         "logreg_binary: coef rel err {ec:e}, intercept rel err {ei:e}, n_iter {}",
@@ -85,8 +85,8 @@ fn binary_matches_sklearn_binary_model() {
     assert_eq!(proba.shape(), &[500, 2]);
     assert_close(
         "proba",
-        proba.data(),
-        golden("logreg_binary", "proba").data(),
+        proba.data().unwrap(),
+        golden("logreg_binary", "proba").data().unwrap(),
         1e-4,
         1e-3,
     );
@@ -105,12 +105,12 @@ fn max_iter_200_matches_sklearn_predictions_and_probabilities() {
     let proba = p.predict_proba(&x_test).unwrap();
     let want_p = golden("logreg", "proba");
     let max_dp = proba
-        .data()
+        .data().unwrap()
         .iter()
-        .zip(want_p.data())
+        .zip(want_p.data().unwrap())
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    let sk_iter = golden("logreg", "n_iter").data()[0];
+    let sk_iter = golden("logreg", "n_iter").data().unwrap()[0];
     println!(
         "logreg (max_iter 200): {same}/500 predictions equal, max |Δp| {max_dp:e}, n_iter {} \
          (sklearn {sk_iter}), converged {:?}",
@@ -142,7 +142,7 @@ fn hand_worked_separable_pair_with_penalty() {
         let dg = 1.0 + 2.0 * s * (1.0 - s);
         w -= g / dg;
     }
-    let coef = p.coef().unwrap().data()[0];
+    let coef = p.coef().unwrap().data().unwrap()[0];
     assert!((coef - w).abs() < 1e-9, "{coef} vs {w}");
     assert!(p.intercept().unwrap()[0].abs() < 1e-9);
     assert_eq!(p.classes(), &[0, 1]);
@@ -202,7 +202,7 @@ fn coefficients_are_bit_identical_for_1_and_2_threads() {
     let (c1, b1) = run(1);
     let (c2, b2) = run(2);
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(c1.data()), bits(c2.data()));
+    assert_eq!(bits(c1.data().unwrap()), bits(c2.data().unwrap()));
     assert_eq!(bits(&b1), bits(&b2));
 }
 
@@ -215,7 +215,7 @@ fn labels_are_any_integers_and_predict_maps_back() {
     assert_eq!(p.classes(), &[-7, 40, 1000]);
     assert_eq!(p.predict(&x).unwrap(), y.to_vec());
     let proba = p.predict_proba(&x).unwrap();
-    for r in proba.data().chunks(3) {
+    for r in proba.data().unwrap().chunks(3) {
         assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 }

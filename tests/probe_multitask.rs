@@ -77,20 +77,20 @@ fn matches_the_probes_fitted_alone() {
     .unwrap();
     mt.fit(&x, &y).unwrap();
     let pred = mt.predict(&x).unwrap();
-    let col = |j: usize| -> Vec<f64> { y.data().iter().skip(j).step_by(3).copied().collect() };
+    let col = |j: usize| -> Vec<f64> { y.data().unwrap().iter().skip(j).step_by(3).copied().collect() };
     let mut r = Ridge::new();
     r.fit(&x, &Tensor::from_vec(col(0), &[40]).unwrap())
         .unwrap();
     let alone = r.predict(&x).unwrap();
     for i in 0..40 {
-        assert_eq!(pred.data()[i * 3], alone.data()[i]);
+        assert_eq!(pred.data().unwrap()[i * 3], alone.data().unwrap()[i]);
     }
     let mut l = LogisticRegression::new();
     let labels: Vec<i64> = col(2).iter().map(|&v| v as i64).collect();
     l.fit(&x, &labels).unwrap();
     let alone = l.predict(&x).unwrap();
     for (i, &c) in alone.iter().enumerate() {
-        assert_eq!(pred.data()[i * 3 + 2], c as f64);
+        assert_eq!(pred.data().unwrap()[i * 3 + 2], c as f64);
     }
 }
 

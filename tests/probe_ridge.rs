@@ -15,11 +15,11 @@ fn single_target_matches_sklearn() {
     assert_eq!(coef.shape(), &[1, 32]);
     let want = golden("ridge", "coef");
     let want_b = golden("ridge", "intercept"); // stored as shape (1,)
-    assert_close("coef", coef.data(), want.data(), 1e-8, 1e-12);
+    assert_close("coef", coef.data().unwrap(), want.data().unwrap(), 1e-8, 1e-12);
     assert_close(
         "intercept",
         r.intercept().unwrap(),
-        want_b.data(),
+        want_b.data().unwrap(),
         1e-8,
         1e-12,
     );
@@ -27,20 +27,20 @@ fn single_target_matches_sklearn() {
     assert_eq!(pred.shape(), &[500]);
     assert_close(
         "pred",
-        pred.data(),
-        golden("ridge", "pred").data(),
+        pred.data().unwrap(),
+        golden("ridge", "pred").data().unwrap(),
         1e-8,
         1e-12,
     );
     let worst = coef
-        .data()
+        .data().unwrap()
         .iter()
-        .zip(want.data())
+        .zip(want.data().unwrap())
         .map(|(a, b)| ((a - b) / b).abs())
         .fold(0.0, f64::max);
     println!(
         "ridge: max coef rel err {worst:e}, intercept {:e}",
-        ((r.intercept().unwrap()[0] - want_b.data()[0]) / want_b.data()[0]).abs()
+        ((r.intercept().unwrap()[0] - want_b.data().unwrap()[0]) / want_b.data().unwrap()[0]).abs()
     );
 }
 
@@ -51,11 +51,11 @@ fn several_targets_in_one_solve_match_sklearn() {
         .unwrap();
     let want = golden("ridge_multi", "coef");
     assert_eq!(r.coef().unwrap().shape(), want.shape());
-    assert_close("coef", r.coef().unwrap().data(), want.data(), 1e-8, 1e-12);
+    assert_close("coef", r.coef().unwrap().data().unwrap(), want.data().unwrap(), 1e-8, 1e-12);
     assert_close(
         "intercept",
         r.intercept().unwrap(),
-        golden("ridge_multi", "intercept").data(),
+        golden("ridge_multi", "intercept").data().unwrap(),
         1e-8,
         1e-12,
     );
@@ -63,8 +63,8 @@ fn several_targets_in_one_solve_match_sklearn() {
     assert_eq!(pred.shape(), &[500, 2]);
     assert_close(
         "pred",
-        pred.data(),
-        golden("ridge_multi", "pred").data(),
+        pred.data().unwrap(),
+        golden("ridge_multi", "pred").data().unwrap(),
         1e-8,
         1e-12,
     );
@@ -79,12 +79,12 @@ fn hand_worked_one_feature() {
     let y = Tensor::from_vec(vec![1.0, 3.0, 5.0], &[3]).unwrap();
     let mut r = Ridge::new();
     r.fit(&x, &y).unwrap();
-    assert!((r.coef().unwrap().data()[0] - 4.0 / 3.0).abs() < 1e-15);
+    assert!((r.coef().unwrap().data().unwrap()[0] - 4.0 / 3.0).abs() < 1e-15);
     assert!((r.intercept().unwrap()[0] - 5.0 / 3.0).abs() < 1e-15);
     // Without intercept: w = xᵀy / (xᵀx + α) = (0 + 3 + 10) / (5 + 1) = 13/6.
     let mut r = Ridge::new().fit_intercept(false);
     r.fit(&x, &y).unwrap();
-    assert!((r.coef().unwrap().data()[0] - 13.0 / 6.0).abs() < 1e-15);
+    assert!((r.coef().unwrap().data().unwrap()[0] - 13.0 / 6.0).abs() < 1e-15);
     assert_eq!(r.intercept().unwrap(), &[0.0]);
 }
 
@@ -103,7 +103,7 @@ fn dual_path_for_wide_data_matches_the_primal_solution() {
         &Tensor::from_vec(y.clone(), &[n]).unwrap(),
     )
     .unwrap();
-    let w = r.coef().unwrap().data().to_vec();
+    let w = r.coef().unwrap().data().unwrap().to_vec();
     let b = r.intercept().unwrap()[0];
     // Optimality of the primal objective: X_cᵀ(X_c w − y_c) + α w = 0 and b = ȳ − x̄·w.
     let xm: Vec<f64> = (0..d)

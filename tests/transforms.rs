@@ -19,8 +19,8 @@ fn rng(seed: u64) -> StdRng {
 /// A golden `(28, 28)` array of grey levels as a `u8` image.
 fn golden_u8(case: &str, name: &str) -> Image<u8> {
     let t = golden(case, name);
-    let px: Vec<u8> = t.data().iter().map(|&v| v as u8).collect();
-    assert!(t.data().iter().zip(&px).all(|(&v, &p)| v == p as f64));
+    let px: Vec<u8> = t.data().unwrap().iter().map(|&v| v as u8).collect();
+    assert!(t.data().unwrap().iter().zip(&px).all(|(&v, &p)| v == p as f64));
     Image::gray(t.shape()[0], t.shape()[1], px).unwrap()
 }
 
@@ -29,7 +29,7 @@ fn resized_crop_matches_pil_within_one_grey_level() {
     for case in ["resized_crop_0", "resized_crop_1", "resized_crop_2"] {
         let img = golden_u8(case, "img");
         let b = golden(case, "box");
-        let (top, left, h, w) = (b.data()[0], b.data()[1], b.data()[2], b.data()[3]);
+        let (top, left, h, w) = (b.data().unwrap()[0], b.data().unwrap()[1], b.data().unwrap()[2], b.data().unwrap()[3]);
         let want = golden_u8(case, "out");
         let got = resized_crop(
             &img,
@@ -63,18 +63,18 @@ fn resized_crop_matches_pil_within_one_grey_level() {
 fn gaussian_blur_matches_torchvision() {
     for case in ["gaussian_blur_0", "gaussian_blur_1", "gaussian_blur_2"] {
         let img = golden(case, "img");
-        let sigma = golden(case, "sigma").data()[0];
+        let sigma = golden(case, "sigma").data().unwrap()[0];
         let want = golden(case, "out");
-        let px: Vec<f32> = img.data().iter().map(|&v| v as f32).collect();
+        let px: Vec<f32> = img.data().unwrap().iter().map(|&v| v as f32).collect();
         let got = gaussian_blur(&Image::new(1, 28, 28, px).unwrap(), 3, sigma as f32).unwrap();
         let got: Vec<f64> = got.data().iter().map(|&v| v as f64).collect();
         let worst = got
             .iter()
-            .zip(want.data())
+            .zip(want.data().unwrap())
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         eprintln!("{case} (sigma {sigma}): max |Δ| = {worst:e}");
-        assert_close(case, &got, want.data(), 1e-6, 1.0);
+        assert_close(case, &got, want.data().unwrap(), 1e-6, 1.0);
     }
 }
 

@@ -26,14 +26,12 @@ impl<T: Element> Grads<T> {
 }
 
 /// Adds `g` into the slot, taking ownership when the slot is empty.
-fn accumulate<T: Element>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) {
+fn accumulate<T: Element>(slot: &mut Option<Tensor<T>>, g: Tensor<T>) -> Result<()> {
     match slot {
-        Some(acc) => {
-            debug_assert_eq!(acc.shape(), g.shape(), "gradient shape invariant");
-            crate::tensor::add_assign(acc, &g);
-        }
+        Some(acc) => acc.add_assign(&g)?,
         None => *slot = Some(g),
     }
+    Ok(())
 }
 
 impl<T: Element> Graph<T> {
@@ -64,7 +62,7 @@ impl<T: Element> Graph<T> {
             let Some(g) = grads[i].take() else { continue };
             for (input, gi) in self.input_grads(&node.op, &node.value, g)? {
                 if self.nodes[input.index()].requires_grad {
-                    accumulate(&mut grads[input.index()], gi);
+                    accumulate(&mut grads[input.index()], gi)?;
                 }
             }
         }
@@ -122,7 +120,7 @@ impl<T: Element> Graph<T> {
                     // d(a+b) = (g, g)
                     BinaryOp::Add => (g.clone(), g.sum_to_shape(bshape)?),
                     // d(a−b) = (g, −g)
-                    BinaryOp::Sub => (g.clone(), g.sum_to_shape(bshape)?.map(UnaryOp::Neg)),
+                    BinaryOp::Sub => (g.clone(), g.sum_to_shape(bshape)?.map(UnaryOp::Neg)?),
                     // d(a·b) = (g·b, g·a)
                     BinaryOp::Mul => (g.mul(val(b))?, g.mul(val(a))?.sum_to_shape(bshape)?),
                     // d(a/b) = (g/b, −g·a/b² = −g·out/b)
@@ -131,7 +129,7 @@ impl<T: Element> Graph<T> {
                             .mul(out)?
                             .div(val(b))?
                             .sum_to_shape(bshape)?
-                            .map(UnaryOp::Neg);
+                            .map(UnaryOp::Neg)?;
                         (g.div(val(b))?, gb)
                     }
                 };
@@ -143,24 +141,24 @@ impl<T: Element> Graph<T> {
                     // d(a ± s) = g
                     BinaryOp::Add | BinaryOp::Sub => g,
                     // d(a·s) = g·s
-                    BinaryOp::Mul => g.mul_scalar(s),
+                    BinaryOp::Mul => g.mul_scalar(s)?,
                     // d(a/s) = g/s
-                    BinaryOp::Div => g.scalar_op(s, BinaryOp::Div),
+                    BinaryOp::Div => g.scalar_op(s, BinaryOp::Div)?,
                 };
                 res.push((a, ga));
             }
             &Op::Unary { a, op } => {
                 let ga = match op {
                     // relu' = 1 where out > 0
-                    UnaryOp::Relu => out.relu_backward(g),
+                    UnaryOp::Relu => out.relu_backward(g)?,
                     // (e^a)' = e^a = out
                     UnaryOp::Exp => g.mul(out)?,
                     // (ln a)' = 1/a
                     UnaryOp::Ln => g.div(val(a))?,
                     // (√a)' = 1/(2√a) = 1/(2·out)
-                    UnaryOp::Sqrt => g.div(out)?.mul_scalar(T::from_f64(0.5)),
+                    UnaryOp::Sqrt => g.div(out)?.mul_scalar(T::from_f64(0.5))?,
                     // (−a)' = −1
-                    UnaryOp::Neg => g.map(UnaryOp::Neg),
+                    UnaryOp::Neg => g.map(UnaryOp::Neg)?,
                 };
                 res.push((a, ga));
             }
@@ -210,14 +208,14 @@ impl<T: Element> Graph<T> {
             // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
             Op::L2NormalizeRows { a, norms } => {
                 let eps = T::from_f64(super::ops::NORMALIZE_EPS);
-                res.push((*a, out.l2_normalize_rows_backward(norms, eps, g)))
+                res.push((*a, out.l2_normalize_rows_backward(norms, eps, g)?))
             }
             // d lse_i / d x_ij = softmax_ij = e^(x_ij − lse_i)
-            &Op::LogSumExpRows { a } => res.push((a, val(a).logsumexp_rows_backward(out, &g))),
+            &Op::LogSumExpRows { a } => res.push((a, val(a).logsumexp_rows_backward(out, &g)?)),
             // y = x − lse: dx_ij = g_ij − softmax_ij·Σ_k g_ik, softmax = e^y
-            &Op::LogSoftmaxRows { a } => res.push((a, out.log_softmax_rows_backward(g))),
+            &Op::LogSoftmaxRows { a } => res.push((a, out.log_softmax_rows_backward(g)?)),
             // Filled elements are constants: no gradient.
-            Op::MaskedFill { a, mask } => res.push((*a, Tensor::zero_where(g, mask))),
+            Op::MaskedFill { a, mask } => res.push((*a, Tensor::zero_where(g, mask)?)),
             // Scatter-add each picked row's gradient back to its source row.
             Op::GatherRows { a, indices } => {
                 res.push((*a, g.scatter_add_rows(indices, val(*a).shape())?))

@@ -48,14 +48,14 @@ pub fn check_gradients(
         let zeros = Tensor::zeros(inputs[i].shape());
         let analytic = grads.get(v).unwrap_or(&zeros);
         for e in 0..inputs[i].len() {
-            let x0 = xs[i].data()[e];
-            xs[i].data_mut()[e] = x0 + h;
+            let x0 = xs[i].data()?[e];
+            xs[i].data_mut()?[e] = x0 + h;
             let fp = eval(&xs)?;
-            xs[i].data_mut()[e] = x0 - h;
+            xs[i].data_mut()?[e] = x0 - h;
             let fm = eval(&xs)?;
-            xs[i].data_mut()[e] = x0;
+            xs[i].data_mut()?[e] = x0;
             let numeric = (fp - fm) / (2.0 * h);
-            let a = analytic.data()[e];
+            let a = analytic.data()?[e];
             let rel = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1.0);
             if !rel.is_finite() {
                 return Err(Error::NonFinite {

@@ -12,7 +12,7 @@ pub mod gradcheck;
 mod ops;
 
 use crate::error::{Error, Result};
-use crate::tensor::conv::Conv2dGeometry;
+use crate::tensor::Conv2dGeometry;
 use crate::tensor::{BinaryOp, Element, Tensor, UnaryOp};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

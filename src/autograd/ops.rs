@@ -4,7 +4,7 @@
 
 use super::{Graph, Op, Var};
 use crate::error::{Error, Result};
-use crate::tensor::conv::Conv2dGeometry;
+use crate::tensor::Conv2dGeometry;
 use crate::tensor::{BinaryOp, Element, Tensor, UnaryOp};
 
 /// `eps` of `torch.nn.functional.normalize`.
@@ -65,7 +65,7 @@ impl<T: Element> Graph<T> {
     /// `a op s` for a constant `s`.
     pub fn scalar(&mut self, a: Var, s: T, op: BinaryOp) -> Result<Var> {
         self.check_var("scalar", a)?;
-        let value = self.value(a).scalar_op(s, op);
+        let value = self.value(a).scalar_op(s, op)?;
         Ok(self.record(value, Op::Scalar { a, s, op }, &[a]))
     }
 
@@ -82,7 +82,7 @@ impl<T: Element> Graph<T> {
     /// An elementwise function.
     pub fn unary(&mut self, a: Var, op: UnaryOp) -> Result<Var> {
         self.check_var("unary", a)?;
-        let value = self.value(a).map(op);
+        let value = self.value(a).map(op)?;
         Ok(self.record(value, Op::Unary { a, op }, &[a]))
     }
 
@@ -121,7 +121,7 @@ impl<T: Element> Graph<T> {
     /// Sum of every element (a 0-d result).
     pub fn sum(&mut self, a: Var) -> Result<Var> {
         self.check_var("sum", a)?;
-        let value = self.value(a).sum_all_tensor();
+        let value = self.value(a).sum_all()?;
         Ok(self.record(value, Op::Sum { a }, &[a]))
     }
 

@@ -126,7 +126,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     };
     let outcome = match (xtr, xte) {
         (Features::F32(a), Features::F32(b)) => evaluate(&spec, &a, &ytr, &b, &yte, &files)?,
-        (a, b) => evaluate(&spec, &a.into_f64(), &ytr, &b.into_f64(), &yte, &files)?,
+        (a, b) => {
+            let (a, b) = (a.into_f64().map_err(|e| e.to_string())?, b.into_f64().map_err(|e| e.to_string())?);
+            evaluate(&spec, &a, &ytr, &b, &yte, &files)?
+        }
     };
     if outcome.converged == Some(false) {
         eprintln!(
@@ -212,10 +215,10 @@ impl Features {
         }
     }
 
-    fn into_f64(self) -> Tensor<f64> {
+    fn into_f64(self) -> nidl::Result<Tensor<f64>> {
         match self {
             Features::F32(t) => t.cast(),
-            Features::F64(t) => t,
+            Features::F64(t) => Ok(t),
         }
     }
 }
@@ -289,14 +292,15 @@ impl Targets {
             return self.array.to_i64().map_err(|e| self.at(e));
         }
         let v = self.values()?;
-        labels_from_f64("labels", v.data()).map_err(|e| self.at(e))
+        labels_from_f64("labels", v.data().map_err(|e| self.at(e))?).map_err(|e| self.at(e))
     }
 
     /// Regression targets as `f64`, shape `(n,)` or `(n, t)`, finite.
     fn values(&self) -> Result<Tensor<f64>, String> {
         let t: Tensor<f64> = self.array.to_tensor().map_err(|e| self.at(e))?;
-        if let Some(i) = t.data().iter().position(|v| !v.is_finite()) {
-            return Err(self.at(format!("element {i} is {}", t.data()[i])));
+        let data = t.data().map_err(|e| self.at(e))?;
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(self.at(format!("element {i} is {}", data[i])));
         }
         let t = if self.cols == 1 {
             t.reshape(&[t.len()])
@@ -411,12 +415,12 @@ fn regression_metrics(
     pred: &Tensor<f64>,
     cols: usize,
 ) -> nidl::Result<Vec<(String, f64)>> {
-    let column = |t: &Tensor<f64>, j: usize| -> Vec<f64> {
-        t.data().iter().skip(j).step_by(cols).copied().collect()
+    let column = |t: &Tensor<f64>, j: usize| -> nidl::Result<Vec<f64>> {
+        Ok(t.data()?.iter().skip(j).step_by(cols).copied().collect())
     };
     let mut out = Vec::new();
     for j in 0..cols {
-        let r = RegressionReport::new(&column(truth, j), &column(pred, j))?;
+        let r = RegressionReport::new(&column(truth, j)?, &column(pred, j)?)?;
         for (k, v) in r.metrics() {
             let key = if cols == 1 {
                 k.to_string()

@@ -56,13 +56,14 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let height = n * tile_h + (n + 1) * GAP;
     let mut canvas = vec![GAP_GREY; width * height];
     let px = rows * cols;
+    let views = batch.views.data().map_err(|e| e.to_string())?;
     for (r, &index) in batch.indices.iter().enumerate() {
         let original = mnist
             .image(index)
             .ok_or_else(|| format!("image {index} missing from {}", data_dir.display()))?;
         let view = |v: usize| -> Vec<u8> {
             let start = (v * n + r) * px;
-            batch.views.data()[start..start + px]
+            views[start..start + px]
                 .iter()
                 // Undo Normalize(0.5, 0.5) and ToTensor: x·0.5 + 0.5 in [0, 1], times 255.
                 .map(|&x| ((x * 0.5 + 0.5) * 255.0).round().clamp(0.0, 255.0) as u8)

@@ -149,8 +149,9 @@ pub trait Stack {
     type Elem: Element;
     /// Shape of the item (the batch tensor is `[B, ..shape]`).
     fn shape(&self) -> Vec<usize>;
-    /// The elements in row-major order (`shape.iter().product()` of them).
-    fn values(&self) -> &[Self::Elem];
+    /// The elements in row-major order (`shape.iter().product()` of them); an error for
+    /// elements that are not in host memory.
+    fn values(&self) -> Result<&[Self::Elem]>;
 }
 
 impl Stack for Image<f32> {
@@ -158,8 +159,8 @@ impl Stack for Image<f32> {
     fn shape(&self) -> Vec<usize> {
         Image::shape(self).to_vec()
     }
-    fn values(&self) -> &[f32] {
-        self.data()
+    fn values(&self) -> Result<&[f32]> {
+        Ok(self.data())
     }
 }
 
@@ -168,8 +169,8 @@ impl<T: Element> Stack for Vec<T> {
     fn shape(&self) -> Vec<usize> {
         vec![self.len()]
     }
-    fn values(&self) -> &[T] {
-        self
+    fn values(&self) -> Result<&[T]> {
+        Ok(self)
     }
 }
 
@@ -178,7 +179,7 @@ impl<T: Element> Stack for Tensor<T> {
     fn shape(&self) -> Vec<usize> {
         Tensor::shape(self).to_vec()
     }
-    fn values(&self) -> &[T] {
+    fn values(&self) -> Result<&[T]> {
         self.data()
     }
 }
@@ -563,7 +564,7 @@ fn stack<C: Collate, L: Label>(
         }
         for v in c.views() {
             let shape = v.shape();
-            if shape != item_shape || v.values().len() != item_len {
+            if shape != item_shape || v.values()?.len() != item_len {
                 return Err(Error::shape(
                     OP,
                     format!("every view shaped like sample {}'s", indices[0]),
@@ -573,14 +574,15 @@ fn stack<C: Collate, L: Label>(
         }
     }
     let (outputs, labels_in): (Vec<C>, Vec<L>) = samples.into_iter().unzip();
+    // Batch row k = v·bsz + i holds view v of sample i.
+    let sources = (0..n_views * bsz)
+        .map(|k| outputs[k % bsz].views()[k / bsz].values())
+        .collect::<Result<Vec<_>>>()?;
     let mut data = vec![<ElemOf<C> as Element>::ZERO; n_views * bsz * item_len];
     if item_len > 0 {
         data.par_chunks_mut(item_len)
-            .enumerate()
-            .for_each(|(k, chunk)| {
-                let (v, i) = (k / bsz, k % bsz);
-                chunk.copy_from_slice(outputs[i].views()[v].values());
-            });
+            .zip(sources.par_iter())
+            .for_each(|(chunk, src)| chunk.copy_from_slice(src));
     }
     let mut shape = vec![n_views * bsz];
     shape.extend_from_slice(&item_shape);
@@ -750,10 +752,10 @@ mod tests {
         let batch = &a[0];
         for (k, &i) in batch.indices.iter().enumerate() {
             for v in 0..2 {
-                let row = &batch.views.data()[(v * 2 + k) * 3..(v * 2 + k + 1) * 3];
+                let row = &batch.views.data().unwrap()[(v * 2 + k) * 3..(v * 2 + k + 1) * 3];
                 assert!(row.iter().all(|&x| x >= i as f32 && x < i as f32 + 1.0));
             }
-            assert_eq!(batch.labels.data()[k], i as f64);
+            assert_eq!(batch.labels.data().unwrap()[k], i as f64);
         }
     }
 

@@ -166,18 +166,18 @@ impl NpyArray {
         Tensor::from_vec(data, &self.shape)
     }
 
-    /// An array holding a copy of `t`: `F32` for `Tensor<f32>`, `F64` for `Tensor<f64>`.
-    pub fn from_tensor<T: Element>(t: &Tensor<T>) -> NpyArray {
-        let data = if T::NAME == "f32" {
-            // Exact: f32 → f64 → f32 round-trips.
-            NpyData::F32(t.data().iter().map(|v| v.to_f64() as f32).collect())
-        } else {
-            NpyData::F64(t.data().iter().map(|v| v.to_f64()).collect())
+    /// An array holding a copy of `t`: `F32` for `Tensor<f32>`, `F64` for `Tensor<f64>`; a
+    /// tensor on a device is read back.
+    pub fn from_tensor<T: Element>(t: &Tensor<T>) -> Result<NpyArray> {
+        let values = t.to_vec()?;
+        let data = match T::as_f32(&values) {
+            Some(v) => NpyData::F32(v.to_vec()),
+            None => NpyData::F64(values.iter().map(|v| v.to_f64()).collect()),
         };
-        NpyArray {
+        Ok(NpyArray {
             shape: t.shape().to_vec(),
             data,
-        }
+        })
     }
 
     /// The elements as `i64` (labels, indices).
@@ -412,7 +412,7 @@ pub fn read_tensor<T: Element>(path: impl AsRef<Path>) -> Result<Tensor<T>> {
 
 /// Writes a tensor as `.npy` (`<f4` for `f32`, `<f8` for `f64`), atomically (see [`write_npy`]).
 pub fn write_tensor<T: Element>(path: impl AsRef<Path>, t: &Tensor<T>) -> Result<()> {
-    write_npy(path, &NpyArray::from_tensor(t))
+    write_npy(path, &NpyArray::from_tensor(t)?)
 }
 
 /// The full file bytes for `array`.
@@ -944,7 +944,7 @@ mod tests {
         assert_eq!(a.dtype(), "<f8");
         let t: Tensor<f64> = a.to_tensor().unwrap();
         assert_eq!(t.shape(), &[8, 5]);
-        assert!(t.data().iter().all(|v| v.is_finite()));
+        assert!(t.data().unwrap().iter().all(|v| v.is_finite()));
         assert_eq!(encode_npy(&a).unwrap(), std::fs::read(&path).unwrap());
     }
 
@@ -1204,13 +1204,13 @@ mod tests {
     #[test]
     fn tensor_conversions() {
         let t = Tensor::<f32>::from_vec(vec![1.0, -2.5, 3.25, 0.1], &[2, 2]).unwrap();
-        let a = NpyArray::from_tensor(&t);
+        let a = NpyArray::from_tensor(&t).unwrap();
         assert_eq!(a.dtype(), "<f4");
         assert_eq!(a.to_tensor::<f32>().unwrap(), t);
         let t64 = Tensor::<f64>::from_vec(vec![0.1, 0.2], &[2]).unwrap();
-        let a64 = NpyArray::from_tensor(&t64);
+        let a64 = NpyArray::from_tensor(&t64).unwrap();
         assert_eq!(a64.dtype(), "<f8");
-        assert_eq!(a64.to_tensor::<f32>().unwrap().data(), &[0.1f32, 0.2f32]);
+        assert_eq!(a64.to_tensor::<f32>().unwrap().data().unwrap(), &[0.1f32, 0.2f32]);
 
         let path = scratch("t.npy");
         write_tensor(&path, &t64).unwrap();
@@ -1223,7 +1223,7 @@ mod tests {
             data: NpyData::I64(vec![-3, 0, 1 << 53]),
         };
         assert_eq!(
-            ints.to_tensor::<f64>().unwrap().data(),
+            ints.to_tensor::<f64>().unwrap().data().unwrap(),
             &[-3.0, 0.0, 9007199254740992.0]
         );
         let inexact = NpyArray {
@@ -1245,7 +1245,7 @@ mod tests {
             shape: vec![2],
             data: NpyData::U8(vec![0, 255]),
         };
-        assert_eq!(bytes.to_tensor::<f32>().unwrap().data(), &[0.0, 255.0]);
+        assert_eq!(bytes.to_tensor::<f32>().unwrap().data().unwrap(), &[0.0, 255.0]);
     }
 
     #[test]

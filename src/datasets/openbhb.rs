@@ -426,9 +426,11 @@ impl OpenBhb {
     pub fn target(&self, target: Target) -> Option<Vec<f64>> {
         let k = self.target_kinds.len();
         let j = self.target_kinds.iter().position(|&t| t == target)?;
+        // The reader builds its tensors in host memory, so `data()` is `Ok`.
         Some(
             self.targets
                 .data()
+                .ok()?
                 .iter()
                 .skip(j)
                 .step_by(k)
@@ -450,8 +452,8 @@ impl OpenBhb {
         let d = self.modality.n_features();
         let k = self.target_kinds.len();
         Some((
-            &self.features.data()[i * d..(i + 1) * d],
-            &self.targets.data()[i * k..(i + 1) * k],
+            &self.features.data().ok()?[i * d..(i + 1) * d],
+            &self.targets.data().ok()?[i * k..(i + 1) * k],
         ))
     }
 

@@ -1,9 +1,11 @@
 //! The wgpu compute backend (cargo feature `gpu`): device buffers and WGSL kernels for every
 //! op a training step runs.
 //!
-//! The autograd tape and the layers are the same code on every device: [`Tensor`] methods
-//! route to the kernels of `gpu/ops.rs` when an operand lives on the GPU ([`Tensor::to_device`]), so a model whose
-//! parameters were moved there trains there. Within a step nothing comes back to the host
+//! The autograd tape and the layers are the same code on every device: the tensor storage
+//! sends an op to the GPU implementation of the backend trait (`gpu/storage.rs`) when an
+//! operand lives on the GPU ([`Tensor::to_device`]), so a model whose parameters were moved
+//! there trains there. This module sees only the op descriptors, the backend trait and the
+//! error type — never tensors, layers, optimizers or the trainer. Within a step nothing comes back to the host
 //! until something asks for host values (the loss's `item()`, embeddings for a probe): kernels
 //! are recorded into one command encoder and submitted in batches, and [`readbacks`] counts the
 //! transfers back (per thread) so tests can hold the backend to that.
@@ -17,10 +19,11 @@
 //! [`Tensor::to_device`]: crate::tensor::Tensor::to_device
 
 mod kernels;
-pub(crate) mod ops;
+mod storage;
+
+pub(crate) use storage::GpuStorage;
 
 use crate::error::{Error, Result};
-use crate::tensor::Element;
 use kernels::{Kernel, PARAM_WORDS};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -151,6 +154,11 @@ impl Gpu {
             pool: Mutex::new(Pool::default()),
             max_binding: max_binding.min(adapter.limits().max_buffer_size),
         })
+    }
+
+    /// The largest tensor the device holds, in bytes (its largest storage binding).
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.max_binding
     }
 
     /// The adapter's name and backend, e.g. `NVIDIA H100 (Vulkan)`.
@@ -372,17 +380,28 @@ impl Gpu {
     }
 
     /// Copies `buffer`'s elements to the host, after every kernel recorded so far.
-    fn read(&self, buffer: &Buffer) -> Vec<f32> {
+    ///
+    /// Errors: [`Error::Device`] when the device is lost or the copy cannot be mapped.
+    fn read(&self, buffer: &Buffer) -> Result<Vec<f32>> {
         let bytes = (buffer.len * 4) as u64;
         if bytes == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Device(format!(
+                "{} failed {what} while reading back {} f32 elements: {e}",
+                self.name(),
+                buffer.len
+            ))
+        };
+        let staging = self.checked(buffer.len, || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
         self.record(|encoder| encoder.copy_buffer_to_buffer(buffer.raw(), 0, &staging, 0, bytes));
         self.submit(&mut lock(&self.pending));
         let slice = staging.slice(..);
@@ -393,17 +412,18 @@ impl Gpu {
         });
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .expect("GPU device lost while waiting for a readback");
+            .map_err(|e| failed("waiting for the device", &e))?;
         rx.recv()
-            .expect("map callback ran")
-            .expect("mapping a readback buffer");
+            .map_err(|e| failed("mapping (no answer)", &e))?
+            .map_err(|e| failed("mapping", &e))?;
         READBACKS.with(|n| n.set(n.get() + 1));
         let data = slice
             .get_mapped_range()
-            .expect("the readback buffer is mapped");
-        data.chunks_exact(4)
+            .map_err(|e| failed("viewing the mapped copy", &e))?;
+        Ok(data
+            .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
+            .collect())
     }
 
     /// Takes a freed buffer back into the pool (or releases it when the pool is full).
@@ -457,10 +477,10 @@ impl Buffer {
     }
 
     /// The elements, read back to the host.
-    pub fn read(&self) -> Vec<f32> {
-        gpu()
-            .expect("a buffer exists only on an open GPU")
-            .read(self)
+    ///
+    /// Errors: [`Error::Device`] when the device fails the copy.
+    pub fn read(&self) -> Result<Vec<f32>> {
+        gpu()?.read(self)
     }
 }
 
@@ -472,24 +492,9 @@ impl Drop for Buffer {
     }
 }
 
-/// Copies host elements of an f32 tensor to a new device buffer.
-///
-/// Errors: [`Error::Device`] when no GPU can be opened, or for elements that are not f32 (the
-/// backend computes in f32 only).
-pub fn upload<T: Element>(data: &[T]) -> Result<Buffer> {
-    if T::NAME != "f32" {
-        return Err(Error::Device(format!(
-            "the GPU backend computes in f32; a {} tensor cannot move there",
-            T::NAME
-        )));
-    }
-    let host: Vec<f32> = data.iter().map(|v| v.to_f64() as f32).collect();
-    gpu()?.upload_f32(&host)
-}
-
-/// A zeroed device buffer of `len` f32 elements.
+/// Copies host f32 elements to a new device buffer.
 ///
 /// Errors: [`Error::Device`] when no GPU can be opened or the buffer cannot be allocated.
-pub fn zeros(len: usize) -> Result<Buffer> {
-    gpu()?.zeros(len)
+pub(crate) fn upload(data: &[f32]) -> Result<Buffer> {
+    gpu()?.upload_f32(data)
 }

@@ -228,7 +228,7 @@ fn label_matrix<T: Element>(labels: &Tensor<T>) -> Result<(usize, usize, Vec<f64
             &[labels.shape()],
         ));
     }
-    let y: Vec<f64> = labels.data().iter().map(|v| v.to_f64()).collect();
+    let y: Vec<f64> = labels.data()?.iter().map(|v| v.to_f64()).collect();
     if let Some(i) = y.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite {
             what: format!(
@@ -478,7 +478,7 @@ impl YAwareInfoNce {
         let sim = g.scalar(sim, T::from_f64(self.temperature), BinaryOp::Div)?;
         let mut penalty = Tensor::zeros(&[n, n]);
         for i in 0..n {
-            penalty.data_mut()[i * n + i] = T::from_f64(SELF_SIMILARITY_PENALTY);
+            penalty.data_mut()?[i * n + i] = T::from_f64(SELF_SIMILARITY_PENALTY);
         }
         let penalty = g.input(penalty);
         let sim = g.sub(sim, penalty)?;

@@ -56,12 +56,12 @@ impl<T: Element> BatchNorm1d<T> {
         let unbias = T::from_usize(n) / T::from_usize(n - 1);
         let mut rm = lock(&self.running_mean);
         let batch_mean = mean.reshape(rm.shape())?;
-        *rm = rm.mul_scalar(keep).add(&batch_mean.mul_scalar(m))?;
+        *rm = rm.mul_scalar(keep)?.add(&batch_mean.mul_scalar(m)?)?;
         let mut rv = lock(&self.running_var);
         let batch_var = var.reshape(rv.shape())?;
         *rv = rv
-            .mul_scalar(keep)
-            .add(&batch_var.mul_scalar(unbias).mul_scalar(m))?;
+            .mul_scalar(keep)?
+            .add(&batch_var.mul_scalar(unbias)?.mul_scalar(m)?)?;
         Ok(())
     }
 }
@@ -100,7 +100,7 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
             let (rm, rv) = self.running_stats();
             let mean = g.input(rm);
             let xc = g.sub(x, mean)?;
-            let std = g.input(rv.add_scalar(eps).sqrt());
+            let std = g.input(rv.add_scalar(eps)?.sqrt()?);
             (xc, std)
         };
         let xhat = g.div(xc, std)?;

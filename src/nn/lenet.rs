@@ -3,7 +3,7 @@
 use super::{join, Conv2d, Linear, Module, Param};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
-use crate::tensor::conv::Conv2dGeometry;
+use crate::tensor::Conv2dGeometry;
 use crate::tensor::Element;
 use rand::RngCore;
 

@@ -1,13 +1,8 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW` (single-tensor path).
 
-use super::{
-    check_at_least, check_beta, decay_for, parse_state, update3, AdamCoefficients, Layout,
-    Optimizer,
-};
+use super::{check_at_least, check_beta, decay_for, parse_state, Layout, Optimizer};
 use crate::error::{Error, Result};
-#[cfg(feature = "gpu")]
-use crate::tensor::Device;
-use crate::tensor::{Element, Tensor};
+use crate::tensor::{AdamStep, Element, Tensor};
 
 /// The state and update shared by [`Adam`] and [`AdamW`]; they differ only in how weight decay
 /// enters (`decoupled`).
@@ -27,16 +22,6 @@ struct AdamCore<T: Element> {
     /// Second moments `v`, one per parameter; empty until the first step.
     exp_avg_sq: Vec<Tensor<T>>,
     layout: Layout,
-}
-
-/// `torch.lerp(start, end, weight)` for a scalar weight, in PyTorch's two-branch form.
-#[inline(always)]
-pub(super) fn lerp<T: Element>(start: T, end: T, weight: T) -> T {
-    if weight.abs() < T::from_f64(0.5) {
-        start + weight * (end - start)
-    } else {
-        end - (end - start) * (T::ONE - weight)
-    }
 }
 
 impl<T: Element> AdamCore<T> {
@@ -99,7 +84,7 @@ impl<T: Element> AdamCore<T> {
         let step_size = self.lr / bias_correction1;
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let wd = decay_for(self.weight_decay, self.exclude_1d, p.ndim());
-            let c = AdamCoefficients {
+            let c = AdamStep {
                 decoupled: self.decoupled && wd != 0.0,
                 l2: !self.decoupled && wd != 0.0,
                 shrink: T::from_f64(1.0 - self.lr * wd),
@@ -111,32 +96,7 @@ impl<T: Element> AdamCore<T> {
                 neg_step_size: T::from_f64(-step_size),
                 eps: T::from_f64(self.eps),
             };
-            #[cfg(feature = "gpu")]
-            if [&**p, &self.exp_avg[i], g]
-                .iter()
-                .any(|t| t.device() == Device::Gpu)
-            {
-                let (np, m, v) =
-                    crate::gpu::ops::adam(p, &self.exp_avg[i], &self.exp_avg_sq[i], g, &c)?;
-                (**p, self.exp_avg[i], self.exp_avg_sq[i]) = (np, m, v);
-                continue;
-            }
-            update3(
-                p.data_mut(),
-                self.exp_avg[i].data_mut(),
-                self.exp_avg_sq[i].data_mut(),
-                g.data(),
-                |p, m, v, g| {
-                    if c.decoupled {
-                        *p *= c.shrink;
-                    }
-                    let g = if c.l2 { g + c.l2_wd * *p } else { g };
-                    *m = lerp(*m, g, c.one_minus_beta1);
-                    *v = *v * c.beta2 + c.one_minus_beta2 * g * g;
-                    let denom = v.sqrt() / c.bc2_sqrt + c.eps;
-                    *p += c.neg_step_size * *m / denom;
-                },
-            );
+            p.adam_step(&mut self.exp_avg[i], &mut self.exp_avg_sq[i], g, &c)?;
         }
         Ok(())
     }

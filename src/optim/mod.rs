@@ -21,8 +21,9 @@
 //! Schedules ([`schedule`]) give the learning rate per epoch or per step; the trainer calls
 //! [`Optimizer::set_lr`] with it.
 //!
-//! Parallelism: element updates are independent, so large tensors are split into fixed chunks of
-//! [`OPTIM_CHUNK`] elements for rayon; the result is the same for any thread count.
+//! Each optimizer computes its per-step constants and hands every parameter to one fused
+//! tensor-level step ([`Tensor::adam_step`](crate::Tensor), `sgd_step`), which each backend
+//! implements: on the CPU, one parallel pass in fixed chunks, the same for any thread count.
 
 mod adam;
 pub mod schedule;
@@ -34,13 +35,7 @@ pub use sgd::Sgd;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Element, Tensor};
-use rayon::prelude::*;
 use std::collections::BTreeMap;
-
-/// Elements per rayon task in the update loops. Small enough that a projection head's weight
-/// matrix spreads over the cores, large enough that a task outweighs its scheduling; tensors of at
-/// most one chunk are updated on the calling thread.
-pub const OPTIM_CHUNK: usize = 1 << 14;
 
 /// A gradient-descent optimizer over a fixed, ordered list of parameter tensors.
 pub trait Optimizer<T: Element> {
@@ -203,7 +198,7 @@ pub(crate) fn parse_state<T: Element>(
                     &[t.shape()],
                 ));
             }
-            scalar_vals[k] = Some(t.data()[0]);
+            scalar_vals[k] = Some(t.data()?[0]);
             continue;
         }
         let parsed = name.rsplit_once('.').and_then(|(prefix, idx)| {
@@ -272,93 +267,6 @@ pub(crate) fn parse_state<T: Element>(
         scalars: scalar_vals,
         lists,
     })
-}
-
-/// `f(p, g)` for every element, in [`OPTIM_CHUNK`]-sized rayon tasks when large.
-pub(crate) fn update1<T: Element>(p: &mut [T], g: &[T], f: impl Fn(&mut T, T) + Sync) {
-    let run = |p: &mut [T], g: &[T]| {
-        for (p, &g) in p.iter_mut().zip(g) {
-            f(p, g);
-        }
-    };
-    if p.len() <= OPTIM_CHUNK {
-        run(p, g);
-    } else {
-        p.par_chunks_mut(OPTIM_CHUNK)
-            .zip(g.par_chunks(OPTIM_CHUNK))
-            .for_each(|(p, g)| run(p, g));
-    }
-}
-
-/// `f(p, s, g)` for every element (one state buffer `s`), chunked as [`update1`].
-pub(crate) fn update2<T: Element>(
-    p: &mut [T],
-    s: &mut [T],
-    g: &[T],
-    f: impl Fn(&mut T, &mut T, T) + Sync,
-) {
-    let run = |p: &mut [T], s: &mut [T], g: &[T]| {
-        for ((p, s), &g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
-            f(p, s, g);
-        }
-    };
-    if p.len() <= OPTIM_CHUNK {
-        run(p, s, g);
-    } else {
-        p.par_chunks_mut(OPTIM_CHUNK)
-            .zip(s.par_chunks_mut(OPTIM_CHUNK))
-            .zip(g.par_chunks(OPTIM_CHUNK))
-            .for_each(|((p, s), g)| run(p, s, g));
-    }
-}
-
-/// `f(p, s1, s2, g)` for every element (two state buffers), chunked as [`update1`].
-pub(crate) fn update3<T: Element>(
-    p: &mut [T],
-    s1: &mut [T],
-    s2: &mut [T],
-    g: &[T],
-    f: impl Fn(&mut T, &mut T, &mut T, T) + Sync,
-) {
-    let run = |p: &mut [T], s1: &mut [T], s2: &mut [T], g: &[T]| {
-        for (((p, s1), s2), &g) in p.iter_mut().zip(s1.iter_mut()).zip(s2.iter_mut()).zip(g) {
-            f(p, s1, s2, g);
-        }
-    };
-    if p.len() <= OPTIM_CHUNK {
-        run(p, s1, s2, g);
-    } else {
-        p.par_chunks_mut(OPTIM_CHUNK)
-            .zip(s1.par_chunks_mut(OPTIM_CHUNK))
-            .zip(s2.par_chunks_mut(OPTIM_CHUNK))
-            .zip(g.par_chunks(OPTIM_CHUNK))
-            .for_each(|(((p, s1), s2), g)| run(p, s1, s2, g));
-    }
-}
-
-/// The per-step constants of one Adam/AdamW update (the update of [`Adam`] and [`AdamW`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AdamCoefficients<T> {
-    /// Decoupled weight decay: `p ← p·shrink` first.
-    pub decoupled: bool,
-    /// L2 weight decay: `g ← g + l2_wd·p`.
-    pub l2: bool,
-    /// `1 − lr·wd`.
-    pub shrink: T,
-    /// The L2 decay factor.
-    pub l2_wd: T,
-    /// `1 − β1`.
-    pub one_minus_beta1: T,
-    /// `β2`.
-    pub beta2: T,
-    /// `1 − β2`.
-    pub one_minus_beta2: T,
-    /// `√(1 − β2^step)`.
-    pub bc2_sqrt: T,
-    /// `−lr/(1 − β1^step)`.
-    pub neg_step_size: T,
-    /// `eps`.
-    pub eps: T,
 }
 
 #[cfg(test)]

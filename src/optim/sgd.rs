@@ -1,10 +1,8 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
-use super::{check_at_least, decay_for, parse_state, update1, update2, Layout, Optimizer};
+use super::{check_at_least, decay_for, parse_state, Layout, Optimizer};
 use crate::error::{Error, Result};
-#[cfg(feature = "gpu")]
-use crate::tensor::Device;
-use crate::tensor::{Element, Tensor};
+use crate::tensor::{Element, SgdStep, Tensor};
 
 /// `torch.optim.SGD`: for each parameter `p` with gradient `g`, in PyTorch's operation order,
 ///
@@ -116,66 +114,18 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
                 .collect::<Result<_>>()?;
         }
         // Scalars rounded to T where PyTorch rounds them (`alpha.to<scalar_t>()`).
-        let neg_lr = T::from_f64(-self.lr);
-        let momentum = T::from_f64(self.momentum);
-        let one_minus_damp = T::from_f64(1.0 - self.dampening);
-        let nesterov = self.nesterov;
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let wd = decay_for(self.weight_decay, self.exclude_1d, p.ndim());
-            let has_wd = wd != 0.0;
-            let wd = T::from_f64(wd);
-            // grad.add(param, alpha=wd)
-            let decayed = move |p: T, g: T| if has_wd { g + wd * p } else { g };
-            #[cfg(feature = "gpu")]
-            if [&**p, *g].iter().any(|t| t.device() == Device::Gpu) {
-                // The same update from tensor ops, so a model on the GPU stays there.
-                let g = if has_wd {
-                    g.add(&p.mul_scalar(wd))?
-                } else {
-                    (*g).clone()
-                };
-                let d = if use_momentum {
-                    let b = if first {
-                        g.clone()
-                    } else {
-                        self.bufs[i]
-                            .mul_scalar(momentum)
-                            .add(&g.mul_scalar(one_minus_damp))?
-                    };
-                    self.bufs[i] = b.clone();
-                    if nesterov {
-                        g.add(&b.mul_scalar(momentum))?
-                    } else {
-                        b
-                    }
-                } else {
-                    g
-                };
-                **p = p.add(&d.mul_scalar(neg_lr))?;
-                continue;
-            }
-            if !use_momentum {
-                update1(p.data_mut(), g.data(), |p, g| {
-                    let g = decayed(*p, g);
-                    *p += neg_lr * g;
-                });
-                continue;
-            }
-            update2(
-                p.data_mut(),
-                self.bufs[i].data_mut(),
-                g.data(),
-                |p, b, g| {
-                    let g = decayed(*p, g);
-                    *b = if first {
-                        g // torch.clone(grad)
-                    } else {
-                        *b * momentum + one_minus_damp * g // buf.mul_(m).add_(g, alpha=1-d)
-                    };
-                    let d = if nesterov { g + momentum * *b } else { *b };
-                    *p += neg_lr * d; // param.add_(d, alpha=-lr)
-                },
-            );
+            let c = SgdStep {
+                neg_lr: T::from_f64(-self.lr),
+                weight_decay: (wd != 0.0).then(|| T::from_f64(wd)),
+                momentum: T::from_f64(self.momentum),
+                one_minus_dampening: T::from_f64(1.0 - self.dampening),
+                first,
+                nesterov: self.nesterov,
+            };
+            let buf = if use_momentum { self.bufs.get_mut(i) } else { None };
+            p.sgd_step(buf, g, &c)?;
         }
         Ok(())
     }

@@ -471,7 +471,7 @@ impl KNeighborsClassifier {
         const OP: &str = "KNeighborsClassifier::kneighbors";
         let (index, _, _) = self.fitted.as_ref().ok_or_else(|| not_fitted(OP))?;
         let m = check_predict_features(OP, x, index.d)?;
-        Ok(index.search(&as_f64(x), m, self.k))
+        Ok(index.search(&as_f64(x)?, m, self.k))
     }
 
     /// Votes per class, `(m, K)` row-major.
@@ -504,7 +504,7 @@ impl Probe for KNeighborsClassifier {
         check_label_len(OP, n, y)?;
         check_k(OP, self.k, n)?;
         let (classes, codes) = encode_labels(y);
-        self.fitted = Some((Index::build(as_f64(x).into_owned(), n, d), classes, codes));
+        self.fitted = Some((Index::build(as_f64(x)?.into_owned(), n, d), classes, codes));
         Ok(())
     }
 
@@ -566,7 +566,7 @@ impl KNeighborsRegressor {
         const OP: &str = "KNeighborsRegressor::kneighbors";
         let (index, ..) = self.fitted.as_ref().ok_or_else(|| not_fitted(OP))?;
         let m = check_predict_features(OP, x, index.d)?;
-        Ok(index.search(&as_f64(x), m, self.k))
+        Ok(index.search(&as_f64(x)?, m, self.k))
     }
 }
 
@@ -582,8 +582,8 @@ impl Probe for KNeighborsRegressor {
         let t = check_targets(OP, n, y)?;
         check_k(OP, self.k, n)?;
         self.fitted = Some((
-            Index::build(as_f64(x).into_owned(), n, d),
-            y.data().to_vec(),
+            Index::build(as_f64(x)?.into_owned(), n, d),
+            y.data()?.to_vec(),
             t,
             y.ndim() == 1,
         ));

@@ -146,7 +146,7 @@ impl LogisticRegression {
         let f = self.fitted.as_ref().ok_or_else(|| not_fitted(OP))?;
         let (rows, d) = f.coef.dims2(OP)?;
         let m = check_predict_features(OP, x, d)?;
-        let x64 = as_f64(x);
+        let x64 = as_f64(x)?;
         let mut z = vec![0.0; m * rows];
         // z = X (m × d) · coefᵀ (d × rows).
         gemm(
@@ -157,7 +157,7 @@ impl LogisticRegression {
             d,
             1.0,
             &x64,
-            f.coef.data(),
+            f.coef.data()?,
             0.0,
             &mut z,
         );
@@ -209,7 +209,7 @@ impl Probe for LogisticRegression {
                 ),
             ));
         }
-        let x64 = as_f64(x);
+        let x64 = as_f64(x)?;
         let mut objective = LogisticObjective::new(
             &x64,
             n,
@@ -248,7 +248,7 @@ impl Probe for LogisticRegression {
             .as_ref()
             .ok_or_else(|| not_fitted("LogisticRegression::predict"))?;
         let rows = z.shape()[1];
-        Ok(z.data()
+        Ok(z.data()?
             .chunks(rows)
             .map(|r| {
                 if rows == 1 {
@@ -272,14 +272,14 @@ impl Classifier for LogisticRegression {
         let (m, rows) = z.dims2("LogisticRegression::predict_proba")?;
         if rows == 1 {
             let mut p = Vec::with_capacity(2 * m);
-            for &v in z.data() {
+            for &v in z.data()? {
                 let s = expit(v);
                 p.push(1.0 - s);
                 p.push(s);
             }
             return Tensor::from_vec(p, &[m, 2]);
         }
-        let mut p = z.into_vec();
+        let mut p = z.into_vec()?;
         for row in p.chunks_mut(rows) {
             let mx = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
             let mut s = 0.0;

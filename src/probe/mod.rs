@@ -86,14 +86,14 @@ pub(crate) fn check_features<T: Element>(
             ),
         ));
     }
-    if !x.all_finite() {
+    if !x.all_finite()? {
         let i = x
-            .data()
+            .data()?
             .iter()
             .position(|v| !v.is_finite())
             .expect("a non-finite element exists");
         return Err(Error::NonFinite {
-            what: format!("{op}: X[{}, {}] = {}", i / d, i % d, x.data()[i]),
+            what: format!("{op}: X[{}, {}] = {}", i / d, i % d, x.data()?[i]),
         });
     }
     Ok((n, d))
@@ -141,9 +141,9 @@ pub(crate) fn check_targets(op: &'static str, n: usize, y: &Tensor<f64>) -> Resu
             ))
         }
     };
-    if let Some(i) = y.data().iter().position(|v| !v.is_finite()) {
+    if let Some(i) = y.data()?.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite {
-            what: format!("{op}: y[{}, {}] = {}", i / t, i % t, y.data()[i]),
+            what: format!("{op}: y[{}, {}] = {}", i / t, i % t, y.data()?[i]),
         });
     }
     Ok(t)
@@ -165,11 +165,14 @@ pub(crate) fn encode_labels(y: &[i64]) -> (Vec<i64>, Vec<usize>) {
     (classes, codes)
 }
 
-/// The elements of `x` as `f64`, borrowed when they already are.
-pub(crate) fn as_f64<T: Element>(x: &Tensor<T>) -> Cow<'_, [f64]> {
+/// The elements of `x` as `f64` in host memory, borrowed when they already are (embeddings
+/// computed on a GPU are read back).
+pub(crate) fn as_f64<T: Element>(x: &Tensor<T>) -> Result<Cow<'_, [f64]>> {
     match (x as &dyn Any).downcast_ref::<Tensor<f64>>() {
-        Some(t) => Cow::Borrowed(t.data()),
-        None => Cow::Owned(x.data().iter().map(|v| v.to_f64()).collect()),
+        Some(t) => t.host_values(),
+        None => Ok(Cow::Owned(
+            x.host_values()?.iter().map(|v| v.to_f64()).collect(),
+        )),
     }
 }
 

@@ -64,8 +64,8 @@ impl TaskProbe {
         Ok(match self {
             TaskProbe::LogisticRegression(p) => labels(p.predict(x)?),
             TaskProbe::KNeighborsClassifier(p) => labels(p.predict(x)?),
-            TaskProbe::Ridge(p) => p.predict(x)?.into_vec(),
-            TaskProbe::KNeighborsRegressor(p) => p.predict(x)?.into_vec(),
+            TaskProbe::Ridge(p) => p.predict(x)?.into_vec()?,
+            TaskProbe::KNeighborsRegressor(p) => p.predict(x)?.into_vec()?,
         })
     }
 }
@@ -127,8 +127,9 @@ impl MultiTask {
                 &[y.shape()],
             ));
         }
+        let values = y.host_values()?;
         Ok((0..t)
-            .map(|j| y.data().iter().skip(j).step_by(t).copied().collect())
+            .map(|j| values.iter().skip(j).step_by(t).copied().collect())
             .collect())
     }
 
@@ -177,7 +178,7 @@ impl MultiTask {
         let t = self.tasks.len();
         let mut reports = Vec::with_capacity(t);
         for (j, (task, truth)) in self.tasks.iter().zip(columns).enumerate() {
-            let p: Vec<f64> = pred.data().iter().skip(j).step_by(t).copied().collect();
+            let p: Vec<f64> = pred.data()?.iter().skip(j).step_by(t).copied().collect();
             let report = if task.is_classifier() {
                 let yt = labels_from_f64(OP, &truth)
                     .map_err(|e| Error::invalid(OP, format!("task {j}: {e}")))?;

@@ -94,7 +94,7 @@ impl Probe for Ridge {
         let (n, d) = check_features(OP, x)?;
         let t = check_targets(OP, n, y)?;
         let (x_mean, y_mean) = if self.fit_intercept {
-            (column_means(x.data(), d), column_means(y.data(), t))
+            (column_means(x.data()?, d), column_means(y.data()?, t))
         } else {
             (vec![0.0; d], vec![0.0; t])
         };
@@ -106,7 +106,7 @@ impl Probe for Ridge {
             // and X_cᵀY_c (top right), packing the n rows once instead of twice.
             let dt = d + t;
             let mut z = Vec::with_capacity(n * dt);
-            for (xr, yr) in x.data().chunks(d).zip(y.data().chunks(t)) {
+            for (xr, yr) in x.data()?.chunks(d).zip(y.data()?.chunks(t)) {
                 z.extend(xr.iter().zip(&x_mean).map(|(v, m)| v.to_f64() - m));
                 z.extend(yr.iter().zip(&y_mean).map(|(v, m)| v - m));
             }
@@ -123,12 +123,12 @@ impl Probe for Ridge {
         } else {
             // (X_cX_cᵀ + αI) A = Y_c, Wᵀ = X_cᵀA.
             let xc: Vec<f64> = x
-                .data()
+                .data()?
                 .chunks(d)
                 .flat_map(|r| r.iter().zip(&x_mean).map(|(v, m)| v.to_f64() - m))
                 .collect();
             let mut yc: Vec<f64> = y
-                .data()
+                .data()?
                 .chunks(t)
                 .flat_map(|r| r.iter().zip(&y_mean).map(|(v, m)| v - m))
                 .collect();
@@ -176,7 +176,7 @@ impl Probe for Ridge {
         let f = self.fitted.as_ref().ok_or_else(|| not_fitted(OP))?;
         let (t, d) = f.coef.dims2(OP)?;
         let m = check_predict_features(OP, x, d)?;
-        let x64 = as_f64(x);
+        let x64 = as_f64(x)?;
         let mut out = vec![0.0; m * t];
         gemm(
             false,
@@ -186,7 +186,7 @@ impl Probe for Ridge {
             d,
             1.0,
             &x64,
-            f.coef.data(),
+            f.coef.data()?,
             0.0,
             &mut out,
         );

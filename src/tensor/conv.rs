@@ -1,481 +1,9 @@
-//! 2-D convolution kernels (im2col + GEMM forward, GEMM + col2im backward).
-//!
-//! # Algorithm
-//! Per image, the input is unfolded ("im2col") into a `[K, cols]` matrix whose column `j` holds
-//! the input patch under output position `j`, and one [`gemm`] multiplies the weight by it
-//! (`out = W · cols`). Backward recomputes the unfold — patch-major this time, `[cols, K]` — and
-//! accumulates `grad_w += grad_out · colsᵀ`; when the input needs a gradient it also computes
-//! `dcols = Wᵀ · grad_out` and folds it back onto the image ("col2im"). Both operands of every
-//! GEMM are laid out so `matrixmultiply` packs them with row copies, never a strided gather.
-//!
-//! Measured alternatives (LeNet, batch 256, 2-core Zen 4): one wide GEMM over all images of a
-//! task (`N = images·OH·OW`) was 2–3× slower than per-image GEMMs, because GEMMs that large make
-//! `matrixmultiply` (built with its `threading` feature) start its own threads inside rayon's;
-//! with `MATMUL_NUM_THREADS=1` it was at best ~10% faster (conv2 forward) and otherwise equal.
-//! Per image, every LeNet GEMM stays below that size. A gather-packed `colsᵀ` for `grad_w` was
-//! ~10% slower on conv2 than the patch-major unfold.
-//!
-//! **Row stacking.** With few output channels (LeNet's conv1 has 6) `M = C_out` fills only part
-//! of `matrixmultiply`'s 16-row AVX-512 micro-tile (8 rows with AVX2), so most of each
-//! micro-kernel call multiplies padding. We then compute `R` vertically adjacent output rows per
-//! column: the unfold takes patches `KH + (R−1)·s` rows tall at vertical stride `R·s`, and the
-//! weight becomes `[C_out·R, C_in·(KH + (R−1)·s)·KW]`, row `(co, r)` holding `W[co]` moved down
-//! `r·s` rows (zeros elsewhere). `M` grows to `C_out·R`, the unfold shrinks by about
-//! `R·KH / (KH + R − 1)`, and backward folds the stacked weight gradient by summing the `R`
-//! shifted copies. On conv1 (R = 2) this cut forward time by ~30% and backward by ~38%.
-//!
-//! **Tuning constants:**
-//! - [`IMAGES_PER_TASK`]: images per rayon task. Fixed, so the task split — and the order in
-//!   which per-task partial weight gradients are summed — never depends on the thread count.
-//!   Larger tasks amortise scratch set-up and the partial-gradient reduction, smaller ones balance
-//!   load on small batches; 4–16 measured the same on LeNet.
-//! - [`STACK_ROWS_TARGET`]: row stacking picks `R = STACK_ROWS_TARGET / C_out` (at least 1).
-//!   Larger `R` adds zero rows to the stacked kernel (wasted multiply-adds); `R = 1` turns the
-//!   trick off (it is also off when the stride exceeds the kernel height).
-//! - [`GEMM_ALIGN`]: padding of the GEMM dimensions that may grow (10–15% on conv1).
+//! 2-D convolution of `[N, C_in, H, W]` tensors: shape checks, then the backend (the CPU
+//! algorithm and its tuning are described in `tensor/cpu/conv.rs`).
 
-use super::gemm::gemm;
-use super::reduce::sum_slice;
-use super::{Element, Lanes, Tensor};
+use super::op::{Conv2dGeometry, ConvDims};
+use super::{Element, Tensor};
 use crate::error::{Error, Result};
-use rayon::prelude::*;
-
-/// Images per rayon task (see the module docs for the trade-off).
-pub const IMAGES_PER_TASK: usize = 8;
-
-/// GEMM dimensions that are free to grow (the forward's rows and columns, the weight gradient's
-/// columns, grad_x's rows) are padded with zeros to a multiple of this: `matrixmultiply`'s widest
-/// micro-tile is 16×16 (AVX-512 f32), and a ragged edge costs a masked tile store plus a scalar
-/// packing loop. The padding costs at most 15 zero rows/columns of multiply-adds.
-pub const GEMM_ALIGN: usize = 16;
-
-/// Row stacking aims for `C_out · R` close to this many GEMM rows (see the module docs).
-pub const STACK_ROWS_TARGET: usize = 16;
-
-/// Stride and zero padding of a 2-D convolution (same in both spatial axes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Conv2dGeometry {
-    /// Step between neighbouring output positions, in input pixels (≥ 1).
-    pub stride: usize,
-    /// Zero rows/columns added on every side of the input.
-    pub padding: usize,
-}
-
-/// The checked shapes of one convolution.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Dims {
-    /// Images.
-    pub n: usize,
-    /// Input channels.
-    pub c: usize,
-    /// Input height.
-    pub h: usize,
-    /// Input width.
-    pub w: usize,
-    /// Output channels.
-    pub co: usize,
-    /// Kernel height.
-    pub kh: usize,
-    /// Kernel width.
-    pub kw: usize,
-    /// Stride.
-    pub s: usize,
-    /// Padding.
-    pub p: usize,
-    /// Output height.
-    pub oh: usize,
-    /// Output width.
-    pub ow: usize,
-}
-
-impl Dims {
-    fn new(op: &'static str, x: &[usize], wt: &[usize], geom: Conv2dGeometry) -> Result<Dims> {
-        let (&[n, c, h, w], &[co, ci, kh, kw]) = (x, wt) else {
-            return Err(Error::shape(
-                op,
-                "x [N, C_in, H, W] and weight [C_out, C_in, KH, KW]",
-                &[x, wt],
-            ));
-        };
-        if geom.stride == 0 {
-            return Err(Error::invalid(op, "stride must be at least 1, got 0"));
-        }
-        if ci != c {
-            return Err(Error::shape(
-                op,
-                "weight C_in equal to the input's channels",
-                &[x, wt],
-            ));
-        }
-        let p = geom.padding;
-        if kh == 0 || kw == 0 || kh > h + 2 * p || kw > w + 2 * p {
-            return Err(Error::shape(
-                op,
-                format!("a non-empty kernel no larger than the input padded by {p}"),
-                &[x, wt],
-            ));
-        }
-        let s = geom.stride;
-        Ok(Dims {
-            n,
-            c,
-            h,
-            w,
-            co,
-            kh,
-            kw,
-            s,
-            p,
-            oh: (h + 2 * p - kh) / s + 1,
-            ow: (w + 2 * p - kw) / s + 1,
-        })
-    }
-
-    fn in_img(&self) -> usize {
-        self.c * self.h * self.w
-    }
-
-    fn out_img(&self) -> usize {
-        self.co * self.oh * self.ow
-    }
-}
-
-/// The geometry of one unfold: patches `kh × kw` at strides `sh`, `sw` over a `c × h × w` image
-/// padded by `p`, giving `oh × ow` columns.
-#[derive(Clone, Copy, Debug)]
-struct Unfold {
-    c: usize,
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    sh: usize,
-    sw: usize,
-    p: usize,
-    oh: usize,
-    ow: usize,
-}
-
-impl Unfold {
-    /// Rows of the unfolded matrix.
-    fn k(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-
-    /// Columns of the unfolded matrix.
-    fn n(&self) -> usize {
-        self.oh * self.ow
-    }
-}
-
-/// Output positions `o` in `0..n_out` whose input index `o·s + k − p` lies in `0..len`.
-#[inline]
-fn valid_range(k: usize, p: usize, s: usize, len: usize, n_out: usize) -> (usize, usize) {
-    let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
-    let hi = if len + p > k {
-        ((len + p - k - 1) / s + 1).min(n_out)
-    } else {
-        0
-    };
-    (lo.min(hi), hi)
-}
-
-/// `dst = src` for short rows: whole lanes, the ragged end as one more lane overlapping the
-/// previous one, scalars only below one lane (no `memcpy` call per row).
-#[inline(always)]
-fn copy_short<T: Element>(dst: &mut [T], src: &[T]) {
-    let w = T::Lanes::WIDTH;
-    let n = dst.len();
-    let src = &src[..n];
-    if n < w {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let body = n / w * w;
-    for i in (0..body).step_by(w) {
-        T::Lanes::load(&src[i..]).store(&mut dst[i..]);
-    }
-    if body < n {
-        T::Lanes::load(&src[n - w..]).store(&mut dst[n - w..]);
-    }
-}
-
-/// `dst += src` for short rows.
-#[inline(always)]
-fn add_short<T: Element>(dst: &mut [T], src: &[T]) {
-    let w = T::Lanes::WIDTH;
-    let n = dst.len();
-    let body = n / w * w;
-    for i in (0..body).step_by(w) {
-        (T::Lanes::load(&dst[i..]) + T::Lanes::load(&src[i..])).store(&mut dst[i..]);
-    }
-    for i in body..n {
-        dst[i] += src[i];
-    }
-}
-
-/// `dst = src + b` for short rows.
-#[inline(always)]
-fn copy_add_short<T: Element>(dst: &mut [T], src: &[T], b: T) {
-    let w = T::Lanes::WIDTH;
-    let n = dst.len();
-    let body = n / w * w;
-    let bl = T::Lanes::splat(b);
-    for i in (0..body).step_by(w) {
-        (T::Lanes::load(&src[i..]) + bl).store(&mut dst[i..]);
-    }
-    for i in body..n {
-        dst[i] = src[i] + b;
-    }
-}
-
-/// Unfolds one image `[C, H, W]` into `cols` `[K, OH·OW]` (row stride `ld`), row `(c, ki, kj)`.
-///
-/// Writes only the positions that read the image: the zero-padding positions depend on the
-/// geometry alone, so the caller zeroes `cols` once and reuses it for every image.
-fn im2col<T: Element>(u: &Unfold, img: &[T], cols: &mut [T], ld: usize) {
-    let n = u.n();
-    let plane_len = u.h * u.w;
-    for c in 0..u.c {
-        let plane = &img[c * plane_len..(c + 1) * plane_len];
-        for ki in 0..u.kh {
-            let (oh_lo, oh_hi) = valid_range(ki, u.p, u.sh, u.h, u.oh);
-            for kj in 0..u.kw {
-                let r = (c * u.kh + ki) * u.kw + kj;
-                let row = &mut cols[r * ld..r * ld + n];
-                let (ow_lo, ow_hi) = valid_range(kj, u.p, u.sw, u.w, u.ow);
-                if ow_lo == ow_hi {
-                    continue;
-                }
-                for oh in oh_lo..oh_hi {
-                    let ih = oh * u.sh + ki - u.p;
-                    let src = &plane[ih * u.w..(ih + 1) * u.w];
-                    let dst = &mut row[oh * u.ow + ow_lo..oh * u.ow + ow_hi];
-                    let iw0 = ow_lo * u.sw + kj - u.p;
-                    if u.sw == 1 {
-                        copy_short(dst, &src[iw0..iw0 + dst.len()]);
-                    } else {
-                        for (i, v) in dst.iter_mut().enumerate() {
-                            *v = src[iw0 + i * u.sw];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Kernel offsets `k` in `0..kn` whose input index `o·s + k − p` lies in `0..len`.
-#[inline]
-fn kernel_range(o: usize, s: usize, p: usize, len: usize, kn: usize) -> (usize, usize) {
-    let base = o * s;
-    let lo = p.saturating_sub(base).min(kn);
-    let hi = (len + p).saturating_sub(base).min(kn).max(lo);
-    (lo, hi)
-}
-
-/// Unfolds one image into patch-major `cols_t` `[OH·OW, K]`, row stride `ld` (the transpose of
-/// [`im2col`]'s layout), so that the weight-gradient GEMM packs its `B` operand with whole-row
-/// copies instead of a strided gather. Zero-padding positions are left untouched, as in
-/// [`im2col`].
-///
-/// Kernel rows are `KW` long: common widths get a copy of fixed length (no call, no loop).
-fn im2col_patches<T: Element>(u: &Unfold, img: &[T], cols_t: &mut [T], ld: usize) {
-    match u.kw {
-        1 => patches_fixed::<T, 1>(u, img, cols_t, ld),
-        2 => patches_fixed::<T, 2>(u, img, cols_t, ld),
-        3 => patches_fixed::<T, 3>(u, img, cols_t, ld),
-        4 => patches_fixed::<T, 4>(u, img, cols_t, ld),
-        5 => patches_fixed::<T, 5>(u, img, cols_t, ld),
-        7 => patches_fixed::<T, 7>(u, img, cols_t, ld),
-        _ => patches_fixed::<T, 0>(u, img, cols_t, ld),
-    }
-}
-
-/// [`im2col_patches`] for kernel width `KW` (0: any width, read from `u`).
-#[inline(always)]
-fn patches_fixed<T: Element, const KW: usize>(u: &Unfold, img: &[T], cols_t: &mut [T], ld: usize) {
-    let kw = if KW == 0 { u.kw } else { KW };
-    let k = ld;
-    // Output columns whose whole kernel row lies inside the image.
-    let (ow_lo, ow_hi) = {
-        let lo = u.p.div_ceil(u.sw).min(u.ow);
-        let hi = if u.w + u.p >= kw {
-            ((u.w + u.p - kw) / u.sw + 1).min(u.ow)
-        } else {
-            0
-        };
-        (lo, hi.max(lo))
-    };
-    for oh in 0..u.oh {
-        let (ki_lo, ki_hi) = kernel_range(oh, u.sh, u.p, u.h, u.kh);
-        let band = &mut cols_t[oh * u.ow * k..(oh + 1) * u.ow * k];
-        for c in 0..u.c {
-            for ki in ki_lo..ki_hi {
-                let ih = oh * u.sh + ki - u.p;
-                let xrow = &img[(c * u.h + ih) * u.w..(c * u.h + ih + 1) * u.w];
-                let at = (c * u.kh + ki) * kw;
-                for ow in ow_lo..ow_hi {
-                    let src = &xrow[ow * u.sw - u.p..];
-                    let dst = &mut band[ow * k + at..];
-                    if KW == 0 {
-                        copy_short(&mut dst[..kw], src);
-                    } else {
-                        let a: [T; KW] = src[..KW].try_into().expect("kernel row");
-                        dst[..KW].copy_from_slice(&a);
-                    }
-                }
-                // Columns whose kernel row is cut by the left or right padding.
-                for ow in (0..ow_lo).chain(ow_hi..u.ow) {
-                    let (kj_lo, kj_hi) = kernel_range(ow, u.sw, u.p, u.w, kw);
-                    if kj_lo < kj_hi {
-                        let iw0 = ow * u.sw + kj_lo - u.p;
-                        let dst = &mut band[ow * k + at + kj_lo..ow * k + at + kj_hi];
-                        for (v, &x) in dst.iter_mut().zip(&xrow[iw0..]) {
-                            *v = x;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Folds `cols` `[K, OH·OW]` (row stride `ld`) back onto the image gradient `img` `[C, H, W]`
-/// (adding; the caller zeroes `img`). The exact transpose of [`im2col`].
-fn col2im<T: Element>(u: &Unfold, cols: &[T], ld: usize, img: &mut [T]) {
-    let n = u.n();
-    let plane_len = u.h * u.w;
-    for c in 0..u.c {
-        let plane = &mut img[c * plane_len..(c + 1) * plane_len];
-        for ki in 0..u.kh {
-            let (oh_lo, oh_hi) = valid_range(ki, u.p, u.sh, u.h, u.oh);
-            for kj in 0..u.kw {
-                let r = (c * u.kh + ki) * u.kw + kj;
-                let row = &cols[r * ld..r * ld + n];
-                let (ow_lo, ow_hi) = valid_range(kj, u.p, u.sw, u.w, u.ow);
-                if ow_lo == ow_hi {
-                    continue;
-                }
-                for oh in oh_lo..oh_hi {
-                    let ih = oh * u.sh + ki - u.p;
-                    let src = &row[oh * u.ow + ow_lo..oh * u.ow + ow_hi];
-                    let dst = &mut plane[ih * u.w..(ih + 1) * u.w];
-                    let iw0 = ow_lo * u.sw + kj - u.p;
-                    if u.sw == 1 {
-                        add_short(&mut dst[iw0..iw0 + src.len()], src);
-                    } else {
-                        for (i, &v) in src.iter().enumerate() {
-                            dst[iw0 + i * u.sw] += v;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// How one convolution maps onto per-image GEMMs: row stacking and padded GEMM dimensions.
-struct Plan<T: Element> {
-    d: Dims,
-    /// Output rows computed per unfolded column (1 = plain im2col).
-    r: usize,
-    u: Unfold,
-    /// Unfolded rows `C_in·KH'·KW` and columns `⌈OH/R⌉·OW`.
-    k: usize,
-    n: usize,
-    /// GEMM rows `C_out·R` and the padded sizes (multiples of [`GEMM_ALIGN`]).
-    m: usize,
-    m_pad: usize,
-    k_pad: usize,
-    n_pad: usize,
-    /// The forward GEMM's `A`: the (stacked) weight transposed, `[k, m_pad]` (columns past `m`
-    /// zero), so that packing it reads whole rows.
-    w_fwd_t: Vec<T>,
-}
-
-impl<T: Element> Plan<T> {
-    fn new(d: Dims, weight: &[T]) -> Self {
-        // Stacking needs s ≤ KH: with gaps between kernel rows the stacked patch would grow
-        // faster than the rows it computes.
-        let r = if d.s <= d.kh {
-            (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
-        } else {
-            1
-        };
-        let u = Unfold {
-            c: d.c,
-            h: d.h,
-            w: d.w,
-            kh: d.kh + (r - 1) * d.s,
-            kw: d.kw,
-            sh: r * d.s,
-            sw: d.s,
-            p: d.p,
-            oh: d.oh.div_ceil(r),
-            ow: d.ow,
-        };
-        let (k, n, m) = (u.k(), u.n(), d.co * r);
-        let m_pad = m.next_multiple_of(GEMM_ALIGN);
-        let mut plan = Plan {
-            d,
-            r,
-            u,
-            k,
-            n,
-            m,
-            m_pad,
-            k_pad: k.next_multiple_of(GEMM_ALIGN),
-            n_pad: n.next_multiple_of(GEMM_ALIGN),
-            w_fwd_t: Vec::new(),
-        };
-        let w = plan.stacked_weight(weight, m_pad, k);
-        plan.w_fwd_t = (0..k * m_pad)
-            .map(|i| w[(i % m_pad) * k + i / m_pad])
-            .collect();
-        plan
-    }
-
-    /// The stacked weight as a `[rows, ld]` matrix (zeros past row `m` and column `k`): row
-    /// `(co, r)` holds `W[co]` moved down by `r·s` kernel rows.
-    fn stacked_weight(&self, weight: &[T], rows: usize, ld: usize) -> Vec<T> {
-        let (d, r, kh) = (&self.d, self.r, self.u.kh);
-        let mut w = vec![T::ZERO; rows * ld];
-        for co in 0..d.co {
-            for rr in 0..r {
-                let dst = &mut w[(co * r + rr) * ld..(co * r + rr + 1) * ld];
-                for c in 0..d.c {
-                    for ki in 0..d.kh {
-                        let src = ((co * d.c + c) * d.kh + ki) * d.kw;
-                        let at = (c * kh + ki + rr * d.s) * d.kw;
-                        dst[at..at + d.kw].copy_from_slice(&weight[src..src + d.kw]);
-                    }
-                }
-            }
-        }
-        w
-    }
-
-    /// Sums the `R` shifted copies of a stacked weight gradient `[m, ld]` into
-    /// `[C_out, C_in·KH·KW]`.
-    fn fold_weight_grad(&self, gw_stacked: &[T], ld: usize) -> Vec<T> {
-        let (d, r, kh) = (&self.d, self.r, self.u.kh);
-        let mut gw = vec![T::ZERO; d.co * d.c * d.kh * d.kw];
-        for co in 0..d.co {
-            for rr in 0..r {
-                let src = &gw_stacked[(co * r + rr) * ld..(co * r + rr + 1) * ld];
-                for c in 0..d.c {
-                    for ki in 0..d.kh {
-                        let dst = ((co * d.c + c) * d.kh + ki) * d.kw;
-                        let at = (c * kh + ki + rr * d.s) * d.kw;
-                        add_short(&mut gw[dst..dst + d.kw], &src[at..at + d.kw]);
-                    }
-                }
-            }
-        }
-        gw
-    }
-}
 
 impl<T: Element> Tensor<T> {
     /// x: `[N, C_in, H, W]`, weight: `[C_out, C_in, KH, KW]`, bias: `[C_out]` →
@@ -490,7 +18,7 @@ impl<T: Element> Tensor<T> {
         bias: Option<&Tensor<T>>,
         geom: Conv2dGeometry,
     ) -> Result<Tensor<T>> {
-        let d = Dims::new("conv2d", self.shape(), weight.shape(), geom)?;
+        let d = ConvDims::new("conv2d", self.shape(), weight.shape(), geom)?;
         if let Some(b) = bias {
             if b.shape() != [d.co] {
                 return Err(Error::shape(
@@ -500,62 +28,12 @@ impl<T: Element> Tensor<T> {
                 ));
             }
         }
-        #[cfg(feature = "gpu")]
-        if super::on_gpu(&[self, weight]) {
-            return crate::gpu::ops::conv2d(self, weight, bias, &d);
-        }
         let out_shape = [d.n, d.co, d.oh, d.ow];
-        let mut out = vec![T::ZERO; d.n * d.out_img()];
-        if out.is_empty() {
-            return Tensor::from_vec(out, &out_shape);
-        }
-        let plan = Plan::new(d, weight.data());
-        let bias = bias.map(|b| b.data());
-        let (k, n, np, r) = (plan.k, plan.n, plan.n_pad, plan.r);
-        let sp = d.oh * d.ow;
-        let per_task = IMAGES_PER_TASK;
-        out.par_chunks_mut(per_task * d.out_img())
-            .zip(self.data().par_chunks(per_task * d.in_img()))
-            .for_each_init(
-                // Scratch per task: the unfold `[k, n_pad]` (zeroed once: see `im2col`) and
-                // the product `[m_pad, n_pad]` before it is scattered into the output.
-                || (vec![T::ZERO; k * np], vec![T::ZERO; plan.m_pad * np]),
-                |(cols, prod), (out_chunk, x_chunk)| {
-                    for (o, xi) in out_chunk
-                        .chunks_mut(d.out_img())
-                        .zip(x_chunk.chunks(d.in_img()))
-                    {
-                        im2col(&plan.u, xi, cols, np);
-                        // m = C_out·R padded, n = ⌈OH/R⌉·OW padded, k = C_in·(KH+(R−1)s)·KW;
-                        // A = stacked W stored transposed `[k, m_pad]`, B = cols, C = prod.
-                        gemm(
-                            true,
-                            false,
-                            plan.m_pad,
-                            np,
-                            k,
-                            T::ONE,
-                            &plan.w_fwd_t,
-                            cols,
-                            T::ZERO,
-                            prod,
-                        );
-                        for (co, plane) in o.chunks_mut(sp).enumerate() {
-                            let b = bias.map_or(T::ZERO, |b| b[co]);
-                            if r == 1 {
-                                copy_add_short(plane, &prod[co * np..co * np + n], b);
-                                continue;
-                            }
-                            // Row (co, r), column (ohb, ow) of prod is output row ohb·R + r.
-                            for (oh, dst) in plane.chunks_mut(d.ow).enumerate() {
-                                let at = (co * r + oh % r) * np + (oh / r) * d.ow;
-                                copy_add_short(dst, &prod[at..at + d.ow], b);
-                            }
-                        }
-                    }
-                },
-            );
-        Tensor::from_vec(out, &out_shape)
+        let bias = bias.map(Tensor::storage);
+        Ok(Tensor::wrap(
+            self.storage().conv2d(weight.storage(), bias, &d)?,
+            &out_shape,
+        ))
     }
 
     /// Gradients of conv2d given the output gradient `grad_out` (self = x): returns
@@ -565,8 +43,8 @@ impl<T: Element> Tensor<T> {
     /// Errors: as [`conv2d`](Tensor::conv2d), plus [`Error::Shape`] when `grad_out` is not
     /// `[N, C_out, OH, OW]`.
     ///
-    /// `grad_w` and `grad_b` are summed per task of [`IMAGES_PER_TASK`] images, then over tasks
-    /// in order, so they are bit-identical for any number of rayon threads.
+    /// On the CPU, `grad_w` and `grad_b` are summed per task of a fixed number of images, then
+    /// over tasks in order, so they are bit-identical for any number of rayon threads.
     #[allow(clippy::type_complexity)] // the signature is the crate-wide API
     pub fn conv2d_backward(
         &self,
@@ -575,7 +53,7 @@ impl<T: Element> Tensor<T> {
         geom: Conv2dGeometry,
         need_input_grad: bool,
     ) -> Result<(Option<Tensor<T>>, Tensor<T>, Tensor<T>)> {
-        let d = Dims::new("conv2d_backward", self.shape(), weight.shape(), geom)?;
+        let d = ConvDims::new("conv2d_backward", self.shape(), weight.shape(), geom)?;
         if grad_out.shape() != [d.n, d.co, d.oh, d.ow] {
             return Err(Error::shape(
                 "conv2d_backward",
@@ -583,108 +61,23 @@ impl<T: Element> Tensor<T> {
                 &[self.shape(), weight.shape(), grad_out.shape()],
             ));
         }
-        #[cfg(feature = "gpu")]
-        if super::on_gpu(&[self, weight, grad_out]) && d.n > 0 && d.out_img() > 0 {
-            return crate::gpu::ops::conv2d_backward(self, weight, grad_out, &d, need_input_grad);
-        }
-        let mut gx = need_input_grad.then(|| vec![T::ZERO; self.len()]);
         if d.n == 0 || d.out_img() == 0 {
-            let gx = gx.map(|v| Tensor::from_vec(v, self.shape())).transpose()?;
-            return Ok((gx, Tensor::zeros(weight.shape()), Tensor::zeros(&[d.co])));
+            let gx = need_input_grad
+                .then(|| self.zeros_like_on(self.shape()))
+                .transpose()?;
+            return Ok((
+                gx,
+                weight.zeros_like_on(weight.shape())?,
+                weight.zeros_like_on(&[d.co])?,
+            ));
         }
-        let plan = Plan::new(d, weight.data());
-        let (n, m, kp, r) = (plan.n, plan.m, plan.k_pad, plan.r);
-        // Wᵀ for grad_x: the stacked weight `[m, k_pad]`, read transposed.
-        let w_t = if need_input_grad {
-            plan.stacked_weight(weight.data(), m, kp)
-        } else {
-            Vec::new()
-        };
-        let sp = d.oh * d.ow;
-        let per_task = IMAGES_PER_TASK;
-        let tasks = d.n.div_ceil(per_task);
-        // One optional disjoint `&mut` chunk of grad_x per task.
-        let gx_chunks: Vec<Option<&mut [T]>> = match gx.as_mut() {
-            Some(v) if d.in_img() > 0 => v.chunks_mut(per_task * d.in_img()).map(Some).collect(),
-            _ => (0..tasks).map(|_| None).collect(),
-        };
-        let partials: Vec<(Vec<T>, Vec<T>)> = gx_chunks
-            .into_par_iter()
-            .enumerate()
-            .map_init(
-                // Scratch per task: the patch-major unfold `[n, k_pad]` (zeroed once), the
-                // stacked grad_out `[m, n]` (R > 1; padding rows stay zero) and dcols `[k_pad, n]`.
-                || {
-                    let go_len = if r > 1 { m * n } else { 0 };
-                    let dcols_len = if need_input_grad { kp * n } else { 0 };
-                    (
-                        vec![T::ZERO; n * kp],
-                        vec![T::ZERO; go_len],
-                        vec![T::ZERO; dcols_len],
-                    )
-                },
-                |(cols_t, go_stacked, dcols), (t, mut gx_chunk)| {
-                    let i0 = t * per_task;
-                    let i1 = (i0 + per_task).min(d.n);
-                    let mut gw = vec![T::ZERO; m * kp];
-                    let mut gb = vec![T::ZERO; d.co];
-                    for i in i0..i1 {
-                        let xi = &self.data()[i * d.in_img()..(i + 1) * d.in_img()];
-                        let go = &grad_out.data()[i * d.out_img()..(i + 1) * d.out_img()];
-                        for (g, plane) in gb.iter_mut().zip(go.chunks(sp)) {
-                            *g += sum_slice(plane);
-                        }
-                        im2col_patches(&plan.u, xi, cols_t, kp);
-                        let go_m: &[T] = if r == 1 {
-                            go
-                        } else {
-                            for (co, plane) in go.chunks(sp).enumerate() {
-                                for (oh, src) in plane.chunks(d.ow).enumerate() {
-                                    let at = (co * r + oh % r) * n + (oh / r) * d.ow;
-                                    copy_short(&mut go_stacked[at..at + d.ow], src);
-                                }
-                            }
-                            go_stacked
-                        };
-                        // grad_w += grad_out · colsᵀ: m = C_out·R, n = k_pad, k = ⌈OH/R⌉·OW;
-                        // A = grad_out `[m, n]`, B = cols_t `[n, k_pad]`, C = gw `[m, k_pad]`.
-                        gemm(
-                            false,
-                            false,
-                            m,
-                            kp,
-                            n,
-                            T::ONE,
-                            go_m,
-                            cols_t,
-                            T::ONE,
-                            &mut gw,
-                        );
-                        if let Some(gxc) = gx_chunk.as_deref_mut() {
-                            // dcols = Wᵀ · grad_out: m = k_pad, n = ⌈OH/R⌉·OW, k = C_out·R;
-                            // A = w_t stored `[C_out·R, k_pad]` (transposed), B = grad_out.
-                            gemm(true, false, kp, n, m, T::ONE, &w_t, go_m, T::ZERO, dcols);
-                            let gxi = &mut gxc[(i - i0) * d.in_img()..(i - i0 + 1) * d.in_img()];
-                            col2im(&plan.u, dcols, n, gxi);
-                        }
-                    }
-                    (gw, gb)
-                },
-            )
-            .collect();
-        // Partial sums in task order: independent of how rayon scheduled the tasks.
-        let mut gw = vec![T::ZERO; m * kp];
-        let mut gb = vec![T::ZERO; d.co];
-        for (pw, pb) in &partials {
-            add_short(&mut gw, pw);
-            add_short(&mut gb, pb);
-        }
-        let gw = plan.fold_weight_grad(&gw, kp);
-        let gx = gx.map(|v| Tensor::from_vec(v, self.shape())).transpose()?;
+        let (gx, gw, gb) =
+            self.storage()
+                .conv2d_backward(weight.storage(), grad_out.storage(), &d, need_input_grad)?;
         Ok((
-            gx,
-            Tensor::from_vec(gw, weight.shape())?,
-            Tensor::from_vec(gb, &[d.co])?,
+            gx.map(|g| Tensor::wrap(g, self.shape())),
+            Tensor::wrap(gw, weight.shape()),
+            Tensor::wrap(gb, &[d.co]),
         ))
     }
 }
@@ -692,6 +85,7 @@ impl<T: Element> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::cpu::conv::IMAGES_PER_TASK;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
@@ -832,7 +226,7 @@ mod tests {
     }
 
     fn as_f64<T: Element>(t: &Tensor<T>) -> Vec<f64> {
-        t.data().iter().map(|v| v.to_f64()).collect()
+        t.data().unwrap().iter().map(|v| v.to_f64()).collect()
     }
 
     fn check_case<T: Element>(case: Case, tol: f64) {
@@ -843,7 +237,7 @@ mod tests {
         let out = t.x.conv2d(&t.w, Some(&t.b), t.geom).unwrap();
         assert_eq!(out.shape(), t.go.shape(), "{what}: output shape");
         assert_close(
-            out.data(),
+            out.data().unwrap(),
             &naive_forward(case, &x, &w, &b),
             tol,
             &format!("{what} out"),
@@ -851,7 +245,7 @@ mod tests {
         let no_bias = t.x.conv2d(&t.w, None, t.geom).unwrap();
         let zero_b = vec![0.0; b.len()];
         let want = naive_forward(case, &x, &w, &zero_b);
-        assert_close(no_bias.data(), &want, tol, &format!("{what} out (no bias)"));
+        assert_close(no_bias.data().unwrap(), &want, tol, &format!("{what} out (no bias)"));
 
         let [gx, gw, gb] = naive_backward(case, &x, &w, &go);
         let (got_gx, got_gw, got_gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
@@ -859,9 +253,9 @@ mod tests {
         assert_eq!(got_gx.shape(), t.x.shape());
         assert_eq!(got_gw.shape(), t.w.shape());
         assert_eq!(got_gb.shape(), t.b.shape());
-        assert_close(got_gx.data(), &gx, tol, &format!("{what} grad_x"));
-        assert_close(got_gw.data(), &gw, tol, &format!("{what} grad_w"));
-        assert_close(got_gb.data(), &gb, tol, &format!("{what} grad_b"));
+        assert_close(got_gx.data().unwrap(), &gx, tol, &format!("{what} grad_x"));
+        assert_close(got_gw.data().unwrap(), &gw, tol, &format!("{what} grad_w"));
+        assert_close(got_gb.data().unwrap(), &gb, tol, &format!("{what} grad_b"));
 
         let (none, gw2, gb2) = t.x.conv2d_backward(&t.w, &t.go, t.geom, false).unwrap();
         assert!(
@@ -900,12 +294,12 @@ mod tests {
         };
         let out = x.conv2d(&w, Some(&b), geom).unwrap();
         assert_eq!(out.shape(), [1, 1, 1, 1]);
-        assert_eq!(out.data(), [5.5]);
+        assert_eq!(out.data().unwrap(), [5.5]);
         let go = Tensor::from_vec(vec![2.0], &[1, 1, 1, 1]).unwrap();
         let (gx, gw, gb) = x.conv2d_backward(&w, &go, geom, true).unwrap();
-        assert_eq!(gx.unwrap().data(), [2.0, 0.0, 0.0, 2.0]);
-        assert_eq!(gw.data(), [2.0, 4.0, 6.0, 8.0]);
-        assert_eq!(gb.data(), [2.0]);
+        assert_eq!(gx.unwrap().data().unwrap(), [2.0, 0.0, 0.0, 2.0]);
+        assert_eq!(gw.data().unwrap(), [2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(gb.data().unwrap(), [2.0]);
     }
 
     #[test]
@@ -915,20 +309,20 @@ mod tests {
         let t = inputs::<f64>(case, 11);
         let loss = |x: &Tensor<f64>, w: &Tensor<f64>, b: &Tensor<f64>| -> f64 {
             let out = x.conv2d(w, Some(b), t.geom).unwrap();
-            out.data().iter().zip(t.go.data()).map(|(o, g)| o * g).sum()
+            out.data().unwrap().iter().zip(t.go.data().unwrap()).map(|(o, g)| o * g).sum()
         };
         let (gx, gw, gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
         let eps = 1e-6;
         let fd = |which: usize, i: usize| -> f64 {
             let mut ts = [t.x.clone(), t.w.clone(), t.b.clone()];
-            ts[which].data_mut()[i] += eps;
+            ts[which].data_mut().unwrap()[i] += eps;
             let up = loss(&ts[0], &ts[1], &ts[2]);
-            ts[which].data_mut()[i] -= 2.0 * eps;
+            ts[which].data_mut().unwrap()[i] -= 2.0 * eps;
             let down = loss(&ts[0], &ts[1], &ts[2]);
             (up - down) / (2.0 * eps)
         };
         for (which, g) in [gx.unwrap(), gw, gb].iter().enumerate() {
-            for (i, &v) in g.data().iter().enumerate() {
+            for (i, &v) in g.data().unwrap().iter().enumerate() {
                 let want = fd(which, i);
                 assert!(
                     (v - want).abs() <= 1e-6 * (1.0 + want.abs()),
@@ -958,7 +352,7 @@ mod tests {
                     })
             };
             let (a, b) = (run(1), run(2));
-            let bits = |v: &Tensor<f32>| v.data().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let bits = |v: &Tensor<f32>| v.data().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&a.0), bits(&b.0), "{case:?} forward");
             assert_eq!(bits(&a.1), bits(&b.1), "{case:?} grad_x");
             assert_eq!(bits(&a.2), bits(&b.2), "{case:?} grad_w");

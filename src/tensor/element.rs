@@ -87,6 +87,9 @@ pub trait Element:
     const ONE: Self;
     /// The type's name as NumPy spells it (`"f32"`, `"f64"`).
     const NAME: &'static str;
+    /// The elements as `f32`, the one type the GPU backend computes in: `Some` for `f32`
+    /// (the same memory), `None` for a type no device holds.
+    fn as_f32(data: &[Self]) -> Option<&[f32]>;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` (exact).
@@ -135,12 +138,15 @@ pub trait Element:
 }
 
 macro_rules! impl_element {
-    ($t:ty, $lanes:ty, $name:expr, $gemm:path) => {
+    ($t:ty, $lanes:ty, $name:expr, $gemm:path, $as_f32:expr) => {
         impl Element for $t {
             type Lanes = $lanes;
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = $name;
+            fn as_f32(data: &[Self]) -> Option<&[f32]> {
+                $as_f32(data)
+            }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
                 v as $t
@@ -203,5 +209,5 @@ macro_rules! impl_element {
         }
     };
 }
-impl_element!(f32, wide::f32x8, "f32", matrixmultiply::sgemm);
-impl_element!(f64, wide::f64x4, "f64", matrixmultiply::dgemm);
+impl_element!(f32, wide::f32x8, "f32", matrixmultiply::sgemm, Some);
+impl_element!(f64, wide::f64x4, "f64", matrixmultiply::dgemm, |_| None);

@@ -1,47 +1,59 @@
-//! Dense, row-major, contiguous tensors of `f32` or `f64`, and the kernels that compute on them.
+//! Dense, row-major, contiguous tensors of `f32` or `f64`, and the ops that compute on them.
 //!
-//! Layout: a shape (`Vec<usize>`) and a `Vec<T>` of `shape.iter().product()` elements, last axis
-//! fastest. Every method that combines tensors checks shapes and returns [`Error::Shape`] naming
-//! the op and the shapes; kernels below that boundary assume checked input.
+//! Layout: a shape (`Vec<usize>`) and `shape.iter().product()` elements, last axis fastest.
+//! Every method that combines tensors checks shapes and returns [`Error::Shape`] naming the op
+//! and the shapes; the kernels below that boundary assume checked input.
 //!
-//! The methods of [`Tensor`] are the one dispatch boundary between the autograd tape and the
-//! kernels: the tape and the layers call nothing else, so another backend can route them.
-//!
-//! On the GPU (feature `gpu`) the methods that cannot fail on the CPU (`map`, `scalar_op`,
-//! `sum_all_tensor`, the fused backward kernels, [`add_assign`]) panic with the device's
-//! message when the device itself fails (out of memory, device lost); the fallible methods
-//! return it as [`Error::Device`].
+//! The boundary, top to bottom: the [`Tensor`] methods (checks, then an op descriptor from
+//! [`op`]) → `storage.rs` (one `match` per op on where the operands live) → the backend trait
+//! `backend.rs`, implemented by the CPU kernels in `cpu/` and, with the `gpu` feature, by the
+//! GPU kernels of the `gpu` module. Every op returns `Result`: a device failure (out of memory,
+//! a tensor past the device's limits) is an [`Error::Device`] naming the op and the size.
+//! Host access to device elements is explicit: [`Tensor::to_vec`], [`Tensor::host_values`]
+//! and [`Tensor::to_device`] read back, [`Tensor::data`] only reads host tensors.
 
-pub mod conv;
+pub(crate) mod backend;
+mod conv;
+mod cpu;
 mod element;
 mod elementwise;
 mod fused;
-pub mod gemm;
-pub mod pool;
+pub mod op;
+mod optim;
+mod pool;
 mod reduce;
 mod rows;
 mod storage;
 
+pub use cpu::gemm;
 pub use element::{Element, Lanes};
-pub use elementwise::{BinaryOp, UnaryOp};
+pub use op::{BinaryOp, Conv2dGeometry, UnaryOp};
+pub(crate) use op::{AdamStep, SgdStep};
 pub use storage::Device;
 
+use op::{AxisSplit, GemmDims};
 use storage::Storage;
 
 use crate::error::{Error, Result};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 use rayon::prelude::*;
+use std::borrow::Cow;
 
-/// Elements per rayon task in elementwise and reduction kernels. Fixed, so the split (and any
-/// reduction order) does not depend on the number of threads.
-pub const PAR_CHUNK: usize = 1 << 15;
-
-/// A dense row-major tensor.
-#[derive(Clone, Debug, PartialEq)]
+/// A dense row-major tensor on a [`Device`].
+///
+/// Equality compares shapes and values for host tensors; device tensors are equal only to
+/// clones sharing their buffer (read them back with [`Tensor::to_vec`] to compare values).
+#[derive(Clone, Debug)]
 pub struct Tensor<T: Element> {
     shape: Vec<usize>,
-    data: Storage<T>,
+    storage: Storage<T>,
+}
+
+impl<T: Element> PartialEq for Tensor<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.storage.same_values(&other.storage)
+    }
 }
 
 impl<T: Element> Tensor<T> {
@@ -55,31 +67,49 @@ impl<T: Element> Tensor<T> {
                 &[shape, &[data.len()]],
             ));
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: Storage::Host(data),
-        })
+        Ok(Tensor::wrap(Storage::host(data), shape))
     }
 
-    /// Every element equal to `value`.
-    pub fn full(shape: &[usize], value: T) -> Self {
+    /// A tensor around storage a backend computed for `shape` (lengths agree by construction).
+    fn wrap(storage: Storage<T>, shape: &[usize]) -> Self {
+        debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
         Tensor {
             shape: shape.to_vec(),
-            data: Storage::Host(vec![value; shape.iter().product()]),
+            storage,
         }
     }
 
-    /// All zeros.
+    /// The storage, for the op files of this module.
+    fn storage(&self) -> &Storage<T> {
+        &self.storage
+    }
+
+    /// The storage, mutably.
+    fn storage_mut(&mut self) -> &mut Storage<T> {
+        &mut self.storage
+    }
+
+    /// The storage, by value.
+    fn into_storage(self) -> Storage<T> {
+        self.storage
+    }
+
+    /// Every element equal to `value`, in host memory.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Tensor::wrap(Storage::host(vec![value; shape.iter().product()]), shape)
+    }
+
+    /// All zeros, in host memory.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::ZERO)
     }
 
-    /// All ones.
+    /// All ones, in host memory.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::ONE)
     }
 
-    /// A 0-dimensional tensor holding `value`.
+    /// A 0-dimensional host tensor holding `value`.
     pub fn scalar(value: T) -> Self {
         Self::full(&[], value)
     }
@@ -96,10 +126,7 @@ impl<T: Element> Tensor<T> {
         let data = (0..shape.iter().product::<usize>())
             .map(|_| T::from_f64(dist.sample(rng)))
             .collect();
-        Tensor {
-            shape: shape.to_vec(),
-            data: Storage::Host(data),
-        }
+        Tensor::wrap(Storage::host(data), shape)
     }
 
     /// Elements drawn from N(mean, std²) with `rng`, in row-major order.
@@ -110,10 +137,7 @@ impl<T: Element> Tensor<T> {
                 T::from_f64(mean + std * z)
             })
             .collect();
-        Tensor {
-            shape: shape.to_vec(),
-            data: Storage::Host(data),
-        }
+        Tensor::wrap(Storage::host(data), shape)
     }
 
     /// The shape.
@@ -136,101 +160,78 @@ impl<T: Element> Tensor<T> {
         self.len() == 0
     }
 
-    /// The elements in row-major order. For a tensor on the GPU this reads the buffer back
-    /// (once; the copy is kept until the tensor changes).
-    pub fn data(&self) -> &[T] {
-        &self.data
+    /// The elements of a host tensor in row-major order.
+    ///
+    /// Errors: [`Error::Device`] for a tensor on the GPU (read it with [`Tensor::to_vec`] or
+    /// move it with [`Tensor::to_device`]).
+    pub fn data(&self) -> Result<&[T]> {
+        self.storage.host_slice("Tensor::data")
     }
 
-    /// The elements in row-major order, mutably. A tensor on the GPU moves to the host first.
-    pub fn data_mut(&mut self) -> &mut [T] {
-        self.data.make_host()
+    /// The elements of a host tensor in row-major order, mutably.
+    ///
+    /// Errors: [`Error::Device`] for a tensor on the GPU.
+    pub fn data_mut(&mut self) -> Result<&mut [T]> {
+        self.storage.host_slice_mut("Tensor::data_mut")
     }
 
-    /// Consumes the tensor, returning its elements (read back from the GPU if it is there).
-    pub fn into_vec(self) -> Vec<T> {
-        self.data.into_vec()
+    /// The elements in host memory: borrowed from a host tensor, read back from a device.
+    pub fn host_values(&self) -> Result<Cow<'_, [T]>> {
+        match &self.storage {
+            Storage::Cpu(c) => Ok(Cow::Borrowed(c.as_slice())),
+            Storage::Gpu(_) => Ok(Cow::Owned(self.to_vec()?)),
+        }
+    }
+
+    /// The elements copied into a vector, read back from the device where they are on one.
+    pub fn to_vec(&self) -> Result<Vec<T>> {
+        self.storage.to_host()
+    }
+
+    /// Consumes the tensor, returning its elements (read back from the device where needed).
+    pub fn into_vec(self) -> Result<Vec<T>> {
+        self.storage.into_host()
     }
 
     /// Where the elements are.
     pub fn device(&self) -> Device {
-        self.data.device()
+        self.storage.device()
     }
 
     /// The same tensor on `device` (a clone when it is already there).
     ///
     /// Errors: [`Error::Device`] for [`Device::Gpu`] in a build without the `gpu` feature, when
-    /// no GPU adapter can be opened, or for an element type other than f32.
+    /// no GPU adapter can be opened, for an element type the device does not compute in (the
+    /// GPU: f32 only), or when the device cannot hold or return the elements.
     pub fn to_device(&self, device: Device) -> Result<Self> {
-        if device == self.device() {
-            return Ok(self.clone());
-        }
-        match device {
-            Device::Cpu => Tensor::from_vec(self.data().to_vec(), &self.shape),
-            #[cfg(feature = "gpu")]
-            Device::Gpu => Ok(Tensor {
-                shape: self.shape.clone(),
-                data: Storage::gpu(crate::gpu::upload(self.data())?),
-            }),
-            #[cfg(not(feature = "gpu"))]
-            Device::Gpu => Err(Error::Device(
-                "this build has no GPU backend; rebuild with `--features gpu`".into(),
-            )),
-        }
+        Ok(Tensor::wrap(self.storage.to_device(device)?, &self.shape))
     }
 
     /// Zeros of `shape` on the same device as `self` (on the GPU, cleared there: nothing is
     /// uploaded).
     pub fn zeros_like_on(&self, shape: &[usize]) -> Result<Self> {
-        match self.device() {
-            Device::Cpu => Ok(Tensor::zeros(shape)),
-            #[cfg(feature = "gpu")]
-            Device::Gpu => Ok(Tensor::from_gpu(
-                crate::gpu::zeros(shape.iter().product())?,
-                shape,
-            )),
-            #[cfg(not(feature = "gpu"))]
-            Device::Gpu => Tensor::zeros(shape).to_device(Device::Gpu),
-        }
+        Ok(Tensor::wrap(self.storage.zeros(shape.iter().product())?, shape))
     }
 
-    /// A tensor around a device buffer a GPU kernel wrote.
-    #[cfg(feature = "gpu")]
-    pub(crate) fn from_gpu(buffer: crate::gpu::Buffer, shape: &[usize]) -> Self {
-        debug_assert_eq!(buffer.len(), shape.iter().product::<usize>());
-        Tensor {
-            shape: shape.to_vec(),
-            data: Storage::gpu(buffer),
-        }
-    }
-
-    /// The device buffer holding the elements, uploading host elements first.
-    #[cfg(feature = "gpu")]
-    pub(crate) fn gpu_buffer(&self) -> Result<std::sync::Arc<crate::gpu::Buffer>> {
-        match &self.data {
-            Storage::Gpu { buffer, .. } => Ok(std::sync::Arc::clone(buffer)),
-            Storage::Host(v) => Ok(std::sync::Arc::new(crate::gpu::upload(v)?)),
-        }
-    }
-
-    /// The single element of a one-element tensor.
+    /// The single element of a one-element tensor (read back from the device where needed).
     pub fn item(&self) -> Result<T> {
-        match self.data() {
-            [v] => Ok(*v),
-            _ => Err(Error::shape(
+        if self.len() != 1 {
+            return Err(Error::shape(
                 "Tensor::item",
                 "exactly one element",
                 &[&self.shape],
-            )),
+            ));
         }
+        Ok(self.to_vec()?[0])
     }
 
-    /// The same tensor converted element by element to another precision.
-    pub fn cast<U: Element>(&self) -> Tensor<U> {
-        Tensor {
-            shape: self.shape.clone(),
-            data: Storage::Host(self.data.iter().map(|v| U::from_f64(v.to_f64())).collect()),
-        }
+    /// The same host tensor converted element by element to another precision.
+    ///
+    /// Errors: [`Error::Device`] for a tensor on the GPU.
+    pub fn cast<U: Element>(&self) -> Result<Tensor<U>> {
+        let data = self.storage.host_slice("Tensor::cast")?;
+        let data = data.iter().map(|v| U::from_f64(v.to_f64())).collect();
+        Ok(Tensor::wrap(Storage::host(data), &self.shape))
     }
 
     /// `(rows, cols)` of a 2-D tensor, or a shape error naming `op`.
@@ -241,7 +242,7 @@ impl<T: Element> Tensor<T> {
         }
     }
 
-    /// The same elements under a new shape of equal size.
+    /// The same elements under a new shape of equal size (no copy; device buffers are shared).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         if shape.iter().product::<usize>() != self.len() {
             return Err(Error::shape(
@@ -250,58 +251,28 @@ impl<T: Element> Tensor<T> {
                 &[&self.shape, shape],
             ));
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: self.data.clone(),
-        })
-    }
-
-    /// Reshapes in place (no copy); errors if sizes differ.
-    pub fn reshape_in_place(&mut self, shape: &[usize]) -> Result<()> {
-        if shape.iter().product::<usize>() != self.len() {
-            return Err(Error::shape(
-                "reshape",
-                "the same number of elements",
-                &[&self.shape, shape],
-            ));
-        }
-        self.shape = shape.to_vec();
-        Ok(())
+        Ok(Tensor::wrap(self.storage.clone(), shape))
     }
 
     /// Transpose of a 2-D tensor.
     pub fn transpose(&self) -> Result<Self> {
         let (r, c) = self.dims2("transpose")?;
-        #[cfg(feature = "gpu")]
-        if on_gpu(&[self]) {
-            return crate::gpu::ops::transpose(self, r, c);
-        }
-        // Blocked so both the reads and the writes stay within a few cache lines per tile.
-        const TILE: usize = 32;
-        let mut out = vec![T::ZERO; r * c];
-        for i0 in (0..r).step_by(TILE) {
-            for j0 in (0..c).step_by(TILE) {
-                for i in i0..(i0 + TILE).min(r) {
-                    for j in j0..(j0 + TILE).min(c) {
-                        out[j * r + i] = self.data[i * c + j];
-                    }
-                }
-            }
-        }
-        Tensor::from_vec(out, &[c, r])
+        Ok(Tensor::wrap(self.storage.transpose(r, c)?, &[c, r]))
     }
 
-    /// `(outer, axis_len, inner)` for an axis: the tensor seen as a 3-D block around it.
-    fn around_axis(&self, op: &'static str, axis: usize) -> Result<(usize, usize, usize)> {
+    /// The tensor seen as a 3-D block around `axis`, or the error naming `op`.
+    fn around_axis(&self, op: &'static str, axis: usize) -> Result<AxisSplit> {
         if axis >= self.ndim() {
             return Err(Error::invalid(
                 op,
                 format!("axis {axis} out of range for shape {:?}", self.shape),
             ));
         }
-        let outer = self.shape[..axis].iter().product();
-        let inner = self.shape[axis + 1..].iter().product();
-        Ok((outer, self.shape[axis], inner))
+        Ok(AxisSplit {
+            outer: self.shape[..axis].iter().product(),
+            len: self.shape[axis],
+            inner: self.shape[axis + 1..].iter().product(),
+        })
     }
 
     /// Concatenation along `axis`; all other axes must agree.
@@ -309,7 +280,7 @@ impl<T: Element> Tensor<T> {
         let first = parts
             .first()
             .ok_or_else(|| Error::invalid("concat", "no tensors to concatenate"))?;
-        let (outer, _, inner) = first.around_axis("concat", axis)?;
+        let split = first.around_axis("concat", axis)?;
         let mut shape = first.shape.clone();
         shape[axis] = 0;
         for p in parts {
@@ -330,24 +301,16 @@ impl<T: Element> Tensor<T> {
             }
             shape[axis] += p.shape[axis];
         }
-        #[cfg(feature = "gpu")]
-        if on_gpu(parts) {
-            return crate::gpu::ops::concat(parts, axis, outer, inner, &shape);
-        }
-        let mut data = Vec::with_capacity(shape.iter().product());
-        for o in 0..outer {
-            for p in parts {
-                let run = p.shape[axis] * inner;
-                data.extend_from_slice(&p.data[o * run..(o + 1) * run]);
-            }
-        }
-        Tensor::from_vec(data, &shape)
+        let lens: Vec<usize> = parts.iter().map(|p| p.shape[axis]).collect();
+        let storages: Vec<&Storage<T>> = parts.iter().map(|p| &p.storage).collect();
+        let storage = Storage::concat(&storages, split.outer, &lens, split.inner)?;
+        Ok(Tensor::wrap(storage, &shape))
     }
 
     /// The sub-tensor `start..end` along `axis`.
     pub fn slice(&self, axis: usize, start: usize, end: usize) -> Result<Self> {
-        let (outer, len, inner) = self.around_axis("slice", axis)?;
-        if start > end || end > len {
+        let split = self.around_axis("slice", axis)?;
+        if start > end || end > split.len {
             return Err(Error::invalid(
                 "slice",
                 format!(
@@ -358,16 +321,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape = self.shape.clone();
         shape[axis] = end - start;
-        #[cfg(feature = "gpu")]
-        if on_gpu(&[self]) {
-            return crate::gpu::ops::slice(self, (outer, len, inner), start, &shape);
-        }
-        let mut data = Vec::with_capacity(outer * (end - start) * inner);
-        for o in 0..outer {
-            let base = o * len * inner;
-            data.extend_from_slice(&self.data[base + start * inner..base + end * inner]);
-        }
-        Tensor::from_vec(data, &shape)
+        Ok(Tensor::wrap(self.storage.slice(split, start, end)?, &shape))
     }
 
     /// Rows `indices` of a tensor seen as `[shape[0], rest]` (row gather).
@@ -388,15 +342,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape = self.shape.clone();
         shape[0] = indices.len();
-        #[cfg(feature = "gpu")]
-        if on_gpu(&[self]) {
-            return crate::gpu::ops::gather_rows(self, indices, inner, &shape);
-        }
-        let mut data = Vec::with_capacity(indices.len() * inner);
-        for &i in indices {
-            data.extend_from_slice(&self.data[i * inner..(i + 1) * inner]);
-        }
-        Tensor::from_vec(data, &shape)
+        Ok(Tensor::wrap(self.storage.gather_rows(indices, inner)?, &shape))
     }
 
     /// Matrix product `op(self) · op(rhs)` of 2-D tensors, `op` transposing when asked.
@@ -412,62 +358,25 @@ impl<T: Element> Tensor<T> {
                 &[&self.shape, &rhs.shape],
             ));
         }
-        #[cfg(feature = "gpu")]
-        if on_gpu(&[self, rhs]) {
-            let dims = crate::gpu::ops::GemmDims::single(m, n, k, trans_a, trans_b);
-            return crate::gpu::ops::gemm(self, rhs, dims, &[m, n]);
+        let d = GemmDims::single(m, n, k, trans_a, trans_b);
+        Ok(Tensor::wrap(self.storage.matmul(&rhs.storage, d)?, &[m, n]))
+    }
+
+    /// True when every element is finite (read back from the device where needed).
+    pub fn all_finite(&self) -> Result<bool> {
+        let finite = |x: &[T]| {
+            x.par_chunks(cpu::PAR_CHUNK)
+                .all(|c| c.iter().all(|v| v.is_finite()))
+        };
+        Ok(finite(&self.host_values()?))
+    }
+
+    /// Errors naming `op` unless `other` has `self`'s shape.
+    fn expect_same_shape(&self, op: &'static str, other: &Tensor<T>) -> Result<()> {
+        if self.shape == other.shape {
+            Ok(())
+        } else {
+            Err(Error::shape(op, "equal shapes", &[&self.shape, &other.shape]))
         }
-        let mut out = vec![T::ZERO; m * n];
-        gemm::gemm(
-            trans_a,
-            trans_b,
-            m,
-            n,
-            k,
-            T::ONE,
-            &self.data,
-            &rhs.data,
-            T::ZERO,
-            &mut out,
-        );
-        Tensor::from_vec(out, &[m, n])
     }
-
-    /// True when every element is finite.
-    pub fn all_finite(&self) -> bool {
-        self.data
-            .par_chunks(PAR_CHUNK)
-            .all(|c| c.iter().all(|v| v.is_finite()))
-    }
-}
-
-/// True when any of `ts` is on the GPU: an op on them then runs there, uploading the others.
-#[cfg(feature = "gpu")]
-fn on_gpu<T: Element>(ts: &[&Tensor<T>]) -> bool {
-    ts.iter().any(|t| t.device() == Device::Gpu)
-}
-
-/// The result of a GPU kernel behind a method that cannot fail on the CPU: the kernel's only
-/// failure is the device's own, which such a method reports by panicking with its message.
-#[cfg(feature = "gpu")]
-fn device_result<T: Element>(r: Result<Tensor<T>>) -> Tensor<T> {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `acc += g` elementwise for equal shapes (gradient accumulation). On the GPU the sum is a new
-/// buffer that replaces `acc`'s.
-///
-/// # Panics
-/// If the lengths differ (an internal invariant: gradients have their node's shape).
-pub fn add_assign<T: Element>(acc: &mut Tensor<T>, g: &Tensor<T>) {
-    assert_eq!(acc.len(), g.len(), "add_assign: length invariant");
-    #[cfg(feature = "gpu")]
-    if on_gpu(&[acc, g]) {
-        *acc = device_result(acc.add(g));
-        return;
-    }
-    acc.data_mut()
-        .par_chunks_mut(PAR_CHUNK)
-        .zip(g.data().par_chunks(PAR_CHUNK))
-        .for_each(|(a, b)| elementwise::binary_inplace_add(a, b));
 }

@@ -1,35 +1,11 @@
-//! Average pooling kernels (kernel = stride).
-//!
-//! Algorithm: a direct loop. Each output row accumulates its `k` input rows in a row-long
-//! accumulator (window elements in row-major order, as PyTorch's CPU kernel sums them), then
-//! divides by `k²`; backward writes `grad_out / k²` into every element of its window.
-//!
-//! Parallelism: rayon over disjoint `&mut` chunks of whole `(n, c)` planes, about
-//! [`PAR_CHUNK`] input elements per task. The split depends only on the plane size — never on the
-//! thread count — and every element is computed by one task in a fixed order, so results are
-//! bit-identical for any `RAYON_NUM_THREADS`.
-//!
-//! The kernel size is a const generic for k = 2 and 3 (unrolled windows), any other k takes the
-//! generic loop; this version pools LeNet's activations ~4× faster than a first all-generic one.
+//! Average pooling (kernel = stride) of `[N, C, H, W]` tensors: checks, then the backend.
 
-use super::{Element, Tensor, PAR_CHUNK};
+use super::op::PoolDims;
+use super::{Element, Tensor};
 use crate::error::{Error, Result};
-use rayon::prelude::*;
 
-/// `(n, c)` planes per rayon task for planes of `plane_len` input elements: about
-/// [`PAR_CHUNK`] input elements per task (large enough to amortise the task, small enough to
-/// split LeNet's pooling of a 256-image batch into ~40 tasks).
-fn planes_per_task(plane_len: usize) -> usize {
-    (PAR_CHUNK / plane_len.max(1)).max(1)
-}
-
-/// `(N·C, H, W, OH, OW)` of a pooling input shape, or the error naming `op` and the shapes.
-fn pool_dims(
-    op: &'static str,
-    input: &[usize],
-    k: usize,
-    others: &[&[usize]],
-) -> Result<(usize, usize, usize, usize, usize)> {
+/// The pooling geometry of an input shape, or the error naming `op` and the shapes.
+fn pool_dims(op: &'static str, input: &[usize], k: usize, others: &[&[usize]]) -> Result<PoolDims> {
     if k == 0 {
         return Err(Error::invalid(
             op,
@@ -48,62 +24,14 @@ fn pool_dims(
             &shapes,
         ));
     }
-    Ok((n * c, h, w, h / k, w / k))
-}
-
-/// Forward over whole planes: `x` holds `h × w` planes, `out` the matching `oh × ow` ones.
-/// `K` is the kernel size as a constant (common sizes unroll), or 0 to read `k`.
-#[inline(always)]
-fn pool_planes<T: Element, const K: usize>(
-    x: &[T],
-    out: &mut [T],
-    k: usize,
-    (h, w, oh, ow): (usize, usize, usize, usize),
-) {
-    let k = if K == 0 { k } else { K };
-    let area = T::from_usize(k * k);
-    for (o, xp) in out.chunks_mut(oh * ow).zip(x.chunks(h * w)) {
-        for (y, acc) in o.chunks_mut(ow).enumerate() {
-            let band = &xp[y * k * w..(y + 1) * k * w];
-            // acc[ow] = Σ over window rows i, then columns j, of x[y·k + i][ow·k + j].
-            for (a, win) in acc.iter_mut().zip(band.chunks_exact(k)) {
-                *a = win.iter().fold(T::ZERO, |s, &v| s + v);
-            }
-            for row in band.chunks_exact(w).skip(1) {
-                for (a, win) in acc.iter_mut().zip(row.chunks_exact(k)) {
-                    *a = win.iter().fold(*a, |s, &v| s + v);
-                }
-            }
-            for a in acc.iter_mut() {
-                *a /= area;
-            }
-        }
-    }
-}
-
-/// Backward over whole planes: writes `go / k²` over each window of the `h × w` planes of `gx`
-/// (rows and columns the forward dropped stay zero). `K` as in [`pool_planes`].
-#[inline(always)]
-fn unpool_planes<T: Element, const K: usize>(
-    go: &[T],
-    gx: &mut [T],
-    k: usize,
-    h: usize,
-    w: usize,
-    ow: usize,
-) {
-    let k = if K == 0 { k } else { K };
-    let area = T::from_usize(k * k);
-    let oh = h / k;
-    for (gxp, gop) in gx.chunks_mut(h * w).zip(go.chunks(oh * ow)) {
-        for (band, go_row) in gxp.chunks_exact_mut(k * w).zip(gop.chunks(ow)) {
-            for row in band.chunks_exact_mut(w) {
-                for (win, &g) in row.chunks_exact_mut(k).zip(go_row) {
-                    win.fill(g / area);
-                }
-            }
-        }
-    }
+    Ok(PoolDims {
+        planes: n * c,
+        h,
+        w,
+        oh: h / k,
+        ow: w / k,
+        k,
+    })
 }
 
 impl<T: Element> Tensor<T> {
@@ -113,34 +41,12 @@ impl<T: Element> Tensor<T> {
     /// Errors: [`Error::InvalidArgument`] for `k == 0`; [`Error::Shape`] for an input that is
     /// not 4-D or smaller than `k` in H or W.
     pub fn avg_pool2d(&self, k: usize) -> Result<Tensor<T>> {
-        let (planes, h, w, oh, ow) = pool_dims("avg_pool2d", self.shape(), k, &[])?;
-        let out_shape = [self.shape()[0], self.shape()[1], oh, ow];
-        #[cfg(feature = "gpu")]
-        if super::on_gpu(&[self]) {
-            let d = crate::gpu::ops::PoolDims {
-                planes,
-                h,
-                w,
-                oh,
-                ow,
-                k,
-            };
-            return crate::gpu::ops::avg_pool2d(self, &d, &out_shape);
+        let d = pool_dims("avg_pool2d", self.shape(), k, &[])?;
+        let out_shape = [self.shape()[0], self.shape()[1], d.oh, d.ow];
+        if d.planes * d.oh * d.ow == 0 {
+            return self.zeros_like_on(&out_shape);
         }
-        let mut out = vec![T::ZERO; planes * oh * ow];
-        if out.is_empty() {
-            return Tensor::from_vec(out, &out_shape);
-        }
-        let per_task = planes_per_task(h * w);
-        let dims = (h, w, oh, ow);
-        out.par_chunks_mut(per_task * oh * ow)
-            .zip(self.data().par_chunks(per_task * h * w))
-            .for_each(|(out_chunk, x_chunk)| match k {
-                2 => pool_planes::<T, 2>(x_chunk, out_chunk, k, dims),
-                3 => pool_planes::<T, 3>(x_chunk, out_chunk, k, dims),
-                _ => pool_planes::<T, 0>(x_chunk, out_chunk, k, dims),
-            });
-        Tensor::from_vec(out, &out_shape)
+        Ok(Tensor::wrap(self.storage().avg_pool2d(&d)?, &out_shape))
     }
 
     /// Gradient of avg_pool2d: spreads grad_out / k² over each window; `input_shape` is the
@@ -154,42 +60,21 @@ impl<T: Element> Tensor<T> {
         k: usize,
     ) -> Result<Tensor<T>> {
         let op = "avg_pool2d_backward";
-        let (planes, h, w, oh, ow) = pool_dims(op, input_shape, k, &[grad_out.shape()])?;
-        if grad_out.shape() != [input_shape[0], input_shape[1], oh, ow] {
+        let d = pool_dims(op, input_shape, k, &[grad_out.shape()])?;
+        if grad_out.shape() != [input_shape[0], input_shape[1], d.oh, d.ow] {
             return Err(Error::shape(
                 op,
                 format!(
-                    "grad_out [{}, {}, {oh}, {ow}] for kernel {k}",
-                    input_shape[0], input_shape[1]
+                    "grad_out [{}, {}, {}, {}] for kernel {k}",
+                    input_shape[0], input_shape[1], d.oh, d.ow
                 ),
                 &[input_shape, grad_out.shape()],
             ));
         }
-        #[cfg(feature = "gpu")]
-        if super::on_gpu(&[grad_out]) {
-            let d = crate::gpu::ops::PoolDims {
-                planes,
-                h,
-                w,
-                oh,
-                ow,
-                k,
-            };
-            return crate::gpu::ops::avg_pool2d_backward(grad_out, &d, input_shape);
+        if d.planes * d.h * d.w == 0 {
+            return grad_out.zeros_like_on(input_shape);
         }
-        let mut gx = vec![T::ZERO; planes * h * w];
-        if gx.is_empty() {
-            return Tensor::from_vec(gx, input_shape);
-        }
-        let per_task = planes_per_task(h * w);
-        gx.par_chunks_mut(per_task * h * w)
-            .zip(grad_out.data().par_chunks(per_task * oh * ow))
-            .for_each(|(gx_chunk, go_chunk)| match k {
-                2 => unpool_planes::<T, 2>(go_chunk, gx_chunk, k, h, w, ow),
-                3 => unpool_planes::<T, 3>(go_chunk, gx_chunk, k, h, w, ow),
-                _ => unpool_planes::<T, 0>(go_chunk, gx_chunk, k, h, w, ow),
-            });
-        Tensor::from_vec(gx, input_shape)
+        Ok(Tensor::wrap(grad_out.storage().avg_pool2d_backward(&d)?, input_shape))
     }
 }
 
@@ -236,12 +121,12 @@ mod tests {
             let x = Tensor::<f64>::rand_uniform(&shape, -1.0, 1.0, &mut rng);
             let y = x.avg_pool2d(k).unwrap();
             assert_eq!(y.shape(), [shape[0], shape[1], shape[2] / k, shape[3] / k]);
-            let want = naive(x.data(), shape, k);
-            for (a, b) in y.data().iter().zip(&want) {
+            let want = naive(x.data().unwrap(), shape, k);
+            for (a, b) in y.data().unwrap().iter().zip(&want) {
                 assert!((a - b).abs() < 1e-14, "{shape:?} k={k}: {a} vs {b}");
             }
-            let y32 = x.cast::<f32>().avg_pool2d(k).unwrap();
-            for (a, b) in y32.data().iter().zip(&want) {
+            let y32 = x.cast::<f32>().unwrap().avg_pool2d(k).unwrap();
+            for (a, b) in y32.data().unwrap().iter().zip(&want) {
                 assert!((*a as f64 - b).abs() < 1e-6, "f32 {shape:?} k={k}");
             }
         }
@@ -259,10 +144,10 @@ mod tests {
             assert_eq!(gx.shape(), shape);
             for i in 0..gx.len() {
                 let mut e = Tensor::<f64>::zeros(&shape);
-                e.data_mut()[i] = 1.0;
+                e.data_mut().unwrap()[i] = 1.0;
                 let y = e.avg_pool2d(k).unwrap();
-                let d: f64 = y.data().iter().zip(g.data()).map(|(a, b)| a * b).sum();
-                assert!((gx.data()[i] - d).abs() < 1e-14, "{shape:?} k={k} at {i}");
+                let d: f64 = y.data().unwrap().iter().zip(g.data().unwrap()).map(|(a, b)| a * b).sum();
+                assert!((gx.data().unwrap()[i] - d).abs() < 1e-14, "{shape:?} k={k} at {i}");
             }
         }
     }
@@ -274,10 +159,10 @@ mod tests {
         let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 1, 2, 3]).unwrap();
         let y = x.avg_pool2d(2).unwrap();
         assert_eq!(y.shape(), [1, 1, 1, 1]);
-        assert_eq!(y.data(), [3.0]);
+        assert_eq!(y.data().unwrap(), [3.0]);
         let g = Tensor::from_vec(vec![8.0f32], &[1, 1, 1, 1]).unwrap();
         let gx = Tensor::avg_pool2d_backward(&g, &[1, 1, 2, 3], 2).unwrap();
-        assert_eq!(gx.data(), [2.0, 2.0, 0.0, 2.0, 2.0, 0.0]);
+        assert_eq!(gx.data().unwrap(), [2.0, 2.0, 0.0, 2.0, 2.0, 0.0]);
     }
 
     #[test]
@@ -298,7 +183,7 @@ mod tests {
                 })
         };
         let (a, b) = (run(1), run(2));
-        let bits = |t: &Tensor<f32>| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits = |t: &Tensor<f32>| t.data().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&a.0), bits(&b.0));
         assert_eq!(bits(&a.1), bits(&b.1));
     }

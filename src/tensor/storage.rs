@@ -1,24 +1,31 @@
-//! Where a tensor's elements live: host memory, or (feature `gpu`) a device buffer.
+//! Where a tensor's elements live, and the one place that knows devices: each op is one `match`
+//! over the storage of its operands, sending it to the CPU kernels (`tensor/cpu/`) or the GPU
+//! ones (`gpu/`). An op with any operand on the GPU runs there, uploading host operands.
 //!
-//! A device tensor's buffer is never written after the kernel that made it: every GPU kernel
-//! writes a fresh buffer, so clones share the buffer (`Arc`) and a reshape copies nothing. Host
-//! code that reads a device tensor ([`Tensor::data`](super::Tensor::data)) gets a copy read back
-//! once and kept beside the buffer; host code that writes one
-//! ([`Tensor::data_mut`](super::Tensor::data_mut)) first moves it to the host.
+//! In a build without the `gpu` feature the GPU variant holds an uninhabited type, so its arms
+//! cost nothing and placing a tensor on the GPU is an [`Error::Device`].
 
+use super::backend::BackendStorage;
+use super::cpu::CpuStorage;
+use super::op::{
+    AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
+};
 use super::Element;
-use std::fmt;
-use std::ops::Deref;
+use crate::error::{Error, Result};
 #[cfg(feature = "gpu")]
-use std::sync::{Arc, OnceLock};
+pub(crate) use crate::gpu::GpuStorage;
+#[cfg(not(feature = "gpu"))]
+pub(crate) use crate::gpu_unavailable::GpuStorage;
+use std::borrow::Cow;
+use std::fmt;
 
 /// Which memory a tensor's elements are in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     /// Host memory; the CPU kernels compute.
     Cpu,
-    /// A wgpu device (f32 only); the kernels of `crate::gpu` compute. Placing a tensor there
-    /// is an error in a build without the `gpu` feature.
+    /// A wgpu device (f32 only); the kernels of the `gpu` module compute. Placing a tensor
+    /// there is an error in a build without the `gpu` feature.
     Gpu,
 }
 
@@ -43,90 +50,474 @@ impl std::str::FromStr for Device {
     }
 }
 
-/// A tensor's elements. Clones of device storage share the buffer and the host copy.
+/// A tensor's elements on their device.
 #[derive(Clone)]
 pub(crate) enum Storage<T: Element> {
     /// In host memory.
-    Host(Vec<T>),
-    /// In a device buffer, with the host copy made on the first host read.
-    #[cfg(feature = "gpu")]
-    Gpu {
-        /// The elements as f32 on the device.
-        buffer: Arc<crate::gpu::Buffer>,
-        /// The host copy, read back on demand and shared by clones.
-        host: Arc<OnceLock<Vec<T>>>,
-    },
+    Cpu(CpuStorage<T>),
+    /// In a device buffer.
+    Gpu(GpuStorage<T>),
+}
+
+/// The GPU storage of an operand, uploading host elements.
+fn gpu<T: Element>(s: &Storage<T>) -> Result<Cow<'_, GpuStorage<T>>> {
+    match s {
+        Storage::Cpu(c) => Ok(Cow::Owned(GpuStorage::upload(c.as_slice())?)),
+        Storage::Gpu(g) => Ok(Cow::Borrowed(g)),
+    }
+}
+
+/// `r`, with a device error's message prefixed by the op and the element count it ran on.
+fn on_device<R>(op: &str, len: usize, r: Result<R>) -> Result<R> {
+    r.map_err(|e| match e {
+        Error::Device(m) => Error::Device(format!("{op} on {len} elements: {m}")),
+        other => other,
+    })
 }
 
 impl<T: Element> Storage<T> {
-    /// Device-resident storage around a buffer a kernel wrote.
-    #[cfg(feature = "gpu")]
-    pub(crate) fn gpu(buffer: crate::gpu::Buffer) -> Self {
-        Storage::Gpu {
-            buffer: Arc::new(buffer),
-            host: Arc::default(),
-        }
+    /// Host storage holding `data`.
+    pub(crate) fn host(data: Vec<T>) -> Self {
+        Storage::Cpu(CpuStorage::new(data))
     }
 
     /// Where the elements are.
     pub(crate) fn device(&self) -> Device {
         match self {
-            Storage::Host(_) => Device::Cpu,
-            #[cfg(feature = "gpu")]
-            Storage::Gpu { .. } => Device::Gpu,
+            Storage::Cpu(_) => Device::Cpu,
+            Storage::Gpu(_) => Device::Gpu,
         }
     }
 
-    /// The elements as a host vector, reading a device buffer back (and leaving the host).
-    pub(crate) fn make_host(&mut self) -> &mut Vec<T> {
-        #[cfg(feature = "gpu")]
-        if let Storage::Gpu { .. } = self {
-            let host = self.to_vec();
-            *self = Storage::Host(host);
-        }
+    /// Number of elements.
+    pub(crate) fn len(&self) -> usize {
         match self {
-            Storage::Host(v) => v,
-            #[cfg(feature = "gpu")]
-            Storage::Gpu { .. } => unreachable!("moved to the host above"),
+            Storage::Cpu(c) => c.len(),
+            Storage::Gpu(g) => g.len(),
         }
     }
 
-    /// Consumes the storage, returning host elements.
-    pub(crate) fn into_vec(mut self) -> Vec<T> {
-        std::mem::take(self.make_host())
+    /// The host elements, or the error naming `op` for storage on a device.
+    pub(crate) fn host_slice(&self, op: &str) -> Result<&[T]> {
+        match self {
+            Storage::Cpu(c) => Ok(c.as_slice()),
+            Storage::Gpu(_) => Err(device_data_error(op)),
+        }
+    }
+
+    /// The host elements, mutably, or the error naming `op` for storage on a device.
+    pub(crate) fn host_slice_mut(&mut self, op: &str) -> Result<&mut [T]> {
+        match self {
+            Storage::Cpu(c) => Ok(c.as_mut_slice()),
+            Storage::Gpu(_) => Err(device_data_error(op)),
+        }
+    }
+
+    /// The elements copied to a host vector (read back from a device).
+    pub(crate) fn to_host(&self) -> Result<Vec<T>> {
+        match self {
+            Storage::Cpu(c) => c.to_host(),
+            Storage::Gpu(g) => on_device("to_vec", g.len(), g.to_host()),
+        }
+    }
+
+    /// Consumes the storage, returning host elements (read back from a device).
+    pub(crate) fn into_host(self) -> Result<Vec<T>> {
+        match self {
+            Storage::Cpu(c) => Ok(c.into_vec()),
+            Storage::Gpu(g) => on_device("into_vec", g.len(), g.to_host()),
+        }
+    }
+
+    /// The same elements on `device` (a clone when they are already there).
+    pub(crate) fn to_device(&self, device: Device) -> Result<Self> {
+        match (self, device) {
+            (Storage::Cpu(_), Device::Cpu) | (Storage::Gpu(_), Device::Gpu) => Ok(self.clone()),
+            (Storage::Gpu(g), Device::Cpu) => {
+                Ok(Storage::host(on_device("to_device", g.len(), g.to_host())?))
+            }
+            (Storage::Cpu(c), Device::Gpu) => Ok(Storage::Gpu(on_device(
+                "to_device",
+                c.len(),
+                GpuStorage::upload(c.as_slice()),
+            )?)),
+        }
+    }
+
+    /// `len` zeros on the same device.
+    pub(crate) fn zeros(&self, len: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(c) => Ok(Storage::Cpu(c.zeros(len)?)),
+            Storage::Gpu(g) => Ok(Storage::Gpu(on_device("zeros", len, g.zeros(len))?)),
+        }
+    }
+
+    /// True when both hold the same values: host elements compare by value, device buffers by
+    /// identity (a device tensor equals its clones; read back to compare values).
+    pub(crate) fn same_values(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => a.as_slice() == b.as_slice(),
+            (Storage::Gpu(a), Storage::Gpu(b)) => a.same_buffer(b),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn binary(&self, rhs: &Self, op: BinaryOp, b: &Broadcast) -> Result<Self> {
+        match (self, rhs) {
+            (Storage::Cpu(x), Storage::Cpu(y)) => Ok(Storage::Cpu(x.binary(y, op, b)?)),
+            _ => {
+                let r = gpu(self).and_then(|x| x.binary(&*gpu(rhs)?, op, b));
+                Ok(Storage::Gpu(on_device(op.name(), self.len(), r)?))
+            }
+        }
+    }
+
+    pub(crate) fn scalar(&self, s: T, op: BinaryOp) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.scalar(s, op)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(op.name(), x.len(), x.scalar(s, op))?)),
+        }
+    }
+
+    pub(crate) fn unary(&self, op: UnaryOp) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.unary(op)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(op.name(), x.len(), x.unary(op))?)),
+        }
+    }
+
+    pub(crate) fn add_assign(&mut self, g: &Self) -> Result<()> {
+        match (&mut *self, g) {
+            (Storage::Cpu(acc), Storage::Cpu(g)) => acc.add_assign(g),
+            (Storage::Gpu(acc), _) => {
+                let len = acc.len();
+                on_device("add_assign", len, gpu(g).and_then(|g| acc.add_assign(&g)))
+            }
+            (Storage::Cpu(acc), Storage::Gpu(gg)) => {
+                let mut up = on_device("add_assign", acc.len(), GpuStorage::upload(acc.as_slice()))?;
+                on_device("add_assign", gg.len(), up.add_assign(gg))?;
+                *self = Storage::Gpu(up);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn sum_to_shape(&self, b: &Broadcast, out_len: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_to_shape(b, out_len)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "sum_to_shape",
+                x.len(),
+                x.sum_to_shape(b, out_len),
+            )?)),
+        }
+    }
+
+    pub(crate) fn sum_axis(&self, split: AxisSplit) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_axis(split)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("sum_axis", x.len(), x.sum_axis(split))?)),
+        }
+    }
+
+    pub(crate) fn max_axis(&self, split: AxisSplit) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.max_axis(split)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("max_axis", x.len(), x.max_axis(split))?)),
+        }
+    }
+
+    pub(crate) fn sum_all(&self) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_all()?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("sum_all", x.len(), x.sum_all())?)),
+        }
+    }
+
+    pub(crate) fn transpose(&self, rows: usize, cols: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.transpose(rows, cols)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "transpose",
+                x.len(),
+                x.transpose(rows, cols),
+            )?)),
+        }
+    }
+
+    pub(crate) fn concat(parts: &[&Self], outer: usize, lens: &[usize], inner: usize) -> Result<Self> {
+        let host: Option<Vec<&CpuStorage<T>>> = parts
+            .iter()
+            .map(|p| match p {
+                Storage::Cpu(c) => Some(c),
+                Storage::Gpu(_) => None,
+            })
+            .collect();
+        match host {
+            Some(cpu) => Ok(Storage::Cpu(CpuStorage::concat(&cpu, outer, lens, inner)?)),
+            None => {
+                let len = parts.iter().map(|p| p.len()).sum();
+                let r = parts.iter().map(|p| gpu(p)).collect::<Result<Vec<_>>>().and_then(|g| {
+                    let refs: Vec<&GpuStorage<T>> = g.iter().map(|c| &**c).collect();
+                    GpuStorage::concat(&refs, outer, lens, inner)
+                });
+                Ok(Storage::Gpu(on_device("concat", len, r)?))
+            }
+        }
+    }
+
+    pub(crate) fn slice(&self, split: AxisSplit, start: usize, end: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.slice(split, start, end)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "slice",
+                x.len(),
+                x.slice(split, start, end),
+            )?)),
+        }
+    }
+
+    pub(crate) fn gather_rows(&self, indices: &[usize], inner: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.gather_rows(indices, inner)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "gather_rows",
+                indices.len() * inner,
+                x.gather_rows(indices, inner),
+            )?)),
+        }
+    }
+
+    pub(crate) fn scatter_add_rows(&self, indices: &[usize], inner: usize, rows: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.scatter_add_rows(indices, inner, rows)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "scatter_add_rows",
+                rows * inner,
+                x.scatter_add_rows(indices, inner, rows),
+            )?)),
+        }
+    }
+
+    pub(crate) fn matmul(&self, rhs: &Self, d: GemmDims) -> Result<Self> {
+        match (self, rhs) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => Ok(Storage::Cpu(a.matmul(b, d)?)),
+            _ => {
+                let r = gpu(self).and_then(|a| a.matmul(&*gpu(rhs)?, d));
+                Ok(Storage::Gpu(on_device("matmul", d.batch * d.m * d.n, r)?))
+            }
+        }
+    }
+
+    pub(crate) fn logsumexp_rows(&self, rows: usize, d: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.logsumexp_rows(rows, d)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "logsumexp_rows",
+                x.len(),
+                x.logsumexp_rows(rows, d),
+            )?)),
+        }
+    }
+
+    pub(crate) fn logsumexp_rows_backward(&self, lse: &Self, g: &Self, rows: usize, d: usize) -> Result<Self> {
+        match (self, lse, g) {
+            (Storage::Cpu(x), Storage::Cpu(l), Storage::Cpu(g)) => {
+                Ok(Storage::Cpu(x.logsumexp_rows_backward(l, g, rows, d)?))
+            }
+            _ => {
+                let r = gpu(self)
+                    .and_then(|x| x.logsumexp_rows_backward(&*gpu(lse)?, &*gpu(g)?, rows, d));
+                Ok(Storage::Gpu(on_device("logsumexp_rows_backward", rows * d, r)?))
+            }
+        }
+    }
+
+    pub(crate) fn log_softmax_rows(&self, rows: usize, d: usize) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.log_softmax_rows(rows, d)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "log_softmax_rows",
+                x.len(),
+                x.log_softmax_rows(rows, d),
+            )?)),
+        }
+    }
+
+    pub(crate) fn log_softmax_rows_backward(&self, g: Self, rows: usize, d: usize) -> Result<Self> {
+        match (self, g) {
+            (Storage::Cpu(y), Storage::Cpu(g)) => {
+                Ok(Storage::Cpu(y.log_softmax_rows_backward(g, rows, d)?))
+            }
+            (_, g) => {
+                let r = gpu(self).and_then(|y| {
+                    y.log_softmax_rows_backward(gpu(&g)?.into_owned(), rows, d)
+                });
+                Ok(Storage::Gpu(on_device("log_softmax_rows_backward", rows * d, r)?))
+            }
+        }
+    }
+
+    pub(crate) fn l2_normalize_rows(&self, rows: usize, d: usize, eps: T) -> Result<(Self, Self)> {
+        match self {
+            Storage::Cpu(x) => {
+                let (y, n) = x.l2_normalize_rows(rows, d, eps)?;
+                Ok((Storage::Cpu(y), Storage::Cpu(n)))
+            }
+            Storage::Gpu(x) => {
+                let (y, n) = on_device("l2_normalize_rows", x.len(), x.l2_normalize_rows(rows, d, eps))?;
+                Ok((Storage::Gpu(y), Storage::Gpu(n)))
+            }
+        }
+    }
+
+    pub(crate) fn l2_normalize_rows_backward(
+        &self,
+        norms: &Self,
+        eps: T,
+        g: Self,
+        rows: usize,
+        d: usize,
+    ) -> Result<Self> {
+        match (self, norms, g) {
+            (Storage::Cpu(y), Storage::Cpu(n), Storage::Cpu(g)) => {
+                Ok(Storage::Cpu(y.l2_normalize_rows_backward(n, eps, g, rows, d)?))
+            }
+            (_, _, g) => {
+                let r = gpu(self).and_then(|y| {
+                    y.l2_normalize_rows_backward(&*gpu(norms)?, eps, gpu(&g)?.into_owned(), rows, d)
+                });
+                Ok(Storage::Gpu(on_device("l2_normalize_rows_backward", rows * d, r)?))
+            }
+        }
+    }
+
+    pub(crate) fn relu_backward(&self, g: Self) -> Result<Self> {
+        match (self, g) {
+            (Storage::Cpu(out), Storage::Cpu(g)) => Ok(Storage::Cpu(out.relu_backward(g)?)),
+            (_, g) => {
+                let r = gpu(self).and_then(|out| out.relu_backward(gpu(&g)?.into_owned()));
+                Ok(Storage::Gpu(on_device("relu_backward", self.len(), r)?))
+            }
+        }
+    }
+
+    pub(crate) fn masked_fill(&self, mask: &[bool], value: T) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.masked_fill(mask, value)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "masked_fill",
+                x.len(),
+                x.masked_fill(mask, value),
+            )?)),
+        }
+    }
+
+    pub(crate) fn conv2d(&self, weight: &Self, bias: Option<&Self>, d: &ConvDims) -> Result<Self> {
+        match (self, weight, bias) {
+            (Storage::Cpu(x), Storage::Cpu(w), None) => Ok(Storage::Cpu(x.conv2d(w, None, d)?)),
+            (Storage::Cpu(x), Storage::Cpu(w), Some(Storage::Cpu(b))) => {
+                Ok(Storage::Cpu(x.conv2d(w, Some(b), d)?))
+            }
+            _ => {
+                let r = gpu(self).and_then(|x| {
+                    let bias = bias.map(gpu).transpose()?;
+                    x.conv2d(&*gpu(weight)?, bias.as_deref(), d)
+                });
+                Ok(Storage::Gpu(on_device("conv2d", d.n * d.out_img(), r)?))
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn conv2d_backward(
+        &self,
+        weight: &Self,
+        grad_out: &Self,
+        d: &ConvDims,
+        need_input_grad: bool,
+    ) -> Result<(Option<Self>, Self, Self)> {
+        match (self, weight, grad_out) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(go)) => {
+                let (gx, gw, gb) = x.conv2d_backward(w, go, d, need_input_grad)?;
+                Ok((gx.map(Storage::Cpu), Storage::Cpu(gw), Storage::Cpu(gb)))
+            }
+            _ => {
+                let r = gpu(self).and_then(|x| {
+                    x.conv2d_backward(&*gpu(weight)?, &*gpu(grad_out)?, d, need_input_grad)
+                });
+                let (gx, gw, gb) = on_device("conv2d_backward", d.n * d.in_img(), r)?;
+                Ok((gx.map(Storage::Gpu), Storage::Gpu(gw), Storage::Gpu(gb)))
+            }
+        }
+    }
+
+    pub(crate) fn avg_pool2d(&self, d: &PoolDims) -> Result<Self> {
+        match self {
+            Storage::Cpu(x) => Ok(Storage::Cpu(x.avg_pool2d(d)?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("avg_pool2d", x.len(), x.avg_pool2d(d))?)),
+        }
+    }
+
+    pub(crate) fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self> {
+        match self {
+            Storage::Cpu(g) => Ok(Storage::Cpu(g.avg_pool2d_backward(d)?)),
+            Storage::Gpu(g) => Ok(Storage::Gpu(on_device(
+                "avg_pool2d_backward",
+                d.planes * d.h * d.w,
+                g.avg_pool2d_backward(d),
+            )?)),
+        }
+    }
+
+    /// One Adam step; state on another device than the parameter moves to the parameter's.
+    pub(crate) fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()> {
+        if let (Storage::Cpu(p), Storage::Cpu(m), Storage::Cpu(v), Storage::Cpu(g)) =
+            (&mut *self, &mut *m, &mut *v, g)
+        {
+            return p.adam_step(m, v, g, c);
+        }
+        let len = self.len();
+        let mut p = gpu(self)?.into_owned();
+        let (mut mg, mut vg) = (gpu(m)?.into_owned(), gpu(v)?.into_owned());
+        on_device("adam_step", len, p.adam_step(&mut mg, &mut vg, &*gpu(g)?, c))?;
+        (*self, *m, *v) = (Storage::Gpu(p), Storage::Gpu(mg), Storage::Gpu(vg));
+        Ok(())
+    }
+
+    /// One SGD step (with the momentum buffer when there is one).
+    pub(crate) fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()> {
+        match (&mut *self, momentum, g) {
+            (Storage::Cpu(p), None, Storage::Cpu(g)) => p.sgd_step(None, g, c),
+            (Storage::Cpu(p), Some(Storage::Cpu(b)), Storage::Cpu(g)) => p.sgd_step(Some(b), g, c),
+            (_, momentum, _) => {
+                let len = self.len();
+                let mut p = gpu(self)?.into_owned();
+                let mut buf = momentum.as_deref().map(gpu).transpose()?.map(Cow::into_owned);
+                on_device("sgd_step", len, p.sgd_step(buf.as_mut(), &*gpu(g)?, c))?;
+                *self = Storage::Gpu(p);
+                if let (Some(m), Some(b)) = (momentum, buf) {
+                    *m = Storage::Gpu(b);
+                }
+                Ok(())
+            }
+        }
     }
 }
 
-impl<T: Element> Deref for Storage<T> {
-    type Target = [T];
-
-    fn deref(&self) -> &[T] {
-        match self {
-            Storage::Host(v) => v,
-            #[cfg(feature = "gpu")]
-            Storage::Gpu { buffer, host } => host.get_or_init(|| {
-                buffer
-                    .read()
-                    .into_iter()
-                    .map(|v| T::from_f64(f64::from(v)))
-                    .collect()
-            }),
-        }
-    }
+/// The error for host access to device elements.
+fn device_data_error(op: &str) -> Error {
+    Error::Device(format!(
+        "{op}: the tensor is on the GPU; read it with `to_vec()` or move it with \
+         `to_device(Device::Cpu)` first"
+    ))
 }
 
 impl<T: Element> fmt::Debug for Storage<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Storage::Host(v) => v.fmt(f),
-            #[cfg(feature = "gpu")]
-            Storage::Gpu { buffer, .. } => write!(f, "Gpu({} elements)", buffer.len()),
+            Storage::Cpu(c) => c.as_slice().fmt(f),
+            Storage::Gpu(g) => write!(f, "Gpu({} elements)", g.len()),
         }
-    }
-}
-
-impl<T: Element> PartialEq for Storage<T> {
-    fn eq(&self, other: &Self) -> bool {
-        **self == **other
     }
 }

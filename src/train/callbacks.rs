@@ -159,8 +159,8 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
     out.n = n;
     out.d = d;
     out.k = k;
-    out.x[..b0 * d].copy_from_slice(g.value(z).data());
-    out.y[..b0 * k].copy_from_slice(first.labels.data());
+    out.x[..b0 * d].copy_from_slice(&g.value(z).host_values()?);
+    out.y[..b0 * k].copy_from_slice(first.labels.data()?);
     drop(g);
     if nb > 1 {
         out.x[bs * d..]
@@ -172,7 +172,7 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
                 g.clear();
                 let x = g.input(batch.views);
                 let z = est.embed(g, x)?;
-                let v = g.value(z).data();
+                let v = g.value(z).host_values()?;
                 if v.len() != xc.len() || batch.labels.len() != yc.len() {
                     return Err(Error::shape(
                         "embed_set",
@@ -180,8 +180,8 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
                         &[g.value(z).shape(), &[xc.len()]],
                     ));
                 }
-                xc.copy_from_slice(v);
-                yc.copy_from_slice(batch.labels.data());
+                xc.copy_from_slice(&v);
+                yc.copy_from_slice(batch.labels.data()?);
                 Ok(())
             })?;
     }
@@ -482,7 +482,7 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
         let ytr = Tensor::from_vec(tr.column(0), &[tr.n])?;
         self.probe.fit(&tr.features()?, &ytr)?;
         let pred = self.probe.predict(&te.features()?)?;
-        let r = RegressionReport::new(&te.column(0), pred.data())?;
+        let r = RegressionReport::new(&te.column(0), pred.data()?)?;
         Ok(prefixed_metrics(&self.name, &r.metrics()))
     }
 }

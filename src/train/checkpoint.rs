@@ -61,20 +61,22 @@ impl StoredTensor {
         }
     }
 
-    fn write_bytes(&self, out: &mut Vec<u8>) {
+    /// Appends the little-endian bytes (a tensor on a device is read back).
+    fn write_bytes(&self, out: &mut Vec<u8>) -> Result<()> {
         match self {
             StoredTensor::F32(t) => t
-                .data()
+                .host_values()?
                 .iter()
                 .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
             StoredTensor::F64(t) => t
-                .data()
+                .host_values()?
                 .iter()
                 .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
             StoredTensor::I64 { data, .. } => data
                 .iter()
                 .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
         }
+        Ok(())
     }
 
     fn byte_len(&self) -> usize {
@@ -212,7 +214,7 @@ impl Checkpoint {
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
         out.extend_from_slice(header.as_bytes());
         for (_, t) in &self.tensors {
-            t.write_bytes(&mut out);
+            t.write_bytes(&mut out)?;
         }
         Ok(out)
     }

@@ -474,7 +474,7 @@ impl Estimator for YAware {
     }
 
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
-        let labels: Tensor<f32> = batch.labels.cast();
+        let labels: Tensor<f32> = batch.labels.cast()?;
         if !self.bandwidth_fitted && g.is_training() {
             self.loss.bandwidth = self.loss.fit_bandwidth(&labels)?;
             self.bandwidth_fitted = true;

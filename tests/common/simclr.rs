@@ -63,7 +63,7 @@ impl<T: Element> SimClrStep<T> {
             .into_iter()
             .chain(self.head.state_dict())
         {
-            out.extend_from_slice(t.data());
+            out.extend_from_slice(t.data().unwrap());
         }
         out
     }

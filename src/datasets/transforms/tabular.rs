@@ -29,7 +29,7 @@ impl<T: Element> Transform<Vec<T>> for Flatten {
 impl<T: Element> Transform<Tensor<T>> for Flatten {
     type Output = Vec<T>;
     fn apply<R: Rng + ?Sized>(&self, x: Tensor<T>, _rng: &mut R) -> Result<Vec<T>> {
-        Ok(x.into_vec())
+        Ok(x.into_vec()?)
     }
 }
 
