@@ -122,11 +122,3 @@ impl Error {
         }
     }
 }
-
-/// Return early with an [`Error::InvalidArgument`]: `bail!(op, "format {}", args)`.
-#[macro_export]
-macro_rules! bail {
-    ($op:expr, $($arg:tt)+) => {
-        return Err($crate::error::Error::invalid($op, format!($($arg)+)))
-    };
-}

@@ -178,11 +178,6 @@ impl RunLogger {
     pub fn event_file(&self) -> &Path {
         self.events.path()
     }
-
-    /// Path of `metrics.csv`.
-    pub fn csv_file(&self) -> &Path {
-        self.csv.path()
-    }
 }
 
 /// The text of `hparams.yaml` for `hparams`: one `key: value` line each, in order.
