@@ -8,7 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in nidl, with enough context to find the cause.
+///
+/// Non-exhaustive: later versions may add variants, so a `match` outside nidl needs a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// Operand shapes do not fit the op: `op` names it, `shapes` lists every operand's shape.
     Shape {
@@ -121,12 +124,4 @@ impl Error {
             source,
         }
     }
-}
-
-/// Return early with an [`Error::InvalidArgument`]: `bail!(op, "format {}", args)`.
-#[macro_export]
-macro_rules! bail {
-    ($op:expr, $($arg:tt)+) => {
-        return Err($crate::error::Error::invalid($op, format!($($arg)+)))
-    };
 }

@@ -49,6 +49,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic_file;
 pub mod autograd;
 pub mod datasets;
 pub mod error;

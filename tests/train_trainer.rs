@@ -7,7 +7,7 @@ mod common;
 
 use common::Scratch;
 use nidl::autograd::{Grads, Graph, Var};
-use nidl::datasets::loader::{Batch, Dataset, Loader};
+use nidl::datasets::loader::{Batch, BatchSource, Dataset, Loader};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::nn::Mlp;
 use nidl::optim::{LinearWarmupCosine, LrSchedule};
@@ -16,9 +16,9 @@ use nidl::probe::{
 };
 use nidl::tensor::Device;
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, BatchSource, Checkpoint, ClassificationProbing, Estimator,
-    MultitaskProbing, ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig,
-    StoredTensor, Trainer, TrainerConfig, YAware, YAwareConfig,
+    BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
+    ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
+    TrainerConfig, YAware, YAwareConfig,
 };
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;

@@ -214,16 +214,6 @@ impl<T: Element> Graph<T> {
         self.training
     }
 
-    /// Switches layers between training and evaluation behaviour (recording is unchanged).
-    pub fn set_training(&mut self, training: bool) {
-        self.training = training;
-    }
-
-    /// Whether ops are recorded for backward.
-    pub fn is_recording(&self) -> bool {
-        self.recording
-    }
-
     /// Number of nodes on the tape.
     pub fn len(&self) -> usize {
         self.nodes.len()
@@ -243,11 +233,6 @@ impl<T: Element> Graph<T> {
     /// The value of a node.
     pub fn value(&self, v: Var) -> &Tensor<T> {
         &self.nodes[v.0].value
-    }
-
-    /// Takes a node's value out of the graph, leaving an empty tensor in its place.
-    pub fn take_value(&mut self, v: Var) -> Tensor<T> {
-        std::mem::replace(&mut self.nodes[v.0].value, Tensor::zeros(&[0]))
     }
 
     /// A constant input (no gradient flows into it).

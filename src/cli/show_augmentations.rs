@@ -4,11 +4,11 @@
 //! them, as the seed's figure shows.
 
 use super::args::Args;
+use nidl::atomic_file::write_atomic_with;
 use nidl::datasets::loader::Loader;
 use nidl::datasets::mnist::{self, Mnist, Split};
 use nidl::datasets::transforms::{mnist_contrast_transforms, MultiViews};
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -89,40 +89,30 @@ pub fn run(mut args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes an 8-bit grey PNG to a temporary file next to `path`, then renames it over `path`.
+/// Writes an 8-bit grey PNG to `path`, atomically ([`write_atomic_with`]).
 fn write_png_atomically(
     path: &Path,
     width: usize,
     height: usize,
     grey: &[u8],
 ) -> Result<(), String> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("option --out: '{}' is not a file path", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| -> Result<(), String> {
-        let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", tmp.display());
-        let mut buf = BufWriter::new(File::create(&tmp).map_err(|e| fail(&e))?);
+    if path.file_name().is_none() {
+        return Err(format!(
+            "option --out: '{}' is not a file path",
+            path.display()
+        ));
+    }
+    write_atomic_with(path, |out| {
         let (w, h) = (
-            u32::try_from(width).map_err(|e| fail(&e))?,
-            u32::try_from(height).map_err(|e| fail(&e))?,
+            u32::try_from(width).map_err(io::Error::other)?,
+            u32::try_from(height).map_err(io::Error::other)?,
         );
-        let mut enc = png::Encoder::new(&mut buf, w, h);
+        let mut enc = png::Encoder::new(out, w, h);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(|e| fail(&e))?;
-        writer.write_image_data(grey).map_err(|e| fail(&e))?;
-        writer.finish().map_err(|e| fail(&e))?;
-        buf.flush().map_err(|e| fail(&e))?;
-        let file = buf.into_inner().map_err(|e| fail(e.error()))?;
-        file.sync_all().map_err(|e| fail(&e))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        let mut writer = enc.write_header().map_err(io::Error::other)?;
+        writer.write_image_data(grey).map_err(io::Error::other)?;
+        writer.finish().map_err(io::Error::other)
+    })
+    .map_err(|e| e.to_string())
 }

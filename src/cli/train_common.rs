@@ -5,13 +5,13 @@
 
 use super::args::Args;
 use super::progress::{count, non_negative, opt_count, positive, Progress};
-use nidl::datasets::loader::{Collate, Dataset, Loader, Stack};
+use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, BatchSource, Callback, Estimator, Head, ProbeTask, Probing,
-    ProbingSets, Trainer, TrainerConfig,
+    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, ProbeTask, Probing, ProbingSets, Trainer,
+    TrainerConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -368,9 +368,9 @@ impl ProbeOptions {
     {
         let err = |e: nidl::Error| e.to_string();
         let loader = |set: Arc<D>, limit: Option<usize>| -> Result<Box<dyn BatchSource>, String> {
-            let head = Head::new(set, limit.unwrap_or(usize::MAX));
+            let first = Take::new(set, limit.unwrap_or(usize::MAX));
             Ok(Box::new(
-                Loader::new(Arc::new(head), transform().map_err(err)?, PROBE_BATCH)
+                Loader::new(Arc::new(first), transform().map_err(err)?, PROBE_BATCH)
                     .map_err(err)?
                     .prefetch(false),
             ))

@@ -7,6 +7,8 @@
 //! - [`Loader`]: splits an epoch's sample order into batches and yields [`Batch`]es, whose
 //!   `views` tensor stacks the views view-major (`[n_views·B, …]`: view 1 of every sample, then
 //!   view 2, …) — the layout a SimCLR step slices into `z1`, `z2`.
+//! - [`BatchSource`]: a loader of `f32` batches behind a trait object, what the trainer and the
+//!   probing callbacks read; [`Take`]: the first `n` samples of a dataset.
 //!
 //! **Determinism.** The sample order of epoch `e` is a permutation drawn from `(seed, e)`; the
 //! augmentation of sample `i` in epoch `e` draws from its own RNG stream [`sample_rng`]`(seed, e,
@@ -79,6 +81,37 @@ pub trait Dataset: Send + Sync {
 
     /// The sample and label at `index` (errors when `index ≥ len()`).
     fn get(&self, index: usize) -> Result<(Self::Sample, Self::Label)>;
+}
+
+/// The first `n` samples of a data set (for small probing subsets).
+pub struct Take<D> {
+    inner: Arc<D>,
+    n: usize,
+}
+
+impl<D: Dataset> Take<D> {
+    /// The first `min(n, len)` samples of `inner`.
+    pub fn new(inner: Arc<D>, n: usize) -> Self {
+        let n = n.min(inner.len());
+        Take { inner, n }
+    }
+}
+
+impl<D: Dataset> Dataset for Take<D> {
+    type Sample = D::Sample;
+    type Label = D::Label;
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn get(&self, index: usize) -> Result<(D::Sample, D::Label)> {
+        if index >= self.n {
+            return Err(Error::invalid(
+                "Take::get",
+                format!("index {index} out of range for {} samples", self.n),
+            ));
+        }
+        self.inner.get(index)
+    }
 }
 
 /// A label the loader can stack into the `f64` labels tensor of a batch.
@@ -685,6 +718,51 @@ impl<T: Element> Drop for EpochIter<T> {
                 let _ = h.join();
             }
         }
+    }
+}
+
+/// A source of f32 batches (a [`Loader`] with its transform): what the trainer and the probing
+/// callbacks read.
+pub trait BatchSource: Send + Sync {
+    /// Batches per epoch (after the loader's limit).
+    fn num_batches(&self) -> usize;
+    /// Samples per (full) batch.
+    fn batch_size(&self) -> usize;
+    /// Samples per epoch, i.e. rows of all batches together.
+    fn len(&self) -> usize;
+    /// True without samples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The batches of `epoch`, in order.
+    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32>;
+    /// Batch `index` of `epoch`, built on the calling thread (plus rayon).
+    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>>;
+}
+
+impl<D, Tf> BatchSource for Loader<D, Tf>
+where
+    D: Dataset + 'static,
+    Tf: Transform<D::Sample> + 'static,
+    Tf::Output: Collate,
+    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
+{
+    fn num_batches(&self) -> usize {
+        Loader::num_batches(self)
+    }
+    fn batch_size(&self) -> usize {
+        Loader::batch_size(self)
+    }
+    fn len(&self) -> usize {
+        let n = self.dataset().len();
+        let nb = Loader::num_batches(self);
+        n.min(nb * Loader::batch_size(self))
+    }
+    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32> {
+        self.epoch(epoch)
+    }
+    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>> {
+        Loader::batch(self, epoch, index)
     }
 }
 

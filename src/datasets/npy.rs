@@ -11,12 +11,11 @@
 //! expected versus found; the parser ([`read_npy_bytes`]) never panics and never returns a partial
 //! array. Files are written the way NumPy writes them (same header bytes), atomically.
 
+use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 use crate::tensor::{Element, Tensor};
 use byteorder::{ByteOrder, LittleEndian};
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The six bytes every `.npy` file starts with.
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -381,28 +380,10 @@ pub fn read_npy_bytes(bytes: &[u8], path_for_errors: &Path) -> Result<NpyArray> 
 /// Writes `array` to `path` in NumPy's own layout: format 1.0 (2.0 when the header exceeds 65535
 /// bytes), the header padded with spaces to a multiple of 64 bytes and ending in `\n`.
 ///
-/// Atomic: the bytes go to `<path>.tmp`, which is then renamed over `path`, so a reader never
-/// sees a partial file. A `data` length that does not match `shape` is an [`Error::Shape`]; a
-/// failed write, an [`Error::Io`].
+/// Atomic ([`write_atomic`]): a reader never sees a partial file. A `data` length that does not
+/// match `shape` is an [`Error::Shape`]; a failed write, an [`Error::Io`].
 pub fn write_npy(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = encode_npy(array)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = written {
-        // Best effort: the temporary may not exist (create failed) or may already be gone.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    write_atomic(path.as_ref(), &encode_npy(array)?)
 }
 
 /// Reads an `.npy` file as a tensor of `T` ([`read_npy`] then [`NpyArray::to_tensor`]).
@@ -817,6 +798,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn here() -> &'static Path {
         Path::new("test.npy")
@@ -907,6 +889,8 @@ mod tests {
             let path = scratch("a.npy");
             write_npy(&path, &a).unwrap();
             assert!(!path.with_extension("npy.tmp").exists());
+            let files = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+            assert_eq!(files, 1, "no temporary file left beside {}", path.display());
             assert_eq!(read_npy(&path).unwrap(), a);
             // Overwriting replaces the file wholesale.
             let small = NpyArray {

@@ -471,11 +471,6 @@ impl OpenBhb {
     pub fn root(&self) -> &Path {
         &self.root
     }
-
-    /// The feature and target matrices, consuming the data set.
-    pub fn into_parts(self) -> (Tensor<f32>, Tensor<f64>) {
-        (self.features, self.targets)
-    }
 }
 
 impl Dataset for OpenBhb {

@@ -72,11 +72,6 @@ impl CsvWriter {
     pub fn flush(&mut self) -> Result<()> {
         super::flush_and_sync(&mut self.out, &self.path)
     }
-
-    /// The CSV file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]

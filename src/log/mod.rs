@@ -28,6 +28,7 @@ use std::fs;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 
 /// File name of the CSV log inside a version directory.
@@ -177,11 +178,6 @@ impl RunLogger {
     /// Path of the TensorBoard event file.
     pub fn event_file(&self) -> &Path {
         self.events.path()
-    }
-
-    /// Path of `metrics.csv`.
-    pub fn csv_file(&self) -> &Path {
-        self.csv.path()
     }
 }
 
@@ -346,30 +342,6 @@ pub(crate) fn crc32_with(table: &[u32; 256], data: &[u8]) -> u32 {
 pub(crate) fn flush_and_sync(out: &mut BufWriter<fs::File>, path: &Path) -> Result<()> {
     out.flush().map_err(|e| Error::io(path, e))?;
     out.get_ref().sync_data().map_err(|e| Error::io(path, e))
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path`. The temporary file is removed on failure.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_string());
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
 }
 
 #[cfg(test)]

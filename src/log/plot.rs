@@ -16,6 +16,7 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
 use super::Scalar;
+use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 
 /// Width of one panel in pixels.
@@ -635,7 +636,7 @@ pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
 /// Renders `scalars` and writes the PNG atomically (temporary file + rename) to `path`.
 pub fn write_metrics_png(path: &Path, scalars: &[Scalar]) -> Result<()> {
     let png = encode_png(&render(scalars))?;
-    super::write_atomic(path, &png)
+    write_atomic(path, &png)
 }
 
 #[cfg(test)]

@@ -21,9 +21,8 @@
 //! the sets are embedded once per model state however many probes use them.
 
 use super::estimator::Estimator;
-use super::trainer::BatchSource;
 use crate::autograd::Graph;
-use crate::datasets::loader::Dataset;
+use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
 use crate::metrics::{ClassificationReport, RegressionReport};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
@@ -73,37 +72,6 @@ pub trait Callback: Send {
         ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>>;
-}
-
-/// The first `n` samples of a data set (for small probing subsets).
-pub struct Head<D> {
-    inner: Arc<D>,
-    n: usize,
-}
-
-impl<D: Dataset> Head<D> {
-    /// The first `min(n, len)` samples of `inner`.
-    pub fn new(inner: Arc<D>, n: usize) -> Self {
-        let n = n.min(inner.len());
-        Head { inner, n }
-    }
-}
-
-impl<D: Dataset> Dataset for Head<D> {
-    type Sample = D::Sample;
-    type Label = D::Label;
-    fn len(&self) -> usize {
-        self.n
-    }
-    fn get(&self, index: usize) -> Result<(D::Sample, D::Label)> {
-        if index >= self.n {
-            return Err(Error::invalid(
-                "Head::get",
-                format!("index {index} out of range for {} samples", self.n),
-            ));
-        }
-        self.inner.get(index)
-    }
 }
 
 /// Embeddings and labels of a labelled set, kept between epochs.

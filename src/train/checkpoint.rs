@@ -20,6 +20,7 @@
 //! under the final name. Reading checks every header field and offset and names the file and the
 //! field at fault.
 
+use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
@@ -222,7 +223,7 @@ impl Checkpoint {
     /// Writes the checkpoint to `path` atomically (temporary file in the same folder, then
     /// rename): an existing file at `path` is replaced only by a complete new one.
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::log::write_atomic(path, &self.to_bytes()?)
+        write_atomic(path, &self.to_bytes()?)
     }
 
     /// Reads a checkpoint written by [`save`](Self::save) (or any safetensors file holding only

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
-//! - [`trainer`]: [`Trainer`], [`TrainerConfig`], [`BatchSource`], progress [`Reporter`]s;
+//! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`checkpoint`]: safetensors reading and writing.
 
@@ -22,7 +22,7 @@ pub mod estimator;
 pub mod trainer;
 
 pub use callbacks::{
-    Callback, CallbackContext, ClassificationProbing, ClassificationScore, Head, MultitaskProbing,
+    Callback, CallbackContext, ClassificationProbing, ClassificationScore, MultitaskProbing,
     MultitaskScore, ProbeSchedule, ProbeTask, Probing, ProbingSets, RegressionProbing,
     RegressionScore,
 };
@@ -30,4 +30,4 @@ pub use checkpoint::{Checkpoint, StoredTensor};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
-pub use trainer::{BatchSource, EpochSummary, FitReport, Reporter, Silent, Trainer, TrainerConfig};
+pub use trainer::{EpochSummary, FitReport, Reporter, Silent, Trainer, TrainerConfig};

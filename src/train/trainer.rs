@@ -11,8 +11,7 @@ use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
 use crate::autograd::Graph;
-use crate::datasets::loader::{Batch, Collate, Dataset, EpochIter, Loader, Stack};
-use crate::datasets::transforms::Transform;
+use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
 use crate::log::RunLogger;
 use std::path::{Path, PathBuf};
@@ -24,51 +23,6 @@ pub const CHECKPOINT_FORMAT: &str = "nidl-checkpoint-1";
 
 /// The next [`CallbackContext::fit_id`].
 static NEXT_FIT_ID: AtomicU64 = AtomicU64::new(0);
-
-/// A source of f32 batches (a [`Loader`] with its transform): what the trainer and the probing
-/// callbacks read.
-pub trait BatchSource: Send + Sync {
-    /// Batches per epoch (after the loader's limit).
-    fn num_batches(&self) -> usize;
-    /// Samples per (full) batch.
-    fn batch_size(&self) -> usize;
-    /// Samples per epoch, i.e. rows of all batches together.
-    fn len(&self) -> usize;
-    /// True without samples.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The batches of `epoch`, in order.
-    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32>;
-    /// Batch `index` of `epoch`, built on the calling thread (plus rayon).
-    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>>;
-}
-
-impl<D, Tf> BatchSource for Loader<D, Tf>
-where
-    D: Dataset + 'static,
-    Tf: Transform<D::Sample> + 'static,
-    Tf::Output: Collate,
-    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
-{
-    fn num_batches(&self) -> usize {
-        Loader::num_batches(self)
-    }
-    fn batch_size(&self) -> usize {
-        Loader::batch_size(self)
-    }
-    fn len(&self) -> usize {
-        let n = self.dataset().len();
-        let nb = Loader::num_batches(self);
-        n.min(nb * Loader::batch_size(self))
-    }
-    fn epoch_batches(&self, epoch: usize) -> EpochIter<f32> {
-        self.epoch(epoch)
-    }
-    fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>> {
-        Loader::batch(self, epoch, index)
-    }
-}
 
 /// How a run goes.
 #[derive(Clone, Debug)]

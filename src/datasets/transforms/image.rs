@@ -185,7 +185,7 @@ impl Pixel for u8 {
     }
 
     fn resize_bilinear(img: &Image<u8>, height: usize, width: usize) -> Vec<u8> {
-        resample::resize_u8(img, height, width)
+        resample::resize_u8(img.data(), img.shape(), height, width)
     }
 }
 
@@ -199,7 +199,7 @@ impl Pixel for f32 {
     }
 
     fn resize_bilinear(img: &Image<f32>, height: usize, width: usize) -> Vec<f32> {
-        resample::resize_f32(img, height, width)
+        resample::resize_f32(img.data(), img.shape(), height, width)
     }
 }
 

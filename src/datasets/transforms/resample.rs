@@ -11,7 +11,6 @@
 //! rounded, sums started at 2^21 (round half up), shifted back and clipped to 0..=255 after
 //! **each** pass. Float images (`f32`, PIL mode `F`) sum in `f64` and store `f32` after each pass.
 
-use super::image::Image;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -169,14 +168,20 @@ fn transpose(src: &[u8], rows: usize, cols: usize, dst: &mut Vec<u8>) {
     }
 }
 
-/// PIL's 8-bit resize of every channel of `img` to `height × width`.
+/// PIL's 8-bit resize of every channel of the `[channels, ih, iw]` `pixels` (channel-major,
+/// row-major within a channel) to `height × width`.
 ///
 /// The horizontal pass runs on the transposed rows (so each output column is a weighted sum of
 /// whole input columns, like the vertical pass) and is transposed back: same sums, vectorised.
-pub(super) fn resize_u8(img: &Image<u8>, height: usize, width: usize) -> Vec<u8> {
-    let (ih, iw) = (img.height(), img.width());
+pub(super) fn resize_u8(
+    pixels: &[u8],
+    [channels, ih, iw]: [usize; 3],
+    height: usize,
+    width: usize,
+) -> Vec<u8> {
+    debug_assert_eq!(pixels.len(), channels * ih * iw);
     if ih == 0 || iw == 0 || height == 0 || width == 0 {
-        return vec![0; img.channels() * height * width];
+        return vec![0; channels * height * width];
     }
     let need_h = width != iw;
     let need_v = height != ih;
@@ -184,10 +189,10 @@ pub(super) fn resize_u8(img: &Image<u8>, height: usize, width: usize) -> Vec<u8>
     let horiz = need_h.then(|| coeffs(iw, width));
     let (first, last) = if need_h { row_span(&vert) } else { (0, ih) };
     let ny = last - first;
-    let mut out = vec![0u8; img.channels() * height * width];
+    let mut out = vec![0u8; channels * height * width];
     let (mut cols, mut hcols, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
     let mut acc: Vec<i32> = Vec::new();
-    let planes = img.data().chunks_exact(ih * iw);
+    let planes = pixels.chunks_exact(ih * iw);
     let out_planes = out.chunks_exact_mut(height * width);
     for (plane, oplane) in planes.zip(out_planes) {
         // Horizontal pass over the rows [first, last) only (PIL's `ybox_first..ybox_last`).
@@ -219,21 +224,27 @@ pub(super) fn resize_u8(img: &Image<u8>, height: usize, width: usize) -> Vec<u8>
     out
 }
 
-/// PIL's mode-`F` resize of every channel of `img` to `height × width`.
-pub(super) fn resize_f32(img: &Image<f32>, height: usize, width: usize) -> Vec<f32> {
-    let (ih, iw) = (img.height(), img.width());
+/// PIL's mode-`F` resize of every channel of the `[channels, ih, iw]` `pixels` (channel-major,
+/// row-major within a channel) to `height × width`.
+pub(super) fn resize_f32(
+    pixels: &[f32],
+    [channels, ih, iw]: [usize; 3],
+    height: usize,
+    width: usize,
+) -> Vec<f32> {
+    debug_assert_eq!(pixels.len(), channels * ih * iw);
     if ih == 0 || iw == 0 || height == 0 || width == 0 {
-        return vec![0.0; img.channels() * height * width];
+        return vec![0.0; channels * height * width];
     }
     let need_h = width != iw;
     let need_v = height != ih;
     let vert = coeffs(ih, height);
     let horiz = need_h.then(|| coeffs(iw, width));
     let (first, last) = if need_h { row_span(&vert) } else { (0, ih) };
-    let mut out = Vec::with_capacity(img.channels() * height * width);
+    let mut out = Vec::with_capacity(channels * height * width);
     let mut tmp = Vec::new();
     let mut acc: Vec<f64> = Vec::new();
-    for plane in img.data().chunks_exact(ih * iw) {
+    for plane in pixels.chunks_exact(ih * iw) {
         let (src, sw): (&[f32], usize) = match &horiz {
             Some(h) => {
                 tmp.clear();
@@ -346,9 +357,8 @@ mod tests {
                     (state >> 56) as u8
                 })
                 .collect();
-            let img = Image::gray(ih, iw, px.clone()).unwrap();
             assert_eq!(
-                resize_u8(&img, oh, ow),
+                resize_u8(&px, [1, ih, iw], oh, ow),
                 reference_u8(&px, ih, iw, oh, ow),
                 "{ih}x{iw}->{oh}x{ow}"
             );
@@ -357,9 +367,9 @@ mod tests {
 
     #[test]
     fn constant_image_stays_constant() {
-        let img = Image::gray(7, 5, vec![200u8; 35]).unwrap();
+        let px = vec![200u8; 35];
         for (h, w) in [(3, 9), (28, 28), (2, 2), (7, 11)] {
-            let out = resize_u8(&img, h, w);
+            let out = resize_u8(&px, [1, 7, 5], h, w);
             assert_eq!(out.len(), h * w);
             assert!(out.iter().all(|&v| v == 200), "{h}x{w}: {out:?}");
         }
