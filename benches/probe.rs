@@ -100,7 +100,8 @@ fn ridge(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(3);
     let noise = Normal::new(0.0, 0.5).expect("valid normal");
     let y: Vec<f64> = x
-        .data().unwrap()
+        .data()
+        .unwrap()
         .chunks(D)
         .map(|r| {
             r.iter()

@@ -2,12 +2,12 @@
 //! uninhabited type, so no tensor can be on a GPU, every GPU arm of the dispatch is unreachable
 //! at no cost, and moving a tensor there is an [`Error::Device`] saying how to get a backend.
 
-use crate::error::{Error, Result};
-use crate::tensor::backend::BackendStorage;
-use crate::tensor::op::{
+use crate::backend::op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
 };
-use crate::tensor::Element;
+use crate::backend::BackendStorage;
+use crate::backend::Element;
+use crate::error::{Error, Result};
 use std::convert::Infallible;
 use std::marker::PhantomData;
 
@@ -102,7 +102,14 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     fn l2_normalize_rows(&self, _: usize, _: usize, _: T) -> Result<(Self, Self)> {
         match self.never {}
     }
-    fn l2_normalize_rows_backward(&self, _: &Self, _: T, _: Self, _: usize, _: usize) -> Result<Self> {
+    fn l2_normalize_rows_backward(
+        &self,
+        _: &Self,
+        _: T,
+        _: Self,
+        _: usize,
+        _: usize,
+    ) -> Result<Self> {
         match self.never {}
     }
     fn relu_backward(&self, _: Self) -> Result<Self> {

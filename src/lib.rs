@@ -51,6 +51,7 @@
 
 pub mod atomic_file;
 pub mod autograd;
+mod backend;
 pub mod datasets;
 pub mod error;
 #[cfg(feature = "gpu")]

@@ -27,7 +27,13 @@ fn forward_backward<T: Element>(
     let prod = graph.mul(y, gv).unwrap();
     let loss = graph.sum(prod).unwrap();
     let grads = graph.backward(loss).unwrap();
-    let to64 = |t: &Tensor<T>| t.data().unwrap().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    let to64 = |t: &Tensor<T>| {
+        t.data()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_f64())
+            .collect::<Vec<f64>>()
+    };
     let out = to64(graph.value(y));
     (
         out,
@@ -178,7 +184,13 @@ fn batch_norm1d_train_step_matches_pytorch() {
         let p = g.mul(y, gv).unwrap();
         let loss = g.sum(p).unwrap();
         let grads = g.backward(loss).unwrap();
-        let f = |t: &Tensor<T>| t.data().unwrap().iter().map(|v| v.to_f64()).collect::<Vec<_>>();
+        let f = |t: &Tensor<T>| {
+            t.data()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_f64())
+                .collect::<Vec<_>>()
+        };
         let name = T::NAME;
         assert_close(
             &format!("bn {name} y"),

@@ -30,7 +30,13 @@ fn gpu(t: &Tensor<f32>) -> Tensor<f32> {
 fn check(what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>) {
     assert_eq!(on_gpu.device(), Device::Gpu, "{what}: result left the GPU");
     assert_eq!(on_gpu.shape(), on_cpu.shape(), "{what}: shape");
-    let to64 = |t: &Tensor<f32>| t.to_vec().unwrap().iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    let to64 = |t: &Tensor<f32>| {
+        t.to_vec()
+            .unwrap()
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect::<Vec<_>>()
+    };
     let expected = to64(on_cpu);
     let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     common::assert_close(
@@ -90,7 +96,11 @@ fn elementwise_broadcasts_scalars_and_maps() {
         );
     }
     for op in [UnaryOp::Relu, UnaryOp::Exp, UnaryOp::Neg] {
-        check(&format!("{op:?}"), &gpu(&a).map(op).unwrap(), &a.map(op).unwrap());
+        check(
+            &format!("{op:?}"),
+            &gpu(&a).map(op).unwrap(),
+            &a.map(op).unwrap(),
+        );
     }
     for op in [UnaryOp::Ln, UnaryOp::Sqrt] {
         check(
@@ -283,8 +293,10 @@ fn row_kernels_of_the_losses() {
     let g = rand(&[40, 33], 71);
     check(
         "l2_normalize_rows_backward",
-        &gy.l2_normalize_rows_backward(&gnorms, 1e-12, gpu(&g)).unwrap(),
-        &y.l2_normalize_rows_backward(&norms, 1e-12, g.clone()).unwrap(),
+        &gy.l2_normalize_rows_backward(&gnorms, 1e-12, gpu(&g))
+            .unwrap(),
+        &y.l2_normalize_rows_backward(&norms, 1e-12, g.clone())
+            .unwrap(),
     );
     let x = rand(&[40, 33], 72).mul_scalar(10.0).unwrap();
     let lse = x.logsumexp_rows().unwrap();
@@ -437,10 +449,16 @@ fn device_failures_are_errors_naming_the_op_and_the_size() {
     // A row gather repeating one row past the limit.
     let row = gpu(&Tensor::ones(&[1, m]));
     let err = row.gather_rows(&vec![0; n]).unwrap_err().to_string();
-    assert!(err.contains("gather_rows") && err.contains("exceeds"), "{err}");
+    assert!(
+        err.contains("gather_rows") && err.contains("exceeds"),
+        "{err}"
+    );
     // Host access to device data is explicit: data() refuses, to_vec() reads back.
     let err = a.data().unwrap_err().to_string();
-    assert!(err.contains("on the GPU") && err.contains("to_vec"), "{err}");
+    assert!(
+        err.contains("on the GPU") && err.contains("to_vec"),
+        "{err}"
+    );
     assert_eq!(a.to_vec().unwrap(), vec![1.0; m]);
 }
 
@@ -508,7 +526,13 @@ fn logsumexp_of_non_finite_and_empty_rows_is_the_cpu_result() {
     ];
     let x = Tensor::from_vec(rows.concat(), &[rows.len(), 2]).unwrap();
     let same = |what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>| {
-        for (i, (g, c)) in on_gpu.to_vec().unwrap().iter().zip(on_cpu.to_vec().unwrap()).enumerate() {
+        for (i, (g, c)) in on_gpu
+            .to_vec()
+            .unwrap()
+            .iter()
+            .zip(on_cpu.to_vec().unwrap())
+            .enumerate()
+        {
             assert!(
                 *g == c || (g.is_nan() && c.is_nan()),
                 "{what}[{i}]: GPU {g} vs CPU {c}"
@@ -528,7 +552,10 @@ fn logsumexp_of_non_finite_and_empty_rows_is_the_cpu_result() {
     let empty = Tensor::<f32>::zeros(&[3, 0]);
     let lse = gpu(&empty).logsumexp_rows().unwrap();
     assert_eq!(lse.to_vec().unwrap(), &[f32::NEG_INFINITY; 3]);
-    assert_eq!(empty.logsumexp_rows().unwrap().to_vec().unwrap(), lse.to_vec().unwrap());
+    assert_eq!(
+        empty.logsumexp_rows().unwrap().to_vec().unwrap(),
+        lse.to_vec().unwrap()
+    );
 }
 
 /// One more than a grid axis holds (65535 workgroups).
@@ -538,7 +565,11 @@ const PAST_ONE_AXIS: usize = 65_536;
 fn grids_longer_than_one_axis_fold_or_run_in_chunks() {
     // One thread per item over 65535·256 + 1 items: the 1-D grid folds into y.
     let long = rand(&[65_535 * 256 + 1], 140);
-    check("relu, folded grid", &gpu(&long).relu().unwrap(), &long.relu().unwrap());
+    check(
+        "relu, folded grid",
+        &gpu(&long).relu().unwrap(),
+        &long.relu().unwrap(),
+    );
     // One workgroup per row over more rows than an axis holds.
     let tall = rand(&[PAST_ONE_AXIS + 7, 3], 141);
     check(

@@ -51,8 +51,10 @@ fn broadcast_binary_ops() {
     let a = randn(&[3, 4], 4);
     // Denominators kept away from zero.
     let b_row = randn(&[4], 5)
-        .add_scalar(0.0).unwrap()
-        .map(nidl::tensor::UnaryOp::Exp).unwrap();
+        .add_scalar(0.0)
+        .unwrap()
+        .map(nidl::tensor::UnaryOp::Exp)
+        .unwrap();
     let b_col = randn(&[3, 1], 6).map(nidl::tensor::UnaryOp::Exp).unwrap();
     let b_full = randn(&[3, 4], 7).map(nidl::tensor::UnaryOp::Exp).unwrap();
     for b in [b_row, b_col, b_full] {
@@ -90,8 +92,10 @@ fn scalar_ops() {
 fn unary_ops() {
     // Inputs away from relu's kink; ln/sqrt on positive values.
     let a = randn(&[3, 4], 11)
-        .map(nidl::tensor::UnaryOp::Exp).unwrap()
-        .add_scalar(0.1).unwrap();
+        .map(nidl::tensor::UnaryOp::Exp)
+        .unwrap()
+        .add_scalar(0.1)
+        .unwrap();
     let mixed = Tensor::from_vec(vec![-1.3, 0.7, 2.1, -0.4, 0.05, -2.0], &[2, 3]).unwrap();
     check("relu", std::slice::from_ref(&mixed), |g, v| {
         let y = g.relu(v[0])?;

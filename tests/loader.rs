@@ -53,8 +53,18 @@ impl Dataset for Table {
 
 fn bits(b: &Batch<f32>) -> (Vec<u32>, Vec<u64>, Vec<usize>) {
     (
-        b.views.data().unwrap().iter().map(|v| v.to_bits()).collect(),
-        b.labels.data().unwrap().iter().map(|v| v.to_bits()).collect(),
+        b.views
+            .data()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect(),
+        b.labels
+            .data()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect(),
         b.indices.clone(),
     )
 }
@@ -99,13 +109,22 @@ fn seed_views_are_bit_identical_for_1_and_2_threads_and_with_prefetch() {
     let b = loader.batch(3, 0).unwrap();
     assert_eq!(b.views.shape(), &[256, 1, 28, 28]);
     assert_eq!(b.labels.shape(), &[128]);
-    assert!(b.views.data().unwrap().iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert!(b
+        .views
+        .data()
+        .unwrap()
+        .iter()
+        .all(|v| (-1.0..=1.0).contains(v)));
     assert!(b
         .labels
-        .data().unwrap()
+        .data()
+        .unwrap()
         .iter()
         .all(|&l| l == l.trunc() && (0.0..10.0).contains(&l)));
-    assert_eq!(b.view(1).unwrap().data().unwrap(), &b.views.data().unwrap()[128 * 784..]);
+    assert_eq!(
+        b.view(1).unwrap().data().unwrap(),
+        &b.views.data().unwrap()[128 * 784..]
+    );
     assert!(b.view(2).is_err());
     // Two views of the same digit differ; another epoch gives other views.
     assert_ne!(b.view(0).unwrap(), b.view(1).unwrap());

@@ -129,7 +129,13 @@ fn yaware_weights_match_nidl() {
         "yaware weights f64: rel err {:.2e}",
         max_rel(w.data().unwrap(), expected.data().unwrap(), 1e-300)
     );
-    assert_close("yaware weights", w.data().unwrap(), expected.data().unwrap(), 1e-12, 1e-15);
+    assert_close(
+        "yaware weights",
+        w.data().unwrap(),
+        expected.data().unwrap(),
+        1e-12,
+        1e-15,
+    );
     // nidl's normalisation divides column j by row sum j: columns (not rows) sum to 1.
     let n = 12;
     for j in 0..n {
@@ -221,7 +227,13 @@ fn yaware_hand_worked() {
             0.0, a, 1.0, a, a, 0.0, a, 1.0, 1.0, a, 0.0, a, a, 1.0, a, 0.0,
         ]
         .map(|k| k / s);
-        assert_close("hand-worked weights", w.data().unwrap(), &expected_w, 1e-15, 1e-15);
+        assert_close(
+            "hand-worked weights",
+            w.data().unwrap(),
+            &expected_w,
+            1e-15,
+            1e-15,
+        );
         let mut g = Graph::<f64>::new();
         let (v1, v2) = (g.input(z.clone()), g.input(z.clone()));
         let out = loss.forward(&mut g, v1, v2, Some(&y)).unwrap();
@@ -434,7 +446,13 @@ fn scott_and_silverman_bandwidths() {
         let frozen = YAwareInfoNce::new(Kernel::Gaussian, fitted, 0.1)
             .weights(&y)
             .unwrap();
-        assert_close("fitted bandwidth", frozen.data().unwrap(), got.data().unwrap(), 1e-13, 1e-15);
+        assert_close(
+            "fitted bandwidth",
+            frozen.data().unwrap(),
+            got.data().unwrap(),
+            1e-13,
+            1e-15,
+        );
         for i in 0..6 {
             for j in 0..6 {
                 let col_sum: f64 = k[j * 6..(j + 1) * 6].iter().sum();
@@ -516,8 +534,9 @@ fn gradcheck_yaware_every_kernel_and_bandwidth() {
                 // Some weight beyond the positive pairs, so the kernel actually matters.
                 let w = loss.weights(&y).unwrap();
                 let n = 2 * b;
-                let others = (0..n * n)
-                    .filter(|&e| e / n != e % n && (e / n + b) % n != e % n && w.data().unwrap()[e] > 0.0);
+                let others = (0..n * n).filter(|&e| {
+                    e / n != e % n && (e / n + b) % n != e % n && w.data().unwrap()[e] > 0.0
+                });
                 assert!(
                     others.count() > 0,
                     "{kernel:?} {bw:?}: only positive pairs weighted"

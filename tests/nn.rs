@@ -98,7 +98,9 @@ fn batch_norm_eval_uses_running_stats_and_train_rejects_batch_of_one() {
     let x = g.input(Tensor::from_vec(vec![1.0, 3.0], &[2, 1]).unwrap());
     bn.forward(&mut g, x).unwrap();
     let (rm, rv) = bn.running_stats();
-    assert!((rm.data().unwrap()[0] - 0.2).abs() < 1e-15 && (rv.data().unwrap()[0] - 1.1).abs() < 1e-15);
+    assert!(
+        (rm.data().unwrap()[0] - 0.2).abs() < 1e-15 && (rv.data().unwrap()[0] - 1.1).abs() < 1e-15
+    );
     let mut e = Graph::inference();
     let x = e.input(Tensor::from_vec(vec![0.2, 1.2], &[2, 1]).unwrap());
     let y = bn.forward(&mut e, x).unwrap();
@@ -180,7 +182,11 @@ fn barlow_twins_head_has_nidls_layers_and_state_names() {
     let y = head.forward(&mut g, xv).unwrap();
     assert_eq!(g.value(y).shape(), &[5, 3]);
     let moved = head.state_dict();
-    assert_ne!(moved[8].1.data().unwrap(), &[0.0; 6][..], "running mean moved");
+    assert_ne!(
+        moved[8].1.data().unwrap(),
+        &[0.0; 6][..],
+        "running mean moved"
+    );
     let mut e = Graph::inference();
     let xv = e.input(x);
     let ye = head.forward(&mut e, xv).unwrap();

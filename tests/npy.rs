@@ -56,7 +56,12 @@ fn golden_files_are_f64_and_rewrite_byte_for_byte() {
 fn assert_close_accepts_and_rejects() {
     let lrs = golden("cosine_lr", "lrs");
     assert_close("lrs", lrs.data().unwrap(), lrs.data().unwrap(), 0.0, 0.0);
-    let shifted: Vec<f64> = lrs.data().unwrap().iter().map(|v| v * (1.0 + 1e-12)).collect();
+    let shifted: Vec<f64> = lrs
+        .data()
+        .unwrap()
+        .iter()
+        .map(|v| v * (1.0 + 1e-12))
+        .collect();
     assert_close("lrs", &shifted, lrs.data().unwrap(), 1e-10, 1e-300);
     let r = std::panic::catch_unwind(|| assert_close("x", &[1.0, 2.5], &[1.0, 2.0], 1e-3, 0.0));
     assert!(r.is_err());

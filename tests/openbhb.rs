@@ -135,7 +135,8 @@ fn modalities_and_sample_shapes() {
         assert_eq!(ds.targets().shape(), &[70, 0]);
         assert!(ds
             .features()
-            .data().unwrap()
+            .data()
+            .unwrap()
             .iter()
             .all(|v| v.is_finite() && *v > 0.0));
     }
@@ -391,8 +392,20 @@ fn age_and_sex_are_decodable_but_not_trivially() {
     assert!((0.4..0.6).contains(&female), "balanced sex");
 
     let d = 284;
-    let xt: Vec<f64> = train.features().data().unwrap().iter().map(|&v| v as f64).collect();
-    let xv: Vec<f64> = val.features().data().unwrap().iter().map(|&v| v as f64).collect();
+    let xt: Vec<f64> = train
+        .features()
+        .data()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let xv: Vec<f64> = val
+        .features()
+        .data()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
     let age_fit = ridge(&xt, train.len(), d, &ages, 1.0);
     let val_ages = val.target(Target::Age).unwrap();
     let r2_val = r2(&val_ages, &predict(&xv, d, &age_fit));
@@ -413,7 +426,13 @@ fn age_and_sex_are_decodable_but_not_trivially() {
     let ext = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::ExternalVal).unwrap();
     let int = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::InternalVal).unwrap();
     let r2_of = |ds: &OpenBhb| {
-        let x: Vec<f64> = ds.features().data().unwrap().iter().map(|&v| v as f64).collect();
+        let x: Vec<f64> = ds
+            .features()
+            .data()
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
         r2(&ds.target(Target::Age).unwrap(), &predict(&x, d, &age_fit))
     };
     let (r2_int, r2_ext) = (r2_of(&int), r2_of(&ext));
@@ -509,11 +528,17 @@ fn reads_a_hand_written_tree() {
     Tree::valid().write(&dir.0);
     let train = load(&dir.0, Split::Train).unwrap();
     assert_eq!(train.participant_ids(), ["101", "104"]);
-    assert_eq!(train.targets().data().unwrap(), &[20.5, 1.0, 3.0, 8.0, 0.0, 4.0]);
+    assert_eq!(
+        train.targets().data().unwrap(),
+        &[20.5, 1.0, 3.0, 8.0, 0.0, 4.0]
+    );
     assert_eq!(train.sample(0).unwrap().0[..3], [3.5, 4.5, 5.5]);
     let val = load(&dir.0, Split::Val).unwrap();
     assert_eq!(val.participant_ids(), ["102", "103"]);
-    assert_eq!(val.targets().data().unwrap(), &[30.0, 0.0, 3.0, 40.25, 1.0, 7.0]);
+    assert_eq!(
+        val.targets().data().unwrap(),
+        &[30.0, 0.0, 3.0, 40.25, 1.0, 7.0]
+    );
     // Only the requested targets' columns are needed.
     let mut t = Tree::valid();
     t.participants = t.participants.replace("age", "years");
@@ -553,7 +578,10 @@ fn accepts_crlf_bom_quotes_free_column_order_and_integer_ids() {
     t.write(&dir.0);
     let train = load(&dir.0, Split::Train).unwrap();
     assert_eq!(train.participant_ids(), ["101", "104"]);
-    assert_eq!(train.targets().data().unwrap(), &[20.5, 1.0, 3.0, 8.0, 0.0, 4.0]);
+    assert_eq!(
+        train.targets().data().unwrap(),
+        &[20.5, 1.0, 3.0, 8.0, 0.0, 4.0]
+    );
     // The features are every column but participant_id and session, in file order, wherever
     // those two sit: the same values as the plain tree.
     let reference = {

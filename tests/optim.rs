@@ -23,7 +23,13 @@ fn golden(case: &str, name: &str) -> Tensor<f64> {
 /// `|a − b| ≤ tol·max(1, |b|)` elementwise (relative for the O(1) parameters here).
 fn assert_close<T: Element>(got: &Tensor<T>, want: &Tensor<f64>, tol: f64, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (&g, &w)) in got.data().unwrap().iter().zip(want.data().unwrap()).enumerate() {
+    for (i, (&g, &w)) in got
+        .data()
+        .unwrap()
+        .iter()
+        .zip(want.data().unwrap())
+        .enumerate()
+    {
         let err = (g.to_f64() - w).abs();
         assert!(
             err <= tol * w.abs().max(1.0),
@@ -46,7 +52,8 @@ fn run_golden<T: Element, O: Optimizer<T>>(case: &str, mut opt: O, tol: f64) {
             .unwrap()
             .reshape(p0.shape())
             .unwrap()
-            .cast().unwrap();
+            .cast()
+            .unwrap();
         opt.step(&mut [&mut p], &[&g]).unwrap();
         let want = params
             .slice(0, s, s + 1)

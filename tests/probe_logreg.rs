@@ -45,7 +45,13 @@ fn multinomial_matches_sklearn_converged_coefficients() {
         "logreg_tight: coef rel err {ec:e}, intercept rel err {ei:e}, n_iter {}",
         p.n_iter().unwrap()
     );
-    assert_close("coef", ours.data().unwrap(), coef.data().unwrap(), 1e-4, 1e-2);
+    assert_close(
+        "coef",
+        ours.data().unwrap(),
+        coef.data().unwrap(),
+        1e-4,
+        1e-2,
+    );
     assert_close(
         "intercept",
         p.intercept().unwrap(),
@@ -105,7 +111,8 @@ fn max_iter_200_matches_sklearn_predictions_and_probabilities() {
     let proba = p.predict_proba(&x_test).unwrap();
     let want_p = golden("logreg", "proba");
     let max_dp = proba
-        .data().unwrap()
+        .data()
+        .unwrap()
         .iter()
         .zip(want_p.data().unwrap())
         .map(|(a, b)| (a - b).abs())

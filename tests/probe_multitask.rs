@@ -77,7 +77,15 @@ fn matches_the_probes_fitted_alone() {
     .unwrap();
     mt.fit(&x, &y).unwrap();
     let pred = mt.predict(&x).unwrap();
-    let col = |j: usize| -> Vec<f64> { y.data().unwrap().iter().skip(j).step_by(3).copied().collect() };
+    let col = |j: usize| -> Vec<f64> {
+        y.data()
+            .unwrap()
+            .iter()
+            .skip(j)
+            .step_by(3)
+            .copied()
+            .collect()
+    };
     let mut r = Ridge::new();
     r.fit(&x, &Tensor::from_vec(col(0), &[40]).unwrap())
         .unwrap();

@@ -15,7 +15,13 @@ fn single_target_matches_sklearn() {
     assert_eq!(coef.shape(), &[1, 32]);
     let want = golden("ridge", "coef");
     let want_b = golden("ridge", "intercept"); // stored as shape (1,)
-    assert_close("coef", coef.data().unwrap(), want.data().unwrap(), 1e-8, 1e-12);
+    assert_close(
+        "coef",
+        coef.data().unwrap(),
+        want.data().unwrap(),
+        1e-8,
+        1e-12,
+    );
     assert_close(
         "intercept",
         r.intercept().unwrap(),
@@ -33,7 +39,8 @@ fn single_target_matches_sklearn() {
         1e-12,
     );
     let worst = coef
-        .data().unwrap()
+        .data()
+        .unwrap()
         .iter()
         .zip(want.data().unwrap())
         .map(|(a, b)| ((a - b) / b).abs())
@@ -51,7 +58,13 @@ fn several_targets_in_one_solve_match_sklearn() {
         .unwrap();
     let want = golden("ridge_multi", "coef");
     assert_eq!(r.coef().unwrap().shape(), want.shape());
-    assert_close("coef", r.coef().unwrap().data().unwrap(), want.data().unwrap(), 1e-8, 1e-12);
+    assert_close(
+        "coef",
+        r.coef().unwrap().data().unwrap(),
+        want.data().unwrap(),
+        1e-8,
+        1e-12,
+    );
     assert_close(
         "intercept",
         r.intercept().unwrap(),

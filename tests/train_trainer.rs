@@ -521,7 +521,10 @@ fn barlow_twins_resume_is_bit_identical_with_schedule_and_batch_norm_state() {
     let Some(StoredTensor::F32(rv)) = c.get("head.layers.1.running_var") else {
         panic!("running_var is F32")
     };
-    assert!(rv.data().unwrap().iter().all(|&v| v != 1.0), "running stats moved");
+    assert!(
+        rv.data().unwrap().iter().all(|&v| v != 1.0),
+        "running stats moved"
+    );
     // A model drawn from another seed: the checkpoint restores weights, running statistics,
     // optimizer and schedule, and the third epoch is reproduced bit for bit (its validation
     // loss uses the running statistics, its steps the scheduled rates).

@@ -20,7 +20,12 @@ fn rng(seed: u64) -> StdRng {
 fn golden_u8(case: &str, name: &str) -> Image<u8> {
     let t = golden(case, name);
     let px: Vec<u8> = t.data().unwrap().iter().map(|&v| v as u8).collect();
-    assert!(t.data().unwrap().iter().zip(&px).all(|(&v, &p)| v == p as f64));
+    assert!(t
+        .data()
+        .unwrap()
+        .iter()
+        .zip(&px)
+        .all(|(&v, &p)| v == p as f64));
     Image::gray(t.shape()[0], t.shape()[1], px).unwrap()
 }
 
@@ -29,7 +34,12 @@ fn resized_crop_matches_pil_within_one_grey_level() {
     for case in ["resized_crop_0", "resized_crop_1", "resized_crop_2"] {
         let img = golden_u8(case, "img");
         let b = golden(case, "box");
-        let (top, left, h, w) = (b.data().unwrap()[0], b.data().unwrap()[1], b.data().unwrap()[2], b.data().unwrap()[3]);
+        let (top, left, h, w) = (
+            b.data().unwrap()[0],
+            b.data().unwrap()[1],
+            b.data().unwrap()[2],
+            b.data().unwrap()[3],
+        );
         let want = golden_u8(case, "out");
         let got = resized_crop(
             &img,

@@ -127,7 +127,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let outcome = match (xtr, xte) {
         (Features::F32(a), Features::F32(b)) => evaluate(&spec, &a, &ytr, &b, &yte, &files)?,
         (a, b) => {
-            let (a, b) = (a.into_f64().map_err(|e| e.to_string())?, b.into_f64().map_err(|e| e.to_string())?);
+            let (a, b) = (
+                a.into_f64().map_err(|e| e.to_string())?,
+                b.into_f64().map_err(|e| e.to_string())?,
+            );
             evaluate(&spec, &a, &ytr, &b, &yte, &files)?
         }
     };

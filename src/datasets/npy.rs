@@ -1194,7 +1194,10 @@ mod tests {
         let t64 = Tensor::<f64>::from_vec(vec![0.1, 0.2], &[2]).unwrap();
         let a64 = NpyArray::from_tensor(&t64).unwrap();
         assert_eq!(a64.dtype(), "<f8");
-        assert_eq!(a64.to_tensor::<f32>().unwrap().data().unwrap(), &[0.1f32, 0.2f32]);
+        assert_eq!(
+            a64.to_tensor::<f32>().unwrap().data().unwrap(),
+            &[0.1f32, 0.2f32]
+        );
 
         let path = scratch("t.npy");
         write_tensor(&path, &t64).unwrap();
@@ -1229,7 +1232,10 @@ mod tests {
             shape: vec![2],
             data: NpyData::U8(vec![0, 255]),
         };
-        assert_eq!(bytes.to_tensor::<f32>().unwrap().data().unwrap(), &[0.0, 255.0]);
+        assert_eq!(
+            bytes.to_tensor::<f32>().unwrap().data().unwrap(),
+            &[0.0, 255.0]
+        );
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! checked (shapes and lengths agree with the op descriptors).
 
 use super::{gpu, grid_1d, kernels as k, Buffer, Gpu, MAX_GROUPS_PER_AXIS, WORKGROUP};
-use crate::error::{Error, Result};
-use crate::tensor::backend::BackendStorage;
-use crate::tensor::op::{
+use crate::backend::op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
 };
-use crate::tensor::Element;
+use crate::backend::BackendStorage;
+use crate::backend::Element;
+use crate::error::{Error, Result};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -247,7 +247,14 @@ impl<T: Element> GpuStorage<T> {
     ) -> Result<Self> {
         let mut inputs = vec![&*self.buffer];
         inputs.extend(others.iter().map(|o| &*o.buffer));
-        Ok(Self::new(items(gpu()?, kernel, n, params, &inputs, out_len)?))
+        Ok(Self::new(items(
+            gpu()?,
+            kernel,
+            n,
+            params,
+            &inputs,
+            out_len,
+        )?))
     }
 
     /// `self ∘ b` elementwise with `b` broadcast as `runs` says.
@@ -295,7 +302,14 @@ impl<T: Element> GpuStorage<T> {
     }
 
     /// A one-thread-per-row kernel with parameter `d`.
-    fn row_kernel(&self, kernel: &k::Kernel, others: &[&Self], rows: usize, d: usize, out_len: usize) -> Result<Self> {
+    fn row_kernel(
+        &self,
+        kernel: &k::Kernel,
+        others: &[&Self],
+        rows: usize,
+        d: usize,
+        out_len: usize,
+    ) -> Result<Self> {
         self.kernel(kernel, rows, &[w(d)], others, out_len)
     }
 }
@@ -383,11 +397,22 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     }
 
     fn sum_all(&self) -> Result<Self> {
-        Ok(Self::new(sum_rows(gpu()?, &self.buffer, 1, self.buffer.len())?))
+        Ok(Self::new(sum_rows(
+            gpu()?,
+            &self.buffer,
+            1,
+            self.buffer.len(),
+        )?))
     }
 
     fn transpose(&self, rows: usize, cols: usize) -> Result<Self> {
-        self.kernel(&k::TRANSPOSE, rows * cols, &[w(rows), w(cols)], &[], rows * cols)
+        self.kernel(
+            &k::TRANSPOSE,
+            rows * cols,
+            &[w(rows), w(cols)],
+            &[],
+            rows * cols,
+        )
     }
 
     fn concat(parts: &[&Self], outer: usize, lens: &[usize], inner: usize) -> Result<Self> {
@@ -398,7 +423,13 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         for (p, &len) in parts.iter().zip(lens) {
             let n = outer * len * inner;
             let params = [w(n), w(len), w(inner), w(len), w(total), 0, w(offset)];
-            g.run(&k::COPY_AXIS, &params, &[p.buffer.raw()], &[&out], grid_1d(n));
+            g.run(
+                &k::COPY_AXIS,
+                &params,
+                &[p.buffer.raw()],
+                &[&out],
+                grid_1d(n),
+            );
             offset += len;
         }
         Ok(Self::new(out))
@@ -419,7 +450,13 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         let n = indices.len() * inner;
         let out = g.alloc(n)?;
         let grid = grid_1d(n);
-        g.run(&k::GATHER_ROWS, &[w(n), w(inner)], &[self.buffer.raw(), &ib], &[&out], grid);
+        g.run(
+            &k::GATHER_ROWS,
+            &[w(n), w(inner)],
+            &[self.buffer.raw(), &ib],
+            &[&out],
+            grid,
+        );
         Ok(Self::new(out))
     }
 
@@ -430,12 +467,23 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         let n = rows * inner;
         let out = g.alloc(n)?;
         let params = [w(n), w(inner), w(indices.len())];
-        g.run(&k::SCATTER_ADD_ROWS, &params, &[self.buffer.raw(), &ib], &[&out], grid_1d(n));
+        g.run(
+            &k::SCATTER_ADD_ROWS,
+            &params,
+            &[self.buffer.raw(), &ib],
+            &[&out],
+            grid_1d(n),
+        );
         Ok(Self::new(out))
     }
 
     fn matmul(&self, rhs: &Self, d: GemmDims) -> Result<Self> {
-        Ok(Self::new(gemm_buffer(gpu()?, &self.buffer, &rhs.buffer, d)?))
+        Ok(Self::new(gemm_buffer(
+            gpu()?,
+            &self.buffer,
+            &rhs.buffer,
+            d,
+        )?))
     }
 
     fn logsumexp_rows(&self, rows: usize, d: usize) -> Result<Self> {
@@ -476,7 +524,13 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         d: usize,
     ) -> Result<Self> {
         let params = [w(d), f(eps)];
-        self.kernel(&k::L2_NORMALIZE_ROWS_BACKWARD, rows, &params, &[norms, &g], rows * d)
+        self.kernel(
+            &k::L2_NORMALIZE_ROWS_BACKWARD,
+            rows,
+            &params,
+            &[norms, &g],
+            rows * d,
+        )
     }
 
     fn relu_backward(&self, g: Self) -> Result<Self> {
@@ -547,8 +601,24 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         let g = gpu()?;
         let (ckk, sp) = (d.c * d.kh * d.kw, d.oh * d.ow);
         // grad_out [N, C_out, OH·OW]: sum the positions, then the images.
-        let per_image = sum_axis_buffer(g, &grad_out.buffer, AxisSplit { outer: d.n * d.co, len: sp, inner: 1 })?;
-        let gb = Self::new(sum_axis_buffer(g, &per_image, AxisSplit { outer: 1, len: d.n, inner: d.co })?);
+        let per_image = sum_axis_buffer(
+            g,
+            &grad_out.buffer,
+            AxisSplit {
+                outer: d.n * d.co,
+                len: sp,
+                inner: 1,
+            },
+        )?;
+        let gb = Self::new(sum_axis_buffer(
+            g,
+            &per_image,
+            AxisSplit {
+                outer: 1,
+                len: d.n,
+                inner: d.co,
+            },
+        )?);
         let weights = weight.buffer.len();
         let gw = if ckk <= DIRECT_CONV_WINDOW {
             let gw = g.alloc(weights)?;
@@ -572,7 +642,11 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
                 stride_b: ckk * sp,
             };
             let each = gemm_buffer(g, &grad_out.buffer, &cols, per_image)?;
-            let split = AxisSplit { outer: 1, len: d.n, inner: weights };
+            let split = AxisSplit {
+                outer: 1,
+                len: d.n,
+                inner: weights,
+            };
             Self::new(sum_axis_buffer(g, &each, split)?)
         };
         let gx = if need_input_grad {
@@ -588,7 +662,14 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
             };
             let dcols = gemm_buffer(g, &weight.buffer, &grad_out.buffer, dcols_dims)?;
             let n = d.n * d.c * d.h * d.w;
-            Some(Self::new(items(g, &k::COL2IM, n, &conv_params(d), &[&dcols], n)?))
+            Some(Self::new(items(
+                g,
+                &k::COL2IM,
+                n,
+                &conv_params(d),
+                &[&dcols],
+                n,
+            )?))
         } else {
             None
         };
@@ -606,7 +687,13 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     }
 
     /// One fused kernel writing the new parameter and moments to fresh buffers.
-    fn adam_step(&mut self, m: &mut Self, v: &mut Self, grad: &Self, c: &AdamStep<T>) -> Result<()> {
+    fn adam_step(
+        &mut self,
+        m: &mut Self,
+        v: &mut Self,
+        grad: &Self,
+        c: &AdamStep<T>,
+    ) -> Result<()> {
         let g = gpu()?;
         let n = self.buffer.len();
         let (po, mo, vo) = (g.alloc(n)?, g.alloc(n)?, g.alloc(n)?);
@@ -623,7 +710,12 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
             f(c.neg_step_size),
             f(c.eps),
         ];
-        let raws = [self.buffer.raw(), m.buffer.raw(), v.buffer.raw(), grad.buffer.raw()];
+        let raws = [
+            self.buffer.raw(),
+            m.buffer.raw(),
+            v.buffer.raw(),
+            grad.buffer.raw(),
+        ];
         g.run(&k::ADAM, &params, &raws, &[&po, &mo, &vo], grid_1d(n));
         (*self, *m, *v) = (Self::new(po), Self::new(mo), Self::new(vo));
         Ok(())

@@ -1,8 +1,9 @@
 //! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW` (single-tensor path).
 
 use super::{check_at_least, check_beta, decay_for, parse_state, Layout, Optimizer};
+use crate::backend::op::AdamStep;
 use crate::error::{Error, Result};
-use crate::tensor::{AdamStep, Element, Tensor};
+use crate::tensor::{Element, Tensor};
 
 /// The state and update shared by [`Adam`] and [`AdamW`]; they differ only in how weight decay
 /// enters (`decoupled`).

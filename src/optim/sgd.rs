@@ -1,8 +1,9 @@
 //! Stochastic gradient descent with momentum, as `torch.optim.SGD`.
 
 use super::{check_at_least, decay_for, parse_state, Layout, Optimizer};
+use crate::backend::op::SgdStep;
 use crate::error::{Error, Result};
-use crate::tensor::{Element, SgdStep, Tensor};
+use crate::tensor::{Element, Tensor};
 
 /// `torch.optim.SGD`: for each parameter `p` with gradient `g`, in PyTorch's operation order,
 ///
@@ -124,7 +125,11 @@ impl<T: Element> Optimizer<T> for Sgd<T> {
                 first,
                 nesterov: self.nesterov,
             };
-            let buf = if use_momentum { self.bufs.get_mut(i) } else { None };
+            let buf = if use_momentum {
+                self.bufs.get_mut(i)
+            } else {
+                None
+            };
             p.sgd_step(buf, g, &c)?;
         }
         Ok(())

@@ -1,6 +1,6 @@
 //! Probes: simple models fitted on frozen embeddings, matching scikit-learn's results.
 //!
-//! Each probe is estimator + objective + solver (see `DESIGN.md`, convention 7):
+//! Each probe is estimator + objective + solver:
 //!
 //! | probe | objective | solver |
 //! |---|---|---|

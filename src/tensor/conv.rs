@@ -1,8 +1,8 @@
 //! 2-D convolution of `[N, C_in, H, W]` tensors: shape checks, then the backend (the CPU
 //! algorithm and its tuning are described in `tensor/cpu/conv.rs`).
 
-use super::op::{Conv2dGeometry, ConvDims};
 use super::{Element, Tensor};
+use crate::backend::op::{Conv2dGeometry, ConvDims};
 use crate::error::{Error, Result};
 
 impl<T: Element> Tensor<T> {
@@ -71,9 +71,12 @@ impl<T: Element> Tensor<T> {
                 weight.zeros_like_on(&[d.co])?,
             ));
         }
-        let (gx, gw, gb) =
-            self.storage()
-                .conv2d_backward(weight.storage(), grad_out.storage(), &d, need_input_grad)?;
+        let (gx, gw, gb) = self.storage().conv2d_backward(
+            weight.storage(),
+            grad_out.storage(),
+            &d,
+            need_input_grad,
+        )?;
         Ok((
             gx.map(|g| Tensor::wrap(g, self.shape())),
             Tensor::wrap(gw, weight.shape()),
@@ -245,7 +248,12 @@ mod tests {
         let no_bias = t.x.conv2d(&t.w, None, t.geom).unwrap();
         let zero_b = vec![0.0; b.len()];
         let want = naive_forward(case, &x, &w, &zero_b);
-        assert_close(no_bias.data().unwrap(), &want, tol, &format!("{what} out (no bias)"));
+        assert_close(
+            no_bias.data().unwrap(),
+            &want,
+            tol,
+            &format!("{what} out (no bias)"),
+        );
 
         let [gx, gw, gb] = naive_backward(case, &x, &w, &go);
         let (got_gx, got_gw, got_gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
@@ -309,7 +317,12 @@ mod tests {
         let t = inputs::<f64>(case, 11);
         let loss = |x: &Tensor<f64>, w: &Tensor<f64>, b: &Tensor<f64>| -> f64 {
             let out = x.conv2d(w, Some(b), t.geom).unwrap();
-            out.data().unwrap().iter().zip(t.go.data().unwrap()).map(|(o, g)| o * g).sum()
+            out.data()
+                .unwrap()
+                .iter()
+                .zip(t.go.data().unwrap())
+                .map(|(o, g)| o * g)
+                .sum()
         };
         let (gx, gw, gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
         let eps = 1e-6;
@@ -352,7 +365,13 @@ mod tests {
                     })
             };
             let (a, b) = (run(1), run(2));
-            let bits = |v: &Tensor<f32>| v.data().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let bits = |v: &Tensor<f32>| {
+                v.data()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(bits(&a.0), bits(&b.0), "{case:?} forward");
             assert_eq!(bits(&a.1), bits(&b.1), "{case:?} grad_x");
             assert_eq!(bits(&a.2), bits(&b.2), "{case:?} grad_w");

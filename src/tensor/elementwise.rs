@@ -1,7 +1,7 @@
 //! Elementwise ops: binary ops with broadcasting, unary maps, scalar ops.
 
-use super::op::{BinaryOp, Broadcast, UnaryOp};
 use super::{Element, Tensor};
+use crate::backend::op::{BinaryOp, Broadcast, UnaryOp};
 use crate::error::{Error, Result};
 
 impl<T: Element> Tensor<T> {
@@ -128,7 +128,10 @@ mod tests {
         // [2, 2, 2] + [2, 1]: broadcast over the last axis, kept in the middle.
         let b = t(&[0., 1., 2., 3., 4., 5., 6., 7.], &[2, 2, 2]);
         let r = b.add(&t(&[100., 200.], &[2, 1])).unwrap();
-        assert_eq!(r.data().unwrap(), &[100., 101., 202., 203., 104., 105., 206., 207.]);
+        assert_eq!(
+            r.data().unwrap(),
+            &[100., 101., 202., 203., 104., 105., 206., 207.]
+        );
         // The adjoint sums back.
         assert_eq!(
             b.sum_to_shape(&[2, 1]).unwrap().data().unwrap(),
@@ -153,7 +156,12 @@ mod tests {
         let a: Vec<f32> = (0..n).map(|i| i as f32 - 1000.0).collect();
         let x = Tensor::from_vec(a.clone(), &[n]).unwrap();
         let r = x.relu().unwrap();
-        assert!(r.data().unwrap().iter().zip(&a).all(|(r, a)| *r == a.max(0.0)));
+        assert!(r
+            .data()
+            .unwrap()
+            .iter()
+            .zip(&a)
+            .all(|(r, a)| *r == a.max(0.0)));
         let s = x.add(&x).unwrap();
         assert!(s.data().unwrap().iter().zip(&a).all(|(s, a)| *s == 2.0 * a));
     }

@@ -12,7 +12,10 @@ impl<T: Element> Tensor<T> {
     pub fn relu_backward(&self, g: Tensor<T>) -> Result<Tensor<T>> {
         self.expect_same_shape("relu_backward", &g)?;
         let shape = g.shape().to_vec();
-        Ok(Tensor::wrap(self.storage().relu_backward(g.into_storage())?, &shape))
+        Ok(Tensor::wrap(
+            self.storage().relu_backward(g.into_storage())?,
+            &shape,
+        ))
     }
 
     /// Elements where `mask` is true replaced by `value` (one flag per element, row-major).
@@ -24,7 +27,10 @@ impl<T: Element> Tensor<T> {
                 &[self.shape(), &[mask.len()]],
             ));
         }
-        Ok(Tensor::wrap(self.storage().masked_fill(mask, value)?, self.shape()))
+        Ok(Tensor::wrap(
+            self.storage().masked_fill(mask, value)?,
+            self.shape(),
+        ))
     }
 
     /// `g` with the elements where `mask` is true set to 0 (the gradient of a masked fill).
@@ -50,9 +56,13 @@ impl<T: Element> Tensor<T> {
                 &[self.shape(), norms.shape()],
             ));
         }
-        let storage = self
-            .storage()
-            .l2_normalize_rows_backward(norms.storage(), eps, g.into_storage(), n, d)?;
+        let storage = self.storage().l2_normalize_rows_backward(
+            norms.storage(),
+            eps,
+            g.into_storage(),
+            n,
+            d,
+        )?;
         Ok(Tensor::wrap(storage, &[n, d]))
     }
 
@@ -111,5 +121,4 @@ impl<T: Element> Tensor<T> {
         let storage = self.storage().scatter_add_rows(indices, inner, rows)?;
         Ok(Tensor::wrap(storage, shape))
     }
-
 }

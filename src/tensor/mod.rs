@@ -4,34 +4,30 @@
 //! Every method that combines tensors checks shapes and returns [`Error::Shape`] naming the op
 //! and the shapes; the kernels below that boundary assume checked input.
 //!
-//! The boundary, top to bottom: the [`Tensor`] methods (checks, then an op descriptor from
-//! [`op`]) → `storage.rs` (one `match` per op on where the operands live) → the backend trait
-//! `backend.rs`, implemented by the CPU kernels in `cpu/` and, with the `gpu` feature, by the
-//! GPU kernels of the `gpu` module. Every op returns `Result`: a device failure (out of memory,
+//! The boundary, top to bottom: the [`Tensor`] methods (checks, then an op descriptor of
+//! `backend/op.rs`) → `storage.rs` (one `match` per op on where the operands live) → the
+//! backend trait of `backend/`, implemented by the CPU kernels in `cpu/` and, with the `gpu`
+//! feature, by the GPU kernels of the `gpu` module. Every op returns `Result`: a device failure (out of memory,
 //! a tensor past the device's limits) is an [`Error::Device`] naming the op and the size.
 //! Host access to device elements is explicit: [`Tensor::to_vec`], [`Tensor::host_values`]
 //! and [`Tensor::to_device`] read back, [`Tensor::data`] only reads host tensors.
 
-pub(crate) mod backend;
-mod conv;
+pub(crate) mod conv;
 mod cpu;
-mod element;
 mod elementwise;
 mod fused;
-pub mod op;
 mod optim;
 mod pool;
 mod reduce;
 mod rows;
 mod storage;
 
+pub use crate::backend::op::{BinaryOp, Conv2dGeometry, UnaryOp};
+pub use crate::backend::{Element, Lanes};
 pub use cpu::gemm;
-pub use element::{Element, Lanes};
-pub use op::{BinaryOp, Conv2dGeometry, UnaryOp};
-pub(crate) use op::{AdamStep, SgdStep};
 pub use storage::Device;
 
-use op::{AxisSplit, GemmDims};
+use crate::backend::op::{AxisSplit, GemmDims};
 use storage::Storage;
 
 use crate::error::{Error, Result};
@@ -210,7 +206,10 @@ impl<T: Element> Tensor<T> {
     /// Zeros of `shape` on the same device as `self` (on the GPU, cleared there: nothing is
     /// uploaded).
     pub fn zeros_like_on(&self, shape: &[usize]) -> Result<Self> {
-        Ok(Tensor::wrap(self.storage.zeros(shape.iter().product())?, shape))
+        Ok(Tensor::wrap(
+            self.storage.zeros(shape.iter().product())?,
+            shape,
+        ))
     }
 
     /// The single element of a one-element tensor (read back from the device where needed).
@@ -342,7 +341,10 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape = self.shape.clone();
         shape[0] = indices.len();
-        Ok(Tensor::wrap(self.storage.gather_rows(indices, inner)?, &shape))
+        Ok(Tensor::wrap(
+            self.storage.gather_rows(indices, inner)?,
+            &shape,
+        ))
     }
 
     /// Matrix product `op(self) · op(rhs)` of 2-D tensors, `op` transposing when asked.
@@ -376,7 +378,11 @@ impl<T: Element> Tensor<T> {
         if self.shape == other.shape {
             Ok(())
         } else {
-            Err(Error::shape(op, "equal shapes", &[&self.shape, &other.shape]))
+            Err(Error::shape(
+                op,
+                "equal shapes",
+                &[&self.shape, &other.shape],
+            ))
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The fused optimizer steps: one call per parameter tensor, which each backend implements in
 //! one pass (the optimizers in `crate::optim` compute the per-step constants).
 
-use super::op::{AdamStep, SgdStep};
 use super::{Element, Tensor};
+use crate::backend::op::{AdamStep, SgdStep};
 use crate::error::Result;
 
 impl<T: Element> Tensor<T> {
@@ -35,5 +35,4 @@ impl<T: Element> Tensor<T> {
         self.storage
             .sgd_step(momentum.map(|b| &mut b.storage), &grad.storage, c)
     }
-
 }

@@ -1,7 +1,7 @@
 //! Average pooling (kernel = stride) of `[N, C, H, W]` tensors: checks, then the backend.
 
-use super::op::PoolDims;
 use super::{Element, Tensor};
+use crate::backend::op::PoolDims;
 use crate::error::{Error, Result};
 
 /// The pooling geometry of an input shape, or the error naming `op` and the shapes.
@@ -74,7 +74,10 @@ impl<T: Element> Tensor<T> {
         if d.planes * d.h * d.w == 0 {
             return grad_out.zeros_like_on(input_shape);
         }
-        Ok(Tensor::wrap(grad_out.storage().avg_pool2d_backward(&d)?, input_shape))
+        Ok(Tensor::wrap(
+            grad_out.storage().avg_pool2d_backward(&d)?,
+            input_shape,
+        ))
     }
 }
 
@@ -146,8 +149,17 @@ mod tests {
                 let mut e = Tensor::<f64>::zeros(&shape);
                 e.data_mut().unwrap()[i] = 1.0;
                 let y = e.avg_pool2d(k).unwrap();
-                let d: f64 = y.data().unwrap().iter().zip(g.data().unwrap()).map(|(a, b)| a * b).sum();
-                assert!((gx.data().unwrap()[i] - d).abs() < 1e-14, "{shape:?} k={k} at {i}");
+                let d: f64 = y
+                    .data()
+                    .unwrap()
+                    .iter()
+                    .zip(g.data().unwrap())
+                    .map(|(a, b)| a * b)
+                    .sum();
+                assert!(
+                    (gx.data().unwrap()[i] - d).abs() < 1e-14,
+                    "{shape:?} k={k} at {i}"
+                );
             }
         }
     }
@@ -183,7 +195,13 @@ mod tests {
                 })
         };
         let (a, b) = (run(1), run(2));
-        let bits = |t: &Tensor<f32>| t.data().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let bits = |t: &Tensor<f32>| {
+            t.data()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(bits(&a.0), bits(&b.0));
         assert_eq!(bits(&a.1), bits(&b.1));
     }

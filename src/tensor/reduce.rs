@@ -1,7 +1,7 @@
 //! Reductions along an axis and over all elements.
 
-use super::op::BinaryOp;
 use super::{Element, Tensor};
+use crate::backend::op::BinaryOp;
 use crate::error::{Error, Result};
 
 impl<T: Element> Tensor<T> {

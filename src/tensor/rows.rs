@@ -14,7 +14,10 @@ impl<T: Element> Tensor<T> {
     /// Row-wise `x_ij − logsumexp_j(x_i·)`, shape unchanged.
     pub fn log_softmax_rows(&self) -> Result<Tensor<T>> {
         let (n, d) = self.dims2("log_softmax_rows")?;
-        Ok(Tensor::wrap(self.storage().log_softmax_rows(n, d)?, self.shape()))
+        Ok(Tensor::wrap(
+            self.storage().log_softmax_rows(n, d)?,
+            self.shape(),
+        ))
     }
 
     /// Each row divided by `max(‖row‖₂, eps)` (as `torch.nn.functional.normalize`); also returns

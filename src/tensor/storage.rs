@@ -5,12 +5,12 @@
 //! In a build without the `gpu` feature the GPU variant holds an uninhabited type, so its arms
 //! cost nothing and placing a tensor on the GPU is an [`Error::Device`].
 
-use super::backend::BackendStorage;
 use super::cpu::CpuStorage;
-use super::op::{
+use super::Element;
+use crate::backend::op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
 };
-use super::Element;
+use crate::backend::BackendStorage;
 use crate::error::{Error, Result};
 #[cfg(feature = "gpu")]
 pub(crate) use crate::gpu::GpuStorage;
@@ -175,7 +175,11 @@ impl<T: Element> Storage<T> {
     pub(crate) fn scalar(&self, s: T, op: BinaryOp) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.scalar(s, op)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(op.name(), x.len(), x.scalar(s, op))?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                op.name(),
+                x.len(),
+                x.scalar(s, op),
+            )?)),
         }
     }
 
@@ -194,7 +198,8 @@ impl<T: Element> Storage<T> {
                 on_device("add_assign", len, gpu(g).and_then(|g| acc.add_assign(&g)))
             }
             (Storage::Cpu(acc), Storage::Gpu(gg)) => {
-                let mut up = on_device("add_assign", acc.len(), GpuStorage::upload(acc.as_slice()))?;
+                let mut up =
+                    on_device("add_assign", acc.len(), GpuStorage::upload(acc.as_slice()))?;
                 on_device("add_assign", gg.len(), up.add_assign(gg))?;
                 *self = Storage::Gpu(up);
                 Ok(())
@@ -216,14 +221,22 @@ impl<T: Element> Storage<T> {
     pub(crate) fn sum_axis(&self, split: AxisSplit) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_axis(split)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("sum_axis", x.len(), x.sum_axis(split))?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "sum_axis",
+                x.len(),
+                x.sum_axis(split),
+            )?)),
         }
     }
 
     pub(crate) fn max_axis(&self, split: AxisSplit) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.max_axis(split)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("max_axis", x.len(), x.max_axis(split))?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "max_axis",
+                x.len(),
+                x.max_axis(split),
+            )?)),
         }
     }
 
@@ -245,7 +258,12 @@ impl<T: Element> Storage<T> {
         }
     }
 
-    pub(crate) fn concat(parts: &[&Self], outer: usize, lens: &[usize], inner: usize) -> Result<Self> {
+    pub(crate) fn concat(
+        parts: &[&Self],
+        outer: usize,
+        lens: &[usize],
+        inner: usize,
+    ) -> Result<Self> {
         let host: Option<Vec<&CpuStorage<T>>> = parts
             .iter()
             .map(|p| match p {
@@ -257,10 +275,14 @@ impl<T: Element> Storage<T> {
             Some(cpu) => Ok(Storage::Cpu(CpuStorage::concat(&cpu, outer, lens, inner)?)),
             None => {
                 let len = parts.iter().map(|p| p.len()).sum();
-                let r = parts.iter().map(|p| gpu(p)).collect::<Result<Vec<_>>>().and_then(|g| {
-                    let refs: Vec<&GpuStorage<T>> = g.iter().map(|c| &**c).collect();
-                    GpuStorage::concat(&refs, outer, lens, inner)
-                });
+                let r = parts
+                    .iter()
+                    .map(|p| gpu(p))
+                    .collect::<Result<Vec<_>>>()
+                    .and_then(|g| {
+                        let refs: Vec<&GpuStorage<T>> = g.iter().map(|c| &**c).collect();
+                        GpuStorage::concat(&refs, outer, lens, inner)
+                    });
                 Ok(Storage::Gpu(on_device("concat", len, r)?))
             }
         }
@@ -288,7 +310,12 @@ impl<T: Element> Storage<T> {
         }
     }
 
-    pub(crate) fn scatter_add_rows(&self, indices: &[usize], inner: usize, rows: usize) -> Result<Self> {
+    pub(crate) fn scatter_add_rows(
+        &self,
+        indices: &[usize],
+        inner: usize,
+        rows: usize,
+    ) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.scatter_add_rows(indices, inner, rows)?)),
             Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
@@ -320,7 +347,13 @@ impl<T: Element> Storage<T> {
         }
     }
 
-    pub(crate) fn logsumexp_rows_backward(&self, lse: &Self, g: &Self, rows: usize, d: usize) -> Result<Self> {
+    pub(crate) fn logsumexp_rows_backward(
+        &self,
+        lse: &Self,
+        g: &Self,
+        rows: usize,
+        d: usize,
+    ) -> Result<Self> {
         match (self, lse, g) {
             (Storage::Cpu(x), Storage::Cpu(l), Storage::Cpu(g)) => {
                 Ok(Storage::Cpu(x.logsumexp_rows_backward(l, g, rows, d)?))
@@ -328,7 +361,11 @@ impl<T: Element> Storage<T> {
             _ => {
                 let r = gpu(self)
                     .and_then(|x| x.logsumexp_rows_backward(&*gpu(lse)?, &*gpu(g)?, rows, d));
-                Ok(Storage::Gpu(on_device("logsumexp_rows_backward", rows * d, r)?))
+                Ok(Storage::Gpu(on_device(
+                    "logsumexp_rows_backward",
+                    rows * d,
+                    r,
+                )?))
             }
         }
     }
@@ -350,10 +387,13 @@ impl<T: Element> Storage<T> {
                 Ok(Storage::Cpu(y.log_softmax_rows_backward(g, rows, d)?))
             }
             (_, g) => {
-                let r = gpu(self).and_then(|y| {
-                    y.log_softmax_rows_backward(gpu(&g)?.into_owned(), rows, d)
-                });
-                Ok(Storage::Gpu(on_device("log_softmax_rows_backward", rows * d, r)?))
+                let r = gpu(self)
+                    .and_then(|y| y.log_softmax_rows_backward(gpu(&g)?.into_owned(), rows, d));
+                Ok(Storage::Gpu(on_device(
+                    "log_softmax_rows_backward",
+                    rows * d,
+                    r,
+                )?))
             }
         }
     }
@@ -365,7 +405,11 @@ impl<T: Element> Storage<T> {
                 Ok((Storage::Cpu(y), Storage::Cpu(n)))
             }
             Storage::Gpu(x) => {
-                let (y, n) = on_device("l2_normalize_rows", x.len(), x.l2_normalize_rows(rows, d, eps))?;
+                let (y, n) = on_device(
+                    "l2_normalize_rows",
+                    x.len(),
+                    x.l2_normalize_rows(rows, d, eps),
+                )?;
                 Ok((Storage::Gpu(y), Storage::Gpu(n)))
             }
         }
@@ -380,14 +424,18 @@ impl<T: Element> Storage<T> {
         d: usize,
     ) -> Result<Self> {
         match (self, norms, g) {
-            (Storage::Cpu(y), Storage::Cpu(n), Storage::Cpu(g)) => {
-                Ok(Storage::Cpu(y.l2_normalize_rows_backward(n, eps, g, rows, d)?))
-            }
+            (Storage::Cpu(y), Storage::Cpu(n), Storage::Cpu(g)) => Ok(Storage::Cpu(
+                y.l2_normalize_rows_backward(n, eps, g, rows, d)?,
+            )),
             (_, _, g) => {
                 let r = gpu(self).and_then(|y| {
                     y.l2_normalize_rows_backward(&*gpu(norms)?, eps, gpu(&g)?.into_owned(), rows, d)
                 });
-                Ok(Storage::Gpu(on_device("l2_normalize_rows_backward", rows * d, r)?))
+                Ok(Storage::Gpu(on_device(
+                    "l2_normalize_rows_backward",
+                    rows * d,
+                    r,
+                )?))
             }
         }
     }
@@ -455,7 +503,11 @@ impl<T: Element> Storage<T> {
     pub(crate) fn avg_pool2d(&self, d: &PoolDims) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.avg_pool2d(d)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("avg_pool2d", x.len(), x.avg_pool2d(d))?)),
+            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
+                "avg_pool2d",
+                x.len(),
+                x.avg_pool2d(d),
+            )?)),
         }
     }
 
@@ -471,7 +523,13 @@ impl<T: Element> Storage<T> {
     }
 
     /// One Adam step; state on another device than the parameter moves to the parameter's.
-    pub(crate) fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()> {
+    pub(crate) fn adam_step(
+        &mut self,
+        m: &mut Self,
+        v: &mut Self,
+        g: &Self,
+        c: &AdamStep<T>,
+    ) -> Result<()> {
         if let (Storage::Cpu(p), Storage::Cpu(m), Storage::Cpu(v), Storage::Cpu(g)) =
             (&mut *self, &mut *m, &mut *v, g)
         {
@@ -480,20 +538,33 @@ impl<T: Element> Storage<T> {
         let len = self.len();
         let mut p = gpu(self)?.into_owned();
         let (mut mg, mut vg) = (gpu(m)?.into_owned(), gpu(v)?.into_owned());
-        on_device("adam_step", len, p.adam_step(&mut mg, &mut vg, &*gpu(g)?, c))?;
+        on_device(
+            "adam_step",
+            len,
+            p.adam_step(&mut mg, &mut vg, &*gpu(g)?, c),
+        )?;
         (*self, *m, *v) = (Storage::Gpu(p), Storage::Gpu(mg), Storage::Gpu(vg));
         Ok(())
     }
 
     /// One SGD step (with the momentum buffer when there is one).
-    pub(crate) fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()> {
+    pub(crate) fn sgd_step(
+        &mut self,
+        momentum: Option<&mut Self>,
+        g: &Self,
+        c: &SgdStep<T>,
+    ) -> Result<()> {
         match (&mut *self, momentum, g) {
             (Storage::Cpu(p), None, Storage::Cpu(g)) => p.sgd_step(None, g, c),
             (Storage::Cpu(p), Some(Storage::Cpu(b)), Storage::Cpu(g)) => p.sgd_step(Some(b), g, c),
             (_, momentum, _) => {
                 let len = self.len();
                 let mut p = gpu(self)?.into_owned();
-                let mut buf = momentum.as_deref().map(gpu).transpose()?.map(Cow::into_owned);
+                let mut buf = momentum
+                    .as_deref()
+                    .map(gpu)
+                    .transpose()?
+                    .map(Cow::into_owned);
                 on_device("sgd_step", len, p.sgd_step(buf.as_mut(), &*gpu(g)?, c))?;
                 *self = Storage::Gpu(p);
                 if let (Some(m), Some(b)) = (momentum, buf) {

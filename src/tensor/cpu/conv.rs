@@ -35,9 +35,9 @@
 //! - [`GEMM_ALIGN`]: padding of the GEMM dimensions that may grow (10–15% on conv1).
 
 use super::gemm::gemm;
-use super::reduce::sum_slice;
-use crate::tensor::op::ConvDims as Dims;
-use crate::tensor::{Element, Lanes};
+use super::lanes::{add_into, sum_slice};
+use crate::backend::op::ConvDims as Dims;
+use crate::backend::{Element, Lanes};
 use rayon::prelude::*;
 
 /// Images per rayon task (see the module docs for the trade-off).
@@ -109,20 +109,6 @@ fn copy_short<T: Element>(dst: &mut [T], src: &[T]) {
     }
     if body < n {
         T::Lanes::load(&src[n - w..]).store(&mut dst[n - w..]);
-    }
-}
-
-/// `dst += src` for short rows.
-#[inline(always)]
-fn add_short<T: Element>(dst: &mut [T], src: &[T]) {
-    let w = T::Lanes::WIDTH;
-    let n = dst.len();
-    let body = n / w * w;
-    for i in (0..body).step_by(w) {
-        (T::Lanes::load(&dst[i..]) + T::Lanes::load(&src[i..])).store(&mut dst[i..]);
-    }
-    for i in body..n {
-        dst[i] += src[i];
     }
 }
 
@@ -275,7 +261,7 @@ fn col2im<T: Element>(u: &Unfold, cols: &[T], ld: usize, img: &mut [T]) {
                     let dst = &mut plane[ih * u.w..(ih + 1) * u.w];
                     let iw0 = ow_lo * u.sw + kj - u.p;
                     if u.sw == 1 {
-                        add_short(&mut dst[iw0..iw0 + src.len()], src);
+                        add_into(&mut dst[iw0..iw0 + src.len()], src);
                     } else {
                         for (i, &v) in src.iter().enumerate() {
                             dst[iw0 + i * u.sw] += v;
@@ -380,7 +366,7 @@ impl<T: Element> Plan<T> {
                     for ki in 0..d.kh {
                         let dst = ((co * d.c + c) * d.kh + ki) * d.kw;
                         let at = (c * kh + ki + rr * d.s) * d.kw;
-                        add_short(&mut gw[dst..dst + d.kw], &src[at..at + d.kw]);
+                        add_into(&mut gw[dst..dst + d.kw], &src[at..at + d.kw]);
                     }
                 }
             }
@@ -544,8 +530,8 @@ pub(crate) fn conv2d_backward<T: Element>(
     let mut gw = vec![T::ZERO; m * kp];
     let mut gb = vec![T::ZERO; d.co];
     for (pw, pb) in &partials {
-        add_short(&mut gw, pw);
-        add_short(&mut gb, pb);
+        add_into(&mut gw, pw);
+        add_into(&mut gb, pb);
     }
     let gw = plan.fold_weight_grad(&gw, kp);
     (gx, gw, gb)

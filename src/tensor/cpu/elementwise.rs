@@ -1,10 +1,10 @@
 //! Elementwise kernels on the CPU: binary ops with broadcasting, unary maps, scalar ops — on
 //! `wide` lanes, rayon over fixed chunks of [`PAR_CHUNK`] elements.
 
-use super::reduce::sum_slice;
+use super::lanes::{add_into, sum_slice};
 use super::PAR_CHUNK;
-use crate::tensor::op::{BinaryOp, Broadcast, UnaryOp};
-use crate::tensor::{Element, Lanes};
+use crate::backend::op::{BinaryOp, Broadcast, UnaryOp};
+use crate::backend::{Element, Lanes};
 use rayon::prelude::*;
 
 /// `out[i] = f(a[i], b[i])` over lanes, then the scalar tail.
@@ -115,7 +115,7 @@ fn broadcast_rec<T: Element>(
 /// the broadcast runs: the adjoint of [`broadcast_rec`]'s read of `b`.
 fn reduce_rec<T: Element>(groups: &[(usize, bool)], g: &[T], acc: &mut [T]) {
     match groups {
-        [] | [(_, true)] => binary_inplace_add(acc, g),
+        [] | [(_, true)] => add_into(acc, g),
         [(_, false)] => acc[0] += sum_slice(g),
         [(len, kept), rest @ ..] => {
             let (il, ir) = (Broadcast::full_len(rest), Broadcast::kept_len(rest));
@@ -124,18 +124,6 @@ fn reduce_rec<T: Element>(groups: &[(usize, bool)], g: &[T], acc: &mut [T]) {
                 reduce_rec(rest, &g[i * il..(i + 1) * il], &mut acc[ao..ao + ir]);
             }
         }
-    }
-}
-
-/// `acc[i] += g[i]` on lanes.
-pub(crate) fn binary_inplace_add<T: Element>(acc: &mut [T], g: &[T]) {
-    let w = T::Lanes::WIDTH;
-    let body = acc.len() / w * w;
-    for i in (0..body).step_by(w) {
-        (T::Lanes::load(&acc[i..]) + T::Lanes::load(&g[i..])).store(&mut acc[i..]);
-    }
-    for i in body..acc.len() {
-        acc[i] += g[i];
     }
 }
 
@@ -195,5 +183,5 @@ pub(crate) fn unary<T: Element>(a: &[T], op: UnaryOp) -> Vec<T> {
 pub(crate) fn add_assign<T: Element>(acc: &mut [T], g: &[T]) {
     acc.par_chunks_mut(PAR_CHUNK)
         .zip(g.par_chunks(PAR_CHUNK))
-        .for_each(|(a, b)| binary_inplace_add(a, b));
+        .for_each(|(a, b)| add_into(a, b));
 }

@@ -4,7 +4,7 @@
 
 use super::rows::ROWS_PER_TASK;
 use super::PAR_CHUNK;
-use crate::tensor::Element;
+use crate::backend::Element;
 use rayon::prelude::*;
 
 /// Gradient of relu given its output `out`: `g` where `out > 0`, else 0 (in place on `g`).
@@ -36,19 +36,17 @@ pub(crate) fn l2_normalize_rows_backward<T: Element>(
     g: &mut [T],
     d: usize,
 ) {
-    g.par_chunks_mut(d.max(1))
-        .enumerate()
-        .for_each(|(r, row)| {
-            let yr = &y[r * d..(r + 1) * d];
-            let gy: T = if norms[r] <= eps {
-                T::ZERO
-            } else {
-                row.iter().zip(yr).map(|(&a, &b)| a * b).sum()
-            };
-            for (gv, &yv) in row.iter_mut().zip(yr) {
-                *gv = (*gv - yv * gy) / norms[r];
-            }
-        });
+    g.par_chunks_mut(d.max(1)).enumerate().for_each(|(r, row)| {
+        let yr = &y[r * d..(r + 1) * d];
+        let gy: T = if norms[r] <= eps {
+            T::ZERO
+        } else {
+            row.iter().zip(yr).map(|(&a, &b)| a * b).sum()
+        };
+        for (gv, &yv) in row.iter_mut().zip(yr) {
+            *gv = (*gv - yv * gy) / norms[r];
+        }
+    });
 }
 
 /// Gradient of logsumexp for input `x` `[n, d]`, output `lse` and output gradient `g` (`n`

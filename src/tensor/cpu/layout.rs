@@ -2,8 +2,8 @@
 //! product through [`gemm`](super::gemm::gemm).
 
 use super::gemm::gemm;
-use crate::tensor::op::{AxisSplit, GemmDims};
-use crate::tensor::Element;
+use crate::backend::op::{AxisSplit, GemmDims};
+use crate::backend::Element;
 
 /// Transpose of `x` `[r, c]`. Blocked so both the reads and the writes stay within a few cache
 /// lines per tile.
@@ -23,7 +23,12 @@ pub(crate) fn transpose<T: Element>(x: &[T], r: usize, c: usize) -> Vec<T> {
 }
 
 /// `parts`, each `[outer, lens[i], inner]`, joined along the middle axis.
-pub(crate) fn concat<T: Element>(parts: &[&[T]], outer: usize, lens: &[usize], inner: usize) -> Vec<T> {
+pub(crate) fn concat<T: Element>(
+    parts: &[&[T]],
+    outer: usize,
+    lens: &[usize],
+    inner: usize,
+) -> Vec<T> {
     let mut data = Vec::with_capacity(outer * lens.iter().sum::<usize>() * inner);
     for o in 0..outer {
         for (p, &len) in parts.iter().zip(lens) {

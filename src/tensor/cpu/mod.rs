@@ -6,18 +6,19 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 mod fused;
 pub mod gemm;
+mod lanes;
 mod layout;
 mod optim;
 mod pool;
 pub(crate) mod reduce;
 mod rows;
 
-use crate::error::Result;
-use crate::tensor::backend::BackendStorage;
-use crate::tensor::op::{
+use crate::backend::op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
 };
-use crate::tensor::Element;
+use crate::backend::BackendStorage;
+use crate::backend::Element;
+use crate::error::Result;
 use reduce::Reduce;
 
 /// Elements per rayon task in elementwise and reduction kernels. Fixed, so the split (and any
@@ -50,7 +51,6 @@ impl<T: Element> CpuStorage<T> {
     pub(crate) fn into_vec(self) -> Vec<T> {
         self.data
     }
-
 }
 
 impl<T: Element> BackendStorage<T> for CpuStorage<T> {
@@ -88,11 +88,19 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
     }
 
     fn sum_axis(&self, split: AxisSplit) -> Result<Self> {
-        Ok(Self::new(reduce::reduce_axis(&self.data, split, Reduce::Sum)))
+        Ok(Self::new(reduce::reduce_axis(
+            &self.data,
+            split,
+            Reduce::Sum,
+        )))
     }
 
     fn max_axis(&self, split: AxisSplit) -> Result<Self> {
-        Ok(Self::new(reduce::reduce_axis(&self.data, split, Reduce::Max)))
+        Ok(Self::new(reduce::reduce_axis(
+            &self.data,
+            split,
+            Reduce::Max,
+        )))
     }
 
     fn sum_all(&self) -> Result<Self> {
@@ -117,7 +125,9 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
     }
 
     fn scatter_add_rows(&self, indices: &[usize], inner: usize, rows: usize) -> Result<Self> {
-        Ok(Self::new(fused::scatter_add_rows(&self.data, indices, inner, rows)))
+        Ok(Self::new(fused::scatter_add_rows(
+            &self.data, indices, inner, rows,
+        )))
     }
 
     fn matmul(&self, rhs: &Self, d: GemmDims) -> Result<Self> {
@@ -128,8 +138,16 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
         Ok(Self::new(rows::logsumexp_rows(&self.data, rows, d)))
     }
 
-    fn logsumexp_rows_backward(&self, lse: &Self, g: &Self, _rows: usize, d: usize) -> Result<Self> {
-        Ok(Self::new(fused::logsumexp_rows_backward(&self.data, &lse.data, &g.data, d)))
+    fn logsumexp_rows_backward(
+        &self,
+        lse: &Self,
+        g: &Self,
+        _rows: usize,
+        d: usize,
+    ) -> Result<Self> {
+        Ok(Self::new(fused::logsumexp_rows_backward(
+            &self.data, &lse.data, &g.data, d,
+        )))
     }
 
     fn log_softmax_rows(&self, _rows: usize, d: usize) -> Result<Self> {

@@ -4,8 +4,8 @@
 //! Parallelism: element updates are independent, so large tensors are split into fixed chunks
 //! of [`OPTIM_CHUNK`] elements for rayon; the result is the same for any thread count.
 
-use crate::tensor::op::{AdamStep, SgdStep};
-use crate::tensor::Element;
+use crate::backend::op::{AdamStep, SgdStep};
+use crate::backend::Element;
 use rayon::prelude::*;
 
 /// Elements per rayon task in the update loops. Small enough that a projection head's weight
@@ -24,7 +24,13 @@ fn lerp<T: Element>(start: T, end: T, weight: T) -> T {
 }
 
 /// One Adam/AdamW update of `p` and its moments `m`, `v` from `g` (see [`AdamStep`]).
-pub(crate) fn adam_step<T: Element>(p: &mut [T], m: &mut [T], v: &mut [T], g: &[T], c: &AdamStep<T>) {
+pub(crate) fn adam_step<T: Element>(
+    p: &mut [T],
+    m: &mut [T],
+    v: &mut [T],
+    g: &[T],
+    c: &AdamStep<T>,
+) {
     update3(p, m, v, g, |p, m, v, g| {
         if c.decoupled {
             *p *= c.shrink;
@@ -38,7 +44,12 @@ pub(crate) fn adam_step<T: Element>(p: &mut [T], m: &mut [T], v: &mut [T], g: &[
 }
 
 /// One SGD update of `p` (and its momentum buffer) from `g` (see [`SgdStep`]).
-pub(crate) fn sgd_step<T: Element>(p: &mut [T], momentum: Option<&mut [T]>, g: &[T], c: &SgdStep<T>) {
+pub(crate) fn sgd_step<T: Element>(
+    p: &mut [T],
+    momentum: Option<&mut [T]>,
+    g: &[T],
+    c: &SgdStep<T>,
+) {
     // grad.add(param, alpha=wd)
     let decayed = move |p: T, g: T| match c.weight_decay {
         Some(wd) => g + wd * p,
@@ -80,12 +91,7 @@ fn update1<T: Element>(p: &mut [T], g: &[T], f: impl Fn(&mut T, T) + Sync) {
 }
 
 /// `f(p, s, g)` for every element (one state buffer `s`), chunked as [`update1`].
-fn update2<T: Element>(
-    p: &mut [T],
-    s: &mut [T],
-    g: &[T],
-    f: impl Fn(&mut T, &mut T, T) + Sync,
-) {
+fn update2<T: Element>(p: &mut [T], s: &mut [T], g: &[T], f: impl Fn(&mut T, &mut T, T) + Sync) {
     let run = |p: &mut [T], s: &mut [T], g: &[T]| {
         for ((p, s), &g) in p.iter_mut().zip(s.iter_mut()).zip(g) {
             f(p, s, g);

@@ -13,8 +13,8 @@
 //! generic loop; this version pools LeNet's activations ~4× faster than a first all-generic one.
 
 use super::PAR_CHUNK;
-use crate::tensor::op::PoolDims;
-use crate::tensor::Element;
+use crate::backend::op::PoolDims;
+use crate::backend::Element;
 use rayon::prelude::*;
 
 /// `(n, c)` planes per rayon task for planes of `plane_len` input elements: about
@@ -81,7 +81,14 @@ fn unpool_planes<T: Element, const K: usize>(
 
 /// Average pooling of `x` (`d.planes` planes of `h × w`) into `oh × ow` planes.
 pub(crate) fn avg_pool2d<T: Element>(x: &[T], d: &PoolDims) -> Vec<T> {
-    let PoolDims { planes, h, w, oh, ow, k } = *d;
+    let PoolDims {
+        planes,
+        h,
+        w,
+        oh,
+        ow,
+        k,
+    } = *d;
     let mut out = vec![T::ZERO; planes * oh * ow];
     if out.is_empty() {
         return out;
@@ -101,7 +108,14 @@ pub(crate) fn avg_pool2d<T: Element>(x: &[T], d: &PoolDims) -> Vec<T> {
 /// Gradient of [`avg_pool2d`]: `grad_out / k²` spread over each window (rows and columns the
 /// forward dropped get zero).
 pub(crate) fn avg_pool2d_backward<T: Element>(grad_out: &[T], d: &PoolDims) -> Vec<T> {
-    let PoolDims { planes, h, w, oh, ow, k } = *d;
+    let PoolDims {
+        planes,
+        h,
+        w,
+        oh,
+        ow,
+        k,
+    } = *d;
     let mut gx = vec![T::ZERO; planes * h * w];
     if gx.is_empty() {
         return gx;

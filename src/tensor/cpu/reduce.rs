@@ -1,29 +1,11 @@
 //! Reductions on the CPU, along an axis and over all elements, on `wide` lanes, in a fixed
 //! order: chunks of fixed size, so the result never depends on the thread count.
 
-use super::elementwise::binary_inplace_add;
+use super::lanes::{add_into, max_slice, sum_slice};
 use super::PAR_CHUNK;
-use crate::tensor::op::AxisSplit;
-use crate::tensor::{Element, Lanes};
+use crate::backend::op::AxisSplit;
+use crate::backend::Element;
 use rayon::prelude::*;
-
-/// Sum of a slice: lane-wise partial sums, then the lanes in order, then the tail. The order
-/// depends only on the length, never on threads.
-pub(crate) fn sum_slice<T: Element>(x: &[T]) -> T {
-    let w = T::Lanes::WIDTH;
-    let body = x.len() / w * w;
-    let mut acc = T::Lanes::splat(T::ZERO);
-    for i in (0..body).step_by(w) {
-        acc = acc + T::Lanes::load(&x[i..]);
-    }
-    x[body..].iter().fold(acc.reduce_sum(), |s, &v| s + v)
-}
-
-/// Maximum of a non-empty slice (NaN-propagating).
-pub(crate) fn max_slice<T: Element>(x: &[T]) -> T {
-    x.iter()
-        .fold(x[0], |m, &v| if v > m || v.is_nan() { v } else { m })
-}
 
 /// Which reduction an axis kernel computes.
 #[derive(Clone, Copy)]
@@ -52,7 +34,7 @@ pub(crate) fn reduce_axis<T: Element>(x: &[T], split: AxisSplit, how: Reduce) ->
                     (Reduce::Max, 1) => o[0] = max_slice(src),
                     (Reduce::Sum, _) => {
                         for row in src.chunks(inner) {
-                            binary_inplace_add(o, row);
+                            add_into(o, row);
                         }
                     }
                     (Reduce::Max, _) => {

@@ -2,8 +2,8 @@
 //! logsumexp and log-softmax, L2 normalisation. Rows are independent; rayon splits them in
 //! fixed blocks.
 
-use super::reduce::max_slice;
-use crate::tensor::Element;
+use super::lanes::max_slice;
+use crate::backend::Element;
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task by the row kernels (independent of the thread count).
@@ -22,7 +22,6 @@ pub(crate) fn logsumexp_row<T: Element>(row: &[T]) -> T {
     let s: T = row.iter().map(|&v| (v - m).exp()).sum();
     m + s.ln()
 }
-
 
 /// Row-wise `log Σ_j e^{x_ij}` of `x` `[n, d]`, `n` values.
 pub(crate) fn logsumexp_rows<T: Element>(x: &[T], n: usize, d: usize) -> Vec<T> {
@@ -52,7 +51,12 @@ pub(crate) fn log_softmax_rows<T: Element>(x: &[T], d: usize) -> Vec<T> {
 }
 
 /// Each row of `x` `[n, d]` divided by `max(‖row‖₂, eps)`, and the clamped norms.
-pub(crate) fn l2_normalize_rows<T: Element>(x: &[T], n: usize, d: usize, eps: T) -> (Vec<T>, Vec<T>) {
+pub(crate) fn l2_normalize_rows<T: Element>(
+    x: &[T],
+    n: usize,
+    d: usize,
+    eps: T,
+) -> (Vec<T>, Vec<T>) {
     let mut out = x.to_vec();
     let mut norms = vec![T::ZERO; n];
     out.par_chunks_mut(d.max(1))

@@ -1,17 +1,24 @@
-//! The kernels every device implements, as one crate-private trait over a device's storage.
+//! What every compute device implements, below the tensors: the element types ([`Element`]),
+//! plain op descriptors ([`op`]) and one crate-private trait over a device's storage holding
+//! every kernel the tape, the layers, the losses and the optimizers need.
 //!
-//! The [`Tensor`](super::Tensor) methods check shapes and arguments, describe the op with the
-//! types of [`op`](super::op), and call these through [`Storage`](super::storage::Storage),
-//! which picks the device. A backend may assume checked operands: lengths agree with the
+//! The [`Tensor`](crate::Tensor) methods check shapes and arguments, describe the op with the
+//! types of [`op`], and call the kernels through the storage enum of `tensor/storage.rs`, which
+//! picks the device. A backend may assume checked operands: lengths agree with the
 //! descriptors. Every method returns `Result`, so a device failure (out of memory, a buffer
 //! past the device's limits, a lost device) reaches the caller as an [`Error`](crate::Error)
-//! instead of a panic. The CPU implementation is `tensor/cpu/`, the GPU one `gpu/`.
+//! instead of a panic. The CPU implementation is `tensor/cpu/`, the GPU one `gpu/`; neither
+//! knows `Tensor`.
 
-use super::op::{
+mod element;
+pub mod op;
+
+pub use element::{Element, Lanes};
+
+use crate::error::Result;
+use op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
 };
-use super::Element;
-use crate::error::Result;
 
 /// The elements of one tensor on one device, and the kernels that compute on them. Shapes are
 /// the caller's: storage is a flat run of `len()` elements in row-major order.
@@ -58,8 +65,7 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     /// Row-wise stable `log Σ e^x` of `[rows, d]` (`rows` out).
     fn logsumexp_rows(&self, rows: usize, d: usize) -> Result<Self>;
     /// Its gradient for input `self`, output `lse` and output gradient `g` (`rows` each).
-    fn logsumexp_rows_backward(&self, lse: &Self, g: &Self, rows: usize, d: usize)
-        -> Result<Self>;
+    fn logsumexp_rows_backward(&self, lse: &Self, g: &Self, rows: usize, d: usize) -> Result<Self>;
     /// Row-wise `x − logsumexp(x)`.
     fn log_softmax_rows(&self, rows: usize, d: usize) -> Result<Self>;
     /// Its gradient given the output `self` and the output gradient `g`.
@@ -99,8 +105,7 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self>;
 
     /// One Adam/AdamW update of parameter `self` and its moments `m`, `v` from gradient `g`.
-    fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>)
-        -> Result<()>;
+    fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()>;
     /// One SGD update of parameter `self` (and its momentum buffer) from gradient `g`.
     fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()>;
 }

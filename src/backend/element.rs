@@ -58,7 +58,7 @@ macro_rules! impl_lanes {
 impl_lanes!(wide::f32x8, f32, 8);
 impl_lanes!(wide::f64x4, f64, 4);
 
-/// A floating-point scalar a [`Tensor`](super::Tensor) can hold: `f32` or `f64`.
+/// A floating-point scalar a [`Tensor`](crate::Tensor) can hold: `f32` or `f64`.
 pub trait Element:
     Copy
     + Send
@@ -113,7 +113,7 @@ pub trait Element:
     /// True for NaN.
     fn is_nan(self) -> bool;
     /// General matrix multiply `C = alpha·A·B + beta·C` on strided row/column layouts, through
-    /// `matrixmultiply` (the crate's only caller is [`gemm`](super::gemm)).
+    /// `matrixmultiply` (the crate's only caller is [`gemm`](crate::tensor::gemm)).
     ///
     /// # Safety
     /// The pointers and strides must describe valid `m×k`, `k×n` and `m×n` matrices, and `c` must

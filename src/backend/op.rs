@@ -1,6 +1,6 @@
 //! Plain descriptions of the ops the backends compute: which operation, on which geometry. No
-//! data and no device here — the [`Tensor`](super::Tensor) methods check their operands and
-//! build these, and every backend ([`BackendStorage`](super::backend::BackendStorage)) reads them.
+//! data and no device here — the [`Tensor`](crate::Tensor) methods check their operands and
+//! build these, and every backend reads them.
 
 use crate::error::{Error, Result};
 
