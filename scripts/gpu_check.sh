@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --features gpu
-cargo test --release --features gpu --test gpu --test gpu_cli
+cargo test --release --features gpu --lib --test gpu --test gpu_cli
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for device in gpu cpu; do

@@ -115,7 +115,7 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     fn relu_backward(&self, _: Self) -> Result<Self> {
         match self.never {}
     }
-    fn masked_fill(&self, _: &[bool], _: T) -> Result<Self> {
+    fn masked_fill(self, _: &[bool], _: T) -> Result<Self> {
         match self.never {}
     }
     fn conv2d(&self, _: &Self, _: Option<&Self>, _: &ConvDims) -> Result<Self> {

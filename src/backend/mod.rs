@@ -84,8 +84,9 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
 
     /// The gradient of relu given its output `self`: `g` where `self > 0`, else 0.
     fn relu_backward(&self, g: Self) -> Result<Self>;
-    /// `value` where `mask` is true, else the element (one flag per element).
-    fn masked_fill(&self, mask: &[bool], value: T) -> Result<Self>;
+    /// `value` where `mask` is true, else the element (one flag per element); the CPU fills
+    /// in place.
+    fn masked_fill(self, mask: &[bool], value: T) -> Result<Self>;
 
     /// Convolution of images `self` with `weight` (+ `bias`).
     fn conv2d(&self, weight: &Self, bias: Option<&Self>, d: &ConvDims) -> Result<Self>;

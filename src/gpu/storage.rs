@@ -537,7 +537,7 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         self.combine_elementwise(&g, Combine::ReluBackward)
     }
 
-    fn masked_fill(&self, mask: &[bool], value: T) -> Result<Self> {
+    fn masked_fill(self, mask: &[bool], value: T) -> Result<Self> {
         let flags: Vec<f32> = mask.iter().map(|&m| if m { 1.0 } else { 0.0 }).collect();
         let mask = Self::new(super::upload(&flags)?);
         self.combine_elementwise(&mask, Combine::Fill(f(value)))

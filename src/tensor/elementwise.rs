@@ -47,7 +47,7 @@ impl<T: Element> Tensor<T> {
     /// `self += g` elementwise for equal shapes (gradient accumulation). On the GPU the sum is
     /// a new buffer that replaces `self`'s.
     ///
-    /// Errors: [`Error::Shape`](crate::Error::Shape) when the shapes differ.
+    /// Errors: [`Error::Shape`] when the shapes differ.
     pub fn add_assign(&mut self, g: &Tensor<T>) -> Result<()> {
         self.expect_same_shape("add_assign", g)?;
         self.storage_mut().add_assign(g.storage())

@@ -27,15 +27,29 @@ impl<T: Element> Tensor<T> {
                 &[self.shape(), &[mask.len()]],
             ));
         }
-        Ok(Tensor::wrap(
-            self.storage().masked_fill(mask, value)?,
-            self.shape(),
-        ))
+        self.clone().fill_where(mask, value)
     }
 
-    /// `g` with the elements where `mask` is true set to 0 (the gradient of a masked fill).
+    /// `g` with the elements where `mask` is true set to 0 (the gradient of a masked fill),
+    /// filled in place on the CPU.
     pub fn zero_where(g: Tensor<T>, mask: &[bool]) -> Result<Tensor<T>> {
-        g.masked_fill(mask, T::ZERO)
+        if mask.len() != g.len() {
+            return Err(Error::shape(
+                "zero_where",
+                "one mask flag per element",
+                &[g.shape(), &[mask.len()]],
+            ));
+        }
+        g.fill_where(mask, T::ZERO)
+    }
+
+    /// The tensor with `value` where `mask` (checked: one flag per element) is true.
+    fn fill_where(self, mask: &[bool], value: T) -> Result<Tensor<T>> {
+        let shape = self.shape().to_vec();
+        Ok(Tensor::wrap(
+            self.into_storage().masked_fill(mask, value)?,
+            &shape,
+        ))
     }
 
     /// Gradient of [`Tensor::l2_normalize_rows`] given its output `self` (`y = x/n`) and the

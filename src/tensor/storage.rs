@@ -75,6 +75,17 @@ fn on_device<R>(op: &str, len: usize, r: Result<R>) -> Result<R> {
     })
 }
 
+/// The one `match` of an op on one operand: the same kernel call on CPU or GPU storage
+/// (`$x` names the operand's storage in `$call`), a GPU failure prefixed with the op's name.
+macro_rules! one_operand {
+    ($storage:expr, $name:expr, |$x:ident| $call:expr) => {
+        match $storage {
+            Storage::Cpu($x) => Ok(Storage::Cpu($call?)),
+            Storage::Gpu($x) => Ok(Storage::Gpu(on_device($name, $x.len(), $call)?)),
+        }
+    };
+}
+
 impl<T: Element> Storage<T> {
     /// Host storage holding `data`.
     pub(crate) fn host(data: Vec<T>) -> Self {
@@ -173,21 +184,11 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn scalar(&self, s: T, op: BinaryOp) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.scalar(s, op)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                op.name(),
-                x.len(),
-                x.scalar(s, op),
-            )?)),
-        }
+        one_operand!(self, op.name(), |x| x.scalar(s, op))
     }
 
     pub(crate) fn unary(&self, op: UnaryOp) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.unary(op)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(op.name(), x.len(), x.unary(op))?)),
-        }
+        one_operand!(self, op.name(), |x| x.unary(op))
     }
 
     pub(crate) fn add_assign(&mut self, g: &Self) -> Result<()> {
@@ -208,54 +209,23 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn sum_to_shape(&self, b: &Broadcast, out_len: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_to_shape(b, out_len)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "sum_to_shape",
-                x.len(),
-                x.sum_to_shape(b, out_len),
-            )?)),
-        }
+        one_operand!(self, "sum_to_shape", |x| x.sum_to_shape(b, out_len))
     }
 
     pub(crate) fn sum_axis(&self, split: AxisSplit) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_axis(split)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "sum_axis",
-                x.len(),
-                x.sum_axis(split),
-            )?)),
-        }
+        one_operand!(self, "sum_axis", |x| x.sum_axis(split))
     }
 
     pub(crate) fn max_axis(&self, split: AxisSplit) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.max_axis(split)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "max_axis",
-                x.len(),
-                x.max_axis(split),
-            )?)),
-        }
+        one_operand!(self, "max_axis", |x| x.max_axis(split))
     }
 
     pub(crate) fn sum_all(&self) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.sum_all()?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device("sum_all", x.len(), x.sum_all())?)),
-        }
+        one_operand!(self, "sum_all", |x| x.sum_all())
     }
 
     pub(crate) fn transpose(&self, rows: usize, cols: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.transpose(rows, cols)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "transpose",
-                x.len(),
-                x.transpose(rows, cols),
-            )?)),
-        }
+        one_operand!(self, "transpose", |x| x.transpose(rows, cols))
     }
 
     pub(crate) fn concat(
@@ -289,25 +259,11 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn slice(&self, split: AxisSplit, start: usize, end: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.slice(split, start, end)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "slice",
-                x.len(),
-                x.slice(split, start, end),
-            )?)),
-        }
+        one_operand!(self, "slice", |x| x.slice(split, start, end))
     }
 
     pub(crate) fn gather_rows(&self, indices: &[usize], inner: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.gather_rows(indices, inner)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "gather_rows",
-                indices.len() * inner,
-                x.gather_rows(indices, inner),
-            )?)),
-        }
+        one_operand!(self, "gather_rows", |x| x.gather_rows(indices, inner))
     }
 
     pub(crate) fn scatter_add_rows(
@@ -316,14 +272,8 @@ impl<T: Element> Storage<T> {
         inner: usize,
         rows: usize,
     ) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.scatter_add_rows(indices, inner, rows)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "scatter_add_rows",
-                rows * inner,
-                x.scatter_add_rows(indices, inner, rows),
-            )?)),
-        }
+        one_operand!(self, "scatter_add_rows", |x| x
+            .scatter_add_rows(indices, inner, rows))
     }
 
     pub(crate) fn matmul(&self, rhs: &Self, d: GemmDims) -> Result<Self> {
@@ -337,14 +287,7 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn logsumexp_rows(&self, rows: usize, d: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.logsumexp_rows(rows, d)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "logsumexp_rows",
-                x.len(),
-                x.logsumexp_rows(rows, d),
-            )?)),
-        }
+        one_operand!(self, "logsumexp_rows", |x| x.logsumexp_rows(rows, d))
     }
 
     pub(crate) fn logsumexp_rows_backward(
@@ -371,14 +314,7 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn log_softmax_rows(&self, rows: usize, d: usize) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.log_softmax_rows(rows, d)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "log_softmax_rows",
-                x.len(),
-                x.log_softmax_rows(rows, d),
-            )?)),
-        }
+        one_operand!(self, "log_softmax_rows", |x| x.log_softmax_rows(rows, d))
     }
 
     pub(crate) fn log_softmax_rows_backward(&self, g: Self, rows: usize, d: usize) -> Result<Self> {
@@ -450,14 +386,17 @@ impl<T: Element> Storage<T> {
         }
     }
 
-    pub(crate) fn masked_fill(&self, mask: &[bool], value: T) -> Result<Self> {
+    pub(crate) fn masked_fill(self, mask: &[bool], value: T) -> Result<Self> {
         match self {
             Storage::Cpu(x) => Ok(Storage::Cpu(x.masked_fill(mask, value)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "masked_fill",
-                x.len(),
-                x.masked_fill(mask, value),
-            )?)),
+            Storage::Gpu(x) => {
+                let len = x.len();
+                Ok(Storage::Gpu(on_device(
+                    "masked_fill",
+                    len,
+                    x.masked_fill(mask, value),
+                )?))
+            }
         }
     }
 
@@ -501,25 +440,11 @@ impl<T: Element> Storage<T> {
     }
 
     pub(crate) fn avg_pool2d(&self, d: &PoolDims) -> Result<Self> {
-        match self {
-            Storage::Cpu(x) => Ok(Storage::Cpu(x.avg_pool2d(d)?)),
-            Storage::Gpu(x) => Ok(Storage::Gpu(on_device(
-                "avg_pool2d",
-                x.len(),
-                x.avg_pool2d(d),
-            )?)),
-        }
+        one_operand!(self, "avg_pool2d", |x| x.avg_pool2d(d))
     }
 
     pub(crate) fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self> {
-        match self {
-            Storage::Cpu(g) => Ok(Storage::Cpu(g.avg_pool2d_backward(d)?)),
-            Storage::Gpu(g) => Ok(Storage::Gpu(on_device(
-                "avg_pool2d_backward",
-                d.planes * d.h * d.w,
-                g.avg_pool2d_backward(d),
-            )?)),
-        }
+        one_operand!(self, "avg_pool2d_backward", |g| g.avg_pool2d_backward(d))
     }
 
     /// One Adam step; state on another device than the parameter moves to the parameter's.

@@ -18,12 +18,13 @@ pub(crate) fn relu_backward<T: Element>(out: &[T], g: &mut [T]) {
         });
 }
 
-/// `x` with the elements where `mask` is true replaced by `value`.
-pub(crate) fn masked_fill<T: Element>(x: &[T], mask: &[bool], value: T) -> Vec<T> {
-    x.iter()
-        .zip(mask)
-        .map(|(&v, &m)| if m { value } else { v })
-        .collect()
+/// The elements of `x` where `mask` is true set to `value`, in place.
+pub(crate) fn masked_fill<T: Element>(x: &mut [T], mask: &[bool], value: T) {
+    for (v, &m) in x.iter_mut().zip(mask) {
+        if m {
+            *v = value;
+        }
+    }
 }
 
 /// Gradient of L2 row normalisation given its output `y` `[n, d]` (`y = x/n`) and the clamped

@@ -181,8 +181,9 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
         Ok(g)
     }
 
-    fn masked_fill(&self, mask: &[bool], value: T) -> Result<Self> {
-        Ok(Self::new(fused::masked_fill(&self.data, mask, value)))
+    fn masked_fill(mut self, mask: &[bool], value: T) -> Result<Self> {
+        fused::masked_fill(&mut self.data, mask, value);
+        Ok(self)
     }
 
     fn conv2d(&self, weight: &Self, bias: Option<&Self>, d: &ConvDims) -> Result<Self> {
