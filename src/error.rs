@@ -36,6 +36,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A path given as an input file names something else: a directory, a device, a FIFO, a
+    /// socket. Checked before the file is opened, so reading never blocks or runs forever.
+    NotRegularFile {
+        /// The path at fault, as given.
+        path: PathBuf,
+        /// What it is instead (`directory`, `character device`, `FIFO (named pipe)`, ...).
+        kind: &'static str,
+    },
     /// A file whose content does not follow its format.
     Format {
         /// The file at fault.
@@ -75,6 +83,9 @@ impl fmt::Display for Error {
             }
             Error::InvalidArgument { op, message } => write!(f, "{op}: {message}"),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::NotRegularFile { path, kind } => {
+                write!(f, "{}: is a {kind}, not a regular file", path.display())
+            }
             Error::Format { path, message } => write!(f, "{}: {message}", path.display()),
             Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
             Error::Device(message) => f.write_str(message),

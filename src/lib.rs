@@ -58,6 +58,7 @@ pub mod error;
 pub mod gpu;
 #[cfg(not(feature = "gpu"))]
 mod gpu_unavailable;
+pub mod input_file;
 pub mod linalg;
 pub mod log;
 pub mod loss;

@@ -285,3 +285,53 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
         &["--train-y"],
     );
 }
+
+/// Runs `nidl` with `args`, killing it (and failing) if it runs longer than `secs`.
+fn nidl_within(secs: u64, args: &[&str]) -> Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nidl"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("nidl {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn inputs_that_are_not_regular_files_fail_at_once() {
+    let (dir, f) = classification_files("special");
+    let fifo = dir.join("fifo.npy");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let fifo = fifo.to_str().unwrap().to_string();
+    let folder = dir.path().to_str().unwrap().to_string();
+    for (option, path, kind) in [
+        ("--train-x", "/dev/zero", "character device"),
+        ("--train-x", fifo.as_str(), "FIFO"),
+        ("--test-y", fifo.as_str(), "FIFO"),
+        ("--train-y", folder.as_str(), "directory"),
+    ] {
+        let mut args = vec!["probe", "--probe", "logreg"];
+        for (o, p) in [
+            ("--train-x", &f.train_x),
+            ("--train-y", &f.train_y),
+            ("--test-x", &f.test_x),
+            ("--test-y", &f.test_y),
+        ] {
+            args.extend_from_slice(&[o, if o == option { path } else { p }]);
+        }
+        let out = nidl_within(10, &args);
+        assert_fails(&out, &[option, path, kind, "not a regular file"]);
+    }
+}

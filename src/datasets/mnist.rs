@@ -8,14 +8,16 @@
 //! A file is gunzipped when it starts with the gzip magic `1f 8b` — whatever its name. Every
 //! malformed input (empty, truncated, wrong magic, sizes that disagree with the bytes, image and
 //! label counts that differ, labels ≥ 10, a corrupt gzip stream) is an [`Error`] naming the file
-//! and what was expected versus found; the reader never panics and never returns part of a data
-//! set.
+//! and what was expected versus found; so is a path that is not a regular file or a symbolic link
+//! that cannot be followed (see [`crate::input_file`]). The reader never panics and never returns
+//! part of a data set.
 //!
 //! MNIST is by Yann LeCun and Corinna Cortes, licensed CC BY-SA 3.0; a copy ships in `data/mnist/`.
 
 use super::loader::Dataset;
 use super::transforms::Image;
 use crate::error::{Error, Result};
+use crate::input_file::read_regular;
 use flate2::bufread::MultiGzDecoder;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
@@ -171,15 +173,10 @@ pub fn decode(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Reads a whole file, naming it in the error.
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
-}
-
 /// Reads an idx file of unsigned bytes, raw or gzip.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
-    parse_idx(&decode(read_file(path)?, path)?, path)
+    parse_idx(&decode(read_regular(path)?, path)?, path)
 }
 
 /// MNIST images and labels, validated and held in memory.
@@ -206,8 +203,8 @@ impl Mnist {
     /// Loads an image file and a label file (each raw or gzip).
     pub fn from_files(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Self> {
         let (ip, lp) = (images.as_ref(), labels.as_ref());
-        let images = decode(read_file(ip)?, ip)?;
-        let labels = decode(read_file(lp)?, lp)?;
+        let images = decode(read_regular(ip)?, ip)?;
+        let labels = decode(read_regular(lp)?, lp)?;
         Self::from_idx(images, ip, labels, lp)
     }
 
@@ -319,6 +316,10 @@ impl Dataset for Mnist {
 
 /// The first existing spelling of an MNIST file in `dir`: `{prefix}-{kind}-{idx}-ubyte` or
 /// `{prefix}-{kind}.{idx}-ubyte`, each with or without `.gz`.
+///
+/// A name exists when `dir` holds an entry of that name, whatever it is: a dangling symbolic link
+/// or a directory is found here, and reading it reports what is wrong with it (rather than "no
+/// MNIST file"). An error other than "not found" while looking is returned as it is.
 fn find_file(dir: &Path, prefix: &str, kind: &str, idx: &str) -> Result<PathBuf> {
     let names = [
         format!("{prefix}-{kind}-{idx}-ubyte.gz"),
@@ -328,8 +329,10 @@ fn find_file(dir: &Path, prefix: &str, kind: &str, idx: &str) -> Result<PathBuf>
     ];
     for name in &names {
         let p = dir.join(name);
-        if p.is_file() {
-            return Ok(p);
+        match std::fs::symlink_metadata(&p) {
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(p, e)),
         }
     }
     Err(Error::io(

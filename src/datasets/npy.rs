@@ -13,6 +13,7 @@
 
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
+use crate::input_file::read_regular;
 use crate::tensor::{Element, Tensor};
 use byteorder::{ByteOrder, LittleEndian};
 use std::path::Path;
@@ -240,11 +241,13 @@ fn floats_to_i64(values: impl Iterator<Item = f64>, dtype: &str) -> Result<Vec<i
         .collect()
 }
 
-/// Reads the `.npy` file at `path`. A file that cannot be read is an [`Error::Io`]; one that
-/// does not follow the format, an [`Error::Format`] (see [`read_npy_bytes`]).
+/// Reads the `.npy` file at `path`. A path that is not a regular file (a directory, a device, a
+/// FIFO) is an [`Error::NotRegularFile`], checked before opening it; a file that cannot be read,
+/// an [`Error::Io`]; one that does not follow the format, an [`Error::Format`] (see
+/// [`read_npy_bytes`]).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_regular(path)?;
     read_npy_bytes(&bytes, path)
 }
 

@@ -22,6 +22,7 @@
 
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
+use crate::input_file::read_regular;
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -227,9 +228,10 @@ impl Checkpoint {
     }
 
     /// Reads a checkpoint written by [`save`](Self::save) (or any safetensors file holding only
-    /// `F32`, `F64` and `I64` tensors). Errors name `path` and the field at fault.
+    /// `F32`, `F64` and `I64` tensors). Errors name `path` and the field at fault; a path that is
+    /// not a regular file is an [`Error::NotRegularFile`] (see [`crate::input_file`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = read_regular(path)?;
         Self::from_bytes(&bytes, path)
     }
 

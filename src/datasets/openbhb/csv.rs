@@ -19,13 +19,15 @@
 //! split per record ([`Table::fields`]), which callers may do in parallel.
 
 use crate::error::{Error, Result};
+use crate::input_file::read_regular;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Reads `path` as UTF-8 text for [`Table::parse`]: drops a leading byte-order mark and reports
-/// invalid UTF-8 with the line it is on.
+/// invalid UTF-8 with the line it is on. A path that is not a regular file is an
+/// [`Error::NotRegularFile`] (see [`crate::input_file`]).
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_regular(path)?;
     text_from_bytes(bytes, path)
 }
 
