@@ -1,5 +1,6 @@
 //! Faults and bad input at the readers' door: paths that are not regular files (a character
-//! device, a FIFO, a directory) for every reader, and symbolic links that cannot be followed.
+//! device, a FIFO, a directory) for every reader, symbolic links that cannot be followed, and
+//! gzip bombs and trailing data in MNIST files.
 
 mod common;
 
@@ -12,10 +13,11 @@ use nidl::datasets::openbhb::csv::read_text;
 use nidl::datasets::openbhb::{Modality, OpenBhb, Target};
 use nidl::train::Checkpoint;
 use nidl::Error;
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// idx bytes: magic `0x000008DD`, then the dims (no data).
 fn idx_header(dims: &[u32]) -> Vec<u8> {
@@ -210,4 +212,95 @@ fn dangling_and_looping_links_in_an_mnist_folder_report_the_link_and_the_os_erro
         msg.contains("symbolic link to") && msg.contains("Too many levels of symbolic links"),
         "{msg}"
     );
+}
+
+/// Writes, as a stream (never holding it in memory), a gzip file whose idx header declares 10
+/// images of 28 × 28 followed by 64 MiB of zeros — about 65 KB on disk. The CRC in its trailer is
+/// wrong, so a reader that inflated the whole stream would report a corrupt stream instead of
+/// stopping after the declared size.
+fn write_bomb(path: &Path, header: &[u8]) {
+    let mut gz = GzEncoder::new(
+        BufWriter::new(File::create(path).unwrap()),
+        Compression::best(),
+    );
+    gz.write_all(header).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.finish().unwrap().flush().unwrap();
+    let len = std::fs::metadata(path).unwrap().len();
+    assert!(len < 200_000, "the bomb is {len} bytes on disk");
+    // Flip the CRC's first byte (the trailer is CRC32 then ISIZE, 4 bytes each).
+    let mut bytes = std::fs::read(path).unwrap();
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0xff;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn gzip_bomb_stops_after_the_declared_size() {
+    let dir = Scratch::new("bomb");
+    let img = dir.join("train-images-idx3-ubyte.gz");
+    write_bomb(&img, &idx_header(&[10, 28, 28]));
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), labels(10)).unwrap();
+    let start = Instant::now();
+    let msg = names(Mnist::load(&dir, Split::Train), &img);
+    let elapsed = start.elapsed();
+    eprintln!("{msg} ({elapsed:?})");
+    assert!(
+        msg.contains("holds more data than its header declares")
+            && msg.contains("(7856 bytes: 16 of header, 10 × 28 × 28 = 7840 of data)"),
+        "{msg}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    // The generic reader stops there too; so does the label file.
+    let msg = names(read_idx(&img), &img);
+    assert!(msg.contains("holds more data"), "{msg}");
+    let lbl = dir.join("bomb-labels.gz");
+    write_bomb(&lbl, &idx_header(&[10]));
+    let raw_img = dir.join("images");
+    let mut images = idx_header(&[10, 28, 28]);
+    images.resize(images.len() + 7840, 7);
+    std::fs::write(&raw_img, images).unwrap();
+    let msg = names(Mnist::from_files(&raw_img, &lbl), &lbl);
+    assert!(
+        msg.contains("(18 bytes: 8 of header, 10 = 10 of data)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn gzip_members_read_in_turn_and_trailing_data_is_named() {
+    let dir = Scratch::new("trailing");
+    let mut images = idx_header(&[3, 2, 2]);
+    images.extend(0..12u8);
+    let lbl = dir.join("lbl");
+    std::fs::write(&lbl, labels(3)).unwrap();
+    // Two members (header, then data) read as one stream, as gunzip does.
+    let mut two = gzip(&images[..10]);
+    two.extend(gzip(&images[10..]));
+    let img = dir.join("two.gz");
+    std::fs::write(&img, &two).unwrap();
+    assert_eq!(
+        Mnist::from_files(&img, &lbl).unwrap().pixels(),
+        &images[16..]
+    );
+    // Garbage after a valid stream.
+    for (tail, n) in [
+        (&b"garbage!!"[..], 9),
+        (&[0u8; 512][..], 512),
+        (&[0x1f][..], 1),
+    ] {
+        let mut bytes = gzip(&images);
+        bytes.extend_from_slice(tail);
+        let img = dir.join("tail.gz");
+        std::fs::write(&img, &bytes).unwrap();
+        let msg = names(Mnist::from_files(&img, &lbl), &img);
+        assert!(
+            msg.contains(&format!("{n} bytes of trailing data after the gzip stream")),
+            "{msg}"
+        );
+        assert!(!msg.contains("truncated"), "{msg}");
+    }
 }

@@ -5,12 +5,13 @@
 //! elements, row-major. MNIST images are `0x00000803` (`[n, 28, 28]`), labels `0x00000801`
 //! (`[n]`, values 0..=9).
 //!
-//! A file is gunzipped when it starts with the gzip magic `1f 8b` — whatever its name. Every
-//! malformed input (empty, truncated, wrong magic, sizes that disagree with the bytes, image and
-//! label counts that differ, labels ≥ 10, a corrupt gzip stream) is an [`Error`] naming the file
-//! and what was expected versus found; so is a path that is not a regular file or a symbolic link
-//! that cannot be followed (see [`crate::input_file`]). The reader never panics and never returns
-//! part of a data set.
+//! A file is gunzipped when it starts with the gzip magic `1f 8b` — whatever its name — and never
+//! further than its idx header declares: a small file inflating to gigabytes (a gzip bomb) is
+//! refused after the declared size. Every malformed input (empty, truncated, wrong magic, sizes
+//! that disagree with the bytes, image and label counts that differ, labels ≥ 10, a corrupt gzip
+//! stream, data after the gzip stream) is an [`Error`] naming the file and what was expected versus
+//! found; so is a path that is not a regular file or a symbolic link that cannot be followed (see
+//! [`crate::input_file`]). The reader never panics and never returns part of a data set.
 //!
 //! MNIST is by Yann LeCun and Corinna Cortes, licensed CC BY-SA 3.0; a copy ships in `data/mnist/`.
 
@@ -18,8 +19,8 @@ use super::loader::Dataset;
 use super::transforms::Image;
 use crate::error::{Error, Result};
 use crate::input_file::read_regular;
-use flate2::bufread::MultiGzDecoder;
-use std::io::{ErrorKind, Read};
+use flate2::bufread::GzDecoder;
+use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 /// Magic number of an idx file of unsigned bytes with 3 dimensions (images).
@@ -30,7 +31,7 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 pub const N_CLASSES: u8 = 10;
 /// The two bytes every gzip stream starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-/// Deflate expands at most ~1032:1; caps the output capacity we reserve from a gzip trailer.
+/// Deflate expands at most ~1032:1; caps the output capacity reserved from an untrusted header.
 const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// Which half of MNIST.
@@ -103,7 +104,7 @@ fn parse_header(
             format!("wrong magic number: expected {what}, found 0x{magic:08x}{hint}"),
         ));
     }
-    let offset = 4 + 4 * ndim;
+    let offset = header_len(ndim);
     let Some(header) = bytes.get(4..offset) else {
         return Err(Error::format(
             path,
@@ -114,27 +115,27 @@ fn parse_header(
             ),
         ));
     };
-    let dims: Vec<usize> = header
-        .chunks_exact(4)
-        .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
-        .collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let dims = dims_of(header);
+    let expected = data_len(&dims);
     let found = bytes.len() - offset;
     if expected != Some(found) {
-        let sizes: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
-        let kind = match expected {
-            Some(e) if found > e => "trailing bytes",
-            _ => "truncated data",
-        };
-        let expected =
-            expected.map_or_else(|| "more than fit in memory".to_string(), |e| e.to_string());
-        return Err(Error::format(
-            path,
-            format!(
-                "{kind}: the header says {} = {expected} bytes of data, found {found}",
-                sizes.join(" × ")
+        let sizes = sizes_of(&dims);
+        let message = match expected {
+            Some(e) if found > e => {
+                format!(
+                    "trailing bytes: the header says {sizes} = {e} bytes of data, found {found}"
+                )
+            }
+            Some(e) => {
+                format!(
+                    "truncated data: the header says {sizes} = {e} bytes of data, found {found}"
+                )
+            }
+            None => format!(
+                "truncated data: the header says {sizes} bytes of data, more than fit in memory"
             ),
-        ));
+        };
+        return Err(Error::format(path, message));
     }
     Ok((dims, offset))
 }
@@ -149,28 +150,127 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     })
 }
 
-/// The file's content, gunzipped when it starts with the gzip magic.
+/// Length of an idx header with `ndim` dimensions: the magic and one `u32` size per dimension.
+fn header_len(ndim: usize) -> usize {
+    4 + 4 * ndim
+}
+
+/// The big-endian `u32` dimension sizes of a header (after the magic).
+fn dims_of(header: &[u8]) -> Vec<usize> {
+    header
+        .chunks_exact(4)
+        .map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
+        .collect()
+}
+
+/// Bytes of data `dims` declare, `None` when that overflows.
+fn data_len(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+/// `dims` written as `a × b × c` for messages.
+fn sizes_of(dims: &[usize]) -> String {
+    let sizes: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    sizes.join(" × ")
+}
+
+/// The file's content, gunzipped when it starts with the gzip magic (each of several concatenated
+/// gzip members in turn, as `gunzip` does).
+///
+/// Inflates no further than the idx header declares: once the header and its declared data have
+/// come out, one more byte is an [`Error::Format`] saying the stream holds more than the header
+/// declares, so a small file inflating to gigabytes costs at most the declared size. (A stream
+/// whose first four bytes are not an unsigned-byte idx magic, or whose sizes overflow, stops
+/// there, and [`parse_idx`] or [`Mnist::from_idx`] report it.) Bytes after the last gzip member
+/// that do not start another one are an error counting them, as are a corrupt or truncated
+/// stream. Raw (not gzip) bytes come back unchanged.
 pub fn decode(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
-    // The trailer's ISIZE (size mod 2^32) sizes the buffer; capped, as the trailer is untrusted.
-    let hint = match raw.len().checked_sub(4).and_then(|i| raw.get(i..)) {
-        Some(t) => u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize,
-        None => 0,
+    let gzip_error = |e: io::Error| {
+        let what = if e.kind() == ErrorKind::UnexpectedEof {
+            "truncated gzip stream".to_string()
+        } else {
+            format!("corrupt gzip stream: {e}")
+        };
+        Error::format(path, what)
     };
-    let mut out = Vec::with_capacity(hint.min(raw.len().saturating_mul(MAX_DEFLATE_RATIO)));
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            let what = if e.kind() == ErrorKind::UnexpectedEof {
-                "truncated gzip stream".to_string()
-            } else {
-                format!("corrupt gzip stream: {e}")
-            };
-            Error::format(path, what)
-        })?;
+    let mut stream = Members::new(&raw);
+    let mut out = Vec::new();
+    fill(&mut stream, &mut out, 4).map_err(gzip_error)?;
+    // Only an unsigned-byte idx magic (`00 00 08 DD`) makes the sizes after it worth trusting.
+    if let Some(&[0, 0, 0x08, ndim]) = out.get(..4) {
+        let offset = header_len(usize::from(ndim));
+        fill(&mut stream, &mut out, offset).map_err(gzip_error)?;
+        let dims = out.get(4..offset).map(dims_of);
+        let declared = dims.as_deref().and_then(data_len);
+        if let Some((dims, total)) = dims.zip(declared.and_then(|n| n.checked_add(offset))) {
+            out.reserve((total - out.len()).min(raw.len().saturating_mul(MAX_DEFLATE_RATIO)));
+            fill(&mut stream, &mut out, total.saturating_add(1)).map_err(gzip_error)?;
+            if out.len() > total {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "the gzip stream holds more data than its header declares ({total} \
+                         bytes: {offset} of header, {} = {} of data); stopped reading there",
+                        sizes_of(&dims),
+                        total - offset
+                    ),
+                ));
+            }
+        }
+    }
+    if stream.trailing > 0 {
+        return Err(Error::format(
+            path,
+            format!(
+                "{} bytes of trailing data after the gzip stream",
+                stream.trailing
+            ),
+        ));
+    }
     Ok(out)
+}
+
+/// Reads from `src` until `out` holds `len` bytes or `src` ends.
+fn fill(src: &mut impl Read, out: &mut Vec<u8>, len: usize) -> io::Result<()> {
+    let missing = len.saturating_sub(out.len()) as u64;
+    src.take(missing).read_to_end(out).map(drop)
+}
+
+/// The gzip members of a file, inflated one after another as one stream. Bytes after a member
+/// that do not start another one end the stream; `trailing` counts them.
+struct Members<'a> {
+    decoder: GzDecoder<&'a [u8]>,
+    trailing: usize,
+}
+
+impl<'a> Members<'a> {
+    fn new(raw: &'a [u8]) -> Self {
+        Members {
+            decoder: GzDecoder::new(raw),
+            trailing: 0,
+        }
+    }
+}
+
+impl Read for Members<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member ended (its CRC checked): what follows is another member or the end.
+            let rest = *self.decoder.get_ref();
+            if !rest.starts_with(&GZIP_MAGIC) {
+                self.trailing = rest.len();
+                return Ok(0);
+            }
+            self.decoder = GzDecoder::new(rest);
+        }
+    }
 }
 
 /// Reads an idx file of unsigned bytes, raw or gzip.
