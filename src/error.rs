@@ -4,6 +4,7 @@
 //! field/line for data errors. Anything a user's data or arguments can cause is an [`Error`]; a
 //! panic only ever signals a broken internal invariant.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -134,5 +135,46 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// `text` taken from a file, made safe to quote in an error message: control characters and other
+/// characters a terminal would not print as themselves (ESC, NUL, line breaks, bidirectional
+/// overrides, ...) are written as Rust escapes (`\u{1b}`, `\0`, `\n`, `\u{202e}`); quotes and
+/// backslashes stay as they are. Every message that quotes a file's text goes through it.
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| !matches!(c, '\'' | '"' | '\\') && c.escape_debug().len() > 1;
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_text;
+
+    #[test]
+    fn escape_text_escapes_only_unprintable_characters() {
+        assert_eq!(
+            escape_text("<f8 'a' \"b\" c:\\d é"),
+            "<f8 'a' \"b\" c:\\d é"
+        );
+        assert!(matches!(
+            escape_text("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            escape_text("a\x1b[31mb\0c\nd\te\u{202e}"),
+            "a\\u{1b}[31mb\\0c\\nd\\te\\u{202e}"
+        );
     }
 }

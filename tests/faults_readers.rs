@@ -1,6 +1,6 @@
 //! Faults and bad input at the readers' door: paths that are not regular files (a character
-//! device, a FIFO, a directory) for every reader, symbolic links that cannot be followed, and
-//! gzip bombs and trailing data in MNIST files.
+//! device, a FIFO, a directory) for every reader, symbolic links that cannot be followed, gzip
+//! bombs and trailing data in MNIST files, and control bytes from a file quoted in messages.
 
 mod common;
 
@@ -8,8 +8,8 @@ use common::Scratch;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use nidl::datasets::mnist::{read_idx, Mnist, Split};
-use nidl::datasets::npy::read_npy;
-use nidl::datasets::openbhb::csv::read_text;
+use nidl::datasets::npy::{read_npy, read_npy_bytes};
+use nidl::datasets::openbhb::csv::{read_text, Table};
 use nidl::datasets::openbhb::{Modality, OpenBhb, Target};
 use nidl::train::Checkpoint;
 use nidl::Error;
@@ -303,4 +303,56 @@ fn gzip_members_read_in_turn_and_trailing_data_is_named() {
         );
         assert!(!msg.contains("truncated"), "{msg}");
     }
+}
+
+#[test]
+fn control_bytes_from_a_file_are_escaped_in_messages() {
+    // An ESC (a terminal colour sequence) and a NUL in a .npy dtype string.
+    let header = "{'descr': '<f\x1b[31m\x00', 'fortran_order': False, 'shape': (1,), }";
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0; 8]);
+    let msg = read_npy_bytes(&npy, Path::new("esc.npy"))
+        .unwrap_err()
+        .to_string();
+    eprintln!("{msg}");
+    assert!(msg.contains(r"unsupported dtype '<f\u{1b}[31m\0'"), "{msg}");
+    assert!(!msg.contains(['\x1b', '\0']), "{msg:?}");
+    // The same in a key and in a string value.
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x\x1b\x00': 1}";
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    let msg = read_npy_bytes(&npy, Path::new("key.npy"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(r"unexpected key 'x\u{1b}\0'"), "{msg}");
+
+    // A CSV cell and a column name holding an ESC and a NUL.
+    let text = "id,a\x1bge\n1,4\x1b2\x00\n";
+    let t = Table::parse(text, b',', "cells.csv").unwrap();
+    let rec = &t.records()[0];
+    let fields = t.fields(rec).unwrap();
+    let msg = t.number(rec, 1, &fields[1]).unwrap_err().to_string();
+    eprintln!("{msg}");
+    assert!(
+        msg.contains(r"column 'a\u{1b}ge' (#2)") && msg.contains(r"'4\u{1b}2\0' is not a number"),
+        "{msg}"
+    );
+    assert!(!msg.contains(['\x1b', '\0']), "{msg:?}");
+
+    // A safetensors tensor name and dtype holding an ESC and a NUL (JSON escapes).
+    let json = r#"{"w\u001b\u0000":{"dtype":"F\u001b","shape":[],"data_offsets":[0,0]}}"#;
+    let mut st = (json.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(json.as_bytes());
+    let msg = Checkpoint::from_bytes(&st, Path::new("esc.safetensors"))
+        .unwrap_err()
+        .to_string();
+    eprintln!("{msg}");
+    assert!(
+        msg.contains(r"tensor 'w\u{1b}\0': unsupported dtype 'F\u{1b}'"),
+        "{msg}"
+    );
+    assert!(!msg.contains(['\x1b', '\0']), "{msg:?}");
 }

@@ -12,7 +12,7 @@
 //! array. Files are written the way NumPy writes them (same header bytes), atomically.
 
 use crate::atomic_file::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{escape_text, Error, Result};
 use crate::input_file::read_regular;
 use crate::tensor::{Element, Tensor};
 use byteorder::{ByteOrder, LittleEndian};
@@ -337,12 +337,12 @@ pub fn read_npy_bytes(bytes: &[u8], path_for_errors: &Path) -> Result<NpyArray> 
         if header.descr.starts_with('>') || header.descr.starts_with('!') {
             fail(format!(
                 "big-endian dtype '{}' is not supported (expected little-endian: {SUPPORTED})",
-                header.descr
+                escape_text(&header.descr)
             ))
         } else {
             fail(format!(
                 "unsupported dtype '{}' (expected one of {SUPPORTED})",
-                header.descr
+                escape_text(&header.descr)
             ))
         }
     })?;
@@ -503,7 +503,7 @@ enum Value {
 impl Value {
     fn describe(&self) -> String {
         match self {
-            Value::Str(s) => format!("the string '{s}'"),
+            Value::Str(s) => format!("the string '{}'", escape_text(s)),
             Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
             Value::None => "None".to_string(),
             Value::Int(i) => format!("the integer {i}"),
@@ -533,7 +533,8 @@ fn parse_header(text: &[char]) -> std::result::Result<Header, String> {
             "shape" => &mut shape,
             _ => {
                 return Err(format!(
-                    "unexpected key '{key}' (expected exactly 'descr', 'fortran_order', 'shape')"
+                    "unexpected key '{}' (expected exactly 'descr', 'fortran_order', 'shape')",
+                    escape_text(&key)
                 ))
             }
         };
@@ -649,7 +650,7 @@ impl Parser<'_> {
             };
             self.skip_ws();
             if self.peek() != Some(':') {
-                return Err(self.expected(&format!("':' after key '{key}'")));
+                return Err(self.expected(&format!("':' after key '{}'", escape_text(&key))));
             }
             self.pos += 1;
             let value = self.value(0)?;

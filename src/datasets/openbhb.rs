@@ -56,7 +56,7 @@ pub mod synthetic;
 pub use synthetic::{ensure_synthetic, generate, synthetic_cache_dir, SyntheticConfig};
 
 use super::loader::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{escape_text, Error, Result};
 use crate::tensor::Tensor;
 use csv::{parse_number, Record, Table};
 use rayon::prelude::*;
@@ -374,7 +374,7 @@ impl OpenBhb {
                     format!(
                         "no row for participant_id '{}' (participants.tsv line {}, split {}); \
                          every participant of split '{split}' needs one",
-                        p.id,
+                        escape_text(&p.id),
                         p.line,
                         p.label.as_str()
                     ),
@@ -545,7 +545,10 @@ fn read_participants(path: &Path, split: Split, targets: &[Target]) -> Result<Ve
             return Err(table.value_error(
                 rec,
                 id_col,
-                format!("duplicate participant_id '{id}' (first on line {first})"),
+                format!(
+                    "duplicate participant_id '{}' (first on line {first})",
+                    escape_text(id)
+                ),
             ));
         }
         let label = SplitLabel::parse(&fields[split_col]).ok_or_else(|| {
@@ -659,7 +662,10 @@ impl FeatureTable {
                 return Err(table.value_error(
                     rec,
                     id_col,
-                    format!("duplicate participant_id '{key}' (first on line {first})"),
+                    format!(
+                        "duplicate participant_id '{}' (first on line {first})",
+                        escape_text(&key)
+                    ),
                 ));
             }
             index.insert(key, row);

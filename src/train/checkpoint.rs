@@ -21,7 +21,7 @@
 //! field at fault.
 
 use crate::atomic_file::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{escape_text, Error, Result};
 use crate::input_file::read_regular;
 use crate::tensor::Tensor;
 use std::collections::BTreeMap;
@@ -139,7 +139,11 @@ impl Checkpoint {
                     other => {
                         return Err(Error::invalid(
                             "Checkpoint::f32_state",
-                            format!("tensor '{n}' is {}, expected F32", other.dtype()),
+                            format!(
+                                "tensor '{}' is {}, expected F32",
+                                escape_text(n),
+                                other.dtype()
+                            ),
                         ))
                     }
                 }
@@ -162,7 +166,10 @@ impl Checkpoint {
         v.parse().map_err(|_| {
             Error::format(
                 path,
-                format!("checkpoint metadata '{key}' = '{v}' is not valid"),
+                format!(
+                    "checkpoint metadata '{key}' = '{}' is not valid",
+                    escape_text(v)
+                ),
             )
         })
     }
@@ -274,23 +281,29 @@ impl Checkpoint {
                         Json::String(s) => {
                             ck.metadata.insert(k, s);
                         }
-                        _ => return Err(bad(format!("__metadata__ entry '{k}' is not a string"))),
+                        _ => {
+                            return Err(bad(format!(
+                                "__metadata__ entry '{}' is not a string",
+                                escape_text(&k)
+                            )))
+                        }
                     }
                 }
                 continue;
             }
+            let shown = escape_text(&name);
             if ck.get(&name).is_some() {
-                return Err(bad(format!("tensor '{name}' appears twice")));
+                return Err(bad(format!("tensor '{shown}' appears twice")));
             }
             let Json::Object(fields) = value else {
-                return Err(bad(format!("entry '{name}' is not an object")));
+                return Err(bad(format!("entry '{shown}' is not an object")));
             };
             let field = |f: &str| fields.iter().find(|(k, _)| k == f).map(|(_, v)| v);
             let dtype = match field("dtype") {
                 Some(Json::String(s)) => s.clone(),
                 _ => {
                     return Err(bad(format!(
-                        "tensor '{name}': missing string field 'dtype'"
+                        "tensor '{shown}': missing string field 'dtype'"
                     )))
                 }
             };
@@ -301,20 +314,20 @@ impl Checkpoint {
                         .map(|v| match v {
                             Json::Number(s) => s.parse::<usize>().map_err(|_| {
                                 bad(format!(
-                                    "tensor '{name}': {f} entry {s} is not a non-negative integer"
+                                    "tensor '{shown}': {f} entry {s} is not a non-negative integer"
                                 ))
                             }),
-                            _ => Err(bad(format!("tensor '{name}': {f} holds a non-number"))),
+                            _ => Err(bad(format!("tensor '{shown}': {f} holds a non-number"))),
                         })
                         .collect(),
-                    _ => Err(bad(format!("tensor '{name}': missing array field '{f}'"))),
+                    _ => Err(bad(format!("tensor '{shown}': missing array field '{f}'"))),
                 }
             };
             let shape = ints("shape")?;
             let offs = ints("data_offsets")?;
             if offs.len() != 2 || offs[0] > offs[1] || offs[1] > data.len() {
                 return Err(bad(format!(
-                    "tensor '{name}': data_offsets {offs:?} outside the {} data bytes",
+                    "tensor '{shown}': data_offsets {offs:?} outside the {} data bytes",
                     data.len()
                 )));
             }
@@ -324,13 +337,14 @@ impl Checkpoint {
                 "F64" | "I64" => 8,
                 other => {
                     return Err(bad(format!(
-                        "tensor '{name}': unsupported dtype '{other}' (expected F32, F64 or I64)"
+                        "tensor '{shown}': unsupported dtype '{}' (expected F32, F64 or I64)",
+                        escape_text(other)
                     )))
                 }
             };
             let (b, e) = (offs[0], offs[1]);
             if count.and_then(|c| c.checked_mul(elem)) != Some(e - b) {
-                return Err(bad(format!("tensor '{name}': shape {shape:?} of {dtype} needs a different byte count than data_offsets [{b}, {e}]")));
+                return Err(bad(format!("tensor '{shown}': shape {shape:?} of {dtype} needs a different byte count than data_offsets [{b}, {e}]")));
             }
             spans.push((b, e, name.clone()));
             let raw = &data[b..e];
@@ -362,7 +376,8 @@ impl Checkpoint {
             if w[1].0 < w[0].1 {
                 return Err(bad(format!(
                     "tensors '{}' and '{}' overlap",
-                    w[0].2, w[1].2
+                    escape_text(&w[0].2),
+                    escape_text(&w[1].2)
                 )));
             }
         }

@@ -18,7 +18,7 @@
 //! Splitting the text into records is one sequential pass (it has to track quotes); fields are then
 //! split per record ([`Table::fields`]), which callers may do in parallel.
 
-use crate::error::{Error, Result};
+use crate::error::{escape_text, Error, Result};
 use crate::input_file::read_regular;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -213,7 +213,7 @@ impl<'a> Table<'a> {
 
     /// An error about the value of column `col` on `record`: `line L, column 'name' (#c): message`.
     pub fn value_error(&self, record: &Record<'a>, col: usize, message: impl AsRef<str>) -> Error {
-        let name = self.header.get(col).map(String::as_str).unwrap_or("?");
+        let name = self.header.get(col).map_or("?".into(), |h| escape_text(h));
         Error::format(
             &self.path,
             format!(
@@ -259,11 +259,12 @@ fn is_missing_marker(s: &str) -> bool {
     MARKERS.iter().any(|m| s.eq_ignore_ascii_case(m))
 }
 
-/// `s` cut to at most 40 characters (on a character boundary) for an error message.
+/// `s` cut to at most 40 characters (on a character boundary) and escaped ([`escape_text`]) for
+/// an error message.
 pub fn shorten(s: &str) -> Cow<'_, str> {
     match s.char_indices().nth(40) {
-        Some((cut, _)) => Cow::Owned(format!("{}...", &s[..cut])),
-        None => Cow::Borrowed(s),
+        Some((cut, _)) => Cow::Owned(format!("{}...", escape_text(&s[..cut]))),
+        None => escape_text(s),
     }
 }
 
