@@ -259,43 +259,136 @@ fn corrupt_and_truncated_gzip() {
     assert!(msg.contains("gzip"), "{msg}");
 }
 
+/// One random edit of an idx file or gzip stream: a bit flip, a byte replaced, bytes inserted,
+/// removed or appended, a truncation, or (on an idx header) a dimension size changed.
+fn mutate(rng: &mut Lcg, b: &mut Vec<u8>, idx_header: bool) {
+    let at = rng.below(b.len());
+    match rng.below(7) {
+        0 if !b.is_empty() => b[at] ^= 1 << rng.below(8),
+        1 if !b.is_empty() => b[at] = rng.next() as u8,
+        2 => {
+            let n = 1 + rng.below(6);
+            let fill: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            b.splice(at..at, fill);
+        }
+        3 => {
+            let end = (at + 1 + rng.below(6)).min(b.len());
+            b.drain(at.min(end)..end);
+        }
+        4 => b.truncate(at),
+        5 => b.extend((0..1 + rng.below(20)).map(|_| rng.next() as u8)),
+        _ if idx_header && b.len() >= 8 => {
+            // A dimension size: one more or less, or anything.
+            let ndim = usize::from(b[3]).min((b.len() - 4) / 4).max(1);
+            let field = 4 + 4 * rng.below(ndim);
+            let old = u32::from_be_bytes([b[field], b[field + 1], b[field + 2], b[field + 3]]);
+            let new = match rng.below(3) {
+                0 => old.wrapping_add(1),
+                1 => old.wrapping_sub(1),
+                _ => rng.next() as u32,
+            };
+            b[field..field + 4].copy_from_slice(&new.to_be_bytes());
+        }
+        _ => {}
+    }
+}
+
+/// Checks what the readers make of `bytes`: either a format error, or arrays consistent with
+/// the bytes and with each other.
+fn check_idx_bytes(bytes: &[u8], images: &[u8], labels: &[u8]) -> bool {
+    let path = Path::new("fuzz");
+    let decoded = match decode(bytes.to_vec(), path) {
+        Ok(d) => d,
+        Err(Error::Format { .. }) => return false,
+        Err(e) => panic!("unexpected error kind: {e:?}"),
+    };
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        assert_eq!(decoded, bytes, "raw bytes come back unchanged");
+    }
+    let mut accepted = false;
+    match parse_idx(&decoded, path) {
+        Ok(a) => {
+            assert_eq!(a.dims.len(), usize::from(decoded[3]));
+            assert_eq!(a.dims.iter().product::<usize>(), a.data.len());
+            assert_eq!(a.data, decoded[4 + 4 * a.dims.len()..]);
+            accepted = true;
+        }
+        Err(Error::Format { .. }) => {}
+        Err(e) => panic!("unexpected error kind: {e:?}"),
+    }
+    for (img, lbl) in [(&decoded[..], labels), (images, &decoded[..])] {
+        match Mnist::from_idx(img.to_vec(), path, lbl.to_vec(), path) {
+            Ok(m) => {
+                let px = m.rows() * m.cols();
+                assert!(!m.is_empty() && px > 0);
+                assert_eq!(m.labels().len(), m.len());
+                assert_eq!(m.pixels().len(), m.len() * px);
+                assert_eq!(m.pixels(), &img[img.len() - m.len() * px..]);
+                assert_eq!(m.labels(), &lbl[lbl.len() - m.len()..]);
+                assert!(m.labels().iter().all(|&l| l < 10));
+                let (image, label) = m.get(m.len() - 1).unwrap();
+                assert_eq!(
+                    (image.data(), Some(label)),
+                    (m.image(m.len() - 1).unwrap(), m.label(m.len() - 1))
+                );
+                assert!(m.get(m.len()).is_err() && m.image(m.len()).is_none());
+                accepted = true;
+            }
+            Err(Error::Format { .. }) => {}
+            Err(e) => panic!("unexpected error kind: {e:?}"),
+        }
+    }
+    accepted
+}
+
 #[test]
 fn arbitrary_bytes_never_panic() {
-    let path = Path::new("fuzz");
     let mut rng = Lcg(12345);
     let (images, labels) = tiny(6, 3, 3);
     let gz = gzip(&images);
-    for round in 0..20_000 {
-        let bytes: Vec<u8> = match round % 4 {
+    let mut accepted = 0;
+    for round in 0..8_000 {
+        let bytes: Vec<u8> = match round % 5 {
             // Pure noise, short.
             0 => (0..rng.next() % 40).map(|_| rng.next() as u8).collect(),
-            // A valid file with a few bytes mutated and a random length.
+            // A valid image or label file with one to three edits.
             1 | 2 => {
-                let mut b = images.clone();
-                for _ in 0..1 + rng.next() % 4 {
-                    let i = (rng.next() as usize) % b.len();
-                    b[i] = rng.next() as u8;
+                let mut b = if round % 5 == 1 {
+                    images.clone()
+                } else {
+                    labels.clone()
+                };
+                for _ in 0..1 + rng.below(3) {
+                    mutate(&mut rng, &mut b, true);
                 }
-                b.truncate((rng.next() as usize) % (b.len() + 4));
                 b
             }
-            // A mutated gzip stream.
-            _ => {
-                let mut b = gz.clone();
-                let i = (rng.next() as usize) % b.len();
-                b[i] ^= 1 << (rng.next() % 8);
-                b.truncate(b.len() - (rng.next() as usize) % 3);
+            // A gzip stream (one member, or two) with an edit.
+            3 => {
+                let mut b = if rng.below(4) == 0 {
+                    let mut two = gzip(&images[..rng.below(images.len())]);
+                    two.extend(gzip(&[]));
+                    two
+                } else {
+                    gz.clone()
+                };
+                mutate(&mut rng, &mut b, false);
                 b
+            }
+            // A gzip stream of an edited file.
+            _ => {
+                let mut b = if rng.below(2) == 0 {
+                    images.clone()
+                } else {
+                    labels.clone()
+                };
+                mutate(&mut rng, &mut b, true);
+                gzip(&b)
             }
         };
-        let decoded = decode(bytes.clone(), path);
-        if let Ok(d) = &decoded {
-            let _ = parse_idx(d, path);
-            let _ = Mnist::from_idx(d.clone(), path, labels.clone(), path);
-            let _ = Mnist::from_idx(images.clone(), path, d.clone(), path);
-        }
-        let _ = parse_idx(&bytes, path);
+        accepted += usize::from(check_idx_bytes(&bytes, &images, &labels));
     }
+    assert!(accepted > 100, "only {accepted} mutated files accepted");
 }
 
 #[test]

@@ -910,33 +910,110 @@ fn never_panics_on_arbitrary_bytes() {
         }
         let split = Split::ALL[rng.below(4)];
         let targets = [Target::Age, Target::Sex, Target::Site];
-        match OpenBhb::new(&dir.0, Modality::VbmRoi, &targets[..rng.below(4)], split) {
-            Ok(_) => ok += 1,
+        let targets = &targets[..rng.below(4)];
+        match OpenBhb::new(&dir.0, Modality::VbmRoi, targets, split) {
+            Ok(d) => {
+                check_loaded(&d, targets);
+                ok += 1
+            }
             Err(e) => {
                 assert!(!e.to_string().is_empty(), "iteration {i}");
                 err += 1;
             }
         }
     }
-    // Pure noise through the table reader, both delimiters.
-    for _ in 0..3000 {
-        let len = rng.below(64);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        let bytes = if rng.below(2) == 0 {
-            mutate(&mut rng, &bytes)
-        } else {
-            bytes
+    // Pure noise and edited valid tables through the table reader, both delimiters.
+    let (mut rows_ok, mut rows_err) = (0, 0);
+    for round in 0..4000 {
+        let bytes: Vec<u8> = match round % 3 {
+            0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
+            1 => {
+                let noise: Vec<u8> = (0..rng.below(64)).map(|_| rng.next() as u8).collect();
+                mutate(&mut rng, &noise)
+            }
+            _ => mutate(&mut rng, valid.participants.as_bytes()),
         };
-        if let Ok(text) = text_from_bytes(bytes, Path::new("noise.csv")) {
-            let delimiter = if rng.below(2) == 0 { b',' } else { b'\t' };
-            if let Ok(t) = Table::parse(&text, delimiter, "noise.csv") {
-                for r in t.records() {
-                    let _ = t.fields(r);
-                }
-                let _ = t.column("a");
+        let Some(t) = check_table(&bytes, &mut rng) else {
+            continue;
+        };
+        rows_ok += t.0;
+        rows_err += t.1;
+    }
+    eprintln!(
+        "fuzzed loads: {ok} succeeded, {err} failed cleanly; table rows: {rows_ok} read, \
+         {rows_err} refused"
+    );
+    assert!(ok > 0 && err > 0, "{ok} loads succeeded, {err} failed");
+    assert!(
+        rows_ok > 0 && rows_err > 0,
+        "{rows_ok} rows read, {rows_err} refused"
+    );
+}
+
+/// A loaded split is consistent: one id, one feature row and one target row per participant,
+/// ids unique, targets finite and sex 0 or 1.
+fn check_loaded(d: &OpenBhb, targets: &[Target]) {
+    let n = d.len();
+    assert_eq!(d.participant_ids().len(), n);
+    assert_eq!(d.features().shape(), &[n, 284]);
+    assert_eq!(d.targets().shape(), &[n, targets.len()]);
+    assert_eq!(d.target_kinds(), targets);
+    let ids: HashSet<&String> = d.participant_ids().iter().collect();
+    assert_eq!(ids.len(), n, "duplicate ids in {:?}", d.participant_ids());
+    assert!(d.features().data().unwrap().iter().all(|v| v.is_finite()));
+    assert!(d.targets().data().unwrap().iter().all(|v| v.is_finite()));
+    if let Some(sex) = d.target(Target::Sex) {
+        assert!(sex.iter().all(|&s| s == 0.0 || s == 1.0), "{sex:?}");
+    }
+}
+
+/// Parses `bytes` as a table (either delimiter); when accepted, checks every record read has the
+/// header's width and column lookups agree with the header. Returns the records read and
+/// refused, or `None` when the text or the table was refused (with a format error).
+fn check_table(bytes: &[u8], rng: &mut Lcg) -> Option<(usize, usize)> {
+    let path = Path::new("noise.csv");
+    let text = match text_from_bytes(bytes.to_vec(), path) {
+        Ok(text) => text,
+        Err(e) => {
+            assert!(matches!(e, nidl::Error::Format { .. }), "{e:?}");
+            return None;
+        }
+    };
+    let delimiter = if rng.below(2) == 0 { b',' } else { b'\t' };
+    let t = match Table::parse(&text, delimiter, path) {
+        Ok(t) => t,
+        Err(e) => {
+            assert!(matches!(e, nidl::Error::Format { .. }), "{e:?}");
+            return None;
+        }
+    };
+    let width = t.header().len();
+    assert!(width >= 1);
+    let (mut read, mut refused) = (0, 0);
+    let mut last_line = 1;
+    for r in t.records() {
+        assert!(r.line > last_line, "record lines go forward");
+        last_line = r.line;
+        match t.fields(r) {
+            Ok(fields) => {
+                assert_eq!(fields.len(), width, "line {}", r.line);
+                let again: Vec<_> = t.field_iter(r).map(Result::unwrap).collect();
+                assert_eq!(again, fields, "line {}", r.line);
+                read += 1;
+            }
+            Err(e) => {
+                assert!(matches!(e, nidl::Error::Format { .. }), "{e:?}");
+                refused += 1;
             }
         }
     }
-    eprintln!("fuzzed loads: {ok} succeeded, {err} failed cleanly");
-    assert!(ok > 0 && err > 0, "{ok} loads succeeded, {err} failed");
+    for name in ["a", "participant_id", "age"] {
+        let count = t.header().iter().filter(|h| *h == name).count();
+        match t.optional_column(name) {
+            Ok(Some(i)) => assert!(t.header()[i] == name && count == 1),
+            Ok(None) => assert_eq!(count, 0),
+            Err(_) => assert!(count > 1),
+        }
+    }
+    Some((read, refused))
 }
