@@ -661,3 +661,44 @@ fn device_option_names_what_is_wrong() {
         assert_fails(&out, &["option --device", "--features gpu"]);
     }
 }
+
+#[test]
+fn a_huge_learning_rate_stops_the_run_naming_epoch_step_and_tensor() {
+    let s = Scratch::new("simclr-non-finite");
+    let d = s.path().to_str().unwrap();
+    // `--lr 1e9` keeps the loss finite while the weights blow up: the run used to end with
+    // exit code 0 and NaN weights in its checkpoint.
+    let out = nidl_env(
+        &[
+            "simclr-mnist",
+            "--log-dir",
+            d,
+            "--lr",
+            "1e9",
+            "--epochs",
+            "1",
+            "--limit-train-batches",
+            "3",
+            "--batch-size",
+            "32",
+            "--limit-val-batches",
+            "1",
+            "--probe-every",
+            "0",
+            "--checkpoint",
+            "--no-progress",
+        ],
+        &[],
+    );
+    assert_fails(
+        &out,
+        &[
+            "non-finite value in the gradient of 'encoder.",
+            "at epoch 1/1, batch 2/3 (global step 1;",
+            "training stopped",
+        ],
+    );
+    let ck = s.join("version_0/checkpoints");
+    let written: Vec<_> = fs::read_dir(&ck).map_or(Vec::new(), |d| d.collect());
+    assert!(written.is_empty(), "no checkpoint: {written:?}");
+}

@@ -10,10 +10,11 @@
 use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
-use crate::autograd::Graph;
+use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
 use crate::log::RunLogger;
+use crate::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -170,10 +171,15 @@ impl Trainer {
     /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
     /// done when the epoch ends.
     ///
-    /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
-    /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
-    /// last checkpoint on disk is the last good state); and any error from the data, the model,
-    /// a callback, the logger or the checkpoint files.
+    /// Errors: a NaN or infinite value stops the run with an [`Error::NonFinite`] naming the
+    /// epoch, the step and where it is — the training loss, a parameter's gradient (no optimizer
+    /// step is taken with either), a parameter or buffer after the step (named as in the
+    /// checkpoint: `encoder.<name>`, `head.<name>`), or any state tensor (optimizer state
+    /// included) at the end of the epoch. Host tensors are checked at every step; tensors on a
+    /// GPU only at the end of each epoch, before validation and the checkpoint, since checking
+    /// them reads them back. No checkpoint is written after a non-finite value, so the last
+    /// checkpoint on disk is the last good state. Any error from the data, the model, a
+    /// callback, the logger or the checkpoint files also stops the run.
     pub fn fit(
         &mut self,
         est: &mut dyn Estimator,
@@ -267,25 +273,42 @@ impl Trainer {
                 g.clear();
                 let loss = est.loss(&mut g, &batch)?;
                 let value = g.value(loss).item()? as f64;
+                let stop = |what: String| Error::NonFinite {
+                    what: format!(
+                        "{what} at epoch {}/{}, batch {}/{n_train} (global step {global_step}; \
+                         0-based: epoch {epoch}, batch {i}); {STOPPED}",
+                        epoch + 1,
+                        cfg.max_epochs,
+                        i + 1
+                    ),
+                };
                 if !value.is_finite() {
-                    return Err(Error::NonFinite {
-                        what: format!(
-                            "the training loss ({value}) at epoch {}/{}, batch {}/{n_train} (global step {global_step}; \
-                             0-based: epoch {epoch}, batch {i}); training stopped, the last checkpoint written (if any) is intact",
-                            epoch + 1,
-                            cfg.max_epochs,
-                            i + 1
-                        ),
-                    });
+                    return Err(stop(format!("the training loss ({value})")));
                 }
                 let grads = g.backward(loss)?;
+                if let Some(what) = non_finite_on_host(est, &grads, true) {
+                    return Err(stop(what));
+                }
                 est.apply_gradients(&grads)?;
+                if let Some(what) = non_finite_on_host(est, &grads, false) {
+                    return Err(stop(what));
+                }
                 self.log("loss/train", value, global_step, epoch)?;
                 global_step += 1;
                 loss_sum += value;
                 self.reporter.batch_end(epoch, i, value, batch.len());
             }
             drop(g);
+            if let Some(name) = non_finite_state(est)? {
+                return Err(Error::NonFinite {
+                    what: format!(
+                        "'{name}' at the end of epoch {}/{} (global step {global_step}; tensors \
+                         on a GPU are checked once per epoch); {STOPPED}",
+                        epoch + 1,
+                        cfg.max_epochs
+                    ),
+                });
+            }
             let train_seconds = t0.elapsed().as_secs_f64();
             self.reporter.evaluating(epoch);
             let val_loss = match val {
@@ -348,6 +371,44 @@ impl Trainer {
         }
         Ok((summaries, global_step))
     }
+}
+
+/// How a run stopped by a non-finite value ends its error message.
+const STOPPED: &str = "training stopped, the last checkpoint written (if any) is intact";
+
+/// The first host tensor of `est` that is NaN or infinite, in words: with `gradients`, a
+/// parameter's gradient in `grads` (checked before the optimizer step), else a parameter or
+/// buffer (checked after it). Tensors on a GPU are skipped: checking them would read them back
+/// at every step; [`non_finite_state`] checks them once per epoch.
+fn non_finite_on_host(est: &dyn Estimator, grads: &Grads<f32>, gradients: bool) -> Option<String> {
+    let mut found = None;
+    est.visit_trained_tensors(grads, &mut |name, value, grad| {
+        let t = match (gradients, grad) {
+            (false, _) => value,
+            (true, Some(g)) => g,
+            (true, None) => return,
+        };
+        // A host tensor's check cannot fail (nothing to read back).
+        if found.is_none() && t.device() == Device::Cpu && matches!(t.all_finite(), Ok(false)) {
+            found = Some(if gradients {
+                format!("the gradient of '{name}'")
+            } else {
+                format!("'{name}' after the optimizer step")
+            });
+        }
+    });
+    found
+}
+
+/// The name of the first tensor of `est`'s [`state`](Estimator::state) (parameters, buffers,
+/// optimizer state; read back from a GPU) that holds a NaN or an infinity.
+fn non_finite_state(est: &dyn Estimator) -> Result<Option<String>> {
+    for (name, t) in est.state() {
+        if !t.all_finite()? {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
 }
 
 /// The mean loss over the first `limit` batches of `val` (epoch `epoch`'s views), on inference
