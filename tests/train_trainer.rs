@@ -121,6 +121,7 @@ fn run(
         seed: 42,
         checkpoint_dir: Some(version.join("checkpoints")),
         resume,
+        ..TrainerConfig::default()
     };
     let probes = MultiTask::new(vec![
         TaskProbe::LogisticRegression(LogisticRegression::new()),
