@@ -828,3 +828,38 @@ fn resume_with_other_hyper_parameters_is_refused_unless_asked_and_then_recorded(
         &["option --resume-despite-changes", "--resume PATH"],
     );
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn resuming_removes_the_checkpoint_temporaries_of_killed_runs() {
+    // `kill -9` while a checkpoint is written leaves `.<name>.tmp.<pid>.<n>`; resuming from that
+    // folder removes those of dead processes (here a fake one), not a live process's.
+    let s = Scratch::new("simclr-stale");
+    let first = logs_in(&ok(&simclr(
+        s.path(),
+        &["--epochs", "2", "--checkpoint", "--probe-every", "0"],
+        &[],
+    )));
+    let ck = first.join("checkpoints");
+    let (dead, live) = (common::dead_pid(), std::process::id());
+    let stale = ck.join(format!(".epoch=2-step=9.safetensors.tmp.{dead}.0"));
+    let busy = ck.join(format!(".epoch=2-step=9.safetensors.tmp.{live}.0"));
+    for f in [&stale, &busy] {
+        fs::write(f, b"half a checkpoint").unwrap();
+    }
+    let from = ck.join("epoch=0-step=3.safetensors");
+    ok(&simclr(
+        s.path(),
+        &[
+            "--epochs",
+            "2",
+            "--probe-every",
+            "0",
+            "--resume",
+            from.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(!stale.exists(), "the dead process's temporary is removed");
+    assert!(busy.is_file(), "a live process's temporary is kept");
+}

@@ -1,6 +1,7 @@
 //! Faults and bad input around checkpoints: files with bytes inserted or appended in the tensor
-//! data, non-finite values (never written, never read), and a seeded mutation test of the
-//! safetensors reader (no panic; whatever it accepts is consistent).
+//! data, non-finite values (never written, never read), a seeded mutation test of the
+//! safetensors reader (no panic; whatever it accepts is consistent), and the temporaries that
+//! killed writers leave behind.
 
 mod common;
 
@@ -9,6 +10,7 @@ use nidl::train::{Checkpoint, StoredTensor};
 use nidl::{Error, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
@@ -231,4 +233,52 @@ fn seeded_mutations_never_panic_and_accepted_files_are_consistent() {
         accepted > 100 && refused > 1000,
         "{accepted} accepted, {refused} refused"
     );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_first_write_into_a_folder_removes_dead_processes_temporaries_only() {
+    // What `kill -9` during a write leaves: `.<name>.tmp.<pid>.<n>` files and (synthetic
+    // OpenBHB) `.<name>.partial-<pid>-<stamp>` folders. Faked here with a surely dead process id
+    // and a live one (this test's), among names that only look alike.
+    let s = Scratch::new("stale");
+    let dir = s.path();
+    let (dead, live) = (common::dead_pid(), std::process::id());
+    let files = [
+        format!(".a.bin.tmp.{dead}.0"),
+        format!(".a.bin.tmp.{live}.0"),
+        format!("a.bin.tmp.{dead}.0"),
+        format!(".a.bin.tmp.{dead}.0.bak"),
+        format!(".x.partial-{dead}-5"),
+        "notes.txt".to_string(),
+    ];
+    for f in &files {
+        fs::write(dir.join(f), b"x").unwrap();
+    }
+    let dirs = [
+        format!(".out.partial-{dead}-123"),
+        format!(".out.partial-{live}-123"),
+        format!(".d.tmp.{dead}.1"),
+    ];
+    for d in &dirs {
+        fs::create_dir(dir.join(d)).unwrap();
+        fs::write(dir.join(d).join("inside"), b"x").unwrap();
+    }
+    let link = format!(".l.tmp.{dead}.0");
+    std::os::unix::fs::symlink(dir.join("notes.txt"), dir.join(&link)).unwrap();
+    nidl::atomic_file::write_atomic(&dir.join("new.txt"), b"new").unwrap();
+    let mut left: Vec<OsString> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    // Only the dead process's temporary file and temporary folder are gone.
+    let mut expected: Vec<OsString> = files[1..]
+        .iter()
+        .chain(&dirs[1..])
+        .chain([&link, &"new.txt".to_string()])
+        .map(OsString::from)
+        .collect();
+    expected.sort();
+    assert_eq!(left, expected);
 }

@@ -10,6 +10,7 @@
 use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
+use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
@@ -228,6 +229,10 @@ impl Trainer {
         let (mut start_epoch, mut global_step) = (0usize, 0u64);
         let mut resumed = None;
         if let Some(path) = &cfg.resume {
+            // The run we continue may have been killed while writing its next checkpoint.
+            if let Some(dir) = path.parent() {
+                remove_stale_temporaries(dir);
+            }
             let r = load_checkpoint(path, est, cfg.seed, &hparams, cfg.resume_despite_changes)?;
             (start_epoch, global_step) = (r.epoch, r.global_step);
             resumed = Some(r);
