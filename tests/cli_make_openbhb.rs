@@ -121,3 +121,49 @@ fn bad_options_fail_with_a_one_line_cause() {
     let top = nidl(&["--help"]);
     assert!(String::from_utf8_lossy(&top.stdout).contains("make-openbhb"));
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn partial_folders_of_killed_generations_are_removed() {
+    // `kill -9` during a generation leaves its `.<name>.partial-<pid>-<stamp>` folder; the next
+    // generation into the same parent removes those of dead processes, nothing else.
+    let dir = Scratch::new("stale");
+    let (dead, live) = (common::dead_pid(), std::process::id());
+    let stale = [
+        format!(".obhb.partial-{dead}-17"),
+        format!(".other.partial-{dead}-18"),
+    ];
+    let kept = [
+        format!(".obhb.partial-{live}-19"),
+        format!(".obhb.partial-{dead}-x"),
+        "obhb-notes".to_string(),
+    ];
+    for d in stale.iter().chain(&kept) {
+        fs::create_dir(dir.0.join(d)).unwrap();
+        fs::write(dir.0.join(d).join("participants.tsv"), b"partial").unwrap();
+    }
+    let root = dir.0.join("obhb");
+    let out = nidl(&[
+        "make-openbhb",
+        "--out",
+        root.to_str().unwrap(),
+        "--train",
+        "20",
+        "--internal",
+        "5",
+        "--external",
+        "5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for d in &stale {
+        assert!(!dir.0.join(d).exists(), "{d} removed");
+    }
+    for d in &kept {
+        assert!(dir.0.join(d).join("participants.tsv").is_file(), "{d} kept");
+    }
+    assert!(root.join("README.txt").is_file());
+}

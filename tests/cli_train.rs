@@ -331,6 +331,25 @@ fn yaware_tiny_run_on_a_small_synthetic_openbhb() {
     ok(&run(&["--resume", ck.to_str().unwrap()], "2"));
     let tail: Vec<_> = r.into_iter().filter(|x| x.1 == 1).collect();
     assert_eq!(rows(&csv(&logs.join("version_2"))), tail);
+    // Another bandwidth or mask probability: the resume is refused, naming both.
+    let changed = run(
+        &[
+            "--resume",
+            ck.to_str().unwrap(),
+            "--sigma",
+            "5",
+            "--mask-prob",
+            "0.5",
+        ],
+        "2",
+    );
+    assert_fails(
+        &changed,
+        &[
+            "bandwidth: scalar:16 (checkpoint) vs. scalar:25 (this run)",
+            "mask_prob: 0.8 (checkpoint) vs. 0.5 (this run)",
+        ],
+    );
     // Bad y-Aware options name themselves.
     let bad = run(&["--mask-prob", "2"], "2");
     assert_fails(&bad, &["--mask-prob"]);
@@ -660,4 +679,187 @@ fn device_option_names_what_is_wrong() {
         let out = simclr(&s.join("logs"), &["--device", "gpu"], &[]);
         assert_fails(&out, &["option --device", "--features gpu"]);
     }
+}
+
+#[test]
+fn a_huge_learning_rate_stops_the_run_naming_epoch_step_and_tensor() {
+    let s = Scratch::new("simclr-non-finite");
+    let d = s.path().to_str().unwrap();
+    // `--lr 1e9` keeps the loss finite while the weights blow up: the run used to end with
+    // exit code 0 and NaN weights in its checkpoint.
+    let out = nidl_env(
+        &[
+            "simclr-mnist",
+            "--log-dir",
+            d,
+            "--lr",
+            "1e9",
+            "--epochs",
+            "1",
+            "--limit-train-batches",
+            "3",
+            "--batch-size",
+            "32",
+            "--limit-val-batches",
+            "1",
+            "--probe-every",
+            "0",
+            "--checkpoint",
+            "--no-progress",
+        ],
+        &[],
+    );
+    assert_fails(
+        &out,
+        &[
+            "non-finite value in the gradient of 'encoder.",
+            "at epoch 1/1, batch 2/3 (global step 1;",
+            "training stopped",
+        ],
+    );
+    let ck = s.join("version_0/checkpoints");
+    let written: Vec<_> = fs::read_dir(&ck).map_or(Vec::new(), |d| d.collect());
+    assert!(written.is_empty(), "no checkpoint: {written:?}");
+}
+
+/// The version folder a run's last line names (`... logs in DIR`).
+fn logs_in(stdout: &str) -> PathBuf {
+    let dir = stdout
+        .lines()
+        .find_map(|l| l.split_once("logs in ").map(|(_, d)| d))
+        .unwrap_or_else(|| panic!("no 'logs in' line: {stdout}"));
+    PathBuf::from(dir.trim())
+}
+
+#[test]
+fn resume_with_other_hyper_parameters_is_refused_unless_asked_and_then_recorded() {
+    let s = Scratch::new("simclr-resume-changes");
+    let d = s.path().to_str().unwrap();
+    let run = |lr: &str, batch: &str, extra: &[&str]| {
+        let mut args = vec![
+            "simclr-mnist",
+            "--log-dir",
+            d,
+            "--epochs",
+            "2",
+            "--limit-train-batches",
+            "3",
+            "--limit-val-batches",
+            "1",
+            "--probe-every",
+            "0",
+            "--no-progress",
+            "--lr",
+            lr,
+            "--batch-size",
+            batch,
+        ];
+        args.extend_from_slice(extra);
+        nidl_env(&args, &[])
+    };
+    let first = logs_in(&ok(&run("1e-2", "32", &["--checkpoint"])));
+    let ck = first.join("checkpoints/epoch=0-step=3.safetensors");
+    let ck = ck.to_str().unwrap();
+    // Another --lr and --batch-size: refused, naming both, with the way out.
+    assert_fails(
+        &run("2e-2", "64", &["--resume", ck]),
+        &[
+            "option --resume",
+            "epoch=0-step=3.safetensors",
+            "lr: 0.01 (checkpoint) vs. 0.02 (this run)",
+            "batch_size: 32 (checkpoint) vs. 64 (this run)",
+            "--resume-despite-changes",
+        ],
+    );
+    // Accepted when asked, and the changes are recorded with the run.
+    let despite = logs_in(&ok(&run(
+        "2e-2",
+        "64",
+        &["--resume", ck, "--resume-despite-changes"],
+    )));
+    let hp = fs::read_to_string(despite.join("hparams.yaml")).unwrap();
+    let line = hp
+        .lines()
+        .find(|l| l.starts_with("resumed_despite_changes: "))
+        .unwrap_or_else(|| panic!("{hp}"));
+    assert!(
+        line.contains("lr: 0.01 -> 0.02") && line.contains("batch_size: 32 -> 64"),
+        "{line}"
+    );
+    // Unchanged: accepted, nothing recorded, and the last epoch repeats the first run's.
+    let same = logs_in(&ok(&run("1e-2", "32", &["--resume", ck])));
+    let hp = fs::read_to_string(same.join("hparams.yaml")).unwrap();
+    assert!(!hp.contains("resumed_despite_changes"), "{hp}");
+    let tail: Vec<_> = rows(&csv(&first))
+        .into_iter()
+        .filter(|x| x.1 == 1)
+        .collect();
+    assert!(!tail.is_empty());
+    assert_eq!(rows(&csv(&same)), tail);
+    // A checkpoint of an older nidl, which records no hyper-parameters: refused unless asked.
+    let mut old = nidl::train::Checkpoint::load(Path::new(ck)).unwrap();
+    old.metadata.retain(|k, _| !k.starts_with("hparam."));
+    let old_path = s.join("old.safetensors");
+    old.save(&old_path).unwrap();
+    let old_path = old_path.to_str().unwrap();
+    assert_fails(
+        &run("1e-2", "32", &["--resume", old_path]),
+        &[
+            "option --resume",
+            "old.safetensors",
+            "records no hyper-parameters",
+            "--resume-despite-changes",
+        ],
+    );
+    let old_run = logs_in(&ok(&run(
+        "1e-2",
+        "32",
+        &["--resume", old_path, "--resume-despite-changes"],
+    )));
+    let hp = fs::read_to_string(old_run.join("hparams.yaml")).unwrap();
+    assert!(
+        hp.contains("resumed_despite_changes: \"the checkpoint records no hyper-parameters\""),
+        "{hp}"
+    );
+    assert_eq!(rows(&csv(&old_run)), tail);
+    // The flag needs --resume.
+    assert_fails(
+        &run("1e-2", "32", &["--resume-despite-changes"]),
+        &["option --resume-despite-changes", "--resume PATH"],
+    );
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn resuming_removes_the_checkpoint_temporaries_of_killed_runs() {
+    // `kill -9` while a checkpoint is written leaves `.<name>.tmp.<pid>.<n>`; resuming from that
+    // folder removes those of dead processes (here a fake one), not a live process's.
+    let s = Scratch::new("simclr-stale");
+    let first = logs_in(&ok(&simclr(
+        s.path(),
+        &["--epochs", "2", "--checkpoint", "--probe-every", "0"],
+        &[],
+    )));
+    let ck = first.join("checkpoints");
+    let (dead, live) = (common::dead_pid(), std::process::id());
+    let stale = ck.join(format!(".epoch=2-step=9.safetensors.tmp.{dead}.0"));
+    let busy = ck.join(format!(".epoch=2-step=9.safetensors.tmp.{live}.0"));
+    for f in [&stale, &busy] {
+        fs::write(f, b"half a checkpoint").unwrap();
+    }
+    let from = ck.join("epoch=0-step=3.safetensors");
+    ok(&simclr(
+        s.path(),
+        &[
+            "--epochs",
+            "2",
+            "--probe-every",
+            "0",
+            "--resume",
+            from.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(!stale.exists(), "the dead process's temporary is removed");
+    assert!(busy.is_file(), "a live process's temporary is kept");
 }

@@ -203,3 +203,43 @@ fn gpu_resume_reproduces_the_uninterrupted_gpu_run() {
     assert!(!full.is_empty());
     assert_eq!(read("version_1"), full);
 }
+
+#[test]
+fn non_finite_weights_on_the_gpu_stop_the_run_at_the_end_of_the_epoch() {
+    // `--lr 1e39` is past f32's range: the first AdamW step makes the weights infinite. Device
+    // tensors are checked once per epoch (per-step checks would read them back): the run stops
+    // at the end of the epoch, before validation and the checkpoint.
+    let s = Scratch::new("non-finite");
+    let logs = s.join("logs");
+    let args = [
+        "simclr-mnist",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e39",
+        "--limit-train-batches",
+        "1",
+        "--batch-size",
+        "32",
+        "--limit-val-batches",
+        "1",
+        "--probe-every",
+        "0",
+        "--checkpoint",
+    ];
+    let out = run(&args, &logs, "gpu", &[]);
+    assert!(!out.status.success());
+    // One cause (the Vulkan driver may add its own lines to stderr).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let causes: Vec<&str> = stderr.lines().filter(|l| l.starts_with("nidl ")).collect();
+    assert_eq!(causes.len(), 1, "{stderr}");
+    for part in [
+        "non-finite value in 'encoder.",
+        "at the end of epoch 1/1 (global step 1; tensors on a GPU are checked once per epoch)",
+    ] {
+        assert!(causes[0].contains(part), "{part}: {stderr}");
+    }
+    let written: Vec<_> =
+        std::fs::read_dir(logs.join("version_0/checkpoints")).map_or(Vec::new(), |d| d.collect());
+    assert!(written.is_empty(), "no checkpoint: {written:?}");
+}

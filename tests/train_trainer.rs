@@ -121,6 +121,7 @@ fn run(
         seed: 42,
         checkpoint_dir: Some(version.join("checkpoints")),
         resume,
+        ..TrainerConfig::default()
     };
     let probes = MultiTask::new(vec![
         TaskProbe::LogisticRegression(LogisticRegression::new()),
@@ -162,11 +163,24 @@ fn resume_is_bit_identical_and_probes_log_task_tags() {
     assert_eq!(resumed, tail);
 }
 
-/// SimCLR whose loss becomes NaN at global step `bad_step`.
+/// What [`Poisoned`] turns NaN from its bad step on.
+#[derive(Clone, Copy)]
+enum Poison {
+    /// The loss.
+    Loss,
+    /// Every gradient, the loss staying finite (`l + 0·√(0·l)`: the square root's derivative at
+    /// 0 is infinite).
+    Gradients,
+    /// The first element of this state tensor, right after the optimizer step.
+    Tensor(&'static str),
+}
+
+/// SimCLR poisoned (see [`Poison`]) from global step `bad_step` on.
 struct Poisoned {
     inner: SimClr,
     step: u64,
     bad_step: u64,
+    poison: Poison,
 }
 
 impl Estimator for Poisoned {
@@ -182,14 +196,38 @@ impl Estimator for Poisoned {
             return Ok(l);
         }
         self.step += 1;
-        if self.step > self.bad_step {
-            g.mul_scalar(l, f32::NAN)
-        } else {
-            Ok(l)
+        if self.step <= self.bad_step {
+            return Ok(l);
+        }
+        match self.poison {
+            Poison::Loss => g.mul_scalar(l, f32::NAN),
+            Poison::Gradients => {
+                let zero = g.mul_scalar(l, 0.0)?;
+                let root = g.sqrt(zero)?;
+                let nothing = g.mul_scalar(root, 0.0)?;
+                g.add(l, nothing)
+            }
+            Poison::Tensor(_) => Ok(l),
         }
     }
     fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
-        self.inner.apply_gradients(grads)
+        self.inner.apply_gradients(grads)?;
+        match self.poison {
+            Poison::Tensor(name) if self.step > self.bad_step => {
+                let mut state = self.inner.state();
+                let (_, t) = state.iter_mut().find(|(n, _)| n == name).unwrap();
+                t.data_mut().unwrap()[0] = f32::NAN;
+                self.inner.load_state(&state)
+            }
+            _ => Ok(()),
+        }
+    }
+    fn visit_trained_tensors(
+        &self,
+        grads: &Grads<f32>,
+        f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
+    ) {
+        self.inner.visit_trained_tensors(grads, f)
     }
     fn on_epoch_start(&mut self, epoch: usize) -> Result<()> {
         self.inner.on_epoch_start(epoch)
@@ -231,6 +269,7 @@ fn nan_loss_stops_naming_epoch_and_step_and_keeps_the_last_checkpoint() {
         inner: simclr(5),
         step: 0,
         bad_step: 6,
+        poison: Poison::Loss,
     }; // step 6 = epoch 1, step 2
     let err = Trainer::new(cfg)
         .fit(&mut est, &train, None)
@@ -255,6 +294,104 @@ fn nan_loss_stops_naming_epoch_and_step_and_keeps_the_last_checkpoint() {
             assert!(t.all_finite().unwrap(), "{name} finite");
         }
     }
+}
+
+/// The names of the files in `dir`, sorted.
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Trains `est` on the blobs for 3 epochs of 4 batches with checkpoints into `ckdir`; returns
+/// the error the run must end with.
+fn failing_fit(est: &mut dyn Estimator, ckdir: &std::path::Path) -> nidl::Error {
+    let data = Arc::new(Blobs::new(200, 1));
+    let (train, _) = blob_loaders(&data);
+    let cfg = TrainerConfig {
+        max_epochs: 3,
+        limit_train_batches: Some(4),
+        checkpoint_dir: Some(ckdir.to_path_buf()),
+        ..TrainerConfig::default()
+    };
+    Trainer::new(cfg).fit(est, &train, None).unwrap_err()
+}
+
+#[test]
+fn non_finite_parameters_gradients_and_state_stop_the_run_naming_epoch_step_and_tensor() {
+    let s = Scratch::new("non-finite");
+    // lr 1e39, past f32's range: the first step makes every weight infinite while its loss was
+    // finite; the run stops there, before any checkpoint.
+    let mut rng = StdRng::seed_from_u64(5);
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let cfg = SimClrConfig {
+        lr: 1e39,
+        max_epochs: 3,
+        ..SimClrConfig::default()
+    };
+    let mut est = SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap();
+    let e = failing_fit(&mut est, &s.join("lr"));
+    assert!(matches!(e, nidl::Error::NonFinite { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains(
+            "'encoder.0.weight' after the optimizer step at epoch 1/3, batch 1/4 (global step 0;"
+        ),
+        "{e}"
+    );
+    assert!(file_names(&s.join("lr")).is_empty(), "no checkpoint");
+    // A parameter that turns NaN in an optimizer step (global step 5 = epoch 2, batch 2): named
+    // as in the checkpoint; the checkpoint of epoch 1 stays the only one, and finite.
+    let mut est = Poisoned {
+        inner: simclr(5),
+        step: 0,
+        bad_step: 5,
+        poison: Poison::Tensor("head.0.weight"),
+    };
+    let e = failing_fit(&mut est, &s.join("param")).to_string();
+    assert!(
+        e.contains(
+            "'head.0.weight' after the optimizer step at epoch 2/3, batch 2/4 (global step 5;"
+        ),
+        "{e}"
+    );
+    assert_eq!(file_names(&s.join("param")), ["epoch=0-step=4.safetensors"]);
+    Checkpoint::load(&s.join("param/epoch=0-step=4.safetensors")).unwrap();
+    // A NaN gradient with a finite loss stops the run before the optimizer step uses it.
+    let mut est = Poisoned {
+        inner: simclr(5),
+        step: 0,
+        bad_step: 5,
+        poison: Poison::Gradients,
+    };
+    let e = failing_fit(&mut est, &s.join("grad")).to_string();
+    assert!(
+        e.contains("the gradient of 'encoder.0.weight' at epoch 2/3, batch 2/4 (global step 5;"),
+        "{e}"
+    );
+    assert!(est
+        .inner
+        .state()
+        .iter()
+        .all(|(_, t)| t.all_finite().unwrap()));
+    assert_eq!(file_names(&s.join("grad")), ["epoch=0-step=4.safetensors"]);
+    // Optimizer state is checked at the end of each epoch, before the checkpoint (here it turns
+    // NaN in the epoch's last step, global step 7; a step later the parameter it updates would).
+    let mut est = Poisoned {
+        inner: simclr(5),
+        step: 0,
+        bad_step: 7,
+        poison: Poison::Tensor("optimizer.exp_avg_sq.0"),
+    };
+    let e = failing_fit(&mut est, &s.join("opt")).to_string();
+    assert!(
+        e.contains("'optimizer.exp_avg_sq.0' at the end of epoch 2/3 (global step 8;"),
+        "{e}"
+    );
+    assert_eq!(file_names(&s.join("opt")), ["epoch=0-step=4.safetensors"]);
 }
 
 #[test]

@@ -48,6 +48,11 @@ probes: logreg = logistic regression on the digits (LogisticRegression/...);
         })
     }
 
+    /// None: the MNIST views have no options.
+    fn hparams(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String> {
         let err = |e: nidl::Error| e.to_string();
         let load = |split| {

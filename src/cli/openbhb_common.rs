@@ -26,6 +26,9 @@ const SYNTHETIC_SEED: u64 = 42;
 /// OpenBHB from `--data-dir` (or the synthetic one), and the views' settings.
 pub struct OpenBhbData {
     data_dir: Option<PathBuf>,
+    /// `--mask-prob` and `--noise-std`, and the views' transforms built from them.
+    mask_prob: f64,
+    noise_std: f64,
     mask: RandomMask,
     noise: GaussianNoise,
     /// The tree used, once loaded.
@@ -78,16 +81,27 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
 
     fn parse(args: &mut Args) -> Result<Self, String> {
         let data_dir = args.get("data-dir")?;
-        let mask = RandomMask::new(args.get_or("mask-prob", 0.8)?)
-            .map_err(|e| format!("option --mask-prob: {e}"))?;
-        let noise = GaussianNoise::new(args.get_or("noise-std", 0.5)?)
-            .map_err(|e| format!("option --noise-std: {e}"))?;
+        let mask_prob = args.get_or("mask-prob", 0.8)?;
+        let mask = RandomMask::new(mask_prob).map_err(|e| format!("option --mask-prob: {e}"))?;
+        let noise_std = args.get_or("noise-std", 0.5)?;
+        let noise =
+            GaussianNoise::new(noise_std).map_err(|e| format!("option --noise-std: {e}"))?;
         Ok(OpenBhbData {
             data_dir,
+            mask_prob,
+            noise_std,
             mask,
             noise,
             root: None,
         })
+    }
+
+    /// The views' `mask_prob` and `noise_std`.
+    fn hparams(&self) -> Vec<(String, String)> {
+        vec![
+            ("mask_prob".into(), self.mask_prob.to_string()),
+            ("noise_std".into(), self.noise_std.to_string()),
+        ]
     }
 
     fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String> {

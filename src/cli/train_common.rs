@@ -37,7 +37,9 @@ run options (all training commands):
   --limit-val-batches N    at most N validation batches per epoch; 0: no validation
   --log-dir DIR            runs go to DIR/version_<N>/ (lightning_logs)
   --checkpoint             write checkpoints/epoch=<E>-step=<S>.safetensors after every epoch
-  --resume PATH            continue from a checkpoint (same seed), bit for bit
+  --resume PATH            continue from a checkpoint (same seed), bit for bit; refused if the
+                           checkpoint records other hyper-parameters (or none: an older nidl's)
+  --resume-despite-changes resume anyway; the changes go to hparams.yaml
   --no-progress            no progress bar
   --device cpu|gpu         where to train (cpu); gpu needs a build with `--features gpu`
 probing options:
@@ -68,6 +70,9 @@ pub trait TrainingData: Sized {
     const LIMITS: (Option<usize>, Option<usize>);
     /// Reads the data options.
     fn parse(args: &mut Args) -> Result<Self, String>;
+    /// The data options that shape training (the views' settings), for `hparams.yaml` and the
+    /// checkpoints' record of the run.
+    fn hparams(&self) -> Vec<(String, String)>;
     /// Loads the data: the training and validation sources, and the encoder (`--latent` wide)
     /// drawn from `rng`.
     fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String>;
@@ -152,7 +157,15 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
             callbacks.push(data.probe_callback(kind, sets.clone(), &probe)?);
         }
     }
-    run.fit(start, &mut model, &*sources.train, &*sources.val, callbacks)
+    let hparams = data.hparams();
+    run.fit(
+        start,
+        &mut model,
+        &*sources.train,
+        &*sources.val,
+        callbacks,
+        hparams,
+    )
 }
 
 /// The options every training command takes.
@@ -178,6 +191,7 @@ pub struct RunOptions {
     log_dir: PathBuf,
     checkpoint: bool,
     resume: Option<PathBuf>,
+    resume_despite_changes: bool,
     no_progress: bool,
 }
 
@@ -196,6 +210,7 @@ impl RunOptions {
             log_dir: args.get_or("log-dir", PathBuf::from("lightning_logs"))?,
             checkpoint: args.flag("checkpoint")?,
             resume: args.get("resume")?,
+            resume_despite_changes: args.flag("resume-despite-changes")?,
             no_progress: args.flag("no-progress")?,
             device: args.get_or("device", Device::Cpu)?,
         })
@@ -216,21 +231,26 @@ impl RunOptions {
         Ok(())
     }
 
-    /// Fails with an `option --resume` message when `--resume` names no file.
+    /// Fails with an `option --resume` message when `--resume` names no file, and with an
+    /// `option --resume-despite-changes` one when that flag comes without `--resume`.
     pub fn check_resume(&self) -> Result<(), String> {
         match &self.resume {
             Some(r) if !r.is_file() => Err(format!(
                 "option --resume: no checkpoint file at {}",
                 r.display()
             )),
+            None if self.resume_despite_changes => {
+                Err("option --resume-despite-changes: only with --resume PATH".into())
+            }
             _ => Ok(()),
         }
     }
 
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
     /// `version_<N>` folder of `--log-dir`, resuming when asked, and prints the final line:
-    /// epochs, steps, time since `start`, and the log folder. An error naming the `--resume` file
-    /// becomes an `option --resume` one.
+    /// epochs, steps, time since `start`, and the log folder; `hparams` are the data's
+    /// ([`TrainingData::hparams`]). An error naming the `--resume` file becomes an `option
+    /// --resume` one.
     pub fn fit(
         &self,
         start: Instant,
@@ -238,6 +258,7 @@ impl RunOptions {
         train: &dyn BatchSource,
         val: &dyn BatchSource,
         callbacks: Vec<Box<dyn Callback>>,
+        hparams: Vec<(String, String)>,
     ) -> Result<(), String> {
         let err = |e: nidl::Error| e.to_string();
         let version = nidl::log::next_version_dir(&self.log_dir)
@@ -250,6 +271,8 @@ impl RunOptions {
             seed: self.seed,
             checkpoint_dir: self.checkpoint.then(|| version.join("checkpoints")),
             resume: self.resume.clone(),
+            resume_despite_changes: self.resume_despite_changes,
+            hparams,
         };
         let mut trainer = Trainer::new(tc)
             .logger(logger)

@@ -18,12 +18,15 @@
 //! estimator's own settings in `__metadata__` (see [`crate::train::Trainer`]). Files are written
 //! atomically (temporary file, then rename), so a crash never leaves a half-written checkpoint
 //! under the final name. Reading checks every header field and offset and names the file and the
-//! field at fault.
+//! field at fault; as Python's `safetensors` does, the tensors' `data_offsets` must cover the data
+//! section exactly (no gap, no overlap, no byte left over), so a file with bytes inserted or
+//! appended is refused. Checkpoints hold finite values only: writing one with a NaN or infinite
+//! float is an error naming the tensor (nothing is written), and so is reading one.
 
 use crate::atomic_file::write_atomic;
 use crate::error::{escape_text, Error, Result};
 use crate::input_file::read_regular;
-use crate::tensor::Tensor;
+use crate::tensor::{Element, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -63,22 +66,18 @@ impl StoredTensor {
         }
     }
 
-    /// Appends the little-endian bytes (a tensor on a device is read back).
-    fn write_bytes(&self, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends the little-endian bytes (a tensor on a device is read back); errors naming
+    /// tensor `name` if a float value is NaN or infinite.
+    fn write_bytes(&self, name: &str, out: &mut Vec<u8>) -> Result<()> {
         match self {
-            StoredTensor::F32(t) => t
-                .host_values()?
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            StoredTensor::F64(t) => t
-                .host_values()?
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-            StoredTensor::I64 { data, .. } => data
-                .iter()
-                .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            StoredTensor::F32(t) => put_finite(&t.host_values()?, name, out, f32::to_le_bytes),
+            StoredTensor::F64(t) => put_finite(&t.host_values()?, name, out, f64::to_le_bytes),
+            StoredTensor::I64 { data, .. } => {
+                data.iter()
+                    .for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn byte_len(&self) -> usize {
@@ -90,6 +89,35 @@ impl StoredTensor {
                 1
             }
     }
+}
+
+/// Appends `values` as little-endian bytes (`le` converts one), unless one is NaN or infinite:
+/// then an error naming tensor `name` and the first such value.
+fn put_finite<T: Element, const N: usize>(
+    values: &[T],
+    name: &str,
+    out: &mut Vec<u8>,
+    le: fn(T) -> [u8; N],
+) -> Result<()> {
+    if let Some(what) = first_non_finite(values) {
+        return Err(Error::NonFinite {
+            what: format!("tensor '{name}' ({what}): a checkpoint is never written with one"),
+        });
+    }
+    values.iter().for_each(|&v| out.extend_from_slice(&le(v)));
+    Ok(())
+}
+
+/// `None` when every value is finite, else the first NaN or infinity, its index and how many
+/// there are, in words.
+fn first_non_finite<T: Element>(values: &[T]) -> Option<String> {
+    let i = values.iter().position(|v| !v.is_finite())?;
+    let count = values.iter().filter(|v| !v.is_finite()).count();
+    Some(format!(
+        "{} at element {i} of {}, {count} non-finite in all",
+        values[i],
+        values.len()
+    ))
 }
 
 /// A set of named tensors plus string metadata: what one safetensors file holds.
@@ -175,6 +203,9 @@ impl Checkpoint {
     }
 
     /// The file's bytes.
+    ///
+    /// Errors: [`Error::NonFinite`] naming the first tensor with a NaN or infinite value; a
+    /// reserved (`__metadata__`) or repeated tensor name.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut header = String::from("{");
         let mut first = true;
@@ -222,14 +253,15 @@ impl Checkpoint {
         let mut out = Vec::with_capacity(8 + header.len() + offset);
         out.extend_from_slice(&(header.len() as u64).to_le_bytes());
         out.extend_from_slice(header.as_bytes());
-        for (_, t) in &self.tensors {
-            t.write_bytes(&mut out)?;
+        for (name, t) in &self.tensors {
+            t.write_bytes(name, &mut out)?;
         }
         Ok(out)
     }
 
     /// Writes the checkpoint to `path` atomically (temporary file in the same folder, then
-    /// rename): an existing file at `path` is replaced only by a complete new one.
+    /// rename): an existing file at `path` is replaced only by a complete new one. Nothing is
+    /// written when [`to_bytes`](Self::to_bytes) fails (a non-finite value, say).
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(path, &self.to_bytes()?)
     }
@@ -242,7 +274,9 @@ impl Checkpoint {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Parses a safetensors file's bytes (`path` only names the file in errors).
+    /// Parses a safetensors file's bytes (`path` only names the file in errors): header fields,
+    /// offsets within the data, byte counts matching shapes and dtypes, the data section covered
+    /// exactly by the tensors, and every float finite.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let bad =
             |m: String| Error::format(path, format!("not a valid safetensors checkpoint: {m}"));
@@ -266,12 +300,12 @@ impl Checkpoint {
             .map_err(|e| bad(format!("header is not UTF-8 ({e})")))?;
         let data = &bytes[8 + n..];
         let json = Json::parse(text).map_err(|m| bad(format!("header JSON: {m}")))?;
-        let Json::Object(entries) = json else {
+        let Json::Object(entries_json) = json else {
             return Err(bad("header is not a JSON object".into()));
         };
         let mut ck = Checkpoint::new();
-        let mut spans: Vec<(usize, usize, String)> = Vec::new();
-        for (name, value) in entries {
+        let mut entries: Vec<Entry> = Vec::new();
+        for (name, value) in entries_json {
             if name == "__metadata__" {
                 let Json::Object(m) = value else {
                     return Err(bad("__metadata__ is not an object".into()));
@@ -292,7 +326,7 @@ impl Checkpoint {
                 continue;
             }
             let shown = escape_text(&name);
-            if ck.get(&name).is_some() {
+            if entries.iter().any(|e| e.name == name) {
                 return Err(bad(format!("tensor '{shown}' appears twice")));
             }
             let Json::Object(fields) = value else {
@@ -342,12 +376,28 @@ impl Checkpoint {
                     )))
                 }
             };
-            let (b, e) = (offs[0], offs[1]);
-            if count.and_then(|c| c.checked_mul(elem)) != Some(e - b) {
-                return Err(bad(format!("tensor '{shown}': shape {shape:?} of {dtype} needs a different byte count than data_offsets [{b}, {e}]")));
+            let (begin, end) = (offs[0], offs[1]);
+            if count.and_then(|c| c.checked_mul(elem)) != Some(end - begin) {
+                return Err(bad(format!("tensor '{shown}': shape {shape:?} of {dtype} needs a different byte count than data_offsets [{begin}, {end}]")));
             }
-            spans.push((b, e, name.clone()));
-            let raw = &data[b..e];
+            entries.push(Entry {
+                name,
+                dtype,
+                shape,
+                begin,
+                end,
+            });
+        }
+        check_coverage(&entries, data.len()).map_err(bad)?;
+        for Entry {
+            name,
+            dtype,
+            shape,
+            begin,
+            end,
+        } in entries
+        {
+            let raw = &data[begin..end];
             let t = match dtype.as_str() {
                 "F32" => StoredTensor::F32(Tensor::from_vec(
                     raw.chunks_exact(4)
@@ -369,20 +419,82 @@ impl Checkpoint {
                         .collect(),
                 },
             };
-            ck.tensors.push((name, t));
-        }
-        spans.sort();
-        for w in spans.windows(2) {
-            if w[1].0 < w[0].1 {
-                return Err(bad(format!(
-                    "tensors '{}' and '{}' overlap",
-                    escape_text(&w[0].2),
-                    escape_text(&w[1].2)
-                )));
+            let non_finite = match &t {
+                StoredTensor::F32(x) => first_non_finite(x.data()?),
+                StoredTensor::F64(x) => first_non_finite(x.data()?),
+                StoredTensor::I64 { .. } => None,
+            };
+            if let Some(what) = non_finite {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "tensor '{}' holds a non-finite value ({what}); a checkpoint with NaN \
+                         or infinite values is refused",
+                        escape_text(&name)
+                    ),
+                ));
             }
+            ck.tensors.push((name, t));
         }
         Ok(ck)
     }
+}
+
+/// A tensor's header entry, checked but not yet read.
+struct Entry {
+    name: String,
+    dtype: String,
+    shape: Vec<usize>,
+    begin: usize,
+    end: usize,
+}
+
+/// Checks that the tensors' `data_offsets` cover the `len` data bytes exactly, as safetensors
+/// requires ("file not fully covered"): sorted by offset, the first starts at 0, each starts
+/// where the previous one ends (no gap, no overlap), the last ends at `len`. The error names the
+/// offending tensor and its offsets.
+fn check_coverage(entries: &[Entry], len: usize) -> std::result::Result<(), String> {
+    let mut spans: Vec<(usize, usize, String)> = entries
+        .iter()
+        .map(|e| (e.begin, e.end, escape_text(&e.name).to_string()))
+        .collect();
+    spans.sort_unstable();
+    let mut covered = 0;
+    let mut previous: Option<&str> = None;
+    for (begin, end, name) in &spans {
+        let (begin, end) = (*begin, *end);
+        match previous {
+            _ if begin == covered => {}
+            Some(p) if begin < covered => {
+                return Err(format!(
+                    "tensor '{name}' data_offsets [{begin}, {end}] overlap tensor '{p}', which \
+                     ends at byte {covered}"
+                ))
+            }
+            _ => {
+                let after = previous.map_or("the start of the data section".to_string(), |p| {
+                    format!("tensor '{p}'")
+                });
+                return Err(format!(
+                    "tensor '{name}' data_offsets [{begin}, {end}] leave bytes {covered}..{begin} \
+                     after {after} to no tensor (file not fully covered)"
+                ));
+            }
+        }
+        covered = end;
+        previous = Some(name);
+    }
+    if covered != len {
+        let last = previous.map_or("no tensor".to_string(), |p| {
+            format!("the last tensor, '{p}', ends at byte {covered},")
+        });
+        return Err(format!(
+            "{last} but the data section holds {len} bytes: {} bytes belong to no tensor (file \
+             not fully covered)",
+            len - covered
+        ));
+    }
+    Ok(())
 }
 
 fn arr8(c: &[u8]) -> [u8; 8] {
@@ -619,5 +731,150 @@ mod tests {
         let mut bad = bytes.clone();
         bad[0] = 0xff;
         assert!(Checkpoint::from_bytes(&bad, p).is_err());
+    }
+
+    /// A safetensors file of `header` (padded) and `data`.
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_string();
+        while !h.len().is_multiple_of(8) {
+            h.push(' ');
+        }
+        let mut out = (h.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// The error of parsing `bytes`, which must fail.
+    fn refused(bytes: &[u8]) -> String {
+        Checkpoint::from_bytes(bytes, Path::new("c.safetensors"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn data_offsets_must_cover_the_data_exactly() {
+        let t = |name: &str, b: usize, e: usize| {
+            format!(
+                "\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{b},{e}]}}",
+                (e - b) / 4
+            )
+        };
+        let data = [0u8; 16];
+        let two = |a: String, b: String| format!("{{{a},{b}}}");
+        // Exact cover, in any header order, a zero-size tensor included.
+        let ok = two(t("b", 8, 16), t("a", 0, 8));
+        assert_eq!(
+            Checkpoint::from_bytes(&file(&ok, &data), Path::new("c"))
+                .unwrap()
+                .tensors
+                .len(),
+            2
+        );
+        let z = format!("{{{},{},{}}}", t("a", 0, 8), t("z", 8, 8), t("b", 8, 16));
+        assert!(Checkpoint::from_bytes(&file(&z, &data), Path::new("c")).is_ok());
+        // A gap between two tensors, a first tensor not at 0, an overlap, bytes left over.
+        let e = refused(&file(&two(t("a", 0, 4), t("b", 8, 16)), &data));
+        assert!(
+            e.contains("c.safetensors")
+                && e.contains("tensor 'b' data_offsets [8, 16] leave bytes 4..8 after tensor 'a'")
+                && e.contains("not fully covered"),
+            "{e}"
+        );
+        let e = refused(&file(&format!("{{{}}}", t("a", 4, 16)), &data));
+        assert!(
+            e.contains("tensor 'a' data_offsets [4, 16] leave bytes 0..4 after the start"),
+            "{e}"
+        );
+        let e = refused(&file(&two(t("a", 0, 12), t("b", 8, 16)), &data));
+        assert!(
+            e.contains("tensor 'b' data_offsets [8, 16] overlap tensor 'a', which ends at byte 12"),
+            "{e}"
+        );
+        let e = refused(&file(&two(t("a", 0, 4), t("b", 4, 12)), &data));
+        assert!(
+            e.contains(
+                "the last tensor, 'b', ends at byte 12, but the data section holds 16 bytes: 4 \
+                 bytes belong to no tensor"
+            ) && e.contains("not fully covered"),
+            "{e}"
+        );
+        // No tensor at all: the data section must be empty.
+        assert!(Checkpoint::from_bytes(&file("{}", &[]), Path::new("c")).is_ok());
+        assert!(refused(&file("{}", &[1])).contains("no tensor but the data section holds 1 bytes"));
+    }
+
+    #[test]
+    fn four_bytes_inserted_or_appended_in_the_data_are_refused() {
+        let mut ck = Checkpoint::new();
+        ck.insert(
+            "encoder.w",
+            StoredTensor::F32(Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]).unwrap()),
+        );
+        ck.insert(
+            "b",
+            StoredTensor::F64(Tensor::from_vec(vec![0.5; 2], &[2]).unwrap()),
+        );
+        let bytes = ck.to_bytes().unwrap();
+        let data_start = bytes.len() - 32;
+        for at in [data_start, data_start + 4, data_start + 16, bytes.len()] {
+            let mut b = bytes.clone();
+            b.splice(at..at, [0x3f, 0x80, 0, 0]);
+            let e = refused(&b);
+            assert!(
+                e.contains("'b', ends at byte 32, but the data section holds 36 bytes")
+                    && e.contains("not fully covered"),
+                "insert at {at}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_finite_values_are_neither_written_nor_read() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut ck = Checkpoint::new();
+            ck.insert(
+                "encoder.fc.weight",
+                StoredTensor::F32(Tensor::from_vec(vec![1.0, bad, 3.0], &[3]).unwrap()),
+            );
+            let e = ck.to_bytes().unwrap_err();
+            assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+            let e = e.to_string();
+            assert!(
+                e.contains("tensor 'encoder.fc.weight'")
+                    && e.contains(&format!("{bad} at element 1 of 3")),
+                "{e}"
+            );
+            // The same file written by hand (another writer) is refused on reading.
+            let mut data = Vec::new();
+            for v in [1.0f32, bad, 3.0] {
+                data.extend_from_slice(&v.to_le_bytes());
+            }
+            let header =
+                "{\"encoder.fc.weight\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}";
+            let e = refused(&file(header, &data));
+            assert!(
+                e.contains("c.safetensors")
+                    && e.contains("tensor 'encoder.fc.weight' holds a non-finite value")
+                    && e.contains("at element 1 of 3"),
+                "{e}"
+            );
+        }
+        let mut ck = Checkpoint::new();
+        ck.insert("s", StoredTensor::F64(Tensor::scalar(f64::NAN)));
+        assert!(ck
+            .to_bytes()
+            .unwrap_err()
+            .to_string()
+            .contains("tensor 's' (NaN"));
+        // Integers are not floats: any value is fine.
+        ck.insert(
+            "s",
+            StoredTensor::I64 {
+                shape: vec![1],
+                data: vec![i64::MIN],
+            },
+        );
+        assert!(ck.to_bytes().is_ok());
     }
 }

@@ -50,6 +50,24 @@ pub trait Estimator: Send + Sync {
     /// Restores what [`state`](Self::state) returned; errors name the first entry at fault.
     fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()>;
 
+    /// Calls `f(name, value, gradient)` for every trainable parameter, named as in
+    /// [`state`](Self::state) (`encoder.<name>`, `head.<name>`), with its gradient in `grads`
+    /// (`None` where none reached it), then `f(name, buffer, None)` for every buffer (batch-norm
+    /// running statistics), copying nothing: the trainer checks them for NaN and infinity
+    /// around every optimizer step.
+    ///
+    /// The default visits a copy of [`state`](Self::state) (optimizer state included, no
+    /// gradients); the estimators of this module walk their modules instead.
+    fn visit_trained_tensors(
+        &self,
+        _grads: &Grads<f32>,
+        f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
+    ) {
+        for (name, t) in self.state() {
+            f(&name, &t, None);
+        }
+    }
+
     /// Settings learned during training that are not tensors (e.g. a fitted bandwidth), stored
     /// in the checkpoint's metadata.
     fn extra_metadata(&self) -> Vec<(String, String)> {
@@ -74,8 +92,8 @@ fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f3
 }
 
 /// The [`Estimator`] methods that only hand over to a `parts: Parts<_>` field: `embed` (the
-/// encoder), `apply_gradients`, `lr`, `state` and `load_state` (all but `apply_gradients` with
-/// `@without_step`).
+/// encoder), `apply_gradients`, `lr`, `move_to`, `state`, `load_state` and
+/// `visit_trained_tensors` (all but `apply_gradients` with `@without_step`).
 macro_rules! estimator_parts_methods {
     () => {
         estimator_parts_methods!(@without_step);
@@ -103,6 +121,14 @@ macro_rules! estimator_parts_methods {
 
         fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
             self.parts.load_state(state)
+        }
+
+        fn visit_trained_tensors(
+            &self,
+            grads: &Grads<f32>,
+            f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
+        ) {
+            self.parts.visit_trained_tensors(grads, f)
         }
     };
 }
@@ -165,6 +191,20 @@ impl<O: Optimizer<f32>> Parts<O> {
         let mut params = param_values_mut(self.encoder.as_mut());
         params.extend(param_values_mut(self.head.as_mut()));
         self.opt.step(&mut params, &refs)
+    }
+
+    /// [`Estimator::visit_trained_tensors`] over encoder and head.
+    fn visit_trained_tensors(
+        &self,
+        grads: &Grads<f32>,
+        f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
+    ) {
+        for (prefix, module) in [("encoder", &self.encoder), ("head", &self.head)] {
+            module.visit_params(prefix, &mut |name, p| {
+                f(&name, &p.value, grads.param(p.id()))
+            });
+            module.visit_buffers(prefix, &mut |name, b| f(&name, b, None));
+        }
     }
 
     /// Moves encoder and head parameters to `device` and keeps them there across

@@ -30,4 +30,4 @@ pub use checkpoint::{Checkpoint, StoredTensor};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
-pub use trainer::{EpochSummary, FitReport, Reporter, Silent, Trainer, TrainerConfig};
+pub use trainer::{EpochSummary, FitReport, Reporter, Resumed, Silent, Trainer, TrainerConfig};

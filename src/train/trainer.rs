@@ -10,10 +10,13 @@
 use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
-use crate::autograd::Graph;
+use crate::atomic_file::remove_stale_temporaries;
+use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
 use crate::log::RunLogger;
+use crate::tensor::Device;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -40,6 +43,14 @@ pub struct TrainerConfig {
     pub checkpoint_dir: Option<PathBuf>,
     /// Continue from this checkpoint.
     pub resume: Option<PathBuf>,
+    /// Resume even when the checkpoint records other hyper-parameters than this run's, or none
+    /// (a checkpoint of an older nidl); the differences go to `hparams.yaml` as
+    /// `resumed_despite_changes`. Without it such a resume is refused, listing them.
+    pub resume_despite_changes: bool,
+    /// Hyper-parameters that shape the run beyond the estimator's and this configuration's (the
+    /// command line passes the OpenBHB views' `mask_prob` and `noise_std`): written to
+    /// `hparams.yaml` and into checkpoints, and compared on resume.
+    pub hparams: Vec<(String, String)>,
 }
 
 impl Default for TrainerConfig {
@@ -51,6 +62,8 @@ impl Default for TrainerConfig {
             seed: 42,
             checkpoint_dir: None,
             resume: None,
+            resume_despite_changes: false,
+            hparams: Vec::new(),
         }
     }
 }
@@ -170,10 +183,15 @@ impl Trainer {
     /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
     /// done when the epoch ends.
     ///
-    /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
-    /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
-    /// last checkpoint on disk is the last good state); and any error from the data, the model,
-    /// a callback, the logger or the checkpoint files.
+    /// Errors: a NaN or infinite value stops the run with an [`Error::NonFinite`] naming the
+    /// epoch, the step and where it is — the training loss, a parameter's gradient (no optimizer
+    /// step is taken with either), a parameter or buffer after the step (named as in the
+    /// checkpoint: `encoder.<name>`, `head.<name>`), or any state tensor (optimizer state
+    /// included) at the end of the epoch. Host tensors are checked at every step; tensors on a
+    /// GPU only at the end of each epoch, before validation and the checkpoint, since checking
+    /// them reads them back. No checkpoint is written after a non-finite value, so the last
+    /// checkpoint on disk is the last good state. Any error from the data, the model, a
+    /// callback, the logger or the checkpoint files also stops the run.
     pub fn fit(
         &mut self,
         est: &mut dyn Estimator,
@@ -207,27 +225,31 @@ impl Trainer {
         val: Option<&dyn BatchSource>,
     ) -> Result<(Vec<EpochSummary>, u64)> {
         let cfg = self.config.clone();
+        let hparams = trajectory_hparams(&cfg, est, train);
         let (mut start_epoch, mut global_step) = (0usize, 0u64);
+        let mut resumed = None;
         if let Some(path) = &cfg.resume {
-            (start_epoch, global_step) = load_checkpoint(path, est, cfg.seed)?;
+            // The run we continue may have been killed while writing its next checkpoint.
+            if let Some(dir) = path.parent() {
+                remove_stale_temporaries(dir);
+            }
+            let r = load_checkpoint(path, est, cfg.seed, &hparams, cfg.resume_despite_changes)?;
+            (start_epoch, global_step) = (r.epoch, r.global_step);
+            resumed = Some(r);
         }
         if let Some(l) = &mut self.logger {
-            let mut hp = est.hparams();
-            hp.push(("max_epochs".into(), cfg.max_epochs.to_string()));
-            hp.push((
-                "limit_train_batches".into(),
-                cfg.limit_train_batches
-                    .map_or("null".into(), |v| v.to_string()),
-            ));
+            let mut hp = hparams.clone();
             hp.push((
                 "limit_val_batches".into(),
                 cfg.limit_val_batches
                     .map_or("null".into(), |v| v.to_string()),
             ));
-            hp.push(("batch_size".into(), train.batch_size().to_string()));
             hp.push(("random_state".into(), cfg.seed.to_string()));
             if let Some(r) = &cfg.resume {
                 hp.push(("resumed_from".into(), r.display().to_string()));
+            }
+            if let Some(changes) = resumed.and_then(|r| r.changes) {
+                hp.push(("resumed_despite_changes".into(), changes));
             }
             l.log_hparams(&hp)?;
         }
@@ -267,25 +289,42 @@ impl Trainer {
                 g.clear();
                 let loss = est.loss(&mut g, &batch)?;
                 let value = g.value(loss).item()? as f64;
+                let stop = |what: String| Error::NonFinite {
+                    what: format!(
+                        "{what} at epoch {}/{}, batch {}/{n_train} (global step {global_step}; \
+                         0-based: epoch {epoch}, batch {i}); {STOPPED}",
+                        epoch + 1,
+                        cfg.max_epochs,
+                        i + 1
+                    ),
+                };
                 if !value.is_finite() {
-                    return Err(Error::NonFinite {
-                        what: format!(
-                            "the training loss ({value}) at epoch {}/{}, batch {}/{n_train} (global step {global_step}; \
-                             0-based: epoch {epoch}, batch {i}); training stopped, the last checkpoint written (if any) is intact",
-                            epoch + 1,
-                            cfg.max_epochs,
-                            i + 1
-                        ),
-                    });
+                    return Err(stop(format!("the training loss ({value})")));
                 }
                 let grads = g.backward(loss)?;
+                if let Some(what) = non_finite_on_host(est, &grads, true) {
+                    return Err(stop(what));
+                }
                 est.apply_gradients(&grads)?;
+                if let Some(what) = non_finite_on_host(est, &grads, false) {
+                    return Err(stop(what));
+                }
                 self.log("loss/train", value, global_step, epoch)?;
                 global_step += 1;
                 loss_sum += value;
                 self.reporter.batch_end(epoch, i, value, batch.len());
             }
             drop(g);
+            if let Some(name) = non_finite_state(est)? {
+                return Err(Error::NonFinite {
+                    what: format!(
+                        "'{name}' at the end of epoch {}/{} (global step {global_step}; tensors \
+                         on a GPU are checked once per epoch); {STOPPED}",
+                        epoch + 1,
+                        cfg.max_epochs
+                    ),
+                });
+            }
             let train_seconds = t0.elapsed().as_secs_f64();
             self.reporter.evaluating(epoch);
             let val_loss = match val {
@@ -321,7 +360,7 @@ impl Trainer {
             let checkpoint = match &cfg.checkpoint_dir {
                 Some(dir) => {
                     let path = dir.join(format!("epoch={epoch}-step={global_step}.safetensors"));
-                    save_checkpoint(&path, est, epoch, global_step, cfg.seed)?;
+                    save_checkpoint(&path, est, epoch, global_step, cfg.seed, &hparams)?;
                     Some(path)
                 }
                 None => None,
@@ -350,6 +389,44 @@ impl Trainer {
     }
 }
 
+/// How a run stopped by a non-finite value ends its error message.
+const STOPPED: &str = "training stopped, the last checkpoint written (if any) is intact";
+
+/// The first host tensor of `est` that is NaN or infinite, in words: with `gradients`, a
+/// parameter's gradient in `grads` (checked before the optimizer step), else a parameter or
+/// buffer (checked after it). Tensors on a GPU are skipped: checking them would read them back
+/// at every step; [`non_finite_state`] checks them once per epoch.
+fn non_finite_on_host(est: &dyn Estimator, grads: &Grads<f32>, gradients: bool) -> Option<String> {
+    let mut found = None;
+    est.visit_trained_tensors(grads, &mut |name, value, grad| {
+        let t = match (gradients, grad) {
+            (false, _) => value,
+            (true, Some(g)) => g,
+            (true, None) => return,
+        };
+        // A host tensor's check cannot fail (nothing to read back).
+        if found.is_none() && t.device() == Device::Cpu && matches!(t.all_finite(), Ok(false)) {
+            found = Some(if gradients {
+                format!("the gradient of '{name}'")
+            } else {
+                format!("'{name}' after the optimizer step")
+            });
+        }
+    });
+    found
+}
+
+/// The name of the first tensor of `est`'s [`state`](Estimator::state) (parameters, buffers,
+/// optimizer state; read back from a GPU) that holds a NaN or an infinity.
+fn non_finite_state(est: &dyn Estimator) -> Result<Option<String>> {
+    for (name, t) in est.state() {
+        if !t.all_finite()? {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
 /// The mean loss over the first `limit` batches of `val` (epoch `epoch`'s views), on inference
 /// graphs; `None` when no batch is used.
 pub fn validation_loss(
@@ -373,13 +450,39 @@ pub fn validation_loss(
     Ok(Some(sum / n as f64))
 }
 
-/// Writes the state after epoch `epoch` (0-based, completed) to `path`, atomically.
+/// The hyper-parameters that shape a run's trajectory, as `hparams.yaml` writes them: the
+/// estimator's, `max_epochs`, `limit_train_batches`, the batch size and the configuration's own
+/// [`hparams`](TrainerConfig::hparams). Checkpoints record them and a resume compares them.
+fn trajectory_hparams(
+    cfg: &TrainerConfig,
+    est: &dyn Estimator,
+    train: &dyn BatchSource,
+) -> Vec<(String, String)> {
+    let mut hp = est.hparams();
+    hp.push(("max_epochs".into(), cfg.max_epochs.to_string()));
+    hp.push((
+        "limit_train_batches".into(),
+        cfg.limit_train_batches
+            .map_or("null".into(), |v| v.to_string()),
+    ));
+    hp.push(("batch_size".into(), train.batch_size().to_string()));
+    hp.extend(cfg.hparams.iter().cloned());
+    hp
+}
+
+/// The prefix of the hyper-parameters' keys in a checkpoint's metadata (`hparam.lr`, ...).
+pub const HPARAM_PREFIX: &str = "hparam.";
+
+/// Writes the state after epoch `epoch` (0-based, completed) to `path`, atomically, with the
+/// run's trajectory `hparams` (stored as `hparam.<name>` metadata, which [`load_checkpoint`]
+/// compares).
 pub fn save_checkpoint(
     path: &Path,
     est: &dyn Estimator,
     epoch: usize,
     global_step: u64,
     seed: u64,
+    hparams: &[(String, String)],
 ) -> Result<()> {
     let mut ck = Checkpoint::new();
     ck.insert_f32_state("", est.state());
@@ -399,16 +502,44 @@ pub fn save_checkpoint(
         ),
     );
     m.insert("lr".into(), est.lr().to_string());
+    for (k, v) in hparams {
+        m.insert(format!("{HPARAM_PREFIX}{k}"), v.clone());
+    }
     for (k, v) in est.extra_metadata() {
         m.insert(k, v);
     }
     ck.save(path)
 }
 
-/// Restores `est` from the checkpoint at `path`; returns `(first epoch to train, global step)`.
-/// Errors name the file and what does not match (another estimator, another seed, missing or
-/// mis-shaped tensors).
-pub fn load_checkpoint(path: &Path, est: &mut dyn Estimator, seed: u64) -> Result<(usize, u64)> {
+/// Where [`load_checkpoint`] leaves a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    /// The first epoch to train.
+    pub epoch: usize,
+    /// Optimizer steps taken before it.
+    pub global_step: u64,
+    /// When resuming despite changes was allowed: the differences, `name: checkpoint value ->
+    /// this run's`, comma-separated (`no changes` when there are none; a note when the
+    /// checkpoint records no hyper-parameters). `None` otherwise.
+    pub changes: Option<String>,
+}
+
+/// How a refused resume tells the way out.
+const DESPITE: &str = "resume despite changes (--resume-despite-changes, \
+                       TrainerConfig::resume_despite_changes) to continue anyway";
+
+/// Restores `est` from the checkpoint at `path` for a run with `seed` and trajectory `hparams`.
+/// Errors name the file and what does not match: another estimator, another seed, missing or
+/// mis-shaped tensors, and — unless `despite_changes` — hyper-parameters other than the recorded
+/// ones (every difference listed, `name: checkpoint value (checkpoint) vs. value (this run)`) or
+/// none recorded (a checkpoint of an older nidl).
+pub fn load_checkpoint(
+    path: &Path,
+    est: &mut dyn Estimator,
+    seed: u64,
+    hparams: &[(String, String)],
+    despite_changes: bool,
+) -> Result<Resumed> {
     let ck = Checkpoint::load(path)?;
     let format = ck.meta("format", path)?;
     if format != CHECKPOINT_FORMAT {
@@ -431,6 +562,7 @@ pub fn load_checkpoint(path: &Path, est: &mut dyn Estimator, seed: u64) -> Resul
     if ck_seed != seed {
         return Err(Error::format(path, format!("checkpoint was written by a run with seed {ck_seed}, this run has seed {seed} (--seed)")));
     }
+    let changes = hparam_changes(&ck, hparams, path, despite_changes)?;
     let epoch: usize = ck.meta_parse("epoch", path)?;
     let step: u64 = ck.meta_parse("global_step", path)?;
     let state = ck
@@ -440,5 +572,68 @@ pub fn load_checkpoint(path: &Path, est: &mut dyn Estimator, seed: u64) -> Resul
         .map_err(|e| Error::format(path, e.to_string()))?;
     est.load_extra_metadata(&ck.metadata)
         .map_err(|e| Error::format(path, e.to_string()))?;
-    Ok((epoch + 1, step))
+    Ok(Resumed {
+        epoch: epoch + 1,
+        global_step: step,
+        changes,
+    })
+}
+
+/// Compares the hyper-parameters `ck` records with the run's `hparams`: an error naming `path`
+/// and listing every difference (or saying none are recorded) unless `despite_changes`; then
+/// the differences as [`Resumed::changes`] words them.
+fn hparam_changes(
+    ck: &Checkpoint,
+    hparams: &[(String, String)],
+    path: &Path,
+    despite_changes: bool,
+) -> Result<Option<String>> {
+    let recorded: BTreeMap<&str, &str> = ck
+        .metadata
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(HPARAM_PREFIX)?, v.as_str())))
+        .collect();
+    if recorded.is_empty() {
+        return if despite_changes {
+            Ok(Some("the checkpoint records no hyper-parameters".into()))
+        } else {
+            Err(Error::format(
+                path,
+                format!(
+                    "the checkpoint records no hyper-parameters (written by an older nidl), so \
+                     this run cannot check it continues the same training; {DESPITE}"
+                ),
+            ))
+        };
+    }
+    const UNSET: &str = "(not set)";
+    let mut diffs: Vec<(&str, &str, &str)> = Vec::new();
+    for (k, v) in hparams {
+        match recorded.get(k.as_str()) {
+            Some(c) if c == v => {}
+            c => diffs.push((k, c.copied().unwrap_or(UNSET), v)),
+        }
+    }
+    for (k, c) in &recorded {
+        if !hparams.iter().any(|(n, _)| n == k) {
+            diffs.push((k, c, UNSET));
+        }
+    }
+    let list = |word: &dyn Fn(&str, &str, &str) -> String| -> String {
+        let words: Vec<String> = diffs.iter().map(|&(n, c, r)| word(n, c, r)).collect();
+        words.join(", ")
+    };
+    if diffs.is_empty() {
+        Ok(despite_changes.then(|| "no changes".to_string()))
+    } else if despite_changes {
+        Ok(Some(list(&|n, c, r| format!("{n}: {c} -> {r}"))))
+    } else {
+        Err(Error::format(
+            path,
+            format!(
+                "the checkpoint was written with other hyper-parameters: {}; {DESPITE}",
+                list(&|n, c, r| format!("{n}: {c} (checkpoint) vs. {r} (this run)"))
+            ),
+        ))
+    }
 }

@@ -76,6 +76,15 @@ pub fn metrics_rows(text: &str) -> Vec<(u64, usize, String, f64)> {
         .collect()
 }
 
+/// The id of a process that has exited (a `true` that was waited for): what a temporary left by
+/// a killed nidl carries.
+pub fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
 /// A scratch folder under the system's temporary folder, removed on drop.
 ///
 /// Named `nidl-test-<test binary>-<name>-<process id>`, so it is unique per test binary and name.

@@ -42,6 +42,7 @@
 //! target, which is then renamed into place: the target is either absent or complete.
 
 use super::{Modality, SplitLabel, PARTICIPANTS_FILE};
+use crate::atomic_file::{partial_dir_name, remove_stale_temporaries};
 use crate::error::{Error, Result};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -247,14 +248,9 @@ pub fn generate(out: &Path, config: &SyntheticConfig) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "openbhb".to_string());
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tmp = TempDir(
-        parent.join(format!(".{name}.partial-{}-{stamp}", std::process::id())),
-        false,
-    );
+    // Partial folders of generations that were killed: no process will finish them.
+    remove_stale_temporaries(&parent);
+    let tmp = TempDir(parent.join(partial_dir_name(&name)), false);
     fs::create_dir(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
 
     write_tree(&tmp.0, config)?;
