@@ -10,6 +10,7 @@
 use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
+use super::preflight;
 use crate::autograd::Graph;
 use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
@@ -110,6 +111,8 @@ pub struct FitReport {
     pub global_step: u64,
     /// The metrics plot, when a logger was attached.
     pub plot: Option<PathBuf>,
+    /// The run's log folder, when a logger was attached.
+    pub log_dir: Option<PathBuf>,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -117,6 +120,9 @@ pub struct Trainer {
     config: TrainerConfig,
     callbacks: Vec<Box<dyn Callback>>,
     logger: Option<RunLogger>,
+    /// [`Trainer::log_dir`]: the folder to open the run's `version_<N>` in once the inputs are
+    /// checked, and whether checkpoints go into it.
+    log_root: Option<(PathBuf, bool)>,
     reporter: Box<dyn Reporter>,
 }
 
@@ -127,6 +133,7 @@ impl Trainer {
             config,
             callbacks: Vec::new(),
             logger: None,
+            log_root: None,
             reporter: Box::new(Silent),
         }
     }
@@ -140,6 +147,19 @@ impl Trainer {
     /// Logs every scalar to `logger` (and writes its hparams and plot).
     pub fn logger(mut self, logger: RunLogger) -> Self {
         self.logger = Some(logger);
+        self
+    }
+
+    /// Logs into the next `version_<N>` folder of `root` ([`next_version_dir`]) with a
+    /// [`RunLogger`], and, when `checkpoints` (and no [`TrainerConfig::checkpoint_dir`] is set),
+    /// writes the checkpoints into its `checkpoints/` folder, as Lightning's `ModelCheckpoint`
+    /// does without a `dirpath`. The folder is created only once [`fit`](Self::fit) has checked
+    /// the inputs, so a run refused before its first step leaves nothing behind;
+    /// [`FitReport::log_dir`] names it. Replaces a [`logger`](Self::logger) given before.
+    ///
+    /// [`next_version_dir`]: crate::log::next_version_dir
+    pub fn log_dir(mut self, root: impl Into<PathBuf>, checkpoints: bool) -> Self {
+        self.log_root = Some((root.into(), checkpoints));
         self
     }
 
@@ -170,6 +190,11 @@ impl Trainer {
     /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
     /// done when the epoch ends.
     ///
+    /// Before anything is written, the inputs are checked ([`preflight`](super::preflight):
+    /// empty sets, a batch larger than the training set, samples the encoder does not take, a
+    /// step too large for the memory, the callbacks' own checks): an [`Error::RunInput`] then
+    /// says what is wrong, and the [`log_dir`](Self::log_dir) folder is not created.
+    ///
     /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
     /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
     /// last checkpoint on disk is the last good state); and any error from the data, the model,
@@ -189,6 +214,7 @@ impl Trainer {
             }
         }
         let (epochs, global_step) = result?;
+        let log_dir = self.logger.as_ref().map(|l| l.dir().to_path_buf());
         let plot = match self.logger.take() {
             Some(l) => Some(l.finish()?),
             None => None,
@@ -197,6 +223,7 @@ impl Trainer {
             epochs,
             global_step,
             plot,
+            log_dir,
         })
     }
 
@@ -206,10 +233,19 @@ impl Trainer {
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
     ) -> Result<(Vec<EpochSummary>, u64)> {
-        let cfg = self.config.clone();
+        let mut cfg = self.config.clone();
         let (mut start_epoch, mut global_step) = (0usize, 0u64);
         if let Some(path) = &cfg.resume {
             (start_epoch, global_step) = load_checkpoint(path, est, cfg.seed)?;
+        }
+        let used_val = val.filter(|_| cfg.limit_val_batches != Some(0));
+        preflight::check_run(est, train, used_val, start_epoch, &mut self.callbacks)?;
+        if let Some((root, checkpoints)) = self.log_root.take() {
+            let version = crate::log::next_version_dir(&root)?;
+            if checkpoints && cfg.checkpoint_dir.is_none() {
+                cfg.checkpoint_dir = Some(version.join("checkpoints"));
+            }
+            self.logger = Some(RunLogger::create(&version)?);
         }
         if let Some(l) = &mut self.logger {
             let mut hp = est.hparams();
