@@ -1,7 +1,8 @@
 //! Training runs on inputs that cannot work, through the library and the command line: empty
 //! sets, samples the encoder does not take, batches larger than their set or too large for the
 //! memory, and corrupt checkpoints are refused before the first step with an error naming the
-//! set and the setting to change, and leave no `version_<N>` folder behind.
+//! set and the setting to change, and leave no `version_<N>` folder behind; NaN and infinite
+//! metrics are logged as they are and reported.
 
 mod common;
 
@@ -11,13 +12,16 @@ use nidl::datasets::transforms::{Identity, MultiViews};
 use nidl::error::RunInput;
 use nidl::nn::Mlp;
 use nidl::train::preflight::{memory_total, step_memory};
-use nidl::train::{Callback, Estimator, ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig};
+use nidl::train::{
+    Callback, CallbackContext, Estimator, ProbingSets, Reporter, SimClr, SimClrConfig, Trainer,
+    TrainerConfig,
+};
 use nidl::{Error, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// `n` samples of `d` features, computed from their index; label the index.
 struct Rows {
@@ -205,6 +209,57 @@ fn a_step_larger_than_the_memory_is_refused() {
             && e.contains("MemTotal"),
         "{e}"
     );
+}
+
+/// A callback whose score is NaN after every epoch.
+struct NanScore;
+
+impl Callback for NanScore {
+    fn on_train_epoch_end(
+        &mut self,
+        _ctx: &CallbackContext,
+        _est: &dyn Estimator,
+    ) -> Result<Vec<(String, f64)>> {
+        Ok(vec![
+            ("probe/score".into(), f64::NAN),
+            ("probe/ok".into(), 1.0),
+        ])
+    }
+}
+
+/// Keeps what `non_finite_metric` was told.
+struct Told(Arc<Mutex<Vec<(String, u64)>>>);
+
+impl Reporter for Told {
+    fn non_finite_metric(&mut self, tag: &str, value: f64, global_step: u64) {
+        assert!(value.is_nan());
+        self.0.lock().unwrap().push((tag.to_string(), global_step));
+    }
+}
+
+#[test]
+fn non_finite_metrics_are_logged_as_they_are_and_reported() {
+    let s = Scratch::new("non-finite");
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let report = Trainer::new(TrainerConfig {
+        max_epochs: 3,
+        ..TrainerConfig::default()
+    })
+    .log_dir(s.path(), false)
+    .reporter(Box::new(Told(Arc::clone(&told))))
+    .callback(Box::new(NanScore))
+    .fit(&mut simclr(4), &*rows(16, 4, 8, "rows"), None)
+    .unwrap();
+    // Told once, at the first NaN; counted after.
+    assert_eq!(*told.lock().unwrap(), vec![("probe/score".to_string(), 2)]);
+    assert_eq!(report.non_finite.len(), 1);
+    let m = &report.non_finite[0];
+    assert_eq!(
+        (m.tag.as_str(), m.first_step, m.last_step, m.count),
+        ("probe/score", 2, 6, 3)
+    );
+    let csv = fs::read_to_string(s.join("version_0/metrics.csv")).unwrap();
+    assert_eq!(csv.matches(",probe/score,NaN\n").count(), 3, "{csv}");
 }
 
 #[cfg(feature = "cli")]
@@ -467,5 +522,47 @@ mod cli {
         ]);
         assert_fails(&out, &["--resume", "bad.safetensors"]);
         no_run_folder(&logs);
+    }
+
+    #[test]
+    fn non_finite_metrics_are_warned_once_per_tag_and_summarised() {
+        let s = Scratch::new("huge-ages");
+        let data = openbhb(&s);
+        let logs = s.join("logs");
+        // Ages of ±1e308 in the validation split (the probes' test set): the age probe's errors
+        // overflow. Barlow Twins does not read the ages, so training goes on.
+        edit_participants(
+            &data,
+            |_, _| true,
+            |h, f, i| {
+                if f[column(h, "split")] != "train" {
+                    f[column(h, "age")] = if i % 2 == 0 { "1e308" } else { "-1e308" }.into();
+                }
+            },
+        );
+        let out = train_openbhb("barlow-openbhb", &data, &logs, &["--warmup-epochs", "1"]);
+        let (stdout, stderr) = ok(&out);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .collect();
+        assert!(
+            warnings
+                .contains(&"warning: non-finite metric task0/MAE = inf at step 3 (logged as is)"),
+            "{stderr}"
+        );
+        // One line per tag, however many epochs: MAE, MedAE, RMSE, MSE, R2, PCC, EVar.
+        assert_eq!(warnings.len(), 7, "{stderr}");
+        assert!(
+            stdout.contains(
+                "non-finite metrics (logged as they are): task0/MAE inf at 2 steps (3 to 6)"
+            ),
+            "{stdout}"
+        );
+        let csv = fs::read_to_string(logs.join("version_0/metrics.csv")).unwrap();
+        assert!(
+            csv.contains("3,0,task0/MAE,inf\n") && csv.contains("6,1,task0/R2,NaN\n"),
+            "{csv}"
+        );
     }
 }

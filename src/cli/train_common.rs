@@ -11,8 +11,8 @@ use nidl::error::RunInput;
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, ProbeTask, Probing, ProbingSets, Trainer,
-    TrainerConfig,
+    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
+    ProbingSets, Trainer, TrainerConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -259,7 +259,7 @@ impl RunOptions {
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
     /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
-    /// log folder. Errors name the option to change
+    /// log folder, and the tags logged with non-finite values. Errors name the option to change
     /// ([`error`](Self::error)).
     pub fn fit(
         &self,
@@ -296,8 +296,31 @@ impl RunOptions {
             start.elapsed().as_secs_f64(),
             report.log_dir.as_deref().unwrap_or(&self.log_dir).display()
         );
+        if !report.non_finite.is_empty() {
+            println!("{}", non_finite_summary(&report.non_finite));
+        }
         Ok(())
     }
+}
+
+/// The final summary's line on the tags logged with NaN or infinite values: `non-finite
+/// metrics (logged as they are): task0/MAE inf at step 3; task0/R2 NaN at 2 steps (3 to 6)`.
+fn non_finite_summary(metrics: &[NonFiniteMetric]) -> String {
+    let parts: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            let at = if m.count == 1 {
+                format!("at step {}", m.first_step)
+            } else {
+                format!("at {} steps ({} to {})", m.count, m.first_step, m.last_step)
+            };
+            format!("{} {} {at}", m.tag, m.value)
+        })
+        .collect();
+    format!(
+        "non-finite metrics (logged as they are): {}",
+        parts.join("; ")
+    )
 }
 
 /// A probe of `--probe`.

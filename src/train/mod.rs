@@ -33,4 +33,6 @@ pub use checkpoint::{Checkpoint, StoredTensor};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
-pub use trainer::{EpochSummary, FitReport, Reporter, Silent, Trainer, TrainerConfig};
+pub use trainer::{
+    EpochSummary, FitReport, NonFiniteMetric, Reporter, Silent, Trainer, TrainerConfig,
+};

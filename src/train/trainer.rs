@@ -96,6 +96,25 @@ pub trait Reporter {
     fn evaluating(&mut self, _epoch: usize) {}
     /// The epoch is done.
     fn epoch_end(&mut self, _summary: &EpochSummary) {}
+    /// `tag` was logged with the NaN or infinite `value` at `global_step`, for the first time in
+    /// this run (later ones are counted in [`FitReport::non_finite`]).
+    fn non_finite_metric(&mut self, _tag: &str, _value: f64, _global_step: u64) {}
+}
+
+/// A tag logged with NaN or infinite values during a run (logged as they are: they are what
+/// was measured).
+#[derive(Clone, Debug)]
+pub struct NonFiniteMetric {
+    /// The tag.
+    pub tag: String,
+    /// Its first non-finite value.
+    pub value: f64,
+    /// The step that value was logged at.
+    pub first_step: u64,
+    /// The step of its last non-finite value.
+    pub last_step: u64,
+    /// How many of its values were not finite.
+    pub count: usize,
 }
 
 /// A reporter that reports nothing.
@@ -113,6 +132,8 @@ pub struct FitReport {
     pub plot: Option<PathBuf>,
     /// The run's log folder, when a logger was attached.
     pub log_dir: Option<PathBuf>,
+    /// The tags logged with NaN or infinite values, in the order they first were.
+    pub non_finite: Vec<NonFiniteMetric>,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -124,6 +145,7 @@ pub struct Trainer {
     /// checked, and whether checkpoints go into it.
     log_root: Option<(PathBuf, bool)>,
     reporter: Box<dyn Reporter>,
+    non_finite: Vec<NonFiniteMetric>,
 }
 
 impl Trainer {
@@ -135,6 +157,7 @@ impl Trainer {
             logger: None,
             log_root: None,
             reporter: Box::new(Silent),
+            non_finite: Vec::new(),
         }
     }
 
@@ -175,6 +198,24 @@ impl Trainer {
     }
 
     fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        if !value.is_finite() {
+            match self.non_finite.iter_mut().find(|m| m.tag == tag) {
+                Some(m) => {
+                    m.count += 1;
+                    m.last_step = step;
+                }
+                None => {
+                    self.reporter.non_finite_metric(tag, value, step);
+                    self.non_finite.push(NonFiniteMetric {
+                        tag: tag.to_string(),
+                        value,
+                        first_step: step,
+                        last_step: step,
+                        count: 1,
+                    });
+                }
+            }
+        }
         match &mut self.logger {
             Some(l) => l.log_scalar(tag, value, step, epoch),
             None => Ok(()),
@@ -193,7 +234,9 @@ impl Trainer {
     /// Before anything is written, the inputs are checked ([`preflight`](super::preflight):
     /// empty sets, a batch larger than the training set, samples the encoder does not take, a
     /// step too large for the memory, the callbacks' own checks): an [`Error::RunInput`] then
-    /// says what is wrong, and the [`log_dir`](Self::log_dir) folder is not created.
+    /// says what is wrong, and the [`log_dir`](Self::log_dir) folder is not created. NaN or
+    /// infinite metrics are logged as they are and reported ([`Reporter::non_finite_metric`],
+    /// [`FitReport::non_finite`]).
     ///
     /// Errors: a NaN or infinite training loss stops the run with an error naming the epoch and
     /// step (no optimizer step is taken with it and no checkpoint is written after it, so the
@@ -205,6 +248,7 @@ impl Trainer {
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
     ) -> Result<FitReport> {
+        self.non_finite.clear();
         let result = self.fit_inner(est, train, val);
         // Keep what was logged, even when the run failed.
         if let Some(l) = &mut self.logger {
@@ -224,6 +268,7 @@ impl Trainer {
             global_step,
             plot,
             log_dir,
+            non_finite: std::mem::take(&mut self.non_finite),
         })
     }
 
