@@ -60,6 +60,25 @@ pub enum Error {
     /// A compute device cannot be used: no GPU backend in this build, no adapter found (naming
     /// the backends looked for), or an element type the device does not compute in.
     Device(String),
+    /// A training run's inputs cannot work, found before its first step (and before its log
+    /// folder is created): an empty set, a batch larger than its set, samples the encoder does
+    /// not take, a step too large for the machine's memory. `input` says which setting to change.
+    RunInput {
+        /// What is at fault.
+        input: RunInput,
+        /// What is wrong, naming the set, its size or shape and what was expected.
+        message: String,
+    },
+}
+
+/// What an [`Error::RunInput`] is about: the setting a user changes to fix it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunInput {
+    /// A data set: it is empty, or its samples are not what the encoder takes.
+    Data,
+    /// The batch size: larger than the training set, or a step too large for the memory.
+    BatchSize,
 }
 
 /// The crate's result type.
@@ -90,6 +109,7 @@ impl fmt::Display for Error {
             Error::Format { path, message } => write!(f, "{}: {message}", path.display()),
             Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
             Error::Device(message) => f.write_str(message),
+            Error::RunInput { message, .. } => f.write_str(message),
         }
     }
 }
@@ -125,6 +145,14 @@ impl Error {
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Format {
             path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A run-input error about `input`.
+    pub fn run_input(input: RunInput, message: impl Into<String>) -> Self {
+        Error::RunInput {
+            input,
             message: message.into(),
         }
     }

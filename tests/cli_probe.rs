@@ -335,3 +335,35 @@ fn inputs_that_are_not_regular_files_fail_at_once() {
         assert_fails(&out, &[option, path, kind, "not a regular file"]);
     }
 }
+
+#[test]
+fn logreg_on_features_of_1e300_warns_that_the_line_search_failed() {
+    let dir = Scratch::new("huge-x");
+    let n = 40;
+    let x: Vec<f64> = (0..n)
+        .flat_map(|i| [1e300, (((i * 7) % 11) as f64 - 5.0) * 1e299, 1e300])
+        .collect();
+    let y: Vec<i64> = (0..n as i64).map(|i| i % 2).collect();
+    let f = Files {
+        train_x: npy(&dir, "x", &[n, 3], NpyData::F64(x)),
+        train_y: npy(&dir, "y", &[n], NpyData::I64(y)),
+        test_x: dir.join("x.npy").to_str().unwrap().into(),
+        test_y: dir.join("y.npy").to_str().unwrap().into(),
+    };
+    let out = run_probe(&f, &["--probe", "logreg"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("0 iterations, NOT converged: the line search failed"),
+        "{stdout}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning: LogisticRegression did not converge after 0 iterations: the line search failed (ABNORMAL_TERMINATION_IN_LNSRCH)")
+            && stderr.contains("scale the features"),
+        "{stderr}"
+    );
+}

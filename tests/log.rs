@@ -407,6 +407,28 @@ fn csv_rows_round_trip_exactly() {
     cleanup(&root2);
 }
 
+/// `/dev/full` takes no byte (ENOSPC, a full disk): a logger whose `metrics.csv` is it reports
+/// the failed write at flush time, naming the file, instead of leaving a cut-off row behind.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_error_naming_metrics_csv() {
+    let root = temp_dir("full");
+    std::os::unix::fs::symlink("/dev/full", root.join("metrics.csv")).unwrap();
+    let mut log = RunLogger::create(&root).unwrap();
+    log.log_scalar("loss/train", 1.5, 0, 0).unwrap();
+    let e = log.flush().unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("metrics.csv"), "{text}");
+    match e {
+        nidl::Error::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{source}")
+        }
+        other => panic!("expected an I/O error, got {other}"),
+    }
+    drop(log);
+    cleanup(&root);
+}
+
 #[test]
 fn hparams_yaml_escaping() {
     let root = temp_dir("hparams");

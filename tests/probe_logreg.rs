@@ -287,3 +287,26 @@ fn bad_input_is_a_typed_error() {
     // A non-integer label column is refused before it reaches a classifier.
     assert!(nidl::probe::labels_from_f64("test", &[0.0, 1.5]).is_err());
 }
+
+#[test]
+fn features_of_1e300_fail_the_line_search_as_in_scikit_learn() {
+    // scikit-learn 1.9.1 (scipy 1.17.1) on these 40 rows: ConvergenceWarning "lbfgs failed to
+    // converge after 0 iteration(s) (status=2): ABNORMAL", n_iter_ [0], coef_ and intercept_ 0.
+    // The gradient at 0 is ~1e299, whose squared norm overflows: no step can be taken.
+    let n = 40;
+    let x: Vec<f64> = (0..n)
+        .flat_map(|i| [1e300, (((i * 7) % 11) as f64 - 5.0) * 1e299, 1e300])
+        .collect();
+    let x = Tensor::from_vec(x, &[n, 3]).unwrap();
+    let y: Vec<i64> = (0..n as i64).map(|i| i % 2).collect();
+    let mut p = LogisticRegression::new().max_iter(200);
+    p.fit(&x, &y).unwrap();
+    assert_eq!(p.converged(), Some(false));
+    assert_eq!(p.termination(), Some(Termination::LineSearchFailure));
+    assert_eq!(p.n_iter(), Some(0));
+    assert_eq!(p.coef().unwrap().data().unwrap(), &[0.0; 3]);
+    assert_eq!(p.intercept(), Some(&[0.0][..]));
+    assert!(Termination::LineSearchFailure
+        .to_string()
+        .contains("line search failed"));
+}

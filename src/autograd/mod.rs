@@ -235,6 +235,11 @@ impl<T: Element> Graph<T> {
         &self.nodes[v.0].value
     }
 
+    /// The value of every node, in tape order (what the tape holds: its memory is theirs).
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &Tensor<T>> {
+        self.nodes.iter().map(|n| &n.value)
+    }
+
     /// A constant input (no gradient flows into it).
     pub fn input(&mut self, value: Tensor<T>) -> Var {
         self.push(value, Op::Leaf, false)

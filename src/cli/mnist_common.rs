@@ -23,6 +23,15 @@ pub struct MnistData {
 }
 
 impl MnistData {
+    /// What the files of `split` are, for messages: `MNIST train-* files in data/mnist`.
+    fn split_name(&self, split: Split) -> String {
+        format!(
+            "MNIST {}-* files in {}",
+            split.prefix(),
+            self.data_dir.display()
+        )
+    }
+
     /// The loaded train and test sets.
     fn sets(&self) -> Result<&(Arc<Mnist>, Arc<Mnist>), String> {
         self.sets
@@ -70,11 +79,13 @@ probes: logreg = logistic regression on the digits (LogisticRegression/...);
         .map_err(err)?
         .shuffle(true)
         .seed(run.seed)
-        .limit_batches(run.limit_train);
+        .limit_batches(run.limit_train)
+        .named(self.split_name(Split::Train));
         let val = Loader::new(Arc::clone(&test_set), views().map_err(err)?, run.batch_size)
             .map_err(err)?
             .seed(run.seed)
-            .limit_batches(run.limit_val);
+            .limit_batches(run.limit_val)
+            .named(self.split_name(Split::Test));
         let encoder = LeNet::<f32>::new(run.latent, rng).map_err(err)?;
         self.sets = Some((train_set, test_set));
         Ok(Sources {
@@ -86,7 +97,12 @@ probes: logreg = logistic regression on the digits (LogisticRegression/...);
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
         let (train, test) = self.sets()?;
-        probe.sets(Arc::clone(train), Arc::clone(test), mnist_scale_transforms)
+        let names = [Split::Train, Split::Test].map(|s| self.split_name(s));
+        probe.sets(
+            (Arc::clone(train), Arc::clone(test)),
+            names,
+            mnist_scale_transforms,
+        )
     }
 
     fn probe_callback(

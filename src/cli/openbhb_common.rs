@@ -17,7 +17,7 @@ use nidl::probe::{
 };
 use nidl::train::{Callback, MultitaskProbing, ProbingSets};
 use rand::rngs::StdRng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Seed of the synthetic OpenBHB the commands use without `--data-dir`.
@@ -46,6 +46,16 @@ impl OpenBhbData {
             .map(Arc::new)
             .map_err(|e| format!("option --data-dir: {e}"))
     }
+}
+
+/// What `split` of the tree at `root` is, for messages: `OpenBHB train split of
+/// DIR/participants.tsv`.
+fn split_name(root: &Path, split: Split) -> String {
+    format!(
+        "OpenBHB {} split of {}",
+        split.name(),
+        root.join(openbhb::PARTICIPANTS_FILE).display()
+    )
 }
 
 /// The synthetic OpenBHB in the cache folder, generated on first use (and said so).
@@ -120,11 +130,13 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
             .map_err(err)?
             .shuffle(true)
             .seed(run.seed)
-            .limit_batches(run.limit_train);
+            .limit_batches(run.limit_train)
+            .named(split_name(&root, Split::Train));
         let val = Loader::new(load(Split::Val)?, views, run.batch_size)
             .map_err(err)?
             .seed(run.seed)
-            .limit_batches(run.limit_val);
+            .limit_batches(run.limit_val)
+            .named(split_name(&root, Split::Val));
         let widths = [2 * run.latent, run.latent];
         let encoder = Mlp::<f32>::new(Modality::VbmRoi.n_features(), &widths, rng).map_err(err)?;
         self.root = Some(root);
@@ -137,7 +149,8 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
         let (train, test) = (self.labelled(Split::Train)?, self.labelled(Split::Val)?);
-        probe.sets(train, test, || Ok(Identity))
+        let names = [train.split(), test.split()].map(|s| split_name(train.root(), s));
+        probe.sets((train, test), names, || Ok(Identity))
     }
 
     fn probe_callback(

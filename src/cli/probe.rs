@@ -4,6 +4,7 @@
 
 use super::args::Args;
 use nidl::datasets::npy::{read_npy, NpyArray, NpyData};
+use nidl::linalg::Termination;
 use nidl::metrics::{ClassificationReport, RegressionReport};
 use nidl::probe::{
     labels_from_f64, KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, Probe, Ridge,
@@ -35,7 +36,7 @@ struct Outcome {
     metrics: Vec<(String, f64)>,
     fit_seconds: f64,
     n_iter: Option<usize>,
-    converged: Option<bool>,
+    termination: Option<Termination>,
 }
 
 /// Runs `nidl probe` with its options; `Err` is the one-line cause.
@@ -134,10 +135,14 @@ pub fn run(mut args: Args) -> Result<(), String> {
             evaluate(&spec, &a, &ytr, &b, &yte, &files)?
         }
     };
-    if outcome.converged == Some(false) {
+    if let Some(why) = outcome.termination.filter(|t| !t.converged()) {
+        let advice = match why {
+            Termination::MaxIterations | Termination::MaxEvaluations => "increase --max-iter",
+            _ => "scale the features (e.g. standardise them)",
+        };
         eprintln!(
-            "warning: LogisticRegression did not converge in {} iterations (as scikit-learn \
-             warns); increase --max-iter",
+            "warning: LogisticRegression did not converge after {} iterations: {why}; \
+             scikit-learn warns the same (ConvergenceWarning); {advice}",
             outcome.n_iter.unwrap_or(0)
         );
     }
@@ -352,7 +357,7 @@ fn evaluate<T: Element>(
                 metrics: classify(truth, pred)?,
                 fit_seconds,
                 n_iter: p.n_iter(),
-                converged: p.converged(),
+                termination: p.termination(),
             })
         }
         Spec::Ridge { alpha } => {
@@ -372,7 +377,7 @@ fn evaluate<T: Element>(
                 metrics: regression_metrics(&truth, &pred, yte.cols).map_err(predict_err)?,
                 fit_seconds,
                 n_iter: None,
-                converged: None,
+                termination: None,
             })
         }
         Spec::Knn { k } if ytr.is_integer() => {
@@ -386,7 +391,7 @@ fn evaluate<T: Element>(
                 metrics: classify(truth, pred)?,
                 fit_seconds,
                 n_iter: None,
-                converged: None,
+                termination: None,
             })
         }
         Spec::Knn { k } => {
@@ -406,7 +411,7 @@ fn evaluate<T: Element>(
                 metrics: regression_metrics(&truth, &pred, yte.cols).map_err(predict_err)?,
                 fit_seconds,
                 n_iter: None,
-                converged: None,
+                termination: None,
             })
         }
     }
@@ -464,9 +469,11 @@ fn to_json(o: &Outcome) -> String {
 /// The readable report.
 fn print_table(o: &Outcome) {
     println!("probe     {}", o.description);
-    let fit = match (o.n_iter, o.converged) {
-        (Some(n), Some(true)) => format!("{:.3} s, {n} iterations, converged", o.fit_seconds),
-        (Some(n), _) => format!("{:.3} s, {n} iterations, NOT converged", o.fit_seconds),
+    let fit = match (o.n_iter, o.termination) {
+        (Some(n), Some(t)) if t.converged() => {
+            format!("{:.3} s, {n} iterations, converged", o.fit_seconds)
+        }
+        (Some(n), Some(t)) => format!("{:.3} s, {n} iterations, NOT converged: {t}", o.fit_seconds),
         _ => format!("{:.3} s", o.fit_seconds),
     };
     println!("fit       {fit}");

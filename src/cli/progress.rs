@@ -130,6 +130,14 @@ impl Reporter for Progress {
         self.clear();
         println!("{}", summary_line(s));
     }
+
+    /// One warning line on stderr per tag, the first time it is not finite.
+    fn non_finite_metric(&mut self, tag: &str, value: f64, global_step: u64) {
+        self.clear();
+        eprintln!(
+            "warning: non-finite metric {tag} = {value} at step {global_step} (logged as is)"
+        );
+    }
 }
 
 /// `epoch 3/10 step 300: loss/train 3.1234 loss/val 3.2011 | LogisticRegression accuracy 0.8123 ... (4.2 s)`.

@@ -7,11 +7,12 @@ use super::args::Args;
 use super::progress::{count, non_negative, opt_count, positive, Progress};
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
+use nidl::error::RunInput;
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, ProbeTask, Probing, ProbingSets, Trainer,
-    TrainerConfig,
+    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
+    ProbingSets, Trainer, TrainerConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -142,6 +143,9 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let sources = data.load(&run, &mut rng)?;
+    // The estimators size their schedules by the training batches: an empty set first.
+    nidl::train::preflight::non_empty("the training set", &*sources.train)
+        .map_err(|e| run.error(e))?;
     let parts = ModelParts {
         run: &run,
         encoder: sources.encoder,
@@ -246,11 +250,36 @@ impl RunOptions {
         }
     }
 
+    /// The message of a training error, naming the option to change: `--batch-size` or
+    /// `--data-dir` for inputs the trainer refuses, `--log-dir` for a log folder that cannot be
+    /// written, `--resume` for an error naming the checkpoint.
+    pub fn error(&self, e: nidl::Error) -> String {
+        match &e {
+            nidl::Error::RunInput {
+                input: RunInput::BatchSize,
+                ..
+            } => format!("option --batch-size: {e}"),
+            nidl::Error::RunInput {
+                input: RunInput::Data,
+                ..
+            } => format!("option --data-dir: {e}"),
+            nidl::Error::Io { path, .. } if path.starts_with(&self.log_dir) => {
+                format!("option --log-dir: {e}")
+            }
+            _ => match &self.resume {
+                Some(r) if e.to_string().contains(&r.display().to_string()) => {
+                    format!("option --resume: {e}")
+                }
+                _ => e.to_string(),
+            },
+        }
+    }
+
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
-    /// `version_<N>` folder of `--log-dir`, resuming when asked, and prints the final line:
-    /// epochs, steps, time since `start`, and the log folder; `hparams` are the data's
-    /// ([`TrainingData::hparams`]). An error naming the `--resume` file becomes an `option
-    /// --resume` one.
+    /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
+    /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
+    /// log folder, and the tags logged with non-finite values; `hparams` are the data's
+    /// ([`TrainingData::hparams`]). Errors name the option to change ([`error`](Self::error)).
     pub fn fit(
         &self,
         start: Instant,
@@ -260,47 +289,60 @@ impl RunOptions {
         callbacks: Vec<Box<dyn Callback>>,
         hparams: Vec<(String, String)>,
     ) -> Result<(), String> {
-        let err = |e: nidl::Error| e.to_string();
-        let version = nidl::log::next_version_dir(&self.log_dir)
-            .map_err(|e| format!("option --log-dir: {e}"))?;
-        let logger = nidl::log::RunLogger::create(&version).map_err(err)?;
         let tc = TrainerConfig {
             max_epochs: self.epochs,
             limit_train_batches: self.limit_train,
             limit_val_batches: self.limit_val,
             seed: self.seed,
-            checkpoint_dir: self.checkpoint.then(|| version.join("checkpoints")),
+            checkpoint_dir: None,
             resume: self.resume.clone(),
             resume_despite_changes: self.resume_despite_changes,
             hparams,
         };
         let mut trainer = Trainer::new(tc)
-            .logger(logger)
+            .log_dir(&self.log_dir, self.checkpoint)
             .reporter(Box::new(Progress::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);
         }
-        let resume = self.resume.as_deref();
-        if let Some(r) = resume {
+        if let Some(r) = &self.resume {
             println!("resuming from {}", r.display());
         }
         let report = trainer
             .fit(model, train, Some(val))
-            .map_err(|e| match resume {
-                Some(r) if e.to_string().contains(&r.display().to_string()) => {
-                    format!("option --resume: {e}")
-                }
-                _ => e.to_string(),
-            })?;
+            .map_err(|e| self.error(e))?;
         println!(
             "done: {} epochs, {} steps in {:.1} s; logs in {}",
             report.epochs.len(),
             report.global_step,
             start.elapsed().as_secs_f64(),
-            version.display()
+            report.log_dir.as_deref().unwrap_or(&self.log_dir).display()
         );
+        if !report.non_finite.is_empty() {
+            println!("{}", non_finite_summary(&report.non_finite));
+        }
         Ok(())
     }
+}
+
+/// The final summary's line on the tags logged with NaN or infinite values: `non-finite
+/// metrics (logged as they are): task0/MAE inf at step 3; task0/R2 NaN at 2 steps (3 to 6)`.
+fn non_finite_summary(metrics: &[NonFiniteMetric]) -> String {
+    let parts: Vec<String> = metrics
+        .iter()
+        .map(|m| {
+            let at = if m.count == 1 {
+                format!("at step {}", m.first_step)
+            } else {
+                format!("at {} steps ({} to {})", m.count, m.first_step, m.last_step)
+            };
+            format!("{} {} {at}", m.tag, m.value)
+        })
+        .collect();
+    format!(
+        "non-finite metrics (logged as they are): {}",
+        parts.join("; ")
+    )
 }
 
 /// A probe of `--probe`.
@@ -376,11 +418,12 @@ impl ProbeOptions {
     }
 
     /// The probing sets: the first `--probe-train-limit` / `--probe-test-limit` samples (all
-    /// by default) of each set, in order, without prefetching, each with its own `transform()`.
+    /// by default) of each set, in order, without prefetching, each with its own `transform()`;
+    /// `names` say what the train and test data are (for messages).
     pub fn sets<D, Tf>(
         &self,
-        train: Arc<D>,
-        test: Arc<D>,
+        (train, test): (Arc<D>, Arc<D>),
+        names: [String; 2],
         transform: impl Fn() -> nidl::Result<Tf>,
     ) -> Result<ProbingSets, String>
     where
@@ -390,17 +433,22 @@ impl ProbeOptions {
         <Tf::Output as Collate>::Item: Stack<Elem = f32>,
     {
         let err = |e: nidl::Error| e.to_string();
-        let loader = |set: Arc<D>, limit: Option<usize>| -> Result<Box<dyn BatchSource>, String> {
+        let [train_name, test_name] = names;
+        let loader = |set: Arc<D>,
+                      limit: Option<usize>,
+                      name: String|
+         -> Result<Box<dyn BatchSource>, String> {
             let first = Take::new(set, limit.unwrap_or(usize::MAX));
             Ok(Box::new(
                 Loader::new(Arc::new(first), transform().map_err(err)?, PROBE_BATCH)
                     .map_err(err)?
-                    .prefetch(false),
+                    .prefetch(false)
+                    .named(name),
             ))
         };
         Ok(ProbingSets::new(
-            loader(train, self.train_limit)?,
-            loader(test, self.test_limit)?,
+            loader(train, self.train_limit, train_name)?,
+            loader(test, self.test_limit, test_name)?,
         ))
     }
 }

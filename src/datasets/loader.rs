@@ -343,6 +343,8 @@ struct Settings {
 pub struct Loader<D, Tf> {
     shared: Arc<Shared<D, Tf>>,
     settings: Settings,
+    /// What the data is, for messages ([`Loader::named`]).
+    name: Option<Arc<str>>,
     /// The last order drawn, keyed by (epoch, shuffle, seed): [`Loader::batch`] calls in the
     /// same epoch reuse it instead of reshuffling.
     order_cache: Mutex<Option<CachedOrder>>,
@@ -356,6 +358,7 @@ impl<D, Tf> Clone for Loader<D, Tf> {
         Loader {
             shared: Arc::clone(&self.shared),
             settings: self.settings,
+            name: self.name.clone(),
             order_cache: Mutex::new(None),
         }
     }
@@ -386,6 +389,7 @@ where
                 seed: 0,
                 prefetch: true,
             },
+            name: None,
             order_cache: Mutex::new(None),
         })
     }
@@ -417,6 +421,13 @@ where
     /// Build the next batch on a background thread while the caller uses the current one.
     pub fn prefetch(mut self, prefetch: bool) -> Self {
         self.settings.prefetch = prefetch;
+        self
+    }
+
+    /// Says what the data is (e.g. `MNIST train-* files in data/mnist`): the trainer's checks
+    /// name the set with it ([`BatchSource::name`]).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(Arc::from(name.into()));
         self
     }
 
@@ -738,6 +749,10 @@ pub trait BatchSource: Send + Sync {
     fn epoch_batches(&self, epoch: usize) -> EpochIter<f32>;
     /// Batch `index` of `epoch`, built on the calling thread (plus rayon).
     fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>>;
+    /// What the data is, when said (e.g. `MNIST train-* files in data/mnist`), for messages.
+    fn name(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl<D, Tf> BatchSource for Loader<D, Tf>
@@ -763,6 +778,9 @@ where
     }
     fn batch(&self, epoch: usize, index: usize) -> Result<Batch<f32>> {
         Loader::batch(self, epoch, index)
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 }
 

@@ -16,7 +16,12 @@
 //!    `min(1/‖d‖, 1e10)` on the very first iteration and `1` afterwards. A search that asks for
 //!    more than `max_line_search` evaluations, or a direction that is not a descent direction,
 //!    restores the previous point and restarts from steepest descent with the memory cleared
-//!    (or, with an empty memory already, stops: [`Termination::LineSearchFailure`]).
+//!    (or, with an empty memory already, stops: [`Termination::LineSearchFailure`]). So does a
+//!    first step that is not a positive finite number (a direction whose norm overflows, where
+//!    L-BFGS-B's Cauchy point turns to NaN), and a trial point where `f` or its gradient is NaN
+//!    or infinite, at which the search stops at once (scipy's goes on through NaN values until
+//!    `maxls` and fails all the same); from steepest descent that stops the run with
+//!    [`Termination::NonFiniteObjective`], as it does at `x₀`.
 //! 4. After each accepted step, in this order: the iteration cap (`n_iter ≥ max_iter`, as
 //!    scipy's driver checks it before the convergence tests), the evaluation cap
 //!    (`n_eval > max_fun`), then `max|g| ≤ gtol`, then
@@ -117,6 +122,46 @@ pub enum Termination {
     MaxEvaluations,
     /// The line search failed from steepest descent (scipy: `ABNORMAL_TERMINATION_IN_LNSRCH`).
     LineSearchFailure,
+    /// The objective or its gradient was NaN or infinite at `x₀`, or at every trial point of a
+    /// line search from steepest descent (an overflow; scipy: `ABNORMAL`).
+    NonFiniteObjective,
+}
+
+impl Termination {
+    /// Whether a convergence test stopped the run.
+    pub fn converged(self) -> bool {
+        matches!(
+            self,
+            Termination::GradientTolerance | Termination::RelativeReduction
+        )
+    }
+}
+
+impl std::fmt::Display for Termination {
+    /// Why the run stopped, in words, with scipy's message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Termination::GradientTolerance => {
+                "converged: gradient within gtol (CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL)"
+            }
+            Termination::RelativeReduction => {
+                "converged: relative reduction of the objective within ftol (CONVERGENCE: \
+                 REL_REDUCTION_OF_F_<=_FACTR*EPSMCH)"
+            }
+            Termination::MaxIterations => {
+                "iteration limit reached (STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT)"
+            }
+            Termination::MaxEvaluations => {
+                "evaluation limit reached (STOP: TOTAL NO. OF F,G EVALUATIONS EXCEEDS LIMIT)"
+            }
+            Termination::LineSearchFailure => {
+                "the line search failed (ABNORMAL_TERMINATION_IN_LNSRCH)"
+            }
+            Termination::NonFiniteObjective => {
+                "the objective or its gradient is not finite (overflow; ABNORMAL)"
+            }
+        })
+    }
 }
 
 /// The outcome of [`minimize`].
@@ -139,19 +184,16 @@ pub struct LbfgsResult {
 impl LbfgsResult {
     /// True when a convergence test stopped the run (scipy's `status == 0`).
     pub fn converged(&self) -> bool {
-        matches!(
-            self.termination,
-            Termination::GradientTolerance | Termination::RelativeReduction
-        )
+        self.termination.converged()
     }
 }
 
 /// Minimises `f` from `x0`. `fg(x, g)` returns `f(x)` and writes `∇f(x)` into `g`.
 ///
-/// Errors: an error from `fg` is returned as is; a NaN or infinite `f` or gradient is an
-/// [`Error::NonFinite`] naming the evaluation; invalid options are an
-/// [`Error::InvalidArgument`]. Not converging is not an error: see
-/// [`LbfgsResult::termination`].
+/// Errors: an error from `fg` is returned as is; invalid options are an
+/// [`Error::InvalidArgument`]. Not converging is not an error, nor is a NaN or infinite `f` or
+/// gradient: see [`LbfgsResult::termination`] (the result holds the last point where both were
+/// finite, or `x₀`).
 pub fn minimize<F>(mut fg: F, x0: &[f64], opts: &LbfgsOptions) -> Result<LbfgsResult>
 where
     F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
@@ -163,14 +205,10 @@ where
     let mut n_eval = 0usize;
     let mut eval = |x: &[f64], g: &mut [f64], n_eval: &mut usize| -> Result<f64> {
         *n_eval += 1;
-        let f = fg(x, g)?;
-        if !f.is_finite() || g.iter().any(|v| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: format!("the L-BFGS objective or its gradient at evaluation {n_eval}"),
-            });
-        }
-        Ok(f)
+        fg(x, g)
     };
+    // Whether `f` and the gradient `g` are finite.
+    let finite = |f: f64, g: &[f64]| f.is_finite() && g.iter().all(|v| v.is_finite());
 
     let mut f = eval(&x, &mut g, &mut n_eval)?;
     let finish = |x, f, grad, n_iter, n_eval, termination| LbfgsResult {
@@ -181,6 +219,9 @@ where
         n_eval,
         termination,
     };
+    if !finite(f, &g) {
+        return Ok(finish(x, f, g, 0, n_eval, Termination::NonFiniteObjective));
+    }
     if inf_norm(&g) <= opts.gtol {
         return Ok(finish(x, f, g, 0, n_eval, Termination::GradientTolerance));
     }
@@ -208,8 +249,10 @@ where
         let f_old = f;
         let gd_old = dot(&g, &d);
         let mut gd = gd_old;
-        // A direction that is not a descent direction makes the search impossible (info −4).
-        let mut failed = gd_old.is_nan() || gd_old >= 0.0;
+        // A direction that is not a descent direction makes the search impossible (info −4), as
+        // does one too long for a finite slope or a positive first step (an overflow).
+        let mut failed = !(gd_old < 0.0 && gd_old.is_finite() && stp > 0.0 && stp.is_finite());
+        let mut non_finite = false;
         if !failed {
             let mut search = Dcsrch::start(f, gd_old, stp, 0.0, STPMAX);
             let mut task = LineTask::Evaluate;
@@ -225,6 +268,10 @@ where
                     .zip(x_old.iter().zip(&d))
                     .for_each(|(xi, (ti, di))| *xi = stp * di + ti);
                 f = eval(&x, &mut g, &mut n_eval)?;
+                if !finite(f, &g) {
+                    (failed, non_finite) = (true, true);
+                    break;
+                }
                 gd = dot(&g, &d);
                 task = search.step(f, gd, &mut stp);
             }
@@ -234,14 +281,12 @@ where
             g.copy_from_slice(&g_old);
             f = f_old;
             if memory.is_empty() {
-                return Ok(finish(
-                    x,
-                    f,
-                    g,
-                    iter,
-                    n_eval,
-                    Termination::LineSearchFailure,
-                ));
+                let why = if non_finite {
+                    Termination::NonFiniteObjective
+                } else {
+                    Termination::LineSearchFailure
+                };
+                return Ok(finish(x, f, g, iter, n_eval, why));
             }
             // Refresh the memory and restart from steepest descent.
             memory.clear();
@@ -749,18 +794,48 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_objective_is_an_error() {
+    fn non_finite_objective_is_reported_not_an_error() {
+        // NaN at x₀: nothing to do.
         let f = |_: &[f64], g: &mut [f64]| {
             g.fill(1.0);
             Ok(f64::NAN)
         };
-        let e = minimize(f, &[1.0], &LbfgsOptions::default()).unwrap_err();
-        assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+        let r = minimize(f, &[1.0], &LbfgsOptions::default()).unwrap();
+        assert_eq!(r.termination, Termination::NonFiniteObjective);
+        assert!(!r.converged());
+        assert_eq!((r.x, r.n_iter, r.n_eval), (vec![1.0], 0, 1));
+        // Finite at x₀ = 0 only: the first line search meets infinities, x₀ is kept.
+        let f = |x: &[f64], g: &mut [f64]| {
+            if x[0] == 0.0 {
+                g[0] = -1.0;
+                Ok(0.0)
+            } else {
+                g[0] = f64::INFINITY;
+                Ok(f64::INFINITY)
+            }
+        };
+        let r = minimize(f, &[0.0], &LbfgsOptions::default()).unwrap();
+        assert_eq!(r.termination, Termination::NonFiniteObjective);
+        assert_eq!((r.x, r.f, r.n_iter, r.n_eval), (vec![0.0], 0.0, 0, 2));
         let bad = LbfgsOptions {
             history: 0,
             ..LbfgsOptions::default()
         };
         assert!(minimize(rosenbrock, &[0.0, 0.0], &bad).is_err());
+    }
+
+    #[test]
+    fn a_gradient_too_large_for_a_step_fails_the_line_search() {
+        // f = 1e300·x: ‖d‖² overflows, so the first step 1/‖d‖ is 0 (scipy's Cauchy point is
+        // NaN there): the search cannot start, and x₀ stays after 0 iterations.
+        let f = |x: &[f64], g: &mut [f64]| {
+            g.fill(1e300);
+            Ok(1e300 * x.iter().sum::<f64>())
+        };
+        let r = minimize(f, &[0.0, 0.0], &LbfgsOptions::default()).unwrap();
+        assert_eq!(r.termination, Termination::LineSearchFailure);
+        assert!(!r.converged());
+        assert_eq!((r.x, r.n_iter, r.n_eval), (vec![0.0, 0.0], 0, 1));
     }
 
     #[test]

@@ -125,14 +125,11 @@ impl LogisticRegression {
         self.fitted.as_ref().map(|f| f.n_iter)
     }
 
-    /// Whether the last fit met a convergence test (scikit-learn warns when it did not).
+    /// Whether the last fit met a convergence test (scikit-learn warns when it did not): not
+    /// after the iteration limit, a failed line search or a non-finite objective (an overflow,
+    /// e.g. on features of 1e300), which [`termination`](Self::termination) tells apart.
     pub fn converged(&self) -> Option<bool> {
-        self.fitted.as_ref().map(|f| {
-            matches!(
-                f.termination,
-                Termination::GradientTolerance | Termination::RelativeReduction
-            )
-        })
+        self.fitted.as_ref().map(|f| f.termination.converged())
     }
 
     /// Why the last fit's solver stopped.

@@ -21,6 +21,7 @@
 //! the sets are embedded once per model state however many probes use them.
 
 use super::estimator::Estimator;
+use super::preflight;
 use crate::autograd::Graph;
 use crate::datasets::loader::BatchSource;
 use crate::error::{Error, Result};
@@ -46,6 +47,12 @@ pub struct CallbackContext {
 
 /// Something run at fixed points of training; returns `(tag, value)` metrics to log.
 pub trait Callback: Send {
+    /// Checks the callback's own inputs before anything is written or trained (e.g. that its
+    /// sets have samples the encoder takes); an error stops the run before it starts.
+    fn check(&mut self, _est: &dyn Estimator) -> Result<()> {
+        Ok(())
+    }
+
     /// Before the first epoch (also after a resume).
     fn on_train_start(
         &mut self,
@@ -238,6 +245,15 @@ impl ProbingSets {
         }
     }
 
+    /// Checks that both sets have samples and that `est`'s encoder takes them (see
+    /// [`preflight::first_batch`]); errors name the set.
+    pub fn check(&self, est: &dyn Estimator) -> Result<()> {
+        let s = self.lock();
+        preflight::first_batch(est, "the probing train set", s.train.as_ref(), 0)?;
+        preflight::first_batch(est, "the probing test set", s.test.as_ref(), 0)?;
+        Ok(())
+    }
+
     /// How many times the sets have been embedded (both sets each time).
     pub fn embed_count(&self) -> usize {
         self.lock().embed_count
@@ -351,6 +367,10 @@ impl<Q: ProbeTask> Probing<Q> {
 }
 
 impl<Q: ProbeTask> Callback for Probing<Q> {
+    fn check(&mut self, est: &dyn Estimator) -> Result<()> {
+        self.sets.check(est)
+    }
+
     fn on_train_start(
         &mut self,
         ctx: &CallbackContext,

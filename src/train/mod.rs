@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! Trainer::fit(estimator, train loader, val loader)
+//!   resume; check the inputs (preflight, callbacks.check); create the log folder
 //!   callbacks.on_train_start (optional probing at the starting step)
 //!   per epoch: estimator.on_epoch_start (per-epoch LR schedule)
 //!              per batch: estimator.loss → backward → estimator.apply_gradients (optimizer step,
@@ -14,11 +15,13 @@
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
-//! - [`checkpoint`]: safetensors reading and writing.
+//! - [`checkpoint`]: safetensors reading and writing;
+//! - [`preflight`]: the checks of a run's inputs before it starts.
 
 pub mod callbacks;
 pub mod checkpoint;
 pub mod estimator;
+pub mod preflight;
 pub mod trainer;
 
 pub use callbacks::{
@@ -30,4 +33,6 @@ pub use checkpoint::{Checkpoint, StoredTensor};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
-pub use trainer::{EpochSummary, FitReport, Reporter, Resumed, Silent, Trainer, TrainerConfig};
+pub use trainer::{
+    EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
+};

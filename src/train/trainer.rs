@@ -10,6 +10,7 @@
 use super::callbacks::{Callback, CallbackContext};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
+use super::preflight;
 use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::BatchSource;
@@ -108,6 +109,25 @@ pub trait Reporter {
     fn evaluating(&mut self, _epoch: usize) {}
     /// The epoch is done.
     fn epoch_end(&mut self, _summary: &EpochSummary) {}
+    /// `tag` was logged with the NaN or infinite `value` at `global_step`, for the first time in
+    /// this run (later ones are counted in [`FitReport::non_finite`]).
+    fn non_finite_metric(&mut self, _tag: &str, _value: f64, _global_step: u64) {}
+}
+
+/// A tag logged with NaN or infinite values during a run (logged as they are: they are what
+/// was measured).
+#[derive(Clone, Debug)]
+pub struct NonFiniteMetric {
+    /// The tag.
+    pub tag: String,
+    /// Its first non-finite value.
+    pub value: f64,
+    /// The step that value was logged at.
+    pub first_step: u64,
+    /// The step of its last non-finite value.
+    pub last_step: u64,
+    /// How many of its values were not finite.
+    pub count: usize,
 }
 
 /// A reporter that reports nothing.
@@ -123,6 +143,10 @@ pub struct FitReport {
     pub global_step: u64,
     /// The metrics plot, when a logger was attached.
     pub plot: Option<PathBuf>,
+    /// The run's log folder, when a logger was attached.
+    pub log_dir: Option<PathBuf>,
+    /// The tags logged with NaN or infinite values, in the order they first were.
+    pub non_finite: Vec<NonFiniteMetric>,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -130,7 +154,11 @@ pub struct Trainer {
     config: TrainerConfig,
     callbacks: Vec<Box<dyn Callback>>,
     logger: Option<RunLogger>,
+    /// [`Trainer::log_dir`]: the folder to open the run's `version_<N>` in once the inputs are
+    /// checked, and whether checkpoints go into it.
+    log_root: Option<(PathBuf, bool)>,
     reporter: Box<dyn Reporter>,
+    non_finite: Vec<NonFiniteMetric>,
 }
 
 impl Trainer {
@@ -140,7 +168,9 @@ impl Trainer {
             config,
             callbacks: Vec::new(),
             logger: None,
+            log_root: None,
             reporter: Box::new(Silent),
+            non_finite: Vec::new(),
         }
     }
 
@@ -156,6 +186,19 @@ impl Trainer {
         self
     }
 
+    /// Logs into the next `version_<N>` folder of `root` ([`next_version_dir`]) with a
+    /// [`RunLogger`], and, when `checkpoints` (and no [`TrainerConfig::checkpoint_dir`] is set),
+    /// writes the checkpoints into its `checkpoints/` folder, as Lightning's `ModelCheckpoint`
+    /// does without a `dirpath`. The folder is created only once [`fit`](Self::fit) has checked
+    /// the inputs, so a run refused before its first step leaves nothing behind;
+    /// [`FitReport::log_dir`] names it. Replaces a [`logger`](Self::logger) given before.
+    ///
+    /// [`next_version_dir`]: crate::log::next_version_dir
+    pub fn log_dir(mut self, root: impl Into<PathBuf>, checkpoints: bool) -> Self {
+        self.log_root = Some((root.into(), checkpoints));
+        self
+    }
+
     /// Sends progress to `reporter`.
     pub fn reporter(mut self, reporter: Box<dyn Reporter>) -> Self {
         self.reporter = reporter;
@@ -168,6 +211,24 @@ impl Trainer {
     }
 
     fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        if !value.is_finite() {
+            match self.non_finite.iter_mut().find(|m| m.tag == tag) {
+                Some(m) => {
+                    m.count += 1;
+                    m.last_step = step;
+                }
+                None => {
+                    self.reporter.non_finite_metric(tag, value, step);
+                    self.non_finite.push(NonFiniteMetric {
+                        tag: tag.to_string(),
+                        value,
+                        first_step: step,
+                        last_step: step,
+                        count: 1,
+                    });
+                }
+            }
+        }
         match &mut self.logger {
             Some(l) => l.log_scalar(tag, value, step, epoch),
             None => Ok(()),
@@ -182,6 +243,13 @@ impl Trainer {
     /// Scalars: `loss/train` at every step (at the step's index, 0-based), the train-start
     /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
     /// done when the epoch ends.
+    ///
+    /// Before anything is written, the inputs are checked ([`preflight`](super::preflight):
+    /// empty sets, a batch larger than the training set, samples the encoder does not take, a
+    /// step too large for the memory, the callbacks' own checks): an [`Error::RunInput`] then
+    /// says what is wrong, and the [`log_dir`](Self::log_dir) folder is not created. NaN or
+    /// infinite metrics are logged as they are and reported ([`Reporter::non_finite_metric`],
+    /// [`FitReport::non_finite`]).
     ///
     /// Errors: a NaN or infinite value stops the run with an [`Error::NonFinite`] naming the
     /// epoch, the step and where it is — the training loss, a parameter's gradient (no optimizer
@@ -198,6 +266,7 @@ impl Trainer {
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
     ) -> Result<FitReport> {
+        self.non_finite.clear();
         let result = self.fit_inner(est, train, val);
         // Keep what was logged, even when the run failed.
         if let Some(l) = &mut self.logger {
@@ -207,6 +276,7 @@ impl Trainer {
             }
         }
         let (epochs, global_step) = result?;
+        let log_dir = self.logger.as_ref().map(|l| l.dir().to_path_buf());
         let plot = match self.logger.take() {
             Some(l) => Some(l.finish()?),
             None => None,
@@ -215,6 +285,8 @@ impl Trainer {
             epochs,
             global_step,
             plot,
+            log_dir,
+            non_finite: std::mem::take(&mut self.non_finite),
         })
     }
 
@@ -224,7 +296,7 @@ impl Trainer {
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
     ) -> Result<(Vec<EpochSummary>, u64)> {
-        let cfg = self.config.clone();
+        let mut cfg = self.config.clone();
         let hparams = trajectory_hparams(&cfg, est, train);
         let (mut start_epoch, mut global_step) = (0usize, 0u64);
         let mut resumed = None;
@@ -236,6 +308,15 @@ impl Trainer {
             let r = load_checkpoint(path, est, cfg.seed, &hparams, cfg.resume_despite_changes)?;
             (start_epoch, global_step) = (r.epoch, r.global_step);
             resumed = Some(r);
+        }
+        let used_val = val.filter(|_| cfg.limit_val_batches != Some(0));
+        preflight::check_run(est, train, used_val, start_epoch, &mut self.callbacks)?;
+        if let Some((root, checkpoints)) = self.log_root.take() {
+            let version = crate::log::next_version_dir(&root)?;
+            if checkpoints && cfg.checkpoint_dir.is_none() {
+                cfg.checkpoint_dir = Some(version.join("checkpoints"));
+            }
+            self.logger = Some(RunLogger::create(&version)?);
         }
         if let Some(l) = &mut self.logger {
             let mut hp = hparams.clone();
