@@ -10,7 +10,6 @@
 //!   that needs more than [`memory_total`] is refused (CPU only: a GPU's own limits are
 //!   checked by the device).
 
-use super::callbacks::Callback;
 use super::estimator::Estimator;
 use crate::autograd::Graph;
 use crate::datasets::loader::{Batch, BatchSource};
@@ -64,15 +63,14 @@ pub fn first_batch(
     Ok(batch)
 }
 
-/// Everything [`Trainer::fit`](super::Trainer::fit) checks before it starts (see the module
-/// docs): `val` is the validation set when it will be used, `epoch` the first epoch to train,
-/// and each callback checks its own inputs ([`Callback::check`]).
+/// What [`Trainer::fit`](super::Trainer::fit) checks of its data before it starts (see the
+/// module docs): `val` is the validation set when it will be used, `epoch` the first epoch to
+/// train. (The trainer then has each callback check its own inputs, `Callback::check`.)
 pub(crate) fn check_run(
     est: &mut dyn Estimator,
     train: &dyn BatchSource,
     val: Option<&dyn BatchSource>,
     epoch: usize,
-    callbacks: &mut [Box<dyn Callback>],
 ) -> Result<()> {
     const TRAIN: &str = "the training set";
     non_empty(TRAIN, train)?;
@@ -110,7 +108,7 @@ pub(crate) fn check_run(
     if let Some(val) = val {
         first_batch(est, "the validation set", val, epoch)?;
     }
-    callbacks.iter_mut().try_for_each(|cb| cb.check(est))
+    Ok(())
 }
 
 /// `bytes` in decimal gigabytes, one decimal (`57.6 GB`).

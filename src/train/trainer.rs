@@ -310,7 +310,10 @@ impl Trainer {
             resumed = Some(r);
         }
         let used_val = val.filter(|_| cfg.limit_val_batches != Some(0));
-        preflight::check_run(est, train, used_val, start_epoch, &mut self.callbacks)?;
+        preflight::check_run(est, train, used_val, start_epoch)?;
+        for cb in &mut self.callbacks {
+            cb.check(est)?;
+        }
         if let Some((root, checkpoints)) = self.log_root.take() {
             let version = crate::log::next_version_dir(&root)?;
             if checkpoints && cfg.checkpoint_dir.is_none() {
