@@ -330,7 +330,9 @@ mod cli {
         header.iter().position(|h| h == name).unwrap()
     }
 
-    fn train_openbhb(cmd: &str, data: &Path, logs: &Path, extra: &[&str]) -> Output {
+    /// Runs training command `cmd` on `data`, logging to `logs`: `epochs` epochs of batches of
+    /// 16, with `extra` options.
+    fn train(cmd: &str, epochs: &str, data: &Path, logs: &Path, extra: &[&str]) -> Output {
         let mut args = vec![
             cmd,
             "--data-dir",
@@ -338,13 +340,18 @@ mod cli {
             "--log-dir",
             logs.to_str().unwrap(),
             "--epochs",
-            "2",
+            epochs,
             "--batch-size",
             "16",
             "--no-progress",
         ];
         args.extend_from_slice(extra);
         nidl(&args)
+    }
+
+    /// [`train`] for 2 epochs of an OpenBHB command.
+    fn train_openbhb(cmd: &str, data: &Path, logs: &Path, extra: &[&str]) -> Output {
+        train(cmd, "2", data, logs, extra)
     }
 
     #[test]
@@ -432,21 +439,9 @@ mod cli {
         );
     }
 
+    /// [`train`] for 1 epoch of `simclr-mnist`.
     fn simclr(data: &Path, logs: &Path, extra: &[&str]) -> Output {
-        let mut args = vec![
-            "simclr-mnist",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--log-dir",
-            logs.to_str().unwrap(),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--no-progress",
-        ];
-        args.extend_from_slice(extra);
-        nidl(&args)
+        train("simclr-mnist", "1", data, logs, extra)
     }
 
     #[test]
