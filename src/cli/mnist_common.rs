@@ -4,16 +4,15 @@
 
 use super::args::Args;
 use super::train_common::{
-    ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
+    view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
-use nidl::datasets::loader::Loader;
 use nidl::datasets::mnist::{self, Mnist, Split};
 use nidl::datasets::transforms::{mnist_contrast_transforms, mnist_scale_transforms, MultiViews};
 use nidl::nn::LeNet;
 use nidl::probe::{KNeighborsClassifier, LogisticRegression};
 use nidl::train::{Callback, ClassificationProbing, ProbingSets};
 use rand::rngs::StdRng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// MNIST from `--data-dir`, once loaded.
@@ -23,21 +22,32 @@ pub struct MnistData {
 }
 
 impl MnistData {
-    /// What the files of `split` are, for messages: `MNIST train-* files in data/mnist`.
-    fn split_name(&self, split: Split) -> String {
-        format!(
-            "MNIST {}-* files in {}",
-            split.prefix(),
-            self.data_dir.display()
-        )
-    }
-
     /// The loaded train and test sets.
     fn sets(&self) -> Result<&(Arc<Mnist>, Arc<Mnist>), String> {
         self.sets
             .as_ref()
             .ok_or_else(|| "internal: MNIST used before it was loaded".to_string())
     }
+}
+
+/// What the files of `split` in `dir` are, for messages: `MNIST train-* files in data/mnist`.
+pub fn split_name(dir: &Path, split: Split) -> String {
+    format!("MNIST {}-* files in {}", split.prefix(), dir.display())
+}
+
+/// The MNIST train and test sets in `dir`, and what each is (for messages); read errors are
+/// prefixed with `what` (the option or key naming the folder).
+pub fn load_sets(
+    dir: &Path,
+    what: &str,
+) -> Result<((Arc<Mnist>, Arc<Mnist>), [String; 2]), String> {
+    let load = |split| {
+        Mnist::load(dir, split)
+            .map(Arc::new)
+            .map_err(|e| format!("{what}: {e}"))
+    };
+    let names = [Split::Train, Split::Test].map(|s| split_name(dir, s));
+    Ok(((load(Split::Train)?, load(Split::Test)?), names))
 }
 
 impl TrainingData for MnistData {
@@ -64,40 +74,21 @@ probes: logreg = logistic regression on the digits (LogisticRegression/...);
 
     fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String> {
         let err = |e: nidl::Error| e.to_string();
-        let load = |split| {
-            Mnist::load(&self.data_dir, split)
-                .map(Arc::new)
-                .map_err(|e| format!("option --data-dir: {e}"))
-        };
-        let (train_set, test_set) = (load(Split::Train)?, load(Split::Test)?);
-        let views = || -> nidl::Result<_> { MultiViews::new(mnist_contrast_transforms()?, 2) };
-        let train = Loader::new(
-            Arc::clone(&train_set),
-            views().map_err(err)?,
-            run.batch_size,
-        )
-        .map_err(err)?
-        .shuffle(true)
-        .seed(run.seed)
-        .limit_batches(run.limit_train)
-        .named(self.split_name(Split::Train));
-        let val = Loader::new(Arc::clone(&test_set), views().map_err(err)?, run.batch_size)
-            .map_err(err)?
-            .seed(run.seed)
-            .limit_batches(run.limit_val)
-            .named(self.split_name(Split::Test));
+        let (sets, names) = load_sets(&self.data_dir, "option --data-dir")?;
+        let views = MultiViews::new(mnist_contrast_transforms().map_err(err)?, 2).map_err(err)?;
+        let (train, val) = view_loaders(sets.clone(), views, run, names)?;
         let encoder = LeNet::<f32>::new(run.latent, rng).map_err(err)?;
-        self.sets = Some((train_set, test_set));
+        self.sets = Some(sets);
         Ok(Sources {
-            train: Box::new(train),
-            val: Box::new(val),
+            train,
+            val,
             encoder: Box::new(encoder),
         })
     }
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
         let (train, test) = self.sets()?;
-        let names = [Split::Train, Split::Test].map(|s| self.split_name(s));
+        let names = [Split::Train, Split::Test].map(|s| split_name(&self.data_dir, s));
         probe.sets(
             (Arc::clone(train), Arc::clone(test)),
             names,

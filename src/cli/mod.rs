@@ -4,6 +4,8 @@
 pub mod args;
 pub mod barlow_mnist;
 pub mod barlow_openbhb;
+pub mod experiment;
+pub mod fit;
 pub mod make_openbhb;
 pub mod mnist_common;
 pub mod openbhb_common;
@@ -17,10 +19,13 @@ pub mod yaware_openbhb;
 use args::Args;
 
 /// Usage text listing the subcommands of this build.
-pub const USAGE: &str = "usage: nidl <command> [options]\n\ncommands:\n  make-openbhb --out DIR [--seed N] [--train 3227] [--internal 362] [--external 395]   write a synthetic OpenBHB\n  probe --train-x X.npy --train-y Y.npy --test-x X2.npy --test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]   fit a probe on .npy embeddings, print test metrics\n  show-augmentations --out views.png [--n 8] [--seed N] [--data-dir data/mnist]   PNG grid: MNIST digits and two SimCLR views each\n  simclr-mnist [--data-dir data/mnist] [--epochs 10] [--limit-train-batches 100] [--batch-size 128] [--lr 1e-4] [--seed 42] [--probe-every 1] [--log-dir lightning_logs] [--checkpoint] [--resume PATH] [--no-progress] ...   SimCLR on MNIST with a logistic-regression probe (--help for all options)\n  yaware-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--sigma 4] [--lr 1e-5] [--seed 42] ...   y-Aware contrastive learning on OpenBHB ROI features with age/sex probes (--help for all options)\n  barlow-mnist [--data-dir data/mnist] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--warmup-epochs 10] [--seed 42] ...   Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist (--help for all options)\n  barlow-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--seed 42] ...   Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb (--help for all options)\n  (every training command: --probe logreg|knn (comma-separated or repeated), --probe-every N, --probe-every-val N, --probe-on-train-start)\n  --version   print the version\n  --help      this text";
+pub const USAGE: &str = "usage: nidl <command> [options]\n\ncommands:\n  make-openbhb --out DIR [--seed N] [--train 3227] [--internal 362] [--external 395]   write a synthetic OpenBHB\n  probe --train-x X.npy --train-y Y.npy --test-x X2.npy --test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]   fit a probe on .npy embeddings, print test metrics\n  show-augmentations --out views.png [--n 8] [--seed N] [--data-dir data/mnist]   PNG grid: MNIST digits and two SimCLR views each\n  fit EXPERIMENT.toml [--set key=value]... [--print-config]   train what an experiment file describes (any method, data, encoder, views, probes; [sweep])\n  simclr-mnist [--data-dir data/mnist] [--epochs 10] [--limit-train-batches 100] [--batch-size 128] [--lr 1e-4] [--seed 42] [--probe-every 1] [--log-dir lightning_logs] [--checkpoint] [--resume PATH] [--no-progress] ...   SimCLR on MNIST with a logistic-regression probe (--help for all options)\n  yaware-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--sigma 4] [--lr 1e-5] [--seed 42] ...   y-Aware contrastive learning on OpenBHB ROI features with age/sex probes (--help for all options)\n  barlow-mnist [--data-dir data/mnist] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--warmup-epochs 10] [--seed 42] ...   Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist (--help for all options)\n  barlow-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--seed 42] ...   Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb (--help for all options)\n  (every training command: --probe logreg|knn (comma-separated or repeated), --probe-every N, --probe-every-val N, --probe-on-train-start)\n  --version   print the version\n  --help      this text";
 
 /// Runs the subcommand `cmd` with its option tokens; `Err` carries the one-line cause.
 pub fn dispatch(cmd: &str, tokens: &[String]) -> Result<(), String> {
+    if cmd == "fit" {
+        return fit_command(tokens);
+    }
     let args = Args::parse(tokens)?;
     match cmd {
         // Subcommands: one arm each, `"name" => name::run(args),`
@@ -34,6 +39,28 @@ pub fn dispatch(cmd: &str, tokens: &[String]) -> Result<(), String> {
         _ => {
             drop(args);
             Err(format!("unknown command '{cmd}'\n\n{USAGE}"))
+        }
+    }
+}
+
+/// `nidl fit`, its tokens parsed with clap: help on stdout, a parse error as its first line.
+fn fit_command(tokens: &[String]) -> Result<(), String> {
+    use clap::Parser;
+    let argv = std::iter::once("nidl fit".to_string()).chain(tokens.iter().cloned());
+    match fit::FitCommand::try_parse_from(argv) {
+        Ok(c) => fit::run(c.args),
+        Err(e) if !e.use_stderr() => {
+            print!("{e}");
+            Ok(())
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            Err(first.to_string())
         }
     }
 }

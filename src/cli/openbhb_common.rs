@@ -6,9 +6,8 @@
 
 use super::args::Args;
 use super::train_common::{
-    ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
+    view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
-use nidl::datasets::loader::Loader;
 use nidl::datasets::openbhb::{self, Modality, OpenBhb, Split, SyntheticConfig, Target};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::nn::Mlp;
@@ -42,15 +41,31 @@ impl OpenBhbData {
             .root
             .as_ref()
             .ok_or_else(|| "internal: OpenBHB used before it was loaded".to_string())?;
-        OpenBhb::new(root, Modality::VbmRoi, &[Target::Age, Target::Sex], split)
-            .map(Arc::new)
-            .map_err(|e| format!("option --data-dir: {e}"))
+        vbm_roi(
+            root,
+            &[Target::Age, Target::Sex],
+            split,
+            "option --data-dir",
+        )
     }
+}
+
+/// The `vbm_roi` features of `split` of the tree at `root` with `targets` as labels; read errors
+/// are prefixed with `what` (the option or key naming the folder).
+pub fn vbm_roi(
+    root: &Path,
+    targets: &[Target],
+    split: Split,
+    what: &str,
+) -> Result<Arc<OpenBhb>, String> {
+    OpenBhb::new(root, Modality::VbmRoi, targets, split)
+        .map(Arc::new)
+        .map_err(|e| format!("{what}: {e}"))
 }
 
 /// What `split` of the tree at `root` is, for messages: `OpenBHB train split of
 /// DIR/participants.tsv`.
-fn split_name(root: &Path, split: Split) -> String {
+pub fn split_name(root: &Path, split: Split) -> String {
     format!(
         "OpenBHB {} split of {}",
         split.name(),
@@ -59,7 +74,7 @@ fn split_name(root: &Path, split: Split) -> String {
 }
 
 /// The synthetic OpenBHB in the cache folder, generated on first use (and said so).
-fn synthetic_root() -> Result<PathBuf, String> {
+pub fn synthetic_root() -> Result<PathBuf, String> {
     let cache = openbhb::synthetic_cache_dir();
     let root = openbhb::synthetic::synthetic_root(&cache, SYNTHETIC_SEED);
     if !openbhb::synthetic::is_generated(&root, &SyntheticConfig::with_seed(SYNTHETIC_SEED)) {
@@ -120,29 +135,17 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
             Some(d) => d.clone(),
             None => synthetic_root()?,
         };
-        let load = |split| {
-            OpenBhb::new(&root, Modality::VbmRoi, &[Target::Age], split)
-                .map(Arc::new)
-                .map_err(|e| format!("option --data-dir: {e}"))
-        };
+        let load = |split| vbm_roi(&root, &[Target::Age], split, "option --data-dir");
         let views = MultiViews::new(self.mask.then(self.noise), 2).map_err(err)?;
-        let train = Loader::new(load(Split::Train)?, views.clone(), run.batch_size)
-            .map_err(err)?
-            .shuffle(true)
-            .seed(run.seed)
-            .limit_batches(run.limit_train)
-            .named(split_name(&root, Split::Train));
-        let val = Loader::new(load(Split::Val)?, views, run.batch_size)
-            .map_err(err)?
-            .seed(run.seed)
-            .limit_batches(run.limit_val)
-            .named(split_name(&root, Split::Val));
+        let names = [Split::Train, Split::Val].map(|s| split_name(&root, s));
+        let (train, val) =
+            view_loaders((load(Split::Train)?, load(Split::Val)?), views, run, names)?;
         let widths = [2 * run.latent, run.latent];
         let encoder = Mlp::<f32>::new(Modality::VbmRoi.n_features(), &widths, rng).map_err(err)?;
         self.root = Some(root);
         Ok(Sources {
-            train: Box::new(train),
-            val: Box::new(val),
+            train,
+            val,
             encoder: Box::new(encoder),
         })
     }

@@ -6,8 +6,7 @@
 use super::args::Args;
 use super::mnist_common::MnistData;
 use super::progress::positive;
-use super::train_common::train_command;
-use nidl::train::{SimClr, SimClrConfig};
+use super::train_common::{simclr_model, train_command};
 
 /// Usage of this subcommand.
 pub const USAGE: &str = "usage: nidl simclr-mnist [--data-dir data/mnist] [--epochs 10] \
@@ -32,16 +31,6 @@ pub fn run(args: Args) -> Result<(), String> {
         SIMCLR_HELP,
         (1e-4, 1e-4),
         |args| positive(args, "temperature", 0.1),
-        |temperature, parts| {
-            let run = parts.run;
-            let config = SimClrConfig {
-                lr: run.lr,
-                weight_decay: run.weight_decay,
-                temperature,
-                max_epochs: run.epochs,
-                ..SimClrConfig::default()
-            };
-            SimClr::new(parts.encoder, run.latent, config, parts.rng)
-        },
+        simclr_model,
     )
 }

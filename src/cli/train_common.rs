@@ -8,11 +8,12 @@ use super::progress::{count, non_negative, opt_count, positive, Progress};
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::error::RunInput;
+use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
-    ProbingSets, Trainer, TrainerConfig,
+    ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -170,6 +171,7 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
         callbacks,
         hparams,
     )
+    .map(drop)
 }
 
 /// The options every training command takes.
@@ -192,11 +194,16 @@ pub struct RunOptions {
     pub limit_val: Option<usize>,
     /// `--device`: where the model trains.
     pub device: Device,
-    log_dir: PathBuf,
-    checkpoint: bool,
-    resume: Option<PathBuf>,
-    resume_despite_changes: bool,
-    no_progress: bool,
+    /// `--log-dir`.
+    pub log_dir: PathBuf,
+    /// `--checkpoint`.
+    pub checkpoint: bool,
+    /// `--resume`.
+    pub resume: Option<PathBuf>,
+    /// `--resume-despite-changes`.
+    pub resume_despite_changes: bool,
+    /// `--no-progress`.
+    pub no_progress: bool,
 }
 
 impl RunOptions {
@@ -279,7 +286,8 @@ impl RunOptions {
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
     /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
     /// log folder, and the tags logged with non-finite values; `hparams` are the data's
-    /// ([`TrainingData::hparams`]). Errors name the option to change ([`error`](Self::error)).
+    /// ([`TrainingData::hparams`]). Returns the run's folder. Errors name the option to change
+    /// ([`error`](Self::error)).
     pub fn fit(
         &self,
         start: Instant,
@@ -288,7 +296,7 @@ impl RunOptions {
         val: &dyn BatchSource,
         callbacks: Vec<Box<dyn Callback>>,
         hparams: Vec<(String, String)>,
-    ) -> Result<(), String> {
+    ) -> Result<PathBuf, String> {
         let tc = TrainerConfig {
             max_epochs: self.epochs,
             limit_train_batches: self.limit_train,
@@ -311,17 +319,18 @@ impl RunOptions {
         let report = trainer
             .fit(model, train, Some(val))
             .map_err(|e| self.error(e))?;
+        let log_dir = report.log_dir.unwrap_or_else(|| self.log_dir.clone());
         println!(
             "done: {} epochs, {} steps in {:.1} s; logs in {}",
             report.epochs.len(),
             report.global_step,
             start.elapsed().as_secs_f64(),
-            report.log_dir.as_deref().unwrap_or(&self.log_dir).display()
+            log_dir.display()
         );
         if !report.non_finite.is_empty() {
             println!("{}", non_finite_summary(&report.non_finite));
         }
-        Ok(())
+        Ok(log_dir)
     }
 }
 
@@ -366,9 +375,12 @@ pub struct ProbeOptions {
     pub train_limit: Option<usize>,
     /// `--probe-test-limit`.
     pub test_limit: Option<usize>,
-    every: usize,
-    every_val: usize,
-    on_train_start: bool,
+    /// `--probe-every`.
+    pub every: usize,
+    /// `--probe-every-val`.
+    pub every_val: usize,
+    /// `--probe-on-train-start`.
+    pub on_train_start: bool,
 }
 
 impl ProbeOptions {
@@ -484,14 +496,30 @@ pub struct BarlowOptions {
 }
 
 impl BarlowOptions {
+    /// The options `--lambda`, `--proj-hidden`, `--proj-output` (`None`: 2 × latent, latent)
+    /// and `--warmup-epochs`.
+    pub fn new(
+        lambda: f64,
+        proj_hidden: Option<usize>,
+        proj_output: Option<usize>,
+        warmup_epochs: usize,
+    ) -> Self {
+        BarlowOptions {
+            lambda,
+            proj_hidden,
+            proj_output,
+            warmup_epochs,
+        }
+    }
+
     /// Reads `--lambda`, `--proj-hidden`, `--proj-output`, `--warmup-epochs`.
     pub fn parse(args: &mut Args) -> Result<Self, String> {
-        Ok(BarlowOptions {
-            lambda: non_negative(args, "lambda", 5e-3)?,
-            proj_hidden: opt_count(args, "proj-hidden", 1)?,
-            proj_output: opt_count(args, "proj-output", 1)?,
-            warmup_epochs: count(args, "warmup-epochs", 10, 0)?,
-        })
+        Ok(BarlowOptions::new(
+            non_negative(args, "lambda", 5e-3)?,
+            opt_count(args, "proj-hidden", 1)?,
+            opt_count(args, "proj-output", 1)?,
+            count(args, "warmup-epochs", 10, 0)?,
+        ))
     }
 
     /// Barlow Twins around `parts.encoder`, with nidl's `BarlowTwins` settings, these options
@@ -516,4 +544,68 @@ impl BarlowOptions {
             parts.rng,
         )
     }
+}
+
+/// SimCLR around `parts.encoder` (nidl's head [64, 32], AdamW, per-epoch cosine) with InfoNCE
+/// `temperature` and the run's learning rate and weight decay.
+pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr> {
+    let run = parts.run;
+    let config = SimClrConfig {
+        lr: run.lr,
+        weight_decay: run.weight_decay,
+        temperature,
+        max_epochs: run.epochs,
+        ..SimClrConfig::default()
+    };
+    SimClr::new(parts.encoder, run.latent, config, parts.rng)
+}
+
+/// y-Aware around `parts.encoder` (head latent → 2·latent → latent, Adam) with the `kernel` of
+/// bandwidth σ² (`sigma`) on the batch labels, `temperature`, and the run's learning rate and
+/// weight decay.
+pub fn yaware_model(
+    (kernel, sigma, temperature): (Kernel, f64, f64),
+    parts: ModelParts,
+) -> nidl::Result<YAware> {
+    let run = parts.run;
+    let config = YAwareConfig {
+        head: (run.latent, 2 * run.latent, run.latent),
+        kernel,
+        bandwidth: Bandwidth::Scalar(sigma * sigma),
+        temperature,
+        lr: run.lr,
+        weight_decay: run.weight_decay,
+        ..YAwareConfig::default()
+    };
+    YAware::new(parts.encoder, config, parts.rng)
+}
+
+/// The training (shuffled) and validation loaders of a run: `views` of the `sets`' samples,
+/// `--batch-size` per batch, seeded by `--seed`, limited to `--limit-train-batches` /
+/// `--limit-val-batches`, `names` saying what each set is (for messages).
+pub fn view_loaders<D, Tf>(
+    (train, val): (Arc<D>, Arc<D>),
+    views: Tf,
+    run: &RunOptions,
+    [train_name, val_name]: [String; 2],
+) -> Result<(Box<dyn BatchSource>, Box<dyn BatchSource>), String>
+where
+    D: Dataset + 'static,
+    Tf: Transform<D::Sample> + Clone + 'static,
+    Tf::Output: Collate,
+    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
+{
+    let err = |e: nidl::Error| e.to_string();
+    let train = Loader::new(train, views.clone(), run.batch_size)
+        .map_err(err)?
+        .shuffle(true)
+        .seed(run.seed)
+        .limit_batches(run.limit_train)
+        .named(train_name);
+    let val = Loader::new(val, views, run.batch_size)
+        .map_err(err)?
+        .seed(run.seed)
+        .limit_batches(run.limit_val)
+        .named(val_name);
+    Ok((Box::new(train), Box::new(val)))
 }

@@ -9,9 +9,8 @@
 use super::args::Args;
 use super::openbhb_common::OpenBhbData;
 use super::progress::positive;
-use super::train_common::train_command;
-use nidl::loss::Bandwidth;
-use nidl::train::{YAware, YAwareConfig};
+use super::train_common::{train_command, yaware_model};
+use nidl::loss::Kernel;
 
 /// Usage of this subcommand.
 pub const USAGE: &str = "usage: nidl yaware-openbhb [--data-dir DIR | synthetic default] [--epochs 10] \
@@ -38,19 +37,8 @@ pub fn run(args: Args) -> Result<(), String> {
         (1e-5, 5e-5),
         |args| {
             let sigma = positive(args, "sigma", 4.0)?;
-            Ok((sigma, positive(args, "temperature", 0.1)?))
+            Ok((Kernel::Gaussian, sigma, positive(args, "temperature", 0.1)?))
         },
-        |(sigma, temperature), parts| {
-            let run = parts.run;
-            let config = YAwareConfig {
-                head: (run.latent, 2 * run.latent, run.latent),
-                bandwidth: Bandwidth::Scalar(sigma * sigma),
-                temperature,
-                lr: run.lr,
-                weight_decay: run.weight_decay,
-                ..YAwareConfig::default()
-            };
-            YAware::new(parts.encoder, config, parts.rng)
-        },
+        yaware_model,
     )
 }

@@ -1,0 +1,284 @@
+//! Running one experiment: the run options, the data, the encoder, the method, the probing
+//! callbacks, then the shared fit of the built-in commands ([`RunOptions::fit`]).
+
+use super::data::{self, Input, OpenedData};
+use super::schema::{EncoderKind, Experiment, Method, ProbeKindSpec, ProbeSpec};
+use crate::cli::train_common::{
+    simclr_model, yaware_model, BarlowOptions, ModelParts, ProbeOptions, RunOptions,
+};
+use nidl::loss::Kernel;
+use nidl::nn::{LeNet, Mlp, Module};
+use nidl::probe::{
+    KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
+};
+use nidl::train::{
+    Callback, ClassificationProbing, Estimator, MultitaskProbing, ProbingSets, RegressionProbing,
+};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Trains the experiment `exp` (defaults filled in, checked) into the next `version_<N>` of its
+/// log folder, with `hparams` added to its `hparams.yaml`; returns the run's folder.
+pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, String> {
+    let start = Instant::now();
+    let run = run_options(exp)?;
+    run.check_resume()?;
+    let mut rng = StdRng::seed_from_u64(run.seed);
+    let data = data::open(exp, &run)?;
+    // The estimators size their schedules by the training batches: an empty set first.
+    nidl::train::preflight::non_empty("the training set", &*data.train)
+        .map_err(|e| run.error(e))?;
+    let encoder = encoder(exp, data.input, &mut rng)?;
+    let parts = ModelParts {
+        run: &run,
+        encoder,
+        steps_per_epoch: data.train.num_batches(),
+        rng: &mut rng,
+    };
+    let mut model = model(exp, parts)?;
+    run.place(&mut *model)?;
+    let callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    run.fit(
+        start,
+        &mut *model,
+        &*data.train,
+        &*data.val,
+        callbacks,
+        hparams,
+    )
+}
+
+/// The latent size of the encoder of `exp`.
+fn latent(exp: &Experiment) -> usize {
+    let e = &exp.encoder;
+    match e.kind {
+        Some(EncoderKind::Lenet) => e.latent.unwrap_or(32),
+        _ => e
+            .hidden
+            .as_ref()
+            .and_then(|h| h.last().copied())
+            .unwrap_or(32),
+    }
+}
+
+/// `[run]` as the commands' run options.
+fn run_options(exp: &Experiment) -> Result<RunOptions, String> {
+    let r = &exp.run;
+    Ok(RunOptions {
+        epochs: r.epochs,
+        batch_size: r.batch_size,
+        lr: r.lr.unwrap_or(r.method.default_lr_wd().0),
+        weight_decay: r.weight_decay.unwrap_or(r.method.default_lr_wd().1),
+        latent: latent(exp),
+        seed: r.seed,
+        limit_train: r.limit_train_batches,
+        limit_val: r.limit_val_batches,
+        device: r.device.parse().map_err(|e| format!("run.device: {e}"))?,
+        log_dir: r.log_dir.clone().unwrap_or_else(|| "lightning_logs".into()),
+        checkpoint: r.checkpoint,
+        resume: r.resume.clone(),
+        resume_despite_changes: r.resume_despite_changes,
+        no_progress: !r.progress,
+    })
+}
+
+/// `[probing]` as the commands' probing options.
+fn probe_options(exp: &Experiment) -> ProbeOptions {
+    let p = &exp.probing;
+    ProbeOptions {
+        kinds: Vec::new(),
+        max_iter: 200,
+        train_limit: p.train_limit,
+        test_limit: p.test_limit,
+        every: p.every,
+        every_val: p.every_val,
+        on_train_start: p.on_train_start,
+    }
+}
+
+/// The encoder of `[encoder]` for `input`, drawn from `rng`.
+fn encoder(
+    exp: &Experiment,
+    input: Input,
+    rng: &mut StdRng,
+) -> Result<Box<dyn Module<f32>>, String> {
+    let err = |e: nidl::Error| format!("encoder: {e}");
+    let e = &exp.encoder;
+    match (e.kind.unwrap_or(EncoderKind::Mlp), input) {
+        (EncoderKind::Mlp, Input::Features(d)) => {
+            let widths = e.hidden.clone().unwrap_or_else(|| vec![64, 32]);
+            Ok(Box::new(Mlp::<f32>::new(d, &widths, rng).map_err(err)?))
+        }
+        (EncoderKind::Lenet, Input::Image([1, 28, 28])) => Ok(Box::new(
+            LeNet::<f32>::new(latent(exp), rng).map_err(err)?,
+        )),
+        (EncoderKind::Mlp, Input::Image(s)) => Err(format!(
+            "encoder.kind = \"mlp\": takes feature vectors, the data are images of shape {s:?} (use lenet)"
+        )),
+        (EncoderKind::Lenet, other) => Err(format!(
+            "encoder.kind = \"lenet\": takes 1×28×28 images, the data are {other:?}"
+        )),
+    }
+}
+
+/// The yaware kernel named `name`.
+fn kernel(name: &str) -> Result<Kernel, String> {
+    Ok(match name {
+        "gaussian" => Kernel::Gaussian,
+        "epanechnikov" => Kernel::Epanechnikov,
+        "exponential" => Kernel::Exponential,
+        "linear" => Kernel::Linear,
+        "cosine" => Kernel::Cosine,
+        other => {
+            return Err(format!(
+                "method.kernel: unknown kernel '{other}' (expected gaussian, epanechnikov, exponential, linear or cosine)"
+            ))
+        }
+    })
+}
+
+/// The method of `[run]` with the options of `[method]`, around `parts.encoder`.
+fn model(exp: &Experiment, parts: ModelParts) -> Result<Box<dyn Estimator>, String> {
+    let o = &exp.method;
+    let err = |e: nidl::Error| e.to_string();
+    Ok(match exp.run.method {
+        Method::Simclr => Box::new(simclr_model(o.temperature.unwrap_or(0.1), parts).map_err(err)?),
+        Method::Yaware => {
+            let k = kernel(o.kernel.as_deref().unwrap_or("gaussian"))?;
+            let options = (k, o.sigma.unwrap_or(4.0), o.temperature.unwrap_or(0.1));
+            Box::new(yaware_model(options, parts).map_err(err)?)
+        }
+        Method::Barlow => {
+            let options = BarlowOptions::new(
+                o.lambda.unwrap_or(5e-3),
+                o.proj_hidden,
+                o.proj_output,
+                o.warmup_epochs.unwrap_or(10),
+            );
+            Box::new(options.build(parts).map_err(err)?)
+        }
+    })
+}
+
+/// The probes grouped by `group`, groups in order of first appearance, each probe with its
+/// index in `[[probe]]`.
+fn groups(probes: &[ProbeSpec]) -> Vec<Vec<(usize, &ProbeSpec)>> {
+    let mut out: Vec<(usize, Vec<(usize, &ProbeSpec)>)> = Vec::new();
+    for (i, p) in probes.iter().enumerate() {
+        match out.iter_mut().find(|(g, _)| *g == p.group) {
+            Some((_, members)) => members.push((i, p)),
+            None => out.push((p.group, vec![(i, p)])),
+        }
+    }
+    out.into_iter().map(|(_, m)| m).collect()
+}
+
+/// One probing callback per group of `[[probe]]`, scheduled by `[probing]`; groups on the same
+/// label columns share their probing sets (embedded once per model state).
+fn probe_callbacks(
+    exp: &Experiment,
+    data: &OpenedData,
+    opts: &ProbeOptions,
+) -> Result<Vec<Box<dyn Callback>>, String> {
+    if !opts.enabled() {
+        return Ok(Vec::new());
+    }
+    let mut shared: Vec<(Vec<usize>, ProbingSets)> = Vec::new();
+    let mut callbacks = Vec::new();
+    for group in groups(&exp.probes) {
+        let columns = group
+            .iter()
+            .map(|(i, p)| {
+                let task = p.task.as_deref().unwrap_or_default();
+                data::label_column(exp, &format!("probe[{i}].task"), task)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sets = match shared.iter().find(|(c, _)| *c == columns) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let s = (data.probing)(&columns, opts)?;
+                shared.push((columns, s.clone()));
+                s
+            }
+        };
+        callbacks.push(match &group[..] {
+            [(_, p)] => single_probe(p, sets, opts),
+            _ => multitask_probe(&group, sets, opts)?,
+        });
+    }
+    Ok(callbacks)
+}
+
+/// The callback of a probe alone in its group, logging `<ProbeName>/<metric>` (or `name`).
+fn single_probe(p: &ProbeSpec, sets: ProbingSets, opts: &ProbeOptions) -> Box<dyn Callback> {
+    let k = p.k.unwrap_or(5);
+    macro_rules! named {
+        ($probing:expr) => {{
+            let probing = $probing;
+            match &p.name {
+                Some(n) => opts.scheduled(probing.name(n.clone())),
+                None => opts.scheduled(probing),
+            }
+        }};
+    }
+    match p.kind {
+        ProbeKindSpec::Logreg => named!(ClassificationProbing::with_sets(sets, logreg(p))),
+        ProbeKindSpec::Knn => named!(ClassificationProbing::with_sets(
+            sets,
+            KNeighborsClassifier::new(k)
+        )),
+        ProbeKindSpec::Ridge => named!(RegressionProbing::with_sets(
+            sets,
+            Ridge::new().alpha(p.alpha.unwrap_or(1.0))
+        )),
+        ProbeKindSpec::KnnRegressor => named!(RegressionProbing::with_sets(
+            sets,
+            KNeighborsRegressor::new(k)
+        )),
+    }
+}
+
+/// The logistic regression of `p`.
+fn logreg(p: &ProbeSpec) -> LogisticRegression {
+    LogisticRegression::new()
+        .c(p.c.unwrap_or(1.0))
+        .max_iter(p.max_iter.unwrap_or(200))
+}
+
+/// The callback of a group of probes, one task each, logging `task<j>/<metric>` (or `name`).
+fn multitask_probe(
+    group: &[(usize, &ProbeSpec)],
+    sets: ProbingSets,
+    opts: &ProbeOptions,
+) -> Result<Box<dyn Callback>, String> {
+    let err = |e: nidl::Error| format!("probe: {e}");
+    let tasks = group
+        .iter()
+        .map(|(_, p)| {
+            let k = p.k.unwrap_or(5);
+            match p.kind {
+                ProbeKindSpec::Logreg => TaskProbe::LogisticRegression(logreg(p)),
+                ProbeKindSpec::Ridge => {
+                    TaskProbe::Ridge(Ridge::new().alpha(p.alpha.unwrap_or(1.0)))
+                }
+                ProbeKindSpec::Knn => TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(k)),
+                ProbeKindSpec::KnnRegressor => {
+                    TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(k))
+                }
+            }
+        })
+        .collect();
+    let mut probing = MultitaskProbing::with_sets(sets, MultiTask::new(tasks).map_err(err)?);
+    if group.iter().any(|(_, p)| p.name.is_some()) {
+        let names: Vec<String> = group
+            .iter()
+            .enumerate()
+            .map(|(j, (_, p))| p.name.clone().unwrap_or_else(|| format!("task{j}")))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        probing = probing.task_names(&names).map_err(err)?;
+    }
+    Ok(opts.scheduled(probing))
+}

@@ -1,0 +1,81 @@
+//! Experiment files (`nidl fit EXPERIMENT.toml`): any method on any supported data, encoder,
+//! views and probes, described in TOML.
+//!
+//! - [`schema`]: the keys and their defaults;
+//! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
+//! - [`data`]: the data formats; [`build`]: one run; [`sweep`]: one run per combination of a
+//!   `[sweep]` table.
+//!
+//! The built-in training commands are presets: their experiment files ship in
+//! `examples/experiments/` and [`run_preset`] runs one with overrides.
+
+pub mod build;
+pub mod data;
+pub mod load;
+pub mod schema;
+pub mod sweep;
+
+use schema::Experiment;
+use std::path::Path;
+
+/// The presets of the built-in training commands: `(command, experiment file)`.
+pub const PRESETS: [(&str, &str); 4] = [
+    (
+        "simclr-mnist",
+        include_str!("../../../examples/experiments/simclr-mnist.toml"),
+    ),
+    (
+        "yaware-openbhb",
+        include_str!("../../../examples/experiments/yaware-openbhb.toml"),
+    ),
+    (
+        "barlow-mnist",
+        include_str!("../../../examples/experiments/barlow-mnist.toml"),
+    ),
+    (
+        "barlow-openbhb",
+        include_str!("../../../examples/experiments/barlow-openbhb.toml"),
+    ),
+];
+
+/// Runs the preset of command `name` with the `--set`-style `overrides` (`key=value`). The
+/// preset's own relative paths resolve against `examples/experiments/` of this crate's source;
+/// the overrides' against the current folder.
+pub fn run_preset(name: &str, overrides: Vec<String>) -> Result<(), String> {
+    execute(preset(name, &overrides)?, false)
+}
+
+/// The preset of command `name` with `overrides` applied (see [`run_preset`]).
+pub fn preset(name: &str, overrides: &[String]) -> Result<Experiment, String> {
+    let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+        format!(
+            "--preset: no preset '{name}' (expected {})",
+            names.join(", ")
+        )
+    })?;
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/experiments");
+    load::parse(text, &format!("preset {name}"), &folder, overrides)
+}
+
+/// `exp` with the defaults that depend on its method and data filled in, checked.
+pub fn resolved(mut exp: Experiment) -> Result<Experiment, String> {
+    let (images, names) = data::peek(&exp.data)?;
+    exp.fill_defaults(images, names)?;
+    exp.check()?;
+    Ok(exp)
+}
+
+/// Prints the resolved `exp` as TOML (`print_config`), or runs it: once, or once per
+/// combination of its `[sweep]`.
+pub fn execute(exp: Experiment, print_config: bool) -> Result<(), String> {
+    if print_config {
+        print!("{}", load::to_toml(&resolved(exp)?)?);
+        return Ok(());
+    }
+    if exp.sweep.is_empty() {
+        build::run(&resolved(exp)?, Vec::new()).map(drop)
+    } else {
+        sweep::run(exp)
+    }
+}

@@ -1,0 +1,601 @@
+//! The experiment file's schema: one serde struct per table, unknown keys refused, every default
+//! written once (in the `default_*` functions and [`Experiment::fill_defaults`], which fills the
+//! defaults that depend on the method or the data format).
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A whole experiment file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// `[run]`: the method and the trainer's settings.
+    pub run: Run,
+    /// `[method]`: the method's own options.
+    #[serde(default)]
+    pub method: MethodOptions,
+    /// `[data]`: where the samples and labels come from.
+    pub data: Data,
+    /// `[encoder]`: the network that embeds a sample.
+    #[serde(default)]
+    pub encoder: Encoder,
+    /// `[views]`: the augmentations that make the two views of a sample.
+    #[serde(default)]
+    pub views: ViewsSpec,
+    /// `[probing]`: when the probes run and on how many samples.
+    #[serde(default)]
+    pub probing: ProbingSpec,
+    /// `[[probe]]`: the probes, in order.
+    #[serde(default, rename = "probe", skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeSpec>,
+    /// `[sweep]`: dotted keys, each with the list of values to run.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub sweep: toml::Table,
+}
+
+/// The self-supervised methods.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// SimCLR (InfoNCE on two views).
+    Simclr,
+    /// y-Aware contrastive learning (an auxiliary label weighs the positives).
+    Yaware,
+    /// Barlow Twins.
+    Barlow,
+}
+
+/// `[run]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// The method.
+    pub method: Method,
+    /// Epochs to train (10).
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Samples per training batch (128).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Seed of initialisation, shuffling and augmentations (42).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Learning rate (simclr 1e-4, yaware 1e-5, barlow 3e-4).
+    pub lr: Option<f64>,
+    /// Weight decay (simclr 1e-4, yaware 5e-5, barlow 5e-4).
+    pub weight_decay: Option<f64>,
+    /// Runs go to `log_dir/version_<N>/` ("lightning_logs" in the current folder).
+    pub log_dir: Option<PathBuf>,
+    /// At most this many training batches per epoch (all).
+    pub limit_train_batches: Option<usize>,
+    /// At most this many validation batches per epoch; 0: no validation (all).
+    pub limit_val_batches: Option<usize>,
+    /// Write a checkpoint after every epoch (false).
+    #[serde(default)]
+    pub checkpoint: bool,
+    /// Continue from this checkpoint (none).
+    pub resume: Option<PathBuf>,
+    /// Resume even when the checkpoint records other hyper-parameters (false).
+    #[serde(default)]
+    pub resume_despite_changes: bool,
+    /// `cpu` or `gpu` ("cpu").
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// Draw the progress bar on a terminal (true).
+    #[serde(default = "default_true")]
+    pub progress: bool,
+}
+
+/// `[method]`: each key applies to the methods named; a key set for another method is an error.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodOptions {
+    /// simclr, yaware: the InfoNCE temperature (0.1).
+    pub temperature: Option<f64>,
+    /// yaware: the kernel bandwidth σ on the auxiliary label (H = σ²) (4).
+    pub sigma: Option<f64>,
+    /// yaware: the kernel, gaussian | epanechnikov | exponential | linear | cosine ("gaussian").
+    pub kernel: Option<String>,
+    /// barlow: weight of the redundancy-reduction term (5e-3).
+    pub lambda: Option<f64>,
+    /// barlow: hidden width of the projection head (2 × latent).
+    pub proj_hidden: Option<usize>,
+    /// barlow: output width of the projection head (latent).
+    pub proj_output: Option<usize>,
+    /// barlow: epochs of linear warmup before the cosine (10).
+    pub warmup_epochs: Option<usize>,
+}
+
+/// The data formats.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The four MNIST idx files (raw or gzip) in `dir`.
+    Mnist,
+    /// An OpenBHB tree in `dir` (vbm_roi features); without `dir`, a synthetic one.
+    Openbhb,
+    /// `.npy` arrays: features N×D or images N×C×H×W, labels N or N×K.
+    Npy,
+}
+
+/// `[data]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Data {
+    /// The format.
+    pub format: Format,
+    /// mnist, openbhb: the data folder (mnist: `data/mnist`; openbhb: a synthetic OpenBHB).
+    pub dir: Option<PathBuf>,
+    /// npy: training samples.
+    pub train_x: Option<PathBuf>,
+    /// npy: training labels.
+    pub train_y: Option<PathBuf>,
+    /// npy: validation samples.
+    pub val_x: Option<PathBuf>,
+    /// npy: validation labels.
+    pub val_y: Option<PathBuf>,
+    /// npy: the samples the probes are fitted on (train_x).
+    pub probe_train_x: Option<PathBuf>,
+    /// npy: their labels (train_y).
+    pub probe_train_y: Option<PathBuf>,
+    /// npy: the samples the probes are scored on (val_x).
+    pub probe_test_x: Option<PathBuf>,
+    /// npy: their labels (val_y).
+    pub probe_test_y: Option<PathBuf>,
+    /// Names of the label columns (mnist ["digit"], openbhb ["age", "sex"], npy ["y0", …]).
+    pub label_names: Option<Vec<String>>,
+    /// The label y-Aware's kernel is computed on (the first of `label_names`).
+    pub ssl_label: Option<String>,
+}
+
+/// The encoders.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderKind {
+    /// Linear layers with ReLU between, on flat features.
+    Mlp,
+    /// The seed's LeNet on 1×28×28 images.
+    Lenet,
+}
+
+/// `[encoder]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encoder {
+    /// mlp | lenet (images: lenet; features: mlp).
+    pub kind: Option<EncoderKind>,
+    /// mlp: the layer widths; the last is the latent size ([64, 32]).
+    pub hidden: Option<Vec<usize>>,
+    /// lenet: the latent size (32).
+    pub latent: Option<usize>,
+}
+
+/// An augmentation of a feature vector.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TabularView {
+    /// Zeroes each feature with probability `prob`.
+    Mask {
+        /// The masking probability.
+        prob: f64,
+    },
+    /// With probability 0.5, adds N(0, std²) noise to every feature.
+    Noise {
+        /// The noise's standard deviation.
+        std: f64,
+    },
+}
+
+/// An augmentation of an image.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ImageView {
+    /// torchvision's RandomResizedCrop(size) (scale (0.08, 1), ratio (3/4, 4/3)).
+    RandomResizedCrop {
+        /// Output height and width.
+        size: usize,
+    },
+    /// torchvision's GaussianBlur(kernel) (σ drawn in (0.1, 2)).
+    GaussianBlur {
+        /// Kernel size (odd).
+        kernel: usize,
+    },
+}
+
+/// `[views]`: the augmentations, applied in order, twice per sample.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewsSpec {
+    /// Feature data ([{kind = "mask", prob = 0.8}, {kind = "noise", std = 0.5}]).
+    pub tabular: Option<Vec<TabularView>>,
+    /// Image data ([{kind = "random_resized_crop", size = 28}, {kind = "gaussian_blur",
+    /// kernel = 3}]), followed by ToTensor and Normalize(`mean`, `std`).
+    pub image: Option<Vec<ImageView>>,
+    /// Image data: per-channel mean of Normalize ([0.5]).
+    pub mean: Option<Vec<f32>>,
+    /// Image data: per-channel std of Normalize ([0.5]).
+    pub std: Option<Vec<f32>>,
+}
+
+/// `[probing]`: the schedule of every probing callback.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbingSpec {
+    /// Probe after every N-th training epoch and the last; 0: never (1).
+    #[serde(default = "default_every")]
+    pub every: usize,
+    /// Probe after every N-th validation epoch; 0: never (0).
+    #[serde(default)]
+    pub every_val: usize,
+    /// Also probe once before training (false).
+    #[serde(default)]
+    pub on_train_start: bool,
+    /// Fit the probes on the first N samples of their set (all).
+    pub train_limit: Option<usize>,
+    /// Score the probes on the first N samples of their set (all).
+    pub test_limit: Option<usize>,
+}
+
+impl Default for ProbingSpec {
+    fn default() -> Self {
+        ProbingSpec {
+            every: default_every(),
+            every_val: 0,
+            on_train_start: false,
+            train_limit: None,
+            test_limit: None,
+        }
+    }
+}
+
+/// The probes.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeKindSpec {
+    /// Logistic regression (classes).
+    Logreg,
+    /// Ridge regression (a continuous target).
+    Ridge,
+    /// k-NN classification.
+    Knn,
+    /// k-NN regression.
+    KnnRegressor,
+}
+
+/// `[[probe]]`: one probe on one label column.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// logreg | ridge | knn | knn_regressor.
+    pub kind: ProbeKindSpec,
+    /// The label column it predicts, one of `data.label_names` (the first).
+    pub task: Option<String>,
+    /// Probes of one group make one probing callback (0): alone, it logs `<ProbeName>/<metric>`;
+    /// with others, `task<j>/<metric>` (j: its place in the group).
+    #[serde(default)]
+    pub group: usize,
+    /// The tag prefix instead of `<ProbeName>` / `task<j>`.
+    pub name: Option<String>,
+    /// logreg: inverse regularisation strength (1.0).
+    pub c: Option<f64>,
+    /// logreg: L-BFGS iterations (200).
+    pub max_iter: Option<usize>,
+    /// ridge: penalty strength (1.0).
+    pub alpha: Option<f64>,
+    /// knn, knn_regressor: neighbours (5).
+    pub k: Option<usize>,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch_size() -> usize {
+    128
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_every() -> usize {
+    1
+}
+
+impl Method {
+    /// The default learning rate and weight decay (nidl's, as the built-in commands).
+    pub fn default_lr_wd(self) -> (f64, f64) {
+        match self {
+            Method::Simclr => (1e-4, 1e-4),
+            Method::Yaware => (1e-5, 5e-5),
+            Method::Barlow => (3e-4, 5e-4),
+        }
+    }
+}
+
+impl ProbeKindSpec {
+    /// The kind as written in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeKindSpec::Logreg => "logreg",
+            ProbeKindSpec::Ridge => "ridge",
+            ProbeKindSpec::Knn => "knn",
+            ProbeKindSpec::KnnRegressor => "knn_regressor",
+        }
+    }
+}
+
+/// The method's name as written in the file.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Simclr => "simclr",
+        Method::Yaware => "yaware",
+        Method::Barlow => "barlow",
+    }
+}
+
+/// Fails on the first key of `set` (`(key, is set)`) not in `allowed`, naming it and `owner`.
+fn only_allowed(
+    set: &[(&str, bool)],
+    allowed: &[&str],
+    table: &str,
+    owner: &str,
+) -> Result<(), String> {
+    match set.iter().find(|(k, on)| *on && !allowed.contains(k)) {
+        Some((k, _)) => Err(format!("{table}.{k}: does not apply to {owner}")),
+        None => Ok(()),
+    }
+}
+
+impl MethodOptions {
+    /// Each key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 7] {
+        [
+            ("temperature", self.temperature.is_some()),
+            ("sigma", self.sigma.is_some()),
+            ("kernel", self.kernel.is_some()),
+            ("lambda", self.lambda.is_some()),
+            ("proj_hidden", self.proj_hidden.is_some()),
+            ("proj_output", self.proj_output.is_some()),
+            ("warmup_epochs", self.warmup_epochs.is_some()),
+        ]
+    }
+}
+
+impl ProbeSpec {
+    /// Each option key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 4] {
+        [
+            ("c", self.c.is_some()),
+            ("max_iter", self.max_iter.is_some()),
+            ("alpha", self.alpha.is_some()),
+            ("k", self.k.is_some()),
+        ]
+    }
+}
+
+impl Experiment {
+    /// Fills the defaults that depend on the method or the data (`images`: the samples are
+    /// images; `label_names`: the format's default names), and refuses keys that do not apply
+    /// to the method, encoder, data or probe chosen.
+    pub fn fill_defaults(&mut self, images: bool, label_names: Vec<String>) -> Result<(), String> {
+        let m = self.run.method;
+        let (lr, wd) = m.default_lr_wd();
+        let cwd_logs =
+            std::path::absolute("lightning_logs").map_err(|e| format!("run.log_dir: {e}"))?;
+        self.run.log_dir.get_or_insert(cwd_logs);
+        self.run.lr.get_or_insert(lr);
+        self.run.weight_decay.get_or_insert(wd);
+        let o = &mut self.method;
+        let allowed: &[&str] = match m {
+            Method::Simclr => &["temperature"],
+            Method::Yaware => &["temperature", "sigma", "kernel"],
+            Method::Barlow => &["lambda", "proj_hidden", "proj_output", "warmup_epochs"],
+        };
+        let owner = format!("run.method = \"{}\"", method_name(m));
+        only_allowed(&o.set_keys(), allowed, "method", &owner)?;
+        match m {
+            Method::Simclr => {
+                o.temperature.get_or_insert(0.1);
+            }
+            Method::Yaware => {
+                o.temperature.get_or_insert(0.1);
+                o.sigma.get_or_insert(4.0);
+                o.kernel.get_or_insert_with(|| "gaussian".into());
+            }
+            Method::Barlow => {
+                o.lambda.get_or_insert(5e-3);
+                o.warmup_epochs.get_or_insert(10);
+            }
+        }
+        let names = self.data.label_names.get_or_insert(label_names).clone();
+        if m == Method::Yaware {
+            self.data.ssl_label.get_or_insert_with(|| names[0].clone());
+        } else if self.data.ssl_label.is_some() {
+            return Err(format!(
+                "data.ssl_label: does not apply to {owner} (only to yaware)"
+            ));
+        }
+        let e = &mut self.encoder;
+        let kind = *e.kind.get_or_insert(if images {
+            EncoderKind::Lenet
+        } else {
+            EncoderKind::Mlp
+        });
+        match kind {
+            EncoderKind::Mlp => {
+                if e.latent.is_some() {
+                    return Err("encoder.latent: does not apply to kind = \"mlp\" (its latent size is the last of encoder.hidden)".into());
+                }
+                e.hidden.get_or_insert_with(|| vec![64, 32]);
+            }
+            EncoderKind::Lenet => {
+                if e.hidden.is_some() {
+                    return Err(
+                        "encoder.hidden: does not apply to kind = \"lenet\" (set encoder.latent)"
+                            .into(),
+                    );
+                }
+                e.latent.get_or_insert(32);
+            }
+        }
+        let v = &mut self.views;
+        if images {
+            if v.tabular.is_some() {
+                return Err("views.tabular: the samples are images (set views.image)".into());
+            }
+            v.image.get_or_insert_with(|| {
+                vec![
+                    ImageView::RandomResizedCrop { size: 28 },
+                    ImageView::GaussianBlur { kernel: 3 },
+                ]
+            });
+            v.mean.get_or_insert_with(|| vec![0.5]);
+            v.std.get_or_insert_with(|| vec![0.5]);
+        } else {
+            let set = [
+                ("image", v.image.is_some()),
+                ("mean", v.mean.is_some()),
+                ("std", v.std.is_some()),
+            ];
+            only_allowed(&set, &[], "views", "feature vectors (set views.tabular)")?;
+            v.tabular.get_or_insert_with(|| {
+                vec![
+                    TabularView::Mask { prob: 0.8 },
+                    TabularView::Noise { std: 0.5 },
+                ]
+            });
+        }
+        for (i, p) in self.probes.iter_mut().enumerate() {
+            p.task.get_or_insert_with(|| names[0].clone());
+            let allowed: &[&str] = match p.kind {
+                ProbeKindSpec::Logreg => &["c", "max_iter"],
+                ProbeKindSpec::Ridge => &["alpha"],
+                ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => &["k"],
+            };
+            let owner = format!("kind = \"{}\"", p.kind.name());
+            only_allowed(&p.set_keys(), allowed, &format!("probe[{i}]"), &owner)?;
+            match p.kind {
+                ProbeKindSpec::Logreg => {
+                    p.c.get_or_insert(1.0);
+                    p.max_iter.get_or_insert(200);
+                }
+                ProbeKindSpec::Ridge => {
+                    p.alpha.get_or_insert(1.0);
+                }
+                ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => {
+                    p.k.get_or_insert(5);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails unless `v ≥ min`, naming `key`.
+fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be at least {min}, got {v}"))
+    }
+}
+
+/// Fails unless `v` is finite and `> 0` (`positive`) or `≥ 0`, naming `key`.
+fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
+    match v {
+        Some(v) if !v.is_finite() || v < 0.0 || (positive && v == 0.0) => Err(format!(
+            "{key}: must be a {} number, got {v}",
+            if positive {
+                "positive"
+            } else {
+                "finite, non-negative"
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Experiment {
+    /// Checks the ranges of the values and that `ssl_label` and each probe's `task` are among
+    /// `label_names` (call after [`fill_defaults`](Self::fill_defaults)); errors name the key.
+    pub fn check(&self) -> Result<(), String> {
+        let r = &self.run;
+        at_least("run.epochs", r.epochs, 1)?;
+        at_least("run.batch_size", r.batch_size, 2)?;
+        number("run.lr", r.lr, true)?;
+        number("run.weight_decay", r.weight_decay, false)?;
+        if let Some(n) = r.limit_train_batches {
+            at_least("run.limit_train_batches", n, 1)?;
+        }
+        if r.resume_despite_changes && r.resume.is_none() {
+            return Err("run.resume_despite_changes: only with run.resume".into());
+        }
+        let m = &self.method;
+        number("method.temperature", m.temperature, true)?;
+        number("method.sigma", m.sigma, true)?;
+        number("method.lambda", m.lambda, false)?;
+        for (key, v) in [
+            ("method.proj_hidden", m.proj_hidden),
+            ("method.proj_output", m.proj_output),
+        ] {
+            if let Some(v) = v {
+                at_least(key, v, 1)?;
+            }
+        }
+        for w in self.encoder.hidden.iter().flatten() {
+            at_least("encoder.hidden", *w, 1)?;
+        }
+        if self.encoder.hidden.as_ref().is_some_and(Vec::is_empty) {
+            return Err(
+                "encoder.hidden: needs at least one width (the last is the latent size)".into(),
+            );
+        }
+        if let Some(l) = self.encoder.latent {
+            at_least("encoder.latent", l, 1)?;
+        }
+        if let Some(n) = self.probing.train_limit {
+            at_least("probing.train_limit", n, 10)?;
+        }
+        if let Some(n) = self.probing.test_limit {
+            at_least("probing.test_limit", n, 1)?;
+        }
+        let names = self.data.label_names.as_deref().unwrap_or(&[]);
+        if names.is_empty() {
+            return Err("data.label_names: needs at least one name".into());
+        }
+        if let Some(i) = (1..names.len()).find(|&i| names[..i].contains(&names[i])) {
+            return Err(format!("data.label_names: '{}' given twice", names[i]));
+        }
+        let mut tasks: Vec<(String, &str)> = Vec::new();
+        if let Some(s) = &self.data.ssl_label {
+            tasks.push(("data.ssl_label".into(), s));
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            let key = format!("probe[{i}]");
+            number(&format!("{key}.c"), p.c, true)?;
+            number(&format!("{key}.alpha"), p.alpha, false)?;
+            if let Some(k) = p.k {
+                at_least(&format!("{key}.k"), k, 1)?;
+            }
+            if let Some(n) = p.max_iter {
+                at_least(&format!("{key}.max_iter"), n, 1)?;
+            }
+            if let Some(t) = &p.task {
+                tasks.push((format!("{key}.task"), t));
+            }
+        }
+        for (key, name) in tasks {
+            if !names.iter().any(|n| n == name) {
+                return Err(format!(
+                    "{key}: '{name}' is not one of data.label_names ({})",
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
