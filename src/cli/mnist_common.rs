@@ -6,7 +6,7 @@ use super::args::Args;
 use super::train_common::{
     view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
-use nidl::datasets::mnist::{self, Mnist, Split};
+use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::{mnist_contrast_transforms, mnist_scale_transforms, MultiViews};
 use nidl::nn::LeNet;
 use nidl::probe::{KNeighborsClassifier, LogisticRegression};
@@ -31,7 +31,7 @@ impl MnistData {
 }
 
 /// What the files of `split` in `dir` are, for messages: `MNIST train-* files in data/mnist`.
-pub fn split_name(dir: &Path, split: Split) -> String {
+pub fn split_name(dir: &Path, split: MnistSplit) -> String {
     format!("MNIST {}-* files in {}", split.prefix(), dir.display())
 }
 
@@ -46,8 +46,8 @@ pub fn load_sets(
             .map(Arc::new)
             .map_err(|e| format!("{what}: {e}"))
     };
-    let names = [Split::Train, Split::Test].map(|s| split_name(dir, s));
-    Ok(((load(Split::Train)?, load(Split::Test)?), names))
+    let names = [MnistSplit::Train, MnistSplit::Test].map(|s| split_name(dir, s));
+    Ok(((load(MnistSplit::Train)?, load(MnistSplit::Test)?), names))
 }
 
 impl TrainingData for MnistData {
@@ -88,7 +88,7 @@ probes: logreg = logistic regression on the digits (LogisticRegression/...);
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
         let (train, test) = self.sets()?;
-        let names = [Split::Train, Split::Test].map(|s| split_name(&self.data_dir, s));
+        let names = [MnistSplit::Train, MnistSplit::Test].map(|s| split_name(&self.data_dir, s));
         probe.sets(
             (Arc::clone(train), Arc::clone(test)),
             names,

@@ -8,7 +8,7 @@ use super::args::Args;
 use super::train_common::{
     view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
-use nidl::datasets::openbhb::{self, Modality, OpenBhb, Split, SyntheticConfig, Target};
+use nidl::datasets::openbhb::{self, Modality, OpenBhb, OpenBhbSplit, SyntheticConfig, Target};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::nn::Mlp;
 use nidl::probe::{
@@ -36,7 +36,7 @@ pub struct OpenBhbData {
 
 impl OpenBhbData {
     /// The `split` with age and sex as targets (the probes' sets).
-    fn labelled(&self, split: Split) -> Result<Arc<OpenBhb>, String> {
+    fn labelled(&self, split: OpenBhbSplit) -> Result<Arc<OpenBhb>, String> {
         let root = self
             .root
             .as_ref()
@@ -55,7 +55,7 @@ impl OpenBhbData {
 pub fn vbm_roi(
     root: &Path,
     targets: &[Target],
-    split: Split,
+    split: OpenBhbSplit,
     what: &str,
 ) -> Result<Arc<OpenBhb>, String> {
     OpenBhb::new(root, Modality::VbmRoi, targets, split)
@@ -65,7 +65,7 @@ pub fn vbm_roi(
 
 /// What `split` of the tree at `root` is, for messages: `OpenBHB train split of
 /// DIR/participants.tsv`.
-pub fn split_name(root: &Path, split: Split) -> String {
+pub fn split_name(root: &Path, split: OpenBhbSplit) -> String {
     format!(
         "OpenBHB {} split of {}",
         split.name(),
@@ -137,9 +137,13 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
         };
         let load = |split| vbm_roi(&root, &[Target::Age], split, "option --data-dir");
         let views = MultiViews::new(self.mask.then(self.noise), 2).map_err(err)?;
-        let names = [Split::Train, Split::Val].map(|s| split_name(&root, s));
-        let (train, val) =
-            view_loaders((load(Split::Train)?, load(Split::Val)?), views, run, names)?;
+        let names = [OpenBhbSplit::Train, OpenBhbSplit::Val].map(|s| split_name(&root, s));
+        let (train, val) = view_loaders(
+            (load(OpenBhbSplit::Train)?, load(OpenBhbSplit::Val)?),
+            views,
+            run,
+            names,
+        )?;
         let widths = [2 * run.latent, run.latent];
         let encoder = Mlp::<f32>::new(Modality::VbmRoi.n_features(), &widths, rng).map_err(err)?;
         self.root = Some(root);
@@ -151,7 +155,10 @@ probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task
     }
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
-        let (train, test) = (self.labelled(Split::Train)?, self.labelled(Split::Val)?);
+        let (train, test) = (
+            self.labelled(OpenBhbSplit::Train)?,
+            self.labelled(OpenBhbSplit::Val)?,
+        );
         let names = [train.split(), test.split()].map(|s| split_name(train.root(), s));
         probe.sets((train, test), names, || Ok(Identity))
     }

@@ -6,7 +6,7 @@
 use super::args::Args;
 use nidl::atomic_file::write_atomic_with;
 use nidl::datasets::loader::Loader;
-use nidl::datasets::mnist::{self, Mnist, Split};
+use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::{mnist_contrast_transforms, MultiViews};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
     if n == 0 {
         return Err("option --n: need at least one image".into());
     }
-    let mnist = Arc::new(Mnist::load(&data_dir, Split::Test).map_err(|e| e.to_string())?);
+    let mnist = Arc::new(Mnist::load(&data_dir, MnistSplit::Test).map_err(|e| e.to_string())?);
     if n > mnist.len() {
         return Err(format!(
             "option --n: {n} images asked, the test set has {}",

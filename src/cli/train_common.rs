@@ -107,8 +107,6 @@ pub struct ModelParts<'a> {
     pub run: &'a RunOptions,
     /// The encoder, drawn from `rng`.
     pub encoder: Box<dyn Module<f32>>,
-    /// Optimizer steps per epoch (training batches after `--limit-train-batches`).
-    pub steps_per_epoch: usize,
     /// The `--seed` RNG after the encoder: the head is drawn from it.
     pub rng: &'a mut StdRng,
 }
@@ -144,13 +142,12 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let sources = data.load(&run, &mut rng)?;
-    // The estimators size their schedules by the training batches: an empty set first.
+    // An empty training set first, naming the option to change.
     nidl::train::preflight::non_empty("the training set", &*sources.train)
         .map_err(|e| run.error(e))?;
     let parts = ModelParts {
         run: &run,
         encoder: sources.encoder,
-        steps_per_epoch: sources.train.num_batches(),
         rng: &mut rng,
     };
     let mut model = build(options, parts).map_err(|e| e.to_string())?;
@@ -533,16 +530,9 @@ impl BarlowOptions {
             lr: run.lr,
             weight_decay: run.weight_decay,
             warmup_epochs: self.warmup_epochs,
-            max_epochs: run.epochs,
             ..BarlowTwinsConfig::default()
         };
-        BarlowTwins::new(
-            parts.encoder,
-            run.latent,
-            parts.steps_per_epoch,
-            config,
-            parts.rng,
-        )
+        BarlowTwins::new(parts.encoder, run.latent, config, parts.rng)
     }
 }
 
@@ -554,7 +544,6 @@ pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr>
         lr: run.lr,
         weight_decay: run.weight_decay,
         temperature,
-        max_epochs: run.epochs,
         ..SimClrConfig::default()
     };
     SimClr::new(parts.encoder, run.latent, config, parts.rng)

@@ -14,12 +14,12 @@
 //! ```
 //!
 //! ([`mnist_contrast_transforms`]), its probing images `ToTensor → Normalize`
-//! ([`mnist_scale_transforms`]). Tabular transforms for feature vectors are [`Flatten`],
+//! ([`mnist_scale_transforms`]). Tabular transforms for feature vectors are [`FlattenSample`],
 //! [`RandomMask`] and [`GaussianNoise`].
 //!
 //! ```
 //! use nidl::datasets::transforms::{mnist_contrast_transforms, Image, MultiViews, Transform};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use nidl::rand::{rngs::StdRng, SeedableRng};
 //!
 //! # fn main() -> nidl::Result<()> {
 //! let digit = Image::gray(28, 28, vec![0u8; 784])?;
@@ -39,7 +39,7 @@ mod tabular;
 
 pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel2d};
 pub use image::{Image, Pixel};
-pub use tabular::{Flatten, GaussianNoise, RandomMask};
+pub use tabular::{FlattenSample, GaussianNoise, RandomMask};
 
 use crate::error::{Error, Result};
 use rand::{Rng, RngCore};

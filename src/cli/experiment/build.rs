@@ -27,14 +27,13 @@ pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, 
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let data = data::open(exp, &run)?;
-    // The estimators size their schedules by the training batches: an empty set first.
+    // An empty training set first, naming the key to change.
     nidl::train::preflight::non_empty("the training set", &*data.train)
         .map_err(|e| run.error(e))?;
     let encoder = encoder(exp, data.input, &mut rng)?;
     let parts = ModelParts {
         run: &run,
         encoder,
-        steps_per_epoch: data.train.num_batches(),
         rng: &mut rng,
     };
     let mut model = model(exp, parts)?;

@@ -7,7 +7,7 @@ use crate::cli::mnist_common;
 use crate::cli::openbhb_common::{self, split_name, vbm_roi};
 use crate::cli::train_common::{view_loaders, ProbeOptions, RunOptions};
 use nidl::datasets::loader::BatchSource;
-use nidl::datasets::openbhb::{Modality, Split as OpenBhbSplit, Target};
+use nidl::datasets::openbhb::{Modality, OpenBhbSplit, Target};
 use nidl::datasets::transforms::{
     mnist_contrast_transforms, GaussianNoise, Identity, MultiViews, Normalize, RandomMask,
     ToTensor, Transform, TransformExt,
