@@ -1,5 +1,7 @@
 //! Data sets: readers and writers for the files nidl trains and evaluates on.
 
+pub mod array;
+pub mod labels;
 pub mod loader;
 pub mod mnist;
 pub mod npy;
