@@ -68,7 +68,11 @@ impl FeatureArray {
     }
 
     /// Checks `[N, D]` finite features against `labels`; the message names the shapes.
-    fn from_parts(x: Vec<f32>, shape: &[usize], labels: LabelMatrix) -> Result<Self, String> {
+    pub(crate) fn from_parts(
+        x: Vec<f32>,
+        shape: &[usize],
+        labels: LabelMatrix,
+    ) -> Result<Self, String> {
         let &[n, d] = shape else {
             return Err(format!(
                 "expected features of shape [N, D], got shape {shape:?}"
