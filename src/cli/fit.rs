@@ -38,11 +38,14 @@ pub struct FitCommand {
 
 /// Runs `nidl fit`; `Err` is the one-line cause.
 pub fn run(args: FitArgs) -> Result<(), String> {
-    let exp = match (&args.experiment, &args.preset) {
+    let (exp, origin) = match (&args.experiment, &args.preset) {
         (_, Some(name)) if !args.print_config => return experiment::run_preset(name, args.set),
-        (_, Some(name)) => experiment::preset(name, &args.set)?,
-        (Some(file), None) => load::read(file, &args.set)?,
+        (_, Some(name)) => (
+            experiment::preset(name, &args.set)?,
+            format!("preset {name}"),
+        ),
+        (Some(file), None) => (load::read(file, &args.set)?, file.display().to_string()),
         (None, None) => return Err("give an EXPERIMENT.toml file or --preset NAME".into()),
     };
-    experiment::execute(exp, args.print_config)
+    experiment::execute(exp, args.print_config, &origin)
 }

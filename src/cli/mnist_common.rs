@@ -30,6 +30,9 @@ impl MnistData {
     }
 }
 
+/// The MNIST train and test sets.
+pub type MnistSets = (Arc<Mnist>, Arc<Mnist>);
+
 /// What the files of `split` in `dir` are, for messages: `MNIST train-* files in data/mnist`.
 pub fn split_name(dir: &Path, split: MnistSplit) -> String {
     format!("MNIST {}-* files in {}", split.prefix(), dir.display())
@@ -37,10 +40,7 @@ pub fn split_name(dir: &Path, split: MnistSplit) -> String {
 
 /// The MNIST train and test sets in `dir`, and what each is (for messages); read errors are
 /// prefixed with `what` (the option or key naming the folder).
-pub fn load_sets(
-    dir: &Path,
-    what: &str,
-) -> Result<((Arc<Mnist>, Arc<Mnist>), [String; 2]), String> {
+pub fn load_sets(dir: &Path, what: &str) -> Result<(MnistSets, [String; 2]), String> {
     let load = |split| {
         Mnist::load(dir, split)
             .map(Arc::new)

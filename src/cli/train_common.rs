@@ -569,6 +569,9 @@ pub fn yaware_model(
     YAware::new(parts.encoder, config, parts.rng)
 }
 
+/// A run's training and validation batches.
+pub type LoaderPair = (Box<dyn BatchSource>, Box<dyn BatchSource>);
+
 /// The training (shuffled) and validation loaders of a run: `views` of the `sets`' samples,
 /// `--batch-size` per batch, seeded by `--seed`, limited to `--limit-train-batches` /
 /// `--limit-val-batches`, `names` saying what each set is (for messages).
@@ -577,7 +580,7 @@ pub fn view_loaders<D, Tf>(
     views: Tf,
     run: &RunOptions,
     [train_name, val_name]: [String; 2],
-) -> Result<(Box<dyn BatchSource>, Box<dyn BatchSource>), String>
+) -> Result<LoaderPair, String>
 where
     D: Dataset + 'static,
     Tf: Transform<D::Sample> + Clone + 'static,

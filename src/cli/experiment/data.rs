@@ -6,6 +6,7 @@ use super::schema::{Data, Experiment, Format, ImageView, Method, TabularView};
 use crate::cli::mnist_common;
 use crate::cli::openbhb_common::{self, split_name, vbm_roi};
 use crate::cli::train_common::{view_loaders, ProbeOptions, RunOptions};
+use nidl::datasets::array::{ArrayDataset, FeatureArray};
 use nidl::datasets::loader::BatchSource;
 use nidl::datasets::openbhb::{Modality, OpenBhbSplit, Target};
 use nidl::datasets::transforms::{
@@ -14,7 +15,8 @@ use nidl::datasets::transforms::{
 };
 use nidl::train::ProbingSets;
 use rand::Rng;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What the encoder takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +47,12 @@ pub fn peek(data: &Data) -> Result<(bool, Vec<String>), String> {
     match data.format {
         Format::Mnist => Ok((true, vec!["digit".into()])),
         Format::Openbhb => Ok((false, Target::ALL.iter().map(|t| t.name().into()).collect())),
-        Format::Npy => Err("data.format = \"npy\": not available in this build yet".into()),
+        Format::Npy => {
+            let (train, _) = npy_pair(data, "train", &data.train_x, &data.train_y)?;
+            let images = matches!(train, ArrayDataset::Images(_));
+            let k = train.labels().n_columns();
+            Ok((images, (0..k).map(|j| format!("y{j}")).collect()))
+        }
     }
 }
 
@@ -54,7 +61,7 @@ pub fn open(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
     match exp.data.format {
         Format::Mnist => mnist(exp, run),
         Format::Openbhb => openbhb(exp, run),
-        Format::Npy => Err("data.format = \"npy\": not available in this build yet".into()),
+        Format::Npy => npy(exp, run),
     }
 }
 
@@ -213,6 +220,121 @@ fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         train,
         val,
         input: Input::Features(Modality::VbmRoi.n_features()),
+        probing,
+    })
+}
+
+/// The path of `data.<key>`, required for format npy and checked to exist.
+fn npy_path<'a>(key: &str, path: &'a Option<PathBuf>) -> Result<&'a Path, String> {
+    let p = path
+        .as_deref()
+        .ok_or_else(|| format!("data.{key}: required with format = \"npy\""))?;
+    if !p.is_file() {
+        return Err(format!("data.{key}: no such file: {}", p.display()));
+    }
+    Ok(p)
+}
+
+/// The samples `data.<set>_x` and labels `data.<set>_y`, read, and what they are (for messages).
+fn npy_pair(
+    data: &Data,
+    set: &str,
+    x: &Option<PathBuf>,
+    y: &Option<PathBuf>,
+) -> Result<(ArrayDataset, String), String> {
+    let (xk, yk) = (format!("{set}_x"), format!("{set}_y"));
+    let (xp, yp) = (npy_path(&xk, x)?, npy_path(&yk, y)?);
+    let set = ArrayDataset::from_npy(xp, yp).map_err(|e| format!("data.{xk} / data.{yk}: {e}"))?;
+    if let Some(names) = &data.label_names {
+        let k = set.labels().n_columns();
+        if names.len() != k {
+            return Err(format!(
+                "data.label_names: {} names for the {k} label columns of {}",
+                names.len(),
+                yp.display()
+            ));
+        }
+    }
+    Ok((
+        set,
+        format!("{} with labels {}", xp.display(), yp.display()),
+    ))
+}
+
+/// The feature vectors of an npy set, or an error naming the key for images.
+fn features(set: ArrayDataset, key: &str) -> Result<FeatureArray, String> {
+    match set {
+        ArrayDataset::Features(f) => Ok(f),
+        ArrayDataset::Images(_) => Err(format!(
+            "data.{key}: image arrays need the runtime image views, not in this build yet (feature arrays N×D work)"
+        )),
+    }
+}
+
+/// `.npy` feature arrays: train/val for training, probe_train/probe_test (default: train/val)
+/// for the probes.
+fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
+    let err = |e: nidl::Error| e.to_string();
+    let d = &exp.data;
+    let (train, train_name) = npy_pair(d, "train", &d.train_x, &d.train_y)?;
+    let (val, val_name) = npy_pair(d, "val", &d.val_x, &d.val_y)?;
+    let (train, val) = (features(train, "train_x")?, features(val, "val_x")?);
+    let ssl = match &d.ssl_label {
+        Some(name) => label_column(exp, "data.ssl_label", name)?,
+        None => 0,
+    };
+    let select =
+        |set: &FeatureArray, cols: &[usize]| set.select_labels(cols).map(Arc::new).map_err(err);
+    let input = Input::Features(train.n_features());
+    let views = MultiViews::new(tabular_views(exp)?, 2).map_err(err)?;
+    let (train_loader, val_loader) = view_loaders(
+        (select(&train, &[ssl])?, select(&val, &[ssl])?),
+        views,
+        run,
+        [train_name.clone(), val_name.clone()],
+    )?;
+    let probe_set =
+        |set: &str, x: &Option<PathBuf>, y: &Option<PathBuf>, default: (FeatureArray, String)| {
+            if x.is_none() && y.is_none() {
+                return Ok(default);
+            }
+            let (s, name) = npy_pair(d, set, x, y)?;
+            Ok::<_, String>((features(s, &format!("{set}_x"))?, name))
+        };
+    let (ptrain, ptrain_name) = probe_set(
+        "probe_train",
+        &d.probe_train_x,
+        &d.probe_train_y,
+        (train, train_name),
+    )?;
+    let (ptest, ptest_name) = probe_set(
+        "probe_test",
+        &d.probe_test_x,
+        &d.probe_test_y,
+        (val, val_name),
+    )?;
+    for (set, key) in [(&ptrain, "probe_train_y"), (&ptest, "probe_test_y")] {
+        let k = set.labels().n_columns();
+        let names = label_names(exp).len();
+        if k != names {
+            return Err(format!(
+                "data.{key}: {k} label columns, data.label_names has {names}"
+            ));
+        }
+    }
+    let probing: ProbingSetsFn = Box::new(move |columns, probe| {
+        let pick = |set: &FeatureArray| {
+            set.select_labels(columns)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        };
+        let names = [ptrain_name.clone(), ptest_name.clone()];
+        probe.sets((pick(&ptrain)?, pick(&ptest)?), names, || Ok(Identity))
+    });
+    Ok(OpenedData {
+        train: train_loader,
+        val: val_loader,
+        input,
         probing,
     })
 }

@@ -42,7 +42,7 @@ pub const PRESETS: [(&str, &str); 4] = [
 /// preset's own relative paths resolve against `examples/experiments/` of this crate's source;
 /// the overrides' against the current folder.
 pub fn run_preset(name: &str, overrides: Vec<String>) -> Result<(), String> {
-    execute(preset(name, &overrides)?, false)
+    execute(preset(name, &overrides)?, false, &format!("preset {name}"))
 }
 
 /// The preset of command `name` with `overrides` applied (see [`run_preset`]).
@@ -58,24 +58,26 @@ pub fn preset(name: &str, overrides: &[String]) -> Result<Experiment, String> {
     load::parse(text, &format!("preset {name}"), &folder, overrides)
 }
 
-/// `exp` with the defaults that depend on its method and data filled in, checked.
-pub fn resolved(mut exp: Experiment) -> Result<Experiment, String> {
-    let (images, names) = data::peek(&exp.data)?;
-    exp.fill_defaults(images, names)?;
-    exp.check()?;
+/// `exp` with the defaults that depend on its method and data filled in, checked; errors
+/// start with `origin` (the experiment file).
+pub fn resolved(mut exp: Experiment, origin: &str) -> Result<Experiment, String> {
+    let at = |e: String| format!("{origin}: {e}");
+    let (images, names) = data::peek(&exp.data).map_err(at)?;
+    exp.fill_defaults(images, names).map_err(at)?;
+    exp.check().map_err(at)?;
     Ok(exp)
 }
 
 /// Prints the resolved `exp` as TOML (`print_config`), or runs it: once, or once per
-/// combination of its `[sweep]`.
-pub fn execute(exp: Experiment, print_config: bool) -> Result<(), String> {
+/// combination of its `[sweep]`; `origin` names the experiment file in messages.
+pub fn execute(exp: Experiment, print_config: bool, origin: &str) -> Result<(), String> {
     if print_config {
-        print!("{}", load::to_toml(&resolved(exp)?)?);
+        print!("{}", load::to_toml(&resolved(exp, origin)?)?);
         return Ok(());
     }
     if exp.sweep.is_empty() {
-        build::run(&resolved(exp)?, Vec::new()).map(drop)
+        build::run(&resolved(exp, origin)?, Vec::new()).map(drop)
     } else {
-        sweep::run(exp)
+        sweep::run(exp, origin)
     }
 }

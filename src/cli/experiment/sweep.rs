@@ -47,8 +47,8 @@ fn shown(v: &toml::Value) -> String {
 }
 
 /// Runs every combination of `exp`'s `[sweep]` (each checked before the first run starts), then
-/// prints the table of final probe scores.
-pub fn run(mut exp: Experiment) -> Result<(), String> {
+/// prints the table of final probe scores; `origin` names the experiment file in messages.
+pub fn run(mut exp: Experiment, origin: &str) -> Result<(), String> {
     let sweep = std::mem::take(&mut exp.sweep);
     let axes = axes(&sweep)?;
     let mut runs = Vec::new();
@@ -62,7 +62,7 @@ pub fn run(mut exp: Experiment) -> Result<(), String> {
             let values: Vec<String> = combo.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             format!("sweep ({}): {why}", values.join(", "))
         };
-        runs.push((resolved(e).map_err(at)?, combo));
+        runs.push((resolved(e, origin).map_err(at)?, combo));
     }
     let mut rows = Vec::new();
     for (i, (e, combo)) in runs.iter().enumerate() {
