@@ -138,6 +138,81 @@ fn the_issues_experiment_runs_on_generated_npy_files() {
     );
 }
 
+/// A table of 120 subjects: `id`, `roi_0..roi_7`, `age`, `sex` (F/M), `split` (train/val).
+fn write_table(path: &Path) {
+    let mut rng = Lcg(5);
+    let mut text =
+        String::from("id,roi_0,roi_1,roi_2,roi_3,roi_4,roi_5,roi_6,roi_7,age,sex,split\n");
+    for i in 0..120 {
+        let age = 20 + rng.below(60);
+        let sex = if rng.below(2) == 0 { "F" } else { "M" };
+        let rois: Vec<String> = (0..8)
+            .map(|j| {
+                let signal = if j < 4 {
+                    (age as f64 - 50.0) / 20.0
+                } else {
+                    0.0
+                };
+                format!("{:.3}", signal + rng.below(1000) as f64 / 1000.0)
+            })
+            .collect();
+        let split = if i % 4 == 0 { "val" } else { "train" };
+        text += &format!("{i},{},{age},{sex},{split}\n", rois.join(","));
+    }
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_csv_table_split_by_a_column_trains_and_probes_its_named_labels() {
+    let s = Scratch::new("csv");
+    write_table(&s.join("subjects.csv"));
+    let file = s.join("csv.toml");
+    let text = r#"
+[run]
+method = "yaware"
+epochs = 1
+batch_size = 30
+log_dir = "logs"
+progress = false
+
+[data]
+format = "csv"
+file = "subjects.csv"
+features = ["roi_*"]
+labels = ["age", "sex"]
+ssl_label = "age"
+
+[encoder]
+hidden = [16, 8]
+
+[[probe]]
+kind = "ridge"
+task = "age"
+
+[[probe]]
+kind = "knn"
+task = "sex"
+group = 1
+k = 3
+"#;
+    fs::write(&file, text).unwrap();
+    let out = ok(&nidl(&["fit", file.to_str().unwrap()]));
+    assert!(out.contains("done: 1 epochs, 3 steps"), "{out}");
+    let tags = tags(&s.join("logs/version_0"));
+    assert!(tags.iter().any(|t| t == "Ridge/R2"), "{tags:?}");
+    assert!(
+        tags.iter().any(|t| t == "KNeighborsClassifier/accuracy"),
+        "{tags:?}"
+    );
+    // A key of another format is refused, naming it.
+    let bad = text.replace("file = \"subjects.csv\"", "train_x = \"x.npy\"");
+    fs::write(&file, bad).unwrap();
+    assert_fails(
+        &nidl(&["fit", file.to_str().unwrap()]),
+        &["data.train_x", "does not apply to format = \"csv\""],
+    );
+}
+
 /// Byte-compares the `metrics.csv` of `command args` and of `nidl fit --preset command sets`.
 fn assert_preset_matches(s: &Scratch, command: &str, args: &[&str], sets: &[&str]) {
     let cmd_logs = s.join(format!("{command}-cmd"));

@@ -9,6 +9,7 @@ use crate::cli::train_common::{view_loaders, ProbeOptions, RunOptions};
 use nidl::datasets::array::{ArrayDataset, FeatureArray};
 use nidl::datasets::loader::BatchSource;
 use nidl::datasets::openbhb::{Modality, OpenBhbSplit, Target};
+use nidl::datasets::table::{SplitBy, TableColumns, TableDataset};
 use nidl::datasets::transforms::{
     mnist_contrast_transforms, GaussianNoise, Identity, MultiViews, Normalize, RandomMask,
     ToTensor, Transform, TransformExt,
@@ -53,6 +54,14 @@ pub fn peek(data: &Data) -> Result<(bool, Vec<String>), String> {
             let k = train.labels().n_columns();
             Ok((images, (0..k).map(|j| format!("y{j}")).collect()))
         }
+        Format::Csv => {
+            if data.label_names.is_some() {
+                return Err(
+                    "data.label_names: with format = \"csv\" the names are data.labels".into(),
+                );
+            }
+            Ok((false, csv_columns(data)?.labels))
+        }
     }
 }
 
@@ -62,6 +71,7 @@ pub fn open(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         Format::Mnist => mnist(exp, run),
         Format::Openbhb => openbhb(exp, run),
         Format::Npy => npy(exp, run),
+        Format::Csv => csv(exp, run),
     }
 }
 
@@ -274,11 +284,23 @@ fn features(set: ArrayDataset, key: &str) -> Result<FeatureArray, String> {
 /// `.npy` feature arrays: train/val for training, probe_train/probe_test (default: train/val)
 /// for the probes.
 fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
-    let err = |e: nidl::Error| e.to_string();
     let d = &exp.data;
     let (train, train_name) = npy_pair(d, "train", &d.train_x, &d.train_y)?;
     let (val, val_name) = npy_pair(d, "val", &d.val_x, &d.val_y)?;
     let (train, val) = (features(train, "train_x")?, features(val, "val_x")?);
+    feature_arrays(exp, run, (train, train_name), (val, val_name))
+}
+
+/// Training and probing on feature arrays: `train` and `val` (each with what it is, for
+/// messages), the probes on `data.probe_train_*` / `data.probe_test_*` (default: the same).
+fn feature_arrays(
+    exp: &Experiment,
+    run: &RunOptions,
+    (train, train_name): (FeatureArray, String),
+    (val, val_name): (FeatureArray, String),
+) -> Result<OpenedData, String> {
+    let err = |e: nidl::Error| e.to_string();
+    let d = &exp.data;
     let ssl = match &d.ssl_label {
         Some(name) => label_column(exp, "data.ssl_label", name)?,
         None => 0,
@@ -337,4 +359,69 @@ fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         input,
         probing,
     })
+}
+
+/// The columns `data.features` and `data.labels` of a csv table (both required).
+fn csv_columns(d: &Data) -> Result<TableColumns, String> {
+    let required = |key: &str, v: &Option<Vec<String>>| {
+        v.clone().filter(|l| !l.is_empty()).ok_or_else(|| {
+            format!("data.{key}: required with format = \"csv\" (a list of column names)")
+        })
+    };
+    Ok(TableColumns {
+        features: required("features", &d.features)?,
+        labels: required("labels", &d.labels)?,
+        split: None,
+        categories: None,
+    })
+}
+
+/// The table at `data.<key>` with `columns`, errors naming the key.
+fn table(
+    key: &str,
+    path: &Path,
+    columns: &TableColumns,
+) -> Result<(FeatureArray, TableDataset, String), String> {
+    if !path.is_file() {
+        return Err(format!("data.{key}: no such file: {}", path.display()));
+    }
+    let t = TableDataset::read(path, columns).map_err(|e| format!("data.{key}: {e}"))?;
+    Ok((t.features().clone(), t, path.display().to_string()))
+}
+
+/// A csv table split by a column, or one table per split.
+fn csv(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
+    let d = &exp.data;
+    let columns = csv_columns(d)?;
+    let (train, val) = match (&d.file, &d.train_file, &d.val_file) {
+        (Some(file), None, None) => {
+            let column = d.split_column.clone().unwrap_or_else(|| "split".into());
+            let split = |value: &Option<String>, default: &str| TableColumns {
+                split: Some(SplitBy {
+                    column: column.clone(),
+                    value: value.clone().unwrap_or_else(|| default.into()),
+                }),
+                ..columns.clone()
+            };
+            let (train, _, name) = table("file", file, &split(&d.train_split, "train"))?;
+            let (val, _, _) = table("file", file, &split(&d.val_split, "val"))?;
+            let what = |v: &Option<String>, default: &str| {
+                format!("{name} ({column} = {})", v.as_deref().unwrap_or(default))
+            };
+            ((train, what(&d.train_split, "train")), (val, what(&d.val_split, "val")))
+        }
+        (None, Some(train_file), Some(val_file)) => {
+            let (train, t, train_name) = table("train_file", train_file, &columns)?;
+            let coded = TableColumns {
+                categories: Some(t.categories().to_vec()),
+                ..columns.clone()
+            };
+            let (val, _, val_name) = table("val_file", val_file, &coded)?;
+            ((train, train_name), (val, val_name))
+        }
+        _ => {
+            return Err("data.file: with format = \"csv\", give data.file (rows split by data.split_column) or data.train_file and data.val_file".into())
+        }
+    };
+    feature_arrays(exp, run, train, val)
 }

@@ -157,6 +157,9 @@ impl Experiment {
             &mut d.probe_train_y,
             &mut d.probe_test_x,
             &mut d.probe_test_y,
+            &mut d.file,
+            &mut d.train_file,
+            &mut d.val_file,
             &mut self.run.resume,
             &mut self.run.log_dir,
         ];

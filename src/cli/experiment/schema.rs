@@ -114,8 +114,11 @@ pub enum Format {
     Mnist,
     /// An OpenBHB tree in `dir` (vbm_roi features); without `dir`, a synthetic one.
     Openbhb,
-    /// `.npy` arrays: features N×D or images N×C×H×W, labels N or N×K.
+    /// `.npy` arrays: features N×D, labels N or N×K.
     Npy,
+    /// One CSV/TSV table (rows split by a column) or one per split: named feature and label
+    /// columns.
+    Csv,
 }
 
 /// `[data]`.
@@ -142,10 +145,27 @@ pub struct Data {
     pub probe_test_x: Option<PathBuf>,
     /// npy: their labels (val_y).
     pub probe_test_y: Option<PathBuf>,
-    /// Names of the label columns (mnist ["digit"], openbhb ["age", "sex"], npy ["y0", …]).
+    /// Names of the label columns (mnist ["digit"], openbhb ["age", "sex", "site"], npy ["y0",
+    /// …], csv: `labels`).
     pub label_names: Option<Vec<String>>,
     /// The label y-Aware's kernel is computed on (the first of `label_names`).
     pub ssl_label: Option<String>,
+    /// csv: one table holding every split (its rows split by `split_column`).
+    pub file: Option<PathBuf>,
+    /// csv: the training table (with `val_file`, instead of `file`).
+    pub train_file: Option<PathBuf>,
+    /// csv: the validation table.
+    pub val_file: Option<PathBuf>,
+    /// csv: feature columns, exact names or glob patterns (`roi_*`) in header order.
+    pub features: Option<Vec<String>>,
+    /// csv: label columns by name (non-numeric ones coded 0, 1, … in sorted order).
+    pub labels: Option<Vec<String>>,
+    /// csv with `file`: the column naming each row's split ("split").
+    pub split_column: Option<String>,
+    /// csv with `file`: its value on training rows ("train").
+    pub train_split: Option<String>,
+    /// csv with `file`: its value on validation rows ("val").
+    pub val_split: Option<String>,
 }
 
 /// The encoders.
@@ -365,6 +385,41 @@ impl MethodOptions {
     }
 }
 
+impl Data {
+    /// Each format-specific key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 17] {
+        [
+            ("dir", self.dir.is_some()),
+            ("train_x", self.train_x.is_some()),
+            ("train_y", self.train_y.is_some()),
+            ("val_x", self.val_x.is_some()),
+            ("val_y", self.val_y.is_some()),
+            ("probe_train_x", self.probe_train_x.is_some()),
+            ("probe_train_y", self.probe_train_y.is_some()),
+            ("probe_test_x", self.probe_test_x.is_some()),
+            ("probe_test_y", self.probe_test_y.is_some()),
+            ("file", self.file.is_some()),
+            ("train_file", self.train_file.is_some()),
+            ("val_file", self.val_file.is_some()),
+            ("features", self.features.is_some()),
+            ("labels", self.labels.is_some()),
+            ("split_column", self.split_column.is_some()),
+            ("train_split", self.train_split.is_some()),
+            ("val_split", self.val_split.is_some()),
+        ]
+    }
+
+    /// The format's name as written in the file.
+    pub fn format_name(&self) -> &'static str {
+        match self.format {
+            Format::Mnist => "mnist",
+            Format::Openbhb => "openbhb",
+            Format::Npy => "npy",
+            Format::Csv => "csv",
+        }
+    }
+}
+
 impl ProbeSpec {
     /// Each option key and whether it is set.
     fn set_keys(&self) -> [(&'static str, bool); 4] {
@@ -411,6 +466,31 @@ impl Experiment {
                 o.warmup_epochs.get_or_insert(10);
             }
         }
+        let allowed: &[&str] = match self.data.format {
+            Format::Mnist | Format::Openbhb => &["dir"],
+            Format::Npy => &[
+                "train_x",
+                "train_y",
+                "val_x",
+                "val_y",
+                "probe_train_x",
+                "probe_train_y",
+                "probe_test_x",
+                "probe_test_y",
+            ],
+            Format::Csv => &[
+                "file",
+                "train_file",
+                "val_file",
+                "features",
+                "labels",
+                "split_column",
+                "train_split",
+                "val_split",
+            ],
+        };
+        let owner = format!("format = \"{}\"", self.data.format_name());
+        only_allowed(&self.data.set_keys(), allowed, "data", &owner)?;
         let names = self.data.label_names.get_or_insert(label_names).clone();
         if m == Method::Yaware {
             self.data.ssl_label.get_or_insert_with(|| names[0].clone());
