@@ -32,12 +32,18 @@
 //! # }
 //! ```
 
+mod augment;
 mod blur;
+mod color;
+mod flip;
 mod image;
 mod resample;
 mod tabular;
 
+pub use augment::{ImageAugment, Pipeline, TabularAugment};
 pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel2d};
+pub use color::{adjust_brightness, adjust_contrast, RandomBrightness, RandomContrast};
+pub use flip::{hflip, vflip, RandomHorizontalFlip, RandomVerticalFlip};
 pub use image::{Image, Pixel};
 pub use tabular::{Flatten, GaussianNoise, RandomMask};
 
