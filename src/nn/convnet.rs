@@ -1,9 +1,9 @@
 //! A small configurable convolutional encoder for images of any size and channel count.
 
-use super::{AvgPool2d, Conv2d, Flatten, Linear, Module, Param, Relu, Sequential};
+use super::{AvgPool2d, Conv2d, Flatten, Linear, Module, Relu, Sequential, Visitor, VisitorMut};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
-use crate::tensor::{Conv2dGeometry, Element, Tensor};
+use crate::tensor::{Conv2dGeometry, Element};
 use rand::RngCore;
 
 /// What follows a block's ReLU. (Max pooling has no autograd op yet, so it is not offered.)
@@ -179,27 +179,11 @@ impl<T: Element> Module<T> for ConvNet<T> {
         self.layers.forward(g, x)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        self.layers.visit_params(prefix, f);
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
+        self.layers.visit(prefix, f);
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        self.layers.visit_params_mut(prefix, f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        self.layers.visit_buffers(prefix, f);
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
-        self.layers.visit_buffers_mut(prefix, f);
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
+        self.layers.visit_mut(prefix, f);
     }
 }

@@ -1,9 +1,9 @@
 //! Composition: `Relu`, `Flatten`, `Sequential`, and torchvision's `MLP`.
 
-use super::{join, BatchNorm1d, Linear, Module, Param};
+use super::{join, BatchNorm1d, Linear, Module, Visitor, VisitorMut};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
-use crate::tensor::{Element, Tensor};
+use crate::tensor::Element;
 use rand::RngCore;
 
 /// `max(x, 0)`.
@@ -14,8 +14,7 @@ impl<T: Element> Module<T> for Relu {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         g.relu(x)
     }
-    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
-    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+    crate::params!(T;);
 }
 
 /// `[N, d1, d2, ...]` → `[N, d1·d2·...]`.
@@ -26,8 +25,7 @@ impl<T: Element> Module<T> for Flatten {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         g.flatten(x)
     }
-    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
-    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+    crate::params!(T;);
 }
 
 /// Modules applied in order; their state is named by position (`0.weight`, `2.bias`, ...), as
@@ -65,35 +63,15 @@ impl<T: Element> Module<T> for Sequential<T> {
         self.layers.iter().try_fold(x, |h, l| l.forward(g, h))
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
         for (i, l) in self.layers.iter().enumerate() {
-            l.visit_params(&join(prefix, &i.to_string()), f);
+            l.visit(&join(prefix, &i.to_string()), f);
         }
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
         for (i, l) in self.layers.iter_mut().enumerate() {
-            l.visit_params_mut(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        for (i, l) in self.layers.iter().enumerate() {
-            l.visit_buffers(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
-        for (i, l) in self.layers.iter_mut().enumerate() {
-            l.visit_buffers_mut(&join(prefix, &i.to_string()), f);
+            l.visit_mut(&join(prefix, &i.to_string()), f);
         }
     }
 }
@@ -192,44 +170,23 @@ impl<T: Element> Module<T> for Mlp<T> {
         Ok(h)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
         for (i, l) in self.linears.iter().enumerate() {
-            l.visit_params(&join(prefix, &self.index(i).to_string()), f);
+            l.visit(&join(prefix, &self.index(i).to_string()), f);
             if let Some(norm) = self.norms.get(i) {
-                norm.visit_params(&join(prefix, &(self.index(i) + 1).to_string()), f);
+                norm.visit(&join(prefix, &(self.index(i) + 1).to_string()), f);
             }
         }
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
         let stride = self.index(1);
         let mut norms = self.norms.iter_mut();
         for (i, l) in self.linears.iter_mut().enumerate() {
-            l.visit_params_mut(&join(prefix, &(stride * i).to_string()), f);
+            l.visit_mut(&join(prefix, &(stride * i).to_string()), f);
             if let Some(norm) = norms.next() {
-                norm.visit_params_mut(&join(prefix, &(stride * i + 1).to_string()), f);
+                norm.visit_mut(&join(prefix, &(stride * i + 1).to_string()), f);
             }
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        for (i, norm) in self.norms.iter().enumerate() {
-            norm.visit_buffers(&join(prefix, &(self.index(i) + 1).to_string()), f);
-        }
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
-        let stride = self.index(1);
-        for (i, norm) in self.norms.iter_mut().enumerate() {
-            norm.visit_buffers_mut(&join(prefix, &(stride * i + 1).to_string()), f);
         }
     }
 }

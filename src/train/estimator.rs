@@ -8,7 +8,7 @@ use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
 use crate::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, YAwareInfoNce};
-use crate::nn::{move_to, param_grads, param_values_mut, Mlp, Module, ProjectionHead};
+use crate::nn::{move_to, param_grads, param_values_mut, Mlp, Module, ProjectionHead, State};
 use crate::optim::{Adam, AdamW, CosineAnnealingLr, LinearWarmupCosine, LrSchedule, Optimizer};
 use crate::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -211,10 +211,17 @@ impl<O: Optimizer<f32>> Parts<O> {
         f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
     ) {
         for (prefix, module) in [("encoder", &self.encoder), ("head", &self.head)] {
-            module.visit_params(prefix, &mut |name, p| {
-                f(&name, &p.value, grads.param(p.id()))
+            // Parameters first, then buffers, as the checkpoint lists them.
+            module.visit(prefix, &mut |name, s| {
+                if let State::Param(p) = s {
+                    f(name, &p.value, grads.param(p.id()))
+                }
             });
-            module.visit_buffers(prefix, &mut |name, b| f(&name, b, None));
+            module.visit(prefix, &mut |name, s| {
+                if let State::Buffer(b) = s {
+                    f(name, b, None)
+                }
+            });
         }
     }
 
