@@ -2,12 +2,13 @@
 //! callbacks, then the shared fit of the built-in commands ([`RunOptions::fit`]).
 
 use super::data::{self, Input, OpenedData};
+use super::formats;
 use super::schema::{EncoderKind, Experiment, Method, ProbeKindSpec, ProbeSpec};
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, ProbeOptions, RunOptions,
 };
 use nidl::loss::Kernel;
-use nidl::nn::{LeNet, Mlp, Module};
+use nidl::nn::{ConvBlock, ConvNet, LeNet, Mlp, Module, Pooling};
 use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
@@ -26,7 +27,7 @@ pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, 
     let run = run_options(exp)?;
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
-    let data = data::open(exp, &run)?;
+    let data = formats::open(exp, &run)?;
     // An empty training set first, naming the key to change.
     nidl::train::preflight::non_empty("the training set", &*data.train)
         .map_err(|e| run.error(e))?;
@@ -108,17 +109,52 @@ fn encoder(
     match (e.kind.unwrap_or(EncoderKind::Mlp), input) {
         (EncoderKind::Mlp, Input::Features(d)) => {
             let widths = e.hidden.clone().unwrap_or_else(|| vec![64, 32]);
-            Ok(Box::new(Mlp::<f32>::new(d, &widths, rng).map_err(err)?))
+            let mlp = match e.batch_norm {
+                Some(true) => Mlp::<f32>::with_batch_norm(d, &widths, rng),
+                _ => Mlp::<f32>::new(d, &widths, rng),
+            };
+            Ok(Box::new(mlp.map_err(err)?))
         }
         (EncoderKind::Lenet, Input::Image([1, 28, 28])) => Ok(Box::new(
             LeNet::<f32>::new(latent(exp), rng).map_err(err)?,
         )),
+        (EncoderKind::Convnet, Input::Image(shape)) => {
+            let blocks: Vec<ConvBlock> = e
+                .blocks
+                .iter()
+                .flatten()
+                .map(|b| {
+                    let pooling = match b.pool {
+                        0 => Pooling::None,
+                        k => Pooling::Avg(k),
+                    };
+                    ConvBlock::new(b.channels, b.kernel)
+                        .stride(b.stride)
+                        .padding(b.padding)
+                        .pooling(pooling)
+                })
+                .collect();
+            let net = ConvNet::<f32>::new(shape, &blocks, latent(exp), rng).map_err(err)?;
+            Ok(Box::new(net))
+        }
         (EncoderKind::Mlp, Input::Image(s)) => Err(format!(
-            "encoder.kind = \"mlp\": takes feature vectors, the data are images of shape {s:?} (use lenet)"
+            "encoder.kind = \"mlp\": takes feature vectors, the data are images of shape {s:?} (use convnet)"
         )),
         (EncoderKind::Lenet, other) => Err(format!(
-            "encoder.kind = \"lenet\": takes 1×28×28 images, the data are {other:?}"
+            "encoder.kind = \"lenet\": takes 1×28×28 images, the data are {}",
+            describe(other)
         )),
+        (EncoderKind::Convnet, Input::Features(d)) => Err(format!(
+            "encoder.kind = \"convnet\": takes images, the data are feature vectors of {d} values (use mlp)"
+        )),
+    }
+}
+
+/// What the encoder's input is, for messages.
+fn describe(input: Input) -> String {
+    match input {
+        Input::Features(d) => format!("feature vectors of {d} values"),
+        Input::Image([c, h, w]) => format!("{c}×{h}×{w} images"),
     }
 }
 

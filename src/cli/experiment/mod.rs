@@ -3,17 +3,21 @@
 //!
 //! - [`schema`]: the keys and their defaults;
 //! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
-//! - [`data`]: the data formats; [`build`]: one run; [`sweep`]: one run per combination of a
-//!   `[sweep]` table.
+//! - [`formats`]: the data formats ([`data`]: mnist, openbhb; [`arrays`]: npy, csv), [`views`]:
+//!   the augmentations; [`build`]: one run; [`sweep`]: one run per combination of a `[sweep]`
+//!   table.
 //!
 //! The built-in training commands are presets: their experiment files ship in
 //! `examples/experiments/` and [`run_preset`] runs one with overrides.
 
+pub mod arrays;
 pub mod build;
 pub mod data;
+pub mod formats;
 pub mod load;
 pub mod schema;
 pub mod sweep;
+pub mod views;
 
 use schema::Experiment;
 use std::path::Path;
@@ -62,8 +66,8 @@ pub fn preset(name: &str, overrides: &[String]) -> Result<Experiment, String> {
 /// start with `origin` (the experiment file).
 pub fn resolved(mut exp: Experiment, origin: &str) -> Result<Experiment, String> {
     let at = |e: String| format!("{origin}: {e}");
-    let (images, names) = data::peek(&exp.data).map_err(at)?;
-    exp.fill_defaults(images, names).map_err(at)?;
+    let (input, names) = formats::peek(&exp.data).map_err(at)?;
+    exp.fill_defaults(input, names).map_err(at)?;
     exp.check().map_err(at)?;
     Ok(exp)
 }

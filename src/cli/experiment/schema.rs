@@ -176,18 +176,51 @@ pub enum EncoderKind {
     Mlp,
     /// The seed's LeNet on 1×28×28 images.
     Lenet,
+    /// Convolution blocks then a linear to the latent size, for images of any size.
+    Convnet,
+}
+
+/// One block of a convnet: Conv2d → ReLU → average pooling.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConvBlockSpec {
+    /// Output channels.
+    pub channels: usize,
+    /// Square kernel size (3).
+    #[serde(default = "three")]
+    pub kernel: usize,
+    /// Stride (1).
+    #[serde(default = "one")]
+    pub stride: usize,
+    /// Zero padding (0).
+    #[serde(default)]
+    pub padding: usize,
+    /// Average pooling window after the ReLU; 0: none (0).
+    #[serde(default)]
+    pub pool: usize,
+}
+
+fn three() -> usize {
+    3
+}
+fn one() -> usize {
+    1
 }
 
 /// `[encoder]`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Encoder {
-    /// mlp | lenet (images: lenet; features: mlp).
+    /// mlp | lenet | convnet (1×28×28 images: lenet; other images: convnet; features: mlp).
     pub kind: Option<EncoderKind>,
     /// mlp: the layer widths; the last is the latent size ([64, 32]).
     pub hidden: Option<Vec<usize>>,
-    /// lenet: the latent size (32).
+    /// mlp: a BatchNorm1d after each hidden linear, before its ReLU (false).
+    pub batch_norm: Option<bool>,
+    /// lenet, convnet: the latent size (32).
     pub latent: Option<usize>,
+    /// convnet: the blocks ([{channels = 16, pool = 2}, {channels = 32, pool = 2}]).
+    pub blocks: Option<Vec<ConvBlockSpec>>,
 }
 
 /// An augmentation of a feature vector.
@@ -210,16 +243,51 @@ pub enum TabularView {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImageView {
-    /// torchvision's RandomResizedCrop(size) (scale (0.08, 1), ratio (3/4, 4/3)).
+    /// torchvision's RandomResizedCrop(size).
     RandomResizedCrop {
         /// Output height and width.
         size: usize,
+        /// Range of the crop's area fraction ([0.08, 1.0]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale: Option<[f64; 2]>,
+        /// Range of the crop's aspect ratio ([0.75, 1.3333]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ratio: Option<[f64; 2]>,
     },
-    /// torchvision's GaussianBlur(kernel) (σ drawn in (0.1, 2)).
+    /// torchvision's GaussianBlur(kernel).
     GaussianBlur {
         /// Kernel size (odd).
         kernel: usize,
+        /// Range σ is drawn from ([0.1, 2.0]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sigma: Option<[f32; 2]>,
     },
+    /// Mirrors left–right with probability `p`.
+    HorizontalFlip {
+        /// The probability (0.5).
+        #[serde(default = "half")]
+        p: f64,
+    },
+    /// Mirrors top–bottom with probability `p`.
+    VerticalFlip {
+        /// The probability (0.5).
+        #[serde(default = "half")]
+        p: f64,
+    },
+    /// ColorJitter(brightness = strength): a factor uniform in [1 − s, 1 + s].
+    Brightness {
+        /// The jitter strength.
+        strength: f64,
+    },
+    /// ColorJitter(contrast = strength).
+    Contrast {
+        /// The jitter strength.
+        strength: f64,
+    },
+}
+
+fn half() -> f64 {
+    0.5
 }
 
 /// `[views]`: the augmentations, applied in order, twice per sample.
@@ -228,12 +296,12 @@ pub enum ImageView {
 pub struct ViewsSpec {
     /// Feature data ([{kind = "mask", prob = 0.8}, {kind = "noise", std = 0.5}]).
     pub tabular: Option<Vec<TabularView>>,
-    /// Image data ([{kind = "random_resized_crop", size = 28}, {kind = "gaussian_blur",
-    /// kernel = 3}]), followed by ToTensor and Normalize(`mean`, `std`).
+    /// Image data (mnist: [{kind = "random_resized_crop", size = 28}, {kind = "gaussian_blur",
+    /// kernel = 3}]; npy: none), on `[0, 1]` pixels, followed by Normalize(`mean`, `std`).
     pub image: Option<Vec<ImageView>>,
-    /// Image data: per-channel mean of Normalize ([0.5]).
+    /// Image data: per-channel mean of Normalize (mnist: [0.5]; npy: no Normalize).
     pub mean: Option<Vec<f32>>,
-    /// Image data: per-channel std of Normalize ([0.5]).
+    /// Image data: per-channel std of Normalize (mnist: [0.5]).
     pub std: Option<Vec<f32>>,
 }
 
@@ -433,10 +501,14 @@ impl ProbeSpec {
 }
 
 impl Experiment {
-    /// Fills the defaults that depend on the method or the data (`images`: the samples are
-    /// images; `label_names`: the format's default names), and refuses keys that do not apply
-    /// to the method, encoder, data or probe chosen.
-    pub fn fill_defaults(&mut self, images: bool, label_names: Vec<String>) -> Result<(), String> {
+    /// Fills the defaults that depend on the method or the data (`input`: the `[C, H, W]` of
+    /// image samples, `None` for feature vectors; `label_names`: the format's default names),
+    /// and refuses keys that do not apply to the method, encoder, data or probe chosen.
+    pub fn fill_defaults(
+        &mut self,
+        input: Option<[usize; 3]>,
+        label_names: Vec<String>,
+    ) -> Result<(), String> {
         let m = self.run.method;
         let (lr, wd) = m.default_lr_wd();
         let cwd_logs =
@@ -500,41 +572,71 @@ impl Experiment {
             ));
         }
         let e = &mut self.encoder;
-        let kind = *e.kind.get_or_insert(if images {
-            EncoderKind::Lenet
-        } else {
-            EncoderKind::Mlp
-        });
+        let default_kind = match input {
+            None => EncoderKind::Mlp,
+            Some([1, 28, 28]) => EncoderKind::Lenet,
+            Some(_) => EncoderKind::Convnet,
+        };
+        let kind = *e.kind.get_or_insert(default_kind);
+        let set = [
+            ("hidden", e.hidden.is_some()),
+            ("batch_norm", e.batch_norm.is_some()),
+            ("latent", e.latent.is_some()),
+            ("blocks", e.blocks.is_some()),
+        ];
+        let (allowed, name): (&[&str], _) = match kind {
+            EncoderKind::Mlp => (&["hidden", "batch_norm"], "mlp"),
+            EncoderKind::Lenet => (&["latent"], "lenet"),
+            EncoderKind::Convnet => (&["latent", "blocks"], "convnet"),
+        };
+        only_allowed(&set, allowed, "encoder", &format!("kind = \"{name}\""))?;
         match kind {
             EncoderKind::Mlp => {
-                if e.latent.is_some() {
-                    return Err("encoder.latent: does not apply to kind = \"mlp\" (its latent size is the last of encoder.hidden)".into());
-                }
                 e.hidden.get_or_insert_with(|| vec![64, 32]);
+                e.batch_norm.get_or_insert(false);
             }
             EncoderKind::Lenet => {
-                if e.hidden.is_some() {
-                    return Err(
-                        "encoder.hidden: does not apply to kind = \"lenet\" (set encoder.latent)"
-                            .into(),
-                    );
-                }
                 e.latent.get_or_insert(32);
+            }
+            EncoderKind::Convnet => {
+                e.latent.get_or_insert(32);
+                e.blocks.get_or_insert_with(|| {
+                    [16, 32]
+                        .map(|channels| ConvBlockSpec {
+                            channels,
+                            kernel: 3,
+                            stride: 1,
+                            padding: 0,
+                            pool: 2,
+                        })
+                        .to_vec()
+                });
             }
         }
         let v = &mut self.views;
-        if images {
+        if input.is_some() {
             if v.tabular.is_some() {
                 return Err("views.tabular: the samples are images (set views.image)".into());
             }
-            v.image.get_or_insert_with(|| {
-                vec![
-                    ImageView::RandomResizedCrop { size: 28 },
-                    ImageView::GaussianBlur { kernel: 3 },
-                ]
-            });
-            v.mean.get_or_insert_with(|| vec![0.5]);
-            v.std.get_or_insert_with(|| vec![0.5]);
+            if self.data.format == Format::Mnist {
+                v.image.get_or_insert_with(|| {
+                    vec![
+                        ImageView::RandomResizedCrop {
+                            size: 28,
+                            scale: None,
+                            ratio: None,
+                        },
+                        ImageView::GaussianBlur {
+                            kernel: 3,
+                            sigma: None,
+                        },
+                    ]
+                });
+                v.mean.get_or_insert_with(|| vec![0.5]);
+                v.std.get_or_insert_with(|| vec![0.5]);
+            } else {
+                v.image.get_or_insert_with(Vec::new);
+            }
         } else {
             let set = [
                 ("image", v.image.is_some()),
