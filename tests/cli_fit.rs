@@ -213,6 +213,95 @@ k = 3
     );
 }
 
+#[test]
+fn npy_images_train_a_convnet_with_image_views_and_an_mlp_takes_batch_norm() {
+    let s = Scratch::new("images");
+    let mut rng = Lcg(3);
+    for (name, n) in [("train", 48), ("val", 16)] {
+        // 3×12×10 u8 images: class 1 bright on the left half, class 0 on the right.
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let class = rng.below(2);
+            for _c in 0..3 {
+                for _h in 0..12 {
+                    for w in 0..10 {
+                        let bright = (w < 5) == (class == 1);
+                        x.push(if bright { 200.0 } else { 20.0 } + rng.below(30) as f64);
+                    }
+                }
+            }
+            y.push(class as f64);
+        }
+        let x = Tensor::from_vec(x, &[n, 3, 12, 10]).unwrap();
+        write_tensor(s.join(format!("{name}_x.npy")), &x).unwrap();
+        let y = Tensor::from_vec(y, &[n]).unwrap();
+        write_tensor(s.join(format!("{name}_y.npy")), &y).unwrap();
+    }
+    let text = r#"
+[run]
+method = "simclr"
+epochs = 1
+batch_size = 16
+log_dir = "logs"
+progress = false
+
+[data]
+format = "npy"
+train_x = "train_x.npy"
+train_y = "train_y.npy"
+val_x = "val_x.npy"
+val_y = "val_y.npy"
+label_names = ["side"]
+
+[encoder]
+kind = "convnet"
+latent = 8
+blocks = [ { channels = 4, kernel = 3, pool = 2 }, { channels = 8, kernel = 3, stride = 1 } ]
+
+[views]
+image = [
+  { kind = "random_resized_crop", size = 12, width = 10, scale = [0.5, 1.0] },
+  { kind = "horizontal_flip" },
+  { kind = "brightness", strength = 0.4 },
+  { kind = "contrast", strength = 0.4 },
+  { kind = "gaussian_blur", kernel = 3 },
+]
+mean = [0.5, 0.5, 0.5]
+std = [0.25, 0.25, 0.25]
+
+[[probe]]
+kind = "logreg"
+"#;
+    let file = s.join("images.toml");
+    fs::write(&file, text).unwrap();
+    let out = ok(&nidl(&["fit", file.to_str().unwrap()]));
+    assert!(out.contains("done: 1 epochs, 3 steps"), "{out}");
+    assert!(tags(&s.join("logs/version_0")).contains(&"LogisticRegression/accuracy".to_string()));
+    // A LeNet takes 1×28×28 images only; an mlp takes feature vectors only.
+    let lenet = text.replace("kind = \"convnet\"", "kind = \"lenet\"").replace(
+        "blocks = [ { channels = 4, kernel = 3, pool = 2 }, { channels = 8, kernel = 3, stride = 1 } ]",
+        "",
+    );
+    fs::write(&file, lenet).unwrap();
+    assert_fails(
+        &nidl(&["fit", file.to_str().unwrap()]),
+        &["encoder.kind = \"lenet\"", "3×12×10 images"],
+    );
+    // The issue's tabular experiment with a batch-normed mlp.
+    write_npy_data(s.path());
+    let bn = ISSUE_TOML.replace("hidden = [64, 16]", "hidden = [64, 16]\nbatch_norm = true");
+    let file = s.join("bn.toml");
+    fs::write(&file, bn).unwrap();
+    ok(&nidl(&[
+        "fit",
+        file.to_str().unwrap(),
+        "--set",
+        "run.epochs=1",
+    ]));
+    let hp = fs::read_to_string(s.join("logs/version_1/hparams.yaml")).unwrap();
+    assert!(hp.contains("YAwareContrastiveLearning"), "{hp}");
+}
+
 /// Byte-compares the `metrics.csv` of `command args` and of `nidl fit --preset command sets`.
 fn assert_preset_matches(s: &Scratch, command: &str, args: &[&str], sets: &[&str]) {
     let cmd_logs = s.join(format!("{command}-cmd"));

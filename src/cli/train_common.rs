@@ -201,6 +201,30 @@ pub struct RunOptions {
     pub resume_despite_changes: bool,
     /// `--no-progress`.
     pub no_progress: bool,
+    /// Where the options came from, for messages.
+    pub source: OptionSource,
+}
+
+/// Where a run's options came from: what messages call an option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptionSource {
+    /// Command-line options: `option --batch-size`.
+    CommandLine,
+    /// An experiment file: `run.batch_size`, `data.dir` (`data` for the other data keys).
+    Experiment,
+}
+
+impl OptionSource {
+    /// What messages call the command-line `option` (`batch-size`).
+    pub fn name(self, option: &str) -> String {
+        match self {
+            OptionSource::CommandLine => format!("option --{option}"),
+            OptionSource::Experiment => match option {
+                "data-dir" => "data".into(),
+                other => format!("run.{}", other.replace('-', "_")),
+            },
+        }
+    }
 }
 
 impl RunOptions {
@@ -221,6 +245,7 @@ impl RunOptions {
             resume_despite_changes: args.flag("resume-despite-changes")?,
             no_progress: args.flag("no-progress")?,
             device: args.get_or("device", Device::Cpu)?,
+            source: OptionSource::CommandLine,
         })
     }
 
@@ -231,7 +256,7 @@ impl RunOptions {
         }
         model
             .move_to(self.device)
-            .map_err(|e| format!("option --device: {e}"))?;
+            .map_err(|e| format!("{}: {e}", self.source.name("device")))?;
         #[cfg(feature = "gpu")]
         if let Ok(gpu) = nidl::gpu::gpu() {
             println!("training on the GPU: {}", gpu.name());
@@ -244,12 +269,15 @@ impl RunOptions {
     pub fn check_resume(&self) -> Result<(), String> {
         match &self.resume {
             Some(r) if !r.is_file() => Err(format!(
-                "option --resume: no checkpoint file at {}",
+                "{}: no checkpoint file at {}",
+                self.source.name("resume"),
                 r.display()
             )),
-            None if self.resume_despite_changes => {
-                Err("option --resume-despite-changes: only with --resume PATH".into())
-            }
+            None if self.resume_despite_changes => Err(format!(
+                "{}: only with {}",
+                self.source.name("resume-despite-changes"),
+                self.source.name("resume")
+            )),
             _ => Ok(()),
         }
     }
@@ -262,17 +290,17 @@ impl RunOptions {
             nidl::Error::RunInput {
                 input: RunInput::BatchSize,
                 ..
-            } => format!("option --batch-size: {e}"),
+            } => format!("{}: {e}", self.source.name("batch-size")),
             nidl::Error::RunInput {
                 input: RunInput::Data,
                 ..
-            } => format!("option --data-dir: {e}"),
+            } => format!("{}: {e}", self.source.name("data-dir")),
             nidl::Error::Io { path, .. } if path.starts_with(&self.log_dir) => {
-                format!("option --log-dir: {e}")
+                format!("{}: {e}", self.source.name("log-dir"))
             }
             _ => match &self.resume {
                 Some(r) if e.to_string().contains(&r.display().to_string()) => {
-                    format!("option --resume: {e}")
+                    format!("{}: {e}", self.source.name("resume"))
                 }
                 _ => e.to_string(),
             },

@@ -139,7 +139,7 @@ pub fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         }
         ArrayDataset::Images(i) => {
             let input = Input::Image(i.image_shape());
-            let views = multi(views::image_pipeline(exp)?)?;
+            let views = multi(views::image_pipeline(exp, i.image_shape())?)?;
             let scale = Pipeline(views::normalize(exp)?.into_iter().collect());
             npy_sets(
                 exp,

@@ -5,7 +5,7 @@ use super::data::{self, Input, OpenedData};
 use super::formats;
 use super::schema::{EncoderKind, Experiment, Method, ProbeKindSpec, ProbeSpec};
 use crate::cli::train_common::{
-    simclr_model, yaware_model, BarlowOptions, ModelParts, ProbeOptions, RunOptions,
+    simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
 use nidl::loss::Kernel;
 use nidl::nn::{ConvBlock, ConvNet, LeNet, Mlp, Module, Pooling};
@@ -81,6 +81,7 @@ fn run_options(exp: &Experiment) -> Result<RunOptions, String> {
         resume: r.resume.clone(),
         resume_despite_changes: r.resume_despite_changes,
         no_progress: !r.progress,
+        source: OptionSource::Experiment,
     })
 }
 

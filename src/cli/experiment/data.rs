@@ -69,7 +69,7 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
             view_loaders(sets.clone(), views, run, names.clone())?
         }
         None => {
-            let pipeline = ToTensor.then(views::image_pipeline(exp)?);
+            let pipeline = ToTensor.then(views::image_pipeline(exp, [1, 28, 28])?);
             let views = MultiViews::new(pipeline, 2).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?
         }

@@ -245,8 +245,11 @@ pub enum TabularView {
 pub enum ImageView {
     /// torchvision's RandomResizedCrop(size).
     RandomResizedCrop {
-        /// Output height and width.
+        /// Output height (and width, unless `width` is set).
         size: usize,
+        /// Output width (`size`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        width: Option<usize>,
         /// Range of the crop's area fraction ([0.08, 1.0]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scale: Option<[f64; 2]>,
@@ -623,6 +626,7 @@ impl Experiment {
                     vec![
                         ImageView::RandomResizedCrop {
                             size: 28,
+                            width: None,
                             scale: None,
                             ratio: None,
                         },

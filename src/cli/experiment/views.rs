@@ -17,6 +17,7 @@ pub fn seed_mnist_views(exp: &Experiment) -> Result<Option<MnistContrastTransfor
     let seed_list = [
         ImageView::RandomResizedCrop {
             size: 28,
+            width: None,
             scale: None,
             ratio: None,
         },
@@ -48,16 +49,31 @@ pub fn normalize(exp: &Experiment) -> Result<Option<ImageAugment>, String> {
     }
 }
 
-/// The pipeline of `views.image` on `f32` images, then Normalize(`mean`, `std`) when set; errors
-/// name the item.
-pub fn image_pipeline(exp: &Experiment) -> Result<Pipeline<ImageAugment>, String> {
+/// The pipeline of `views.image` on `f32` images of `[C, H, W]` = `shape`, then
+/// Normalize(`mean`, `std`) when set; errors name the item. A crop must give `H × W` views: the
+/// probes embed the images as they are.
+pub fn image_pipeline(
+    exp: &Experiment,
+    [_, h, w]: [usize; 3],
+) -> Result<Pipeline<ImageAugment>, String> {
     let list = exp.views.image.as_deref().unwrap_or(&[]);
     let mut steps = Vec::with_capacity(list.len() + 1);
     for (i, v) in list.iter().enumerate() {
         let at = |e: nidl::Error| format!("views.image[{i}]: {e}");
         steps.push(match *v {
-            ImageView::RandomResizedCrop { size, scale, ratio } => {
-                let mut t = RandomResizedCrop::new(size).map_err(at)?;
+            ImageView::RandomResizedCrop {
+                size,
+                width,
+                scale,
+                ratio,
+            } => {
+                let width = width.unwrap_or(size);
+                if (size, width) != (h, w) {
+                    return Err(format!(
+                        "views.image[{i}]: a random_resized_crop of {size}×{width} on {h}×{w} images (the probes embed the images unchanged, so the views keep their size: size = {h}, width = {w})"
+                    ));
+                }
+                let mut t = RandomResizedCrop::with_size(size, width).map_err(at)?;
                 if let Some([lo, hi]) = scale {
                     t = t.scale(lo, hi).map_err(at)?;
                 }
