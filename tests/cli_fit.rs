@@ -5,12 +5,12 @@
 
 mod common;
 
-use common::cli::{assert_fails, nidl, MNIST_TINY};
+use common::cli::{assert_fails, nidl, ok, small_openbhb, MNIST_TINY};
 use common::{metrics_rows, Lcg, Scratch};
 use nidl::datasets::npy::write_tensor;
 use nidl::Tensor;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// The experiment of issue 14, exactly as written there.
@@ -46,16 +46,6 @@ task = "age"
 kind = "logreg"
 task = "sex"
 "#;
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// `nidl` run in the folder `cwd`.
 fn nidl_in(cwd: &Path, args: &[&str]) -> Output {
@@ -347,23 +337,6 @@ fn the_mnist_presets_reproduce_their_commands_byte_for_byte() {
     let mut sets = MNIST_TINY_SETS.to_vec();
     sets.push("method.warmup_epochs=1");
     assert_preset_matches(&s, "barlow-mnist", &args, &sets);
-}
-
-/// A synthetic OpenBHB of 300 training and 60 + 60 validation subjects under `s`.
-fn small_openbhb(s: &Scratch) -> PathBuf {
-    let data = s.join("openbhb");
-    ok(&nidl(&[
-        "make-openbhb",
-        "--out",
-        data.to_str().unwrap(),
-        "--train",
-        "300",
-        "--internal",
-        "60",
-        "--external",
-        "60",
-    ]));
-    data
 }
 
 #[test]

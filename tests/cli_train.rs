@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::cli::{assert_fails, MNIST_TINY};
+use common::cli::{assert_fails, ok, small_openbhb, MNIST_TINY};
 use common::Scratch;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,16 +21,6 @@ fn nidl_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// [`MNIST_TINY`] with `--lr 1e-2`, so that the model (and hence the probe) visibly moves in a
@@ -62,26 +52,6 @@ fn barlow(log_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
 /// The steps at which `tag` was logged.
 fn steps_of(rows: &[(u64, usize, String, f64)], tag: &str) -> Vec<u64> {
     rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect()
-}
-
-/// A synthetic OpenBHB of 300 training and 60 + 60 validation subjects under `s`.
-fn small_openbhb(s: &Scratch) -> PathBuf {
-    let data = s.join("openbhb");
-    ok(&nidl_env(
-        &[
-            "make-openbhb",
-            "--out",
-            data.to_str().unwrap(),
-            "--train",
-            "300",
-            "--internal",
-            "60",
-            "--external",
-            "60",
-        ],
-        &[],
-    ));
-    data
 }
 
 /// The metrics a classification probe logs under its name.

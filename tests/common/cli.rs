@@ -1,5 +1,7 @@
 //! Running the `nidl` binary (only with the `cli` feature, which builds it).
 
+use super::Scratch;
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Runs `nidl` with `args` and waits for it.
@@ -38,3 +40,31 @@ pub const MNIST_TINY: &[&str] = &[
     "--probe-test-limit",
     "200",
 ];
+
+/// The stdout of a run that must succeed (else a panic with its stderr).
+pub fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A synthetic OpenBHB of 300 training and 60 + 60 validation subjects under `s`.
+pub fn small_openbhb(s: &Scratch) -> PathBuf {
+    let data = s.join("openbhb");
+    ok(&nidl(&[
+        "make-openbhb",
+        "--out",
+        data.to_str().unwrap(),
+        "--train",
+        "300",
+        "--internal",
+        "60",
+        "--external",
+        "60",
+    ]));
+    data
+}

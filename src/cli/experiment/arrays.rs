@@ -23,35 +23,27 @@ trait LabelledSet: Dataset + Clone + Sized + 'static {
     fn n_label_columns(&self) -> usize;
 }
 
-impl LabelledSet for FeatureArray {
-    fn from_array(array: ArrayDataset) -> Option<Self> {
-        match array {
-            ArrayDataset::Features(f) => Some(f),
-            ArrayDataset::Images(_) => None,
+/// `LabelledSet` for an array set, the `ArrayDataset` variant holding it.
+macro_rules! labelled_set {
+    ($set:ty, $variant:ident) => {
+        impl LabelledSet for $set {
+            fn from_array(array: ArrayDataset) -> Option<Self> {
+                match array {
+                    ArrayDataset::$variant(s) => Some(s),
+                    _ => None,
+                }
+            }
+            fn with_labels(&self, columns: &[usize]) -> nidl::Result<Self> {
+                self.select_labels(columns)
+            }
+            fn n_label_columns(&self) -> usize {
+                self.labels().n_columns()
+            }
         }
-    }
-    fn with_labels(&self, columns: &[usize]) -> nidl::Result<Self> {
-        self.select_labels(columns)
-    }
-    fn n_label_columns(&self) -> usize {
-        self.labels().n_columns()
-    }
+    };
 }
-
-impl LabelledSet for ImageArray {
-    fn from_array(array: ArrayDataset) -> Option<Self> {
-        match array {
-            ArrayDataset::Images(i) => Some(i),
-            ArrayDataset::Features(_) => None,
-        }
-    }
-    fn with_labels(&self, columns: &[usize]) -> nidl::Result<Self> {
-        self.select_labels(columns)
-    }
-    fn n_label_columns(&self) -> usize {
-        self.labels().n_columns()
-    }
-}
+labelled_set!(FeatureArray, Features);
+labelled_set!(ImageArray, Images);
 
 /// The `[C, H, W]` of the npy training images (`None` for features), and their label names
 /// `y0, y1, …`.
@@ -135,42 +127,24 @@ pub fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         ArrayDataset::Features(f) => {
             let input = Input::Features(f.n_features());
             let views = multi(views::tabular_pipeline(exp)?)?;
-            npy_sets(exp, run, (f, train_name), views, || Identity, input)
+            let sets = npy_sets(exp, (f, train_name))?;
+            labelled_sets(exp, run, sets, views, || Identity, input)
         }
         ArrayDataset::Images(i) => {
             let input = Input::Image(i.image_shape());
             let views = multi(views::image_pipeline(exp, i.image_shape())?)?;
             let scale = Pipeline(views::normalize(exp)?.into_iter().collect());
-            npy_sets(
-                exp,
-                run,
-                (i, train_name),
-                views,
-                move || scale.clone(),
-                input,
-            )
+            let sets = npy_sets(exp, (i, train_name))?;
+            labelled_sets(exp, run, sets, views, move || scale.clone(), input)
         }
     }
 }
 
-/// The npy sets of `S` after the training one: validation, then the probing sets.
-fn npy_sets<S, Tf, Pf>(
+/// The npy sets of `S`: `train`, then validation and the probing sets.
+fn npy_sets<S: LabelledSet>(
     exp: &Experiment,
-    run: &RunOptions,
     train: (S, String),
-    views: Tf,
-    probe_transform: impl Fn() -> Pf + 'static,
-    input: Input,
-) -> Result<OpenedData, String>
-where
-    S: LabelledSet,
-    Tf: Transform<S::Sample> + Clone + 'static,
-    Tf::Output: Collate,
-    <Tf::Output as Collate>::Item: Stack<Elem = f32>,
-    Pf: Transform<S::Sample> + 'static,
-    Pf::Output: Collate,
-    <Pf::Output as Collate>::Item: Stack<Elem = f32>,
-{
+) -> Result<[(S, String); 4], String> {
     let d = &exp.data;
     let val = npy_set::<S>(d, "val", (&d.val_x, &d.val_y), None)?;
     let ptrain = npy_set(
@@ -185,14 +159,7 @@ where
         (&d.probe_test_x, &d.probe_test_y),
         Some(&val),
     )?;
-    labelled_sets(
-        exp,
-        run,
-        [train, val, ptrain, ptest],
-        views,
-        probe_transform,
-        input,
-    )
+    Ok([train, val, ptrain, ptest])
 }
 
 /// Training on `train` and `val` with `views` (the multi-view transform), probing on `probe_train` and `probe_test` (each

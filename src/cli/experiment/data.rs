@@ -63,7 +63,7 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         .clone()
         .unwrap_or_else(nidl::datasets::mnist::default_dir);
     let (sets, names) = mnist_common::load_sets(&dir, "data.dir")?;
-    let (train, val) = match views::seed_mnist_views(exp)? {
+    let (train, val) = match views::seed_mnist_transforms(exp)? {
         Some(seed) => {
             let views = MultiViews::new(seed, 2).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?

@@ -293,6 +293,22 @@ fn half() -> f64 {
     0.5
 }
 
+/// The seed's MNIST views: `RandomResizedCrop(28)` then `GaussianBlur(3)` (mnist's default).
+pub fn seed_mnist_views() -> Vec<ImageView> {
+    vec![
+        ImageView::RandomResizedCrop {
+            size: 28,
+            width: None,
+            scale: None,
+            ratio: None,
+        },
+        ImageView::GaussianBlur {
+            kernel: 3,
+            sigma: None,
+        },
+    ]
+}
+
 /// `[views]`: the augmentations, applied in order, twice per sample.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -622,20 +638,7 @@ impl Experiment {
                 return Err("views.tabular: the samples are images (set views.image)".into());
             }
             if self.data.format == Format::Mnist {
-                v.image.get_or_insert_with(|| {
-                    vec![
-                        ImageView::RandomResizedCrop {
-                            size: 28,
-                            width: None,
-                            scale: None,
-                            ratio: None,
-                        },
-                        ImageView::GaussianBlur {
-                            kernel: 3,
-                            sigma: None,
-                        },
-                    ]
-                });
+                v.image.get_or_insert_with(seed_mnist_views);
                 v.mean.get_or_insert_with(|| vec![0.5]);
                 v.std.get_or_insert_with(|| vec![0.5]);
             } else {

@@ -5,7 +5,7 @@
 //! onto [`mnist_contrast_transforms`] instead: the seed crops and blurs the `u8` image with
 //! PIL's integer rounding, which the `f32` pipeline does not reproduce.
 
-use super::schema::{Experiment, ImageView, TabularView};
+use super::schema::{seed_mnist_views, Experiment, ImageView, TabularView};
 use nidl::datasets::transforms::{
     mnist_contrast_transforms, GaussianBlur, GaussianNoise, ImageAugment, MnistContrastTransforms,
     Normalize, Pipeline, RandomBrightness, RandomContrast, RandomHorizontalFlip, RandomMask,
@@ -13,21 +13,9 @@ use nidl::datasets::transforms::{
 };
 
 /// The seed's MNIST views, when `[views]` lists exactly them (see the module docs).
-pub fn seed_mnist_views(exp: &Experiment) -> Result<Option<MnistContrastTransforms>, String> {
-    let seed_list = [
-        ImageView::RandomResizedCrop {
-            size: 28,
-            width: None,
-            scale: None,
-            ratio: None,
-        },
-        ImageView::GaussianBlur {
-            kernel: 3,
-            sigma: None,
-        },
-    ];
+pub fn seed_mnist_transforms(exp: &Experiment) -> Result<Option<MnistContrastTransforms>, String> {
     let v = &exp.views;
-    let is_seed = v.image.as_deref() == Some(&seed_list[..])
+    let is_seed = v.image.as_ref() == Some(&seed_mnist_views())
         && v.mean.as_deref() == Some(&[0.5][..])
         && v.std.as_deref() == Some(&[0.5][..]);
     if !is_seed {
