@@ -4,13 +4,14 @@
 //! `barlow-openbhb`, and the fit call that prints the final line.
 
 use super::args::Args;
-use super::progress::{count, non_negative, opt_count, positive, Progress};
+use super::progress::{count, non_negative, opt_count, positive};
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::error::RunInput;
 use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
+use nidl::train::console::ConsoleReporter;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
@@ -334,7 +335,7 @@ impl RunOptions {
         };
         let mut trainer = Trainer::new(tc)
             .log_dir(&self.log_dir, self.checkpoint)
-            .reporter(Box::new(Progress::new(!self.no_progress)));
+            .reporter(Box::new(ConsoleReporter::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);
         }
