@@ -5,6 +5,7 @@
 
 use super::schema::Experiment;
 use super::{build, load, resolved};
+use nidl::log::Metrics;
 use std::path::{Path, PathBuf};
 
 /// The sweep's keys and their values, in file order; errors name a key whose value is no list.
@@ -85,24 +86,13 @@ fn is_probe_tag(tag: &str) -> bool {
 /// The last value of each probe tag of the run in `dir` (its `metrics.csv`), tags in the order
 /// they first appear.
 fn last_probe_values(dir: &Path) -> Result<Vec<(String, String)>, String> {
-    let path = dir.join("metrics.csv");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut last: Vec<(String, String)> = Vec::new();
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.splitn(4, ',').collect();
-        let [_, _, tag, value] = fields[..] else {
-            continue;
-        };
-        if !is_probe_tag(tag) {
-            continue;
-        }
-        match last.iter_mut().find(|(t, _)| t == tag) {
-            Some(slot) => slot.1 = value.to_string(),
-            None => last.push((tag.to_string(), value.to_string())),
-        }
-    }
-    Ok(last)
+    let metrics = Metrics::read(dir.join("metrics.csv")).map_err(|e| e.to_string())?;
+    Ok(metrics
+        .tags()
+        .into_iter()
+        .filter(|t| is_probe_tag(t))
+        .filter_map(|t| metrics.last(t).map(|v| (t.to_string(), v.to_string())))
+        .collect())
 }
 
 /// The results table: a header (`version`, the swept keys, the probe tags), then one row per
