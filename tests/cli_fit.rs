@@ -470,6 +470,24 @@ fn a_sweep_runs_every_combination_and_prints_the_final_scores() {
         assert_eq!(row[col].parse::<f64>().unwrap(), r2);
     }
     assert!(!s.join("logs/version_2").exists());
+    // nidl 0.0.1's `cv|[…]` values sweep the same way, to the same scores.
+    let cv = ISSUE_TOML
+        .replace("epochs = 3", "epochs = 1")
+        .replace("lr = 1e-4", "lr = \"cv|[1e-3, 3e-3]\"")
+        .replace("log_dir = \"logs\"", "log_dir = \"logs_cv\"");
+    fs::write(&file, cv).unwrap();
+    let out_cv = ok(&nidl(&["fit", file.to_str().unwrap()]));
+    let table_cv: Vec<&str> = out_cv
+        .lines()
+        .skip_while(|l| !l.starts_with("sweep results"))
+        .collect();
+    let table_all: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("sweep results"))
+        .collect();
+    assert_eq!(table_cv, table_all);
+    let hp = fs::read_to_string(s.join("logs_cv/version_1/hparams.yaml")).unwrap();
+    assert!(hp.contains("run.lr: 0.003\n"), "{hp}");
 }
 
 /// Writes `text` as `bad.toml` in `s` and runs `nidl fit` on it with `sets`.

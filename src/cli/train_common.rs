@@ -277,7 +277,10 @@ impl RunOptions {
             None if self.resume_despite_changes => Err(format!(
                 "{}: only with {}",
                 self.source.name("resume-despite-changes"),
-                self.source.name("resume")
+                match self.source {
+                    OptionSource::CommandLine => "--resume PATH",
+                    OptionSource::Experiment => "run.resume",
+                }
             )),
             _ => Ok(()),
         }

@@ -40,6 +40,17 @@ pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, 
     let mut model = model(exp, parts)?;
     run.place(&mut *model)?;
     let callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    // The views shape the trajectory: recorded, and compared on resume.
+    let mut hparams = hparams;
+    let v = &exp.views;
+    let tabular = v.tabular.as_deref().unwrap_or_default();
+    let image = v.image.as_deref().unwrap_or_default();
+    if !tabular.is_empty() {
+        hparams.push(("views.tabular".into(), format!("{tabular:?}")));
+    }
+    if !image.is_empty() {
+        hparams.push(("views.image".into(), format!("{image:?}")));
+    }
     run.fit(
         start,
         &mut *model,

@@ -21,12 +21,65 @@ pub fn read(path: &Path, sets: &[String]) -> Result<Experiment, String> {
 /// The experiment in `text` (named `file` in messages), paths resolved against `folder`, then
 /// the `sets` applied.
 pub fn parse(text: &str, file: &str, folder: &Path, sets: &[String]) -> Result<Experiment, String> {
-    let mut exp: Experiment = toml::from_str(text).map_err(|e| located(file, text, &e))?;
+    let mut exp = match cv_lists(text) {
+        Some((table, swept)) => {
+            let mut exp: Experiment = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| format!("{file}: {}", e.message().trim()))?;
+            exp.sweep.extend(swept);
+            exp
+        }
+        None => toml::from_str(text).map_err(|e| located(file, text, &e))?,
+    };
     exp.resolve_paths(folder);
     for arg in sets {
         exp = apply_set(exp, arg)?;
     }
     Ok(exp)
+}
+
+/// nidl 0.0.1's sweep syntax: string values `"cv|[v1, v2]"` anywhere in `text`. `None` when
+/// there is none; else the document with each replaced by its first value, and the sweep
+/// entries (`dotted key = [v1, v2]`). A `cv|` value that is not a non-empty list stays a string
+/// (and fails as one).
+fn cv_lists(text: &str) -> Option<(toml::Table, toml::Table)> {
+    fn walk(v: &mut toml::Value, path: &str, out: &mut toml::Table) {
+        match v {
+            toml::Value::String(s) => {
+                if let Some(toml::Value::Array(a)) = s.strip_prefix("cv|").map(parse_value) {
+                    if let Some(first) = a.first().cloned() {
+                        out.insert(path.to_string(), toml::Value::Array(a));
+                        *v = first;
+                    }
+                }
+            }
+            toml::Value::Table(t) => {
+                for (k, x) in t.iter_mut() {
+                    walk(x, &join(path, k), out);
+                }
+            }
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    walk(x, &join(path, &i.to_string()), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn join(path: &str, key: &str) -> String {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+    let mut doc = toml::Value::Table(toml::from_str::<toml::Table>(text).ok()?);
+    let mut swept = toml::Table::new();
+    walk(&mut doc, "", &mut swept);
+    match doc {
+        toml::Value::Table(t) if !swept.is_empty() => Some((t, swept)),
+        _ => None,
+    }
 }
 
 /// `file:LINE:COL: [table] key: message` for a TOML or schema error in `text`.

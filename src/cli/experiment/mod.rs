@@ -1,7 +1,8 @@
 //! Experiment files (`nidl fit EXPERIMENT.toml`): any method on any supported data, encoder,
 //! views and probes, described in TOML.
 //!
-//! - [`schema`]: the keys and their defaults;
+//! - [`schema`]: the keys and their defaults ([`defaults`]: those that depend on the method
+//!   or data, and the checks);
 //! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
 //! - [`formats`]: the data formats ([`data`]: mnist, openbhb; [`arrays`]: npy, csv), [`views`]:
 //!   the augmentations; [`build`]: one run; [`sweep`]: one run per combination of a `[sweep]`
@@ -13,6 +14,7 @@
 pub mod arrays;
 pub mod build;
 pub mod data;
+pub mod defaults;
 pub mod formats;
 pub mod load;
 pub mod schema;

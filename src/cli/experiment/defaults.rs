@@ -1,0 +1,362 @@
+//! The defaults of an experiment that depend on its method and data, and its checks: keys that
+//! do not apply to the method, format, encoder or probe chosen, values out of range, and label
+//! names not in `data.label_names` — each error naming the key.
+
+use super::schema::{
+    seed_mnist_views, ConvBlockSpec, Data, EncoderKind, Experiment, Format, Method, MethodOptions,
+    ProbeKindSpec, ProbeSpec, TabularView,
+};
+
+/// The method's name as written in the file.
+pub fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Simclr => "simclr",
+        Method::Yaware => "yaware",
+        Method::Barlow => "barlow",
+    }
+}
+
+/// Fails on the first key of `set` (`(key, is set)`) not in `allowed`, naming it and `owner`.
+fn only_allowed(
+    set: &[(&str, bool)],
+    allowed: &[&str],
+    table: &str,
+    owner: &str,
+) -> Result<(), String> {
+    match set.iter().find(|(k, on)| *on && !allowed.contains(k)) {
+        Some((k, _)) => Err(format!("{table}.{k}: does not apply to {owner}")),
+        None => Ok(()),
+    }
+}
+
+impl MethodOptions {
+    /// Each key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 7] {
+        [
+            ("temperature", self.temperature.is_some()),
+            ("sigma", self.sigma.is_some()),
+            ("kernel", self.kernel.is_some()),
+            ("lambda", self.lambda.is_some()),
+            ("proj_hidden", self.proj_hidden.is_some()),
+            ("proj_output", self.proj_output.is_some()),
+            ("warmup_epochs", self.warmup_epochs.is_some()),
+        ]
+    }
+}
+
+impl Data {
+    /// Each format-specific key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 17] {
+        [
+            ("dir", self.dir.is_some()),
+            ("train_x", self.train_x.is_some()),
+            ("train_y", self.train_y.is_some()),
+            ("val_x", self.val_x.is_some()),
+            ("val_y", self.val_y.is_some()),
+            ("probe_train_x", self.probe_train_x.is_some()),
+            ("probe_train_y", self.probe_train_y.is_some()),
+            ("probe_test_x", self.probe_test_x.is_some()),
+            ("probe_test_y", self.probe_test_y.is_some()),
+            ("file", self.file.is_some()),
+            ("train_file", self.train_file.is_some()),
+            ("val_file", self.val_file.is_some()),
+            ("features", self.features.is_some()),
+            ("labels", self.labels.is_some()),
+            ("split_column", self.split_column.is_some()),
+            ("train_split", self.train_split.is_some()),
+            ("val_split", self.val_split.is_some()),
+        ]
+    }
+
+    /// The format's name as written in the file.
+    pub fn format_name(&self) -> &'static str {
+        match self.format {
+            Format::Mnist => "mnist",
+            Format::Openbhb => "openbhb",
+            Format::Npy => "npy",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+impl ProbeSpec {
+    /// Each option key and whether it is set.
+    fn set_keys(&self) -> [(&'static str, bool); 4] {
+        [
+            ("c", self.c.is_some()),
+            ("max_iter", self.max_iter.is_some()),
+            ("alpha", self.alpha.is_some()),
+            ("k", self.k.is_some()),
+        ]
+    }
+}
+
+impl Experiment {
+    /// Fills the defaults that depend on the method or the data (`input`: the `[C, H, W]` of
+    /// image samples, `None` for feature vectors; `label_names`: the format's default names),
+    /// and refuses keys that do not apply to the method, encoder, data or probe chosen.
+    pub fn fill_defaults(
+        &mut self,
+        input: Option<[usize; 3]>,
+        label_names: Vec<String>,
+    ) -> Result<(), String> {
+        let m = self.run.method;
+        let (lr, wd) = m.default_lr_wd();
+        let cwd_logs =
+            std::path::absolute("lightning_logs").map_err(|e| format!("run.log_dir: {e}"))?;
+        self.run.log_dir.get_or_insert(cwd_logs);
+        self.run.lr.get_or_insert(lr);
+        self.run.weight_decay.get_or_insert(wd);
+        let o = &mut self.method;
+        let allowed: &[&str] = match m {
+            Method::Simclr => &["temperature"],
+            Method::Yaware => &["temperature", "sigma", "kernel"],
+            Method::Barlow => &["lambda", "proj_hidden", "proj_output", "warmup_epochs"],
+        };
+        let owner = format!("run.method = \"{}\"", method_name(m));
+        only_allowed(&o.set_keys(), allowed, "method", &owner)?;
+        match m {
+            Method::Simclr => {
+                o.temperature.get_or_insert(0.1);
+            }
+            Method::Yaware => {
+                o.temperature.get_or_insert(0.1);
+                o.sigma.get_or_insert(4.0);
+                o.kernel.get_or_insert_with(|| "gaussian".into());
+            }
+            Method::Barlow => {
+                o.lambda.get_or_insert(5e-3);
+                o.warmup_epochs.get_or_insert(10);
+            }
+        }
+        let allowed: &[&str] = match self.data.format {
+            Format::Mnist | Format::Openbhb => &["dir"],
+            Format::Npy => &[
+                "train_x",
+                "train_y",
+                "val_x",
+                "val_y",
+                "probe_train_x",
+                "probe_train_y",
+                "probe_test_x",
+                "probe_test_y",
+            ],
+            Format::Csv => &[
+                "file",
+                "train_file",
+                "val_file",
+                "features",
+                "labels",
+                "split_column",
+                "train_split",
+                "val_split",
+            ],
+        };
+        let owner = format!("format = \"{}\"", self.data.format_name());
+        only_allowed(&self.data.set_keys(), allowed, "data", &owner)?;
+        let names = self.data.label_names.get_or_insert(label_names).clone();
+        if m == Method::Yaware {
+            self.data.ssl_label.get_or_insert_with(|| names[0].clone());
+        } else if self.data.ssl_label.is_some() {
+            return Err(format!(
+                "data.ssl_label: does not apply to {owner} (only to yaware)"
+            ));
+        }
+        let e = &mut self.encoder;
+        let default_kind = match input {
+            None => EncoderKind::Mlp,
+            Some([1, 28, 28]) => EncoderKind::Lenet,
+            Some(_) => EncoderKind::Convnet,
+        };
+        let kind = *e.kind.get_or_insert(default_kind);
+        let set = [
+            ("hidden", e.hidden.is_some()),
+            ("batch_norm", e.batch_norm.is_some()),
+            ("latent", e.latent.is_some()),
+            ("blocks", e.blocks.is_some()),
+        ];
+        let (allowed, name): (&[&str], _) = match kind {
+            EncoderKind::Mlp => (&["hidden", "batch_norm"], "mlp"),
+            EncoderKind::Lenet => (&["latent"], "lenet"),
+            EncoderKind::Convnet => (&["latent", "blocks"], "convnet"),
+        };
+        only_allowed(&set, allowed, "encoder", &format!("kind = \"{name}\""))?;
+        match kind {
+            EncoderKind::Mlp => {
+                e.hidden.get_or_insert_with(|| vec![64, 32]);
+                e.batch_norm.get_or_insert(false);
+            }
+            EncoderKind::Lenet => {
+                e.latent.get_or_insert(32);
+            }
+            EncoderKind::Convnet => {
+                e.latent.get_or_insert(32);
+                e.blocks.get_or_insert_with(|| {
+                    [16, 32]
+                        .map(|channels| ConvBlockSpec {
+                            channels,
+                            kernel: 3,
+                            stride: 1,
+                            padding: 0,
+                            pool: 2,
+                        })
+                        .to_vec()
+                });
+            }
+        }
+        let v = &mut self.views;
+        if input.is_some() {
+            if v.tabular.is_some() {
+                return Err("views.tabular: the samples are images (set views.image)".into());
+            }
+            if self.data.format == Format::Mnist {
+                v.image.get_or_insert_with(seed_mnist_views);
+                v.mean.get_or_insert_with(|| vec![0.5]);
+                v.std.get_or_insert_with(|| vec![0.5]);
+            } else {
+                v.image.get_or_insert_with(Vec::new);
+            }
+        } else {
+            let set = [
+                ("image", v.image.is_some()),
+                ("mean", v.mean.is_some()),
+                ("std", v.std.is_some()),
+            ];
+            only_allowed(&set, &[], "views", "feature vectors (set views.tabular)")?;
+            v.tabular.get_or_insert_with(|| {
+                vec![
+                    TabularView::Mask { prob: 0.8 },
+                    TabularView::Noise { std: 0.5 },
+                ]
+            });
+        }
+        for (i, p) in self.probes.iter_mut().enumerate() {
+            p.task.get_or_insert_with(|| names[0].clone());
+            let allowed: &[&str] = match p.kind {
+                ProbeKindSpec::Logreg => &["c", "max_iter"],
+                ProbeKindSpec::Ridge => &["alpha"],
+                ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => &["k"],
+            };
+            let owner = format!("kind = \"{}\"", p.kind.name());
+            only_allowed(&p.set_keys(), allowed, &format!("probe[{i}]"), &owner)?;
+            match p.kind {
+                ProbeKindSpec::Logreg => {
+                    p.c.get_or_insert(1.0);
+                    p.max_iter.get_or_insert(200);
+                }
+                ProbeKindSpec::Ridge => {
+                    p.alpha.get_or_insert(1.0);
+                }
+                ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => {
+                    p.k.get_or_insert(5);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fails unless `v ≥ min`, naming `key`.
+fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(format!("{key}: must be at least {min}, got {v}"))
+    }
+}
+
+/// Fails unless `v` is finite and `> 0` (`positive`) or `≥ 0`, naming `key`.
+fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
+    match v {
+        Some(v) if !v.is_finite() || v < 0.0 || (positive && v == 0.0) => Err(format!(
+            "{key}: must be a {} number, got {v}",
+            if positive {
+                "positive"
+            } else {
+                "finite, non-negative"
+            }
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Experiment {
+    /// Checks the ranges of the values and that `ssl_label` and each probe's `task` are among
+    /// `label_names` (call after [`fill_defaults`](Self::fill_defaults)); errors name the key.
+    pub fn check(&self) -> Result<(), String> {
+        let r = &self.run;
+        at_least("run.epochs", r.epochs, 1)?;
+        at_least("run.batch_size", r.batch_size, 2)?;
+        number("run.lr", r.lr, true)?;
+        number("run.weight_decay", r.weight_decay, false)?;
+        if let Some(n) = r.limit_train_batches {
+            at_least("run.limit_train_batches", n, 1)?;
+        }
+        if r.resume_despite_changes && r.resume.is_none() {
+            return Err("run.resume_despite_changes: only with run.resume".into());
+        }
+        let m = &self.method;
+        number("method.temperature", m.temperature, true)?;
+        number("method.sigma", m.sigma, true)?;
+        number("method.lambda", m.lambda, false)?;
+        for (key, v) in [
+            ("method.proj_hidden", m.proj_hidden),
+            ("method.proj_output", m.proj_output),
+        ] {
+            if let Some(v) = v {
+                at_least(key, v, 1)?;
+            }
+        }
+        for w in self.encoder.hidden.iter().flatten() {
+            at_least("encoder.hidden", *w, 1)?;
+        }
+        if self.encoder.hidden.as_ref().is_some_and(Vec::is_empty) {
+            return Err(
+                "encoder.hidden: needs at least one width (the last is the latent size)".into(),
+            );
+        }
+        if let Some(l) = self.encoder.latent {
+            at_least("encoder.latent", l, 1)?;
+        }
+        if let Some(n) = self.probing.train_limit {
+            at_least("probing.train_limit", n, 10)?;
+        }
+        if let Some(n) = self.probing.test_limit {
+            at_least("probing.test_limit", n, 1)?;
+        }
+        let names = self.data.label_names.as_deref().unwrap_or(&[]);
+        if names.is_empty() {
+            return Err("data.label_names: needs at least one name".into());
+        }
+        if let Some(i) = (1..names.len()).find(|&i| names[..i].contains(&names[i])) {
+            return Err(format!("data.label_names: '{}' given twice", names[i]));
+        }
+        let mut tasks: Vec<(String, &str)> = Vec::new();
+        if let Some(s) = &self.data.ssl_label {
+            tasks.push(("data.ssl_label".into(), s));
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            let key = format!("probe[{i}]");
+            number(&format!("{key}.c"), p.c, true)?;
+            number(&format!("{key}.alpha"), p.alpha, false)?;
+            if let Some(k) = p.k {
+                at_least(&format!("{key}.k"), k, 1)?;
+            }
+            if let Some(n) = p.max_iter {
+                at_least(&format!("{key}.max_iter"), n, 1)?;
+            }
+            if let Some(t) = &p.task {
+                tasks.push((format!("{key}.task"), t));
+            }
+        }
+        for (key, name) in tasks {
+            if !names.iter().any(|n| n == name) {
+                return Err(format!(
+                    "{key}: '{name}' is not one of data.label_names ({})",
+                    names.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
