@@ -24,7 +24,7 @@
 //! use nidl::datasets::loader::Dataset;
 //! use nidl::datasets::table::{SplitBy, TableColumns, TableDataset};
 //!
-//! # fn main() -> nidl::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join(format!("nidl-table-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("subjects.csv");
