@@ -5,8 +5,8 @@
 mod common;
 
 use common::{with_threads, Lcg, Scratch};
+use nidl::datasets::csv::{text_from_bytes, Table};
 use nidl::datasets::loader::Dataset;
-use nidl::datasets::openbhb::csv::{text_from_bytes, Table};
 use nidl::datasets::openbhb::synthetic::{
     self, generate, SyntheticConfig, README_FILE, SYNTHETIC_BANNER,
 };

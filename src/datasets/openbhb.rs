@@ -30,7 +30,7 @@
 //!
 //! Every malformed input — a missing file, column or participant, a duplicate id, a missing or
 //! non-numeric value, a row with the wrong number of fields — is an [`Error`] naming the file, the
-//! line and the column. See [`csv`] for the dialect (quoted fields, CRLF, byte-order mark).
+//! line and the column. See [`csv`](super::csv) for the dialect (quoted fields, CRLF, byte-order mark).
 //!
 //! The real data cannot be downloaded here; [`synthetic`] writes a simulated data set in the same
 //! layout, clearly labelled as synthetic, and [`ensure_synthetic`] caches one for the commands that
@@ -50,15 +50,14 @@
 //! # }
 //! ```
 
-pub mod csv;
 pub mod synthetic;
 
 pub use synthetic::{ensure_synthetic, generate, synthetic_cache_dir, SyntheticConfig};
 
+use super::csv::{self, parse_number, Record, Table};
 use super::loader::Dataset;
 use crate::error::{escape_text, Error, Result};
 use crate::tensor::Tensor;
-use csv::{parse_number, Record, Table};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;

@@ -66,6 +66,22 @@ impl<T: Element> BatchNorm1d<T> {
     }
 }
 
+impl<T: Element> Clone for BatchNorm1d<T> {
+    /// A copy with fresh parameter identities (as [`Param`]'s clone) and the same running
+    /// statistics.
+    fn clone(&self) -> Self {
+        let (running_mean, running_var) = self.running_stats();
+        BatchNorm1d {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            running_mean: Mutex::new(running_mean),
+            running_var: Mutex::new(running_var),
+            eps: self.eps,
+            momentum: self.momentum,
+        }
+    }
+}
+
 /// Locks a statistics buffer; a poisoned lock (a panic elsewhere mid-update) still holds a
 /// complete tensor, so its value is used.
 fn lock<T: Element>(m: &Mutex<Tensor<T>>) -> std::sync::MutexGuard<'_, Tensor<T>> {

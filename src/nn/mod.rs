@@ -1,5 +1,9 @@
 //! Layers: the [`Module`] trait, parameters, and the networks the seed uses.
 //!
+//! Encoders: [`LeNet`] (the seed's MNIST encoder), [`Mlp`] (torchvision's MLP, optionally with
+//! batch norm: [`Mlp::with_batch_norm`]) for feature vectors, and [`ConvNet`] (a stack of
+//! [`ConvBlock`]s, then a linear to the latent) for images of any size and channel count.
+//!
 //! A module owns its [`Param`]s; `forward` places them on a [`Graph`] (once per graph, however
 //! often the module runs) and records ops. Parameters and buffers are visited by name
 //! (`conv1.weight`, `0.bias`, PyTorch's `state_dict` keys) for optimizers and checkpoints: one
@@ -7,6 +11,7 @@
 
 mod batch_norm;
 mod conv;
+mod convnet;
 mod head;
 mod lenet;
 mod linear;
@@ -14,6 +19,7 @@ mod mlp;
 
 pub use batch_norm::BatchNorm1d;
 pub use conv::{AvgPool2d, Conv2d};
+pub use convnet::{ConvBlock, ConvNet, Pooling};
 pub use head::{HeadBlock, ProjectionHead};
 pub use lenet::LeNet;
 pub use linear::Linear;
