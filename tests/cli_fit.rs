@@ -277,6 +277,32 @@ kind = "logreg"
         &nidl(&["fit", file.to_str().unwrap()]),
         &["encoder.kind = \"lenet\"", "3×12×10 images"],
     );
+    // MNIST with another list than the seed's runs it on the f32 image after ToTensor.
+    let flips = s.join("flips");
+    let log_set = format!("run.log_dir={}", flips.display());
+    ok(&nidl(&[
+        "fit",
+        "--preset",
+        "simclr-mnist",
+        "--set",
+        r#"views.image=[{kind="horizontal_flip"}, {kind="contrast", strength=0.3}]"#,
+        "--set",
+        &log_set,
+        "--set",
+        "run.epochs=1",
+        "--set",
+        "run.limit_train_batches=2",
+        "--set",
+        "run.batch_size=16",
+        "--set",
+        "run.limit_val_batches=1",
+        "--set",
+        "probing.every=0",
+        "--set",
+        "run.progress=false",
+    ]));
+    let hp = fs::read_to_string(flips.join("version_0/hparams.yaml")).unwrap();
+    assert!(hp.contains("HorizontalFlip"), "{hp}");
     // The issue's tabular experiment with a batch-normed mlp.
     write_npy_data(s.path());
     let bn = ISSUE_TOML.replace("hidden = [64, 16]", "hidden = [64, 16]\nbatch_norm = true");
