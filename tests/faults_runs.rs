@@ -303,19 +303,7 @@ mod cli {
 
     /// A synthetic OpenBHB of 40 training and 10 + 10 validation subjects under `s`.
     fn openbhb(s: &Scratch) -> PathBuf {
-        let data = s.join("openbhb");
-        ok(&nidl(&[
-            "make-openbhb",
-            "--out",
-            data.to_str().unwrap(),
-            "--train",
-            "40",
-            "--internal",
-            "10",
-            "--external",
-            "10",
-        ]));
-        data
+        crate::common::cli::synthetic_openbhb(s, [40, 10, 10])
     }
 
     /// Rewrites `participants.tsv` of `data`: `keep` picks the rows to keep from their fields

@@ -54,17 +54,24 @@ pub fn ok(out: &Output) -> String {
 
 /// A synthetic OpenBHB of 300 training and 60 + 60 validation subjects under `s`.
 pub fn small_openbhb(s: &Scratch) -> PathBuf {
+    synthetic_openbhb(s, [300, 60, 60])
+}
+
+/// A synthetic OpenBHB of `train` training and `internal` + `external` validation subjects in
+/// `s/openbhb`.
+pub fn synthetic_openbhb(s: &Scratch, [train, internal, external]: [usize; 3]) -> PathBuf {
     let data = s.join("openbhb");
+    let sizes = [train, internal, external].map(|n| n.to_string());
     ok(&nidl(&[
         "make-openbhb",
         "--out",
         data.to_str().unwrap(),
         "--train",
-        "300",
+        &sizes[0],
         "--internal",
-        "60",
+        &sizes[1],
         "--external",
-        "60",
+        &sizes[2],
     ]));
     data
 }
