@@ -601,6 +601,15 @@ fn errors_name_the_key_the_file_and_the_line() {
     assert_fails(&out, &[f, "run.epochs: must be at least 1, got 0"]);
     let out = nidl(&["fit", "/nonexistent/experiment.toml"]);
     assert_fails(&out, &["/nonexistent/experiment.toml"]);
+    // A misspelled option of `nidl fit`: clap's suggestion, on one line.
+    let out = nidl(&["fit", f, "--print-confg"]);
+    assert_fails(
+        &out,
+        &[
+            "'--print-confg'",
+            "a similar argument exists: '--print-config'",
+        ],
+    );
     // A method option of another method.
     let out = fit_text(&s, ISSUE_TOML, &["method.lambda=0.1"]);
     assert_fails(

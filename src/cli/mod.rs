@@ -54,13 +54,19 @@ fn fit_command(tokens: &[String]) -> Result<(), String> {
             Ok(())
         }
         Err(e) => {
+            // One line: clap's message and its tip (a similar option), without the usage.
             let text = e.to_string();
-            let first = text
+            let parts: Vec<String> = text
                 .lines()
-                .next()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            Err(first.to_string())
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty())
+                .map(|l| match l.starts_with("tip:") {
+                    true => format!("({l})"),
+                    false => l.to_string(),
+                })
+                .collect();
+            Err(parts.join(" ").trim_start_matches("error: ").to_string())
         }
     }
 }
