@@ -1,8 +1,7 @@
 //! What the training subcommands share: a small progress bar on stderr (step, loss, samples/s,
-//! ETA), the per-epoch summary line on stdout (and a line for probing before training), and
-//! option checks.
+//! ETA), and the per-epoch summary line on stdout (and a line for probing before training).
 
-use super::args::Args;
+use super::stdout::outln;
 use nidl::train::{EpochSummary, Reporter};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -82,7 +81,7 @@ impl Progress {
 
 impl Reporter for Progress {
     fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
-        println!(
+        outln!(
             "before training, step {global_step}:{}",
             metrics_text(metrics)
         );
@@ -128,7 +127,7 @@ impl Reporter for Progress {
 
     fn epoch_end(&mut self, s: &EpochSummary) {
         self.clear();
-        println!("{}", summary_line(s));
+        outln!("{}", summary_line(s));
     }
 
     /// One warning line on stderr per tag, the first time it is not finite.
@@ -174,46 +173,4 @@ fn metrics_text(metrics: &[(String, f64)]) -> String {
         text.push_str(&format!(" {m} {v:.4}"));
     }
     text
-}
-
-/// A positive, finite `f64` option.
-pub fn positive(args: &mut Args, name: &str, default: f64) -> Result<f64, String> {
-    let v: f64 = args.get_or(name, default)?;
-    if v > 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!(
-            "option --{name}: must be a positive number, got {v}"
-        ))
-    }
-}
-
-/// A finite `f64` option `≥ 0`.
-pub fn non_negative(args: &mut Args, name: &str, default: f64) -> Result<f64, String> {
-    let v: f64 = args.get_or(name, default)?;
-    if v >= 0.0 && v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!(
-            "option --{name}: must be a finite number ≥ 0, got {v}"
-        ))
-    }
-}
-
-/// A `usize` option `≥ min`.
-pub fn count(args: &mut Args, name: &str, default: usize, min: usize) -> Result<usize, String> {
-    let v: usize = args.get_or(name, default)?;
-    if v >= min {
-        Ok(v)
-    } else {
-        Err(format!("option --{name}: must be at least {min}, got {v}"))
-    }
-}
-
-/// An optional `usize` option `≥ min`.
-pub fn opt_count(args: &mut Args, name: &str, min: usize) -> Result<Option<usize>, String> {
-    match args.get::<usize>(name)? {
-        Some(v) if v < min => Err(format!("option --{name}: must be at least {min}, got {v}")),
-        v => Ok(v),
-    }
 }
