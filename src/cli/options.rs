@@ -4,8 +4,9 @@
 //! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`]).
 //!
 //! Every field says whether its option was given (`None` or `false`: not given); the defaults
-//! are written once — the per-command [`RunDefaults`] table and the constants of each struct —
-//! applied where the options are read, and shown by `--help` ([`show_defaults`]).
+//! are written once — the constants of each struct, and the per-command [`RunDefaults`] table
+//! of those that differ between commands — applied where the options are read, and shown by
+//! `--help` ([`show_defaults`]).
 
 use super::values::{non_negative, positive, probability, shown, whole};
 use clap::ValueEnum;
@@ -105,67 +106,64 @@ pub struct RunArgs {
     pub device: Option<Device>,
 }
 
-/// A training command's defaults for the [`RunArgs`]: the one place each is written.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RunDefaults {
+impl RunArgs {
     /// `--epochs`.
-    pub epochs: usize,
+    pub const EPOCHS: usize = 10;
     /// `--batch-size`.
-    pub batch_size: usize,
-    /// `--lr`.
-    pub lr: f64,
-    /// `--weight-decay`.
-    pub weight_decay: f64,
+    pub const BATCH_SIZE: usize = 128;
     /// `--latent`.
-    pub latent: usize,
+    pub const LATENT: usize = 32;
     /// `--seed`.
-    pub seed: u64,
-    /// `--limit-train-batches` (`None`: every batch).
-    pub limit_train_batches: Option<usize>,
-    /// `--limit-val-batches` (`None`: every batch).
-    pub limit_val_batches: Option<usize>,
+    pub const SEED: u64 = 42;
     /// `--log-dir`.
-    pub log_dir: &'static str,
+    pub const LOG_DIR: &'static str = "lightning_logs";
     /// `--device`.
-    pub device: Device,
+    pub const DEVICE: Device = Device::Cpu;
+}
+
+/// The defaults of the [`RunArgs`] that differ between the training commands (the others are
+/// the constants of [`RunArgs`]): one table per command, the one place each is written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunDefaults {
+    /// `--lr`, the estimator's.
+    pub lr: f64,
+    /// `--weight-decay`, the estimator's.
+    pub weight_decay: f64,
+    /// `--limit-train-batches`, the data's (`None`: every batch).
+    pub limit_train_batches: Option<usize>,
+    /// `--limit-val-batches`, the data's (`None`: every batch).
+    pub limit_val_batches: Option<usize>,
 }
 
 impl RunDefaults {
-    /// The seed's run — 10 epochs, batches of 128, latent width 32, seed 42, logs in
-    /// `lightning_logs`, on the CPU — with the estimator's `(lr, weight_decay)` and the data's
-    /// `(limit_train_batches, limit_val_batches)`.
+    /// The estimator's `(lr, weight_decay)` and the data's `(limit_train_batches,
+    /// limit_val_batches)`.
     pub const fn new(optimizer: (f64, f64), limits: (Option<usize>, Option<usize>)) -> Self {
         RunDefaults {
-            epochs: 10,
-            batch_size: 128,
             lr: optimizer.0,
             weight_decay: optimizer.1,
-            latent: 32,
-            seed: 42,
             limit_train_batches: limits.0,
             limit_val_batches: limits.1,
-            log_dir: "lightning_logs",
-            device: Device::Cpu,
         }
     }
 
-    /// These defaults, as `--help` shows them.
+    /// The run defaults with these, as `--help` shows them.
     pub fn shown(&self) -> Shown {
         let limit = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
-        let device = match self.device {
+        let device = match RunArgs::DEVICE {
             Device::Cpu => "cpu",
             Device::Gpu => "gpu",
         };
         vec![
-            ("epochs", self.epochs.to_string()),
-            ("batch_size", self.batch_size.to_string()),
+            ("epochs", RunArgs::EPOCHS.to_string()),
+            ("batch_size", RunArgs::BATCH_SIZE.to_string()),
             ("lr", shown(self.lr)),
             ("weight_decay", shown(self.weight_decay)),
-            ("latent", self.latent.to_string()),
-            ("seed", self.seed.to_string()),
+            ("latent", RunArgs::LATENT.to_string()),
+            ("seed", RunArgs::SEED.to_string()),
             ("limit_train_batches", limit(self.limit_train_batches)),
             ("limit_val_batches", limit(self.limit_val_batches)),
-            ("log_dir", self.log_dir.to_string()),
+            ("log_dir", RunArgs::LOG_DIR.to_string()),
             ("device", device.to_string()),
         ]
     }

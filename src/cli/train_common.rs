@@ -154,22 +154,22 @@ impl RunOptions {
     /// The run options `args`, with the command's `defaults` where not given.
     pub fn new(args: RunArgs, defaults: &RunDefaults) -> Self {
         RunOptions {
-            epochs: args.epochs.unwrap_or(defaults.epochs),
-            batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+            epochs: args.epochs.unwrap_or(RunArgs::EPOCHS),
+            batch_size: args.batch_size.unwrap_or(RunArgs::BATCH_SIZE),
             lr: args.lr.unwrap_or(defaults.lr),
             weight_decay: args.weight_decay.unwrap_or(defaults.weight_decay),
-            latent: args.latent.unwrap_or(defaults.latent),
-            seed: args.seed.unwrap_or(defaults.seed),
+            latent: args.latent.unwrap_or(RunArgs::LATENT),
+            seed: args.seed.unwrap_or(RunArgs::SEED),
             limit_train: args.limit_train_batches.or(defaults.limit_train_batches),
             limit_val: args.limit_val_batches.or(defaults.limit_val_batches),
             log_dir: args
                 .log_dir
-                .unwrap_or_else(|| PathBuf::from(defaults.log_dir)),
+                .unwrap_or_else(|| PathBuf::from(RunArgs::LOG_DIR)),
             checkpoint: args.checkpoint,
             resume: args.resume,
             resume_despite_changes: args.resume_despite_changes,
             no_progress: args.no_progress,
-            device: args.device.unwrap_or(defaults.device),
+            device: args.device.unwrap_or(RunArgs::DEVICE),
         }
     }
 
