@@ -13,7 +13,7 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use nidl::datasets::loader::Dataset;
 use nidl::datasets::loader::Loader;
-use nidl::datasets::mnist::{decode, default_dir, Mnist, Split};
+use nidl::datasets::mnist::{decode, default_dir, Mnist, MnistSplit};
 use nidl::datasets::transforms::{
     gaussian_blur, mnist_contrast_transforms, mnist_scale_transforms, resized_crop, MultiViews,
     Transform,
@@ -35,7 +35,7 @@ fn mnist_parse(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(60_000));
     g.bench_function("train_60k_gzip_files", |b| {
-        b.iter(|| black_box(Mnist::load(&dir, Split::Train).unwrap()))
+        b.iter(|| black_box(Mnist::load(&dir, MnistSplit::Train).unwrap()))
     });
     let ip = dir.join("train-images-idx3-ubyte.gz");
     let lp = dir.join("train-labels-idx1-ubyte.gz");
@@ -53,7 +53,7 @@ fn mnist_parse(c: &mut Criterion) {
 
 /// The parts of one view, on one thread (elements = views).
 fn view_parts(c: &mut Criterion) {
-    let mnist = Mnist::load(default_dir(), Split::Test).unwrap();
+    let mnist = Mnist::load(default_dir(), MnistSplit::Test).unwrap();
     let (img, _) = mnist.get(0).unwrap();
     let mut rng = StdRng::seed_from_u64(0);
     let mut g = c.benchmark_group("view_parts");
@@ -76,7 +76,7 @@ fn view_parts(c: &mut Criterion) {
 }
 
 fn seed_loader() -> Loader<Mnist, MultiViews<nidl::datasets::transforms::MnistContrastTransforms>> {
-    let mnist = Arc::new(Mnist::load(default_dir(), Split::Train).unwrap());
+    let mnist = Arc::new(Mnist::load(default_dir(), MnistSplit::Train).unwrap());
     let views = MultiViews::new(mnist_contrast_transforms().unwrap(), 2).unwrap();
     Loader::new(mnist, views, 128)
         .unwrap()

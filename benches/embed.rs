@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nidl::datasets::loader::Loader;
-use nidl::datasets::mnist::{self, Mnist, Split};
+use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::mnist_scale_transforms;
 use nidl::nn::LeNet;
 use nidl::train::callbacks::{embed_set, Embedded};
@@ -25,7 +25,7 @@ fn embed(c: &mut Criterion) {
             .unwrap()
             .prefetch(false)
     };
-    let (train, test) = (loader(Split::Train), loader(Split::Test));
+    let (train, test) = (loader(MnistSplit::Train), loader(MnistSplit::Test));
     let mut rng = StdRng::seed_from_u64(0);
     let encoder = LeNet::<f32>::new(32, &mut rng).unwrap();
     let est = SimClr::new(Box::new(encoder), 32, SimClrConfig::default(), &mut rng).unwrap();

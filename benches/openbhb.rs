@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nidl::datasets::openbhb::synthetic::{generate, SyntheticConfig};
-use nidl::datasets::openbhb::{ensure_synthetic, Modality, OpenBhb, Split, Target};
+use nidl::datasets::openbhb::{ensure_synthetic, Modality, OpenBhb, OpenBhbSplit, Target};
 use std::path::{Path, PathBuf};
 
 fn scratch() -> PathBuf {
@@ -17,8 +17,8 @@ fn scratch() -> PathBuf {
 
 fn read_both(root: &Path, modality: Modality) -> usize {
     let t = [Target::Age, Target::Sex];
-    let train = OpenBhb::new(root, modality, &t, Split::Train).expect("train split");
-    let val = OpenBhb::new(root, modality, &t, Split::Val).expect("val split");
+    let train = OpenBhb::new(root, modality, &t, OpenBhbSplit::Train).expect("train split");
+    let val = OpenBhb::new(root, modality, &t, OpenBhbSplit::Val).expect("val split");
     train.len() + val.len()
 }
 

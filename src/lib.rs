@@ -10,6 +10,10 @@
 //! Device::Gpu)` puts a model's parameters on the GPU, and the same code below then trains there
 //! (the `Tensor` methods route to GPU kernels when an operand lives on the device).
 //!
+//! The crate re-exports the [`rand`] it is built against: seed the RNGs the API takes with
+//! `nidl::rand::rngs::StdRng` (a `rand` of another version in your own `Cargo.toml` would give
+//! an `StdRng` these functions reject).
+//!
 //! One SimCLR training step, end to end:
 //!
 //! ```
@@ -18,7 +22,7 @@
 //! use nidl::nn::{param_grads, param_values_mut, LeNet, Mlp, Module};
 //! use nidl::optim::{AdamW, Optimizer};
 //! use nidl::Tensor;
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use nidl::rand::{rngs::StdRng, SeedableRng};
 //!
 //! # fn main() -> nidl::Result<()> {
 //! let mut rng = StdRng::seed_from_u64(42);
@@ -71,4 +75,8 @@ pub mod tensor;
 pub mod train;
 
 pub use error::{Error, Result};
+/// The `rand` crate this library is built against. The API takes RNGs of this version
+/// (`&mut dyn nidl::rand::RngCore`), so draw them from here (`nidl::rand::rngs::StdRng`) rather
+/// than adding `rand` to your own `Cargo.toml`, whose version may differ.
+pub use rand;
 pub use tensor::{Element, Tensor};

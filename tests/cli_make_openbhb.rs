@@ -7,7 +7,7 @@ mod common;
 
 use common::cli::{assert_fails, assert_usage_error, nidl};
 use common::Scratch;
-use nidl::datasets::openbhb::{Modality, OpenBhb, Split, Target};
+use nidl::datasets::openbhb::{Modality, OpenBhb, OpenBhbSplit, Target};
 use std::fs;
 
 #[test]
@@ -42,10 +42,10 @@ fn writes_a_loadable_synthetic_tree() {
         .starts_with("SYNTHETIC"));
     let t = [Target::Age, Target::Sex];
     let sizes: Vec<usize> = [
-        Split::Train,
-        Split::InternalVal,
-        Split::ExternalVal,
-        Split::Val,
+        OpenBhbSplit::Train,
+        OpenBhbSplit::InternalVal,
+        OpenBhbSplit::ExternalVal,
+        OpenBhbSplit::Val,
     ]
     .into_iter()
     .map(|s| OpenBhb::new(&root, Modality::VbmRoi, &t, s).unwrap().len())

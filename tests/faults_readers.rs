@@ -7,9 +7,9 @@ mod common;
 use common::Scratch;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use nidl::datasets::mnist::{read_idx, Mnist, Split};
+use nidl::datasets::csv::{read_text, Table};
+use nidl::datasets::mnist::{read_idx, Mnist, MnistSplit};
 use nidl::datasets::npy::{read_npy, read_npy_bytes};
-use nidl::datasets::openbhb::csv::{read_text, Table};
 use nidl::datasets::openbhb::{Modality, OpenBhb, Target};
 use nidl::train::Checkpoint;
 use nidl::Error;
@@ -148,7 +148,9 @@ fn mnist_and_openbhb_folders_holding_special_files_fail_quickly() {
     symlink(&s.fifo, &img).unwrap();
     let dir = mnist.path().to_path_buf();
     let msg = names(
-        within(5, "Mnist::load", move || Mnist::load(&dir, Split::Train)),
+        within(5, "Mnist::load", move || {
+            Mnist::load(&dir, MnistSplit::Train)
+        }),
         &img,
     );
     assert!(msg.contains("FIFO"), "{msg}");
@@ -156,7 +158,9 @@ fn mnist_and_openbhb_folders_holding_special_files_fail_quickly() {
     symlink(&s.zero, &img).unwrap();
     let dir = mnist.path().to_path_buf();
     let msg = names(
-        within(5, "Mnist::load", move || Mnist::load(&dir, Split::Train)),
+        within(5, "Mnist::load", move || {
+            Mnist::load(&dir, MnistSplit::Train)
+        }),
         &img,
     );
     assert!(msg.contains("character device"), "{msg}");
@@ -170,7 +174,7 @@ fn mnist_and_openbhb_folders_holding_special_files_fail_quickly() {
             &dir,
             Modality::VbmRoi,
             &[Target::Age],
-            nidl::datasets::openbhb::Split::Train,
+            nidl::datasets::openbhb::OpenBhbSplit::Train,
         )
     });
     let msg = names(r, &participants);
@@ -185,7 +189,7 @@ fn dangling_and_looping_links_in_an_mnist_folder_report_the_link_and_the_os_erro
     std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), labels(1)).unwrap();
     let img = dir.join("train-images-idx3-ubyte.gz");
     symlink(dir.join("gone.gz"), &img).unwrap();
-    let msg = names(Mnist::load(&dir, Split::Train), &img);
+    let msg = names(Mnist::load(&dir, MnistSplit::Train), &img);
     eprintln!("{msg}");
     assert!(
         msg.contains("symbolic link to")
@@ -206,7 +210,7 @@ fn dangling_and_looping_links_in_an_mnist_folder_report_the_link_and_the_os_erro
     );
     symlink(&b, &a).unwrap();
     symlink(&a, &b).unwrap();
-    let msg = names(Mnist::load(&dir, Split::Train), &a);
+    let msg = names(Mnist::load(&dir, MnistSplit::Train), &a);
     eprintln!("{msg}");
     assert!(
         msg.contains("symbolic link to") && msg.contains("Too many levels of symbolic links"),
@@ -245,7 +249,7 @@ fn gzip_bomb_stops_after_the_declared_size() {
     write_bomb(&img, &idx_header(&[10, 28, 28]));
     std::fs::write(dir.join("train-labels-idx1-ubyte"), labels(10)).unwrap();
     let start = Instant::now();
-    let msg = names(Mnist::load(&dir, Split::Train), &img);
+    let msg = names(Mnist::load(&dir, MnistSplit::Train), &img);
     let elapsed = start.elapsed();
     eprintln!("{msg} ({elapsed:?})");
     assert!(

@@ -405,9 +405,12 @@ fn simclr_steps_track_the_cpu_run_and_read_back_only_the_loss() {
     }
     // The parameters stayed on the device through the optimizer steps.
     let mut devices = Vec::new();
-    let mut record = |_: String, p: &nidl::nn::Param<f32>| devices.push(p.value.device());
-    nidl::nn::Module::visit_params(&on_gpu.encoder, "", &mut record);
-    nidl::nn::Module::visit_params(&on_gpu.head, "", &mut record);
+    for p in nidl::nn::Module::parameters(&on_gpu.encoder)
+        .into_iter()
+        .chain(nidl::nn::Module::parameters(&on_gpu.head))
+    {
+        devices.push(p.value.device());
+    }
     assert!(devices.len() > 4, "{devices:?}");
     assert!(devices.iter().all(|&d| d == Device::Gpu), "{devices:?}");
 }

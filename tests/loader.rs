@@ -5,7 +5,7 @@ mod common;
 
 use common::with_threads;
 use nidl::datasets::loader::{sample_rng, Batch, Dataset, Loader};
-use nidl::datasets::mnist::{default_dir, Mnist, Split};
+use nidl::datasets::mnist::{default_dir, Mnist, MnistSplit};
 use nidl::datasets::transforms::{
     from_fn, mnist_contrast_transforms, GaussianNoise, MultiViews, RandomMask, Transform,
     TransformExt,
@@ -70,7 +70,7 @@ fn bits(b: &Batch<f32>) -> (Vec<u32>, Vec<u64>, Vec<usize>) {
 }
 
 fn mnist_test() -> Arc<Mnist> {
-    Arc::new(Mnist::load(default_dir(), Split::Test).unwrap())
+    Arc::new(Mnist::load(default_dir(), MnistSplit::Test).unwrap())
 }
 
 #[test]

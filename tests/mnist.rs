@@ -7,7 +7,7 @@ use common::{Lcg, Scratch};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use nidl::datasets::loader::Dataset;
-use nidl::datasets::mnist::{decode, parse_idx, read_idx, Mnist, Split};
+use nidl::datasets::mnist::{decode, parse_idx, read_idx, Mnist, MnistSplit};
 use nidl::Error;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ fn round_trip_raw_and_gzip_with_both_spellings() {
         let enc = |b: &[u8]| if gz { gzip(b) } else { b.to_vec() };
         write(&dir, img_name, &enc(&images));
         write(&dir, lbl_name, &enc(&labels));
-        let m = Mnist::load(&dir, Split::Train).unwrap();
+        let m = Mnist::load(&dir, MnistSplit::Train).unwrap();
         assert_eq!((m.len(), m.rows(), m.cols()), (13, 5, 4));
         assert_eq!(m.pixels(), &images[16..]);
         assert_eq!(m.labels(), &labels[8..]);
@@ -97,13 +97,13 @@ fn round_trip_raw_and_gzip_with_both_spellings() {
     let (images, labels) = tiny(3, 2, 2);
     write(&dir, "t10k-images-idx3-ubyte.gz", &images);
     write(&dir, "t10k-labels-idx1-ubyte.gz", &labels);
-    assert_eq!(Mnist::load(&dir, Split::Test).unwrap().len(), 3);
+    assert_eq!(Mnist::load(&dir, MnistSplit::Test).unwrap().len(), 3);
 }
 
 #[test]
 fn missing_file_is_an_io_error_naming_it() {
     let dir = Scratch::new("missing");
-    let err = Mnist::load(&dir, Split::Train).unwrap_err();
+    let err = Mnist::load(&dir, MnistSplit::Train).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
     let msg = err.to_string();
     assert!(
@@ -403,8 +403,8 @@ fn parse_idx_accepts_any_unsigned_byte_rank() {
 #[test]
 fn shipped_mnist_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
-    let train = Mnist::load(&dir, Split::Train).unwrap();
-    let test = Mnist::load(&dir, Split::Test).unwrap();
+    let train = Mnist::load(&dir, MnistSplit::Train).unwrap();
+    let test = Mnist::load(&dir, MnistSplit::Test).unwrap();
     assert_eq!((train.len(), train.rows(), train.cols()), (60_000, 28, 28));
     assert_eq!(test.len(), 10_000);
     // The well-known first labels: a 5 in train, a 7 in test.

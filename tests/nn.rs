@@ -238,3 +238,62 @@ fn projection_head_bad_blocks_are_errors() {
         ]
     );
 }
+
+/// A user's module: a child module, a raw parameter and a child with buffers, named in one line.
+struct Custom {
+    fc: nidl::nn::Linear<f64>,
+    scale: nidl::nn::Param<f64>,
+    norm: nidl::nn::BatchNorm1d<f64>,
+}
+
+impl Module<f64> for Custom {
+    fn forward(
+        &self,
+        g: &mut nidl::autograd::Graph<f64>,
+        x: nidl::autograd::Var,
+    ) -> nidl::Result<nidl::autograd::Var> {
+        let h = self.fc.forward(g, x)?;
+        let s = self.scale.var(g);
+        let h = g.mul(h, s)?;
+        self.norm.forward(g, h)
+    }
+    nidl::params!(f64; fc, scale, norm);
+}
+
+#[test]
+fn params_macro_names_child_modules_and_raw_parameters_in_order() {
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut m = Custom {
+        fc: nidl::nn::Linear::new(3, 2, true, &mut rng),
+        scale: nidl::nn::Param::new(Tensor::ones(&[2])),
+        norm: nidl::nn::BatchNorm1d::new(2),
+    };
+    let names: Vec<String> = m.state_dict().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "fc.weight",
+            "fc.bias",
+            "scale",
+            "norm.weight",
+            "norm.bias",
+            "norm.running_mean",
+            "norm.running_var"
+        ]
+    );
+    assert_eq!(m.parameters().len(), 5);
+    assert_eq!(m.num_parameters(), 6 + 2 + 2 + 2 + 2);
+    assert_eq!(nidl::nn::param_values_mut(&mut m).len(), 5);
+    // Prefixed names, as an estimator sees them, through the public joiner.
+    let mut seen = Vec::new();
+    m.visit("encoder", &mut |n, _| seen.push(n.to_string()));
+    assert_eq!(seen[2], nidl::nn::join("encoder", "scale"));
+    assert_eq!(seen[2], "encoder.scale");
+    // A state dict round-trips through load_state_dict, buffers included.
+    let mut state = m.state_dict();
+    state[2].1 = Tensor::from_vec(vec![2.0, 3.0], &[2]).unwrap();
+    state[5].1 = Tensor::from_vec(vec![0.5, -0.5], &[2]).unwrap();
+    m.load_state_dict(&state).unwrap();
+    assert_eq!(m.scale.value.data().unwrap(), [2.0, 3.0]);
+    assert_eq!(m.norm.running_stats().0.data().unwrap(), [0.5, -0.5]);
+}

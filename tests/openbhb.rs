@@ -5,12 +5,12 @@
 mod common;
 
 use common::{with_threads, Lcg, Scratch};
+use nidl::datasets::csv::{text_from_bytes, Table};
 use nidl::datasets::loader::Dataset;
-use nidl::datasets::openbhb::csv::{text_from_bytes, Table};
 use nidl::datasets::openbhb::synthetic::{
     self, generate, SyntheticConfig, README_FILE, SYNTHETIC_BANNER,
 };
-use nidl::datasets::openbhb::{ensure_synthetic, Modality, OpenBhb, Split, Target};
+use nidl::datasets::openbhb::{ensure_synthetic, Modality, OpenBhb, OpenBhbSplit, Target};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
@@ -62,12 +62,12 @@ fn feature_rows(path: &Path) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
-fn split_labels(split: Split) -> &'static [&'static str] {
+fn split_labels(split: OpenBhbSplit) -> &'static [&'static str] {
     match split {
-        Split::Train => &["train"],
-        Split::Val => &["internal_test", "external_test"],
-        Split::InternalVal => &["internal_test"],
-        Split::ExternalVal => &["external_test"],
+        OpenBhbSplit::Train => &["train"],
+        OpenBhbSplit::Val => &["internal_test", "external_test"],
+        OpenBhbSplit::InternalVal => &["internal_test"],
+        OpenBhbSplit::ExternalVal => &["external_test"],
     }
 }
 
@@ -84,7 +84,7 @@ fn generator_round_trips_through_the_loader() {
     assert_eq!(rows.len(), 220);
     let targets = [Target::Age, Target::Sex, Target::Site];
     for modality in Modality::ALL {
-        for split in Split::ALL {
+        for split in OpenBhbSplit::ALL {
             let ds = OpenBhb::new(&root, modality, &targets, split).unwrap();
             // Participants of the split, in participants.tsv order.
             let expected: Vec<&HashMap<String, String>> = rows
@@ -130,7 +130,7 @@ fn modalities_and_sample_shapes() {
         (Modality::FsDesikanRoi, 476),
         (Modality::FsDestrieuxRoi, 1036),
     ] {
-        let ds = OpenBhb::new(&root, m, &[], Split::Val).unwrap();
+        let ds = OpenBhb::new(&root, m, &[], OpenBhbSplit::Val).unwrap();
         assert_eq!(ds.features().shape(), &[70, d]);
         assert_eq!(ds.targets().shape(), &[70, 0]);
         assert!(ds
@@ -141,7 +141,7 @@ fn modalities_and_sample_shapes() {
             .all(|v| v.is_finite() && *v > 0.0));
     }
     // vbm_roi: the first 142 columns are grey matter, the last 142 CSF, both volumes in cm³.
-    let ds = OpenBhb::new(&root, Modality::VbmRoi, &[], Split::Train).unwrap();
+    let ds = OpenBhb::new(&root, Modality::VbmRoi, &[], OpenBhbSplit::Train).unwrap();
     let x = ds.features().data().unwrap();
     let gm: f32 = x[..142].iter().sum();
     let csf: f32 = x[142..284].iter().sum();
@@ -159,10 +159,10 @@ fn split_membership_and_sites() {
     let t = [Target::Site];
     let load = |s| OpenBhb::new(&root, Modality::VbmRoi, &t, s).unwrap();
     let (train, val, internal, external) = (
-        load(Split::Train),
-        load(Split::Val),
-        load(Split::InternalVal),
-        load(Split::ExternalVal),
+        load(OpenBhbSplit::Train),
+        load(OpenBhbSplit::Val),
+        load(OpenBhbSplit::InternalVal),
+        load(OpenBhbSplit::ExternalVal),
     );
     assert_eq!(
         (train.len(), val.len(), internal.len(), external.len()),
@@ -368,8 +368,8 @@ fn age_and_sex_are_decodable_but_not_trivially() {
     );
 
     let t = [Target::Age, Target::Sex];
-    let train = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::Train).unwrap();
-    let val = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::Val).unwrap();
+    let train = OpenBhb::new(&root, Modality::VbmRoi, &t, OpenBhbSplit::Train).unwrap();
+    let val = OpenBhb::new(&root, Modality::VbmRoi, &t, OpenBhbSplit::Val).unwrap();
     assert_eq!((train.len(), val.len()), (3227, 757));
     let ages = train.target(Target::Age).unwrap();
     let mean_age = ages.iter().sum::<f64>() / ages.len() as f64;
@@ -423,8 +423,8 @@ fn age_and_sex_are_decodable_but_not_trivially() {
     };
     let (acc_train, acc_val) = (acc(&xt, &sex_t), acc(&xv, &sex_v));
     // Internal vs external validation: unseen sites should be harder.
-    let ext = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::ExternalVal).unwrap();
-    let int = OpenBhb::new(&root, Modality::VbmRoi, &t, Split::InternalVal).unwrap();
+    let ext = OpenBhb::new(&root, Modality::VbmRoi, &t, OpenBhbSplit::ExternalVal).unwrap();
+    let int = OpenBhb::new(&root, Modality::VbmRoi, &t, OpenBhbSplit::InternalVal).unwrap();
     let r2_of = |ds: &OpenBhb| {
         let x: Vec<f64> = ds
             .features()
@@ -513,7 +513,7 @@ impl Tree {
     }
 }
 
-fn load(root: &Path, split: Split) -> nidl::Result<OpenBhb> {
+fn load(root: &Path, split: OpenBhbSplit) -> nidl::Result<OpenBhb> {
     OpenBhb::new(
         root,
         Modality::VbmRoi,
@@ -526,14 +526,14 @@ fn load(root: &Path, split: Split) -> nidl::Result<OpenBhb> {
 fn reads_a_hand_written_tree() {
     let dir = Scratch::new("handwritten");
     Tree::valid().write(&dir.0);
-    let train = load(&dir.0, Split::Train).unwrap();
+    let train = load(&dir.0, OpenBhbSplit::Train).unwrap();
     assert_eq!(train.participant_ids(), ["101", "104"]);
     assert_eq!(
         train.targets().data().unwrap(),
         &[20.5, 1.0, 3.0, 8.0, 0.0, 4.0]
     );
     assert_eq!(train.sample(0).unwrap().0[..3], [3.5, 4.5, 5.5]);
-    let val = load(&dir.0, Split::Val).unwrap();
+    let val = load(&dir.0, OpenBhbSplit::Val).unwrap();
     assert_eq!(val.participant_ids(), ["102", "103"]);
     assert_eq!(
         val.targets().data().unwrap(),
@@ -543,7 +543,13 @@ fn reads_a_hand_written_tree() {
     let mut t = Tree::valid();
     t.participants = t.participants.replace("age", "years");
     t.write(&dir.0);
-    let ds = OpenBhb::new(&dir.0, Modality::VbmRoi, &[Target::Sex], Split::Train).unwrap();
+    let ds = OpenBhb::new(
+        &dir.0,
+        Modality::VbmRoi,
+        &[Target::Sex],
+        OpenBhbSplit::Train,
+    )
+    .unwrap();
     assert_eq!(ds.targets().data().unwrap(), &[1.0, 0.0]);
 }
 
@@ -576,7 +582,7 @@ fn accepts_crlf_bom_quotes_free_column_order_and_integer_ids() {
     let lines: Vec<String> = t.train.lines().map(swap).collect();
     t.train = format!("\u{feff}{}\r\n\r\n", lines.join("\r\n")).replacen(",3.5,", ",\"3.5\",", 1);
     t.write(&dir.0);
-    let train = load(&dir.0, Split::Train).unwrap();
+    let train = load(&dir.0, OpenBhbSplit::Train).unwrap();
     assert_eq!(train.participant_ids(), ["101", "104"]);
     assert_eq!(
         train.targets().data().unwrap(),
@@ -586,13 +592,13 @@ fn accepts_crlf_bom_quotes_free_column_order_and_integer_ids() {
     // those two sit: the same values as the plain tree.
     let reference = {
         Tree::valid().write(&dir.0.join("ref"));
-        load(&dir.0.join("ref"), Split::Train).unwrap()
+        load(&dir.0.join("ref"), OpenBhbSplit::Train).unwrap()
     };
     assert_eq!(train.features(), reference.features());
 }
 
 /// Writes `tree` after `edit`, loads `split` and returns the error text.
-fn error_of(dir: &Path, split: Split, edit: impl FnOnce(&mut Tree)) -> String {
+fn error_of(dir: &Path, split: OpenBhbSplit, edit: impl FnOnce(&mut Tree)) -> String {
     let mut t = Tree::valid();
     edit(&mut t);
     t.write(dir);
@@ -613,7 +619,7 @@ fn assert_mentions(e: &str, parts: &[&str]) {
 fn every_bad_input_is_an_error_naming_file_line_and_column() {
     let dir = Scratch::new("bad");
     let d = &dir.0;
-    let tr = Split::Train;
+    let tr = OpenBhbSplit::Train;
 
     // Missing files.
     Tree::valid().write(d);
@@ -855,7 +861,7 @@ fn every_bad_input_is_an_error_naming_file_line_and_column() {
     let e = OpenBhb::new(d, Modality::VbmRoi, &[Target::Age, Target::Age], tr).unwrap_err();
     assert_mentions(&e.to_string(), &["'age' requested twice"]);
     assert!("quasiraw".parse::<Modality>().is_err());
-    assert!("test".parse::<Split>().is_err());
+    assert!("test".parse::<OpenBhbSplit>().is_err());
     assert!("diagnosis".parse::<Target>().is_err());
     // The wrong modality's table is missing.
     let e = OpenBhb::new(d, Modality::FsDesikanRoi, &[], tr)
@@ -908,7 +914,7 @@ fn never_panics_on_arbitrary_bytes() {
         if which != 0 {
             fs::write(dir.0.join(VBM), mutate(&mut rng, valid.train.as_bytes())).unwrap();
         }
-        let split = Split::ALL[rng.below(4)];
+        let split = OpenBhbSplit::ALL[rng.below(4)];
         let targets = [Target::Age, Target::Sex, Target::Site];
         let targets = &targets[..rng.below(4)];
         match OpenBhb::new(&dir.0, Modality::VbmRoi, targets, split) {

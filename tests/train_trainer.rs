@@ -83,7 +83,6 @@ fn simclr(seed: u64) -> SimClr {
     let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
     let cfg = SimClrConfig {
         lr: 1e-2,
-        max_epochs: 3,
         ..SimClrConfig::default()
     };
     SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap()
@@ -229,6 +228,9 @@ impl Estimator for Poisoned {
     ) {
         self.inner.visit_trained_tensors(grads, f)
     }
+    fn set_run_length(&mut self, max_epochs: usize, steps_per_epoch: usize) -> Result<()> {
+        self.inner.set_run_length(max_epochs, steps_per_epoch)
+    }
     fn on_epoch_start(&mut self, epoch: usize) -> Result<()> {
         self.inner.on_epoch_start(epoch)
     }
@@ -329,7 +331,6 @@ fn non_finite_parameters_gradients_and_state_stop_the_run_naming_epoch_step_and_
     let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
     let cfg = SimClrConfig {
         lr: 1e39,
-        max_epochs: 3,
         ..SimClrConfig::default()
     };
     let mut est = SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap();
@@ -521,11 +522,13 @@ fn barlow_with(seed: u64, f: impl FnOnce(&mut BarlowTwinsConfig)) -> BarlowTwins
         proj_output_dim: 8,
         lr: 1e-2,
         warmup_epochs: 1,
-        max_epochs: 3,
         ..BarlowTwinsConfig::default()
     };
     f(&mut cfg);
-    BarlowTwins::new(Box::new(enc), 8, 4, cfg, &mut rng).unwrap()
+    let mut est = BarlowTwins::new(Box::new(enc), 8, cfg, &mut rng).unwrap();
+    // What the trainer tells it: 3 epochs of 4 steps.
+    est.set_run_length(3, 4).unwrap();
+    est
 }
 
 fn barlow(seed: u64) -> BarlowTwins {
@@ -807,4 +810,66 @@ fn validation_epoch_probing_every_n_val_epochs() {
     .unwrap()
     .to_string();
     assert!(e.contains("2 names for 1 tasks"), "{e}");
+}
+
+#[test]
+fn the_trainer_sets_the_run_length_and_seeds_loaders_that_have_no_seed() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let losses = |seeded: bool, est: &mut dyn Estimator| -> Vec<f64> {
+        let mut train = Loader::new(Arc::clone(&data), views(), 32)
+            .unwrap()
+            .shuffle(true);
+        if seeded {
+            train = train.seed(42);
+        }
+        let cfg = TrainerConfig {
+            max_epochs: 2,
+            limit_train_batches: Some(3),
+            seed: 42,
+            ..TrainerConfig::default()
+        };
+        let report = Trainer::new(cfg).fit(est, &train, None).unwrap();
+        report.epochs.iter().map(|e| e.train_loss).collect()
+    };
+    // A loader without a seed draws the trainer's: the same run as one seeded with it.
+    let (mut a, mut b) = (simclr(1), simclr(1));
+    assert_eq!(losses(false, &mut a), losses(true, &mut b));
+    let hp: BTreeMap<String, String> = a.hparams().into_iter().collect();
+    assert_eq!(
+        hp["lr_scheduler"],
+        "CosineAnnealingLR(T_max=2, eta_min=0.0002)"
+    );
+    // Barlow Twins' per-step schedule is sized by the trainer: 2 epochs of 3 steps, 1 warmup
+    // epoch — whatever it was told before.
+    let mut barlow = barlow(3);
+    losses(false, &mut barlow);
+    let hp: BTreeMap<String, String> = barlow.hparams().into_iter().collect();
+    assert!(
+        hp["lr_scheduler"]
+            .starts_with("LinearWarmupCosineAnnealingLR(warmup_steps=3, total_steps=6,"),
+        "{}",
+        hp["lr_scheduler"]
+    );
+    // Used without a trainer and without a run length, the schedule says what is missing.
+    let mut rng = StdRng::seed_from_u64(0);
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let mut est = SimClr::new(Box::new(enc), 8, SimClrConfig::default(), &mut rng).unwrap();
+    let e = est.on_epoch_start(0).unwrap_err().to_string();
+    assert!(e.contains("set_run_length"), "{e}");
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let cfg = BarlowTwinsConfig {
+        proj_hidden_dim: 16,
+        proj_output_dim: 8,
+        ..BarlowTwinsConfig::default()
+    };
+    let mut est = BarlowTwins::new(Box::new(enc), 8, cfg, &mut rng).unwrap();
+    let e = est.set_run_length(3, 0).unwrap_err().to_string();
+    assert!(e.contains("steps_per_epoch"), "{e}");
+    let train = Loader::new(Arc::clone(&data), views(), 32).unwrap();
+    let batch = train.batch(0, 0).unwrap();
+    let mut g = Graph::new();
+    let loss = est.loss(&mut g, &batch).unwrap();
+    let grads = g.backward(loss).unwrap();
+    let e = est.apply_gradients(&grads).unwrap_err().to_string();
+    assert!(e.contains("set_run_length"), "{e}");
 }

@@ -223,7 +223,9 @@ fn tabular_transforms_as_the_seed() {
     }
     assert!((applied as f64 / 400.0 - 0.5).abs() < 0.1, "{applied}");
     // The seed's chain: flatten → mask → noise, two views.
-    let chain = nidl::datasets::transforms::Flatten.then(mask).then(noise);
+    let chain = nidl::datasets::transforms::FlattenSample
+        .then(mask)
+        .then(noise);
     let views = MultiViews::new(chain, 2).unwrap();
     let Views(v) = views.apply(vec![1.0f32; 284], &mut rng(3)).unwrap();
     assert_eq!(v.len(), 2);

@@ -5,7 +5,7 @@
 use super::options::{MnistArgs, ProbeKind};
 use super::train_common::{ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS};
 use nidl::datasets::loader::Loader;
-use nidl::datasets::mnist::{self, Mnist, Split};
+use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::{mnist_contrast_transforms, mnist_scale_transforms, MultiViews};
 use nidl::nn::LeNet;
 use nidl::probe::{KNeighborsClassifier, LogisticRegression};
@@ -22,7 +22,7 @@ pub struct MnistData {
 
 impl MnistData {
     /// What the files of `split` are, for messages: `MNIST train-* files in data/mnist`.
-    fn split_name(&self, split: Split) -> String {
+    fn split_name(&self, split: MnistSplit) -> String {
         format!(
             "MNIST {}-* files in {}",
             split.prefix(),
@@ -63,7 +63,7 @@ impl TrainingData for MnistData {
                 .map(Arc::new)
                 .map_err(|e| format!("option --data-dir: {e}"))
         };
-        let (train_set, test_set) = (load(Split::Train)?, load(Split::Test)?);
+        let (train_set, test_set) = (load(MnistSplit::Train)?, load(MnistSplit::Test)?);
         let views = || -> nidl::Result<_> { MultiViews::new(mnist_contrast_transforms()?, 2) };
         let train = Loader::new(
             Arc::clone(&train_set),
@@ -74,12 +74,12 @@ impl TrainingData for MnistData {
         .shuffle(true)
         .seed(run.seed)
         .limit_batches(run.limit_train)
-        .named(self.split_name(Split::Train));
+        .named(self.split_name(MnistSplit::Train));
         let val = Loader::new(Arc::clone(&test_set), views().map_err(err)?, run.batch_size)
             .map_err(err)?
             .seed(run.seed)
             .limit_batches(run.limit_val)
-            .named(self.split_name(Split::Test));
+            .named(self.split_name(MnistSplit::Test));
         let encoder = LeNet::<f32>::new(run.latent, rng).map_err(err)?;
         self.sets = Some((train_set, test_set));
         Ok(Sources {
@@ -91,7 +91,7 @@ impl TrainingData for MnistData {
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
         let (train, test) = self.sets()?;
-        let names = [Split::Train, Split::Test].map(|s| self.split_name(s));
+        let names = [MnistSplit::Train, MnistSplit::Test].map(|s| self.split_name(s));
         probe.sets(
             (Arc::clone(train), Arc::clone(test)),
             names,

@@ -8,7 +8,7 @@ use super::options::{OpenBhbArgs, ProbeKind};
 use super::stdout::outln;
 use super::train_common::{ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS};
 use nidl::datasets::loader::Loader;
-use nidl::datasets::openbhb::{self, Modality, OpenBhb, Split, SyntheticConfig, Target};
+use nidl::datasets::openbhb::{self, Modality, OpenBhb, OpenBhbSplit, SyntheticConfig, Target};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
 use nidl::nn::Mlp;
 use nidl::probe::{
@@ -36,7 +36,7 @@ pub struct OpenBhbData {
 
 impl OpenBhbData {
     /// The `split` with age and sex as targets (the probes' sets).
-    fn labelled(&self, split: Split) -> Result<Arc<OpenBhb>, String> {
+    fn labelled(&self, split: OpenBhbSplit) -> Result<Arc<OpenBhb>, String> {
         let root = self
             .root
             .as_ref()
@@ -49,7 +49,7 @@ impl OpenBhbData {
 
 /// What `split` of the tree at `root` is, for messages: `OpenBHB train split of
 /// DIR/participants.tsv`.
-fn split_name(root: &Path, split: Split) -> String {
+fn split_name(root: &Path, split: OpenBhbSplit) -> String {
     format!(
         "OpenBHB {} split of {}",
         split.name(),
@@ -117,17 +117,17 @@ impl TrainingData for OpenBhbData {
                 .map_err(|e| format!("option --data-dir: {e}"))
         };
         let views = MultiViews::new(self.mask.then(self.noise), 2).map_err(err)?;
-        let train = Loader::new(load(Split::Train)?, views.clone(), run.batch_size)
+        let train = Loader::new(load(OpenBhbSplit::Train)?, views.clone(), run.batch_size)
             .map_err(err)?
             .shuffle(true)
             .seed(run.seed)
             .limit_batches(run.limit_train)
-            .named(split_name(&root, Split::Train));
-        let val = Loader::new(load(Split::Val)?, views, run.batch_size)
+            .named(split_name(&root, OpenBhbSplit::Train));
+        let val = Loader::new(load(OpenBhbSplit::Val)?, views, run.batch_size)
             .map_err(err)?
             .seed(run.seed)
             .limit_batches(run.limit_val)
-            .named(split_name(&root, Split::Val));
+            .named(split_name(&root, OpenBhbSplit::Val));
         let widths = [2 * run.latent, run.latent];
         let encoder = Mlp::<f32>::new(Modality::VbmRoi.n_features(), &widths, rng).map_err(err)?;
         self.root = Some(root);
@@ -139,7 +139,10 @@ impl TrainingData for OpenBhbData {
     }
 
     fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String> {
-        let (train, test) = (self.labelled(Split::Train)?, self.labelled(Split::Val)?);
+        let (train, test) = (
+            self.labelled(OpenBhbSplit::Train)?,
+            self.labelled(OpenBhbSplit::Val)?,
+        );
         let names = [train.split(), test.split()].map(|s| split_name(train.root(), s));
         probe.sets((train, test), names, || Ok(Identity))
     }

@@ -8,7 +8,7 @@ use super::stdout::outln;
 use super::values::whole;
 use nidl::atomic_file::write_atomic_with;
 use nidl::datasets::loader::Loader;
-use nidl::datasets::mnist::{self, Mnist, Split};
+use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::{mnist_contrast_transforms, MultiViews};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), String> {
     let Args { out, n, seed, data } = args;
     let data_dir = data.data_dir.unwrap_or_else(mnist::default_dir);
-    let mnist = Arc::new(Mnist::load(&data_dir, Split::Test).map_err(|e| e.to_string())?);
+    let mnist = Arc::new(Mnist::load(&data_dir, MnistSplit::Test).map_err(|e| e.to_string())?);
     if n > mnist.len() {
         return Err(format!(
             "option --n: {n} images asked, the test set has {}",

@@ -23,7 +23,6 @@ pub fn run(args: Args) -> Result<(), String> {
             lr: run.lr,
             weight_decay: run.weight_decay,
             temperature: simclr.temperature.unwrap_or(SimClrArgs::TEMPERATURE),
-            max_epochs: run.epochs,
             ..SimClrConfig::default()
         };
         SimClr::new(parts.encoder, run.latent, config, parts.rng)

@@ -73,8 +73,6 @@ pub struct ModelParts<'a> {
     pub run: &'a RunOptions,
     /// The encoder, drawn from `rng`.
     pub encoder: Box<dyn Module<f32>>,
-    /// Optimizer steps per epoch (training batches after `--limit-train-batches`).
-    pub steps_per_epoch: usize,
     /// The `--seed` RNG after the encoder: the head is drawn from it.
     pub rng: &'a mut StdRng,
 }
@@ -94,13 +92,12 @@ pub fn train_command<D: TrainingData, M: clap::Args, E: Estimator>(
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let sources = data.load(&run, &mut rng)?;
-    // The estimators size their schedules by the training batches: an empty set first.
+    // An empty training set first, naming the option to change.
     nidl::train::preflight::non_empty("the training set", &*sources.train)
         .map_err(|e| run.error(e))?;
     let parts = ModelParts {
         run: &run,
         encoder: sources.encoder,
-        steps_per_epoch: sources.train.num_batches(),
         rng: &mut rng,
     };
     let mut model = build(args.method, parts).map_err(|e| e.to_string())?;
@@ -398,15 +395,8 @@ pub fn barlow_command<D: TrainingData>(
             lr: run.lr,
             weight_decay: run.weight_decay,
             warmup_epochs: barlow.warmup_epochs.unwrap_or(BarlowArgs::WARMUP_EPOCHS),
-            max_epochs: run.epochs,
             ..BarlowTwinsConfig::default()
         };
-        BarlowTwins::new(
-            parts.encoder,
-            run.latent,
-            parts.steps_per_epoch,
-            config,
-            parts.rng,
-        )
+        BarlowTwins::new(parts.encoder, run.latent, config, parts.rng)
     })
 }

@@ -334,8 +334,16 @@ struct Settings {
     shuffle: bool,
     drop_last: bool,
     limit_batches: Option<usize>,
-    seed: u64,
+    /// `None`: not given; the trainer then seeds it with the run's seed ([`BatchSource::seed`]).
+    seed: Option<u64>,
     prefetch: bool,
+}
+
+impl Settings {
+    /// The seed the streams are drawn from: the one given, else 0.
+    fn stream_seed(&self) -> u64 {
+        self.seed.unwrap_or(0)
+    }
 }
 
 /// Batches of transformed samples of a [`Dataset`], epoch after epoch (PyTorch's `DataLoader`
@@ -371,7 +379,8 @@ where
     Tf::Output: Collate,
 {
     /// A loader of `batch_size ≥ 1` samples per batch, in dataset order, keeping the last
-    /// partial batch, no batch limit, seed 0, prefetching on.
+    /// partial batch, no batch limit, no seed (the trainer, `nidl::train::Trainer`, gives it the
+    /// run's; used alone it draws from seed 0), prefetching on.
     pub fn new(dataset: Arc<D>, transform: Tf, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
             return Err(Error::invalid(
@@ -386,7 +395,7 @@ where
                 shuffle: false,
                 drop_last: false,
                 limit_batches: None,
-                seed: 0,
+                seed: None,
                 prefetch: true,
             },
             name: None,
@@ -412,9 +421,11 @@ where
         self
     }
 
-    /// The seed of the shuffling and augmentation streams.
+    /// The seed of the shuffling and augmentation streams. Without one, the trainer seeds the
+    /// loader with its run's seed (`nidl::train::TrainerConfig::seed`),
+    /// and a loader used alone draws from seed 0.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.settings.seed = seed;
+        self.settings.seed = Some(seed);
         self
     }
 
@@ -465,7 +476,7 @@ where
     /// The order of `epoch`, drawn once and cached.
     fn shared_order(&self, epoch: usize) -> Arc<Vec<usize>> {
         let s = &self.settings;
-        let key = (epoch, s.shuffle, s.seed);
+        let key = (epoch, s.shuffle, s.stream_seed());
         let mut cache = self.order_cache.lock().unwrap_or_else(|e| e.into_inner());
         match &*cache {
             Some((k, order)) if *k == key && order.len() == self.shared.dataset.len() => {
@@ -473,7 +484,7 @@ where
             }
             _ => {
                 let n = self.shared.dataset.len();
-                let order = Arc::new(epoch_order(n, s.shuffle, s.seed, epoch as u64));
+                let order = Arc::new(epoch_order(n, s.shuffle, s.stream_seed(), epoch as u64));
                 *cache = Some((key, Arc::clone(&order)));
                 order
             }
@@ -569,7 +580,7 @@ where
         .par_iter()
         .map(|&i| {
             let (x, y) = shared.dataset.get(i)?;
-            let mut rng = sample_rng(s.seed, epoch as u64, i as u64);
+            let mut rng = sample_rng(s.stream_seed(), epoch as u64, i as u64);
             Ok((shared.transform.apply(x, &mut rng)?, y))
         })
         .collect::<Result<_>>()?;
@@ -753,6 +764,24 @@ pub trait BatchSource: Send + Sync {
     fn name(&self) -> Option<&str> {
         None
     }
+    /// The seed it was given ([`Loader::seed`]), if any.
+    fn seed(&self) -> Option<u64>;
+    /// The same source drawing from `seed` instead: what the trainer reads when a source was
+    /// given no seed of its own.
+    fn with_seed(&self, seed: u64) -> Box<dyn BatchSource>;
+}
+
+/// `src` as the trainer reads it: itself when it has a seed, else a copy seeded with `seed`
+/// (kept in `slot`).
+pub fn seeded_or<'a>(
+    src: &'a dyn BatchSource,
+    seed: u64,
+    slot: &'a mut Option<Box<dyn BatchSource>>,
+) -> &'a dyn BatchSource {
+    if src.seed().is_some() {
+        return src;
+    }
+    &**slot.insert(src.with_seed(seed))
 }
 
 impl<D, Tf> BatchSource for Loader<D, Tf>
@@ -781,6 +810,12 @@ where
     }
     fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+    fn seed(&self) -> Option<u64> {
+        self.settings.seed
+    }
+    fn with_seed(&self, seed: u64) -> Box<dyn BatchSource> {
+        Box::new(self.clone().seed(seed))
     }
 }
 

@@ -36,19 +36,19 @@ const MAX_DEFLATE_RATIO: usize = 1032;
 
 /// Which half of MNIST.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
+pub enum MnistSplit {
     /// The 60 000 training images (`train-*`).
     Train,
     /// The 10 000 test images (`t10k-*`).
     Test,
 }
 
-impl Split {
+impl MnistSplit {
     /// The file-name prefix: `train` or `t10k`.
     pub fn prefix(self) -> &'static str {
         match self {
-            Split::Train => "train",
-            Split::Test => "t10k",
+            MnistSplit::Train => "train",
+            MnistSplit::Test => "t10k",
         }
     }
 }
@@ -293,7 +293,7 @@ pub struct Mnist {
 impl Mnist {
     /// Loads `split` from `dir`, which holds `{train,t10k}-images-idx3-ubyte[.gz]` and
     /// `{train,t10k}-labels-idx1-ubyte[.gz]` (or the `images.idx3-ubyte` spelling).
-    pub fn load(dir: impl AsRef<Path>, split: Split) -> Result<Self> {
+    pub fn load(dir: impl AsRef<Path>, split: MnistSplit) -> Result<Self> {
         let dir = dir.as_ref();
         let images = find_file(dir, split.prefix(), "images", "idx3")?;
         let labels = find_file(dir, split.prefix(), "labels", "idx1")?;

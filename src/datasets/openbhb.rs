@@ -30,35 +30,34 @@
 //!
 //! Every malformed input — a missing file, column or participant, a duplicate id, a missing or
 //! non-numeric value, a row with the wrong number of fields — is an [`Error`] naming the file, the
-//! line and the column. See [`csv`] for the dialect (quoted fields, CRLF, byte-order mark).
+//! line and the column. See [`csv`](super::csv) for the dialect (quoted fields, CRLF, byte-order mark).
 //!
 //! The real data cannot be downloaded here; [`synthetic`] writes a simulated data set in the same
 //! layout, clearly labelled as synthetic, and [`ensure_synthetic`] caches one for the commands that
 //! default to it.
 //!
 //! ```no_run
-//! use nidl::datasets::openbhb::{Modality, OpenBhb, Split, Target};
+//! use nidl::datasets::openbhb::{Modality, OpenBhb, OpenBhbSplit, Target};
 //! # fn main() -> nidl::Result<()> {
 //! let root = nidl::datasets::openbhb::ensure_synthetic(
 //!     &nidl::datasets::openbhb::synthetic_cache_dir(),
 //!     42,
 //! )?;
-//! let train = OpenBhb::new(&root, Modality::VbmRoi, &[Target::Age, Target::Sex], Split::Train)?;
+//! let train = OpenBhb::new(&root, Modality::VbmRoi, &[Target::Age, Target::Sex], OpenBhbSplit::Train)?;
 //! assert_eq!(train.features().shape(), &[3227, 284]);
 //! assert_eq!(train.targets().shape(), &[3227, 2]); // columns: age, sex (female = 1)
 //! # Ok(())
 //! # }
 //! ```
 
-pub mod csv;
 pub mod synthetic;
 
 pub use synthetic::{ensure_synthetic, generate, synthetic_cache_dir, SyntheticConfig};
 
+use super::csv::{self, parse_number, Record, Table};
 use super::loader::Dataset;
 use crate::error::{escape_text, Error, Result};
 use crate::tensor::Tensor;
-use csv::{parse_number, Record, Table};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -122,7 +121,7 @@ impl Modality {
     }
 
     /// The feature table holding `split`'s subjects under `root`.
-    pub fn features_path(self, root: &Path, split: Split) -> PathBuf {
+    pub fn features_path(self, root: &Path, split: OpenBhbSplit) -> PathBuf {
         root.join(split.folder()).join(self.relative_path())
     }
 }
@@ -156,7 +155,7 @@ impl FromStr for Modality {
 
 /// A split of OpenBHB, as nidl names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Split {
+pub enum OpenBhbSplit {
     /// Participants whose `split` is `train` (3 227 in OpenBHB).
     Train,
     /// `internal_val` ∪ `external_val`, in participants.tsv order (757).
@@ -167,29 +166,29 @@ pub enum Split {
     ExternalVal,
 }
 
-impl Split {
+impl OpenBhbSplit {
     /// Every split.
-    pub const ALL: [Split; 4] = [
-        Split::Train,
-        Split::Val,
-        Split::InternalVal,
-        Split::ExternalVal,
+    pub const ALL: [OpenBhbSplit; 4] = [
+        OpenBhbSplit::Train,
+        OpenBhbSplit::Val,
+        OpenBhbSplit::InternalVal,
+        OpenBhbSplit::ExternalVal,
     ];
 
     /// The name nidl uses (`train`, `val`, `internal_val`, `external_val`).
     pub fn name(self) -> &'static str {
         match self {
-            Split::Train => "train",
-            Split::Val => "val",
-            Split::InternalVal => "internal_val",
-            Split::ExternalVal => "external_val",
+            OpenBhbSplit::Train => "train",
+            OpenBhbSplit::Val => "val",
+            OpenBhbSplit::InternalVal => "internal_val",
+            OpenBhbSplit::ExternalVal => "external_val",
         }
     }
 
     /// The folder below the root holding the split's feature tables: `train` or `val`.
     pub fn folder(self) -> &'static str {
         match self {
-            Split::Train => "train",
+            OpenBhbSplit::Train => "train",
             _ => "val",
         }
     }
@@ -198,29 +197,29 @@ impl Split {
     pub fn contains(self, label: SplitLabel) -> bool {
         matches!(
             (self, label),
-            (Split::Train, SplitLabel::Train)
+            (OpenBhbSplit::Train, SplitLabel::Train)
                 | (
-                    Split::Val,
+                    OpenBhbSplit::Val,
                     SplitLabel::InternalTest | SplitLabel::ExternalTest
                 )
-                | (Split::InternalVal, SplitLabel::InternalTest)
-                | (Split::ExternalVal, SplitLabel::ExternalTest)
+                | (OpenBhbSplit::InternalVal, SplitLabel::InternalTest)
+                | (OpenBhbSplit::ExternalVal, SplitLabel::ExternalTest)
         )
     }
 }
 
-impl fmt::Display for Split {
+impl fmt::Display for OpenBhbSplit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-impl FromStr for Split {
+impl FromStr for OpenBhbSplit {
     type Err = Error;
 
     /// Parses `train`, `val`, `internal_val` or `external_val`.
     fn from_str(s: &str) -> Result<Self> {
-        Split::ALL
+        OpenBhbSplit::ALL
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
@@ -329,7 +328,7 @@ impl FromStr for Target {
 pub struct OpenBhb {
     root: PathBuf,
     modality: Modality,
-    split: Split,
+    split: OpenBhbSplit,
     target_kinds: Vec<Target>,
     ids: Vec<String>,
     features: Tensor<f32>,
@@ -347,7 +346,7 @@ impl OpenBhb {
         root: impl AsRef<Path>,
         modality: Modality,
         targets: &[Target],
-        split: Split,
+        split: OpenBhbSplit,
     ) -> Result<Self> {
         let root = root.as_ref();
         for (i, t) in targets.iter().enumerate() {
@@ -463,7 +462,7 @@ impl OpenBhb {
     }
 
     /// The split read.
-    pub fn split(&self) -> Split {
+    pub fn split(&self) -> OpenBhbSplit {
         self.split
     }
 
@@ -523,7 +522,11 @@ fn id_key(raw: &str) -> Option<String> {
 
 /// Reads participants.tsv: checks ids are present and unique and every `split` is known, and
 /// returns the participants of `split` with their `targets`, in file order.
-fn read_participants(path: &Path, split: Split, targets: &[Target]) -> Result<Vec<Selected>> {
+fn read_participants(
+    path: &Path,
+    split: OpenBhbSplit,
+    targets: &[Target],
+) -> Result<Vec<Selected>> {
     let text = csv::read_text(path)?;
     let table = Table::parse(&text, b'\t', path)?;
     let id_col = table.column("participant_id")?;
@@ -738,8 +741,8 @@ mod tests {
         for m in Modality::ALL {
             assert_eq!(m.name().parse::<Modality>().unwrap(), m);
         }
-        for s in Split::ALL {
-            assert_eq!(s.name().parse::<Split>().unwrap(), s);
+        for s in OpenBhbSplit::ALL {
+            assert_eq!(s.name().parse::<OpenBhbSplit>().unwrap(), s);
         }
         for t in Target::ALL {
             assert_eq!(t.name().parse::<Target>().unwrap(), t);

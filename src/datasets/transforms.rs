@@ -14,12 +14,19 @@
 //! ```
 //!
 //! ([`mnist_contrast_transforms`]), its probing images `ToTensor → Normalize`
-//! ([`mnist_scale_transforms`]). Tabular transforms for feature vectors are [`Flatten`],
+//! ([`mnist_scale_transforms`]). Tabular transforms for feature vectors are [`FlattenSample`],
 //! [`RandomMask`] and [`GaussianNoise`].
+//!
+//! For images of any size and channel count there are also [`RandomHorizontalFlip`],
+//! [`RandomVerticalFlip`] (either pixel type) and, on `f32` images in `[0, 1]`,
+//! [`RandomBrightness`] and [`RandomContrast`] (torchvision's `ColorJitter` for those two
+//! factors). Pipelines chosen at run time (from an experiment file) are a [`Pipeline`] of
+//! [`ImageAugment`] or [`TabularAugment`] values: enums of the transforms above, since the
+//! RNG-generic [`Transform`] cannot be boxed.
 //!
 //! ```
 //! use nidl::datasets::transforms::{mnist_contrast_transforms, Image, MultiViews, Transform};
-//! use rand::{rngs::StdRng, SeedableRng};
+//! use nidl::rand::{rngs::StdRng, SeedableRng};
 //!
 //! # fn main() -> nidl::Result<()> {
 //! let digit = Image::gray(28, 28, vec![0u8; 784])?;
@@ -32,14 +39,20 @@
 //! # }
 //! ```
 
+mod augment;
 mod blur;
+mod color;
+mod flip;
 mod image;
 mod resample;
 mod tabular;
 
+pub use augment::{ImageAugment, Pipeline, TabularAugment};
 pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel2d};
+pub use color::{adjust_brightness, adjust_contrast, RandomBrightness, RandomContrast};
+pub use flip::{hflip, vflip, RandomHorizontalFlip, RandomVerticalFlip};
 pub use image::{Image, Pixel};
-pub use tabular::{Flatten, GaussianNoise, RandomMask};
+pub use tabular::{FlattenSample, GaussianNoise, RandomMask};
 
 use crate::error::{Error, Result};
 use rand::{Rng, RngCore};

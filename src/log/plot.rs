@@ -114,7 +114,7 @@ pub fn panels(scalars: &[Scalar]) -> Vec<Panel> {
 
 /// An 8-bit RGB raster, row-major, top row first.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Image {
+pub struct RgbImage {
     /// Width in pixels.
     pub width: usize,
     /// Height in pixels.
@@ -123,14 +123,14 @@ pub struct Image {
     pub rgb: Vec<u8>,
 }
 
-impl Image {
+impl RgbImage {
     /// A `width` × `height` image filled with `color`.
     pub fn new(width: usize, height: usize, color: [u8; 3]) -> Self {
         let mut rgb = Vec::with_capacity(width * height * 3);
         for _ in 0..width * height {
             rgb.extend_from_slice(&color);
         }
-        Image { width, height, rgb }
+        RgbImage { width, height, rgb }
     }
 
     /// The colour at `(x, y)`, `None` outside the image.
@@ -423,7 +423,7 @@ fn fit_label(label: &str, max_chars: usize) -> String {
 }
 
 /// Draws one panel into `img` with its top-left corner at `(ox, oy)`.
-fn draw_panel(img: &mut Image, ox: i64, oy: i64, panel: &Panel) {
+fn draw_panel(img: &mut RgbImage, ox: i64, oy: i64, panel: &Panel) {
     let (pw, ph) = (PANEL_WIDTH as i64, PANEL_HEIGHT as i64);
 
     // Title, centred, double size.
@@ -556,10 +556,10 @@ fn draw_panel(img: &mut Image, ox: i64, oy: i64, panel: &Panel) {
 }
 
 /// Renders the metrics figure for `scalars` (see the module docs for the layout).
-pub fn render(scalars: &[Scalar]) -> Image {
+pub fn render(scalars: &[Scalar]) -> RgbImage {
     let panels = panels(scalars);
     let (width, height) = figure_size(panels.len());
-    let mut img = Image::new(width, height, WHITE);
+    let mut img = RgbImage::new(width, height, WHITE);
     if panels.is_empty() {
         let msg = "no metrics logged";
         let tw = text_width(msg, 2);
@@ -603,7 +603,7 @@ fn put_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// `img` as PNG bytes: 8-bit RGB, no interlace, each row with filter type 0, one IDAT chunk.
-pub fn encode_png(img: &Image) -> Result<Vec<u8>> {
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>> {
     let to_err = |e: std::io::Error| Error::invalid("plot::encode_png", format!("zlib: {e}"));
     if img.width == 0 || img.height == 0 || img.width > u32::MAX as usize {
         return Err(Error::invalid(

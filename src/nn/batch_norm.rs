@@ -1,6 +1,6 @@
 //! Batch normalisation over the batch axis of `[N, C]` inputs.
 
-use super::{join, Module, Param};
+use super::{join, Module, Param, State, StateMut, Visitor, VisitorMut};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
 use crate::tensor::{Element, Tensor};
@@ -66,6 +66,22 @@ impl<T: Element> BatchNorm1d<T> {
     }
 }
 
+impl<T: Element> Clone for BatchNorm1d<T> {
+    /// A copy with fresh parameter identities (as [`Param`]'s clone) and the same running
+    /// statistics.
+    fn clone(&self) -> Self {
+        let (running_mean, running_var) = self.running_stats();
+        BatchNorm1d {
+            weight: self.weight.clone(),
+            bias: self.bias.clone(),
+            running_mean: Mutex::new(running_mean),
+            running_var: Mutex::new(running_var),
+            eps: self.eps,
+            momentum: self.momentum,
+        }
+    }
+}
+
 /// Locks a statistics buffer; a poisoned lock (a panic elsewhere mid-update) still holds a
 /// complete tensor, so its value is used.
 fn lock<T: Element>(m: &Mutex<Tensor<T>>) -> std::sync::MutexGuard<'_, Tensor<T>> {
@@ -109,41 +125,31 @@ impl<T: Element> Module<T> for BatchNorm1d<T> {
         g.add(y, b)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        f(join(prefix, "weight"), &self.weight);
-        f(join(prefix, "bias"), &self.bias);
-    }
-
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        f(join(prefix, "weight"), &mut self.weight);
-        f(join(prefix, "bias"), &mut self.bias);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        f(join(prefix, "running_mean"), &lock(&self.running_mean));
-        f(join(prefix, "running_var"), &lock(&self.running_var));
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
+        f(&join(prefix, "weight"), State::Param(&self.weight));
+        f(&join(prefix, "bias"), State::Param(&self.bias));
         f(
-            join(prefix, "running_mean"),
-            self.running_mean
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner()),
+            &join(prefix, "running_mean"),
+            State::Buffer(&lock(&self.running_mean)),
         );
         f(
-            join(prefix, "running_var"),
-            self.running_var
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner()),
+            &join(prefix, "running_var"),
+            State::Buffer(&lock(&self.running_var)),
+        );
+    }
+
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
+        f(&join(prefix, "weight"), StateMut::Param(&mut self.weight));
+        f(&join(prefix, "bias"), StateMut::Param(&mut self.bias));
+        let (mean, var) = (&mut self.running_mean, &mut self.running_var);
+        let unpoison = |m: &'a mut Mutex<Tensor<T>>| m.get_mut().unwrap_or_else(|e| e.into_inner());
+        f(
+            &join(prefix, "running_mean"),
+            StateMut::Buffer(unpoison(mean)),
+        );
+        f(
+            &join(prefix, "running_var"),
+            StateMut::Buffer(unpoison(var)),
         );
     }
 }

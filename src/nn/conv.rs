@@ -1,6 +1,6 @@
 //! Convolution and pooling layers (NCHW).
 
-use super::{join, Module, Param};
+use super::{Module, Param};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Conv2dGeometry;
@@ -52,19 +52,7 @@ impl<T: Element> Module<T> for Conv2d<T> {
         g.conv2d(x, w, Some(b), self.geom)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        f(join(prefix, "weight"), &self.weight);
-        f(join(prefix, "bias"), &self.bias);
-    }
-
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        f(join(prefix, "weight"), &mut self.weight);
-        f(join(prefix, "bias"), &mut self.bias);
-    }
+    crate::params!(T; weight, bias);
 }
 
 /// Average pooling with kernel = stride.
@@ -78,6 +66,5 @@ impl<T: Element> Module<T> for AvgPool2d {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         g.avg_pool2d(x, self.kernel)
     }
-    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
-    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+    crate::params!(T;);
 }

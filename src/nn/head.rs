@@ -1,9 +1,9 @@
 //! Projection heads built from blocks, as nidl's `ProjectionHead` builds them.
 
-use super::{join, BatchNorm1d, Linear, Module, Param, Relu, Sequential};
+use super::{BatchNorm1d, Linear, Module, Relu, Sequential};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
-use crate::tensor::{Element, Tensor};
+use crate::tensor::Element;
 use rand::RngCore;
 
 /// One block of a [`ProjectionHead`]: `Linear(in_features, out_features)` — with a bias only
@@ -113,27 +113,5 @@ impl<T: Element> Module<T> for ProjectionHead<T> {
         self.layers.forward(g, x)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        self.layers.visit_params(&join(prefix, "layers"), f);
-    }
-
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        self.layers.visit_params_mut(&join(prefix, "layers"), f);
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        self.layers.visit_buffers(&join(prefix, "layers"), f);
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
-        self.layers.visit_buffers_mut(&join(prefix, "layers"), f);
-    }
+    crate::params!(T; layers);
 }

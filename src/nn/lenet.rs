@@ -1,6 +1,6 @@
 //! The seed's MNIST encoder.
 
-use super::{join, Conv2d, Linear, Module, Param};
+use super::{Conv2d, Linear, Module};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Conv2dGeometry;
@@ -85,23 +85,5 @@ impl<T: Element> Module<T> for LeNet<T> {
         self.fc3.forward(g, h)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        self.conv1.visit_params(&join(prefix, "conv1"), f);
-        self.conv2.visit_params(&join(prefix, "conv2"), f);
-        self.fc1.visit_params(&join(prefix, "fc1"), f);
-        self.fc2.visit_params(&join(prefix, "fc2"), f);
-        self.fc3.visit_params(&join(prefix, "fc3"), f);
-    }
-
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        self.conv1.visit_params_mut(&join(prefix, "conv1"), f);
-        self.conv2.visit_params_mut(&join(prefix, "conv2"), f);
-        self.fc1.visit_params_mut(&join(prefix, "fc1"), f);
-        self.fc2.visit_params_mut(&join(prefix, "fc2"), f);
-        self.fc3.visit_params_mut(&join(prefix, "fc3"), f);
-    }
+    crate::params!(T; conv1, conv2, fc1, fc2, fc3);
 }

@@ -1,6 +1,6 @@
 //! Fully connected layer.
 
-use super::{join, Module, Param};
+use super::{join, Module, Param, Visitor, VisitorMut};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
 use crate::tensor::Element;
@@ -52,21 +52,17 @@ impl<T: Element> Module<T> for Linear<T> {
         }
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
-        f(join(prefix, "weight"), &self.weight);
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
+        self.weight.visit_field(&join(prefix, "weight"), f);
         if let Some(b) = &self.bias {
-            f(join(prefix, "bias"), b);
+            b.visit_field(&join(prefix, "bias"), f);
         }
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
-        f(join(prefix, "weight"), &mut self.weight);
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
+        self.weight.visit_field_mut(&join(prefix, "weight"), f);
         if let Some(b) = &mut self.bias {
-            f(join(prefix, "bias"), b);
+            b.visit_field_mut(&join(prefix, "bias"), f);
         }
     }
 }

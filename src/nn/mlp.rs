@@ -1,9 +1,9 @@
 //! Composition: `Relu`, `Flatten`, `Sequential`, and torchvision's `MLP`.
 
-use super::{join, Linear, Module, Param};
+use super::{join, BatchNorm1d, Linear, Module, Visitor, VisitorMut};
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
-use crate::tensor::{Element, Tensor};
+use crate::tensor::Element;
 use rand::RngCore;
 
 /// `max(x, 0)`.
@@ -14,8 +14,7 @@ impl<T: Element> Module<T> for Relu {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         g.relu(x)
     }
-    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
-    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+    crate::params!(T;);
 }
 
 /// `[N, d1, d2, ...]` → `[N, d1·d2·...]`.
@@ -26,8 +25,7 @@ impl<T: Element> Module<T> for Flatten {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         g.flatten(x)
     }
-    fn visit_params<'a>(&'a self, _: &str, _: &mut dyn FnMut(String, &'a Param<T>)) {}
-    fn visit_params_mut<'a>(&'a mut self, _: &str, _: &mut dyn FnMut(String, &'a mut Param<T>)) {}
+    crate::params!(T;);
 }
 
 /// Modules applied in order; their state is named by position (`0.weight`, `2.bias`, ...), as
@@ -65,54 +63,60 @@ impl<T: Element> Module<T> for Sequential<T> {
         self.layers.iter().try_fold(x, |h, l| l.forward(g, h))
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
         for (i, l) in self.layers.iter().enumerate() {
-            l.visit_params(&join(prefix, &i.to_string()), f);
+            l.visit(&join(prefix, &i.to_string()), f);
         }
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
         for (i, l) in self.layers.iter_mut().enumerate() {
-            l.visit_params_mut(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(String, &Tensor<T>)) {
-        for (i, l) in self.layers.iter().enumerate() {
-            l.visit_buffers(&join(prefix, &i.to_string()), f);
-        }
-    }
-
-    fn visit_buffers_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Tensor<T>),
-    ) {
-        for (i, l) in self.layers.iter_mut().enumerate() {
-            l.visit_buffers_mut(&join(prefix, &i.to_string()), f);
+            l.visit_mut(&join(prefix, &i.to_string()), f);
         }
     }
 }
 
-/// torchvision's `MLP(in_channels, hidden_channels)` without dropout or norm: `Linear + ReLU`
-/// for each hidden width but the last, then a bare `Linear` to the last width. State names
-/// follow torchvision's indices (`0.weight`, `2.weight`, ...: a ReLU and a no-op dropout sit
-/// between linears there, so linear `i` is module `3i`).
+/// torchvision's `MLP(in_channels, hidden_channels)` without dropout: `Linear + ReLU` for each
+/// hidden width but the last, then a bare `Linear` to the last width; with
+/// [`Mlp::with_batch_norm`], `Linear + BatchNorm1d + ReLU` (torchvision's
+/// `norm_layer=nn.BatchNorm1d`). State names follow torchvision's indices: without norm a ReLU
+/// and a no-op dropout sit between linears, so linear `i` is module `3i` (`0.weight`,
+/// `3.weight`, ...); with norm, linear `i` is module `4i` and its batch norm `4i + 1`
+/// (`0.weight`, `1.weight`, `1.running_mean`, `4.weight`, ...).
 #[derive(Debug, Clone)]
 pub struct Mlp<T: Element> {
     linears: Vec<Linear<T>>,
+    /// One per hidden layer (all but the last linear), or none.
+    norms: Vec<BatchNorm1d<T>>,
 }
 
 impl<T: Element> Mlp<T> {
     /// `in_features → widths[0] → ... → widths[last]`; `widths` must be non-empty.
     pub fn new(in_features: usize, widths: &[usize], rng: &mut dyn RngCore) -> Result<Self> {
+        Self::build("Mlp::new", in_features, widths, false, rng)
+    }
+
+    /// As [`Mlp::new`], with a `BatchNorm1d` (PyTorch defaults) after each hidden linear, before
+    /// its ReLU. The weights are drawn exactly as [`Mlp::new`] draws them (batch norm draws
+    /// nothing).
+    pub fn with_batch_norm(
+        in_features: usize,
+        widths: &[usize],
+        rng: &mut dyn RngCore,
+    ) -> Result<Self> {
+        Self::build("Mlp::with_batch_norm", in_features, widths, true, rng)
+    }
+
+    fn build(
+        op: &'static str,
+        in_features: usize,
+        widths: &[usize],
+        batch_norm: bool,
+        rng: &mut dyn RngCore,
+    ) -> Result<Self> {
         if widths.is_empty() || in_features == 0 || widths.contains(&0) {
             return Err(Error::invalid(
-                "Mlp::new",
+                op,
                 format!("need positive sizes, got in {in_features}, widths {widths:?}"),
             ));
         }
@@ -122,12 +126,31 @@ impl<T: Element> Mlp<T> {
             linears.push(Linear::new(fan_in, w, true, rng));
             fan_in = w;
         }
-        Ok(Mlp { linears })
+        let hidden = &widths[..widths.len() - 1];
+        let norms = match batch_norm {
+            true => hidden.iter().map(|&w| BatchNorm1d::new(w)).collect(),
+            false => Vec::new(),
+        };
+        Ok(Mlp { linears, norms })
     }
 
     /// The linear layers in order.
     pub fn linears(&self) -> &[Linear<T>] {
         &self.linears
+    }
+
+    /// The batch norms after the hidden linears, in order (empty without batch norm).
+    pub fn batch_norms(&self) -> &[BatchNorm1d<T>] {
+        &self.norms
+    }
+
+    /// The module index of linear `i` (and `i + 1` of its batch norm), as torchvision numbers them.
+    fn index(&self, i: usize) -> usize {
+        if self.norms.is_empty() {
+            3 * i
+        } else {
+            4 * i
+        }
     }
 }
 
@@ -138,25 +161,32 @@ impl<T: Element> Module<T> for Mlp<T> {
         for (i, l) in self.linears.iter().enumerate() {
             h = l.forward(g, h)?;
             if i < last {
+                if let Some(norm) = self.norms.get(i) {
+                    h = norm.forward(g, h)?;
+                }
                 h = g.relu(h)?;
             }
         }
         Ok(h)
     }
 
-    fn visit_params<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(String, &'a Param<T>)) {
+    fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
         for (i, l) in self.linears.iter().enumerate() {
-            l.visit_params(&join(prefix, &(3 * i).to_string()), f);
+            l.visit(&join(prefix, &self.index(i).to_string()), f);
+            if let Some(norm) = self.norms.get(i) {
+                norm.visit(&join(prefix, &(self.index(i) + 1).to_string()), f);
+            }
         }
     }
 
-    fn visit_params_mut<'a>(
-        &'a mut self,
-        prefix: &str,
-        f: &mut dyn FnMut(String, &'a mut Param<T>),
-    ) {
+    fn visit_mut<'a>(&'a mut self, prefix: &str, f: &mut VisitorMut<'_, 'a, T>) {
+        let stride = self.index(1);
+        let mut norms = self.norms.iter_mut();
         for (i, l) in self.linears.iter_mut().enumerate() {
-            l.visit_params_mut(&join(prefix, &(3 * i).to_string()), f);
+            l.visit_mut(&join(prefix, &(stride * i).to_string()), f);
+            if let Some(norm) = norms.next() {
+                norm.visit_mut(&join(prefix, &(stride * i + 1).to_string()), f);
+            }
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
 use crate::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, YAwareInfoNce};
-use crate::nn::{move_to, param_grads, param_values_mut, Mlp, Module, ProjectionHead};
+use crate::nn::{move_to, param_grads, param_values_mut, Mlp, Module, ProjectionHead, State};
 use crate::optim::{Adam, AdamW, CosineAnnealingLr, LinearWarmupCosine, LrSchedule, Optimizer};
 use crate::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
@@ -28,6 +28,17 @@ pub trait Estimator: Send + Sync {
 
     /// One optimizer step from the gradients of the last training loss.
     fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()>;
+
+    /// Tells the estimator how long the run is, before anything else of a run:
+    /// [`Trainer::fit`](super::Trainer::fit) calls it with its `max_epochs` and the optimizer
+    /// steps per epoch (the training batches after `limit_train_batches`), before it restores a
+    /// checkpoint or records the hyper-parameters. Estimators with a learning-rate schedule size
+    /// it here; the default ignores it.
+    ///
+    /// Errors: a length the estimator cannot schedule (e.g. no step per epoch).
+    fn set_run_length(&mut self, _max_epochs: usize, _steps_per_epoch: usize) -> Result<()> {
+        Ok(())
+    }
 
     /// Called before epoch `epoch` (0-based) starts: sets the learning rate of its schedule.
     fn on_epoch_start(&mut self, _epoch: usize) -> Result<()> {
@@ -200,10 +211,17 @@ impl<O: Optimizer<f32>> Parts<O> {
         f: &mut dyn FnMut(&str, &Tensor<f32>, Option<&Tensor<f32>>),
     ) {
         for (prefix, module) in [("encoder", &self.encoder), ("head", &self.head)] {
-            module.visit_params(prefix, &mut |name, p| {
-                f(&name, &p.value, grads.param(p.id()))
+            // Parameters first, then buffers, as the checkpoint lists them.
+            module.visit(prefix, &mut |name, s| {
+                if let State::Param(p) = s {
+                    f(name, &p.value, grads.param(p.id()))
+                }
             });
-            module.visit_buffers(prefix, &mut |name, b| f(&name, b, None));
+            module.visit(prefix, &mut |name, s| {
+                if let State::Buffer(b) = s {
+                    f(name, b, None)
+                }
+            });
         }
     }
 
@@ -280,8 +298,6 @@ pub struct SimClrConfig {
     pub lr: f64,
     /// AdamW weight decay (1e-4 in the seed).
     pub weight_decay: f64,
-    /// `T_max` of the per-epoch cosine schedule (the run's `max_epochs`).
-    pub max_epochs: usize,
 }
 
 impl Default for SimClrConfig {
@@ -291,18 +307,19 @@ impl Default for SimClrConfig {
             temperature: 0.1,
             lr: 1e-4,
             weight_decay: 1e-4,
-            max_epochs: 10,
         }
     }
 }
 
 /// SimCLR (Chen et al. 2020) as nidl trains it: encoder → MLP head (`hidden_dims`, ReLU between,
 /// last layer bare) → InfoNCE(temperature); AdamW(lr, weight_decay); `CosineAnnealingLR` stepped
-/// per epoch with `T_max = max_epochs`, `eta_min = lr/50`.
+/// per epoch with `T_max` the run's `max_epochs` (set by the trainer,
+/// [`Estimator::set_run_length`]), `eta_min = lr/50`.
 pub struct SimClr {
     parts: Parts<AdamW<f32>>,
     loss: InfoNce,
-    schedule: CosineAnnealingLr,
+    /// The schedule and the `max_epochs` it was sized for, once the run's length is known.
+    schedule: Option<(CosineAnnealingLr, usize)>,
     config: SimClrConfig,
     latent: usize,
 }
@@ -320,8 +337,6 @@ impl SimClr {
         check_positive("SimClr::new", "temperature", config.temperature)?;
         check_non_negative("SimClr::new", "weight_decay", config.weight_decay)?;
         let head = Mlp::new(latent, &config.hidden_dims, rng)?;
-        let schedule =
-            CosineAnnealingLr::new(config.lr, config.max_epochs.max(1), config.lr / 50.0)?;
         Ok(SimClr {
             parts: Parts {
                 device: Device::Cpu,
@@ -330,11 +345,22 @@ impl SimClr {
                 opt: AdamW::new(config.lr).weight_decay(config.weight_decay),
             },
             loss: InfoNce::new(config.temperature),
-            schedule,
+            schedule: None,
             config,
             latent,
         })
     }
+}
+
+/// How [`Estimator::hparams`] words a run length not set yet.
+const UNSET_LENGTH: &str = "(set by the trainer)";
+
+/// The error of a schedule used before [`Estimator::set_run_length`].
+fn run_length_unset(op: &'static str) -> Error {
+    Error::invalid(
+        op,
+        "the run's length is not set: call Estimator::set_run_length first (Trainer::fit does)",
+    )
 }
 
 fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
@@ -371,8 +397,19 @@ impl Estimator for SimClr {
         self.loss.forward(g, z1, z2)
     }
 
+    fn set_run_length(&mut self, max_epochs: usize, _steps_per_epoch: usize) -> Result<()> {
+        let c = &self.config;
+        let schedule = CosineAnnealingLr::new(c.lr, max_epochs.max(1), c.lr / 50.0)?;
+        self.schedule = Some((schedule, max_epochs));
+        Ok(())
+    }
+
     fn on_epoch_start(&mut self, epoch: usize) -> Result<()> {
-        self.parts.opt.set_lr(self.schedule.lr_at(epoch));
+        let (schedule, _) = self
+            .schedule
+            .as_ref()
+            .ok_or_else(|| run_length_unset("SimClr::on_epoch_start"))?;
+        self.parts.opt.set_lr(schedule.lr_at(epoch));
         Ok(())
     }
 
@@ -390,7 +427,9 @@ impl Estimator for SimClr {
                 "lr_scheduler".into(),
                 format!(
                     "CosineAnnealingLR(T_max={}, eta_min={})",
-                    c.max_epochs,
+                    self.schedule
+                        .as_ref()
+                        .map_or(UNSET_LENGTH.to_string(), |(_, e)| e.to_string()),
                     c.lr / 50.0
                 ),
             ),
@@ -597,8 +636,6 @@ pub struct BarlowTwinsConfig {
     pub warmup_start_lr: f64,
     /// The rate the cosine ends at (`min_lr`, 0).
     pub min_lr: f64,
-    /// The run's `max_epochs` (10).
-    pub max_epochs: usize,
 }
 
 impl Default for BarlowTwinsConfig {
@@ -613,7 +650,6 @@ impl Default for BarlowTwinsConfig {
             warmup_epochs: 10,
             warmup_start_lr: 1e-6,
             min_lr: 0.0,
-            max_epochs: 10,
         }
     }
 }
@@ -625,7 +661,8 @@ impl Default for BarlowTwinsConfig {
 /// excluded from the decay; and nidl's default `"warmup_cosine"` schedule stepped **per
 /// optimizer step** (`interval="step"`): [`LinearWarmupCosine`] with
 /// `warmup = warmup_epochs · steps_per_epoch` and `total = max_epochs · steps_per_epoch`
-/// (Lightning's `estimated_stepping_batches`), starting at `warmup_start_lr`, ending at `min_lr`.
+/// (Lightning's `estimated_stepping_batches`), starting at `warmup_start_lr`, ending at `min_lr`;
+/// the trainer gives `max_epochs` and `steps_per_epoch` ([`Estimator::set_run_length`]).
 ///
 /// The schedule advances after every optimizer step, as Lightning's `scheduler.step()` does, and
 /// its step count travels in the checkpoint metadata, so a resumed run continues it exactly.
@@ -634,23 +671,23 @@ impl Default for BarlowTwinsConfig {
 pub struct BarlowTwins {
     parts: Parts<AdamW<f32>>,
     loss: BarlowTwinsLoss,
-    schedule: LinearWarmupCosine,
+    /// The schedule and the `(warmup, total)` steps it was sized for, once the run's length is
+    /// known.
+    schedule: Option<(LinearWarmupCosine, (usize, usize))>,
     /// Scheduler steps taken (optimizer steps so far) and the rate they reached.
     sched_step: usize,
     sched_lr: f64,
     config: BarlowTwinsConfig,
     latent: usize,
-    steps_per_epoch: usize,
 }
 
 impl BarlowTwins {
     /// Barlow Twins around `encoder` (output width `latent`); the head is drawn from `rng` after
-    /// whatever drew the encoder. `steps_per_epoch` is the number of optimizer steps per epoch
-    /// (the training batches after `limit_train_batches`), which sizes the per-step schedule.
+    /// whatever drew the encoder. The per-step schedule is sized when the trainer gives the
+    /// run's length ([`Estimator::set_run_length`]).
     pub fn new(
         encoder: Box<dyn Module<f32>>,
         latent: usize,
-        steps_per_epoch: usize,
         config: BarlowTwinsConfig,
         rng: &mut dyn rand::RngCore,
     ) -> Result<Self> {
@@ -660,29 +697,15 @@ impl BarlowTwins {
         check_non_negative(OP, "weight_decay", config.weight_decay)?;
         check_non_negative(OP, "warmup_start_lr", config.warmup_start_lr)?;
         check_non_negative(OP, "min_lr", config.min_lr)?;
-        if steps_per_epoch == 0 || config.max_epochs == 0 {
-            return Err(Error::invalid(
-                OP,
-                format!(
-                    "steps_per_epoch and max_epochs must be at least 1, got {steps_per_epoch} and {}",
-                    config.max_epochs
-                ),
-            ));
-        }
         let head = ProjectionHead::barlow_twins(
             latent,
             config.proj_hidden_dim,
             config.proj_output_dim,
             rng,
         )?;
-        let (warmup, total) = Self::schedule_steps(&config, steps_per_epoch);
-        // Steps 0..total-1 only ever see warmup values when warmup ≥ total, and those do not
-        // depend on the total: `total.max(warmup + 1)` keeps the schedule well defined then
-        // without changing any rate the run uses.
-        let schedule = LinearWarmupCosine::new(config.lr, warmup, total.max(warmup + 1))?
-            .warmup_start_lr(config.warmup_start_lr)
-            .eta_min(config.min_lr);
-        let sched_lr = schedule.initial_lr();
+        // The first step's rate does not depend on the run's length (`warmup_start_lr` when
+        // there is a warmup, else `lr`).
+        let sched_lr = Self::schedule(&config, 1, 1)?.initial_lr();
         let opt = AdamW::new(sched_lr)
             .weight_decay(config.weight_decay)
             .exclude_1d_from_decay(config.exclude_bias_and_norm_wd);
@@ -694,32 +717,57 @@ impl BarlowTwins {
                 opt,
             },
             loss: BarlowTwinsLoss::new(config.lambda),
-            schedule,
+            schedule: None,
             sched_step: 0,
             sched_lr,
             config,
             latent,
-            steps_per_epoch,
         })
     }
 
+    /// The schedule of a run of `max_epochs` epochs of `steps_per_epoch` steps.
+    fn schedule(
+        config: &BarlowTwinsConfig,
+        max_epochs: usize,
+        steps_per_epoch: usize,
+    ) -> Result<LinearWarmupCosine> {
+        let (warmup, total) = Self::schedule_steps(config, max_epochs, steps_per_epoch);
+        // Steps 0..total-1 only ever see warmup values when warmup ≥ total, and those do not
+        // depend on the total: `total.max(warmup + 1)` keeps the schedule well defined then
+        // without changing any rate the run uses.
+        Ok(
+            LinearWarmupCosine::new(config.lr, warmup, total.max(warmup + 1))?
+                .warmup_start_lr(config.warmup_start_lr)
+                .eta_min(config.min_lr),
+        )
+    }
+
     /// `(warmup steps, total steps)` of the schedule.
-    fn schedule_steps(config: &BarlowTwinsConfig, steps_per_epoch: usize) -> (usize, usize) {
+    fn schedule_steps(
+        config: &BarlowTwinsConfig,
+        max_epochs: usize,
+        steps_per_epoch: usize,
+    ) -> (usize, usize) {
         (
             config.warmup_epochs * steps_per_epoch,
-            config.max_epochs * steps_per_epoch,
+            max_epochs * steps_per_epoch,
         )
     }
 
     /// Moves the schedule to step `t` (replaying it from step 0 unless `t` is the next step).
-    fn schedule_to(&mut self, t: usize) {
+    fn schedule_to(&mut self, t: usize) -> Result<()> {
+        let (schedule, _) = self
+            .schedule
+            .as_ref()
+            .ok_or_else(|| run_length_unset("BarlowTwins"))?;
         self.sched_lr = if t == self.sched_step + 1 {
-            self.schedule.next_lr(t, self.sched_lr)
+            schedule.next_lr(t, self.sched_lr)
         } else {
-            self.schedule.lr_at(t)
+            schedule.lr_at(t)
         };
         self.sched_step = t;
         self.parts.opt.set_lr(self.sched_lr);
+        Ok(())
     }
 }
 
@@ -731,6 +779,25 @@ impl Estimator for BarlowTwins {
 
     fn name(&self) -> &'static str {
         "BarlowTwins"
+    }
+
+    /// Sizes the per-step schedule: `warmup_epochs · steps_per_epoch` warmup steps of
+    /// `max_epochs · steps_per_epoch`.
+    ///
+    /// Errors: no step per epoch or no epoch.
+    fn set_run_length(&mut self, max_epochs: usize, steps_per_epoch: usize) -> Result<()> {
+        if steps_per_epoch == 0 || max_epochs == 0 {
+            return Err(Error::invalid(
+                "BarlowTwins::set_run_length",
+                format!(
+                    "steps_per_epoch and max_epochs must be at least 1, got {steps_per_epoch} and {max_epochs}"
+                ),
+            ));
+        }
+        let schedule = Self::schedule(&self.config, max_epochs, steps_per_epoch)?;
+        let steps = Self::schedule_steps(&self.config, max_epochs, steps_per_epoch);
+        self.schedule = Some((schedule, steps));
+        Ok(())
     }
 
     /// The loss of the batch's two views, each through encoder and head on its own.
@@ -757,8 +824,7 @@ impl Estimator for BarlowTwins {
     /// One AdamW step, then one scheduler step (Lightning's order with `interval="step"`).
     fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
         self.parts.step(grads)?;
-        self.schedule_to(self.sched_step + 1);
-        Ok(())
+        self.schedule_to(self.sched_step + 1)
     }
 
     fn extra_metadata(&self) -> Vec<(String, String)> {
@@ -775,13 +841,15 @@ impl Estimator for BarlowTwins {
                     format!("checkpoint metadata '{BARLOW_SCHEDULER_STEPS}' missing or invalid"),
                 )
             })?;
-        self.schedule_to(t);
-        Ok(())
+        self.schedule_to(t)
     }
 
     fn hparams(&self) -> Vec<(String, String)> {
         let c = &self.config;
-        let (warmup, total) = Self::schedule_steps(c, self.steps_per_epoch);
+        let (warmup, total) = match &self.schedule {
+            Some((_, (w, t))) => (w.to_string(), t.to_string()),
+            None => (UNSET_LENGTH.to_string(), UNSET_LENGTH.to_string()),
+        };
         vec![
             ("estimator".into(), "BarlowTwins".into()),
             ("proj_input_dim".into(), self.latent.to_string()),

@@ -13,7 +13,7 @@ use super::estimator::Estimator;
 use super::preflight;
 use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
-use crate::datasets::loader::BatchSource;
+use crate::datasets::loader::{seeded_or, BatchSource};
 use crate::error::{Error, Result};
 use crate::log::RunLogger;
 use crate::tensor::Device;
@@ -37,8 +37,9 @@ pub struct TrainerConfig {
     pub limit_train_batches: Option<usize>,
     /// At most this many validation batches per epoch (`None`: all; `Some(0)`: no validation).
     pub limit_val_batches: Option<usize>,
-    /// The run's seed (`random_state`): the caller seeds model init and loaders with it; it is
-    /// stored in checkpoints and checked on resume.
+    /// The run's seed (`random_state`): the caller seeds model init with it, the trainer gives
+    /// it to the training and validation loaders that have no seed of their own
+    /// ([`BatchSource::seed`]); it is stored in checkpoints and checked on resume.
     pub seed: u64,
     /// Write `epoch=<e>-step=<s>.safetensors` here after every epoch.
     pub checkpoint_dir: Option<PathBuf>,
@@ -236,7 +237,10 @@ impl Trainer {
     }
 
     /// Trains `est` on `train` for the configured epochs, with the validation loss on `val` after
-    /// each epoch; callbacks run before the first step (`on_train_start`), after a validation
+    /// each epoch. First it tells `est` the run's length
+    /// ([`Estimator::set_run_length`]: `max_epochs` and the training batches per epoch after
+    /// `limit_train_batches`) and seeds `train` and `val` with [`TrainerConfig::seed`] unless
+    /// they have a seed of their own; callbacks run before the first step (`on_train_start`), after a validation
     /// (`on_validation_epoch_end`, only when validation batches were used) and after each epoch
     /// (`on_train_epoch_end`); a checkpoint is written after them.
     ///
@@ -297,6 +301,15 @@ impl Trainer {
         val: Option<&dyn BatchSource>,
     ) -> Result<(Vec<EpochSummary>, u64)> {
         let mut cfg = self.config.clone();
+        let (mut train_slot, mut val_slot) = (None, None);
+        let train = seeded_or(train, cfg.seed, &mut train_slot);
+        let val = val.map(|v| seeded_or(v, cfg.seed, &mut val_slot));
+        // The one place the run's length is set: the estimators size their schedules by it.
+        preflight::non_empty("the training set", train)?;
+        let n_train = cfg
+            .limit_train_batches
+            .map_or(train.num_batches(), |l| l.min(train.num_batches()));
+        est.set_run_length(cfg.max_epochs, n_train)?;
         let hparams = trajectory_hparams(&cfg, est, train);
         let (mut start_epoch, mut global_step) = (0usize, 0u64);
         let mut resumed = None;
@@ -358,9 +371,6 @@ impl Trainer {
             self.reporter.train_start(global_step, &start_metrics);
         }
 
-        let n_train = cfg
-            .limit_train_batches
-            .map_or(train.num_batches(), |l| l.min(train.num_batches()));
         let mut summaries = Vec::new();
         for epoch in start_epoch..cfg.max_epochs {
             let t0 = Instant::now();

@@ -17,23 +17,23 @@ use rand_distr::{Distribution, StandardNormal};
 /// `x.flatten()`: an image or tensor to the vector of its elements in row-major order (a vector
 /// passes through unchanged).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Flatten;
+pub struct FlattenSample;
 
-impl<T: Element> Transform<Vec<T>> for Flatten {
+impl<T: Element> Transform<Vec<T>> for FlattenSample {
     type Output = Vec<T>;
     fn apply<R: Rng + ?Sized>(&self, x: Vec<T>, _rng: &mut R) -> Result<Vec<T>> {
         Ok(x)
     }
 }
 
-impl<T: Element> Transform<Tensor<T>> for Flatten {
+impl<T: Element> Transform<Tensor<T>> for FlattenSample {
     type Output = Vec<T>;
     fn apply<R: Rng + ?Sized>(&self, x: Tensor<T>, _rng: &mut R) -> Result<Vec<T>> {
         Ok(x.into_vec()?)
     }
 }
 
-impl<P: Pixel> Transform<Image<P>> for Flatten {
+impl<P: Pixel> Transform<Image<P>> for FlattenSample {
     type Output = Vec<P>;
     fn apply<R: Rng + ?Sized>(&self, x: Image<P>, _rng: &mut R) -> Result<Vec<P>> {
         Ok(x.into_vec())

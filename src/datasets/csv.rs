@@ -1,4 +1,5 @@
-//! A small, strict reader for the CSV and TSV tables of OpenBHB.
+//! A small, strict reader for CSV and TSV tables: OpenBHB's ([`openbhb`](super::openbhb)) and the
+//! tables of named columns [`table`](super::table) reads.
 //!
 //! The dialect is RFC 4180 with the usual variations real exports show, and every departure from it
 //! is an [`Error::Format`] naming the file, the line and the column — the reader never panics:
@@ -251,8 +252,9 @@ pub fn parse_number<T: std::str::FromStr + Into<f64> + Copy>(
     }
 }
 
-/// Whether `s` is one of the markers pandas reads as a missing value (or empty).
-fn is_missing_marker(s: &str) -> bool {
+/// Whether `s` is one of the markers pandas reads as a missing value (`NA`, `NaN`, `null`, ...,
+/// case-insensitive), or empty.
+pub fn is_missing_marker(s: &str) -> bool {
     const MARKERS: &[&str] = &[
         "", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>", "-1.#ind", "1.#ind",
     ];
