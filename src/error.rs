@@ -69,6 +69,14 @@ pub enum Error {
         /// What is wrong, naming the set, its size or shape and what was expected.
         message: String,
     },
+    /// An error raised inside a named part of a model ([`Error::in_module`]): displayed as
+    /// `encoder.fc2: <the error>`.
+    InModule {
+        /// The part's path from the outside in (`encoder.fc2`, `head.layers.1`).
+        module: String,
+        /// What went wrong there.
+        source: Box<Error>,
+    },
 }
 
 /// What an [`Error::RunInput`] is about: the setting a user changes to fix it.
@@ -110,6 +118,7 @@ impl fmt::Display for Error {
             Error::NonFinite { what } => write!(f, "non-finite value in {what}"),
             Error::Device(message) => f.write_str(message),
             Error::RunInput { message, .. } => f.write_str(message),
+            Error::InModule { module, source } => write!(f, "{module}: {source}"),
         }
     }
 }
@@ -118,12 +127,37 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::InModule { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
 }
 
 impl Error {
+    /// This error as raised inside the part of a model named `name` (a child module's name,
+    /// e.g. `fc2`): names join outward, so `encoder` around `fc2: …` reads `encoder.fc2: …`.
+    /// Composite modules wrap their children's errors with it.
+    pub fn in_module(self, name: &str) -> Error {
+        match self {
+            Error::InModule { module, source } => Error::InModule {
+                module: format!("{name}.{module}"),
+                source,
+            },
+            e => Error::InModule {
+                module: name.to_string(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The error under any [`Error::InModule`] paths: what went wrong, wherever it did.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::InModule { source, .. } => source.innermost(),
+            e => e,
+        }
+    }
+
     /// A shape error for `op` with the given operand shapes.
     pub fn shape(op: &'static str, expected: impl Into<String>, shapes: &[&[usize]]) -> Self {
         Error::Shape {

@@ -53,6 +53,15 @@ fn rows(n: usize, d: usize, bs: usize, name: &str) -> Box<dyn BatchSource> {
     )
 }
 
+/// One-view batches (what probing sets give) of `bs` of `n` rows of `d` features, named `name`.
+fn probe_rows(n: usize, d: usize, bs: usize, name: &str) -> Box<dyn BatchSource> {
+    Box::new(
+        Loader::new(Arc::new(Rows { n, d }), Identity, bs)
+            .unwrap()
+            .named(name),
+    )
+}
+
 /// SimCLR with an MLP encoder on `d` features.
 fn simclr(d: usize) -> SimClr {
     let mut rng = StdRng::seed_from_u64(1);
@@ -131,14 +140,20 @@ fn the_trainer_refuses_inputs_that_cannot_train_before_writing_anything() {
     );
     // A probing callback's empty test set, and a test set of other samples.
     let probe = |test: Box<dyn BatchSource>| -> Vec<Box<dyn Callback>> {
-        let sets = ProbingSets::new(rows(20, 4, 8, "probe train"), test);
+        let sets = ProbingSets::new(probe_rows(20, 4, 8, "probe train"), test);
         vec![Box::new(nidl::train::RegressionProbing::with_sets(
             sets,
             nidl::probe::Ridge::new(),
         ))]
     };
     let train = rows(40, 4, 8, "rows F");
-    let (input, e) = refused(&logs, 4, &*train, None, probe(rows(0, 4, 8, "probe test")));
+    let (input, e) = refused(
+        &logs,
+        4,
+        &*train,
+        None,
+        probe(probe_rows(0, 4, 8, "probe test")),
+    );
     assert_eq!(
         (input, e.as_str()),
         (
@@ -146,7 +161,13 @@ fn the_trainer_refuses_inputs_that_cannot_train_before_writing_anything() {
             "the probing test set (probe test) has no sample"
         )
     );
-    let (_, e) = refused(&logs, 4, &*train, None, probe(rows(5, 6, 8, "probe test")));
+    let (_, e) = refused(
+        &logs,
+        4,
+        &*train,
+        None,
+        probe(probe_rows(5, 6, 8, "probe test")),
+    );
     assert!(
         e.contains("the probing test set (probe test) has samples shaped [6]"),
         "{e}"

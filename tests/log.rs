@@ -621,3 +621,94 @@ fn plot_sizes_for_openbhb_and_empty_runs() {
     assert_eq!((w as usize, h as usize), (PANEL_WIDTH, PANEL_HEIGHT));
     cleanup(&root);
 }
+
+#[test]
+fn metrics_reader_reads_back_what_the_writer_logged() {
+    let root = std::env::temp_dir().join(format!("nidl-metrics-read-{}", std::process::id()));
+    let dir = nidl::log::next_version_dir(&root).unwrap();
+    let mut logger = nidl::log::RunLogger::create(&dir).unwrap();
+    let logged: [(&str, f64, u64, usize); 6] = [
+        ("loss/train", 5.4321, 0, 0),
+        ("loss/train", 0.1 + 0.2, 1, 0),
+        ("task0/R2", f64::NAN, 2, 0),
+        ("odd, \"quoted\" tag", f64::NEG_INFINITY, 2, 0),
+        ("loss/train", 1e-300, 2, 1),
+        ("task0/R2", 0.25, 3, 1),
+    ];
+    for (tag, v, step, epoch) in logged {
+        logger.log_scalar(tag, v, step, epoch).unwrap();
+    }
+    logger.flush().unwrap();
+    let m = nidl::log::Metrics::read(dir.join("metrics.csv")).unwrap();
+    assert_eq!(m.tags(), ["loss/train", "task0/R2", "odd, \"quoted\" tag"]);
+    // Exact values: the writer's shortest round-trip text parses back to the same f64.
+    assert_eq!(
+        m.tag("loss/train"),
+        [(0, 0, 5.4321), (1, 0, 0.1 + 0.2), (2, 1, 1e-300)]
+    );
+    assert!(m.tag("task0/R2")[0].2.is_nan());
+    assert_eq!(m.last("task0/R2"), Some(0.25));
+    assert_eq!(m.tag("odd, \"quoted\" tag"), [(2, 0, f64::NEG_INFINITY)]);
+    assert_eq!(m.tag("never logged"), []);
+    assert_eq!(m.last("never logged"), None);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn metrics_reader_names_file_and_line_of_a_malformed_file() {
+    let dir = std::env::temp_dir().join(format!("nidl-metrics-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("metrics.csv");
+    let error_of = |text: &str| -> String {
+        std::fs::write(&path, text).unwrap();
+        let e = nidl::log::Metrics::read(&path).unwrap_err();
+        assert!(matches!(e, nidl::Error::Format { .. }), "{e}");
+        e.to_string()
+    };
+    let h = "step,epoch,tag,value\n";
+    let cases = [
+        (
+            "",
+            "line 1: empty file, expected the header 'step,epoch,tag,value'",
+        ),
+        (
+            "step,tag,value\n0,a,1\n",
+            "line 1: header \"step,tag,value\"",
+        ),
+        (
+            &format!("{h}0,0,a,1\n1,0,a\n") as &str,
+            "line 3: 3 fields, expected 4",
+        ),
+        (
+            &format!("{h}0,0,a,1\n\n-1,0,a,2\n"),
+            "line 4: step '-1' is not a number",
+        ),
+        (
+            &format!("{h}0,x,a,1\n"),
+            "line 2: epoch 'x' is not a number",
+        ),
+        (
+            &format!("{h}0,0,a,1.2.3\n"),
+            "line 2: value '1.2.3' is not a number",
+        ),
+        (
+            &format!("{h}0,0,\"open,1\n1,0,a,2\n"),
+            "line 2: a quote is not closed",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = error_of(text);
+        assert!(
+            e.starts_with(&path.display().to_string()) && e.contains(want),
+            "{text:?}: {e}"
+        );
+    }
+    // A directory is not a metrics file; a missing file names itself.
+    let e = nidl::log::Metrics::read(&dir).unwrap_err().to_string();
+    assert!(e.contains("directory"), "{e}");
+    let e = nidl::log::Metrics::read(dir.join("none.csv"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("none.csv"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

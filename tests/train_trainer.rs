@@ -873,3 +873,82 @@ fn the_trainer_sets_the_run_length_and_seeds_loaders_that_have_no_seed() {
     let e = est.apply_gradients(&grads).unwrap_err().to_string();
     assert!(e.contains("set_run_length"), "{e}");
 }
+
+#[test]
+fn a_two_view_probing_set_is_an_error_naming_the_set() {
+    let data = Arc::new(Blobs::new(64, 1));
+    let est = simclr(2);
+    let two_views = Loader::new(Arc::clone(&data), views(), 32)
+        .unwrap()
+        .named("blobs with views");
+    let mut out = nidl::train::callbacks::Embedded::default();
+    let e = nidl::train::callbacks::embed_set(&est, &two_views, &mut out).unwrap_err();
+    assert!(matches!(e, nidl::Error::RunInput { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("the probing set (blobs with views) gives 2 views per sample")
+            && e.contains("probing sets need one view"),
+        "{e}"
+    );
+    // Through the trainer: refused before training, naming the set.
+    let (train, _) = blob_loaders(&data);
+    let probe_te = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
+    let cb = MultitaskProbing::new(
+        Box::new(two_views),
+        Box::new(probe_te),
+        MultiTask::new(vec![TaskProbe::Ridge(Ridge::new())]).unwrap(),
+    );
+    let mut est = simclr(2);
+    let e = Trainer::new(TrainerConfig {
+        max_epochs: 1,
+        ..TrainerConfig::default()
+    })
+    .callback(Box::new(cb))
+    .fit(&mut est, &train, None)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the probing train set (blobs with views) gives 2 views"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shape_errors_name_the_module_at_fault() {
+    let data = Arc::new(Blobs::new(64, 1));
+    let (train, _) = blob_loaders(&data);
+    let batch = train.batch(0, 0).unwrap();
+    // An encoder taking 15 features fed 16: its first linear layer (state name `0`) is named.
+    let mut rng = StdRng::seed_from_u64(0);
+    let enc = Mlp::<f32>::new(15, &[32, 8], &mut rng).unwrap();
+    let mut est = SimClr::new(Box::new(enc), 8, SimClrConfig::default(), &mut rng).unwrap();
+    let mut g = Graph::new();
+    let e = est.loss(&mut g, &batch).unwrap_err();
+    assert!(
+        matches!(e.innermost(), nidl::Error::Shape { op: "Linear", .. }),
+        "{e}"
+    );
+    let e = e.to_string();
+    assert!(e.starts_with("encoder.0: Linear: "), "{e}");
+    assert!(
+        e.contains("input [batch, 15]") && e.contains("[64, 16]"),
+        "{e}"
+    );
+    // A head that does not take the encoder's width (told 9, the encoder gives 8).
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let mut est = SimClr::new(Box::new(enc), 9, SimClrConfig::default(), &mut rng).unwrap();
+    let e = est.loss(&mut g, &batch).unwrap_err().to_string();
+    assert!(e.starts_with("head.0: Linear: "), "{e}");
+    // Nested: the second layer of a Sequential (after a LeNet) inside the encoder.
+    let lenet = nidl::nn::LeNet::<f32>::new(4, &mut rng).unwrap();
+    let seq = nidl::nn::Sequential::new()
+        .push(lenet)
+        .push(nidl::nn::Linear::new(5, 2, true, &mut rng));
+    let mut g = Graph::inference();
+    let x = g.input(Tensor::zeros(&[2, 1, 28, 28]));
+    let e = nidl::nn::Module::forward(&seq, &mut g, x)
+        .map_err(|e| e.in_module("encoder"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("encoder.1: Linear: "), "{e}");
+}

@@ -11,7 +11,6 @@ pub mod mnist_common;
 pub mod openbhb_common;
 pub mod options;
 pub mod probe;
-pub mod progress;
 pub mod show_augmentations;
 pub mod simclr_mnist;
 pub mod stdout;

@@ -4,13 +4,13 @@
 //! command of `barlow-mnist` / `barlow-openbhb`, and the fit call that prints the final line.
 
 use super::options::{BarlowArgs, ProbeArgs, ProbeKind, RunArgs, RunDefaults, TrainArgs};
-use super::progress::Progress;
 use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::error::RunInput;
 use nidl::nn::Module;
 use nidl::tensor::Device;
+use nidl::train::console::ConsoleReporter;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, Trainer, TrainerConfig,
@@ -247,7 +247,7 @@ impl RunOptions {
         };
         let mut trainer = Trainer::new(tc)
             .log_dir(&self.log_dir, self.checkpoint)
-            .reporter(Box::new(Progress::new(!self.no_progress)));
+            .reporter(Box::new(ConsoleReporter::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);
         }

@@ -3,7 +3,8 @@
 //! - [`next_version_dir`] picks and creates the run's directory (as PyTorch Lightning does);
 //! - [`RunLogger`] appends every scalar to a TensorBoard event file ([`tensorboard`]) and to
 //!   `metrics.csv` ([`csv`]), writes `hparams.yaml`, and on [`RunLogger::finish`] draws
-//!   `metrics.png` ([`plot`]).
+//!   `metrics.png` ([`plot`]);
+//! - [`Metrics`] reads a run's `metrics.csv` back, queryable by tag ([`metrics`]).
 //!
 //! ```
 //! # fn main() -> nidl::Result<()> {
@@ -21,12 +22,15 @@
 //! ```
 
 pub mod csv;
+pub mod metrics;
 pub mod plot;
 pub mod tensorboard;
 
 use std::fs;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
+
+pub use metrics::{MetricRow, Metrics};
 
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};

@@ -110,7 +110,7 @@ impl<T: Element> ProjectionHead<T> {
 
 impl<T: Element> Module<T> for ProjectionHead<T> {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
-        self.layers.forward(g, x)
+        self.layers.forward(g, x).map_err(|e| e.in_module("layers"))
     }
 
     crate::params!(T; layers);

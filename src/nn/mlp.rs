@@ -60,7 +60,9 @@ impl<T: Element> Sequential<T> {
 
 impl<T: Element> Module<T> for Sequential<T> {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
-        self.layers.iter().try_fold(x, |h, l| l.forward(g, h))
+        self.layers.iter().enumerate().try_fold(x, |h, (i, l)| {
+            l.forward(g, h).map_err(|e| e.in_module(&i.to_string()))
+        })
     }
 
     fn visit<'a>(&'a self, prefix: &str, f: &mut Visitor<'_, 'a, T>) {
@@ -159,7 +161,9 @@ impl<T: Element> Module<T> for Mlp<T> {
         let last = self.linears.len() - 1;
         let mut h = x;
         for (i, l) in self.linears.iter().enumerate() {
-            h = l.forward(g, h)?;
+            h = l
+                .forward(g, h)
+                .map_err(|e| e.in_module(&(3 * i).to_string()))?;
             if i < last {
                 if let Some(norm) = self.norms.get(i) {
                     h = norm.forward(g, h)?;

@@ -23,8 +23,8 @@
 use super::estimator::Estimator;
 use super::preflight;
 use crate::autograd::Graph;
-use crate::datasets::loader::BatchSource;
-use crate::error::{Error, Result};
+use crate::datasets::loader::{Batch, BatchSource};
+use crate::error::{Error, Result, RunInput};
 use crate::metrics::{ClassificationReport, RegressionReport};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
 use crate::tensor::Tensor;
@@ -113,8 +113,28 @@ impl Embedded {
     }
 }
 
+/// An [`Error::RunInput`] naming the set (`what`, e.g. `the probing train set`) unless its
+/// `batch` holds one view per sample, as probing needs.
+fn one_view(what: &str, src: &dyn BatchSource, batch: &Batch<f32>) -> Result<()> {
+    if batch.n_views == 1 {
+        return Ok(());
+    }
+    Err(Error::run_input(
+        RunInput::Data,
+        format!(
+            "{} gives {} views per sample, but probing sets need one view: build its loader \
+             with a plain transform (no MultiViews)",
+            preflight::describe(what, src),
+            batch.n_views
+        ),
+    ))
+}
+
 /// Embeds every sample of `src` (epoch 0 order; a probing loader does not shuffle) with `est`'s
 /// encoder on inference graphs, in parallel over batches, into `out` (buffers reused).
+///
+/// Errors: an empty set, a set of several views per sample ([`Error::RunInput`]), and any error
+/// of the encoder.
 pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded) -> Result<()> {
     let nb = src.num_batches();
     let bs = src.batch_size();
@@ -123,6 +143,7 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
     }
     // The first batch fixes the widths.
     let first = src.batch(0, 0)?;
+    one_view("the probing set", src, &first)?;
     let mut g = Graph::inference();
     let x = g.input(first.views);
     let z = est.embed(&mut g, x)?;
@@ -249,8 +270,13 @@ impl ProbingSets {
     /// [`preflight::first_batch`]); errors name the set.
     pub fn check(&self, est: &dyn Estimator) -> Result<()> {
         let s = self.lock();
-        preflight::first_batch(est, "the probing train set", s.train.as_ref(), 0)?;
-        preflight::first_batch(est, "the probing test set", s.test.as_ref(), 0)?;
+        for (what, src) in [
+            ("the probing train set", s.train.as_ref()),
+            ("the probing test set", s.test.as_ref()),
+        ] {
+            let batch = preflight::first_batch(est, what, src, 0)?;
+            one_view(what, src, &batch)?;
+        }
         Ok(())
     }
 

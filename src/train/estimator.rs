@@ -115,7 +115,7 @@ macro_rules! estimator_parts_methods {
     };
     (@without_step) => {
         fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
-            self.parts.encoder.forward(g, x)
+            self.parts.encode(g, x)
         }
 
         fn lr(&self) -> f64 {
@@ -167,14 +167,28 @@ fn two_views(batch: &Batch<f32>) -> Result<usize> {
     Ok(batch.len())
 }
 
+impl<O> Parts<O> {
+    /// The encoder's output; its errors name the module at fault (`encoder.fc2: …`).
+    fn encode(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+        self.encoder
+            .forward(g, x)
+            .map_err(|e| e.in_module("encoder"))
+    }
+
+    /// The head's output; its errors name the module at fault (`head.layers.0: …`).
+    fn head(&self, g: &mut Graph<f32>, h: Var) -> Result<Var> {
+        self.head.forward(g, h).map_err(|e| e.in_module("head"))
+    }
+}
+
 impl<O: Optimizer<f32>> Parts<O> {
     /// The projections `z1`, `z2` (`[B, d]`) of a batch's two views and `B`, both views through
     /// encoder and head in one `[2B, ...]` pass (fine for layers without batch statistics).
     fn project(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var, usize)> {
         let b = two_views(batch)?;
         let x = g.input(batch.views.clone());
-        let h = self.encoder.forward(g, x)?;
-        let z = self.head.forward(g, h)?;
+        let h = self.encode(g, x)?;
+        let z = self.head(g, h)?;
         let z1 = g.slice(z, 0, 0, b)?;
         let z2 = g.slice(z, 0, b, 2 * b)?;
         Ok((z1, z2, b))
@@ -188,8 +202,8 @@ impl<O: Optimizer<f32>> Parts<O> {
         two_views(batch)?;
         let mut project = |v: usize| -> Result<Var> {
             let x = g.input(batch.view(v)?);
-            let h = self.encoder.forward(g, x)?;
-            self.head.forward(g, h)
+            let h = self.encode(g, x)?;
+            self.head(g, h)
         };
         let z1 = project(0)?;
         Ok((z1, project(1)?))

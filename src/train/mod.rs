@@ -16,10 +16,12 @@
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`checkpoint`]: safetensors reading and writing;
+//! - [`console`]: [`ConsoleReporter`], the progress bar and epoch lines the command line shows;
 //! - [`preflight`]: the checks of a run's inputs before it starts.
 
 pub mod callbacks;
 pub mod checkpoint;
+pub mod console;
 pub mod estimator;
 pub mod preflight;
 pub mod trainer;
@@ -30,6 +32,7 @@ pub use callbacks::{
     RegressionScore,
 };
 pub use checkpoint::{Checkpoint, StoredTensor};
+pub use console::ConsoleReporter;
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };

@@ -1,8 +1,7 @@
-//! What the training subcommands share: a small progress bar on stderr (step, loss, samples/s,
-//! ETA), and the per-epoch summary line on stdout (and a line for probing before training).
+//! The console reporter: what the `nidl` training commands print while a run trains, for a
+//! library user's runs too ([`Trainer::reporter`](super::Trainer::reporter)).
 
-use super::stdout::outln;
-use nidl::train::{EpochSummary, Reporter};
+use super::trainer::{EpochSummary, Reporter};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -11,8 +10,18 @@ const REDRAW: Duration = Duration::from_millis(100);
 /// Width of the bar itself, in characters.
 const BAR_WIDTH: usize = 24;
 
-/// Progress on stderr (when `bar` is on) and one summary line per epoch on stdout.
-pub struct Progress {
+/// What the `nidl` training commands show, for any run: a progress bar on stderr (step, loss,
+/// samples/s, ETA; drawn only on a terminal), one [summary line](summary_line) per epoch on
+/// stdout, a line for the probing before training, and a warning on stderr the first time a
+/// metric is not finite. A line that stdout does not take (a closed pipe: `nidl … | head -1`) is
+/// dropped, and the run goes on.
+///
+/// ```
+/// use nidl::train::{ConsoleReporter, Trainer, TrainerConfig};
+/// let trainer = Trainer::new(TrainerConfig::default()).reporter(Box::new(ConsoleReporter::new(true)));
+/// # let _ = trainer;
+/// ```
+pub struct ConsoleReporter {
     bar: bool,
     epoch_start: Instant,
     last_draw: Option<Instant>,
@@ -24,10 +33,11 @@ pub struct Progress {
     max_epochs: usize,
 }
 
-impl Progress {
-    /// A reporter; the bar is drawn only when `want_bar` and stderr is a terminal.
+impl ConsoleReporter {
+    /// A reporter; the bar is drawn only when `want_bar` and stderr is a terminal (the summary
+    /// lines always are).
     pub fn new(want_bar: bool) -> Self {
-        Progress {
+        ConsoleReporter {
             bar: want_bar && std::io::stderr().is_terminal(),
             epoch_start: Instant::now(),
             last_draw: None,
@@ -79,12 +89,12 @@ impl Progress {
     }
 }
 
-impl Reporter for Progress {
+impl Reporter for ConsoleReporter {
     fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
-        outln!(
+        out_line(format_args!(
             "before training, step {global_step}:{}",
             metrics_text(metrics)
-        );
+        ));
     }
 
     fn epoch_start(&mut self, epoch: usize, max_epochs: usize, n_batches: usize) {
@@ -127,7 +137,7 @@ impl Reporter for Progress {
 
     fn epoch_end(&mut self, s: &EpochSummary) {
         self.clear();
-        outln!("{}", summary_line(s));
+        out_line(format_args!("{}", summary_line(s)));
     }
 
     /// One warning line on stderr per tag, the first time it is not finite.
@@ -137,6 +147,12 @@ impl Reporter for Progress {
             "warning: non-finite metric {tag} = {value} at step {global_step} (logged as is)"
         );
     }
+}
+
+/// Writes `line` and a newline to stdout; dropped if stdout does not take it (unlike `println!`,
+/// which panics on a closed pipe).
+fn out_line(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// `epoch 3/10 step 300: loss/train 3.1234 loss/val 3.2011 | LogisticRegression accuracy 0.8123 ... (4.2 s)`.
@@ -173,4 +189,36 @@ fn metrics_text(metrics: &[(String, f64)]) -> String {
         text.push_str(&format!(" {m} {v:.4}"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_groups_metrics_by_tag_prefix() {
+        let s = EpochSummary {
+            epoch: 2,
+            max_epochs: 10,
+            global_step: 300,
+            train_loss: 3.12344,
+            val_loss: Some(3.2011),
+            metrics: vec![
+                ("LogisticRegression/accuracy".into(), 0.81234),
+                ("LogisticRegression/f1_macro".into(), 0.8011),
+                ("task0/R2".into(), 0.61),
+            ],
+            seconds: 4.25,
+            train_seconds: 3.0,
+            val_seconds: 0.5,
+            callback_seconds: 0.75,
+            checkpoint: None,
+        };
+        assert_eq!(
+            summary_line(&s),
+            "epoch 3/10 step 300: loss/train 3.1234 loss/val 3.2011 | LogisticRegression \
+             accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.6100 (4.2 s: train 3.0, val 0.5, \
+             probe 0.8)"
+        );
+    }
 }
