@@ -951,4 +951,23 @@ fn shape_errors_name_the_module_at_fault() {
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("encoder.1: Linear: "), "{e}");
+    // An MLP with batch norm names its layers as its state does: linear i is module 4i, its
+    // batch norm 4i + 1 (here refusing a training batch of one).
+    let mlp = Mlp::<f32>::with_batch_norm(3, &[4, 2], &mut rng).unwrap();
+    let mut g = Graph::new();
+    let x = g.input(Tensor::zeros(&[1, 3]));
+    let e = nidl::nn::Module::forward(&mlp, &mut g, x)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("1: BatchNorm1d: "), "{e}");
+    let x = g.input(Tensor::zeros(&[2, 5]));
+    let e = nidl::nn::Module::forward(&mlp, &mut g, x)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("0: Linear: "), "{e}");
+    let names: Vec<String> = nidl::nn::Module::state_dict(&mlp)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.contains(&"4.weight".to_string()), "{names:?}");
 }

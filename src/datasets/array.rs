@@ -124,12 +124,7 @@ impl Dataset for FeatureArray {
     }
 
     fn get(&self, index: usize) -> Result<(Vec<f32>, Vec<f64>)> {
-        let label = self.labels.row(index).ok_or_else(|| {
-            Error::invalid(
-                "FeatureArray::get",
-                format!("index {index} out of range for {} samples", self.n),
-            )
-        })?;
+        let label = self.labels.row_for("FeatureArray::get", index)?;
         Ok((self.x[index * self.d..(index + 1) * self.d].to_vec(), label))
     }
 }
@@ -250,12 +245,7 @@ impl Dataset for ImageArray {
     }
 
     fn get(&self, index: usize) -> Result<(Image<f32>, Vec<f64>)> {
-        let label = self.labels.row(index).ok_or_else(|| {
-            Error::invalid(
-                "ImageArray::get",
-                format!("index {index} out of range for {} images", self.n),
-            )
-        })?;
+        let label = self.labels.row_for("ImageArray::get", index)?;
         let [c, h, w] = self.shape;
         let span = index * c * h * w..(index + 1) * c * h * w;
         let data = match &self.pixels {

@@ -117,6 +117,13 @@ impl LabelMatrix {
         (i < self.n).then(|| self.selected.iter().map(|&c| row[c]).collect())
     }
 
+    /// [`LabelMatrix::row`], or an error from `op` (a data set's `get`) for an index past the end.
+    pub(crate) fn row_for(&self, op: &'static str, i: usize) -> Result<Vec<f64>> {
+        self.row(i).ok_or_else(|| {
+            Error::invalid(op, format!("index {i} out of range for {} samples", self.n))
+        })
+    }
+
     /// Selected column `j` over all rows, or `None` past the end.
     pub fn column(&self, j: usize) -> Option<Vec<f64>> {
         let c = *self.selected.get(j)?;

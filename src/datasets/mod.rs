@@ -2,7 +2,7 @@
 //!
 //! - The seed's data: [`mnist`] (idx files, raw or gzip) and [`openbhb`] (participants.tsv + ROI
 //!   tables, and a synthetic stand-in).
-//! - Bring your own: [`array`] (`N × D` features or `N × C × H × W` images from `.npy` files or
+//! - Bring your own: [`array`](mod@array) (`N × D` features or `N × C × H × W` images from `.npy` files or
 //!   tensors), [`table`] (named, globbed feature and label columns of a CSV/TSV table, split by a
 //!   column or by files, categorical labels coded `0..n`); both label every sample with the
 //!   selected columns of a [`labels::LabelMatrix`].

@@ -30,7 +30,7 @@
 //!
 //! Every malformed input — a missing file, column or participant, a duplicate id, a missing or
 //! non-numeric value, a row with the wrong number of fields — is an [`Error`] naming the file, the
-//! line and the column. See [`csv`](super::csv) for the dialect (quoted fields, CRLF, byte-order mark).
+//! line and the column. See [`csv`] for the dialect (quoted fields, CRLF, byte-order mark).
 //!
 //! The real data cannot be downloaded here; [`synthetic`] writes a simulated data set in the same
 //! layout, clearly labelled as synthetic, and [`ensure_synthetic`] caches one for the commands that

@@ -24,7 +24,7 @@
 //! use nidl::datasets::loader::Dataset;
 //! use nidl::datasets::table::{SplitBy, TableColumns, TableDataset};
 //!
-//! # fn main() -> nidl::Result<()> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = std::env::temp_dir().join(format!("nidl-table-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
 //! let path = dir.join("subjects.csv");
@@ -361,26 +361,30 @@ fn read_table(table: &Table<'_>, columns: &TableColumns) -> Result<TableDataset>
     // Label values of the kept rows, row-major.
     let k = label_cols.len();
     let mut labels = vec![0.0; n * k];
-    let mut categories = Vec::new();
-    for (j, ((&col, name), values)) in label_cols
+    let codings: Vec<Coding> = columns
+        .labels
         .iter()
-        .zip(&columns.labels)
         .zip(&label_fields)
-        .enumerate()
-    {
-        let coding = label_coding(name, columns.categories.as_deref(), values);
-        let mut row = 0;
-        for ((rec, field), _) in values.iter().zip(&kept).filter(|(_, &k)| k) {
-            labels[row * k + j] = match &coding {
+        .map(|(name, values)| label_coding(name, columns.categories.as_deref(), values))
+        .collect();
+    // Row by row, so the first error reported is the first in file order.
+    let kept_rows = (0..kept.len()).filter(|&r| kept[r]);
+    for (row, r) in kept_rows.enumerate() {
+        for (j, (&col, coding)) in label_cols.iter().zip(&codings).enumerate() {
+            let (rec, field) = &label_fields[j][r];
+            labels[row * k + j] = match coding {
                 Coding::Numeric => table.number(rec, col, field)?,
                 Coding::Categorical(c) => category_code(table, rec, col, c, field)? as f64,
             };
-            row += 1;
-        }
-        if let Coding::Categorical(c) = coding {
-            categories.push(c);
         }
     }
+    let categories = codings
+        .into_iter()
+        .filter_map(|c| match c {
+            Coding::Categorical(c) => Some(c),
+            Coding::Numeric => None,
+        })
+        .collect();
     let labels = LabelMatrix::from_checked(labels, n, k)?;
     let data = FeatureArray::from_parts(features, &[n, feature_cols.len()], labels)
         .map_err(|m| Error::format(path, m))?;

@@ -49,8 +49,11 @@ mod tabular;
 
 pub use augment::{ImageAugment, Pipeline, TabularAugment};
 pub use blur::{gaussian_blur, gaussian_kernel1d, gaussian_kernel2d};
-pub use color::{adjust_brightness, adjust_contrast, RandomBrightness, RandomContrast};
-pub use flip::{hflip, vflip, RandomHorizontalFlip, RandomVerticalFlip};
+pub use color::{
+    adjust_brightness, adjust_contrast, Brightness, ColorFactor, Contrast, RandomBrightness,
+    RandomColor, RandomContrast,
+};
+pub use flip::{hflip, vflip, RandomFlip, RandomHorizontalFlip, RandomVerticalFlip};
 pub use image::{Image, Pixel};
 pub use tabular::{FlattenSample, GaussianNoise, RandomMask};
 

@@ -161,12 +161,15 @@ impl<T: Element> Module<T> for Mlp<T> {
         let last = self.linears.len() - 1;
         let mut h = x;
         for (i, l) in self.linears.iter().enumerate() {
+            let index = self.index(i);
             h = l
                 .forward(g, h)
-                .map_err(|e| e.in_module(&(3 * i).to_string()))?;
+                .map_err(|e| e.in_module(&index.to_string()))?;
             if i < last {
                 if let Some(norm) = self.norms.get(i) {
-                    h = norm.forward(g, h)?;
+                    h = norm
+                        .forward(g, h)
+                        .map_err(|e| e.in_module(&(index + 1).to_string()))?;
                 }
                 h = g.relu(h)?;
             }

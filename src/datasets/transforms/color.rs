@@ -11,6 +11,7 @@ use super::image::Image;
 use super::{uniform_f32, Transform};
 use crate::error::{Error, Result};
 use rand::Rng;
+use std::marker::PhantomData;
 
 /// `factor·x + (1 − factor)·other` clamped to `[0, 1]` (torchvision's `_blend` for float images).
 fn blend(x: f32, other: f32, factor: f32) -> f32 {
@@ -52,65 +53,64 @@ pub fn adjust_contrast(mut img: Image<f32>, factor: f32) -> Image<f32> {
     img
 }
 
-/// The factor range `[max(0, 1 − s), 1 + s]` of a jitter of strength `s ≥ 0`, checked for `op`.
-fn factor_range(op: &'static str, s: f64) -> Result<(f32, f32)> {
-    if !(s >= 0.0 && s.is_finite()) {
-        return Err(Error::invalid(
-            op,
-            format!("the jitter strength must be finite and ≥ 0, got {s}"),
-        ));
-    }
-    Ok(((1.0 - s).max(0.0) as f32, (1.0 + s) as f32))
+/// What a colour jitter adjusts: [`Brightness`] or [`Contrast`].
+pub trait ColorFactor: Copy + Send + Sync + std::fmt::Debug {
+    /// The transform's name in error messages.
+    const NAME: &'static str;
+    /// Adjusts `img` by `factor` ([`adjust_brightness`] or [`adjust_contrast`]).
+    fn adjust(img: Image<f32>, factor: f32) -> Image<f32>;
 }
 
-/// One factor draw from `range`, or `None` for the identity range `(1, 1)`.
-fn draw_factor<R: Rng + ?Sized>(range: (f32, f32), rng: &mut R) -> Option<f32> {
-    (range != (1.0, 1.0)).then(|| uniform_f32(rng, range.0, range.1))
+/// The brightness factor of `ColorJitter` ([`adjust_brightness`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Brightness;
+
+impl ColorFactor for Brightness {
+    const NAME: &'static str = "RandomBrightness";
+    fn adjust(img: Image<f32>, factor: f32) -> Image<f32> {
+        adjust_brightness(img, factor)
+    }
+}
+
+/// The contrast factor of `ColorJitter` ([`adjust_contrast`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Contrast;
+
+impl ColorFactor for Contrast {
+    const NAME: &'static str = "RandomContrast";
+    fn adjust(img: Image<f32>, factor: f32) -> Image<f32> {
+        adjust_contrast(img, factor)
+    }
+}
+
+/// One `ColorJitter` factor of strength `s`: `F::adjust` by a factor uniform in
+/// `[max(0, 1 − s), 1 + s]`. Use it by its names, [`RandomBrightness`] and [`RandomContrast`].
+#[derive(Clone, Copy, Debug)]
+pub struct RandomColor<F> {
+    range: (f32, f32),
+    factor: PhantomData<F>,
 }
 
 /// `ColorJitter(brightness = s)`: [`adjust_brightness`] by a factor uniform in
 /// `[max(0, 1 − s), 1 + s]`.
-#[derive(Clone, Copy, Debug)]
-pub struct RandomBrightness {
-    range: (f32, f32),
-}
-
-impl RandomBrightness {
-    /// Brightness jitter of strength `s ≥ 0`.
-    pub fn new(s: f64) -> Result<Self> {
-        Ok(RandomBrightness {
-            range: factor_range("RandomBrightness", s)?,
-        })
-    }
-
-    /// The range the factor is drawn from.
-    pub fn range(&self) -> (f32, f32) {
-        self.range
-    }
-}
-
-impl Transform<Image<f32>> for RandomBrightness {
-    type Output = Image<f32>;
-    fn apply<R: Rng + ?Sized>(&self, img: Image<f32>, rng: &mut R) -> Result<Image<f32>> {
-        Ok(match draw_factor(self.range, rng) {
-            Some(f) => adjust_brightness(img, f),
-            None => img,
-        })
-    }
-}
+pub type RandomBrightness = RandomColor<Brightness>;
 
 /// `ColorJitter(contrast = s)`: [`adjust_contrast`] by a factor uniform in
 /// `[max(0, 1 − s), 1 + s]`.
-#[derive(Clone, Copy, Debug)]
-pub struct RandomContrast {
-    range: (f32, f32),
-}
+pub type RandomContrast = RandomColor<Contrast>;
 
-impl RandomContrast {
-    /// Contrast jitter of strength `s ≥ 0`.
+impl<F: ColorFactor> RandomColor<F> {
+    /// Jitter of strength `s ≥ 0` (finite).
     pub fn new(s: f64) -> Result<Self> {
-        Ok(RandomContrast {
-            range: factor_range("RandomContrast", s)?,
+        if !(s >= 0.0 && s.is_finite()) {
+            return Err(Error::invalid(
+                F::NAME,
+                format!("the jitter strength must be finite and ≥ 0, got {s}"),
+            ));
+        }
+        Ok(RandomColor {
+            range: ((1.0 - s).max(0.0) as f32, (1.0 + s) as f32),
+            factor: PhantomData,
         })
     }
 
@@ -120,12 +120,14 @@ impl RandomContrast {
     }
 }
 
-impl Transform<Image<f32>> for RandomContrast {
+impl<F: ColorFactor> Transform<Image<f32>> for RandomColor<F> {
     type Output = Image<f32>;
     fn apply<R: Rng + ?Sized>(&self, img: Image<f32>, rng: &mut R) -> Result<Image<f32>> {
-        Ok(match draw_factor(self.range, rng) {
-            Some(f) => adjust_contrast(img, f),
-            None => img,
-        })
+        // The identity range (1, 1) draws nothing, as torchvision skips such a factor.
+        if self.range == (1.0, 1.0) {
+            return Ok(img);
+        }
+        let f = uniform_f32(rng, self.range.0, self.range.1);
+        Ok(F::adjust(img, f))
     }
 }

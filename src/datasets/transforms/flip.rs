@@ -32,64 +32,41 @@ pub fn vflip<P: Pixel>(img: &Image<P>) -> Image<P> {
     out
 }
 
-/// The flip probability `p ∈ [0, 1]`, checked for `op`.
-fn probability(op: &'static str, p: f64) -> Result<f32> {
-    if !(0.0..=1.0).contains(&p) {
-        return Err(Error::invalid(op, format!("p must be in [0, 1], got {p}")));
-    }
-    Ok(p as f32)
-}
-
-/// torchvision's `RandomHorizontalFlip(p)`: one `f32` draw `u ∈ [0, 1)` per image (as
-/// `torch.rand(1)`), mirrored left to right when `u < p`.
+/// A random flip: one `f32` draw `u ∈ [0, 1)` per image (as `torch.rand(1)`), mirrored when
+/// `u < p` — top to bottom when `VERTICAL`, left to right otherwise. Use it by its torchvision
+/// names, [`RandomHorizontalFlip`] and [`RandomVerticalFlip`].
 #[derive(Clone, Copy, Debug)]
-pub struct RandomHorizontalFlip {
+pub struct RandomFlip<const VERTICAL: bool> {
     p: f32,
 }
 
-impl RandomHorizontalFlip {
+/// torchvision's `RandomHorizontalFlip(p)`: mirrored left to right ([`hflip`]) with probability `p`.
+pub type RandomHorizontalFlip = RandomFlip<false>;
+
+/// torchvision's `RandomVerticalFlip(p)`: mirrored top to bottom ([`vflip`]) with probability `p`.
+pub type RandomVerticalFlip = RandomFlip<true>;
+
+impl<const VERTICAL: bool> RandomFlip<VERTICAL> {
     /// Flips with probability `p ∈ [0, 1]` (torchvision's default is 0.5).
     pub fn new(p: f64) -> Result<Self> {
-        Ok(RandomHorizontalFlip {
-            p: probability("RandomHorizontalFlip", p)?,
-        })
+        if !(0.0..=1.0).contains(&p) {
+            let op = match VERTICAL {
+                true => "RandomVerticalFlip",
+                false => "RandomHorizontalFlip",
+            };
+            return Err(Error::invalid(op, format!("p must be in [0, 1], got {p}")));
+        }
+        Ok(RandomFlip { p: p as f32 })
     }
 }
 
-impl<P: Pixel> Transform<Image<P>> for RandomHorizontalFlip {
+impl<P: Pixel, const VERTICAL: bool> Transform<Image<P>> for RandomFlip<VERTICAL> {
     type Output = Image<P>;
     fn apply<R: Rng + ?Sized>(&self, img: Image<P>, rng: &mut R) -> Result<Image<P>> {
-        Ok(if uniform_f32(rng, 0.0, 1.0) < self.p {
-            hflip(&img)
-        } else {
-            img
-        })
-    }
-}
-
-/// torchvision's `RandomVerticalFlip(p)`: one `f32` draw `u ∈ [0, 1)` per image, mirrored top to
-/// bottom when `u < p`.
-#[derive(Clone, Copy, Debug)]
-pub struct RandomVerticalFlip {
-    p: f32,
-}
-
-impl RandomVerticalFlip {
-    /// Flips with probability `p ∈ [0, 1]` (torchvision's default is 0.5).
-    pub fn new(p: f64) -> Result<Self> {
-        Ok(RandomVerticalFlip {
-            p: probability("RandomVerticalFlip", p)?,
-        })
-    }
-}
-
-impl<P: Pixel> Transform<Image<P>> for RandomVerticalFlip {
-    type Output = Image<P>;
-    fn apply<R: Rng + ?Sized>(&self, img: Image<P>, rng: &mut R) -> Result<Image<P>> {
-        Ok(if uniform_f32(rng, 0.0, 1.0) < self.p {
-            vflip(&img)
-        } else {
-            img
+        Ok(match (uniform_f32(rng, 0.0, 1.0) < self.p, VERTICAL) {
+            (false, _) => img,
+            (true, true) => vflip(&img),
+            (true, false) => hflip(&img),
         })
     }
 }
