@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{assert_fails, nidl, ok, small_openbhb, MNIST_TINY};
+use common::cli::{assert_fails, assert_usage_error, nidl, ok, small_openbhb, MNIST_TINY};
 use common::{metrics_rows, Lcg, Scratch};
 use nidl::datasets::npy::write_tensor;
 use nidl::Tensor;
@@ -601,9 +601,10 @@ fn errors_name_the_key_the_file_and_the_line() {
     assert_fails(&out, &[f, "run.epochs: must be at least 1, got 0"]);
     let out = nidl(&["fit", "/nonexistent/experiment.toml"]);
     assert_fails(&out, &["/nonexistent/experiment.toml"]);
-    // A misspelled option of `nidl fit`: clap's suggestion, on one line.
+    // A misspelled option of `nidl fit`: a usage error as every command's (clap's message with
+    // its suggestion, exit status 2).
     let out = nidl(&["fit", f, "--print-confg"]);
-    assert_fails(
+    assert_usage_error(
         &out,
         &[
             "'--print-confg'",

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{assert_fails, nidl};
+use common::cli::{assert_fails, assert_usage_error, nidl};
 use common::Scratch;
 use nidl::datasets::openbhb::{Modality, OpenBhb, OpenBhbSplit, Target};
 use std::fs;
@@ -93,26 +93,26 @@ fn bad_options_fail_with_a_one_line_cause() {
     let dir = Scratch::new("bad");
     let out = dir.0.join("x");
     let o = out.to_str().unwrap();
-    assert_fails(&nidl(&["make-openbhb"]), &["make-openbhb", "--out"]);
-    assert_fails(
+    assert_usage_error(&nidl(&["make-openbhb"]), &["make-openbhb", "--out"]);
+    assert_usage_error(
         &nidl(&["make-openbhb", "--out", o, "--train", "many"]),
-        &["--train", "many"],
+        &["--train", "'many'", "allowed: a whole number ≥ 1"],
     );
-    assert_fails(
+    assert_usage_error(
         &nidl(&["make-openbhb", "--out", o, "--seed", "-1"]),
-        &["--seed"],
+        &["--seed", "'-1'", "allowed: a whole number ≥ 0"],
     );
-    assert_fails(
+    assert_usage_error(
         &nidl(&["make-openbhb", "--out", o, "--bogus", "1"]),
         &["--bogus"],
     );
-    assert_fails(
+    assert_usage_error(
         &nidl(&["make-openbhb", "--out", o, "--train", "0"]),
-        &["--train"],
+        &["--train", "allowed: a whole number ≥ 1"],
     );
-    assert_fails(
+    assert_usage_error(
         &nidl(&["make-openbhb", "--out"]),
-        &["--out", "needs a value"],
+        &["--out", "a value is required"],
     );
     assert!(!out.exists());
     let help = nidl(&["make-openbhb", "--help"]);

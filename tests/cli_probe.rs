@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::cli::{assert_fails, nidl};
+use common::cli::{
+    assert_fails, assert_quiet_into_a_closed_pipe, assert_usage_error, nidl, nidl_command,
+};
 use common::Scratch;
 use nidl::datasets::npy::{write_npy, NpyArray, NpyData};
 use std::collections::BTreeMap;
@@ -92,20 +94,16 @@ fn classification_files(name: &str) -> (Scratch, Files) {
     (dir, files)
 }
 
+/// `nidl probe` on the four files, with `extra` options.
+fn probe_command(f: &Files, extra: &[&str]) -> std::process::Command {
+    let mut c = nidl_command(&["probe", "--train-x", &f.train_x, "--train-y", &f.train_y]);
+    c.args(["--test-x", &f.test_x, "--test-y", &f.test_y])
+        .args(extra);
+    c
+}
+
 fn run_probe(f: &Files, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "probe",
-        "--train-x",
-        &f.train_x,
-        "--train-y",
-        &f.train_y,
-        "--test-x",
-        &f.test_x,
-        "--test-y",
-        &f.test_y,
-    ];
-    args.extend_from_slice(extra);
-    nidl(&args)
+    probe_command(f, extra).output().unwrap()
 }
 
 fn json_of(out: &Output) -> BTreeMap<String, Option<f64>> {
@@ -266,8 +264,18 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
         &run_probe(&bad, &["--probe", "logreg"]),
         &["--test-y", "/nonexistent/nidl/y.npy"],
     );
-    assert_fails(&run_probe(&f, &["--probe", "svm"]), &["--probe", "svm"]);
-    assert_fails(&run_probe(&f, &["--probe", "logreg", "--c", "0"]), &["--c"]);
+    assert_usage_error(
+        &run_probe(&f, &["--probe", "svm"]),
+        &["--probe", "'svm'", "possible values: logreg, ridge, knn"],
+    );
+    assert_usage_error(
+        &run_probe(&f, &["--probe", "logreg", "--c", "0"]),
+        &["--c", "allowed: a finite number > 0"],
+    );
+    assert_usage_error(
+        &run_probe(&f, &["--probe", "knn", "--k", "0"]),
+        &["--k", "allowed: a whole number ≥ 1"],
+    );
     assert_fails(
         &run_probe(&f, &["--probe", "logreg", "--k", "3"]),
         &["--k", "knn"],
@@ -276,11 +284,11 @@ fn bad_input_exits_non_zero_with_a_one_line_cause() {
         &run_probe(&f, &["--probe", "knn", "--k", "1000"]),
         &["1000"],
     );
-    assert_fails(
+    assert_usage_error(
         &run_probe(&f, &["--probe", "logreg", "--bogus", "1"]),
         &["--bogus"],
     );
-    assert_fails(
+    assert_usage_error(
         &nidl(&["probe", "--train-x", &f.train_x, "--probe", "logreg"]),
         &["--train-y"],
     );
@@ -366,4 +374,12 @@ fn logreg_on_features_of_1e300_warns_that_the_line_search_failed() {
             && stderr.contains("scale the features"),
         "{stderr}"
     );
+}
+
+#[test]
+fn json_and_table_into_a_closed_pipe_end_quietly() {
+    let (_dir, f) = classification_files("closed-stdout");
+    for extra in [&["--probe", "logreg", "--json"][..], &["--probe", "knn"]] {
+        assert_quiet_into_a_closed_pipe(probe_command(&f, extra), &format!("{extra:?}"));
+    }
 }

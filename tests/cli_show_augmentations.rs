@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::cli::{assert_fails, assert_usage_error};
 use common::Scratch;
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,28 +57,29 @@ fn writes_a_png_grid() {
 fn bad_options_fail_with_a_cause() {
     let dir = Scratch::new("bad");
     let out = dir.join("v.png");
-    let cases: [(&[&str], &str); 4] = [
-        (&["--n", "0"], "--n"),
-        (&["--n", "many"], "--n"),
-        (
-            &["--data-dir", "/definitely/not/here"],
-            "/definitely/not/here",
-        ),
-        (&["--colour", "red"], "--colour"),
-    ];
-    for (extra, needle) in cases {
-        let o = nidl()
+    let run = |extra: &[&str]| {
+        nidl()
             .args(["show-augmentations", "--out"])
             .arg(&out)
             .args(extra)
             .output()
-            .unwrap();
-        assert!(!o.status.success(), "{extra:?} succeeded");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains(needle), "{extra:?}: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+            .unwrap()
+    };
+    // Usage errors: clap's message naming the option, exit status 2.
+    let usage: [(&[&str], &str); 3] = [
+        (&["--n", "0"], "--n"),
+        (&["--n", "many"], "--n"),
+        (&["--colour", "red"], "--colour"),
+    ];
+    for (extra, needle) in usage {
+        assert_usage_error(&run(extra), &[needle]);
     }
+    // A run that fails: one line naming the folder.
+    assert_fails(
+        &run(&["--data-dir", "/definitely/not/here"]),
+        &["nidl show-augmentations: ", "/definitely/not/here"],
+    );
     let o = nidl().args(["show-augmentations"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+    assert_usage_error(&o, &["--out"]);
     assert!(!out.exists());
 }

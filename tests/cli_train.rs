@@ -1,13 +1,13 @@
 //! The training commands (`simclr-mnist`, `yaware-openbhb`, `barlow-mnist`, `barlow-openbhb`)
 //! end to end on tiny configurations: the files a run writes, determinism across runs and thread
 //! counts, resume from a checkpoint reproducing the uninterrupted run, the probing options
-//! (`--probe logreg,knn`, `--probe-on-train-start`, `--probe-every-val`), and one-line errors for
-//! bad options.
+//! (`--probe logreg,knn`, `--probe-on-train-start`, `--probe-every-val`), and errors naming the
+//! option at fault for bad options (clap's usage errors, or one line for a failed run).
 #![cfg(feature = "cli")]
 
 mod common;
 
-use common::cli::{assert_fails, ok, small_openbhb, MNIST_TINY};
+use common::cli::{assert_fails, assert_usage_error, ok, small_openbhb, MNIST_TINY};
 use common::Scratch;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -228,26 +228,48 @@ fn simclr_resume_reproduces_the_uninterrupted_run() {
 }
 
 #[test]
-fn simclr_bad_options_fail_with_one_line_naming_the_option() {
+fn simclr_bad_options_fail_naming_the_option() {
     let s = Scratch::new("simclr-bad");
     let d = s.path().to_str().unwrap();
-    let cases: &[(&[&str], &str)] = &[
-        (&["--epochs", "0"], "--epochs"),
-        (&["--lr", "-1"], "--lr"),
-        (&["--lr", "abc"], "--lr"),
-        (&["--batch-size", "1"], "--batch-size"),
-        (&["--temperature", "0"], "--temperature"),
-        (&["--weight-decay", "-0.1"], "--weight-decay"),
-        (&["--latent", "0"], "--latent"),
-        (&["--bogus", "1"], "--bogus"),
-        (&["--resume", "/nonexistent/ck.safetensors"], "--resume"),
-        (&["--data-dir", "/nonexistent/mnist"], "--data-dir"),
-        (&["--checkpoint", "yes"], "--checkpoint"),
-    ];
-    for (extra, opt) in cases {
+    let run = |extra: &[&str]| {
         let mut args = vec!["simclr-mnist", "--log-dir", d];
         args.extend_from_slice(extra);
-        assert_fails(&nidl_env(&args, &[]), &[opt]);
+        nidl_env(&args, &[])
+    };
+    // Usage errors (clap's, exit status 2) name the option and what it allows.
+    let usage: &[(&[&str], &[&str])] = &[
+        (
+            &["--epochs", "0"],
+            &["--epochs", "allowed: a whole number ≥ 1"],
+        ),
+        (
+            &["--epochs", "-1"],
+            &["'-1'", "--epochs", "a whole number ≥ 1"],
+        ),
+        (&["--lr", "-1"], &["--lr", "allowed: a finite number > 0"]),
+        (&["--lr", "0"], &["--lr", "allowed: a finite number > 0"]),
+        (&["--lr", "abc"], &["--lr", "'abc'"]),
+        (
+            &["--batch-size", "1"],
+            &["--batch-size", "a whole number ≥ 2"],
+        ),
+        (&["--temperature", "0"], &["--temperature", "> 0"]),
+        (&["--weight-decay", "-0.1"], &["--weight-decay", "≥ 0"]),
+        (&["--latent", "0"], &["--latent", "≥ 1"]),
+        (&["--bogus", "1"], &["'--bogus'"]),
+        (&["--checkpoint=yes"], &["--checkpoint", "'yes'"]),
+        // A stray word after a flag is a stray argument to clap: it names the word.
+        (&["--checkpoint", "yes"], &["'yes'"]),
+    ];
+    for (extra, parts) in usage {
+        assert_usage_error(&run(extra), parts);
+    }
+    // Run failures: one line naming the option.
+    for (extra, opt) in [
+        (["--resume", "/nonexistent/ck.safetensors"], "--resume"),
+        (["--data-dir", "/nonexistent/mnist"], "--data-dir"),
+    ] {
+        assert_fails(&run(&extra), &[opt]);
     }
     // A corrupt checkpoint names the file.
     let bad = s.join("bad.safetensors");
@@ -322,8 +344,8 @@ fn yaware_tiny_run_on_a_small_synthetic_openbhb() {
     );
     // Bad y-Aware options name themselves.
     let bad = run(&["--mask-prob", "2"], "2");
-    assert_fails(&bad, &["--mask-prob"]);
-    assert_fails(&run(&["--sigma", "0"], "2"), &["--sigma"]);
+    assert_usage_error(&bad, &["--mask-prob", "allowed: a number from 0 to 1"]);
+    assert_usage_error(&run(&["--sigma", "0"], "2"), &["--sigma", "> 0"]);
 }
 
 #[test]
@@ -513,19 +535,19 @@ fn barlow_mnist_is_deterministic_and_resumes_bit_for_bit() {
 }
 
 #[test]
-fn barlow_and_probe_bad_options_fail_with_one_line_naming_the_option() {
+fn barlow_and_probe_bad_options_fail_naming_the_option() {
     let s = Scratch::new("barlow-bad");
     let d = s.path().to_str().unwrap();
     let cases: &[(&str, &[&str], &[&str])] = &[
         (
             "barlow-mnist",
             &["--probe", "svm"],
-            &["--probe", "'svm'", "logreg or knn"],
+            &["--probe", "'svm'", "possible values: logreg, knn"],
         ),
         (
             "barlow-mnist",
             &["--probe", "logreg,,knn"],
-            &["--probe", "empty item"],
+            &["--probe", "a value is required"],
         ),
         ("barlow-mnist", &["--lambda", "-1"], &["--lambda"]),
         (
@@ -542,18 +564,18 @@ fn barlow_and_probe_bad_options_fail_with_one_line_naming_the_option() {
         ),
         (
             "barlow-mnist",
-            &["--probe-on-train-start", "yes"],
-            &["--probe-on-train-start"],
+            &["--probe-on-train-start=yes"],
+            &["--probe-on-train-start", "'yes'"],
         ),
         (
             "barlow-mnist",
             &["--temperature", "0.1"],
-            &["unknown option --temperature"],
+            &["unexpected argument '--temperature'"],
         ),
         (
             "barlow-mnist",
             &["--lr", "1e-3", "--lr", "1e-2"],
-            &["--lr given twice"],
+            &["--lr", "cannot be used multiple times"],
         ),
         (
             "simclr-mnist",
@@ -574,13 +596,13 @@ fn barlow_and_probe_bad_options_fail_with_one_line_naming_the_option() {
         (
             "barlow-openbhb",
             &["--sigma", "4"],
-            &["unknown option --sigma"],
+            &["unexpected argument '--sigma'"],
         ),
     ];
     for (cmd, extra, parts) in cases {
         let mut args = vec![*cmd, "--log-dir", d];
         args.extend_from_slice(extra);
-        assert_fails(&nidl_env(&args, &[]), parts);
+        assert_usage_error(&nidl_env(&args, &[]), parts);
     }
     for cmd in ["barlow-mnist", "barlow-openbhb"] {
         let help = ok(&nidl_env(&[cmd, "--help"], &[]));
@@ -643,7 +665,7 @@ fn barlow_openbhb_tiny_run_with_linear_and_knn_multitask_probes() {
 fn device_option_names_what_is_wrong() {
     let s = Scratch::new("device");
     let out = simclr(&s.join("logs"), &["--device", "tpu"], &[]);
-    assert_fails(&out, &["--device", "tpu", "cpu or gpu"]);
+    assert_usage_error(&out, &["--device", "'tpu'", "cpu or gpu"]);
     #[cfg(not(feature = "gpu"))]
     {
         let out = simclr(&s.join("logs"), &["--device", "gpu"], &[]);
@@ -793,9 +815,9 @@ fn resume_with_other_hyper_parameters_is_refused_unless_asked_and_then_recorded(
     );
     assert_eq!(rows(&csv(&old_run)), tail);
     // The flag needs --resume.
-    assert_fails(
+    assert_usage_error(
         &run("1e-2", "32", &["--resume-despite-changes"]),
-        &["option --resume-despite-changes", "--resume PATH"],
+        &["--resume <PATH>", "--resume-despite-changes"],
     );
 }
 

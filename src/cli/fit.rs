@@ -24,18 +24,6 @@ pub struct FitArgs {
     pub print_config: bool,
 }
 
-/// `nidl fit` alone, for the hand-written dispatcher (the top-level parser takes [`FitArgs`]).
-#[derive(clap::Parser, Debug)]
-#[command(
-    name = "nidl fit",
-    about = "Trains the experiment an EXPERIMENT.toml file describes"
-)]
-pub struct FitCommand {
-    /// The arguments.
-    #[command(flatten)]
-    pub args: FitArgs,
-}
-
 /// Runs `nidl fit`; `Err` is the one-line cause.
 pub fn run(args: FitArgs) -> Result<(), String> {
     let (exp, origin) = match (&args.experiment, &args.preset) {

@@ -2,36 +2,44 @@
 //! labelled as synthetic by a `README.txt` in its root — for the commands that train on OpenBHB.
 //! The simulation lives in `nidl::datasets::openbhb::synthetic`.
 
-use super::args::Args;
+use super::stdout::outln;
+use super::values::whole;
 use nidl::datasets::openbhb::synthetic::{generate, SyntheticConfig};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Usage of this subcommand.
-pub const USAGE: &str = "usage: nidl make-openbhb --out DIR [--seed 42] [--train 3227] \
-[--internal 362] [--external 395]\n\n\
-Writes a SYNTHETIC data set in OpenBHB's layout (participants.tsv and the vbm_roi, desikan and\n\
-destrieux ROI tables of train/ and val/) to DIR, which must not exist or be empty. The same seed\n\
-and sizes give byte-identical files; the folder appears complete or not at all.";
+/// The options of `nidl make-openbhb`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// The folder to write; it must not exist or be empty
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Seed of every random draw
+    #[arg(long, value_name = "N", value_parser = whole(0u64), default_value_t = SyntheticConfig::default().seed)]
+    seed: u64,
+    /// Participants of the train split
+    #[arg(long, value_name = "N", value_parser = whole(1usize), default_value_t = SyntheticConfig::default().n_train)]
+    train: usize,
+    /// Participants of the internal_test split
+    #[arg(long, value_name = "N", value_parser = whole(0usize), default_value_t = SyntheticConfig::default().n_internal)]
+    internal: usize,
+    /// Participants of the external_test split
+    #[arg(long, value_name = "N", value_parser = whole(0usize), default_value_t = SyntheticConfig::default().n_external)]
+    external: usize,
+}
 
 /// Runs `nidl make-openbhb` with its options; `Err` is the one-line cause.
-pub fn run(mut args: Args) -> Result<(), String> {
-    if args.flag("help")? {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    let out: PathBuf = args.require("out")?;
-    let d = SyntheticConfig::default();
+pub fn run(args: Args) -> Result<(), String> {
+    let out = args.out;
     let config = SyntheticConfig {
-        seed: args.get_or("seed", d.seed)?,
-        n_train: args.get_or("train", d.n_train)?,
-        n_internal: args.get_or("internal", d.n_internal)?,
-        n_external: args.get_or("external", d.n_external)?,
+        seed: args.seed,
+        n_train: args.train,
+        n_internal: args.internal,
+        n_external: args.external,
     };
-    args.finish()?;
     let start = Instant::now();
     generate(&out, &config).map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "wrote a SYNTHETIC OpenBHB (seed {}: {} train, {} internal_test, {} external_test) to {} \
          in {:.1} s; see README.txt there",
         config.seed,

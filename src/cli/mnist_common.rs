@@ -2,9 +2,9 @@
 //! SimCLR views (the test set's views give the validation loss), the LeNet encoder, and the
 //! probes on the digits (train/test sets, ToTensor + Normalize).
 
-use super::args::Args;
+use super::options::{MnistArgs, ProbeKind};
 use super::train_common::{
-    view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
+    view_loaders, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
 use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::{mnist_contrast_transforms, mnist_scale_transforms, MultiViews};
@@ -51,18 +51,14 @@ pub fn load_sets(dir: &Path, what: &str) -> Result<(MnistSets, [String; 2]), Str
 }
 
 impl TrainingData for MnistData {
-    const HELP: &'static str = "\
-MNIST options:
-  --data-dir DIR           the four MNIST files, raw or gzip (data/mnist)
-probes: logreg = logistic regression on the digits (LogisticRegression/...);
-        knn = 5-NN classification of the digits (KNeighborsClassifier/...)";
+    type Args = MnistArgs;
 
     /// The seed's limits: 100 training and 10 validation batches per epoch.
     const LIMITS: (Option<usize>, Option<usize>) = (Some(100), Some(10));
 
-    fn parse(args: &mut Args) -> Result<Self, String> {
+    fn new(args: MnistArgs) -> Result<Self, String> {
         Ok(MnistData {
-            data_dir: args.get("data-dir")?.unwrap_or_else(mnist::default_dir),
+            data_dir: args.data_dir.unwrap_or_else(mnist::default_dir),
             sets: None,
         })
     }

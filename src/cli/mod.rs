@@ -1,72 +1,214 @@
-//! The subcommands of the `nidl` binary. Each lives in its own file with a `run(Args)` entry
-//! point; the logic they drive lives in the library.
+//! The `nidl` command line, on clap: [`Cli`] and its subcommands ([`Command`]), each in its own
+//! file with a `run(Args)` entry point; the options the training commands share are in
+//! `options.rs`, their value checks in `values.rs`; what the commands print goes through
+//! `stdout.rs` (safe on a closed pipe). The logic they drive lives in the library.
 
-pub mod args;
 pub mod barlow_mnist;
 pub mod barlow_openbhb;
+pub mod completions;
 pub mod experiment;
 pub mod fit;
 pub mod make_openbhb;
 pub mod mnist_common;
 pub mod openbhb_common;
+pub mod options;
 pub mod probe;
-pub mod progress;
 pub mod show_augmentations;
 pub mod simclr_mnist;
+pub mod stdout;
 pub mod train_common;
+pub mod values;
 pub mod yaware_openbhb;
 
-use args::Args;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use options::{show_defaults, MnistArgs, ShowDefaults};
+use std::process::ExitCode;
 
-/// Usage text listing the subcommands of this build.
-pub const USAGE: &str = "usage: nidl <command> [options]\n\ncommands:\n  make-openbhb --out DIR [--seed N] [--train 3227] [--internal 362] [--external 395]   write a synthetic OpenBHB\n  probe --train-x X.npy --train-y Y.npy --test-x X2.npy --test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]   fit a probe on .npy embeddings, print test metrics\n  show-augmentations --out views.png [--n 8] [--seed N] [--data-dir data/mnist]   PNG grid: MNIST digits and two SimCLR views each\n  fit EXPERIMENT.toml [--set key=value]... [--print-config]   train what an experiment file describes (any method, data, encoder, views, probes; [sweep])\n  simclr-mnist [--data-dir data/mnist] [--epochs 10] [--limit-train-batches 100] [--batch-size 128] [--lr 1e-4] [--seed 42] [--probe-every 1] [--log-dir lightning_logs] [--checkpoint] [--resume PATH] [--no-progress] ...   SimCLR on MNIST with a logistic-regression probe (--help for all options)\n  yaware-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--sigma 4] [--lr 1e-5] [--seed 42] ...   y-Aware contrastive learning on OpenBHB ROI features with age/sex probes (--help for all options)\n  barlow-mnist [--data-dir data/mnist] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--warmup-epochs 10] [--seed 42] ...   Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist (--help for all options)\n  barlow-openbhb [--data-dir DIR | synthetic default] [--epochs 10] [--lambda 5e-3] [--lr 3e-4] [--seed 42] ...   Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb (--help for all options)\n  (every training command: --probe logreg|knn (comma-separated or repeated), --probe-every N, --probe-every-val N, --probe-on-train-start)\n  --version   print the version\n  --help      this text";
+/// Self-supervised learning with model probing: train an embedding model and probe it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nidl",
+    version,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-/// Runs the subcommand `cmd` with its option tokens; `Err` carries the one-line cause.
-pub fn dispatch(cmd: &str, tokens: &[String]) -> Result<(), String> {
-    if cmd == "fit" {
-        return fit_command(tokens);
-    }
-    let args = Args::parse(tokens)?;
-    match cmd {
-        // Subcommands: one arm each, `"name" => name::run(args),`
-        "barlow-mnist" => barlow_mnist::run(args),
-        "barlow-openbhb" => barlow_openbhb::run(args),
-        "make-openbhb" => make_openbhb::run(args),
-        "probe" => probe::run(args),
-        "show-augmentations" => show_augmentations::run(args),
-        "simclr-mnist" => simclr_mnist::run(args),
-        "yaware-openbhb" => yaware_openbhb::run(args),
-        _ => {
-            drop(args);
-            Err(format!("unknown command '{cmd}'\n\n{USAGE}"))
+/// The subcommands of this build.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// SimCLR on MNIST, probed by a logistic regression and/or 5-NN on the digits
+    ///
+    /// Trains SimCLR (LeNet encoder, head [64, 32], InfoNCE, AdamW, cosine schedule) on MNIST
+    /// views and probes the encoder (logreg: a logistic regression on the digits, logged as
+    /// LogisticRegression/...; knn: 5-NN classification, KNeighborsClassifier/...) after every
+    /// --probe-every epochs (0: never). Logs go to <log-dir>/version_<N>/ (TensorBoard events,
+    /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint). The validation
+    /// loss uses the first --limit-val-batches batches of the test set's views (0: none).
+    SimclrMnist(simclr_mnist::Args),
+    /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
+    ///
+    /// Trains y-Aware contrastive learning on OpenBHB vbm_roi features (age as the auxiliary
+    /// variable, bandwidth sigma²) and probes the encoder (logreg: Ridge on age, task0/..., and
+    /// a logistic regression on sex, task1/...; knn: 5-NN regression on age,
+    /// KNeighborsRegressor/..., and 5-NN classification of sex, KNeighborsClassifier/...).
+    /// Without --data-dir, a SYNTHETIC OpenBHB is generated once into the cache folder.
+    YawareOpenbhb(yaware_openbhb::Args),
+    /// Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist
+    ///
+    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
+    /// and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
+    /// probes the encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
+    BarlowMnist(barlow_mnist::Args),
+    /// Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb
+    ///
+    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
+    /// and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
+    /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
+    /// generated once into the cache folder.
+    BarlowOpenbhb(barlow_openbhb::Args),
+    /// Fit a probe on .npy embeddings and print its test metrics
+    ///
+    /// Fits a probe on the training embeddings and prints its metrics on the test set, as
+    /// scikit-learn computes them: a table, or one JSON line with --json. --c and --max-iter
+    /// apply to logreg, --alpha to ridge, --k to knn.
+    Probe(probe::Args),
+    /// Write a SYNTHETIC OpenBHB
+    ///
+    /// Writes a SYNTHETIC data set in OpenBHB's layout (participants.tsv and the vbm_roi,
+    /// desikan and destrieux ROI tables of train/ and val/, and a README.txt that says it is
+    /// synthetic) to DIR, which must not exist or be empty. The same seed and sizes give
+    /// byte-identical files; the folder appears complete or not at all.
+    MakeOpenbhb(make_openbhb::Args),
+    /// PNG grid: MNIST test digits and two SimCLR views of each
+    ShowAugmentations(show_augmentations::Args),
+    /// Print the completion script of nidl for a shell
+    ///
+    /// For bash: `nidl completions bash > ~/.local/share/bash-completion/completions/nidl`;
+    /// zsh: into a folder of $fpath as `_nidl`; fish: `~/.config/fish/completions/nidl.fish`.
+    Completions(completions::Args),
+    /// Train what an experiment file describes (any method, data, encoder, views, probes)
+    ///
+    /// Trains the experiment EXPERIMENT.toml describes (see the README's experiment files), or
+    /// the preset of a built-in command (--preset). A [sweep] table runs one experiment per
+    /// combination of its values, each in its own version_<N>, then prints their final probe
+    /// scores.
+    Fit(fit::FitArgs),
+}
+
+impl Command {
+    /// Runs the subcommand; `Err` is the one-line cause.
+    pub fn run(self) -> Result<(), String> {
+        match self {
+            Command::SimclrMnist(a) => simclr_mnist::run(a),
+            Command::YawareOpenbhb(a) => yaware_openbhb::run(a),
+            Command::BarlowMnist(a) => barlow_mnist::run(a),
+            Command::BarlowOpenbhb(a) => barlow_openbhb::run(a),
+            Command::Probe(a) => probe::run(a),
+            Command::MakeOpenbhb(a) => make_openbhb::run(a),
+            Command::ShowAugmentations(a) => show_augmentations::run(a),
+            Command::Completions(a) => completions::run(a, command()),
+            Command::Fit(a) => fit::run(a),
         }
     }
 }
 
-/// `nidl fit`, its tokens parsed with clap: help on stdout, a parse error as its first line.
-fn fit_command(tokens: &[String]) -> Result<(), String> {
-    use clap::Parser;
-    let argv = std::iter::once("nidl fit".to_string()).chain(tokens.iter().cloned());
-    match fit::FitCommand::try_parse_from(argv) {
-        Ok(c) => fit::run(c.args),
-        Err(e) if !e.use_stderr() => {
-            print!("{e}");
-            Ok(())
-        }
+/// The `nidl` command line: [`Cli`] with the defaults that apply to unset options shown in each
+/// subcommand's `--help`, and negative numbers taken as values (`--epochs -1` is then refused
+/// by its value check, naming what is allowed, rather than read as an option).
+pub fn command() -> clap::Command {
+    let shown = [
+        (
+            "simclr-mnist",
+            simclr_mnist::Args::shown(&simclr_mnist::RUN),
+        ),
+        (
+            "yaware-openbhb",
+            yaware_openbhb::Args::shown(&yaware_openbhb::RUN),
+        ),
+        (
+            "barlow-mnist",
+            barlow_mnist::Args::shown(&barlow_mnist::RUN),
+        ),
+        (
+            "barlow-openbhb",
+            barlow_openbhb::Args::shown(&barlow_openbhb::RUN),
+        ),
+        ("probe", probe::shown()),
+        ("show-augmentations", MnistArgs::shown()),
+    ];
+    let mut cmd = Cli::command();
+    for (name, defaults) in shown {
+        cmd = cmd.mut_subcommand(name, |c| show_defaults(c, defaults));
+    }
+    cmd.mut_subcommands(|c| {
+        c.mut_args(|a| {
+            let takes_value = a.get_action().takes_values();
+            a.allow_negative_numbers(takes_value)
+        })
+    })
+}
+
+/// Parses the command line and runs the subcommand. Usage errors: clap's message on stderr,
+/// exit status 2 (`--help` and `--version`: on stdout, 0); a failed run: `nidl <command>: cause`
+/// on stderr, exit status 1.
+pub fn main() -> ExitCode {
+    let parsed = command().try_get_matches().and_then(|m| {
+        Ok((
+            m.subcommand_name().map(String::from),
+            Cli::from_arg_matches(&m)?,
+        ))
+    });
+    let (name, cli) = match parsed {
+        Ok(p) => p,
         Err(e) => {
-            // One line: clap's message and its tip (a similar option), without the usage.
-            let text = e.to_string();
-            let parts: Vec<String> = text
-                .lines()
-                .map(str::trim)
-                .take_while(|l| !l.starts_with("Usage:"))
-                .filter(|l| !l.is_empty())
-                .map(|l| match l.starts_with("tip:") {
-                    true => format!("({l})"),
-                    false => l.to_string(),
-                })
-                .collect();
-            Err(parts.join(" ").trim_start_matches("error: ").to_string())
+            // Printed whole or not at all (clap swallows a closed pipe).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
+    };
+    match cli.command.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cause) => {
+            eprintln!("nidl {}: {cause}", name.unwrap_or_default());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn unset_options_are_none_so_the_defaults_apply_in_one_place() {
+        let cli = Cli::try_parse_from(["nidl", "simclr-mnist"]).unwrap();
+        let Command::SimclrMnist(args) = cli.command else {
+            panic!("parsed as {:?}", cli.command)
+        };
+        assert_eq!(args.run, options::RunArgs::default());
+        assert_eq!(args.probe, options::ProbeArgs::default());
+        let cli = Cli::try_parse_from([
+            "nidl",
+            "yaware-openbhb",
+            "--probe",
+            "knn,logreg",
+            "--probe",
+            "knn",
+        ]);
+        let Command::YawareOpenbhb(args) = cli.unwrap().command else {
+            panic!("not yaware-openbhb")
+        };
+        use options::ProbeKind::{Knn, Linear};
+        assert_eq!(args.probe.probe, Some(vec![Knn, Linear, Knn]));
     }
 }

@@ -4,9 +4,10 @@
 //! → latent, and the multi-task probes on age (task 0) and sex (task 1) of the train (fit) and
 //! validation (score) splits.
 
-use super::args::Args;
+use super::options::{OpenBhbArgs, ProbeKind};
+use super::stdout::outln;
 use super::train_common::{
-    view_loaders, ProbeKind, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
+    view_loaders, ProbeOptions, RunOptions, Sources, TrainingData, KNN_NEIGHBOURS,
 };
 use nidl::datasets::openbhb::{self, Modality, OpenBhb, OpenBhbSplit, SyntheticConfig, Target};
 use nidl::datasets::transforms::{GaussianNoise, Identity, MultiViews, RandomMask, TransformExt};
@@ -84,7 +85,7 @@ pub fn synthetic_root() -> Result<PathBuf, String> {
         );
     }
     let root = openbhb::ensure_synthetic(&cache, SYNTHETIC_SEED).map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "data: SYNTHETIC OpenBHB at {} (use --data-dir for real data)",
         root.display()
     );
@@ -92,27 +93,19 @@ pub fn synthetic_root() -> Result<PathBuf, String> {
 }
 
 impl TrainingData for OpenBhbData {
-    const HELP: &'static str = "\
-OpenBHB options:
-  --data-dir DIR           an OpenBHB tree (default: a SYNTHETIC one, generated once into the cache)
-  --mask-prob X            probability of masking each feature in a view (0.8)
-  --noise-std X            standard deviation of the views' Gaussian noise (0.5)
-probes: logreg = Ridge on age (task0/...) and a logistic regression on sex (task1/...);
-        knn = 5-NN regression on age (KNeighborsRegressor/...) and 5-NN classification of sex
-        (KNeighborsClassifier/...)";
+    type Args = OpenBhbArgs;
 
     /// Every batch.
     const LIMITS: (Option<usize>, Option<usize>) = (None, None);
 
-    fn parse(args: &mut Args) -> Result<Self, String> {
-        let data_dir = args.get("data-dir")?;
-        let mask_prob = args.get_or("mask-prob", 0.8)?;
+    fn new(args: OpenBhbArgs) -> Result<Self, String> {
+        let mask_prob = args.mask_prob.unwrap_or(OpenBhbArgs::MASK_PROB);
         let mask = RandomMask::new(mask_prob).map_err(|e| format!("option --mask-prob: {e}"))?;
-        let noise_std = args.get_or("noise-std", 0.5)?;
+        let noise_std = args.noise_std.unwrap_or(OpenBhbArgs::NOISE_STD);
         let noise =
             GaussianNoise::new(noise_std).map_err(|e| format!("option --noise-std: {e}"))?;
         Ok(OpenBhbData {
-            data_dir,
+            data_dir: args.data_dir,
             mask_prob,
             noise_std,
             mask,

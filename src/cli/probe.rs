@@ -2,7 +2,9 @@
 //! prints its test metrics — a readable table, or one JSON line with `--json`. The probes and
 //! metrics live in `nidl::probe` and `nidl::metrics`.
 
-use super::args::Args;
+use super::options::Shown;
+use super::stdout::outln;
+use super::values::{self, non_negative, positive, whole};
 use nidl::datasets::npy::{read_npy, NpyArray, NpyData};
 use nidl::linalg::Termination;
 use nidl::metrics::{ClassificationReport, RegressionReport};
@@ -13,15 +15,72 @@ use nidl::{Element, Tensor};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Usage of this subcommand.
-pub const USAGE: &str = "usage: nidl probe --train-x X.npy --train-y Y.npy --test-x X2.npy \
---test-y Y2.npy --probe logreg|ridge|knn [--c 1.0] [--alpha 1.0] [--k 5] [--max-iter 200] [--json]\n\n\
-Fits a probe on the training embeddings and prints its metrics on the test set, as scikit-learn\n\
-computes them. X: float32 or float64, shape (n, d). y: integer labels (logreg; knn classifies\n\
-when y has an integer dtype) or float targets (ridge, shape (n,) or (n, t); knn regresses when y\n\
-is float). --c applies to logreg, --max-iter to logreg, --alpha to ridge, --k to knn.\n\
-With --json, prints one line: a flat object of metric name -> value plus fit_seconds and n_iter\n\
-(null for ridge and knn).";
+/// The options of `nidl probe`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Training embeddings: float32 or float64, shape (n, d)
+    #[arg(long, value_name = "X.npy")]
+    train_x: PathBuf,
+    /// Training targets: integer labels (logreg; knn classifies when y has an integer dtype) or
+    /// float targets (ridge, shape (n,) or (n, t); knn regresses when y is float)
+    #[arg(long, value_name = "Y.npy")]
+    train_y: PathBuf,
+    /// Test embeddings, as --train-x
+    #[arg(long, value_name = "X.npy")]
+    test_x: PathBuf,
+    /// Test targets, as --train-y
+    #[arg(long, value_name = "Y.npy")]
+    test_y: PathBuf,
+    /// The probe
+    #[arg(long, value_enum)]
+    probe: ProbeName,
+    /// Inverse regularisation strength of logreg
+    #[arg(long, value_name = "X", value_parser = positive)]
+    c: Option<f64>,
+    /// L2 penalty of ridge
+    #[arg(long, value_name = "X", value_parser = non_negative)]
+    alpha: Option<f64>,
+    /// Neighbours of knn
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    k: Option<usize>,
+    /// L-BFGS iterations of logreg
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    max_iter: Option<usize>,
+    /// Print one JSON line: a flat object of metric name -> value plus fit_seconds and n_iter
+    /// (null for ridge and knn)
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--probe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ProbeName {
+    /// A logistic regression (classification)
+    Logreg,
+    /// Ridge regression
+    Ridge,
+    /// k nearest neighbours (classification or regression, by the dtype of y)
+    Knn,
+}
+
+/// `--c`.
+const C: f64 = 1.0;
+/// `--alpha`.
+const ALPHA: f64 = 1.0;
+/// `--k`.
+const K: usize = 5;
+/// `--max-iter`.
+const MAX_ITER: usize = 200;
+
+/// The defaults of `nidl probe`, as `--help` shows them.
+pub fn shown() -> Shown {
+    vec![
+        ("c", values::shown(C)),
+        ("alpha", values::shown(ALPHA)),
+        ("k", K.to_string()),
+        ("max_iter", MAX_ITER.to_string()),
+    ]
+}
 
 /// Which probe, with its options.
 enum Spec {
@@ -40,23 +99,19 @@ struct Outcome {
 }
 
 /// Runs `nidl probe` with its options; `Err` is the one-line cause.
-pub fn run(mut args: Args) -> Result<(), String> {
-    if args.flag("help")? {
-        println!("{USAGE}");
-        return Ok(());
-    }
-    let train_x: PathBuf = args.require("train-x")?;
-    let train_y: PathBuf = args.require("train-y")?;
-    let test_x: PathBuf = args.require("test-x")?;
-    let test_y: PathBuf = args.require("test-y")?;
-    let probe: String = args.require("probe")?;
-    let c: Option<f64> = args.get("c")?;
-    let alpha: Option<f64> = args.get("alpha")?;
-    let k: Option<usize> = args.get("k")?;
-    let max_iter: Option<usize> = args.get("max-iter")?;
-    let json = args.flag("json")?;
-    args.finish()?;
-
+pub fn run(args: Args) -> Result<(), String> {
+    let Args {
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        probe,
+        c,
+        alpha,
+        k,
+        max_iter,
+        json,
+    } = args;
     let misplaced = |given: bool, option: &str, owner: &str| {
         if given {
             Err(format!("option --{option} applies to --probe {owner} only"))
@@ -64,46 +119,28 @@ pub fn run(mut args: Args) -> Result<(), String> {
             Ok(())
         }
     };
-    let spec = match probe.as_str() {
-        "logreg" => {
+    let spec = match probe {
+        ProbeName::Logreg => {
             misplaced(alpha.is_some(), "alpha", "ridge")?;
             misplaced(k.is_some(), "k", "knn")?;
-            let c = c.unwrap_or(1.0);
-            if !(c.is_finite() && c > 0.0) {
-                return Err(format!("option --c must be a finite number > 0, got {c}"));
+            Spec::Logreg {
+                c: c.unwrap_or(C),
+                max_iter: max_iter.unwrap_or(MAX_ITER),
             }
-            let max_iter = max_iter.unwrap_or(200);
-            if max_iter == 0 {
-                return Err("option --max-iter must be at least 1".into());
-            }
-            Spec::Logreg { c, max_iter }
         }
-        "ridge" => {
+        ProbeName::Ridge => {
             misplaced(c.is_some(), "c", "logreg")?;
             misplaced(max_iter.is_some(), "max-iter", "logreg")?;
             misplaced(k.is_some(), "k", "knn")?;
-            let alpha = alpha.unwrap_or(1.0);
-            if !(alpha.is_finite() && alpha >= 0.0) {
-                return Err(format!(
-                    "option --alpha must be a finite number ≥ 0, got {alpha}"
-                ));
+            Spec::Ridge {
+                alpha: alpha.unwrap_or(ALPHA),
             }
-            Spec::Ridge { alpha }
         }
-        "knn" => {
+        ProbeName::Knn => {
             misplaced(c.is_some(), "c", "logreg")?;
             misplaced(max_iter.is_some(), "max-iter", "logreg")?;
             misplaced(alpha.is_some(), "alpha", "ridge")?;
-            let k = k.unwrap_or(5);
-            if k == 0 {
-                return Err("option --k must be at least 1".into());
-            }
-            Spec::Knn { k }
-        }
-        other => {
-            return Err(format!(
-                "option --probe: expected logreg, ridge or knn, got '{other}'"
-            ))
+            Spec::Knn { k: k.unwrap_or(K) }
         }
     };
 
@@ -147,7 +184,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         );
     }
     if json {
-        println!("{}", to_json(&outcome));
+        outln!("{}", to_json(&outcome));
     } else {
         print_table(&outcome);
     }
@@ -468,7 +505,7 @@ fn to_json(o: &Outcome) -> String {
 
 /// The readable report.
 fn print_table(o: &Outcome) {
-    println!("probe     {}", o.description);
+    outln!("probe     {}", o.description);
     let fit = match (o.n_iter, o.termination) {
         (Some(n), Some(t)) if t.converged() => {
             format!("{:.3} s, {n} iterations, converged", o.fit_seconds)
@@ -476,9 +513,9 @@ fn print_table(o: &Outcome) {
         (Some(n), Some(t)) => format!("{:.3} s, {n} iterations, NOT converged: {t}", o.fit_seconds),
         _ => format!("{:.3} s", o.fit_seconds),
     };
-    println!("fit       {fit}");
+    outln!("fit       {fit}");
     let width = o.metrics.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in &o.metrics {
-        println!("{k:<width$}  {v:.6}");
+        outln!("{k:<width$}  {v:.6}");
     }
 }

@@ -3,7 +3,9 @@
 //! gives it (crop + blur + normalise, mapped back to grey levels) — upscaled so a person can see
 //! them, as the seed's figure shows.
 
-use super::args::Args;
+use super::options::MnistArgs;
+use super::stdout::outln;
+use super::values::whole;
 use nidl::atomic_file::write_atomic_with;
 use nidl::datasets::loader::Loader;
 use nidl::datasets::mnist::{self, Mnist, MnistSplit};
@@ -21,19 +23,27 @@ const GAP_GREY: u8 = 128;
 /// Columns: the original and two views.
 const COLUMNS: usize = 3;
 
-/// Runs the subcommand.
-pub fn run(mut args: Args) -> Result<(), String> {
-    let out: PathBuf = args.require("out")?;
-    let n: usize = args.get_or("n", 8)?;
-    let seed: u64 = args.get_or("seed", 42)?;
-    let data_dir: PathBuf = match args.get::<PathBuf>("data-dir")? {
-        Some(d) => d,
-        None => mnist::default_dir(),
-    };
-    args.finish()?;
-    if n == 0 {
-        return Err("option --n: need at least one image".into());
-    }
+/// The options of `nidl show-augmentations`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// The PNG file to write
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// MNIST test images, one row each
+    #[arg(long, value_name = "N", value_parser = whole(1usize), default_value_t = 8)]
+    n: usize,
+    /// Seed of the views
+    #[arg(long, value_name = "N", value_parser = whole(0u64), default_value_t = 42)]
+    seed: u64,
+    /// The data options.
+    #[command(flatten)]
+    data: MnistArgs,
+}
+
+/// Runs `nidl show-augmentations`; `Err` is the one-line cause.
+pub fn run(args: Args) -> Result<(), String> {
+    let Args { out, n, seed, data } = args;
+    let data_dir = data.data_dir.unwrap_or_else(mnist::default_dir);
     let mnist = Arc::new(Mnist::load(&data_dir, MnistSplit::Test).map_err(|e| e.to_string())?);
     if n > mnist.len() {
         return Err(format!(
@@ -82,7 +92,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
         }
     }
     write_png_atomically(&out, width, height, &canvas)?;
-    println!(
+    outln!(
         "wrote {} ({width}×{height}): {n} MNIST test images, original + 2 SimCLR views each, seed {seed}",
         out.display()
     );

@@ -1,10 +1,10 @@
 //! What the training subcommands share: the command skeleton ([`train_command`]: options, data,
 //! model, probing callbacks, fit) over a [`TrainingData`] (MNIST or OpenBHB), the run and probing
-//! options every one of them takes, the Barlow Twins options of `barlow-mnist` /
-//! `barlow-openbhb`, and the fit call that prints the final line.
+//! options every one of them takes once resolved against their defaults, the Barlow Twins
+//! command of `barlow-mnist` / `barlow-openbhb`, and the fit call that prints the final line.
 
-use super::args::Args;
-use super::progress::{count, non_negative, opt_count, positive};
+use super::options::{BarlowArgs, ProbeArgs, ProbeKind, RunArgs, RunDefaults, TrainArgs};
+use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::error::RunInput;
@@ -28,51 +28,17 @@ const PROBE_BATCH: usize = 512;
 /// Neighbours of the k-NN probes (scikit-learn's default, and the probing literature's).
 pub const KNN_NEIGHBOURS: usize = 5;
 
-/// Help text of the options every training command takes (after its own usage line).
-pub const COMMON_HELP: &str = "\
-run options (all training commands):
-  --epochs N               epochs to train (10)
-  --batch-size N           samples per training batch (128)
-  --lr X, --weight-decay X optimizer learning rate and weight decay (defaults per command)
-  --latent N               encoder output width (32)
-  --seed N                 seed of initialisation, shuffling and augmentations (42)
-  --limit-train-batches N  at most N training batches per epoch (default per command)
-  --limit-val-batches N    at most N validation batches per epoch; 0: no validation
-  --log-dir DIR            runs go to DIR/version_<N>/ (lightning_logs)
-  --checkpoint             write checkpoints/epoch=<E>-step=<S>.safetensors after every epoch
-  --resume PATH            continue from a checkpoint (same seed), bit for bit; refused if the
-                           checkpoint records other hyper-parameters (or none: an older nidl's)
-  --resume-despite-changes resume anyway; the changes go to hparams.yaml
-  --no-progress            no progress bar
-  --device cpu|gpu         where to train (cpu); gpu needs a build with `--features gpu`
-probing options:
-  --probe P[,P...]         probes, comma-separated or repeated: logreg, knn (k = 5) (logreg)
-  --probe-every N          probe after every N-th training epoch and the last; 0: never (1)
-  --probe-every-val N      probe after every N-th validation epoch; 0: never (0)
-  --probe-on-train-start   also probe once before training (logged at step 0)
-  --probe-max-iter N       L-BFGS iterations of the logistic regression (200)
-  --probe-train-limit N, --probe-test-limit N   probe on the first N samples of each set";
-
-/// One training command's defaults for the common options that differ between commands.
-pub struct RunDefaults {
-    /// `--lr` (the estimator's).
-    pub lr: f64,
-    /// `--weight-decay` (the estimator's).
-    pub weight_decay: f64,
-    /// `--limit-train-batches` (the data's; `None`: all batches).
-    pub limit_train: Option<usize>,
-    /// `--limit-val-batches` (the data's; `None`: all batches).
-    pub limit_val: Option<usize>,
-}
+/// nidl's Barlow Twins optimizer: AdamW with learning rate 3e-4 and weight decay 5e-4.
+pub const BARLOW_OPTIMIZER: (f64, f64) = (3e-4, 5e-4);
 
 /// The data side of a training command: MNIST (`*-mnist`) or OpenBHB (`*-openbhb`).
 pub trait TrainingData: Sized {
-    /// `--help` text of the data options and probes.
-    const HELP: &'static str;
+    /// The data options.
+    type Args: clap::Args;
     /// Default `--limit-train-batches` and `--limit-val-batches` (`None`: all batches).
     const LIMITS: (Option<usize>, Option<usize>);
-    /// Reads the data options.
-    fn parse(args: &mut Args) -> Result<Self, String>;
+    /// The data of the options `args`.
+    fn new(args: Self::Args) -> Result<Self, String>;
     /// The data options that shape training (the views' settings), for `hparams.yaml` and the
     /// checkpoints' record of the run.
     fn hparams(&self) -> Vec<(String, String)>;
@@ -112,34 +78,18 @@ pub struct ModelParts<'a> {
     pub rng: &'a mut StdRng,
 }
 
-/// A training command: `--help`, or read the data, run, probing and estimator options (`parse`),
-/// load the data, build the estimator (`build`), attach the `--probe` callbacks and train.
-/// `usage` and `estimator_help` make up `--help` with the shared options' help; `lr_wd` are
-/// the estimator's default `--lr` and `--weight-decay`.
-pub fn train_command<D: TrainingData, O, E: Estimator>(
-    mut args: Args,
-    usage: &str,
-    estimator_help: &str,
-    lr_wd: (f64, f64),
-    parse: impl FnOnce(&mut Args) -> Result<O, String>,
-    build: impl FnOnce(O, ModelParts) -> nidl::Result<E>,
+/// A training command: resolve the data, run and probing options of `args` (`run` gives the
+/// command's run defaults), load the data, build the estimator from the method's options
+/// (`build`), attach the `--probe` callbacks and train.
+pub fn train_command<D: TrainingData, M: clap::Args, E: Estimator>(
+    args: TrainArgs<D::Args, M>,
+    run: &RunDefaults,
+    build: impl FnOnce(M, ModelParts) -> nidl::Result<E>,
 ) -> Result<(), String> {
-    if args.flag("help")? {
-        println!("{usage}\n\n{}\n{COMMON_HELP}\n{estimator_help}", D::HELP);
-        return Ok(());
-    }
     let start = Instant::now();
-    let mut data = D::parse(&mut args)?;
-    let defaults = RunDefaults {
-        lr: lr_wd.0,
-        weight_decay: lr_wd.1,
-        limit_train: D::LIMITS.0,
-        limit_val: D::LIMITS.1,
-    };
-    let run = RunOptions::parse(&mut args, &defaults)?;
-    let probe = ProbeOptions::parse(&mut args)?;
-    let options = parse(&mut args)?;
-    args.finish()?;
+    let mut data = D::new(args.data)?;
+    let run = RunOptions::new(args.run, run);
+    let probe = ProbeOptions::new(args.probe);
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let sources = data.load(&run, &mut rng)?;
@@ -151,7 +101,7 @@ pub fn train_command<D: TrainingData, O, E: Estimator>(
         encoder: sources.encoder,
         rng: &mut rng,
     };
-    let mut model = build(options, parts).map_err(|e| e.to_string())?;
+    let mut model = build(args.method, parts).map_err(|e| e.to_string())?;
     run.place(&mut model)?;
     let mut callbacks = Vec::new();
     if probe.enabled() {
@@ -229,25 +179,27 @@ impl OptionSource {
 }
 
 impl RunOptions {
-    /// Reads the run options, with the command's `defaults`.
-    pub fn parse(args: &mut Args, defaults: &RunDefaults) -> Result<Self, String> {
-        Ok(RunOptions {
-            epochs: count(args, "epochs", 10, 1)?,
-            batch_size: count(args, "batch-size", 128, 2)?,
-            lr: positive(args, "lr", defaults.lr)?,
-            weight_decay: non_negative(args, "weight-decay", defaults.weight_decay)?,
-            latent: count(args, "latent", 32, 1)?,
-            seed: args.get_or("seed", 42)?,
-            limit_train: opt_count(args, "limit-train-batches", 1)?.or(defaults.limit_train),
-            limit_val: opt_count(args, "limit-val-batches", 0)?.or(defaults.limit_val),
-            log_dir: args.get_or("log-dir", PathBuf::from("lightning_logs"))?,
-            checkpoint: args.flag("checkpoint")?,
-            resume: args.get("resume")?,
-            resume_despite_changes: args.flag("resume-despite-changes")?,
-            no_progress: args.flag("no-progress")?,
-            device: args.get_or("device", Device::Cpu)?,
+    /// The run options `args`, with the command's `defaults` where not given.
+    pub fn new(args: RunArgs, defaults: &RunDefaults) -> Self {
+        RunOptions {
+            epochs: args.epochs.unwrap_or(RunArgs::EPOCHS),
+            batch_size: args.batch_size.unwrap_or(RunArgs::BATCH_SIZE),
+            lr: args.lr.unwrap_or(defaults.lr),
+            weight_decay: args.weight_decay.unwrap_or(defaults.weight_decay),
+            latent: args.latent.unwrap_or(RunArgs::LATENT),
+            seed: args.seed.unwrap_or(RunArgs::SEED),
+            limit_train: args.limit_train_batches.or(defaults.limit_train_batches),
+            limit_val: args.limit_val_batches.or(defaults.limit_val_batches),
+            log_dir: args
+                .log_dir
+                .unwrap_or_else(|| PathBuf::from(RunArgs::LOG_DIR)),
+            checkpoint: args.checkpoint,
+            resume: args.resume,
+            resume_despite_changes: args.resume_despite_changes,
+            no_progress: args.no_progress,
+            device: args.device.unwrap_or(RunArgs::DEVICE),
             source: OptionSource::CommandLine,
-        })
+        }
     }
 
     /// Moves `model` to `--device` and says where it trains (the adapter, for a GPU).
@@ -260,27 +212,18 @@ impl RunOptions {
             .map_err(|e| format!("{}: {e}", self.source.name("device")))?;
         #[cfg(feature = "gpu")]
         if let Ok(gpu) = nidl::gpu::gpu() {
-            println!("training on the GPU: {}", gpu.name());
+            outln!("training on the GPU: {}", gpu.name());
         }
         Ok(())
     }
 
-    /// Fails with an `option --resume` message when `--resume` names no file, and with an
-    /// `option --resume-despite-changes` one when that flag comes without `--resume`.
+    /// Fails with an `option --resume` message when `--resume` names no file.
     pub fn check_resume(&self) -> Result<(), String> {
         match &self.resume {
             Some(r) if !r.is_file() => Err(format!(
                 "{}: no checkpoint file at {}",
                 self.source.name("resume"),
                 r.display()
-            )),
-            None if self.resume_despite_changes => Err(format!(
-                "{}: only with {}",
-                self.source.name("resume-despite-changes"),
-                match self.source {
-                    OptionSource::CommandLine => "--resume PATH",
-                    OptionSource::Experiment => "run.resume",
-                }
             )),
             _ => Ok(()),
         }
@@ -343,13 +286,13 @@ impl RunOptions {
             trainer = trainer.callback(cb);
         }
         if let Some(r) = &self.resume {
-            println!("resuming from {}", r.display());
+            outln!("resuming from {}", r.display());
         }
         let report = trainer
             .fit(model, train, Some(val))
             .map_err(|e| self.error(e))?;
         let log_dir = report.log_dir.unwrap_or_else(|| self.log_dir.clone());
-        println!(
+        outln!(
             "done: {} epochs, {} steps in {:.1} s; logs in {}",
             report.epochs.len(),
             report.global_step,
@@ -357,7 +300,7 @@ impl RunOptions {
             log_dir.display()
         );
         if !report.non_finite.is_empty() {
-            println!("{}", non_finite_summary(&report.non_finite));
+            outln!("{}", non_finite_summary(&report.non_finite));
         }
         Ok(log_dir)
     }
@@ -383,17 +326,6 @@ fn non_finite_summary(metrics: &[NonFiniteMetric]) -> String {
     )
 }
 
-/// A probe of `--probe`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProbeKind {
-    /// `logreg`: the command's linear probing (a logistic regression on MNIST digits; Ridge on
-    /// age and a logistic regression on sex for OpenBHB).
-    Linear,
-    /// `knn`: k-NN probing, k = [`KNN_NEIGHBOURS`] (classifier, or regressor for a continuous
-    /// target).
-    Knn,
-}
-
 /// The probing options every training command takes.
 pub struct ProbeOptions {
     /// `--probe`, in order, without repeats.
@@ -413,33 +345,24 @@ pub struct ProbeOptions {
 }
 
 impl ProbeOptions {
-    /// Reads the probing options; `--probe` defaults to `logreg`.
-    pub fn parse(args: &mut Args) -> Result<Self, String> {
-        let names = args.list("probe")?.unwrap_or_else(|| vec!["logreg".into()]);
+    /// The probing options `args`, with the defaults of [`ProbeArgs`] where not given;
+    /// `--probe` without repeats.
+    pub fn new(args: ProbeArgs) -> Self {
         let mut kinds = Vec::new();
-        for name in names {
-            let kind = match name.as_str() {
-                "logreg" => ProbeKind::Linear,
-                "knn" => ProbeKind::Knn,
-                other => {
-                    return Err(format!(
-                        "option --probe: unknown probe '{other}' (expected logreg or knn)"
-                    ))
-                }
-            };
+        for kind in args.probe.unwrap_or_else(|| vec![ProbeArgs::PROBE]) {
             if !kinds.contains(&kind) {
                 kinds.push(kind);
             }
         }
-        Ok(ProbeOptions {
+        ProbeOptions {
             kinds,
-            every: count(args, "probe-every", 1, 0)?,
-            every_val: count(args, "probe-every-val", 0, 0)?,
-            on_train_start: args.flag("probe-on-train-start")?,
-            max_iter: count(args, "probe-max-iter", 200, 1)?,
-            train_limit: opt_count(args, "probe-train-limit", 10)?,
-            test_limit: opt_count(args, "probe-test-limit", 1)?,
-        })
+            every: args.probe_every.unwrap_or(ProbeArgs::EVERY),
+            every_val: args.probe_every_val.unwrap_or(ProbeArgs::EVERY_VAL),
+            on_train_start: args.probe_on_train_start,
+            max_iter: args.probe_max_iter.unwrap_or(ProbeArgs::MAX_ITER),
+            train_limit: args.probe_train_limit,
+            test_limit: args.probe_test_limit,
+        }
     }
 
     /// Whether any probing is scheduled (`--probe-every 0` alone turns probing off).
@@ -494,27 +417,23 @@ impl ProbeOptions {
     }
 }
 
-/// A Barlow Twins command on the data `D` (`barlow-mnist`, `barlow-openbhb`): nidl's defaults,
-/// AdamW lr 3e-4 and weight decay 5e-4, and the [`BarlowOptions`].
-pub fn barlow_command<D: TrainingData>(args: Args, usage: &str) -> Result<(), String> {
-    train_command::<D, _, _>(
-        args,
-        usage,
-        BARLOW_HELP,
-        (3e-4, 5e-4),
-        BarlowOptions::parse,
-        BarlowOptions::build,
-    )
+/// A Barlow Twins command on the data `D` (`barlow-mnist`, `barlow-openbhb`) with the command's
+/// `run` defaults: Barlow Twins around the data's encoder, with nidl's `BarlowTwins` settings,
+/// the [`BarlowArgs`] and the run's options.
+pub fn barlow_command<D: TrainingData>(
+    args: TrainArgs<D::Args, BarlowArgs>,
+    run: &RunDefaults,
+) -> Result<(), String> {
+    train_command::<D, _, _>(args, run, |barlow, parts| {
+        BarlowOptions::new(
+            barlow.lambda.unwrap_or(BarlowArgs::LAMBDA),
+            barlow.proj_hidden,
+            barlow.proj_output,
+            barlow.warmup_epochs.unwrap_or(BarlowArgs::WARMUP_EPOCHS),
+        )
+        .build(parts)
+    })
 }
-
-/// Help text of the Barlow Twins options.
-pub const BARLOW_HELP: &str = "\
-Barlow Twins options:
-  --lambda X               weight of the redundancy-reduction term (5e-3)
-  --proj-hidden N          hidden width of the projection head (2 × latent)
-  --proj-output N          output width of the projection head (latent)
-  --warmup-epochs N        epochs of linear warmup from 1e-6 before the per-step cosine (10, as
-                           nidl: with the default 10 epochs the whole run warms up)";
 
 /// The options of the Barlow Twins commands.
 pub struct BarlowOptions {
@@ -539,16 +458,6 @@ impl BarlowOptions {
             proj_output,
             warmup_epochs,
         }
-    }
-
-    /// Reads `--lambda`, `--proj-hidden`, `--proj-output`, `--warmup-epochs`.
-    pub fn parse(args: &mut Args) -> Result<Self, String> {
-        Ok(BarlowOptions::new(
-            non_negative(args, "lambda", 5e-3)?,
-            opt_count(args, "proj-hidden", 1)?,
-            opt_count(args, "proj-output", 1)?,
-            count(args, "warmup-epochs", 10, 0)?,
-        ))
     }
 
     /// Barlow Twins around `parts.encoder`, with nidl's `BarlowTwins` settings, these options

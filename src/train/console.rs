@@ -13,7 +13,8 @@ const BAR_WIDTH: usize = 24;
 /// What the `nidl` training commands show, for any run: a progress bar on stderr (step, loss,
 /// samples/s, ETA; drawn only on a terminal), one [summary line](summary_line) per epoch on
 /// stdout, a line for the probing before training, and a warning on stderr the first time a
-/// metric is not finite.
+/// metric is not finite. A line that stdout does not take (a closed pipe: `nidl … | head -1`) is
+/// dropped, and the run goes on.
 ///
 /// ```
 /// use nidl::train::{ConsoleReporter, Trainer, TrainerConfig};
@@ -90,10 +91,10 @@ impl ConsoleReporter {
 
 impl Reporter for ConsoleReporter {
     fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
-        println!(
+        out_line(format_args!(
             "before training, step {global_step}:{}",
             metrics_text(metrics)
-        );
+        ));
     }
 
     fn epoch_start(&mut self, epoch: usize, max_epochs: usize, n_batches: usize) {
@@ -136,7 +137,7 @@ impl Reporter for ConsoleReporter {
 
     fn epoch_end(&mut self, s: &EpochSummary) {
         self.clear();
-        println!("{}", summary_line(s));
+        out_line(format_args!("{}", summary_line(s)));
     }
 
     /// One warning line on stderr per tag, the first time it is not finite.
@@ -146,6 +147,12 @@ impl Reporter for ConsoleReporter {
             "warning: non-finite metric {tag} = {value} at step {global_step} (logged as is)"
         );
     }
+}
+
+/// Writes `line` and a newline to stdout; dropped if stdout does not take it (unlike `println!`,
+/// which panics on a closed pipe).
+fn out_line(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// `epoch 3/10 step 300: loss/train 3.1234 loss/val 3.2011 | LogisticRegression accuracy 0.8123 ... (4.2 s)`.

@@ -2,14 +2,18 @@
 
 use super::Scratch;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+/// The command `nidl args`.
+pub fn nidl_command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nidl"));
+    c.args(args);
+    c
+}
 
 /// Runs `nidl` with `args` and waits for it.
 pub fn nidl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nidl"))
-        .args(args)
-        .output()
-        .unwrap()
+    nidl_command(args).output().unwrap()
 }
 
 /// Asserts a failure whose stderr is one line mentioning every part.
@@ -21,6 +25,34 @@ pub fn assert_fails(out: &Output, parts: &[&str]) {
         1,
         "one-line cause, got {err:?}"
     );
+    for p in parts {
+        assert!(err.contains(p), "{err:?} should mention {p:?}");
+    }
+}
+
+/// Runs `cmd` with its stdout a pipe whose reading end is already closed, so that every write
+/// to stdout fails with a broken pipe, and asserts a quiet end with status 0: no panic, nothing
+/// on stderr. `what` names the case in messages.
+pub fn assert_quiet_into_a_closed_pipe(mut cmd: Command, what: &str) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = cmd.stdout(writer).stderr(Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{what}: {err}");
+    assert_eq!(err, "", "{what}");
+    assert_eq!(out.status.code(), Some(0), "{what}: {err}");
+}
+
+/// Asserts a usage error as clap reports it: exit status 2, stderr opening with `error:` and
+/// mentioning every part (the option at fault), no panic.
+pub fn assert_usage_error(out: &Output, parts: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "usage error expected: {err}");
+    assert!(
+        err.starts_with("error: "),
+        "{err:?} should open with 'error: '"
+    );
+    assert!(!err.contains("panicked"), "{err}");
     for p in parts {
         assert!(err.contains(p), "{err:?} should mention {p:?}");
     }

@@ -21,7 +21,9 @@ pub mod schema;
 pub mod sweep;
 pub mod views;
 
+use crate::cli::stdout::Stdout;
 use schema::Experiment;
+use std::io::Write;
 use std::path::Path;
 
 /// The presets of the built-in training commands: `(command, experiment file)`.
@@ -78,7 +80,9 @@ pub fn resolved(mut exp: Experiment, origin: &str) -> Result<Experiment, String>
 /// combination of its `[sweep]`; `origin` names the experiment file in messages.
 pub fn execute(exp: Experiment, print_config: bool, origin: &str) -> Result<(), String> {
     if print_config {
-        print!("{}", load::to_toml(&resolved(exp, origin)?)?);
+        let text = load::to_toml(&resolved(exp, origin)?)?;
+        // `Stdout` never fails: written, or dropped on a closed stdout.
+        let _ = write!(Stdout, "{text}");
         return Ok(());
     }
     if exp.sweep.is_empty() {

@@ -5,7 +5,9 @@
 
 use super::schema::Experiment;
 use super::{build, load, resolved};
+use crate::cli::stdout::{outln, Stdout};
 use nidl::log::Metrics;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The sweep's keys and their values, in file order; errors name a key whose value is no list.
@@ -68,13 +70,15 @@ pub fn run(mut exp: Experiment, origin: &str) -> Result<(), String> {
     let mut rows = Vec::new();
     for (i, (e, combo)) in runs.iter().enumerate() {
         let values: Vec<String> = combo.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        println!("sweep run {}/{}: {}", i + 1, runs.len(), values.join(", "));
+        outln!("sweep run {}/{}: {}", i + 1, runs.len(), values.join(", "));
         let hparams = combo.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
         let dir = build::run(e, hparams)?;
         rows.push((dir, combo.iter().map(|(_, v)| shown(v)).collect::<Vec<_>>()));
     }
     let keys: Vec<&str> = axes.iter().map(|(k, _)| k.as_str()).collect();
-    print!("{}", table(&keys, &rows)?);
+    let table = table(&keys, &rows)?;
+    // `Stdout` never fails: written, or dropped on a closed stdout.
+    let _ = write!(Stdout, "{table}");
     Ok(())
 }
 
