@@ -1,27 +1,27 @@
-//! The `nidl` command line, on clap: [`Cli`] and its subcommands ([`Command`]), each in its own
-//! file with a `run(Args)` entry point; the options the training commands share are in
+//! The `nidl` command line, on clap: [`Cli`] and its subcommands ([`Command`]). The training
+//! commands are presets of `nidl fit` (`train.rs`: the preset plus the given options as
+//! overrides; `fit.rs` and `experiment/`: experiment files); the other commands each have a
+//! file with a `run(Args)` entry point. The options the training commands share are in
 //! `options.rs`, their value checks in `values.rs`; what the commands print goes through
 //! `stdout.rs` (safe on a closed pipe). The logic they drive lives in the library.
 
-pub mod barlow_mnist;
-pub mod barlow_openbhb;
 pub mod completions;
 pub mod experiment;
 pub mod fit;
 pub mod make_openbhb;
-pub mod mnist_common;
-pub mod openbhb_common;
 pub mod options;
 pub mod probe;
 pub mod show_augmentations;
-pub mod simclr_mnist;
 pub mod stdout;
+pub mod train;
 pub mod train_common;
 pub mod values;
-pub mod yaware_openbhb;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use options::{show_defaults, MnistArgs, ShowDefaults};
+use options::{
+    show_defaults, BarlowArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs, TrainArgs,
+    YAwareArgs,
+};
 use std::process::ExitCode;
 
 /// Self-supervised learning with model probing: train an embedding model and probe it.
@@ -49,7 +49,7 @@ pub enum Command {
     /// --probe-every epochs (0: never). Logs go to <log-dir>/version_<N>/ (TensorBoard events,
     /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint). The validation
     /// loss uses the first --limit-val-batches batches of the test set's views (0: none).
-    SimclrMnist(simclr_mnist::Args),
+    SimclrMnist(TrainArgs<MnistArgs, SimClrArgs>),
     /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
     ///
     /// Trains y-Aware contrastive learning on OpenBHB vbm_roi features (age as the auxiliary
@@ -57,20 +57,20 @@ pub enum Command {
     /// a logistic regression on sex, task1/...; knn: 5-NN regression on age,
     /// KNeighborsRegressor/..., and 5-NN classification of sex, KNeighborsClassifier/...).
     /// Without --data-dir, a SYNTHETIC OpenBHB is generated once into the cache folder.
-    YawareOpenbhb(yaware_openbhb::Args),
+    YawareOpenbhb(TrainArgs<OpenBhbArgs, YAwareArgs>),
     /// Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist
     ///
     /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
     /// and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
     /// probes the encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
-    BarlowMnist(barlow_mnist::Args),
+    BarlowMnist(TrainArgs<MnistArgs, BarlowArgs>),
     /// Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb
     ///
     /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
     /// and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
     /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
     /// generated once into the cache folder.
-    BarlowOpenbhb(barlow_openbhb::Args),
+    BarlowOpenbhb(TrainArgs<OpenBhbArgs, BarlowArgs>),
     /// Fit a probe on .npy embeddings and print its test metrics
     ///
     /// Fits a probe on the training embeddings and prints its metrics on the test set, as
@@ -104,10 +104,10 @@ impl Command {
     /// Runs the subcommand; `Err` is the one-line cause.
     pub fn run(self) -> Result<(), String> {
         match self {
-            Command::SimclrMnist(a) => simclr_mnist::run(a),
-            Command::YawareOpenbhb(a) => yaware_openbhb::run(a),
-            Command::BarlowMnist(a) => barlow_mnist::run(a),
-            Command::BarlowOpenbhb(a) => barlow_openbhb::run(a),
+            Command::SimclrMnist(a) => train::run("simclr-mnist", a),
+            Command::YawareOpenbhb(a) => train::run("yaware-openbhb", a),
+            Command::BarlowMnist(a) => train::run("barlow-mnist", a),
+            Command::BarlowOpenbhb(a) => train::run("barlow-openbhb", a),
             Command::Probe(a) => probe::run(a),
             Command::MakeOpenbhb(a) => make_openbhb::run(a),
             Command::ShowAugmentations(a) => show_augmentations::run(a),
@@ -124,19 +124,19 @@ pub fn command() -> clap::Command {
     let shown = [
         (
             "simclr-mnist",
-            simclr_mnist::Args::shown(&simclr_mnist::RUN),
+            train::shown::<TrainArgs<MnistArgs, SimClrArgs>>("simclr-mnist"),
         ),
         (
             "yaware-openbhb",
-            yaware_openbhb::Args::shown(&yaware_openbhb::RUN),
+            train::shown::<TrainArgs<OpenBhbArgs, YAwareArgs>>("yaware-openbhb"),
         ),
         (
             "barlow-mnist",
-            barlow_mnist::Args::shown(&barlow_mnist::RUN),
+            train::shown::<TrainArgs<MnistArgs, BarlowArgs>>("barlow-mnist"),
         ),
         (
             "barlow-openbhb",
-            barlow_openbhb::Args::shown(&barlow_openbhb::RUN),
+            train::shown::<TrainArgs<OpenBhbArgs, BarlowArgs>>("barlow-openbhb"),
         ),
         ("probe", probe::shown()),
         ("show-augmentations", MnistArgs::shown()),

@@ -3,15 +3,20 @@
 //! ([`ProbeArgs`]), the data's ([`MnistArgs`], [`OpenBhbArgs`]) and the method's
 //! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`]).
 //!
-//! Every field says whether its option was given (`None` or `false`: not given); the defaults
-//! are written once — the constants of each struct, and the per-command [`RunDefaults`] table
-//! of those that differ between commands — applied where the options are read, and shown by
-//! `--help` ([`show_defaults`]).
+//! A training command is its preset (`examples/experiments/<command>.toml`) with the given
+//! options as `key = value` overrides ([`PresetOptions::overrides`]): every field says whether
+//! its option was given (`None` or `false`: not given), and the defaults are the preset's
+//! (written once: in the preset file and the experiment schema), which `--help` shows
+//! ([`PresetOptions::shown`], [`show_defaults`]).
 
+use super::experiment::build;
+use super::experiment::schema::{EncoderKind, Experiment, ProbeKindSpec, ProbeSpec, TabularView};
+use super::train_common::OptionSource;
 use super::values::{non_negative, positive, probability, shown, whole};
 use clap::ValueEnum;
 use nidl::tensor::Device;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use toml::Value;
 
 /// The defaults of an options struct as `--help` shows them: `(argument id, value)` pairs.
 pub type Shown = Vec<(&'static str, String)>;
@@ -20,6 +25,42 @@ pub type Shown = Vec<(&'static str, String)>;
 pub trait ShowDefaults {
     /// Its defaults, as `--help` shows them.
     fn shown() -> Shown;
+}
+
+/// One override of a preset: a dotted key (`run.epochs`) and its value.
+pub type Override = (String, Value);
+
+/// An options struct of the training commands, read against the command's preset.
+pub trait PresetOptions {
+    /// The overrides of the preset `exp` that the given options make, in order.
+    fn overrides(&self, exp: &Experiment) -> Result<Vec<Override>, String>;
+    /// The defaults of the unset options, as `--help` shows them: the values of the resolved
+    /// preset `exp`.
+    fn shown(exp: &Experiment) -> Shown;
+}
+
+/// `n` as a TOML integer; too large for one: an error naming `--option`.
+fn int<T: TryInto<i64> + Copy + std::fmt::Display>(option: &str, n: T) -> Result<Value, String> {
+    n.try_into()
+        .map(Value::Integer)
+        .map_err(|_| format!("option --{option}: {n} is too large (at most {})", i64::MAX))
+}
+
+/// `p` as a TOML string; not UTF-8: an error naming `--option`.
+fn path(option: &str, p: &Path) -> Result<Value, String> {
+    p.to_str()
+        .map(|s| Value::String(s.into()))
+        .ok_or_else(|| format!("option --{option}: {} is not valid UTF-8", p.display()))
+}
+
+/// `(key, value)` as an [`Override`].
+fn set(key: &str, value: impl Into<Value>) -> Override {
+    (key.to_string(), value.into())
+}
+
+/// `n`, or `all` when there is no limit, as `--help` shows a limit.
+fn limit(n: Option<usize>) -> String {
+    n.map_or("all".to_string(), |n| n.to_string())
 }
 
 /// Adds ` [default: VALUE]` to the help of each argument of `defaults` in `cmd`.
@@ -50,10 +91,27 @@ pub struct TrainArgs<D: clap::Args, M: clap::Args> {
     pub method: M,
 }
 
-impl<D: clap::Args + ShowDefaults, M: clap::Args + ShowDefaults> TrainArgs<D, M> {
-    /// The defaults `--help` shows, with the command's `run` defaults.
-    pub fn shown(run: &RunDefaults) -> Shown {
-        [D::shown(), run.shown(), ProbeArgs::shown(), M::shown()].concat()
+impl<D: clap::Args + PresetOptions, M: clap::Args + PresetOptions> PresetOptions
+    for TrainArgs<D, M>
+{
+    fn overrides(&self, exp: &Experiment) -> Result<Vec<Override>, String> {
+        Ok([
+            self.data.overrides(exp)?,
+            self.run.overrides(exp)?,
+            self.probe.overrides(exp)?,
+            self.method.overrides(exp)?,
+        ]
+        .concat())
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        [
+            D::shown(exp),
+            RunArgs::shown(exp),
+            ProbeArgs::shown(exp),
+            M::shown(exp),
+        ]
+        .concat()
     }
 }
 
@@ -106,66 +164,92 @@ pub struct RunArgs {
     pub device: Option<Device>,
 }
 
-impl RunArgs {
-    /// `--epochs`.
-    pub const EPOCHS: usize = 10;
-    /// `--batch-size`.
-    pub const BATCH_SIZE: usize = 128;
-    /// `--latent`.
-    pub const LATENT: usize = 32;
-    /// `--seed`.
-    pub const SEED: u64 = 42;
-    /// `--log-dir`.
-    pub const LOG_DIR: &'static str = "lightning_logs";
-    /// `--device`.
-    pub const DEVICE: Device = Device::Cpu;
-}
-
-/// The defaults of the [`RunArgs`] that differ between the training commands (the others are
-/// the constants of [`RunArgs`]): one table per command, the one place each is written.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RunDefaults {
-    /// `--lr`, the estimator's.
-    pub lr: f64,
-    /// `--weight-decay`, the estimator's.
-    pub weight_decay: f64,
-    /// `--limit-train-batches`, the data's (`None`: every batch).
-    pub limit_train_batches: Option<usize>,
-    /// `--limit-val-batches`, the data's (`None`: every batch).
-    pub limit_val_batches: Option<usize>,
-}
-
-impl RunDefaults {
-    /// The estimator's `(lr, weight_decay)` and the data's `(limit_train_batches,
-    /// limit_val_batches)`.
-    pub const fn new(optimizer: (f64, f64), limits: (Option<usize>, Option<usize>)) -> Self {
-        RunDefaults {
-            lr: optimizer.0,
-            weight_decay: optimizer.1,
-            limit_train_batches: limits.0,
-            limit_val_batches: limits.1,
+impl PresetOptions for RunArgs {
+    fn overrides(&self, exp: &Experiment) -> Result<Vec<Override>, String> {
+        let mut o = Vec::new();
+        if let Some(n) = self.epochs {
+            o.push(("run.epochs".into(), int("epochs", n)?));
         }
+        if let Some(n) = self.batch_size {
+            o.push(("run.batch_size".into(), int("batch-size", n)?));
+        }
+        o.extend(self.lr.map(|x| set("run.lr", x)));
+        o.extend(self.weight_decay.map(|x| set("run.weight_decay", x)));
+        if let Some(n) = self.latent {
+            o.push(latent(exp, int("latent", n)?));
+        }
+        if let Some(n) = self.seed {
+            o.push(("run.seed".into(), int("seed", n)?));
+        }
+        if let Some(n) = self.limit_train_batches {
+            o.push((
+                "run.limit_train_batches".into(),
+                int("limit-train-batches", n)?,
+            ));
+        }
+        if let Some(n) = self.limit_val_batches {
+            o.push(("run.limit_val_batches".into(), int("limit-val-batches", n)?));
+        }
+        if let Some(d) = &self.log_dir {
+            o.push(("run.log_dir".into(), path("log-dir", d)?));
+        }
+        if self.checkpoint {
+            o.push(set("run.checkpoint", true));
+        }
+        if let Some(r) = &self.resume {
+            o.push(("run.resume".into(), path("resume", r)?));
+        }
+        if self.resume_despite_changes {
+            o.push(set("run.resume_despite_changes", true));
+        }
+        if self.no_progress {
+            o.push(set("run.progress", false));
+        }
+        o.extend(self.device.map(|d| set("run.device", d.to_string())));
+        Ok(o)
     }
 
-    /// The run defaults with these, as `--help` shows them.
-    pub fn shown(&self) -> Shown {
-        let limit = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
-        let device = match RunArgs::DEVICE {
-            Device::Cpu => "cpu",
-            Device::Gpu => "gpu",
+    fn shown(exp: &Experiment) -> Shown {
+        let Ok(run) = build::run_options(exp, OptionSource::CommandLine) else {
+            return Vec::new();
         };
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let log_dir = run.log_dir.strip_prefix(&cwd).unwrap_or(&run.log_dir);
         vec![
-            ("epochs", RunArgs::EPOCHS.to_string()),
-            ("batch_size", RunArgs::BATCH_SIZE.to_string()),
-            ("lr", shown(self.lr)),
-            ("weight_decay", shown(self.weight_decay)),
-            ("latent", RunArgs::LATENT.to_string()),
-            ("seed", RunArgs::SEED.to_string()),
-            ("limit_train_batches", limit(self.limit_train_batches)),
-            ("limit_val_batches", limit(self.limit_val_batches)),
-            ("log_dir", RunArgs::LOG_DIR.to_string()),
-            ("device", device.to_string()),
+            ("epochs", run.epochs.to_string()),
+            ("batch_size", run.batch_size.to_string()),
+            ("lr", shown(run.lr)),
+            ("weight_decay", shown(run.weight_decay)),
+            ("latent", run.latent.to_string()),
+            ("seed", run.seed.to_string()),
+            ("limit_train_batches", limit(run.limit_train)),
+            ("limit_val_batches", limit(run.limit_val)),
+            ("log_dir", log_dir.display().to_string()),
+            ("device", run.device.to_string()),
         ]
+    }
+}
+
+/// `--latent` as the override of the preset's encoder: a LeNet's `latent`, else the last of an
+/// MLP's `hidden` widths.
+fn latent(exp: &Experiment, n: Value) -> Override {
+    let e = &exp.encoder;
+    match e.kind {
+        Some(EncoderKind::Lenet) => ("encoder.latent".into(), n),
+        _ => {
+            let mut hidden: Vec<Value> = e
+                .hidden
+                .iter()
+                .flatten()
+                .map(|&w| w as i64)
+                .map(Value::Integer)
+                .collect();
+            match hidden.last_mut() {
+                Some(last) => *last = n,
+                None => hidden.push(n),
+            }
+            ("encoder.hidden".into(), Value::Array(hidden))
+        }
     }
 }
 
@@ -207,28 +291,106 @@ pub struct ProbeArgs {
     pub probe_test_limit: Option<usize>,
 }
 
-impl ProbeArgs {
-    /// `--probe`.
-    pub const PROBE: ProbeKind = ProbeKind::Linear;
-    /// `--probe-every`.
-    pub const EVERY: usize = 1;
-    /// `--probe-every-val`.
-    pub const EVERY_VAL: usize = 0;
-    /// `--probe-max-iter`.
-    pub const MAX_ITER: usize = 200;
+impl PresetOptions for ProbeArgs {
+    fn overrides(&self, exp: &Experiment) -> Result<Vec<Override>, String> {
+        let mut o = Vec::new();
+        if self.probe.is_some() || self.probe_max_iter.is_some() {
+            let probes = probes(exp, self.probe.as_deref(), self.probe_max_iter);
+            let probes = Value::try_from(&probes).map_err(|e| format!("option --probe: {e}"))?;
+            o.push(("probe".into(), probes));
+        }
+        if let Some(n) = self.probe_every {
+            o.push(("probing.every".into(), int("probe-every", n)?));
+        }
+        if let Some(n) = self.probe_every_val {
+            o.push(("probing.every_val".into(), int("probe-every-val", n)?));
+        }
+        if self.probe_on_train_start {
+            o.push(set("probing.on_train_start", true));
+        }
+        if let Some(n) = self.probe_train_limit {
+            o.push(("probing.train_limit".into(), int("probe-train-limit", n)?));
+        }
+        if let Some(n) = self.probe_test_limit {
+            o.push(("probing.test_limit".into(), int("probe-test-limit", n)?));
+        }
+        Ok(o)
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        let p = &exp.probing;
+        let mut out = vec![
+            ("probe", "logreg".into()),
+            ("probe_every", p.every.to_string()),
+            ("probe_every_val", p.every_val.to_string()),
+        ];
+        let logreg = exp.probes.iter().find(|p| p.kind == ProbeKindSpec::Logreg);
+        out.extend(
+            logreg
+                .and_then(|p| p.max_iter)
+                .map(|n| ("probe_max_iter", n.to_string())),
+        );
+        out.push(("probe_train_limit", limit(p.train_limit)));
+        out.push(("probe_test_limit", limit(p.test_limit)));
+        out
+    }
 }
 
-impl ShowDefaults for ProbeArgs {
-    fn shown() -> Shown {
-        vec![
-            ("probe", "logreg".into()),
-            ("probe_every", Self::EVERY.to_string()),
-            ("probe_every_val", Self::EVERY_VAL.to_string()),
-            ("probe_max_iter", Self::MAX_ITER.to_string()),
-            ("probe_train_limit", "all".into()),
-            ("probe_test_limit", "all".into()),
-        ]
+/// The probes of `--probe kinds` (without repeats; `None`: the preset's) on the preset `exp`:
+/// `logreg` is the preset's probes, their logistic regressions with `max_iter` when given;
+/// `knn` a group of 5-NN probes on the same tasks (a classifier for a logistic regression's
+/// task, a regressor for a Ridge's), named as the commands name them.
+fn probes(
+    exp: &Experiment,
+    kinds: Option<&[ProbeKind]>,
+    max_iter: Option<usize>,
+) -> Vec<ProbeSpec> {
+    let linear: Vec<ProbeSpec> = exp
+        .probes
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            if p.kind == ProbeKindSpec::Logreg && max_iter.is_some() {
+                p.max_iter = max_iter;
+            }
+            p
+        })
+        .collect();
+    let group = linear.iter().map(|p| p.group + 1).max().unwrap_or(0);
+    let multitask = linear.len() > 1;
+    let knn = linear.iter().map(|p| {
+        let (kind, name) = match p.kind {
+            ProbeKindSpec::Logreg | ProbeKindSpec::Knn => {
+                (ProbeKindSpec::Knn, "KNeighborsClassifier")
+            }
+            ProbeKindSpec::Ridge | ProbeKindSpec::KnnRegressor => {
+                (ProbeKindSpec::KnnRegressor, "KNeighborsRegressor")
+            }
+        };
+        ProbeSpec {
+            kind,
+            task: p.task.clone(),
+            group,
+            name: multitask.then(|| name.to_string()),
+            c: None,
+            max_iter: None,
+            alpha: None,
+            k: None,
+        }
+    });
+    let knn: Vec<ProbeSpec> = knn.collect();
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for &kind in kinds.unwrap_or(&[ProbeKind::Linear]) {
+        if !seen.contains(&kind) {
+            seen.push(kind);
+            out.extend_from_slice(match kind {
+                ProbeKind::Linear => &linear,
+                ProbeKind::Knn => &knn,
+            });
+        }
     }
+    out
 }
 
 /// The data options of the MNIST commands.
@@ -261,26 +423,97 @@ pub struct OpenBhbArgs {
     pub noise_std: Option<f64>,
 }
 
-impl OpenBhbArgs {
-    /// `--mask-prob`.
-    pub const MASK_PROB: f64 = 0.8;
-    /// `--noise-std`.
-    pub const NOISE_STD: f64 = 0.5;
-}
+impl PresetOptions for MnistArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let dir = self.data_dir.as_deref().map(|d| path("data-dir", d));
+        Ok(match dir {
+            Some(d) => vec![("data.dir".into(), d?)],
+            None => Vec::new(),
+        })
+    }
 
-impl ShowDefaults for OpenBhbArgs {
-    fn shown() -> Shown {
-        vec![
-            (
-                "data_dir",
-                "a SYNTHETIC OpenBHB, generated once into the cache folder".into(),
-            ),
-            ("mask_prob", shown(Self::MASK_PROB)),
-            ("noise_std", shown(Self::NOISE_STD)),
-        ]
+    fn shown(exp: &Experiment) -> Shown {
+        match &exp.data.dir {
+            Some(d) => vec![("data_dir", d.display().to_string())],
+            None => <Self as ShowDefaults>::shown(),
+        }
     }
 }
 
+/// The index in the preset's tabular views of the first that `is`, for the override of
+/// `--option`.
+fn tabular_view(
+    exp: &Experiment,
+    option: &str,
+    is: impl Fn(&TabularView) -> bool,
+) -> Result<usize, String> {
+    exp.views
+        .tabular
+        .iter()
+        .flatten()
+        .position(is)
+        .ok_or_else(|| format!("option --{option}: the preset has no such view"))
+}
+
+impl PresetOptions for OpenBhbArgs {
+    fn overrides(&self, exp: &Experiment) -> Result<Vec<Override>, String> {
+        let mut o = Vec::new();
+        if let Some(d) = &self.data_dir {
+            o.push(("data.dir".into(), path("data-dir", d)?));
+        }
+        if let Some(p) = self.mask_prob {
+            let i = tabular_view(exp, "mask-prob", |v| matches!(v, TabularView::Mask { .. }))?;
+            o.push(set(&format!("views.tabular.{i}.prob"), p));
+        }
+        if let Some(x) = self.noise_std {
+            let i = tabular_view(exp, "noise-std", |v| matches!(v, TabularView::Noise { .. }))?;
+            o.push(set(&format!("views.tabular.{i}.std"), x));
+        }
+        Ok(o)
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        let mut out = vec![(
+            "data_dir",
+            match &exp.data.dir {
+                Some(d) => d.display().to_string(),
+                None => "a SYNTHETIC OpenBHB, generated once into the cache folder".into(),
+            },
+        )];
+        for v in exp.views.tabular.iter().flatten() {
+            out.push(match *v {
+                TabularView::Mask { prob } => ("mask_prob", shown(prob)),
+                TabularView::Noise { std } => ("noise_std", shown(std)),
+            });
+        }
+        out
+    }
+}
+
+/// The method option `key` of the resolved preset `exp`, as `--help` shows it (`None`: not
+/// set there).
+fn method_shown(exp: &Experiment, key: &str) -> Option<String> {
+    let table = Value::try_from(&exp.method).ok()?;
+    match table.get(key)? {
+        Value::Float(x) => Some(shown(*x)),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The `method.<key>` overrides of the given `(key, value)` options.
+fn method_overrides(options: Vec<(&str, Option<Value>)>) -> Vec<Override> {
+    options
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (format!("method.{k}"), v)))
+        .collect()
+}
+
+/// The method options `keys` of the resolved preset `exp` as `--help` shows them.
+fn methods_shown(exp: &Experiment, keys: &[&'static str]) -> Shown {
+    keys.iter()
+        .filter_map(|&k| method_shown(exp, k).map(|v| (k, v)))
+        .collect()
+}
 /// The SimCLR options.
 #[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 #[command(next_help_heading = "SimCLR options")]
@@ -290,14 +523,16 @@ pub struct SimClrArgs {
     pub temperature: Option<f64>,
 }
 
-impl SimClrArgs {
-    /// `--temperature`.
-    pub const TEMPERATURE: f64 = 0.1;
-}
+impl PresetOptions for SimClrArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        Ok(method_overrides(vec![(
+            "temperature",
+            self.temperature.map(Value::Float),
+        )]))
+    }
 
-impl ShowDefaults for SimClrArgs {
-    fn shown() -> Shown {
-        vec![("temperature", shown(Self::TEMPERATURE))]
+    fn shown(exp: &Experiment) -> Shown {
+        methods_shown(exp, &["temperature"])
     }
 }
 
@@ -313,19 +548,16 @@ pub struct YAwareArgs {
     pub temperature: Option<f64>,
 }
 
-impl YAwareArgs {
-    /// `--sigma`.
-    pub const SIGMA: f64 = 4.0;
-    /// `--temperature`.
-    pub const TEMPERATURE: f64 = 0.1;
-}
+impl PresetOptions for YAwareArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        Ok(method_overrides(vec![
+            ("sigma", self.sigma.map(Value::Float)),
+            ("temperature", self.temperature.map(Value::Float)),
+        ]))
+    }
 
-impl ShowDefaults for YAwareArgs {
-    fn shown() -> Shown {
-        vec![
-            ("sigma", shown(Self::SIGMA)),
-            ("temperature", shown(Self::TEMPERATURE)),
-        ]
+    fn shown(exp: &Experiment) -> Shown {
+        methods_shown(exp, &["sigma", "temperature"])
     }
 }
 
@@ -348,20 +580,28 @@ pub struct BarlowArgs {
     pub warmup_epochs: Option<usize>,
 }
 
-impl BarlowArgs {
-    /// `--lambda`.
-    pub const LAMBDA: f64 = 5e-3;
-    /// `--warmup-epochs`.
-    pub const WARMUP_EPOCHS: usize = 10;
-}
+impl PresetOptions for BarlowArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let n = |option: &str, n: Option<usize>| n.map(|n| int(option, n)).transpose();
+        Ok(method_overrides(vec![
+            ("lambda", self.lambda.map(Value::Float)),
+            ("proj_hidden", n("proj-hidden", self.proj_hidden)?),
+            ("proj_output", n("proj-output", self.proj_output)?),
+            ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
+        ]))
+    }
 
-impl ShowDefaults for BarlowArgs {
-    fn shown() -> Shown {
-        vec![
-            ("lambda", shown(Self::LAMBDA)),
-            ("proj_hidden", "2 × latent".into()),
-            ("proj_output", "latent".into()),
-            ("warmup_epochs", Self::WARMUP_EPOCHS.to_string()),
-        ]
+    fn shown(exp: &Experiment) -> Shown {
+        let mut out = methods_shown(exp, &["lambda"]);
+        let width = |key, otherwise: &str| {
+            (
+                key,
+                method_shown(exp, key).unwrap_or_else(|| otherwise.into()),
+            )
+        };
+        out.push(width("proj_hidden", "2 × latent"));
+        out.push(width("proj_output", "latent"));
+        out.extend(methods_shown(exp, &["warmup_epochs"]));
+        out
     }
 }

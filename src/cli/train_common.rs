@@ -1,9 +1,7 @@
-//! What the training subcommands share: the command skeleton ([`train_command`]: options, data,
-//! model, probing callbacks, fit) over a [`TrainingData`] (MNIST or OpenBHB), the run and probing
-//! options every one of them takes once resolved against their defaults, the Barlow Twins
-//! command of `barlow-mnist` / `barlow-openbhb`, and the fit call that prints the final line.
+//! What every training run shares, once its experiment is resolved (`experiment/build.rs`):
+//! the run and probing options, the estimators built from them, the view loaders, the messages
+//! that name the option (or key) at fault, and the fit call that prints the final line.
 
-use super::options::{BarlowArgs, ProbeArgs, ProbeKind, RunArgs, RunDefaults, TrainArgs};
 use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
@@ -17,56 +15,12 @@ use nidl::train::{
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Batch size of the probing loaders.
 const PROBE_BATCH: usize = 512;
-
-/// Neighbours of the k-NN probes (scikit-learn's default, and the probing literature's).
-pub const KNN_NEIGHBOURS: usize = 5;
-
-/// nidl's Barlow Twins optimizer: AdamW with learning rate 3e-4 and weight decay 5e-4.
-pub const BARLOW_OPTIMIZER: (f64, f64) = (3e-4, 5e-4);
-
-/// The data side of a training command: MNIST (`*-mnist`) or OpenBHB (`*-openbhb`).
-pub trait TrainingData: Sized {
-    /// The data options.
-    type Args: clap::Args;
-    /// Default `--limit-train-batches` and `--limit-val-batches` (`None`: all batches).
-    const LIMITS: (Option<usize>, Option<usize>);
-    /// The data of the options `args`.
-    fn new(args: Self::Args) -> Result<Self, String>;
-    /// The data options that shape training (the views' settings), for `hparams.yaml` and the
-    /// checkpoints' record of the run.
-    fn hparams(&self) -> Vec<(String, String)>;
-    /// Loads the data: the training and validation sources, and the encoder (`--latent` wide)
-    /// drawn from `rng`.
-    fn load(&mut self, run: &RunOptions, rng: &mut StdRng) -> Result<Sources, String>;
-    /// The probing sets of the loaded data (probes are fitted on the first, scored on the
-    /// second).
-    fn probing_sets(&self, probe: &ProbeOptions) -> Result<ProbingSets, String>;
-    /// The callback of probe `kind` on `sets`, scheduled by `probe`
-    /// ([`ProbeOptions::scheduled`]).
-    fn probe_callback(
-        &self,
-        kind: ProbeKind,
-        sets: ProbingSets,
-        probe: &ProbeOptions,
-    ) -> Result<Box<dyn Callback>, String>;
-}
-
-/// What [`TrainingData::load`] gives.
-pub struct Sources {
-    /// Training batches (two views per sample).
-    pub train: Box<dyn BatchSource>,
-    /// Validation batches (two views per sample).
-    pub val: Box<dyn BatchSource>,
-    /// The encoder.
-    pub encoder: Box<dyn Module<f32>>,
-}
 
 /// What a command's estimator is built from.
 pub struct ModelParts<'a> {
@@ -76,50 +30,6 @@ pub struct ModelParts<'a> {
     pub encoder: Box<dyn Module<f32>>,
     /// The `--seed` RNG after the encoder: the head is drawn from it.
     pub rng: &'a mut StdRng,
-}
-
-/// A training command: resolve the data, run and probing options of `args` (`run` gives the
-/// command's run defaults), load the data, build the estimator from the method's options
-/// (`build`), attach the `--probe` callbacks and train.
-pub fn train_command<D: TrainingData, M: clap::Args, E: Estimator>(
-    args: TrainArgs<D::Args, M>,
-    run: &RunDefaults,
-    build: impl FnOnce(M, ModelParts) -> nidl::Result<E>,
-) -> Result<(), String> {
-    let start = Instant::now();
-    let mut data = D::new(args.data)?;
-    let run = RunOptions::new(args.run, run);
-    let probe = ProbeOptions::new(args.probe);
-    run.check_resume()?;
-    let mut rng = StdRng::seed_from_u64(run.seed);
-    let sources = data.load(&run, &mut rng)?;
-    // An empty training set first, naming the option to change.
-    nidl::train::preflight::non_empty("the training set", &*sources.train)
-        .map_err(|e| run.error(e))?;
-    let parts = ModelParts {
-        run: &run,
-        encoder: sources.encoder,
-        rng: &mut rng,
-    };
-    let mut model = build(args.method, parts).map_err(|e| e.to_string())?;
-    run.place(&mut model)?;
-    let mut callbacks = Vec::new();
-    if probe.enabled() {
-        let sets = data.probing_sets(&probe)?;
-        for &kind in &probe.kinds {
-            callbacks.push(data.probe_callback(kind, sets.clone(), &probe)?);
-        }
-    }
-    let hparams = data.hparams();
-    run.fit(
-        start,
-        &mut model,
-        &*sources.train,
-        &*sources.val,
-        callbacks,
-        hparams,
-    )
-    .map(drop)
 }
 
 /// The options every training command takes.
@@ -166,6 +76,14 @@ pub enum OptionSource {
 }
 
 impl OptionSource {
+    /// What messages call the data folder: `option --data-dir` or `data.dir`.
+    pub fn data_dir(self) -> &'static str {
+        match self {
+            OptionSource::CommandLine => "option --data-dir",
+            OptionSource::Experiment => "data.dir",
+        }
+    }
+
     /// What messages call the command-line `option` (`batch-size`).
     pub fn name(self, option: &str) -> String {
         match self {
@@ -179,29 +97,6 @@ impl OptionSource {
 }
 
 impl RunOptions {
-    /// The run options `args`, with the command's `defaults` where not given.
-    pub fn new(args: RunArgs, defaults: &RunDefaults) -> Self {
-        RunOptions {
-            epochs: args.epochs.unwrap_or(RunArgs::EPOCHS),
-            batch_size: args.batch_size.unwrap_or(RunArgs::BATCH_SIZE),
-            lr: args.lr.unwrap_or(defaults.lr),
-            weight_decay: args.weight_decay.unwrap_or(defaults.weight_decay),
-            latent: args.latent.unwrap_or(RunArgs::LATENT),
-            seed: args.seed.unwrap_or(RunArgs::SEED),
-            limit_train: args.limit_train_batches.or(defaults.limit_train_batches),
-            limit_val: args.limit_val_batches.or(defaults.limit_val_batches),
-            log_dir: args
-                .log_dir
-                .unwrap_or_else(|| PathBuf::from(RunArgs::LOG_DIR)),
-            checkpoint: args.checkpoint,
-            resume: args.resume,
-            resume_despite_changes: args.resume_despite_changes,
-            no_progress: args.no_progress,
-            device: args.device.unwrap_or(RunArgs::DEVICE),
-            source: OptionSource::CommandLine,
-        }
-    }
-
     /// Moves `model` to `--device` and says where it trains (the adapter, for a GPU).
     pub fn place(&self, model: &mut dyn Estimator) -> Result<(), String> {
         if self.device == Device::Cpu {
@@ -258,7 +153,7 @@ impl RunOptions {
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
     /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
     /// log folder, and the tags logged with non-finite values; `hparams` are the data's
-    /// ([`TrainingData::hparams`]). Returns the run's folder. Errors name the option to change
+    /// (the views' settings, and a sweep's values). Returns the run's folder. Errors name the option to change
     /// ([`error`](Self::error)).
     pub fn fit(
         &self,
@@ -328,10 +223,6 @@ fn non_finite_summary(metrics: &[NonFiniteMetric]) -> String {
 
 /// The probing options every training command takes.
 pub struct ProbeOptions {
-    /// `--probe`, in order, without repeats.
-    pub kinds: Vec<ProbeKind>,
-    /// `--probe-max-iter`: the logistic regression's iterations.
-    pub max_iter: usize,
     /// `--probe-train-limit`.
     pub train_limit: Option<usize>,
     /// `--probe-test-limit`.
@@ -345,26 +236,6 @@ pub struct ProbeOptions {
 }
 
 impl ProbeOptions {
-    /// The probing options `args`, with the defaults of [`ProbeArgs`] where not given;
-    /// `--probe` without repeats.
-    pub fn new(args: ProbeArgs) -> Self {
-        let mut kinds = Vec::new();
-        for kind in args.probe.unwrap_or_else(|| vec![ProbeArgs::PROBE]) {
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-        }
-        ProbeOptions {
-            kinds,
-            every: args.probe_every.unwrap_or(ProbeArgs::EVERY),
-            every_val: args.probe_every_val.unwrap_or(ProbeArgs::EVERY_VAL),
-            on_train_start: args.probe_on_train_start,
-            max_iter: args.probe_max_iter.unwrap_or(ProbeArgs::MAX_ITER),
-            train_limit: args.probe_train_limit,
-            test_limit: args.probe_test_limit,
-        }
-    }
-
     /// Whether any probing is scheduled (`--probe-every 0` alone turns probing off).
     pub fn enabled(&self) -> bool {
         self.every > 0 || self.every_val > 0 || self.on_train_start
@@ -415,24 +286,6 @@ impl ProbeOptions {
             loader(test, self.test_limit, test_name)?,
         ))
     }
-}
-
-/// A Barlow Twins command on the data `D` (`barlow-mnist`, `barlow-openbhb`) with the command's
-/// `run` defaults: Barlow Twins around the data's encoder, with nidl's `BarlowTwins` settings,
-/// the [`BarlowArgs`] and the run's options.
-pub fn barlow_command<D: TrainingData>(
-    args: TrainArgs<D::Args, BarlowArgs>,
-    run: &RunDefaults,
-) -> Result<(), String> {
-    train_command::<D, _, _>(args, run, |barlow, parts| {
-        BarlowOptions::new(
-            barlow.lambda.unwrap_or(BarlowArgs::LAMBDA),
-            barlow.proj_hidden,
-            barlow.proj_output,
-            barlow.warmup_epochs.unwrap_or(BarlowArgs::WARMUP_EPOCHS),
-        )
-        .build(parts)
-    })
 }
 
 /// The options of the Barlow Twins commands.

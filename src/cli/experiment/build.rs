@@ -21,10 +21,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// Trains the experiment `exp` (defaults filled in, checked) into the next `version_<N>` of its
-/// log folder, with `hparams` added to its `hparams.yaml`; returns the run's folder.
-pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, String> {
+/// log folder, with `hparams` added to its `hparams.yaml` (what the run records of its views
+/// and a sweep's values, [`views_hparams`]); messages name what `source` calls the keys (an
+/// experiment's, or a command's options). Returns the run's folder.
+pub fn run(
+    exp: &Experiment,
+    hparams: Vec<(String, String)>,
+    source: OptionSource,
+) -> Result<PathBuf, String> {
     let start = Instant::now();
-    let run = run_options(exp)?;
+    let run = run_options(exp, source)?;
     run.check_resume()?;
     let mut rng = StdRng::seed_from_u64(run.seed);
     let data = formats::open(exp, &run)?;
@@ -40,17 +46,6 @@ pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, 
     let mut model = model(exp, parts)?;
     run.place(&mut *model)?;
     let callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
-    // The views shape the trajectory: recorded, and compared on resume.
-    let mut hparams = hparams;
-    let v = &exp.views;
-    let tabular = v.tabular.as_deref().unwrap_or_default();
-    let image = v.image.as_deref().unwrap_or_default();
-    if !tabular.is_empty() {
-        hparams.push(("views.tabular".into(), format!("{tabular:?}")));
-    }
-    if !image.is_empty() {
-        hparams.push(("views.image".into(), format!("{image:?}")));
-    }
     run.fit(
         start,
         &mut *model,
@@ -59,6 +54,22 @@ pub fn run(exp: &Experiment, hparams: Vec<(String, String)>) -> Result<PathBuf, 
         callbacks,
         hparams,
     )
+}
+
+/// The views of `exp` as `nidl fit` records them in `hparams.yaml` (compared on resume):
+/// `views.tabular` and `views.image`, each the list of views.
+pub fn views_hparams(exp: &Experiment) -> Vec<(String, String)> {
+    let v = &exp.views;
+    let tabular = v.tabular.as_deref().unwrap_or_default();
+    let image = v.image.as_deref().unwrap_or_default();
+    let mut hparams = Vec::new();
+    if !tabular.is_empty() {
+        hparams.push(("views.tabular".into(), format!("{tabular:?}")));
+    }
+    if !image.is_empty() {
+        hparams.push(("views.image".into(), format!("{image:?}")));
+    }
+    hparams
 }
 
 /// The latent size of the encoder of `exp`.
@@ -74,8 +85,9 @@ fn latent(exp: &Experiment) -> usize {
     }
 }
 
-/// `[run]` as the commands' run options.
-fn run_options(exp: &Experiment) -> Result<RunOptions, String> {
+/// `[run]` (and the encoder's latent size) as run options, messages naming what `source` calls
+/// the keys.
+pub fn run_options(exp: &Experiment, source: OptionSource) -> Result<RunOptions, String> {
     let r = &exp.run;
     Ok(RunOptions {
         epochs: r.epochs,
@@ -86,13 +98,16 @@ fn run_options(exp: &Experiment) -> Result<RunOptions, String> {
         seed: r.seed,
         limit_train: r.limit_train_batches,
         limit_val: r.limit_val_batches,
-        device: r.device.parse().map_err(|e| format!("run.device: {e}"))?,
+        device: r
+            .device
+            .parse()
+            .map_err(|e| format!("{}: {e}", source.name("device")))?,
         log_dir: r.log_dir.clone().unwrap_or_else(|| "lightning_logs".into()),
         checkpoint: r.checkpoint,
         resume: r.resume.clone(),
         resume_despite_changes: r.resume_despite_changes,
         no_progress: !r.progress,
-        source: OptionSource::Experiment,
+        source,
     })
 }
 
@@ -100,8 +115,6 @@ fn run_options(exp: &Experiment) -> Result<RunOptions, String> {
 fn probe_options(exp: &Experiment) -> ProbeOptions {
     let p = &exp.probing;
     ProbeOptions {
-        kinds: Vec::new(),
-        max_iter: 200,
         train_limit: p.train_limit,
         test_limit: p.test_limit,
         every: p.every,

@@ -5,14 +5,18 @@
 
 use super::schema::{Experiment, Method};
 use super::views;
-use crate::cli::mnist_common;
-use crate::cli::openbhb_common::{self, split_name, vbm_roi};
+use crate::cli::stdout::outln;
 use crate::cli::train_common::{view_loaders, ProbeOptions, RunOptions};
 use nidl::datasets::loader::BatchSource;
-use nidl::datasets::openbhb::{Modality, OpenBhbSplit, Target};
+use nidl::datasets::mnist::{Mnist, MnistSplit};
+use nidl::datasets::openbhb::{self, Modality, OpenBhb, OpenBhbSplit, SyntheticConfig, Target};
 use nidl::datasets::transforms::{Identity, MultiViews, Pipeline, ToTensor, TransformExt};
 use nidl::train::ProbingSets;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Seed of the synthetic OpenBHB used without `data.dir` (`--data-dir`).
+const SYNTHETIC_SEED: u64 = 42;
 
 /// What the encoder takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +66,7 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         .dir
         .clone()
         .unwrap_or_else(nidl::datasets::mnist::default_dir);
-    let (sets, names) = mnist_common::load_sets(&dir, "data.dir")?;
+    let (sets, names) = mnist_sets(&dir, run.source.data_dir())?;
     let (train, val) = match views::seed_mnist_transforms(exp)? {
         Some(seed) => {
             let views = MultiViews::new(seed, 2).map_err(err)?;
@@ -102,7 +106,7 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
     let err = |e: nidl::Error| e.to_string();
     let root: PathBuf = match &exp.data.dir {
         Some(d) => d.clone(),
-        None => openbhb_common::synthetic_root()?,
+        None => synthetic_root()?,
     };
     let names = label_names(exp).to_vec();
     let targets = names
@@ -115,7 +119,8 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
         (Method::Yaware, Some(name)) => targets[label_column(exp, "data.ssl_label", name)?],
         _ => Target::Age,
     };
-    let load = |split| vbm_roi(&root, &[ssl], split, "data.dir");
+    let what = run.source.data_dir();
+    let load = |split| vbm_roi(&root, &[ssl], split, what);
     let views = MultiViews::new(views::tabular_pipeline(exp)?, 2).map_err(err)?;
     let splits = [OpenBhbSplit::Train, OpenBhbSplit::Val];
     let set_names = splits.map(|s| split_name(&root, s));
@@ -127,7 +132,7 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
     )?;
     let probing: ProbingSetsFn = Box::new(move |columns, probe| {
         let chosen: Vec<Target> = columns.iter().map(|&c| targets[c]).collect();
-        let set = |split| vbm_roi(&root, &chosen, split, "data.dir");
+        let set = |split| vbm_roi(&root, &chosen, split, what);
         let sets = (set(OpenBhbSplit::Train)?, set(OpenBhbSplit::Val)?);
         probe.sets(sets, set_names.clone(), || Ok(Identity))
     });
@@ -137,4 +142,65 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
         input: Input::Features(Modality::VbmRoi.n_features()),
         probing,
     })
+}
+
+/// The MNIST train and test sets.
+type MnistSets = (Arc<Mnist>, Arc<Mnist>);
+
+/// What the files of `split` in `dir` are, for messages: `MNIST train-* files in data/mnist`.
+fn mnist_split_name(dir: &Path, split: MnistSplit) -> String {
+    format!("MNIST {}-* files in {}", split.prefix(), dir.display())
+}
+
+/// The MNIST train and test sets in `dir`, and what each is (for messages); read errors are
+/// prefixed with `what` (the option or key naming the folder).
+fn mnist_sets(dir: &Path, what: &str) -> Result<(MnistSets, [String; 2]), String> {
+    let load = |split| {
+        Mnist::load(dir, split)
+            .map(Arc::new)
+            .map_err(|e| format!("{what}: {e}"))
+    };
+    let names = [MnistSplit::Train, MnistSplit::Test].map(|s| mnist_split_name(dir, s));
+    Ok(((load(MnistSplit::Train)?, load(MnistSplit::Test)?), names))
+}
+
+/// The `vbm_roi` features of `split` of the tree at `root` with `targets` as labels; read errors
+/// are prefixed with `what` (the option or key naming the folder).
+fn vbm_roi(
+    root: &Path,
+    targets: &[Target],
+    split: OpenBhbSplit,
+    what: &str,
+) -> Result<Arc<OpenBhb>, String> {
+    OpenBhb::new(root, Modality::VbmRoi, targets, split)
+        .map(Arc::new)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+/// What `split` of the tree at `root` is, for messages: `OpenBHB train split of
+/// DIR/participants.tsv`.
+fn split_name(root: &Path, split: OpenBhbSplit) -> String {
+    format!(
+        "OpenBHB {} split of {}",
+        split.name(),
+        root.join(openbhb::PARTICIPANTS_FILE).display()
+    )
+}
+
+/// The synthetic OpenBHB in the cache folder, generated on first use (and said so).
+fn synthetic_root() -> Result<PathBuf, String> {
+    let cache = openbhb::synthetic_cache_dir();
+    let root = openbhb::synthetic::synthetic_root(&cache, SYNTHETIC_SEED);
+    if !openbhb::synthetic::is_generated(&root, &SyntheticConfig::with_seed(SYNTHETIC_SEED)) {
+        eprintln!(
+            "generating a SYNTHETIC OpenBHB (seed {SYNTHETIC_SEED}) into {} (once; later runs reuse it)...",
+            root.display()
+        );
+    }
+    let root = openbhb::ensure_synthetic(&cache, SYNTHETIC_SEED).map_err(|e| e.to_string())?;
+    outln!(
+        "data: SYNTHETIC OpenBHB at {} (use --data-dir for real data)",
+        root.display()
+    );
+    Ok(root)
 }

@@ -22,6 +22,7 @@ pub mod sweep;
 pub mod views;
 
 use crate::cli::stdout::Stdout;
+use crate::cli::train_common::OptionSource;
 use schema::Experiment;
 use std::io::Write;
 use std::path::Path;
@@ -86,7 +87,8 @@ pub fn execute(exp: Experiment, print_config: bool, origin: &str) -> Result<(), 
         return Ok(());
     }
     if exp.sweep.is_empty() {
-        build::run(&resolved(exp, origin)?, Vec::new()).map(drop)
+        let exp = resolved(exp, origin)?;
+        build::run(&exp, build::views_hparams(&exp), OptionSource::Experiment).map(drop)
     } else {
         sweep::run(exp, origin)
     }

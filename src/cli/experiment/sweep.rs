@@ -6,6 +6,7 @@
 use super::schema::Experiment;
 use super::{build, load, resolved};
 use crate::cli::stdout::{outln, Stdout};
+use crate::cli::train_common::OptionSource;
 use nidl::log::Metrics;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,8 +72,9 @@ pub fn run(mut exp: Experiment, origin: &str) -> Result<(), String> {
     for (i, (e, combo)) in runs.iter().enumerate() {
         let values: Vec<String> = combo.iter().map(|(k, v)| format!("{k} = {v}")).collect();
         outln!("sweep run {}/{}: {}", i + 1, runs.len(), values.join(", "));
-        let hparams = combo.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
-        let dir = build::run(e, hparams)?;
+        let mut hparams: Vec<_> = combo.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
+        hparams.extend(build::views_hparams(e));
+        let dir = build::run(e, hparams, OptionSource::Experiment)?;
         rows.push((dir, combo.iter().map(|(_, v)| shown(v)).collect::<Vec<_>>()));
     }
     let keys: Vec<&str> = axes.iter().map(|(k, _)| k.as_str()).collect();
