@@ -176,7 +176,7 @@ impl PresetOptions for RunArgs {
         o.extend(self.lr.map(|x| set("run.lr", x)));
         o.extend(self.weight_decay.map(|x| set("run.weight_decay", x)));
         if let Some(n) = self.latent {
-            o.push(latent(exp, int("latent", n)?));
+            o.push(latent(exp, n)?);
         }
         if let Some(n) = self.seed {
             o.push(("run.seed".into(), int("seed", n)?));
@@ -230,27 +230,17 @@ impl PresetOptions for RunArgs {
     }
 }
 
-/// `--latent` as the override of the preset's encoder: a LeNet's `latent`, else the last of an
-/// MLP's `hidden` widths.
-fn latent(exp: &Experiment, n: Value) -> Override {
-    let e = &exp.encoder;
-    match e.kind {
-        Some(EncoderKind::Lenet) => ("encoder.latent".into(), n),
+/// `--latent N` as the override of the preset's encoder: a LeNet's `latent`, else an MLP's
+/// `hidden` widths `[2·N, N]` (the commands' encoder 284 → 2·latent → latent).
+fn latent(exp: &Experiment, n: usize) -> Result<Override, String> {
+    Ok(match exp.encoder.kind {
+        Some(EncoderKind::Lenet) => ("encoder.latent".into(), int("latent", n)?),
         _ => {
-            let mut hidden: Vec<Value> = e
-                .hidden
-                .iter()
-                .flatten()
-                .map(|&w| w as i64)
-                .map(Value::Integer)
-                .collect();
-            match hidden.last_mut() {
-                Some(last) => *last = n,
-                None => hidden.push(n),
-            }
+            let wide = n.checked_mul(2).unwrap_or(usize::MAX);
+            let hidden = vec![int("latent", wide)?, int("latent", n)?];
             ("encoder.hidden".into(), Value::Array(hidden))
         }
-    }
+    })
 }
 
 /// A probe of `--probe`.
