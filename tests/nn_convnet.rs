@@ -1,7 +1,9 @@
 //! The configurable encoders: `ConvNet` (geometry, names, sizes, forward/backward, bad
 //! geometry) and `Mlp::with_batch_norm` (torchvision's layout with `norm_layer`).
 
-use nidl::autograd::gradcheck::check_gradients;
+mod common;
+
+use common::gradcheck_module;
 use nidl::autograd::Graph;
 use nidl::nn::{param_grads, ConvBlock, ConvNet, Mlp, Module, Pooling};
 use nidl::Tensor;
@@ -91,16 +93,7 @@ fn convnet_forward_and_backward_run() {
 fn convnet_gradient_matches_finite_differences() {
     let blocks = [ConvBlock::new(2, 3).pooling(Pooling::Avg(2))];
     let net = ConvNet::<f64>::new([2, 6, 7], &blocks, 3, &mut StdRng::seed_from_u64(5)).unwrap();
-    let x = Tensor::<f64>::rand_normal(&[2, 2, 6, 7], 0.0, 1.0, &mut StdRng::seed_from_u64(6));
-    let w = Tensor::<f64>::rand_normal(&[2, 3], 0.0, 1.0, &mut StdRng::seed_from_u64(7));
-    let r = check_gradients(&[x], 1e-6, |g, v| {
-        let y = net.forward(g, v[0])?;
-        let wv = g.input(w.clone());
-        let p = g.mul(y, wv)?;
-        g.sum(p)
-    })
-    .unwrap();
-    assert!(r.max_rel_error <= 1e-6, "{r:?}");
+    gradcheck_module(&net, &[2, 2, 6, 7], 3, 6);
 }
 
 #[test]

@@ -150,3 +150,31 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R 
         .unwrap()
         .install(f)
 }
+
+/// Finite-difference check (f64) of `module`'s gradient with respect to its input (shape
+/// `input`, drawn from `seed`), through the loss `Σ w ⊙ module(x)` with fixed random weights `w`
+/// `[input[0], d_out]` (drawn from `seed + 1`).
+pub fn gradcheck_module(
+    module: &dyn nidl::nn::Module<f64>,
+    input: &[usize],
+    d_out: usize,
+    seed: u64,
+) {
+    use nidl::rand::{rngs::StdRng, SeedableRng};
+    use nidl::Tensor;
+    let x = Tensor::<f64>::rand_normal(input, 0.0, 1.0, &mut StdRng::seed_from_u64(seed));
+    let w = Tensor::<f64>::rand_normal(
+        &[input[0], d_out],
+        0.0,
+        1.0,
+        &mut StdRng::seed_from_u64(seed + 1),
+    );
+    let r = nidl::autograd::gradcheck::check_gradients(&[x], 1e-6, |g, v| {
+        let y = module.forward(g, v[0])?;
+        let wv = g.input(w.clone());
+        let p = g.mul(y, wv)?;
+        g.sum(p)
+    })
+    .unwrap();
+    assert!(r.max_rel_error <= 1e-6, "{r:?}");
+}
