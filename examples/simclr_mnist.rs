@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = Metrics::read(log_dir.join("metrics.csv"))?;
     println!("metrics of {} (step: value)", log_dir.display());
     for m in
-        "accuracy balanced_accuracy f1_weighted f1_macro precision_macro recall_macro".split(' ')
+        "accuracy balanced_accuracy f1_macro precision_macro recall_macro f1_weighted".split(' ')
     {
         let rows = metrics.tag(&format!("LogisticRegression/{m}"));
         let text: String = rows

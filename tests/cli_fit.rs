@@ -123,8 +123,8 @@ fn the_issues_experiment_runs_on_generated_npy_files() {
         .collect();
     assert_eq!(
         probed_steps,
-        [4, 8, 12],
-        "probing after every epoch of 4 steps"
+        [3, 7, 11],
+        "probing after every epoch of 4 steps, at its last step"
     );
 }
 
@@ -346,6 +346,7 @@ fn assert_preset_matches(s: &Scratch, command: &str, args: &[&str], sets: &[&str
 const MNIST_TINY_SETS: &[&str] = &[
     "run.epochs=2",
     "run.limit_train_batches=3",
+    "run.log_every_n_steps=1",
     "run.batch_size=32",
     "run.limit_val_batches=2",
     "probing.train_limit=500",

@@ -119,6 +119,9 @@ fn help_shows_each_commands_own_defaults() {
     let cases = [
         ("simclr-mnist", "--lr", "[default: 1e-4]"),
         ("simclr-mnist", "--limit-train-batches", "[default: 100]"),
+        ("simclr-mnist", "--log-every-n-steps", "[default: 50]"),
+        ("simclr-mnist", "--probe-every", "[default: 1]"),
+        ("yaware-openbhb", "--log-every-n-steps", "[default: 50]"),
         ("yaware-openbhb", "--lr", "[default: 1e-5]"),
         ("yaware-openbhb", "--weight-decay", "[default: 5e-5]"),
         ("yaware-openbhb", "--limit-train-batches", "[default: all]"),

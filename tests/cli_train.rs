@@ -73,8 +73,8 @@ fn rows(text: &str) -> Vec<(u64, usize, String, f64)> {
     common::metrics_rows(text)
 }
 
-/// Runs `cmd` (an OpenBHB command) on `data`, logging to `logs`: 2 epochs of batches of 64, with
-/// `extra` options, on `threads` rayon threads.
+/// Runs `cmd` (an OpenBHB command) on `data`, logging to `logs`: 2 epochs of batches of 64,
+/// `loss/train` at every step, with `extra` options, on `threads` rayon threads.
 fn openbhb_run(cmd: &str, data: &Path, logs: &Path, extra: &[&str], threads: &str) -> Output {
     let mut args = vec![
         cmd,
@@ -86,6 +86,8 @@ fn openbhb_run(cmd: &str, data: &Path, logs: &Path, extra: &[&str], threads: &st
         "2",
         "--batch-size",
         "64",
+        "--log-every-n-steps",
+        "1",
         "--no-progress",
     ];
     args.extend_from_slice(extra);
@@ -123,9 +125,9 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
     for m in CLASSIFICATION_METRICS {
         assert_eq!(count(&format!("LogisticRegression/{m}")), 2, "{m}");
     }
-    // Epoch-end scalars at the number of steps done; train losses at steps 0..6.
-    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 3 && x.1 == 0));
-    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 6 && x.1 == 1));
+    // Epoch-end scalars at the epoch's last step, as Lightning; train losses at steps 0..6.
+    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 2 && x.1 == 0));
+    assert!(r.iter().any(|x| x.2 == "loss/val" && x.0 == 5 && x.1 == 1));
     let hp = fs::read_to_string(v.join("hparams.yaml")).unwrap();
     assert!(
         hp.contains("lr: 0.01") && hp.contains("random_state: 42"),
@@ -405,12 +407,12 @@ fn barlow_mnist_tiny_run_probes_with_both_probes_at_train_start_and_every_epoch(
     }
     let r = rows(&csv(&v));
     assert_eq!(steps_of(&r, "loss/train"), vec![0, 1, 2, 3, 4, 5]);
-    assert_eq!(steps_of(&r, "loss/val"), vec![3, 6]);
+    assert_eq!(steps_of(&r, "loss/val"), vec![2, 5]);
     for probe in ["LogisticRegression", "KNeighborsClassifier"] {
         for m in CLASSIFICATION_METRICS {
             assert_eq!(
                 steps_of(&r, &format!("{probe}/{m}")),
-                vec![0, 3, 6],
+                vec![0, 2, 5],
                 "{probe}/{m}"
             );
         }
@@ -464,8 +466,8 @@ fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
         &[],
     ));
     let r = rows(&csv(&s.join("version_0")));
-    // Only after the 2nd validation epoch (step 6), not after training epochs.
-    assert_eq!(steps_of(&r, "KNeighborsClassifier/accuracy"), vec![6]);
+    // Only after the 2nd validation epoch (its last step, 5), not after training epochs.
+    assert_eq!(steps_of(&r, "KNeighborsClassifier/accuracy"), vec![5]);
     assert!(r.iter().all(|x| !x.2.starts_with("LogisticRegression")));
     // SimCLR takes the same options: k-NN only, after each validation epoch.
     ok(&simclr(
@@ -474,7 +476,7 @@ fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
         &[],
     ));
     let r = rows(&csv(&s.join("version_1")));
-    assert_eq!(steps_of(&r, "KNeighborsClassifier/f1_macro"), vec![3, 6]);
+    assert_eq!(steps_of(&r, "KNeighborsClassifier/f1_macro"), vec![2, 5]);
     assert!(r.iter().all(|x| !x.2.starts_with("LogisticRegression")));
     // `--probe-every 0` alone: no probing at all.
     ok(&barlow(
@@ -483,7 +485,10 @@ fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
         &[],
     ));
     let r = rows(&csv(&s.join("version_2")));
-    assert!(r.iter().all(|x| x.2.starts_with("loss/")), "{r:?}");
+    assert!(
+        r.iter().all(|x| x.2.starts_with("loss/") || x.2 == "epoch"),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -648,7 +653,7 @@ fn barlow_openbhb_tiny_run_with_linear_and_knn_multitask_probes() {
         "KNeighborsClassifier/accuracy",
         "KNeighborsClassifier/balanced_accuracy",
     ] {
-        assert_eq!(steps_of(&r, tag), vec![5, 10], "{tag}");
+        assert_eq!(steps_of(&r, tag), vec![4, 9], "{tag}");
     }
     for x in &r {
         assert!(x.3.is_finite(), "{} = {}", x.2, x.3);

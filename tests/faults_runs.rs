@@ -272,12 +272,12 @@ fn non_finite_metrics_are_logged_as_they_are_and_reported() {
     .fit(&mut simclr(4), &*rows(16, 4, 8, "rows"), None)
     .unwrap();
     // Told once, at the first NaN; counted after.
-    assert_eq!(*told.lock().unwrap(), vec![("probe/score".to_string(), 2)]);
+    assert_eq!(*told.lock().unwrap(), vec![("probe/score".to_string(), 1)]);
     assert_eq!(report.non_finite.len(), 1);
     let m = &report.non_finite[0];
     assert_eq!(
         (m.tag.as_str(), m.first_step, m.last_step, m.count),
-        ("probe/score", 2, 6, 3)
+        ("probe/score", 1, 5, 3)
     );
     let csv = fs::read_to_string(s.join("version_0/metrics.csv")).unwrap();
     assert_eq!(csv.matches(",probe/score,NaN\n").count(), 3, "{csv}");
@@ -552,20 +552,20 @@ mod cli {
             .collect();
         assert!(
             warnings
-                .contains(&"warning: non-finite metric task0/MAE = inf at step 3 (logged as is)"),
+                .contains(&"warning: non-finite metric task0/MAE = inf at step 2 (logged as is)"),
             "{stderr}"
         );
         // One line per tag, however many epochs: MAE, MedAE, RMSE, MSE, R2, PCC, EVar.
         assert_eq!(warnings.len(), 7, "{stderr}");
         assert!(
             stdout.contains(
-                "non-finite metrics (logged as they are): task0/MAE inf at 2 steps (3 to 6)"
+                "non-finite metrics (logged as they are): task0/MAE inf at 2 steps (2 to 5)"
             ),
             "{stdout}"
         );
         let csv = fs::read_to_string(logs.join("version_0/metrics.csv")).unwrap();
         assert!(
-            csv.contains("3,0,task0/MAE,inf\n") && csv.contains("6,1,task0/R2,NaN\n"),
+            csv.contains("2,0,task0/MAE,inf\n") && csv.contains("5,1,task0/R2,NaN\n"),
             "{csv}"
         );
     }

@@ -27,7 +27,29 @@ fn classification_metrics_match_sklearn() {
     // The golden case never predicts class 3: precision 0 there (zero_division = 0).
     assert!(y_true.contains(&3) && !y_pred.contains(&3));
     let r = ClassificationReport::new(&y_true, &y_pred).unwrap();
-    let ours: Vec<f64> = r.metrics().iter().map(|m| m.1).collect();
+    // nidl's logging order, compared by name with the golden values (scikit-learn's order).
+    let names: Vec<&str> = r.metrics().iter().map(|m| m.0).collect();
+    assert_eq!(
+        names,
+        [
+            "accuracy",
+            "balanced_accuracy",
+            "f1_macro",
+            "precision_macro",
+            "recall_macro",
+            "f1_weighted"
+        ]
+    );
+    let golden_order = [
+        "accuracy",
+        "balanced_accuracy",
+        "precision_macro",
+        "recall_macro",
+        "f1_macro",
+        "f1_weighted",
+    ];
+    let by_name = |name: &str| r.metrics().iter().find(|m| m.0 == name).unwrap().1;
+    let ours: Vec<f64> = golden_order.iter().map(|n| by_name(n)).collect();
     let want = golden("classification_metrics", "values");
     let err = worst_rel(&ours, want.data().unwrap());
     println!("classification metrics: worst relative error {err:e}");

@@ -100,10 +100,11 @@ fn blob_loaders(data: &Arc<Blobs>) -> (impl BatchSource, impl BatchSource) {
     (train, val)
 }
 
-/// Runs `epochs` of SimCLR with a probe; returns every scalar logged.
+/// Runs `epochs` of `est` with a probe, `loss/train` logged every `log_every` steps; returns
+/// every scalar logged.
 fn run(
     dir: &std::path::Path,
-    epochs: usize,
+    (epochs, log_every): (usize, usize),
     resume: Option<std::path::PathBuf>,
     est: &mut dyn Estimator,
 ) -> Vec<nidl::log::Scalar> {
@@ -120,6 +121,7 @@ fn run(
         seed: 42,
         checkpoint_dir: Some(version.join("checkpoints")),
         resume,
+        log_every_n_steps: log_every,
         ..TrainerConfig::default()
     };
     let probes = MultiTask::new(vec![
@@ -151,15 +153,24 @@ fn run(
 #[test]
 fn resume_is_bit_identical_and_probes_log_task_tags() {
     let s = Scratch::new("resume");
-    let full = run(s.path(), 3, None, &mut simclr(5));
+    let full = run(s.path(), (3, 1), None, &mut simclr(5));
     assert!(full.iter().any(|x| x.tag == "task0/accuracy"));
     assert!(full.iter().any(|x| x.tag == "task1/R2"));
     assert_eq!(full.iter().filter(|x| x.tag == "loss/train").count(), 12);
     let ck = s.join("version_0/checkpoints/epoch=1-step=8.safetensors");
     // A freshly initialised model with another init seed: the checkpoint overwrites it all.
-    let resumed = run(s.path(), 3, Some(ck), &mut simclr(99));
+    let resumed = run(s.path(), (3, 1), Some(ck.clone()), &mut simclr(99));
     let tail: Vec<_> = full.into_iter().filter(|x| x.epoch == 2).collect();
     assert_eq!(resumed, tail);
+    // Another logging interval is no other training: the resume is accepted, and the steps
+    // are counted over the run (8 steps done: loss/train at 9 and 11 with every 2nd step).
+    let every_2nd = run(s.path(), (3, 2), Some(ck), &mut simclr(99));
+    let train_steps: Vec<u64> = every_2nd
+        .iter()
+        .filter(|x| x.tag == "loss/train")
+        .map(|x| x.step)
+        .collect();
+    assert_eq!(train_steps, [9, 11]);
 }
 
 /// What [`Poisoned`] turns NaN from its bad step on.
@@ -636,8 +647,13 @@ fn barlow_twins_excludes_biases_and_norm_parameters_from_weight_decay() {
 #[test]
 fn barlow_twins_resume_is_bit_identical_with_schedule_and_batch_norm_state() {
     let s = Scratch::new("barlow-resume");
-    let full = run(s.path(), 3, None, &mut barlow(5));
-    assert_eq!(full.iter().filter(|x| x.tag == "loss/train").count(), 12);
+    let full = run(s.path(), (3, 5), None, &mut barlow(5));
+    let train_steps: Vec<u64> = full
+        .iter()
+        .filter(|x| x.tag == "loss/train")
+        .map(|x| x.step)
+        .collect();
+    assert_eq!(train_steps, [4, 9], "every 5th step, counted over the run");
     assert!(full.iter().all(|x| x.value.is_finite()));
     let ck = s.join("version_0/checkpoints/epoch=1-step=8.safetensors");
     let c = Checkpoint::load(&ck).unwrap();
@@ -668,7 +684,7 @@ fn barlow_twins_resume_is_bit_identical_with_schedule_and_batch_norm_state() {
     // A model drawn from another seed: the checkpoint restores weights, running statistics,
     // optimizer and schedule, and the third epoch is reproduced bit for bit (its validation
     // loss uses the running statistics, its steps the scheduled rates).
-    let resumed = run(s.path(), 3, Some(ck), &mut barlow(99));
+    let resumed = run(s.path(), (3, 5), Some(ck), &mut barlow(99));
     let tail: Vec<_> = full.into_iter().filter(|x| x.epoch == 2).collect();
     assert_eq!(resumed, tail);
 }
@@ -695,15 +711,19 @@ fn barlow_twins_refuses_a_training_batch_of_one_but_validates_one() {
     assert_eq!(v, 8.0, "D = 8 output features");
 }
 
-/// Probing a Barlow Twins run on the blobs with `callbacks` (train 2 epochs of 3 steps,
-/// validation on 64 samples); returns the logged scalars other than the losses.
-fn probed_run(callbacks: Vec<Box<dyn nidl::train::Callback>>) -> Vec<(u64, usize, String, f64)> {
+/// Probing a Barlow Twins run on the blobs with `callbacks` (train 3 epochs of 3 steps,
+/// `loss/train` every `log_every` steps, validation on 64 samples); returns the logged rows.
+fn probed_run(
+    callbacks: Vec<Box<dyn nidl::train::Callback>>,
+    log_every: usize,
+) -> Vec<(u64, usize, String, f64)> {
     let (train, val) = blob_loaders(&Arc::new(Blobs::new(200, 1)));
     let s = Scratch::new("probed");
     let version = nidl::log::next_version_dir(s.path()).unwrap();
     let mut trainer = Trainer::new(TrainerConfig {
         max_epochs: 3,
         limit_train_batches: Some(3),
+        log_every_n_steps: log_every,
         ..TrainerConfig::default()
     })
     .logger(nidl::log::RunLogger::create(&version).unwrap());
@@ -713,9 +733,6 @@ fn probed_run(callbacks: Vec<Box<dyn nidl::train::Callback>>) -> Vec<(u64, usize
     trainer.fit(&mut barlow(2), &train, Some(&val)).unwrap();
     let text = fs::read_to_string(version.join("metrics.csv")).unwrap();
     common::metrics_rows(&text)
-        .into_iter()
-        .filter(|r| !r.2.starts_with("loss/"))
-        .collect()
 }
 
 #[test]
@@ -729,15 +746,16 @@ fn knn_and_logistic_probes_share_embeddings_and_log_under_their_names() {
     let knn = ClassificationProbing::with_sets(sets.clone(), KNeighborsClassifier::new(5))
         .on_train_start(true);
     assert_eq!(knn.task().name, "KNeighborsClassifier");
-    let rows = probed_run(vec![Box::new(logreg), Box::new(knn)]);
+    let rows = probed_run(vec![Box::new(logreg), Box::new(knn)], 50);
     let steps =
         |tag: &str| -> Vec<u64> { rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect() };
-    // At train start (step 0) and after each of the 3 epochs (3 steps each).
+    // At train start (step 0) and after each of the 3 epochs (3 steps each), at the epoch's
+    // last step.
     for probe in ["LogisticRegression", "KNeighborsClassifier"] {
         for m in ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted"] {
             assert_eq!(
                 steps(&format!("{probe}/{m}")),
-                vec![0, 3, 6, 9],
+                vec![0, 2, 5, 8],
                 "{probe}/{m}"
             );
         }
@@ -762,9 +780,9 @@ fn validation_epoch_probing_every_n_val_epochs() {
             Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
         )
     };
-    // Only after every 2nd validation epoch (epoch index 1 → step 6) and not after training
-    // epochs; a regression probe renamed; a multitask probe with named tasks at every
-    // validation epoch and after the last training epoch (one probe at step 9, not two).
+    // Only after every 2nd validation epoch (epoch index 1 → its last step, 5) and not after
+    // training epochs; a regression probe renamed; a multitask probe with named tasks at every
+    // validation epoch and after every 3rd training epoch (one probe at step 8, not two).
     let ridge = RegressionProbing::with_sets(sets(), KNeighborsRegressor::new(5))
         .every_n_train_epochs(0)
         .every_n_val_epochs(2);
@@ -772,6 +790,7 @@ fn validation_epoch_probing_every_n_val_epochs() {
         *ridge.schedule(),
         ProbeSchedule {
             every_n_train_epochs: 0,
+            after_last_epoch: false,
             every_n_val_epochs: 2,
             on_train_start: false
         }
@@ -789,12 +808,12 @@ fn validation_epoch_probing_every_n_val_epochs() {
     .unwrap()
     .every_n_train_epochs(3)
     .every_n_val_epochs(1);
-    let rows = probed_run(vec![Box::new(ridge), Box::new(multi)]);
+    let rows = probed_run(vec![Box::new(ridge), Box::new(multi)], 50);
     let steps =
         |tag: &str| -> Vec<u64> { rows.iter().filter(|r| r.2 == tag).map(|r| r.0).collect() };
-    assert_eq!(steps("KNeighborsRegressor/R2"), vec![6]);
-    assert_eq!(steps("cls/accuracy"), vec![3, 6, 9]);
-    assert_eq!(steps("reg/MAE"), vec![3, 6, 9]);
+    assert_eq!(steps("KNeighborsRegressor/R2"), vec![5]);
+    assert_eq!(steps("cls/accuracy"), vec![2, 5, 8]);
+    assert_eq!(steps("reg/MAE"), vec![2, 5, 8]);
     assert!(
         rows.iter().all(|r| !r.2.starts_with("task")),
         "renamed tasks"
@@ -810,6 +829,105 @@ fn validation_epoch_probing_every_n_val_epochs() {
     .unwrap()
     .to_string();
     assert!(e.contains("2 names for 1 tasks"), "{e}");
+}
+
+#[test]
+fn scalars_are_logged_at_lightnings_steps_each_group_followed_by_the_epoch() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let knn = |name: &str| {
+        ClassificationProbing::new(
+            Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+            Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
+            KNeighborsClassifier::new(3),
+        )
+        .name(name)
+    };
+    // V: after every validation; T: at train start and after every 2nd training epoch;
+    // L: after the last training epoch only.
+    let v = knn("V").every_n_train_epochs(0).every_n_val_epochs(1);
+    let t = knn("T").every_n_train_epochs(2).on_train_start(true);
+    let l = knn("L").every_n_train_epochs(0).after_last_epoch(true);
+    let rows = probed_run(vec![Box::new(v), Box::new(t), Box::new(l)], 2);
+    // Each probe's six metrics as one `<name>/*` entry.
+    let mut seen: Vec<(String, u64)> = Vec::new();
+    for (step, _, tag, value) in &rows {
+        let tag = match tag.split_once('/') {
+            Some((p, _)) if p.len() == 1 => format!("{p}/*"),
+            _ if tag == "epoch" => format!("epoch={value}"),
+            _ => tag.clone(),
+        };
+        if seen.last() != Some(&(tag.clone(), *step)) {
+            seen.push((tag, *step));
+        }
+    }
+    let want = [
+        ("T/*", 0),
+        ("epoch=0", 0),
+        ("loss/train", 1),
+        ("epoch=0", 1),
+        ("loss/val", 2),
+        ("V/*", 2),
+        ("epoch=0", 2),
+        ("loss/train", 3),
+        ("epoch=1", 3),
+        ("loss/train", 5),
+        ("epoch=1", 5),
+        ("loss/val", 5),
+        ("V/*", 5),
+        ("epoch=1", 5),
+        ("T/*", 5),
+        ("epoch=1", 5),
+        ("loss/train", 7),
+        ("epoch=2", 7),
+        ("loss/val", 8),
+        ("V/*", 8),
+        ("epoch=2", 8),
+        ("L/*", 8),
+        ("epoch=2", 8),
+    ];
+    let want: Vec<(String, u64)> = want.iter().map(|&(t, s)| (t.into(), s)).collect();
+    assert_eq!(seen, want);
+    // The epoch column of metrics.csv agrees with the `epoch` rows.
+    for (_, epoch, tag, value) in &rows {
+        if tag == "epoch" {
+            assert_eq!(*value, *epoch as f64);
+        }
+    }
+    // 0 is refused before anything runs.
+    let (train, _) = blob_loaders(&data);
+    let e = Trainer::new(TrainerConfig {
+        log_every_n_steps: 0,
+        ..TrainerConfig::default()
+    })
+    .fit(&mut barlow(2), &train, None)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("log_every_n_steps") && e.contains("N ≥ 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_validation_loss_is_the_mean_over_samples() {
+    // 33 samples in batches of 32: Barlow Twins' loss on the batch of one is D = 8 exactly.
+    let val = Loader::new(Arc::new(Blobs::new(33, 2)), views(), 32)
+        .unwrap()
+        .seed(42);
+    let mut est = barlow(1);
+    let mut loss = |limit| {
+        nidl::train::trainer::validation_loss(&mut est, &val, 0, limit)
+            .unwrap()
+            .unwrap()
+    };
+    let (first, all) = (loss(Some(1)), loss(None));
+    assert_ne!(first, 8.0);
+    // Weighted by batch size, as Lightning: (32·L₁ + 1·8) / 33, not (L₁ + 8) / 2.
+    let weighted = (32.0 * first + 8.0) / 33.0;
+    assert!(
+        (all - weighted).abs() <= 1e-12 * weighted,
+        "{all} vs {weighted}"
+    );
 }
 
 #[test]

@@ -47,8 +47,10 @@ pub enum Command {
     /// views and probes the encoder (logreg: a logistic regression on the digits, logged as
     /// LogisticRegression/...; knn: 5-NN classification, KNeighborsClassifier/...) after every
     /// --probe-every epochs (0: never). Logs go to <log-dir>/version_<N>/ (TensorBoard events,
-    /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint). The validation
-    /// loss uses the first --limit-val-batches batches of the test set's views (0: none).
+    /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint): loss/train
+    /// every --log-every-n-steps steps, then after each epoch the validation loss (the mean
+    /// over the test set's views, or its first --limit-val-batches batches; 0: none) and the
+    /// probes' metrics at the epoch's last step, as Lightning logs them.
     SimclrMnist(TrainArgs<MnistArgs, SimClrArgs>),
     /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
     ///

@@ -143,6 +143,9 @@ pub struct RunArgs {
     /// At most N validation batches per epoch; 0: no validation
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub limit_val_batches: Option<usize>,
+    /// Log loss/train every N-th step (1: every step)
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub log_every_n_steps: Option<usize>,
     /// Runs go to DIR/version_<N>/
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
@@ -190,6 +193,9 @@ impl PresetOptions for RunArgs {
         if let Some(n) = self.limit_val_batches {
             o.push(("run.limit_val_batches".into(), int("limit-val-batches", n)?));
         }
+        if let Some(n) = self.log_every_n_steps {
+            o.push(("run.log_every_n_steps".into(), int("log-every-n-steps", n)?));
+        }
         if let Some(d) = &self.log_dir {
             o.push(("run.log_dir".into(), path("log-dir", d)?));
         }
@@ -224,6 +230,7 @@ impl PresetOptions for RunArgs {
             ("seed", run.seed.to_string()),
             ("limit_train_batches", limit(run.limit_train)),
             ("limit_val_batches", limit(run.limit_val)),
+            ("log_every_n_steps", run.log_every_n_steps.to_string()),
             ("log_dir", log_dir.display().to_string()),
             ("device", run.device.to_string()),
         ]
@@ -261,9 +268,12 @@ pub struct ProbeArgs {
     /// Probes, comma-separated or repeated
     #[arg(long, value_name = "P", value_enum, value_delimiter = ',')]
     pub probe: Option<Vec<ProbeKind>>,
-    /// Probe after every N-th training epoch and the last; 0: never
+    /// Probe after every N-th training epoch; 0: never
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub probe_every: Option<usize>,
+    /// Also probe after the last training epoch
+    #[arg(long)]
+    pub probe_after_last_epoch: bool,
     /// Probe after every N-th validation epoch; 0: never
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub probe_every_val: Option<usize>,
@@ -291,6 +301,9 @@ impl PresetOptions for ProbeArgs {
         }
         if let Some(n) = self.probe_every {
             o.push(("probing.every".into(), int("probe-every", n)?));
+        }
+        if self.probe_after_last_epoch {
+            o.push(set("probing.after_last_epoch", true));
         }
         if let Some(n) = self.probe_every_val {
             o.push(("probing.every_val".into(), int("probe-every-val", n)?));

@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub limit_train: Option<usize>,
     /// `--limit-val-batches`.
     pub limit_val: Option<usize>,
+    /// `--log-every-n-steps`.
+    pub log_every_n_steps: usize,
     /// `--device`: where the model trains.
     pub device: Device,
     /// `--log-dir`.
@@ -168,6 +170,7 @@ impl RunOptions {
             max_epochs: self.epochs,
             limit_train_batches: self.limit_train,
             limit_val_batches: self.limit_val,
+            log_every_n_steps: self.log_every_n_steps,
             seed: self.seed,
             checkpoint_dir: None,
             resume: self.resume.clone(),
@@ -229,6 +232,8 @@ pub struct ProbeOptions {
     pub test_limit: Option<usize>,
     /// `--probe-every`.
     pub every: usize,
+    /// `--probe-after-last-epoch`.
+    pub after_last_epoch: bool,
     /// `--probe-every-val`.
     pub every_val: usize,
     /// `--probe-on-train-start`.
@@ -238,15 +243,16 @@ pub struct ProbeOptions {
 impl ProbeOptions {
     /// Whether any probing is scheduled (`--probe-every 0` alone turns probing off).
     pub fn enabled(&self) -> bool {
-        self.every > 0 || self.every_val > 0 || self.on_train_start
+        self.every > 0 || self.after_last_epoch || self.every_val > 0 || self.on_train_start
     }
 
-    /// `callback` on the schedule of `--probe-every`, `--probe-every-val` and
-    /// `--probe-on-train-start`.
+    /// `callback` on the schedule of `--probe-every`, `--probe-after-last-epoch`,
+    /// `--probe-every-val` and `--probe-on-train-start`.
     pub fn scheduled<Q: ProbeTask + 'static>(&self, callback: Probing<Q>) -> Box<dyn Callback> {
         Box::new(
             callback
                 .every_n_train_epochs(self.every)
+                .after_last_epoch(self.after_last_epoch)
                 .every_n_val_epochs(self.every_val)
                 .on_train_start(self.on_train_start),
         )

@@ -41,6 +41,9 @@ pub const METRICS_CSV: &str = "metrics.csv";
 pub const HPARAMS_YAML: &str = "hparams.yaml";
 /// File name of the metrics plot inside a version directory.
 pub const METRICS_PNG: &str = "metrics.png";
+/// The tag of the epoch (0-based) that the trainer logs after each group of scalars, as
+/// Lightning does; not drawn in `metrics.png`.
+pub const EPOCH_TAG: &str = "epoch";
 
 /// `<log_dir>/version_<N>/` with N the next free integer (as Lightning: scan existing
 /// `version_*` dirs, max+1, 0 if none); created race-safely (create_dir, retry on AlreadyExists).
@@ -164,9 +167,9 @@ impl RunLogger {
         &self.scalars
     }
 
-    /// Flushes, then writes `metrics.png`: every probe metric against step, one panel per tag
-    /// prefix (e.g. `LogisticRegression`, `task0`, `task1`; `loss/*` tags in their own `loss`
-    /// panel), a legend naming each metric, axes with tick labels. Atomic write.
+    /// Flushes, then writes `metrics.png`: every metric but [`EPOCH_TAG`] against step, one
+    /// panel per tag prefix (e.g. `LogisticRegression`, `task0`, `task1`; `loss/*` tags in their
+    /// own `loss` panel), a legend naming each metric, axes with tick labels. Atomic write.
     pub fn finish(mut self) -> Result<PathBuf> {
         self.flush()?;
         let path = self.dir.join(METRICS_PNG);

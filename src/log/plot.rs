@@ -3,7 +3,7 @@
 //! Tags are grouped into panels by their prefix (the text before the first `/`: e.g.
 //! `LogisticRegression`, `task0`, `task1`, `loss`); each panel has a title, a framed plot area
 //! with a grid, tick labels on both axes, axis labels and a legend naming each metric (the text
-//! after the prefix). The `loss` panel comes last. Panels are laid out [`MAX_COLUMNS`] to a row,
+//! after the prefix). The `loss` panel comes last; the `epoch` tag is not drawn. Panels are laid out [`MAX_COLUMNS`] to a row,
 //! each [`PANEL_WIDTH`] × [`PANEL_HEIGHT`] pixels (see [`figure_size`]).
 //!
 //! Text uses a built-in 5×7 bitmap font; the PNG is 8-bit RGB, one IDAT chunk compressed with
@@ -15,7 +15,7 @@ use std::path::Path;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 
-use super::Scalar;
+use super::{Scalar, EPOCH_TAG};
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 
@@ -75,10 +75,11 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-/// Groups `scalars` into panels by tag prefix, in first-logged order, with `loss` last.
+/// Groups `scalars` into panels by tag prefix, in first-logged order, with `loss` last; the
+/// [`EPOCH_TAG`] rows (a step counter, not a metric) are left out.
 pub fn panels(scalars: &[Scalar]) -> Vec<Panel> {
     let mut panels: Vec<Panel> = Vec::new();
-    for s in scalars {
+    for s in scalars.iter().filter(|s| s.tag != EPOCH_TAG) {
         let (prefix, label) = match s.tag.split_once('/') {
             Some((p, rest)) if !p.is_empty() && !rest.is_empty() => (p, rest),
             _ => (s.tag.as_str(), s.tag.as_str()),
@@ -662,7 +663,7 @@ mod tests {
     }
 
     #[test]
-    fn panels_group_by_prefix_loss_last() {
+    fn panels_group_by_prefix_loss_last_without_epoch() {
         let s = |tag: &str, step| Scalar {
             tag: tag.into(),
             value: 1.0,
@@ -674,8 +675,10 @@ mod tests {
             s("task0/R2", 1),
             s("task1/accuracy", 1),
             s("task0/PCC", 1),
+            s("epoch", 1),
             s("loss/val", 1),
             s("task0/R2", 2),
+            s("epoch", 2),
         ]);
         let titles: Vec<&str> = p.iter().map(|p| p.title.as_str()).collect();
         assert_eq!(titles, ["task0", "task1", "loss"]);

@@ -47,15 +47,15 @@ impl ClassificationReport {
         })
     }
 
-    /// `(name, value)` pairs in a fixed order, named as nidl logs them: `accuracy`,
-    /// `balanced_accuracy`, `precision_macro`, `recall_macro`, `f1_macro`, `f1_weighted`.
+    /// `(name, value)` pairs named and ordered as nidl 0.0.1 logs them: `accuracy`,
+    /// `balanced_accuracy`, `f1_macro`, `precision_macro`, `recall_macro`, `f1_weighted`.
     pub fn metrics(&self) -> [(&'static str, f64); 6] {
         [
             ("accuracy", self.accuracy),
             ("balanced_accuracy", self.balanced_accuracy),
+            ("f1_macro", self.f1_macro),
             ("precision_macro", self.precision_macro),
             ("recall_macro", self.recall_macro),
-            ("f1_macro", self.f1_macro),
             ("f1_weighted", self.f1_weighted),
         ]
     }

@@ -6,14 +6,15 @@
 //!
 //! | callback | tags |
 //! |---|---|
-//! | [`ClassificationProbing`] | `<Probe>/accuracy`, `/balanced_accuracy`, `/precision_macro`, `/recall_macro`, `/f1_macro`, `/f1_weighted` |
+//! | [`ClassificationProbing`] | `<Probe>/accuracy`, `/balanced_accuracy`, `/f1_macro`, `/precision_macro`, `/recall_macro`, `/f1_weighted` |
 //! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar` |
 //! | [`MultitaskProbing`] | `task{j}/<metric>` (or the given task names), one task per target column |
 //!
 //! `<Probe>` is the probe's type name (`LogisticRegression`, `KNeighborsClassifier`, ...) unless
 //! renamed, so several probes log side by side. When a callback probes is its
-//! [`ProbeSchedule`]: after every n-th training epoch, after every n-th validation epoch, and
-//! once before training (at the run's first global step).
+//! [`ProbeSchedule`]: after every n-th training epoch (nidl 0.0.1's default, every epoch), and
+//! as options after the last training epoch, after every n-th validation epoch, and once before
+//! training (at the run's first global step).
 //!
 //! Embedding is parallel over fixed-size batches (each batch's rows are written into its own
 //! chunk of one output buffer, so the result does not depend on the thread count), and the
@@ -191,14 +192,18 @@ fn short_type_name<P>() -> String {
     base.rsplit("::").next().unwrap_or(base).to_string()
 }
 
-/// When a probing callback probes: nidl's `ModelProbing` arguments (`None` there is 0 here) plus
-/// a probe before training starts.
+/// When a probing callback probes: nidl 0.0.1's `ModelProbing` arguments (`None` there is 0
+/// here) plus a probe after the last training epoch and one before training starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeSchedule {
-    /// After every n-th training epoch, and after the last one; 0: never (default 1).
+    /// After training epoch `e` (counted from 1) when `e % n == 0`, as nidl 0.0.1; 0: never
+    /// (default 1).
     pub every_n_train_epochs: usize,
+    /// Also after the last training epoch, whatever `every_n_train_epochs` (default off).
+    pub after_last_epoch: bool,
     /// After every n-th validation epoch (Lightning's count: validation runs after every
-    /// training epoch, so epochs `n−1, 2n−1, ...`, 0-based); 0: never (default).
+    /// training epoch, so epochs `n−1, 2n−1, ...`, 0-based); 0: never (default). nidl 0.0.1's
+    /// counter never advances (it probes after every validation); this one counts.
     pub every_n_val_epochs: usize,
     /// Once before the first training step (logged at the starting global step, 0 for a fresh
     /// run); default off.
@@ -209,6 +214,7 @@ impl Default for ProbeSchedule {
     fn default() -> Self {
         ProbeSchedule {
             every_n_train_epochs: 1,
+            after_last_epoch: false,
             every_n_val_epochs: 0,
             on_train_start: false,
         }
@@ -219,7 +225,8 @@ impl ProbeSchedule {
     /// Whether to probe after training epoch `epoch` (0-based) of `max_epochs`.
     pub fn after_train_epoch(&self, epoch: usize, max_epochs: usize) -> bool {
         let every = self.every_n_train_epochs;
-        every > 0 && ((epoch + 1).is_multiple_of(every) || epoch + 1 == max_epochs)
+        (every > 0 && (epoch + 1).is_multiple_of(every))
+            || (self.after_last_epoch && epoch + 1 == max_epochs)
     }
 
     /// Whether to probe after the validation of epoch `epoch` (0-based).
@@ -344,9 +351,15 @@ impl<Q: ProbeTask> Probing<Q> {
         }
     }
 
-    /// Probe after every `n`-th training epoch (and the last); 0 never.
+    /// Probe after every `n`-th training epoch; 0 never.
     pub fn every_n_train_epochs(mut self, n: usize) -> Self {
         self.schedule.every_n_train_epochs = n;
+        self
+    }
+
+    /// Also probe after the last training epoch.
+    pub fn after_last_epoch(mut self, on: bool) -> Self {
+        self.schedule.after_last_epoch = on;
         self
     }
 

@@ -6,9 +6,11 @@
 //!   callbacks.on_train_start (optional probing at the starting step)
 //!   per epoch: estimator.on_epoch_start (per-epoch LR schedule)
 //!              per batch: estimator.loss → backward → estimator.apply_gradients (optimizer step,
-//!                         per-step LR schedule); log loss/train
-//!              validation loss (inference graph); log loss/val; callbacks.on_validation_epoch_end
+//!                         per-step LR schedule); loss/train every log_every_n_steps steps
+//!              validation loss (inference graph, mean over samples);
+//!              callbacks.on_validation_epoch_end; log loss/val and their metrics
 //!              callbacks.on_train_epoch_end (probing: embed → probe.fit → metrics); log them
+//!              (epoch-end scalars at the epoch's last step, each group followed by `epoch`)
 //!              checkpoint (safetensors, atomic)
 //! ```
 //!

@@ -15,7 +15,7 @@ use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::{seeded_or, BatchSource};
 use crate::error::{Error, Result};
-use crate::log::RunLogger;
+use crate::log::{RunLogger, EPOCH_TAG};
 use crate::tensor::Device;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,10 @@ pub struct TrainerConfig {
     pub limit_train_batches: Option<usize>,
     /// At most this many validation batches per epoch (`None`: all; `Some(0)`: no validation).
     pub limit_val_batches: Option<usize>,
+    /// Log `loss/train` at every N-th step (Lightning's `log_every_n_steps`, default 50; 1:
+    /// every step; 0 is refused): at global step `s` (0-based) when `(s + 1) % N == 0`, counted
+    /// over the whole run. Not a trajectory hyper-parameter: a resume may change it.
+    pub log_every_n_steps: usize,
     /// The run's seed (`random_state`): the caller seeds model init with it, the trainer gives
     /// it to the training and validation loaders that have no seed of their own
     /// ([`BatchSource::seed`]); it is stored in checkpoints and checked on resume.
@@ -61,6 +65,7 @@ impl Default for TrainerConfig {
             max_epochs: 10,
             limit_train_batches: None,
             limit_val_batches: None,
+            log_every_n_steps: 50,
             seed: 42,
             checkpoint_dir: None,
             resume: None,
@@ -236,6 +241,25 @@ impl Trainer {
         }
     }
 
+    /// Logs `rows` at `step`, then the `epoch` scalar ([`EPOCH_TAG`]) when there were any, as
+    /// Lightning's `log_metrics` adds `epoch` to every batch of metrics it writes.
+    fn log_rows<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = (&'a str, f64)>,
+        step: u64,
+        epoch: usize,
+    ) -> Result<()> {
+        let mut any = false;
+        for (tag, v) in rows {
+            self.log(tag, v, step, epoch)?;
+            any = true;
+        }
+        if any {
+            self.log(EPOCH_TAG, epoch as f64, step, epoch)?;
+        }
+        Ok(())
+    }
+
     /// Trains `est` on `train` for the configured epochs, with the validation loss on `val` after
     /// each epoch. First it tells `est` the run's length
     /// ([`Estimator::set_run_length`]: `max_epochs` and the training batches per epoch after
@@ -244,9 +268,19 @@ impl Trainer {
     /// (`on_validation_epoch_end`, only when validation batches were used) and after each epoch
     /// (`on_train_epoch_end`); a checkpoint is written after them.
     ///
-    /// Scalars: `loss/train` at every step (at the step's index, 0-based), the train-start
-    /// metrics at the starting step, `loss/val` and the epoch-end metrics at the number of steps
-    /// done when the epoch ends.
+    /// Scalars, at Lightning's steps (global steps, 0-based, counted over the whole run, also
+    /// across a resume), each group followed by an `epoch` row (the epoch, 0-based) as Lightning
+    /// writes it:
+    /// - `loss/train` at step `s` when `(s + 1) % log_every_n_steps == 0`
+    ///   ([`TrainerConfig::log_every_n_steps`]);
+    /// - after the validation: `loss/val` (the mean over the validation samples,
+    ///   [`validation_loss`]) then the metrics of `on_validation_epoch_end`, at the epoch's last
+    ///   step (steps done − 1);
+    /// - after the epoch: the metrics of `on_train_epoch_end`, at the same step, when there are
+    ///   some;
+    /// - the train-start metrics at the starting step (steps done before the run).
+    ///
+    /// Errors: [`Error::InvalidArgument`] for `log_every_n_steps` 0.
     ///
     /// Before anything is written, the inputs are checked ([`preflight`](super::preflight):
     /// empty sets, a batch larger than the training set, samples the encoder does not take, a
@@ -271,6 +305,12 @@ impl Trainer {
         val: Option<&dyn BatchSource>,
     ) -> Result<FitReport> {
         self.non_finite.clear();
+        if self.config.log_every_n_steps == 0 {
+            return Err(Error::invalid(
+                "TrainerConfig::log_every_n_steps",
+                "0: scalars are logged every N steps, N ≥ 1 (1: every step)",
+            ));
+        }
         let result = self.fit_inner(est, train, val);
         // Keep what was logged, even when the run failed.
         if let Some(l) = &mut self.logger {
@@ -341,6 +381,10 @@ impl Trainer {
                 cfg.limit_val_batches
                     .map_or("null".into(), |v| v.to_string()),
             ));
+            hp.push((
+                "log_every_n_steps".into(),
+                cfg.log_every_n_steps.to_string(),
+            ));
             hp.push(("random_state".into(), cfg.seed.to_string()));
             if let Some(r) = &cfg.resume {
                 hp.push(("resumed_from".into(), r.display().to_string()));
@@ -364,9 +408,7 @@ impl Trainer {
         for cb in &mut self.callbacks {
             start_metrics.extend(cb.on_train_start(&ctx0, est)?);
         }
-        for (tag, v) in &start_metrics {
-            self.log(tag, *v, global_step, start_epoch)?;
-        }
+        self.log_rows(as_rows(&start_metrics), global_step, start_epoch)?;
         if !start_metrics.is_empty() {
             self.reporter.train_start(global_step, &start_metrics);
         }
@@ -403,7 +445,9 @@ impl Trainer {
                 if let Some(what) = non_finite_on_host(est, &grads, false) {
                     return Err(stop(what));
                 }
-                self.log("loss/train", value, global_step, epoch)?;
+                if (global_step + 1).is_multiple_of(cfg.log_every_n_steps as u64) {
+                    self.log_rows([("loss/train", value)], global_step, epoch)?;
+                }
                 global_step += 1;
                 loss_sum += value;
                 self.reporter.batch_end(epoch, i, value, batch.len());
@@ -425,9 +469,6 @@ impl Trainer {
                 Some(v) => validation_loss(est, v, epoch, cfg.limit_val_batches)?,
                 None => None,
             };
-            if let Some(v) = val_loss {
-                self.log("loss/val", v, global_step, epoch)?;
-            }
             let val_seconds = t0.elapsed().as_secs_f64() - train_seconds;
             let ctx = CallbackContext {
                 epoch,
@@ -435,19 +476,26 @@ impl Trainer {
                 max_epochs: cfg.max_epochs,
                 fit_id,
             };
+            // Lightning logs epoch-end scalars at the epoch's last step.
+            let last_step = global_step.saturating_sub(1);
             let mut metrics = Vec::new();
             if val_loss.is_some() {
                 for cb in &mut self.callbacks {
                     metrics.extend(cb.on_validation_epoch_end(&ctx, est)?);
                 }
             }
+            let val_rows = val_loss.map(|v| ("loss/val", v));
+            self.log_rows(
+                val_rows.into_iter().chain(as_rows(&metrics)),
+                last_step,
+                epoch,
+            )?;
+            let after_val = metrics.len();
             for cb in &mut self.callbacks {
                 metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
             }
             let callback_seconds = t0.elapsed().as_secs_f64() - train_seconds - val_seconds;
-            for (tag, v) in &metrics {
-                self.log(tag, *v, global_step, epoch)?;
-            }
+            self.log_rows(as_rows(&metrics[after_val..]), last_step, epoch)?;
             if let Some(l) = &mut self.logger {
                 l.flush()?;
             }
@@ -481,6 +529,11 @@ impl Trainer {
         }
         Ok((summaries, global_step))
     }
+}
+
+/// `(tag, value)` metrics as the rows [`Trainer::log_rows`] takes.
+fn as_rows(metrics: &[(String, f64)]) -> impl Iterator<Item = (&str, f64)> {
+    metrics.iter().map(|(tag, v)| (tag.as_str(), *v))
 }
 
 /// How a run stopped by a non-finite value ends its error message.
@@ -521,8 +574,9 @@ fn non_finite_state(est: &dyn Estimator) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The mean loss over the first `limit` batches of `val` (epoch `epoch`'s views), on inference
-/// graphs; `None` when no batch is used.
+/// The mean loss over the samples of the first `limit` batches of `val` (epoch `epoch`'s
+/// views), on inference graphs: each batch's loss weighted by its number of samples, as
+/// Lightning averages a logged epoch value; `None` when no batch is used.
 pub fn validation_loss(
     est: &mut dyn Estimator,
     val: &dyn BatchSource,
@@ -534,14 +588,15 @@ pub fn validation_loss(
         return Ok(None);
     }
     let mut g = Graph::inference();
-    let mut sum = 0.0;
+    let (mut sum, mut samples) = (0.0, 0usize);
     for batch in val.epoch_batches(epoch).take(n) {
         let batch = batch?;
         g.clear();
         let loss = est.loss(&mut g, &batch)?;
-        sum += g.value(loss).item()? as f64;
+        sum += g.value(loss).item()? as f64 * batch.len() as f64;
+        samples += batch.len();
     }
-    Ok(Some(sum / n as f64))
+    Ok(Some(sum / samples as f64))
 }
 
 /// The hyper-parameters that shape a run's trajectory, as `hparams.yaml` writes them: the

@@ -58,11 +58,13 @@ pub fn assert_usage_error(out: &Output, parts: &[&str]) {
     }
 }
 
-/// A tiny MNIST training run: 3 training batches of 32 per epoch, 2 validation batches, probes on
-/// the first 500 / 200 images.
+/// A tiny MNIST training run: 3 training batches of 32 per epoch, `loss/train` at every step,
+/// 2 validation batches, probes on the first 500 / 200 images.
 pub const MNIST_TINY: &[&str] = &[
     "--limit-train-batches",
     "3",
+    "--log-every-n-steps",
+    "1",
     "--batch-size",
     "32",
     "--limit-val-batches",

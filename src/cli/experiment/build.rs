@@ -98,6 +98,7 @@ pub fn run_options(exp: &Experiment, source: OptionSource) -> Result<RunOptions,
         seed: r.seed,
         limit_train: r.limit_train_batches,
         limit_val: r.limit_val_batches,
+        log_every_n_steps: r.log_every_n_steps,
         device: r
             .device
             .parse()
@@ -118,6 +119,7 @@ fn probe_options(exp: &Experiment) -> ProbeOptions {
         train_limit: p.train_limit,
         test_limit: p.test_limit,
         every: p.every,
+        after_last_epoch: p.after_last_epoch,
         every_val: p.every_val,
         on_train_start: p.on_train_start,
     }

@@ -292,6 +292,7 @@ impl Experiment {
         if let Some(n) = r.limit_train_batches {
             at_least("run.limit_train_batches", n, 1)?;
         }
+        at_least("run.log_every_n_steps", r.log_every_n_steps, 1)?;
         if r.resume_despite_changes && r.resume.is_none() {
             return Err("run.resume_despite_changes: only with run.resume".into());
         }

@@ -70,6 +70,9 @@ pub struct Run {
     pub limit_train_batches: Option<usize>,
     /// At most this many validation batches per epoch; 0: no validation (all).
     pub limit_val_batches: Option<usize>,
+    /// Log `loss/train` every N-th step, as Lightning's `log_every_n_steps`; 1: every step (50).
+    #[serde(default = "default_log_every_n_steps")]
+    pub log_every_n_steps: usize,
     /// Write a checkpoint after every epoch (false).
     #[serde(default)]
     pub checkpoint: bool,
@@ -328,10 +331,14 @@ pub struct ViewsSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbingSpec {
-    /// Probe after every N-th training epoch and the last; 0: never (1).
+    /// Probe after every N-th training epoch, as nidl 0.0.1; 0: never (1).
     #[serde(default = "default_every")]
     pub every: usize,
-    /// Probe after every N-th validation epoch; 0: never (0).
+    /// Also probe after the last training epoch (false).
+    #[serde(default)]
+    pub after_last_epoch: bool,
+    /// Probe after every N-th validation epoch (counted; nidl 0.0.1's counter does not
+    /// advance); 0: never (0).
     #[serde(default)]
     pub every_val: usize,
     /// Also probe once before training (false).
@@ -347,6 +354,7 @@ impl Default for ProbingSpec {
     fn default() -> Self {
         ProbingSpec {
             every: default_every(),
+            after_last_epoch: false,
             every_val: 0,
             on_train_start: false,
             train_limit: None,
@@ -410,6 +418,9 @@ fn default_true() -> bool {
 }
 fn default_every() -> usize {
     1
+}
+fn default_log_every_n_steps() -> usize {
+    50
 }
 
 impl Method {
