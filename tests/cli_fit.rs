@@ -619,3 +619,78 @@ fn errors_name_the_key_the_file_and_the_line() {
         &["method.lambda", "does not apply to run.method = \"yaware\""],
     );
 }
+
+#[test]
+fn a_regression_probe_on_several_tasks_scores_each_column_and_their_average() {
+    let s = Scratch::new("tasks");
+    write_npy_data(s.path());
+    let probes = r#"[[probe]]                  # probes in order: task0, task1, … as nidl's multitask probing logs them
+kind = "ridge"
+task = "age"
+
+[[probe]]
+kind = "logreg"
+task = "sex"
+"#;
+    assert!(ISSUE_TOML.ends_with(probes));
+    let base = ISSUE_TOML
+        .replace(probes, "")
+        .replace("epochs = 3", "epochs = 1");
+    let two = format!("{base}[[probe]]\nkind = \"ridge\"\ntasks = [\"age\", \"sex\"]\n");
+    ok(&fit_text(&s, &two, &[]));
+    let tags = tags(&s.join("logs/version_0"));
+    let probe_tags: Vec<&str> = tags
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.starts_with("Ridge/"))
+        .collect();
+    let want: Vec<String> = ["regressor 0", "regressor 1", "average"]
+        .iter()
+        .flat_map(|r| {
+            ["MAE", "MedAE", "RMSE", "MSE", "R2", "PCC", "EVar"].map(|m| format!("Ridge/{r}/{m}"))
+        })
+        .collect();
+    assert_eq!(probe_tags, want);
+    // --print-config keeps `tasks` (and sets no `task`).
+    let file = s.join("bad.toml");
+    let printed = print_config(s.path(), &file, &[]);
+    assert!(printed.contains("tasks = [\"age\", \"sex\"]"), "{printed}");
+    assert!(!printed.contains("task = "), "{printed}");
+    // Refused, naming the key: both keys, tasks on a classifier, an unknown or repeated
+    // column, no column, and a probe on several columns in a group with others.
+    let f = file.to_str().unwrap();
+    let both = two.replace("tasks =", "task = \"age\"\ntasks =");
+    assert_fails(
+        &fit_text(&s, &both, &[]),
+        &[f, "probe[0]: set task", "not both"],
+    );
+    let logreg = two.replace("kind = \"ridge\"", "kind = \"logreg\"");
+    assert_fails(
+        &fit_text(&s, &logreg, &[]),
+        &[
+            "probe[0].tasks",
+            "kind = \"logreg\" predicts one label column",
+        ],
+    );
+    let tasks = "tasks = [\"age\", \"sex\"]";
+    let unknown = two.replace(tasks, "tasks = [\"age\", \"gender\"]");
+    assert_fails(
+        &fit_text(&s, &unknown, &[]),
+        &["probe[0].tasks", "'gender'", "data.label_names (age, sex)"],
+    );
+    let twice = two.replace(tasks, "tasks = [\"age\", \"age\"]");
+    assert_fails(
+        &fit_text(&s, &twice, &[]),
+        &["probe[0].tasks", "'age' given twice"],
+    );
+    let empty = two.replace(tasks, "tasks = []");
+    assert_fails(
+        &fit_text(&s, &empty, &[]),
+        &["probe[0].tasks", "at least one"],
+    );
+    let grouped = format!("{two}[[probe]]\nkind = \"logreg\"\ntask = \"sex\"\n");
+    assert_fails(
+        &fit_text(&s, &grouped, &[]),
+        &["probe[0].tasks", "alone in its group", "probe[1]"],
+    );
+}

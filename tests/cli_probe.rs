@@ -383,3 +383,46 @@ fn json_and_table_into_a_closed_pipe_end_quietly() {
         assert_quiet_into_a_closed_pipe(probe_command(&f, extra), &format!("{extra:?}"));
     }
 }
+
+#[test]
+fn ridge_on_two_target_columns_reports_each_and_their_average_as_nidl() {
+    let dir = Scratch::new("ridge-two");
+    // Column 0 = 2·x0 − x1 + 1 (linear: R2 ≈ 1), column 1 = x2² (not linear).
+    let targets = |x: &[f32]| -> Vec<f64> {
+        x.chunks(3)
+            .flat_map(|r| {
+                let (a, b, c) = (f64::from(r[0]), f64::from(r[1]), f64::from(r[2]));
+                [2.0 * a - b + 1.0, c * c]
+            })
+            .collect()
+    };
+    let (x, _) = clusters(50, 0.0);
+    let (xt, _) = clusters(10, 0.1);
+    let (y, yt) = (targets(&x), targets(&xt));
+    let f = Files {
+        train_x: npy(&dir, "x", &[50, 3], NpyData::F32(x)),
+        train_y: npy(&dir, "y", &[50, 2], NpyData::F64(y)),
+        test_x: npy(&dir, "xt", &[10, 3], NpyData::F32(xt)),
+        test_y: npy(&dir, "yt", &[10, 2], NpyData::F64(yt)),
+    };
+    let out = run_probe(&f, &["--probe", "ridge", "--alpha", "1e-9", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("formerly 'task<j>/<metric>'"),
+        "the renamed keys are said"
+    );
+    let m = json_of(&out);
+    for r in ["regressor 0", "regressor 1", "average"] {
+        for key in ["MAE", "MedAE", "RMSE", "MSE", "R2", "PCC", "EVar"] {
+            assert!(m.contains_key(&format!("{r}/{key}")), "{r}/{key}: {m:?}");
+        }
+    }
+    assert!(
+        !m.contains_key("R2") && !m.contains_key("task0/R2"),
+        "{m:?}"
+    );
+    let r2 = |r: &str| m[&format!("{r}/R2")].unwrap();
+    assert!(r2("regressor 0") > 0.999_999, "{m:?}");
+    assert!(r2("regressor 1") < 0.99, "{m:?}");
+    let mean = (r2("regressor 0") + r2("regressor 1")) / 2.0;
+    assert!((r2("average") - mean).abs() <= 1e-12 * mean.abs(), "{m:?}");
+}

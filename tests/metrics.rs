@@ -4,7 +4,7 @@ mod common;
 
 use common::{golden, golden_path};
 use nidl::datasets::npy::read_npy;
-use nidl::metrics::{ClassificationReport, RegressionReport};
+use nidl::metrics::{ClassificationReport, MultiOutputReport, RegressionReport};
 use nidl::Error;
 
 fn worst_rel(ours: &[f64], want: &[f64]) -> f64 {
@@ -69,6 +69,60 @@ fn regression_metrics_match_sklearn() {
     let err = worst_rel(&ours, want.data().unwrap());
     println!("regression metrics: worst relative error {err:e}");
     assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data().unwrap());
+}
+
+/// nidl 0.0.1's `regression_report(..., output_dict=True)` flattened as its probing callback
+/// tags it (`tests/data/regression_report_multi/tags<k>.txt`, one per line).
+fn nidl_tags(k: usize) -> Vec<String> {
+    let path = golden_path("regression_report_multi", &format!("tags{k}")).with_extension("txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn multi_output_report_matches_nidl_regression_report() {
+    for k in [2, 3] {
+        let y_true = golden("regression_report_multi", &format!("y_true{k}"));
+        let y_pred = golden("regression_report_multi", &format!("y_pred{k}"));
+        assert_eq!(y_true.shape()[1], k);
+        let r = MultiOutputReport::new(y_true.data().unwrap(), y_pred.data().unwrap(), k).unwrap();
+        let (names, ours): (Vec<String>, Vec<f64>) = r.metrics().into_iter().unzip();
+        assert_eq!(names, nidl_tags(k), "{k} columns: names and order");
+        // report<k>: rows regressor 0..k-1 then average, the metrics in the same order.
+        let want = golden("regression_report_multi", &format!("report{k}"));
+        assert_eq!(want.shape(), [k + 1, 7]);
+        let err = worst_rel(&ours, want.data().unwrap());
+        println!("{k}-column regression report: worst relative error {err:e}");
+        assert!(err <= 1e-12, "{ours:?} vs {:?}", want.data().unwrap());
+    }
+}
+
+#[test]
+fn multi_output_report_of_one_column_is_the_plain_report() {
+    let y_true = golden("regression_metrics", "y_true");
+    let y_pred = golden("regression_metrics", "y_pred");
+    let (t, p) = (y_true.data().unwrap(), y_pred.data().unwrap());
+    let one = MultiOutputReport::new(t, p, 1).unwrap().metrics();
+    let plain = RegressionReport::new(t, p).unwrap().metrics();
+    let plain: Vec<(String, f64)> = plain.iter().map(|(m, v)| (m.to_string(), *v)).collect();
+    assert_eq!(one, plain);
+}
+
+#[test]
+fn multi_output_report_refuses_bad_shapes_and_values() {
+    let e = MultiOutputReport::new(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 2).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let e = MultiOutputReport::new(&[1.0, 2.0], &[1.0, 2.0, 3.0, 4.0], 2).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    assert!(MultiOutputReport::new(&[], &[], 2).is_err());
+    assert!(MultiOutputReport::new(&[1.0], &[1.0], 0).is_err());
+    let e =
+        MultiOutputReport::new(&[1.0, 2.0, 3.0, 4.0], &[1.0, 2.0, 3.0, f64::NAN], 2).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+    assert!(e.to_string().contains("y_pred[1, 1]"), "{e}");
 }
 
 #[test]

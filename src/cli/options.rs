@@ -373,6 +373,7 @@ fn probes(
         ProbeSpec {
             kind,
             task: p.task.clone(),
+            tasks: None,
             group,
             name: multitask.then(|| name.to_string()),
             c: None,

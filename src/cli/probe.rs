@@ -7,7 +7,7 @@ use super::stdout::outln;
 use super::values::{self, non_negative, positive, whole};
 use nidl::datasets::npy::{read_npy, NpyArray, NpyData};
 use nidl::linalg::Termination;
-use nidl::metrics::{ClassificationReport, RegressionReport};
+use nidl::metrics::{ClassificationReport, MultiOutputReport};
 use nidl::probe::{
     labels_from_f64, KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, Probe, Ridge,
 };
@@ -22,7 +22,9 @@ pub struct Args {
     #[arg(long, value_name = "X.npy")]
     train_x: PathBuf,
     /// Training targets: integer labels (logreg; knn classifies when y has an integer dtype) or
-    /// float targets (ridge, shape (n,) or (n, t); knn regresses when y is float)
+    /// float targets (ridge, shape (n,) or (n, t); knn regresses when y is float); t > 1 columns
+    /// are fitted together and reported per column and averaged, as nidl's regression_report
+    /// (regressor <j>/<metric>, average/<metric>)
     #[arg(long, value_name = "Y.npy")]
     train_y: PathBuf,
     /// Test embeddings, as --train-x
@@ -454,28 +456,22 @@ fn evaluate<T: Element>(
     }
 }
 
-/// Regression metrics; with several target columns each is reported as `task{j}/{metric}`.
+/// Regression metrics named as nidl 0.0.1's `regression_report` (and the regression probing
+/// callback): `MAE` … for one target column; `regressor <j>/<metric>` for each of several, then
+/// `average/<metric>` (the mean over the columns). Before nidl-rs followed nidl there, several
+/// columns were named `task<j>/<metric>` without an average: a note on stderr says so.
 fn regression_metrics(
     truth: &Tensor<f64>,
     pred: &Tensor<f64>,
     cols: usize,
 ) -> nidl::Result<Vec<(String, f64)>> {
-    let column = |t: &Tensor<f64>, j: usize| -> nidl::Result<Vec<f64>> {
-        Ok(t.data()?.iter().skip(j).step_by(cols).copied().collect())
-    };
-    let mut out = Vec::new();
-    for j in 0..cols {
-        let r = RegressionReport::new(&column(truth, j)?, &column(pred, j)?)?;
-        for (k, v) in r.metrics() {
-            let key = if cols == 1 {
-                k.to_string()
-            } else {
-                format!("task{j}/{k}")
-            };
-            out.push((key, v));
-        }
+    if cols > 1 {
+        eprintln!(
+            "note: {cols} target columns are reported as nidl's regression_report names them, \
+             'regressor <j>/<metric>' then 'average/<metric>' (formerly 'task<j>/<metric>')"
+        );
     }
-    Ok(out)
+    Ok(MultiOutputReport::new(truth.data()?, pred.data()?, cols)?.metrics())
 }
 
 /// A JSON number, or `null` for NaN and infinities.

@@ -3,7 +3,8 @@
 //! - [`classification`]: accuracy, balanced accuracy, precision / recall / F1 (macro) and F1
 //!   (weighted), with `zero_division = 0` — [`ClassificationReport`].
 //! - [`regression`]: MAE, MedAE, RMSE, MSE, R2, PCC (Pearson r) and EVar (explained variance) —
-//!   [`RegressionReport`].
+//!   [`RegressionReport`], and nidl's multi-output report over several target columns
+//!   ([`MultiOutputReport`]).
 //!
 //! Every function takes `(y_true, y_pred)` in that order, as scikit-learn does, and returns an
 //! [`Error`] for empty or mismatched inputs (and non-finite regression values)
@@ -13,7 +14,7 @@ pub mod classification;
 pub mod regression;
 
 pub use classification::ClassificationReport;
-pub use regression::RegressionReport;
+pub use regression::{MultiOutputReport, RegressionReport};
 
 use crate::error::{Error, Result};
 

@@ -68,6 +68,82 @@ impl RegressionReport {
     }
 }
 
+/// nidl's `regression_report(y_true, y_pred, output_dict=True)` for targets of `k` columns: the
+/// [`RegressionReport`] of every column and their `average` (the arithmetic mean of each metric
+/// over the columns, as nidl's `np.mean(metric, axis=0)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MultiOutputReport {
+    /// One report per target column, in column order.
+    pub columns: Vec<RegressionReport>,
+}
+
+impl MultiOutputReport {
+    /// The reports of `y_pred` against `y_true`, both `n × k` row-major (`k = 1`: one column).
+    ///
+    /// Errors: [`Error::Shape`] unless both hold `n·k` values with `n ≥ 1`, `k ≥ 1` (their
+    /// lengths named); [`Error::NonFinite`] for a NaN or infinite value (its row and column
+    /// named).
+    pub fn new(y_true: &[f64], y_pred: &[f64], k: usize) -> Result<Self> {
+        const OP: &str = "MultiOutputReport";
+        let n = y_true.len() / k.max(1);
+        if k == 0 || n == 0 || y_true.len() != n * k || y_pred.len() != n * k {
+            return Err(Error::shape(
+                OP,
+                format!("y_true and y_pred of n × {k} values each, n ≥ 1"),
+                &[&[y_true.len()], &[y_pred.len()]],
+            ));
+        }
+        for (name, y) in [("y_true", y_true), ("y_pred", y_pred)] {
+            if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: format!("{OP}: {name}[{}, {}] = {}", i / k, i % k, y[i]),
+                });
+            }
+        }
+        let column = |y: &[f64], j: usize| y.iter().skip(j).step_by(k).copied().collect::<Vec<_>>();
+        let columns = (0..k)
+            .map(|j| RegressionReport::new(&column(y_true, j), &column(y_pred, j)))
+            .collect::<Result<_>>()?;
+        Ok(MultiOutputReport { columns })
+    }
+
+    /// The arithmetic mean of each metric over the columns (nidl's `average` entry).
+    pub fn average(&self) -> RegressionReport {
+        let k = self.columns.len() as f64;
+        let mean = |f: fn(&RegressionReport) -> f64| self.columns.iter().map(f).sum::<f64>() / k;
+        RegressionReport {
+            mae: mean(|r| r.mae),
+            medae: mean(|r| r.medae),
+            rmse: mean(|r| r.rmse),
+            mse: mean(|r| r.mse),
+            r2: mean(|r| r.r2),
+            pcc: mean(|r| r.pcc),
+            evar: mean(|r| r.evar),
+        }
+    }
+
+    /// `(name, value)` pairs named as nidl's dict flattened by its probing callback: one column
+    /// gives [`RegressionReport::metrics`] (`MAE`, …); `k > 1` columns give `regressor <i>/MAE`
+    /// … `regressor <i>/EVar` for `i` in `0..k`, then `average/MAE` … `average/EVar`.
+    pub fn metrics(&self) -> Vec<(String, f64)> {
+        let named = |prefix: &str, r: &RegressionReport| {
+            r.metrics()
+                .into_iter()
+                .map(|(m, v)| (format!("{prefix}{m}"), v))
+                .collect::<Vec<_>>()
+        };
+        match &self.columns[..] {
+            [one] => named("", one),
+            many => many
+                .iter()
+                .enumerate()
+                .flat_map(|(i, r)| named(&format!("regressor {i}/"), r))
+                .chain(named("average/", &self.average()))
+                .collect(),
+        }
+    }
+}
+
 /// Mean absolute error `Σ|y − ŷ| / n`.
 pub fn mean_absolute_error(y_true: &[f64], y_pred: &[f64]) -> Result<f64> {
     check("mean_absolute_error", y_true, y_pred)?;

@@ -7,7 +7,7 @@
 //! | callback | tags |
 //! |---|---|
 //! | [`ClassificationProbing`] | `<Probe>/accuracy`, `/balanced_accuracy`, `/f1_macro`, `/precision_macro`, `/recall_macro`, `/f1_weighted` |
-//! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar` |
+//! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar`; with `k > 1` label columns `<Probe>/regressor <i>/<metric>` per column, then `<Probe>/average/<metric>` |
 //! | [`MultitaskProbing`] | `task{j}/<metric>` (or the given task names), one task per target column |
 //!
 //! `<Probe>` is the probe's type name (`LogisticRegression`, `KNeighborsClassifier`, ...) unless
@@ -26,7 +26,7 @@ use super::preflight;
 use crate::autograd::Graph;
 use crate::datasets::loader::{Batch, BatchSource};
 use crate::error::{Error, Result, RunInput};
-use crate::metrics::{ClassificationReport, RegressionReport};
+use crate::metrics::{ClassificationReport, MultiOutputReport};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -437,10 +437,10 @@ impl<Q: ProbeTask> Callback for Probing<Q> {
 }
 
 /// Tags each of a report's metrics as `<name>/<metric>`.
-fn prefixed_metrics(name: &str, metrics: &[(&'static str, f64)]) -> Vec<(String, f64)> {
+fn prefixed_metrics<S: AsRef<str>>(name: &str, metrics: &[(S, f64)]) -> Vec<(String, f64)> {
     metrics
         .iter()
-        .map(|(m, v)| (format!("{name}/{m}"), *v))
+        .map(|(m, v)| (format!("{name}/{}", m.as_ref()), *v))
         .collect()
 }
 
@@ -493,8 +493,11 @@ impl<P: Classifier + Send> Probing<ClassificationScore<P>> {
     }
 }
 
-/// nidl's `RegressionProbingCallback` task: a regressor fitted on the train embeddings (first
-/// label column), its test metrics logged as `<name>/<metric>`.
+/// nidl's `RegressionProbingCallback` task: a regressor fitted on the train embeddings and every
+/// label column at once (multi-output when the sets carry `k > 1` columns), its test metrics
+/// logged as nidl's `regression_report` names them ([`MultiOutputReport::metrics`]):
+/// `<name>/<metric>` for one column; `<name>/regressor <i>/<metric>` for each column `i`, then
+/// `<name>/average/<metric>` (the mean of each metric over the columns) for several.
 pub struct RegressionScore<P> {
     /// The regressor.
     pub probe: P,
@@ -505,17 +508,28 @@ pub struct RegressionScore<P> {
 impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
     for RegressionScore<P>
 {
+    /// Errors: train and test sets of different label columns ([`Error::Shape`]), and those of
+    /// the probe and of [`MultiOutputReport::new`].
     fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
-        let ytr = Tensor::from_vec(tr.column(0), &[tr.n])?;
+        if tr.k != te.k {
+            return Err(Error::shape(
+                "RegressionProbing",
+                "train and test labels with the same columns",
+                &[&[tr.n, tr.k], &[te.n, te.k]],
+            ));
+        }
+        let shape = |n: usize| if tr.k == 1 { vec![n] } else { vec![n, tr.k] };
+        let ytr = Tensor::from_vec(tr.y.clone(), &shape(tr.n))?;
         self.probe.fit(&tr.features()?, &ytr)?;
         let pred = self.probe.predict(&te.features()?)?;
-        let r = RegressionReport::new(&te.column(0), pred.data()?)?;
+        let r = MultiOutputReport::new(&te.y, pred.data()?, te.k)?;
         Ok(prefixed_metrics(&self.name, &r.metrics()))
     }
 }
 
-/// nidl's `RegressionProbingCallback`: fits a regressor on the train embeddings (first label
-/// column) and logs its test metrics as `<name>/<metric>`.
+/// nidl's `RegressionProbingCallback`: fits a regressor on the train embeddings (every label
+/// column) and logs its test metrics as `<name>/<metric>`, or per column and averaged for
+/// several columns ([`RegressionScore`]).
 pub type RegressionProbing<P> = Probing<RegressionScore<P>>;
 
 impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> Probing<RegressionScore<P>> {

@@ -182,18 +182,6 @@ impl<O> Parts<O> {
 }
 
 impl<O: Optimizer<f32>> Parts<O> {
-    /// The projections `z1`, `z2` (`[B, d]`) of a batch's two views and `B`, both views through
-    /// encoder and head in one `[2B, ...]` pass (fine for layers without batch statistics).
-    fn project(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var, usize)> {
-        let b = two_views(batch)?;
-        let x = g.input(batch.views.clone());
-        let h = self.encode(g, x)?;
-        let z = self.head(g, h)?;
-        let z1 = g.slice(z, 0, 0, b)?;
-        let z2 = g.slice(z, 0, b, 2 * b)?;
-        Ok((z1, z2, b))
-    }
-
     /// The projections of each view through encoder and head separately, as nidl's training
     /// steps run them (`head(encoder(V1))`, `head(encoder(V2))`): batch-norm layers then
     /// normalise each view with its own batch statistics and update their running statistics
@@ -325,8 +313,9 @@ impl Default for SimClrConfig {
     }
 }
 
-/// SimCLR (Chen et al. 2020) as nidl trains it: encoder → MLP head (`hidden_dims`, ReLU between,
-/// last layer bare) → InfoNCE(temperature); AdamW(lr, weight_decay); `CosineAnnealingLR` stepped
+/// SimCLR (Chen et al. 2020) as nidl 0.0.1 trains it: each view through encoder → MLP head
+/// (`hidden_dims`, ReLU between, last layer bare) on its own (its `training_step`:
+/// `Z1 = g(f(V1)); Z2 = g(f(V2))`) → InfoNCE(temperature); AdamW(lr, weight_decay); `CosineAnnealingLR` stepped
 /// per epoch with `T_max` the run's `max_epochs` (set by the trainer,
 /// [`Estimator::set_run_length`]), `eta_min = lr/50`.
 pub struct SimClr {
@@ -407,7 +396,7 @@ impl Estimator for SimClr {
     }
 
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
-        let (z1, z2, _) = self.parts.project(g, batch)?;
+        let (z1, z2) = self.parts.project_each(g, batch)?;
         self.loss.forward(g, z1, z2)
     }
 
@@ -485,8 +474,9 @@ impl Default for YAwareConfig {
     }
 }
 
-/// y-Aware contrastive learning (Dufumier et al. 2021) as nidl trains it: encoder → head
-/// `Linear(in, hidden) → ReLU → Linear(hidden, out)` → y-Aware InfoNCE on the batch labels
+/// y-Aware contrastive learning (Dufumier et al. 2021) as nidl 0.0.1 trains it: each view
+/// through encoder → head `Linear(in, hidden) → ReLU → Linear(hidden, out)` on its own (as
+/// SimCLR) → y-Aware InfoNCE on the batch labels
 /// (kernel, bandwidth, temperature); Adam(lr, betas, weight_decay); no schedule.
 pub struct YAware {
     parts: Parts<Adam<f32>>,
@@ -572,7 +562,7 @@ impl Estimator for YAware {
             self.loss.bandwidth = self.loss.fit_bandwidth(&labels)?;
             self.bandwidth_fitted = true;
         }
-        let (z1, z2, _) = self.parts.project(g, batch)?;
+        let (z1, z2) = self.parts.project_each(g, batch)?;
         self.loss.forward(g, z1, z2, Some(&labels))
     }
 

@@ -252,9 +252,11 @@ fn probe_callbacks(
     for group in groups(&exp.probes) {
         let columns = group
             .iter()
-            .map(|(i, p)| {
-                let task = p.task.as_deref().unwrap_or_default();
-                data::label_column(exp, &format!("probe[{i}].task"), task)
+            .flat_map(|(i, p)| {
+                let key = p.tasks_key(*i);
+                p.task_names()
+                    .into_iter()
+                    .map(move |task| data::label_column(exp, &key, task))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let sets = match shared.iter().find(|(c, _)| *c == columns) {

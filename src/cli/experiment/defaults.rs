@@ -231,7 +231,22 @@ impl Experiment {
             });
         }
         for (i, p) in self.probes.iter_mut().enumerate() {
-            p.task.get_or_insert_with(|| names[0].clone());
+            match (&p.task, &p.tasks) {
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "probe[{i}]: set task (one label column) or tasks (several), not both"
+                    ))
+                }
+                (None, Some(_)) if p.kind.is_classifier() => {
+                    return Err(format!(
+                        "probe[{i}].tasks: kind = \"{}\" predicts one label column (set task); \
+                         only ridge and knn_regressor take several",
+                        p.kind.name()
+                    ))
+                }
+                (None, None) => p.task = Some(names[0].clone()),
+                _ => {}
+            }
             let allowed: &[&str] = match p.kind {
                 ProbeKindSpec::Logreg => &["c", "max_iter"],
                 ProbeKindSpec::Ridge => &["alpha"],
@@ -281,7 +296,7 @@ fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
 }
 
 impl Experiment {
-    /// Checks the ranges of the values and that `ssl_label` and each probe's `task` are among
+    /// Checks the ranges of the values and that `ssl_label` and each probe's `task` or `tasks` are among
     /// `label_names` (call after [`fill_defaults`](Self::fill_defaults)); errors name the key.
     pub fn check(&self) -> Result<(), String> {
         let r = &self.run;
@@ -346,8 +361,28 @@ impl Experiment {
             if let Some(n) = p.max_iter {
                 at_least(&format!("{key}.max_iter"), n, 1)?;
             }
-            if let Some(t) = &p.task {
-                tasks.push((format!("{key}.task"), t));
+            if p.tasks.as_ref().is_some_and(Vec::is_empty) {
+                return Err(format!("{key}.tasks: needs at least one label column"));
+            }
+            let names_of_p = p.task_names();
+            if let Some(j) =
+                (1..names_of_p.len()).find(|&j| names_of_p[..j].contains(&names_of_p[j]))
+            {
+                return Err(format!("{key}.tasks: '{}' given twice", names_of_p[j]));
+            }
+            if p.tasks.is_some() {
+                if let Some(o) =
+                    (0..self.probes.len()).find(|&o| o != i && self.probes[o].group == p.group)
+                {
+                    return Err(format!(
+                        "{key}.tasks: a probe on several label columns must be alone in its group \
+                         (probe[{o}] has group = {} too: a group's probes get one column each)",
+                        p.group
+                    ));
+                }
+            }
+            for t in names_of_p {
+                tasks.push((p.tasks_key(i), t));
             }
         }
         for (key, name) in tasks {

@@ -377,14 +377,20 @@ pub enum ProbeKindSpec {
     KnnRegressor,
 }
 
-/// `[[probe]]`: one probe on one label column.
+/// `[[probe]]`: one probe on one label column (`task`), or a regressor on several (`tasks`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
     /// logreg | ridge | knn | knn_regressor.
     pub kind: ProbeKindSpec,
-    /// The label column it predicts, one of `data.label_names` (the first).
+    /// The label column it predicts, one of `data.label_names` (the first unless `tasks` is
+    /// set).
     pub task: Option<String>,
+    /// ridge, knn_regressor, instead of `task`: several label columns predicted together, each
+    /// scored, logged `<ProbeName>/regressor <i>/<metric>` for the i-th then
+    /// `<ProbeName>/average/<metric>` (nidl 0.0.1's multi-output regression probing); the probe
+    /// must be alone in its group.
+    pub tasks: Option<Vec<String>>,
     /// Probes of one group make one probing callback (0): alone, it logs `<ProbeName>/<metric>`;
     /// with others, `task<j>/<metric>` (j: its place in the group).
     #[serde(default)]
@@ -434,7 +440,33 @@ impl Method {
     }
 }
 
+impl ProbeSpec {
+    /// The label columns the probe predicts, by name: `tasks`, else `task` (none before
+    /// [`Experiment::fill_defaults`] when neither is set).
+    pub fn task_names(&self) -> Vec<&str> {
+        match &self.tasks {
+            Some(tasks) => tasks.iter().map(String::as_str).collect(),
+            None => self.task.as_deref().into_iter().collect(),
+        }
+    }
+
+    /// The key its columns are named by in messages (`probe[i].task` or `probe[i].tasks`).
+    pub fn tasks_key(&self, i: usize) -> String {
+        let key = if self.tasks.is_some() {
+            "tasks"
+        } else {
+            "task"
+        };
+        format!("probe[{i}].{key}")
+    }
+}
+
 impl ProbeKindSpec {
+    /// Whether the probe predicts classes (one label column).
+    pub fn is_classifier(self) -> bool {
+        matches!(self, ProbeKindSpec::Logreg | ProbeKindSpec::Knn)
+    }
+
     /// The kind as written in the file.
     pub fn name(self) -> &'static str {
         match self {
