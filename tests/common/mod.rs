@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod parity;
 
 /// Path of a golden file: tests/data/<case>/<name>.npy
 pub fn golden_path(case: &str, name: &str) -> PathBuf {

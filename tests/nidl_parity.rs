@@ -1,0 +1,135 @@
+//! The logs of nidl 0.0.1, step for step: short `nidl fit` runs with the settings of the recorded
+//! nidl 0.0.1 runs in `tests/data/nidl_0_0_1/` (`scripts/nidl_parity_golden.py`: the same
+//! epochs, batch size, training batches, `log_every_n_steps` and probe schedule) write the same
+//! `(tag, step)` rows in the same order, and the same `epoch` values ([`common::parity`]). The
+//! validation and probing sets are small: the steps do not depend on them.
+#![cfg(feature = "cli")]
+
+mod common;
+
+use common::parity::{check_scenario, write_set, FEATURES};
+use common::{Lcg, Scratch};
+
+/// An integer class in `0..10` as the one label of a row.
+fn digit(rng: &mut Lcg, _: usize) -> Vec<f64> {
+    vec![rng.below(10) as f64]
+}
+
+/// The issue's table: SimCLR with the seed's LeNet on MNIST (the embedded copy), 2 epochs of 60
+/// batches of 128, a logistic-regression probe after every training epoch.
+#[test]
+fn simclr_classification_logs_as_nidl() {
+    let s = Scratch::new("parity-simclr");
+    let toml = r#"
+[run]
+method = "simclr"
+epochs = 2
+batch_size = 128
+limit_train_batches = 60
+limit_val_batches = 2
+
+[data]
+format = "mnist"
+
+[encoder]
+kind = "lenet"
+
+[probing]
+every = 1
+train_limit = 300
+test_limit = 100
+
+[[probe]]
+kind = "logreg"
+max_iter = 200
+"#;
+    check_scenario(&s, "simclr_classification", toml);
+}
+
+/// The multitask callback: y-Aware, MLP 284 → 64 → 32, 3227 training rows (26 batches of 128,
+/// the last short), 3 epochs, Ridge on age and a logistic regression on sex as one group
+/// (`task0/…`, `task1/…`).
+#[test]
+fn yaware_multitask_logs_as_nidl() {
+    let s = Scratch::new("parity-yaware");
+    let mut rng = Lcg(15);
+    let age_sex = |rng: &mut Lcg, _: usize| {
+        let age = 6.0 + 80.0 * rng.below(10_000) as f64 / 10_000.0;
+        vec![age, rng.below(2) as f64]
+    };
+    write_set(&s, "train", (3227, &[FEATURES]), &mut rng, age_sex);
+    write_set(&s, "val", (200, &[FEATURES]), &mut rng, age_sex);
+    let toml = r#"
+[run]
+method = "yaware"
+epochs = 3
+batch_size = 128
+
+[data]
+format = "npy"
+train_x = "train_x.npy"
+train_y = "train_y.npy"
+val_x = "val_x.npy"
+val_y = "val_y.npy"
+label_names = ["age", "sex"]
+ssl_label = "age"
+
+[encoder]
+kind = "mlp"
+hidden = [64, 32]
+
+[probing]
+train_limit = 400
+test_limit = 100
+
+[[probe]]
+kind = "ridge"
+task = "age"
+
+[[probe]]
+kind = "logreg"
+task = "sex"
+max_iter = 200
+"#;
+    check_scenario(&s, "yaware_multitask", toml);
+}
+
+/// Probing after every validation epoch and not after training epochs, `loss/train` every 10
+/// steps: SimCLR, MLP 284 → 64 → 32, 2 epochs of 25 batches of 128.
+#[test]
+fn val_epoch_probing_logs_as_nidl() {
+    let s = Scratch::new("parity-val-epoch");
+    let mut rng = Lcg(16);
+    write_set(&s, "train", (25 * 128, &[FEATURES]), &mut rng, digit);
+    write_set(&s, "val", (200, &[FEATURES]), &mut rng, digit);
+    let toml = r#"
+[run]
+method = "simclr"
+epochs = 2
+batch_size = 128
+limit_train_batches = 25
+log_every_n_steps = 10
+
+[data]
+format = "npy"
+train_x = "train_x.npy"
+train_y = "train_y.npy"
+val_x = "val_x.npy"
+val_y = "val_y.npy"
+
+[encoder]
+kind = "mlp"
+hidden = [64, 32]
+
+[probing]
+every = 0
+every_val = 1
+train_limit = 300
+test_limit = 100
+
+[[probe]]
+kind = "logreg"
+max_iter = 200
+"#;
+    check_scenario(&s, "val_epoch_probing", toml);
+}
