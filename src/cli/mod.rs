@@ -53,7 +53,9 @@ pub enum Command {
     /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
     ///
     /// Trains y-Aware contrastive learning on OpenBHB vbm_roi features (age as the auxiliary
-    /// variable, bandwidth sigma²) and probes the encoder (logreg: Ridge on age, task0/..., and
+    /// variable, bandwidth sigma²; the defaults are the seed example's — lr 1e-5, sigma 4, i.e.
+    /// bandwidth 16, head latent → 2·latent → latent — not nidl 0.0.1's YAwareContrastiveLearning
+    /// defaults lr 1e-4, bandwidth 1, head 2048 → 512 → 128) and probes the encoder (logreg: Ridge on age, task0/..., and
     /// a logistic regression on sex, task1/...; knn: 5-NN regression on age,
     /// KNeighborsRegressor/..., and 5-NN classification of sex, KNeighborsClassifier/...).
     /// Without --data-dir, a SYNTHETIC OpenBHB is generated once into the cache folder.

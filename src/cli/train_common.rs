@@ -343,9 +343,11 @@ pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr>
     SimClr::new(parts.encoder, run.latent, config, parts.rng)
 }
 
-/// y-Aware around `parts.encoder` (head latent → 2·latent → latent, Adam) with the `kernel` of
-/// bandwidth σ² (`sigma`) on the batch labels, `temperature`, and the run's learning rate and
-/// weight decay.
+/// y-Aware around `parts.encoder` with the seed example's head (latent → 2·latent → latent, not
+/// nidl's 2048 → 512 → 128 default), the `kernel` of bandwidth σ² (`sigma`) on the batch labels,
+/// `temperature`, the run's learning rate and weight decay, and Adam's betas (0.9, 0.99): every
+/// setting explicit, so the command keeps the seed's values whatever [`YAwareConfig::default`]
+/// holds.
 pub fn yaware_model(
     (kernel, sigma, temperature): (Kernel, f64, f64),
     parts: ModelParts,
@@ -357,8 +359,8 @@ pub fn yaware_model(
         bandwidth: Bandwidth::Scalar(sigma * sigma),
         temperature,
         lr: run.lr,
+        betas: (0.9, 0.99),
         weight_decay: run.weight_decay,
-        ..YAwareConfig::default()
     };
     YAware::new(parts.encoder, config, parts.rng)
 }

@@ -289,12 +289,14 @@ impl<O: Optimizer<f32>> Parts<O> {
     }
 }
 
-/// SimCLR's settings (nidl's defaults).
+/// SimCLR's settings. nidl 0.0.1's `SimCLR` has no defaults for them (`hidden_dims`, `lr`,
+/// `temperature` and `weight_decay` are required arguments); [`Default`] gives the seed example's
+/// values.
 #[derive(Clone, Debug)]
 pub struct SimClrConfig {
-    /// Projection head widths after the encoder's output (`[64, 32]`).
+    /// Projection head widths after the encoder's output (seed: `[64, 32]`).
     pub hidden_dims: Vec<usize>,
-    /// InfoNCE temperature (0.1).
+    /// InfoNCE temperature (seed: 0.1).
     pub temperature: f64,
     /// AdamW learning rate (1e-4 in the seed).
     pub lr: f64,
@@ -440,34 +442,40 @@ impl Estimator for SimClr {
     }
 }
 
-/// y-Aware contrastive learning's settings (nidl's defaults, with the seed's values noted).
+/// y-Aware contrastive learning's settings; [`Default`] gives nidl 0.0.1's
+/// `YAwareContrastiveLearning` defaults (the seed example's values, which the `yaware-openbhb`
+/// command uses, are noted per field).
 #[derive(Clone, Debug)]
 pub struct YAwareConfig {
-    /// Projection head `(input, hidden, output)` (seed: `(32, 64, 32)`).
+    /// Projection head `(input, hidden, output)`: nidl's `YAwareProjectionHead` default
+    /// `(2048, 512, 128)` (seed: `(latent, 2·latent, latent)`, `(32, 64, 32)`).
     pub head: (usize, usize, usize),
-    /// Kernel of the label metric (Gaussian).
+    /// Kernel of the label metric (nidl: Gaussian).
     pub kernel: Kernel,
-    /// Bandwidth `H` (seed: `σ² = 16`, i.e. `Bandwidth::Scalar(16.0)`); Scott/Silverman are fitted
-    /// on the first training batch and kept, as nidl does.
+    /// Bandwidth `H`: nidl's default `Bandwidth::Scalar(1.0)` (seed: `σ = 4`, i.e.
+    /// `Bandwidth::Scalar(16.0)`). With `k`-column labels a scalar means `H = σ² I_k`, as in
+    /// nidl; Scott/Silverman are fitted on the first training batch and kept, as nidl does.
     pub bandwidth: Bandwidth,
-    /// Temperature (0.1).
+    /// Temperature (nidl and seed: 0.1).
     pub temperature: f64,
-    /// Adam learning rate (seed: 1e-5).
+    /// Adam learning rate (nidl: 1e-4; seed: 1e-5).
     pub lr: f64,
-    /// Adam betas ((0.9, 0.99)).
+    /// Adam betas (nidl: (0.9, 0.99)).
     pub betas: (f64, f64),
-    /// Adam (L2) weight decay (5e-5).
+    /// Adam (L2) weight decay (nidl: 5e-5).
     pub weight_decay: f64,
 }
 
 impl Default for YAwareConfig {
+    /// nidl 0.0.1's defaults: head 2048 → 512 → 128, Gaussian kernel, bandwidth 1, temperature
+    /// 0.1, Adam(lr 1e-4, betas (0.9, 0.99), weight decay 5e-5).
     fn default() -> Self {
         YAwareConfig {
-            head: (32, 64, 32),
+            head: (2048, 512, 128),
             kernel: Kernel::Gaussian,
-            bandwidth: Bandwidth::Scalar(16.0),
+            bandwidth: Bandwidth::Scalar(1.0),
             temperature: 0.1,
-            lr: 1e-5,
+            lr: 1e-4,
             betas: (0.9, 0.99),
             weight_decay: 5e-5,
         }
