@@ -484,8 +484,23 @@ impl Default for YAwareConfig {
 
 /// y-Aware contrastive learning (Dufumier et al. 2021) as nidl 0.0.1 trains it: each view
 /// through encoder → head `Linear(in, hidden) → ReLU → Linear(hidden, out)` on its own (as
-/// SimCLR) → y-Aware InfoNCE on the batch labels
-/// (kernel, bandwidth, temperature); Adam(lr, betas, weight_decay); no schedule.
+/// SimCLR) → y-Aware InfoNCE on the batch labels (kernel, bandwidth, temperature); Adam(lr,
+/// betas, weight_decay); no schedule.
+///
+/// **Labels.** The auxiliary variable `y` is *every* column of the batch's labels: `[B]` or
+/// `[B, 1]` is one value per sample; `[B, k]` is one `k`-vector per sample, with `H = σ² I_k` for
+/// a [`Bandwidth::Scalar`] (nidl 0.0.1 does the same: `labels.view(n, -1)`, a scalar bandwidth
+/// repeated on the diagonal) and a `Diagonal` / `Full` bandwidth of `k` / `k × k` entries. To use
+/// one column of a set that carries several, give the estimator that column only (experiment
+/// files and the commands do: `data.ssl_label`). Labels the bandwidth cannot use — a `Diagonal` /
+/// `Full` bandwidth of another size than the labels' columns, or labels of rank 3 or more (which
+/// nidl would flatten to `[B, a·b…]`) — are an [`Error::Shape`] naming the labels' shape, never
+/// reinterpreted.
+///
+/// Differences from nidl 0.0.1: a Scott / Silverman bandwidth is fitted on the first *training*
+/// batch (nidl fits it on the first batch its loss sees, which with Lightning's default sanity
+/// check is a validation batch); the labels reach the kernel as `f32` (nidl: the dataloader's
+/// dtype).
 pub struct YAware {
     parts: Parts<Adam<f32>>,
     loss: YAwareInfoNce,
@@ -564,6 +579,12 @@ impl Estimator for YAware {
         "YAwareContrastiveLearning"
     }
 
+    /// The loss of the batch's two views, each through encoder and head on its own, weighted by
+    /// the kernel on all the batch's label columns (see [`YAware`]); the first training batch
+    /// fits a Scott / Silverman bandwidth.
+    ///
+    /// Errors: labels the bandwidth cannot use ([`Error::Shape`], naming the labels' shape, see
+    /// [`YAware`]), non-finite labels, and those of the encoder and head.
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
         let labels: Tensor<f32> = batch.labels.cast()?;
         if !self.bandwidth_fitted && g.is_training() {

@@ -149,7 +149,9 @@ pub struct Data {
     /// Names of the label columns (mnist ["digit"], openbhb ["age", "sex", "site"], npy ["y0",
     /// …], csv: `labels`).
     pub label_names: Option<Vec<String>>,
-    /// The label y-Aware's kernel is computed on (the first of `label_names`).
+    /// yaware: the one label column its kernel is computed on (the first of `label_names`). The
+    /// library's `YAware` takes every column of its training labels as a vector auxiliary
+    /// variable; experiment files give it this column only.
     pub ssl_label: Option<String>,
     /// csv: one table holding every split (its rows split by `split_column`).
     pub file: Option<PathBuf>,
