@@ -62,14 +62,14 @@ pub enum Command {
     YawareOpenbhb(TrainArgs<OpenBhbArgs, YAwareArgs>),
     /// Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist
     ///
-    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
-    /// and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
+    /// Trains Barlow Twins (nidl 0.0.2's defaults: AdamW lr 3e-4, weight decay 5e-4 except on
+    /// biases and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
     /// probes the encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
     BarlowMnist(TrainArgs<MnistArgs, BarlowArgs>),
     /// Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb
     ///
-    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
-    /// and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
+    /// Trains Barlow Twins (nidl 0.0.2's defaults: AdamW lr 3e-4, weight decay 5e-4 except on
+    /// biases and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
     /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
     /// generated once into the cache folder.
     BarlowOpenbhb(TrainArgs<OpenBhbArgs, BarlowArgs>),

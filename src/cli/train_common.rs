@@ -313,7 +313,7 @@ impl BarlowOptions {
         }
     }
 
-    /// Barlow Twins around `parts.encoder`, with nidl's `BarlowTwins` settings, these options
+    /// Barlow Twins around `parts.encoder`, with nidl 0.0.2's `BarlowTwins` settings, these options
     /// and the run's.
     pub fn build(self, parts: ModelParts) -> nidl::Result<BarlowTwins> {
         let run = parts.run;
@@ -330,7 +330,7 @@ impl BarlowOptions {
     }
 }
 
-/// SimCLR around `parts.encoder` (nidl's head [64, 32], AdamW, per-epoch cosine) with InfoNCE
+/// SimCLR around `parts.encoder` (the seed's head [64, 32], AdamW, per-epoch cosine) with InfoNCE
 /// `temperature` and the run's learning rate and weight decay.
 pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr> {
     let run = parts.run;

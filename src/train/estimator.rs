@@ -647,7 +647,8 @@ impl Estimator for YAware {
     }
 }
 
-/// Barlow Twins' settings: nidl's `BarlowTwins` defaults.
+/// Barlow Twins' settings: nidl 0.0.2's `BarlowTwins` defaults (its loss and schedule replaced
+/// 0.0.1's; `proj_input_dim`, 2048 there, is the encoder's output width here).
 #[derive(Clone, Debug)]
 pub struct BarlowTwinsConfig {
     /// Hidden width of the projection head (`proj_hidden_dim`, 2048).
@@ -687,7 +688,7 @@ impl Default for BarlowTwinsConfig {
     }
 }
 
-/// Barlow Twins (Zbontar et al. 2021) as nidl trains it: encoder → nidl's
+/// Barlow Twins (Zbontar et al. 2021) as nidl 0.0.2 trains it: encoder → nidl's
 /// `BarlowTwinsProjectionHead` ([`ProjectionHead::barlow_twins`]: Linear → BatchNorm1d → ReLU →
 /// Linear → BatchNorm1d → ReLU → Linear), each view through encoder and head on its own →
 /// [`BarlowTwinsLoss`]`(λ)`; AdamW(lr, weight_decay) with biases and normalisation parameters
