@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bandwidth: Bandwidth::Scalar(sigma.powi(2)),
         temperature: 0.1,
         lr: 1e-5,
-        ..YAwareConfig::default()
+        ..YAwareConfig::default() // nidl's Adam betas and weight decay, as the seed
     };
     let mut model = YAware::new(Box::new(encoder), config, &mut rng)?;
     let mut trainer = Trainer::new(TrainerConfig {

@@ -460,7 +460,10 @@ fn yaware_and_regression_probing_through_the_library() {
     assert!(acc > 0.9, "two well-separated clusters: accuracy {acc}");
     // The bandwidth travels in the checkpoint metadata.
     let meta: BTreeMap<String, String> = est.extra_metadata().into_iter().collect();
-    assert_eq!(meta["yaware.bandwidth"], "scalar:16");
+    assert_eq!(
+        meta["yaware.bandwidth"], "scalar:1",
+        "nidl's default bandwidth"
+    );
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! SimCLR and y-Aware forward each view through encoder and head on its own, as nidl 0.0.1's
 //! `training_step` does (`Z1 = g(f(V1)); Z2 = g(f(V2))`): with a batch-norm encoder the loss is
 //! that of two separate passes (each view normalised by its own batch statistics), not of one
-//! `[2B]` pass, and the running statistics move once per view.
+//! `[2B]` pass, and the running statistics move once per view. y-Aware's auxiliary variable is
+//! every column of the batch's labels (nidl's `labels.view(n, -1)`); labels its bandwidth cannot
+//! use are an error naming their shape.
 
 use nidl::autograd::Graph;
 use nidl::datasets::loader::Batch;
-use nidl::loss::{InfoNce, YAwareInfoNce};
+use nidl::loss::{Bandwidth, InfoNce, YAwareInfoNce};
 use nidl::nn::{Mlp, Module};
 use nidl::train::{Estimator, SimClr, SimClrConfig, YAware, YAwareConfig};
 use nidl::Tensor;
@@ -25,13 +27,19 @@ fn encoder() -> Mlp<f32> {
 /// Two views of `B` samples (view-major, the second shifted and scaled so the views' batch
 /// statistics differ) and one label per sample.
 fn batch() -> Batch<f32> {
+    let labels = Tensor::from_vec((0..B).map(|i| i as f64).collect(), &[B]).unwrap();
+    batch_with(labels)
+}
+
+/// The views of [`batch`] with other labels.
+fn batch_with(labels: Tensor<f64>) -> Batch<f32> {
     let mut rng = StdRng::seed_from_u64(11);
     let v1: Vec<f32> = (0..B * D).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let v2: Vec<f32> = v1.iter().map(|x| 2.0 * x + 0.7).collect();
     Batch {
         views: Tensor::from_vec([v1, v2].concat(), &[2 * B, D]).unwrap(),
         n_views: 2,
-        labels: Tensor::from_vec((0..B).map(|i| i as f64).collect(), &[B]).unwrap(),
+        labels,
         indices: (0..B).collect(),
     }
 }
@@ -89,14 +97,14 @@ fn twin_pass(
     (z, (m.data().unwrap().to_vec(), v.data().unwrap().to_vec()))
 }
 
-/// Checks `est`'s training loss on [`batch`] against `loss` of the twins' projections: equal to
+/// Checks `est`'s training loss on `batch` against `loss` of the twins' projections: equal to
 /// the view-by-view pass (and its running statistics), clearly unlike the joint pass.
 fn check(
     est: &mut dyn Estimator,
+    batch: Batch<f32>,
     head_widths: &[usize],
     loss: impl Fn(&mut Graph<f32>, nidl::autograd::Var, nidl::autograd::Var) -> f32,
 ) {
-    let batch = batch();
     let head = head_of(est, head_widths);
     let mut g = Graph::new();
     let got = est.loss(&mut g, &batch).unwrap();
@@ -131,24 +139,98 @@ fn simclr_forwards_each_view_on_its_own() {
     let cfg = SimClrConfig::default();
     let widths = cfg.hidden_dims.clone();
     let mut est = SimClr::new(Box::new(encoder()), LATENT, cfg, &mut rng).unwrap();
-    check(&mut est, &widths, |g, z1, z2| {
+    check(&mut est, batch(), &widths, |g, z1, z2| {
         let l = InfoNce::new(0.1).forward(g, z1, z2).unwrap();
+        g.value(l).data().unwrap()[0]
+    });
+}
+
+/// A y-Aware with a small head and `bandwidth` around the batch-norm encoder.
+fn yaware(bandwidth: Bandwidth) -> YAware {
+    let cfg = YAwareConfig {
+        head: (LATENT, 8, 3),
+        bandwidth,
+        ..YAwareConfig::default()
+    };
+    YAware::new(Box::new(encoder()), cfg, &mut StdRng::seed_from_u64(5)).unwrap()
+}
+
+/// Checks y-Aware's training loss on `batch` against the loss of the twins' projections with
+/// the batch's labels, all of their columns (see [`check`]).
+fn check_yaware(bandwidth: Bandwidth, batch: Batch<f32>) {
+    let mut est = yaware(bandwidth.clone());
+    let loss = YAwareInfoNce::new(Default::default(), bandwidth, 0.1);
+    let labels: Tensor<f32> = batch.labels.cast().unwrap();
+    check(&mut est, batch, &[8, 3], |g, z1, z2| {
+        let l = loss.forward(g, z1, z2, Some(&labels)).unwrap();
         g.value(l).data().unwrap()[0]
     });
 }
 
 #[test]
 fn yaware_forwards_each_view_on_its_own() {
-    let mut rng = StdRng::seed_from_u64(5);
-    let cfg = YAwareConfig {
-        head: (LATENT, 8, 3),
-        ..YAwareConfig::default()
-    };
-    let loss = YAwareInfoNce::new(cfg.kernel, cfg.bandwidth.clone(), cfg.temperature);
-    let mut est = YAware::new(Box::new(encoder()), cfg, &mut rng).unwrap();
-    let labels: Tensor<f32> = batch().labels.cast().unwrap();
-    check(&mut est, &[8, 3], |g, z1, z2| {
-        let l = loss.forward(g, z1, z2, Some(&labels)).unwrap();
-        g.value(l).data().unwrap()[0]
-    });
+    check_yaware(Bandwidth::Scalar(1.0), batch());
+}
+
+/// `[B, 2]` labels: column 0 the sample's index, column 1 its index mod 3 (scaled).
+fn two_column_labels() -> Tensor<f64> {
+    let y: Vec<f64> = (0..B)
+        .flat_map(|i| [i as f64, (i % 3) as f64 * 0.7])
+        .collect();
+    Tensor::from_vec(y, &[B, 2]).unwrap()
+}
+
+/// The training loss of a fresh y-Aware on `batch`.
+fn yaware_loss(bandwidth: Bandwidth, batch: &Batch<f32>) -> nidl::Result<f32> {
+    let mut g = Graph::new();
+    let l = yaware(bandwidth).loss(&mut g, batch)?;
+    Ok(g.value(l).data()?[0])
+}
+
+#[test]
+fn yaware_uses_every_label_column_as_its_auxiliary_variable() {
+    // [B, k] labels are one k-vector per sample (H = σ² I_k for a scalar bandwidth, as nidl's
+    // `labels.view(n, -1)` with a scalar bandwidth), and so are [B, k] labels under a diagonal
+    // bandwidth of k entries.
+    check_yaware(Bandwidth::Scalar(2.0), batch_with(two_column_labels()));
+    check_yaware(
+        Bandwidth::Diagonal(vec![2.0, 0.5]),
+        batch_with(two_column_labels()),
+    );
+    // Both columns count: the loss is neither that of column 0 nor that of column 1 alone.
+    let both = yaware_loss(Bandwidth::Scalar(2.0), &batch_with(two_column_labels())).unwrap();
+    for j in 0..2 {
+        let col: Vec<f64> = two_column_labels()
+            .data()
+            .unwrap()
+            .iter()
+            .skip(j)
+            .step_by(2)
+            .copied()
+            .collect();
+        let one = Tensor::from_vec(col, &[B]).unwrap();
+        let alone = yaware_loss(Bandwidth::Scalar(2.0), &batch_with(one)).unwrap();
+        assert!((both - alone).abs() > 1e-4, "column {j}: {both} vs {alone}");
+    }
+}
+
+#[test]
+fn labels_the_bandwidth_cannot_use_are_an_error_naming_their_shape() {
+    let two = batch_with(two_column_labels());
+    let cubes = batch_with(Tensor::from_vec(vec![0.0; B * 4], &[B, 2, 2]).unwrap());
+    let cases = [
+        // A bandwidth for one label column, two columns given.
+        (Bandwidth::Diagonal(vec![16.0]), &two, "[6, 2]"),
+        (Bandwidth::Full(vec![16.0]), &two, "[6, 2]"),
+        // Labels of rank 3 (nidl would flatten them to [B, 4]).
+        (Bandwidth::Scalar(1.0), &cubes, "[6, 2, 2]"),
+    ];
+    for (bandwidth, batch, shape) in cases {
+        // Training (where a bandwidth is fitted first) and validation alike.
+        for mut g in [Graph::new(), Graph::inference()] {
+            let e = yaware(bandwidth.clone()).loss(&mut g, batch).unwrap_err();
+            assert!(matches!(e, nidl::Error::Shape { .. }), "{bandwidth:?}: {e}");
+            assert!(e.to_string().contains(shape), "{bandwidth:?}: {e}");
+        }
+    }
 }

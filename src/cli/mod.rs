@@ -55,21 +55,23 @@ pub enum Command {
     /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
     ///
     /// Trains y-Aware contrastive learning on OpenBHB vbm_roi features (age as the auxiliary
-    /// variable, bandwidth sigma²) and probes the encoder (logreg: Ridge on age, task0/..., and
+    /// variable, bandwidth sigma²; the defaults are the seed example's — lr 1e-5, sigma 4, i.e.
+    /// bandwidth 16, head latent → 2·latent → latent — not nidl 0.0.1's YAwareContrastiveLearning
+    /// defaults lr 1e-4, bandwidth 1, head 2048 → 512 → 128) and probes the encoder (logreg: Ridge on age, task0/..., and
     /// a logistic regression on sex, task1/...; knn: 5-NN regression on age,
     /// KNeighborsRegressor/..., and 5-NN classification of sex, KNeighborsClassifier/...).
     /// Without --data-dir, a SYNTHETIC OpenBHB is generated once into the cache folder.
     YawareOpenbhb(TrainArgs<OpenBhbArgs, YAwareArgs>),
     /// Barlow Twins on MNIST (LeNet encoder), probed as simclr-mnist
     ///
-    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
-    /// and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
+    /// Trains Barlow Twins (nidl 0.0.2's defaults: AdamW lr 3e-4, weight decay 5e-4 except on
+    /// biases and norms, per-step warmup-cosine schedule) on MNIST views with a LeNet encoder and
     /// probes the encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
     BarlowMnist(TrainArgs<MnistArgs, BarlowArgs>),
     /// Barlow Twins on OpenBHB ROI features, probed as yaware-openbhb
     ///
-    /// Trains Barlow Twins (nidl's defaults: AdamW lr 3e-4, weight decay 5e-4 except on biases
-    /// and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
+    /// Trains Barlow Twins (nidl 0.0.2's defaults: AdamW lr 3e-4, weight decay 5e-4 except on
+    /// biases and norms, per-step warmup-cosine schedule) on OpenBHB vbm_roi features and probes the
     /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
     /// generated once into the cache folder.
     BarlowOpenbhb(TrainArgs<OpenBhbArgs, BarlowArgs>),

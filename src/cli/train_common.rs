@@ -319,7 +319,7 @@ impl BarlowOptions {
         }
     }
 
-    /// Barlow Twins around `parts.encoder`, with nidl's `BarlowTwins` settings, these options
+    /// Barlow Twins around `parts.encoder`, with nidl 0.0.2's `BarlowTwins` settings, these options
     /// and the run's.
     pub fn build(self, parts: ModelParts) -> nidl::Result<BarlowTwins> {
         let run = parts.run;
@@ -336,7 +336,7 @@ impl BarlowOptions {
     }
 }
 
-/// SimCLR around `parts.encoder` (nidl's head [64, 32], AdamW, per-epoch cosine) with InfoNCE
+/// SimCLR around `parts.encoder` (the seed's head [64, 32], AdamW, per-epoch cosine) with InfoNCE
 /// `temperature` and the run's learning rate and weight decay.
 pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr> {
     let run = parts.run;
@@ -349,9 +349,11 @@ pub fn simclr_model(temperature: f64, parts: ModelParts) -> nidl::Result<SimClr>
     SimClr::new(parts.encoder, run.latent, config, parts.rng)
 }
 
-/// y-Aware around `parts.encoder` (head latent → 2·latent → latent, Adam) with the `kernel` of
-/// bandwidth σ² (`sigma`) on the batch labels, `temperature`, and the run's learning rate and
-/// weight decay.
+/// y-Aware around `parts.encoder` with the seed example's head (latent → 2·latent → latent, not
+/// nidl's 2048 → 512 → 128 default), the `kernel` of bandwidth σ² (`sigma`) on the batch labels,
+/// `temperature`, the run's learning rate and weight decay, and Adam's betas (0.9, 0.99): every
+/// setting explicit, so the command keeps the seed's values whatever [`YAwareConfig::default`]
+/// holds.
 pub fn yaware_model(
     (kernel, sigma, temperature): (Kernel, f64, f64),
     parts: ModelParts,
@@ -363,8 +365,8 @@ pub fn yaware_model(
         bandwidth: Bandwidth::Scalar(sigma * sigma),
         temperature,
         lr: run.lr,
+        betas: (0.9, 0.99),
         weight_decay: run.weight_decay,
-        ..YAwareConfig::default()
     };
     YAware::new(parts.encoder, config, parts.rng)
 }

@@ -75,17 +75,18 @@ pub enum Bandwidth {
     Diagonal(Vec<f64>),
     /// `H` as a full row-major `k × k` matrix; must be symmetric positive definite.
     ///
-    /// nidl takes the *elementwise* square root and reciprocal of a 2-D bandwidth (and rejects
-    /// negative entries), which is `H^{−1/2}` only for diagonal matrices; this implements the
-    /// true `uᵀH⁻¹u` instead, so it agrees with nidl exactly when `H` is diagonal.
+    /// nidl 0.0.1 whitens with the symmetric `H^{−1/2}` (from `eigh`; elementwise for a
+    /// diagonal `H`), which gives the same distances `uᵀH⁻¹u` as the Cholesky form here, up to
+    /// rounding. Unlike nidl, which refuses any negative entry of `H`, an SPD `H` with negative
+    /// off-diagonal entries is accepted.
     Full(Vec<f64>),
     /// Scott's rule, as nidl's `KernelMetric` implements it:
     /// `H^{1/2} = n^{−1/(k+4)} · diag(σ_1, …, σ_k)` with `n = 2B` the stacked labels (both views)
     /// and `σ_j²` the unbiased variance (`np.cov(…, bias=False)`) of label dimension `j` over
     /// them. Only the diagonal of the covariance is used (unlike scipy's full-covariance
     /// `gaussian_kde`); a dimension with zero variance is ignored (nidl sets its inverse scale to
-    /// 0). Estimated from the labels of each call — nidl estimates it on the first batch only
-    /// and keeps it; use [`YAwareInfoNce::fit_bandwidth`] to freeze it the same way.
+    /// 0). Estimated from the labels of each call — nidl estimates it on the first batch its
+    /// loss sees and keeps it; use [`YAwareInfoNce::fit_bandwidth`] to freeze it the same way.
     Scott,
     /// Silverman's rule, as Scott's but with factor `(n (k+2) / 4)^{−1/(k+4)}`.
     Silverman,
@@ -332,8 +333,11 @@ impl YAwareInfoNce {
                 if h.len() != k {
                     return Err(Error::shape(
                         OP,
-                        format!("a diagonal bandwidth with one entry per label dimension ({k})"),
-                        &[&[h.len()]],
+                        format!(
+                            "labels [B, k] and a diagonal bandwidth with one entry per label \
+                             dimension (k = {k})"
+                        ),
+                        &[&[b, k], &[h.len()]],
                     ));
                 }
                 Ok(Whitening::Scale(positive("diagonal", h)?))
@@ -343,10 +347,10 @@ impl YAwareInfoNce {
                     return Err(Error::shape(
                         OP,
                         format!(
-                            "a full bandwidth of {k}×{k} = {} entries (label dimension {k})",
+                            "labels [B, k] and a full bandwidth of {k}×{k} = {} entries",
                             k * k
                         ),
-                        &[&[h.len()]],
+                        &[&[b, k], &[h.len()]],
                     ));
                 }
                 for i in 0..k {

@@ -289,12 +289,14 @@ impl<O: Optimizer<f32>> Parts<O> {
     }
 }
 
-/// SimCLR's settings (nidl's defaults).
+/// SimCLR's settings. nidl 0.0.1's `SimCLR` has no defaults for them (`hidden_dims`, `lr`,
+/// `temperature` and `weight_decay` are required arguments); [`Default`] gives the seed example's
+/// values.
 #[derive(Clone, Debug)]
 pub struct SimClrConfig {
-    /// Projection head widths after the encoder's output (`[64, 32]`).
+    /// Projection head widths after the encoder's output (seed: `[64, 32]`).
     pub hidden_dims: Vec<usize>,
-    /// InfoNCE temperature (0.1).
+    /// InfoNCE temperature (seed: 0.1).
     pub temperature: f64,
     /// AdamW learning rate (1e-4 in the seed).
     pub lr: f64,
@@ -440,34 +442,40 @@ impl Estimator for SimClr {
     }
 }
 
-/// y-Aware contrastive learning's settings (nidl's defaults, with the seed's values noted).
+/// y-Aware contrastive learning's settings; [`Default`] gives nidl 0.0.1's
+/// `YAwareContrastiveLearning` defaults (the seed example's values, which the `yaware-openbhb`
+/// command uses, are noted per field).
 #[derive(Clone, Debug)]
 pub struct YAwareConfig {
-    /// Projection head `(input, hidden, output)` (seed: `(32, 64, 32)`).
+    /// Projection head `(input, hidden, output)`: nidl's `YAwareProjectionHead` default
+    /// `(2048, 512, 128)` (seed: `(latent, 2·latent, latent)`, `(32, 64, 32)`).
     pub head: (usize, usize, usize),
-    /// Kernel of the label metric (Gaussian).
+    /// Kernel of the label metric (nidl: Gaussian).
     pub kernel: Kernel,
-    /// Bandwidth `H` (seed: `σ² = 16`, i.e. `Bandwidth::Scalar(16.0)`); Scott/Silverman are fitted
-    /// on the first training batch and kept, as nidl does.
+    /// Bandwidth `H`: nidl's default `Bandwidth::Scalar(1.0)` (seed: `σ = 4`, i.e.
+    /// `Bandwidth::Scalar(16.0)`). With `k`-column labels a scalar means `H = σ² I_k`, as in
+    /// nidl; Scott/Silverman are fitted on the first training batch and kept, as nidl does.
     pub bandwidth: Bandwidth,
-    /// Temperature (0.1).
+    /// Temperature (nidl and seed: 0.1).
     pub temperature: f64,
-    /// Adam learning rate (seed: 1e-5).
+    /// Adam learning rate (nidl: 1e-4; seed: 1e-5).
     pub lr: f64,
-    /// Adam betas ((0.9, 0.99)).
+    /// Adam betas (nidl: (0.9, 0.99)).
     pub betas: (f64, f64),
-    /// Adam (L2) weight decay (5e-5).
+    /// Adam (L2) weight decay (nidl: 5e-5).
     pub weight_decay: f64,
 }
 
 impl Default for YAwareConfig {
+    /// nidl 0.0.1's defaults: head 2048 → 512 → 128, Gaussian kernel, bandwidth 1, temperature
+    /// 0.1, Adam(lr 1e-4, betas (0.9, 0.99), weight decay 5e-5).
     fn default() -> Self {
         YAwareConfig {
-            head: (32, 64, 32),
+            head: (2048, 512, 128),
             kernel: Kernel::Gaussian,
-            bandwidth: Bandwidth::Scalar(16.0),
+            bandwidth: Bandwidth::Scalar(1.0),
             temperature: 0.1,
-            lr: 1e-5,
+            lr: 1e-4,
             betas: (0.9, 0.99),
             weight_decay: 5e-5,
         }
@@ -476,8 +484,23 @@ impl Default for YAwareConfig {
 
 /// y-Aware contrastive learning (Dufumier et al. 2021) as nidl 0.0.1 trains it: each view
 /// through encoder → head `Linear(in, hidden) → ReLU → Linear(hidden, out)` on its own (as
-/// SimCLR) → y-Aware InfoNCE on the batch labels
-/// (kernel, bandwidth, temperature); Adam(lr, betas, weight_decay); no schedule.
+/// SimCLR) → y-Aware InfoNCE on the batch labels (kernel, bandwidth, temperature); Adam(lr,
+/// betas, weight_decay); no schedule.
+///
+/// **Labels.** The auxiliary variable `y` is *every* column of the batch's labels: `[B]` or
+/// `[B, 1]` is one value per sample; `[B, k]` is one `k`-vector per sample, with `H = σ² I_k` for
+/// a [`Bandwidth::Scalar`] (nidl 0.0.1 does the same: `labels.view(n, -1)`, a scalar bandwidth
+/// repeated on the diagonal) and a `Diagonal` / `Full` bandwidth of `k` / `k × k` entries. To use
+/// one column of a set that carries several, give the estimator that column only (experiment
+/// files and the commands do: `data.ssl_label`). Labels the bandwidth cannot use — a `Diagonal` /
+/// `Full` bandwidth of another size than the labels' columns, or labels of rank 3 or more (which
+/// nidl would flatten to `[B, a·b…]`) — are an [`Error::Shape`] naming the labels' shape, never
+/// reinterpreted.
+///
+/// Differences from nidl 0.0.1: a Scott / Silverman bandwidth is fitted on the first *training*
+/// batch (nidl fits it on the first batch its loss sees, which with Lightning's default sanity
+/// check is a validation batch); the labels reach the kernel as `f32` (nidl: the dataloader's
+/// dtype).
 pub struct YAware {
     parts: Parts<Adam<f32>>,
     loss: YAwareInfoNce,
@@ -556,6 +579,12 @@ impl Estimator for YAware {
         "YAwareContrastiveLearning"
     }
 
+    /// The loss of the batch's two views, each through encoder and head on its own, weighted by
+    /// the kernel on all the batch's label columns (see [`YAware`]); the first training batch
+    /// fits a Scott / Silverman bandwidth.
+    ///
+    /// Errors: labels the bandwidth cannot use ([`Error::Shape`], naming the labels' shape, see
+    /// [`YAware`]), non-finite labels, and those of the encoder and head.
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
         let labels: Tensor<f32> = batch.labels.cast()?;
         if !self.bandwidth_fitted && g.is_training() {
@@ -618,7 +647,8 @@ impl Estimator for YAware {
     }
 }
 
-/// Barlow Twins' settings: nidl's `BarlowTwins` defaults.
+/// Barlow Twins' settings: nidl 0.0.2's `BarlowTwins` defaults (its loss and schedule replaced
+/// 0.0.1's; `proj_input_dim`, 2048 there, is the encoder's output width here).
 #[derive(Clone, Debug)]
 pub struct BarlowTwinsConfig {
     /// Hidden width of the projection head (`proj_hidden_dim`, 2048).
@@ -658,7 +688,7 @@ impl Default for BarlowTwinsConfig {
     }
 }
 
-/// Barlow Twins (Zbontar et al. 2021) as nidl trains it: encoder → nidl's
+/// Barlow Twins (Zbontar et al. 2021) as nidl 0.0.2 trains it: encoder → nidl's
 /// `BarlowTwinsProjectionHead` ([`ProjectionHead::barlow_twins`]: Linear → BatchNorm1d → ReLU →
 /// Linear → BatchNorm1d → ReLU → Linear), each view through encoder and head on its own →
 /// [`BarlowTwinsLoss`]`(λ)`; AdamW(lr, weight_decay) with biases and normalisation parameters

@@ -60,7 +60,7 @@ pub struct Run {
     /// Seed of initialisation, shuffling and augmentations (42).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Learning rate (simclr 1e-4, yaware 1e-5, barlow 3e-4).
+    /// Learning rate (simclr 1e-4 and yaware 1e-5: the seed's; barlow 3e-4: nidl 0.0.2's).
     pub lr: Option<f64>,
     /// Weight decay (simclr 1e-4, yaware 5e-5, barlow 5e-4).
     pub weight_decay: Option<f64>,
@@ -95,7 +95,8 @@ pub struct Run {
 pub struct MethodOptions {
     /// simclr, yaware: the InfoNCE temperature (0.1).
     pub temperature: Option<f64>,
-    /// yaware: the kernel bandwidth σ on the auxiliary label (H = σ²) (4).
+    /// yaware: the kernel bandwidth σ on the auxiliary label (H = σ²) (4: the seed's; nidl
+    /// 0.0.1's default bandwidth is H = 1).
     pub sigma: Option<f64>,
     /// yaware: the kernel, gaussian | epanechnikov | exponential | linear | cosine ("gaussian").
     pub kernel: Option<String>,
@@ -151,7 +152,9 @@ pub struct Data {
     /// Names of the label columns (mnist ["digit"], openbhb ["age", "sex", "site"], npy ["y0",
     /// …], csv: `labels`).
     pub label_names: Option<Vec<String>>,
-    /// The label y-Aware's kernel is computed on (the first of `label_names`).
+    /// yaware: the one label column its kernel is computed on (the first of `label_names`). The
+    /// library's `YAware` takes every column of its training labels as a vector auxiliary
+    /// variable; experiment files give it this column only.
     pub ssl_label: Option<String>,
     /// csv: one table holding every split (its rows split by `split_column`).
     pub file: Option<PathBuf>,
@@ -430,7 +433,9 @@ fn default_log_every_n_steps() -> usize {
 }
 
 impl Method {
-    /// The default learning rate and weight decay (nidl's, as the built-in commands).
+    /// The default learning rate and weight decay, as the built-in commands: simclr and yaware
+    /// the seed example's (nidl 0.0.1's SimCLR has none; its y-Aware default lr is 1e-4),
+    /// barlow nidl 0.0.2's `BarlowTwins` defaults.
     pub fn default_lr_wd(self) -> (f64, f64) {
         match self {
             Method::Simclr => (1e-4, 1e-4),
