@@ -133,3 +133,48 @@ max_iter = 200
 "#;
     check_scenario(&s, "val_epoch_probing", toml);
 }
+
+/// A two-column regression probe: SimCLR, MLP 284 → 64 → 32, 3 epochs of 40 batches of 128, a
+/// Ridge on both label columns after every 2nd training epoch (`Ridge/regressor <i>/…`, then
+/// `Ridge/average/…`), and none after the last epoch.
+#[test]
+fn regression_two_columns_logs_as_nidl() {
+    let s = Scratch::new("parity-regression-two");
+    let mut rng = Lcg(17);
+    let two = |rng: &mut Lcg, _: usize| {
+        vec![
+            rng.below(10_000) as f64 / 1_000.0,
+            rng.below(10_000) as f64 / 5_000.0,
+        ]
+    };
+    write_set(&s, "train", (40 * 128, &[FEATURES]), &mut rng, two);
+    write_set(&s, "val", (200, &[FEATURES]), &mut rng, two);
+    let toml = r#"
+[run]
+method = "simclr"
+epochs = 3
+batch_size = 128
+limit_train_batches = 40
+
+[data]
+format = "npy"
+train_x = "train_x.npy"
+train_y = "train_y.npy"
+val_x = "val_x.npy"
+val_y = "val_y.npy"
+
+[encoder]
+kind = "mlp"
+hidden = [64, 32]
+
+[probing]
+every = 2
+train_limit = 400
+test_limit = 100
+
+[[probe]]
+kind = "ridge"
+tasks = ["y0", "y1"]
+"#;
+    check_scenario(&s, "regression_two_columns", toml);
+}
