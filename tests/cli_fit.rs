@@ -600,6 +600,11 @@ fn errors_name_the_key_the_file_and_the_line() {
     // A value out of range names the key; a missing experiment file names the path.
     let out = fit_text(&s, ISSUE_TOML, &["run.epochs=0"]);
     assert_fails(&out, &[f, "run.epochs: must be at least 1, got 0"]);
+    let out = fit_text(&s, ISSUE_TOML, &["run.log_every_n_steps=0"]);
+    assert_fails(
+        &out,
+        &[f, "run.log_every_n_steps: must be at least 1, got 0"],
+    );
     let out = nidl(&["fit", "/nonexistent/experiment.toml"]);
     assert_fails(&out, &["/nonexistent/experiment.toml"]);
     // A misspelled option of `nidl fit`: a usage error as every command's (clap's message with

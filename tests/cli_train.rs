@@ -258,6 +258,10 @@ fn simclr_bad_options_fail_naming_the_option() {
         (&["--temperature", "0"], &["--temperature", "> 0"]),
         (&["--weight-decay", "-0.1"], &["--weight-decay", "≥ 0"]),
         (&["--latent", "0"], &["--latent", "≥ 1"]),
+        (
+            &["--log-every-n-steps", "0"],
+            &["--log-every-n-steps", "≥ 1"],
+        ),
         (&["--bogus", "1"], &["'--bogus'"]),
         (&["--checkpoint=yes"], &["--checkpoint", "'yes'"]),
         // A stray word after a flag is a stray argument to clap: it names the word.
@@ -489,6 +493,30 @@ fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
         r.iter().all(|x| x.2.starts_with("loss/") || x.2 == "epoch"),
         "{r:?}"
     );
+    // Every 2nd of 3 epochs: after the 2nd only, as nidl 0.0.1; also after the last with
+    // `--probe-after-last-epoch`.
+    for (extra, steps) in [
+        (&[][..], vec![5]),
+        (&["--probe-after-last-epoch"][..], vec![5, 8]),
+    ] {
+        let mut args = vec!["--epochs", "3", "--probe", "knn", "--probe-every", "2"];
+        args.extend_from_slice(extra);
+        let out = simclr(s.path(), &args, &[]);
+        let dir = ok(&out)
+            .lines()
+            .last()
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = rows(&csv(Path::new(&dir)));
+        assert_eq!(
+            steps_of(&r, "KNeighborsClassifier/accuracy"),
+            steps,
+            "{extra:?}"
+        );
+    }
 }
 
 #[test]

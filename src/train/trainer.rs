@@ -280,8 +280,6 @@ impl Trainer {
     ///   some;
     /// - the train-start metrics at the starting step (steps done before the run).
     ///
-    /// Errors: [`Error::InvalidArgument`] for `log_every_n_steps` 0.
-    ///
     /// Before anything is written, the inputs are checked ([`preflight`](super::preflight):
     /// empty sets, a batch larger than the training set, samples the encoder does not take, a
     /// step too large for the memory, the callbacks' own checks): an [`Error::RunInput`] then
@@ -289,7 +287,8 @@ impl Trainer {
     /// infinite metrics are logged as they are and reported ([`Reporter::non_finite_metric`],
     /// [`FitReport::non_finite`]).
     ///
-    /// Errors: a NaN or infinite value stops the run with an [`Error::NonFinite`] naming the
+    /// Errors: [`Error::InvalidArgument`] for a `log_every_n_steps` of 0, before anything is
+    /// written. A NaN or infinite value stops the run with an [`Error::NonFinite`] naming the
     /// epoch, the step and where it is — the training loss, a parameter's gradient (no optimizer
     /// step is taken with either), a parameter or buffer after the step (named as in the
     /// checkpoint: `encoder.<name>`, `head.<name>`), or any state tensor (optimizer state
