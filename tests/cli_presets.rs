@@ -248,9 +248,16 @@ fn check(command: &str, probes: &str, views: &str, rtol: f64) {
 // The relative tolerance of each command's values against its golden run: 0 (equal) until a
 // change is known to move them, then the least that covers it, with the reason.
 
+/// SimCLR and y-Aware forward each view on its own since issue 15 (as nidl 0.0.1's training
+/// step): the forward pass is bit-identical, but each weight gradient is now the sum of two
+/// per-view products instead of one [2B]-row product, which rounds differently in f32. Measured
+/// against these golden runs: at most 1.2e-7 (simclr-mnist) and 5.2e-8 (yaware-openbhb)
+/// relative; 1e-6 covers both with room, and is far below any change of behaviour.
+const PER_VIEW_ROUNDING: f64 = 1e-6;
+
 #[test]
 fn simclr_mnist_and_its_preset_reproduce_the_golden_run() {
-    check("simclr-mnist", MNIST_PROBES, MNIST_VIEWS, 0.0);
+    check("simclr-mnist", MNIST_PROBES, MNIST_VIEWS, PER_VIEW_ROUNDING);
 }
 
 #[test]
@@ -260,7 +267,12 @@ fn barlow_mnist_and_its_preset_reproduce_the_golden_run() {
 
 #[test]
 fn yaware_openbhb_and_its_preset_reproduce_the_golden_run() {
-    check("yaware-openbhb", OPENBHB_PROBES, OPENBHB_VIEWS, 0.0);
+    check(
+        "yaware-openbhb",
+        OPENBHB_PROBES,
+        OPENBHB_VIEWS,
+        PER_VIEW_ROUNDING,
+    );
 }
 
 #[test]
