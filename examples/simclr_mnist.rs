@@ -81,7 +81,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fc2: Linear::new(120, 84, true, &mut rng),
         fc3: Linear::new(84, latent_size, true, &mut rng),
     };
-    // nidl's defaults are the seed's: temperature 0.1, hidden_dims [64, 32], lr = wd = 1e-4.
+    // The seed's values (nidl 0.0.1's SimCLR has no defaults for them): temperature 0.1,
+    // hidden_dims [64, 32], lr = wd = 1e-4.
     let config = SimClrConfig::default();
     let mut model = SimClr::new(Box::new(encoder), latent_size, config, &mut rng)?;
     let mut trainer = Trainer::new(TrainerConfig {

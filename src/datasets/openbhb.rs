@@ -14,9 +14,10 @@
 //! ROOT/{train,val}/derivatives/freesurfer_roi/destrieux_roi_features.csv   7 × 148 per subject
 //! ```
 //!
-//! The feature tables are comma-separated with a header: `participant_id`, an optional `session`,
-//! and the feature columns. As in nidl (`OpenBHB._load_data`), every column other than
-//! `participant_id` and `session` is a feature, in file order, and a subject's row reshaped to
+//! The feature tables are comma-separated with a header: `participant_id`, an optional `session`
+//! (nidl 0.0.1's `drop(columns=["participant_id", "session"])` fails without it), and the feature
+//! columns. As in nidl (`OpenBHB._load_data`), every column other than `participant_id` and
+//! `session` is a feature, in file order, and a subject's row reshaped to
 //! [`Modality::sample_shape`] is its sample (channel-major for the FreeSurfer tables). `vbm_roi` is
 //! 142 grey-matter volumes followed by 142 CSF volumes (Neuromorphometrics atlas).
 //!

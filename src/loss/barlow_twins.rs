@@ -1,4 +1,5 @@
-//! Barlow Twins' redundancy-reduction loss, as nidl's `BarlowTwinsLoss` computes it.
+//! Barlow Twins' redundancy-reduction loss, as nidl's `BarlowTwinsLoss` computes it (the same in
+//! nidl 0.0.1 and 0.0.2).
 
 use super::{check_pair, eye_mask};
 use crate::autograd::{Graph, Var};

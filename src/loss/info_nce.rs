@@ -18,6 +18,10 @@ pub const SELF_SIMILARITY_FILL: f64 = -9e15;
 /// `ℓ = (1/2B) Σ_{i<2B} [ −s_{i,p(i)}/τ + log Σ_j e^{s_ij/τ} ]`
 ///
 /// (the masked diagonal contributes `e^{−9e15/τ} = 0`, so the sum runs over `j ≠ i`).
+///
+/// The similarities are the product of the L2-normalised rows, each divided by
+/// `max(‖z_i‖, 1e-12)`; nidl's `F.cosine_similarity` divides by `max(‖z_i‖, 1e-8)`, so the two
+/// agree (up to rounding) for every embedding of norm at least 1e-8.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InfoNce {
     /// `τ > 0`: the similarities are divided by it before the softmax.

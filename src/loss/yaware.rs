@@ -85,8 +85,10 @@ pub enum Bandwidth {
     /// and `σ_j²` the unbiased variance (`np.cov(…, bias=False)`) of label dimension `j` over
     /// them. Only the diagonal of the covariance is used (unlike scipy's full-covariance
     /// `gaussian_kde`); a dimension with zero variance is ignored (nidl sets its inverse scale to
-    /// 0). Estimated from the labels of each call — nidl estimates it on the first batch its
-    /// loss sees and keeps it; use [`YAwareInfoNce::fit_bandwidth`] to freeze it the same way.
+    /// 0). Estimated from the labels of each call; [`YAwareInfoNce::fit_bandwidth`] freezes it
+    /// from one batch. nidl 0.0.1's `YAwareInfoNCE` takes Scott's or Silverman's rule only as a
+    /// `KernelMetric(bandwidth="scott")` the user has fitted beforehand (on any labels, e.g. the
+    /// whole training set) — an unfitted one is an error there — and never refits it.
     Scott,
     /// Silverman's rule, as Scott's but with factor `(n (k+2) / 4)^{−1/(k+4)}`.
     Silverman,
@@ -129,12 +131,16 @@ pub enum Normalization {
 ///
 /// then `ℓ = −(1/B) Σ_{i,j<2B} w_ij · log_softmax(S)_ij`.
 ///
+/// Precision: the weights are computed in `f64` and rounded to `T` before the product; nidl
+/// multiplies its float64 weights into the float32 log-softmax, so its product and sum are
+/// float64 (PyTorch's type promotion). The two differ by `T`'s rounding.
+///
 /// Note the `1/B` over `2B` rows: with weights concentrated on the positive pairs (a very
 /// narrow kernel) the loss is twice nidl's unlabelled fallback, which averages over the `2B`
 /// rows.
 ///
 /// Without labels it is nidl's fallback, the two-sided InfoNCE
-/// `ℓ = ½ [CE([s12, s11 − 1e8·I]/τ, diag) + CE([s12ᵀ, s22 − 1e8·I]/τ, diag)]`
+/// `ℓ = ½ [CE([s12/τ, s11/τ − 1e8·I], diag) + CE([s12ᵀ/τ, s22/τ − 1e8·I], diag)]`
 /// `= −(1/2B) Σ_i log_softmax(S)_{i,p(i)}` with `p(i) = i ± B`, which equals
 /// [`InfoNce`](super::InfoNce) up to rounding.
 #[derive(Clone, Debug, PartialEq)]
@@ -285,10 +291,12 @@ impl YAwareInfoNce {
     /// `labels` (`[B]` or `[B, k]`, stacked for the two views) and returned as
     /// `Diagonal(factor² · σ_j²)`.
     ///
-    /// nidl fits its `KernelMetric` on the first batch it sees and keeps that bandwidth for the
-    /// rest of training; `loss.bandwidth = loss.fit_bandwidth(&first_labels)?` reproduces this.
-    /// Errors if a label dimension has zero variance (no fixed diagonal bandwidth represents
-    /// nidl's "ignore that dimension").
+    /// `loss.bandwidth = loss.fit_bandwidth(&labels)?` fixes a Scott or Silverman bandwidth from
+    /// one batch's labels, stacked for the two views as the loss stacks them (what nidl's
+    /// `KernelMetric.fit` gives on `[y; y]`). nidl 0.0.1 takes these rules only as a
+    /// `KernelMetric` fitted beforehand and never refits it during training. Errors if a label
+    /// dimension has zero variance (no fixed diagonal bandwidth represents nidl's "ignore that
+    /// dimension").
     pub fn fit_bandwidth<T: Element>(&self, labels: &Tensor<T>) -> Result<Bandwidth> {
         let (b, k, y) = label_matrix(labels)?;
         match self.bandwidth {

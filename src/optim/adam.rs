@@ -217,7 +217,8 @@ macro_rules! adam_family {
 /// Per element, in PyTorch's order (all in `T`; scalars computed in f64 and rounded to `T`):
 /// `m ← lerp(m, g, 1−β1)`, `v ← v·β2 + ((1−β2)·g)·g`, `denom = √v/√(1−β2^t) + eps`,
 /// `p ← p + (−lr/(1−β1^t))·m / denom`. Build with
-/// `Adam::new(1e-4).betas(0.9, 0.99).weight_decay(5e-5)` (nidl's defaults).
+/// `Adam::new(1e-4).betas(0.9, 0.99).weight_decay(5e-5)` (nidl 0.0.1's y-Aware and Barlow Twins
+/// defaults).
 #[derive(Clone, Debug)]
 pub struct Adam<T: Element>(AdamCore<T>);
 

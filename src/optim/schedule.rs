@@ -109,7 +109,8 @@ impl LrSchedule for CosineAnnealingLr {
 
 /// Linear warmup then cosine annealing, per step: lightning-bolts'
 /// `LinearWarmupCosineAnnealingLR(optimizer, warmup_epochs, max_epochs, warmup_start_lr, eta_min)`
-/// (which nidl copies into `nidl.utils` and its estimators step once per batch), with
+/// (which nidl 0.0.2 copies into `nidl.utils`; its default `"warmup_cosine"` schedule steps it
+/// after every optimizer step), with
 /// `W = warmup_steps`, `M = total_steps`, `s = warmup_start_lr`:
 ///
 /// ```text
