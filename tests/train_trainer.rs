@@ -88,6 +88,31 @@ fn simclr(seed: u64) -> SimClr {
     SimClr::new(Box::new(enc), 8, cfg, &mut rng).unwrap()
 }
 
+/// The blobs with their class as the one label: what a classification probe takes.
+struct Classes(Arc<Blobs>);
+
+impl Dataset for Classes {
+    type Sample = Vec<f32>;
+    type Label = f64;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Result<(Vec<f32>, f64)> {
+        let (x, [class, _]) = self.0.get(i)?;
+        Ok((x, class))
+    }
+}
+
+/// A probing loader over the classes of `n` blobs drawn from `seed`.
+fn class_loader(n: usize, seed: u64) -> Loader<Classes, Identity> {
+    Loader::new(
+        Arc::new(Classes(Arc::new(Blobs::new(n, seed)))),
+        Identity,
+        64,
+    )
+    .unwrap()
+}
+
 /// Training loaders on `data` (shuffled, batches of 32) and validation loaders on 64 other blobs.
 fn blob_loaders(data: &Arc<Blobs>) -> (impl BatchSource, impl BatchSource) {
     let train = Loader::new(Arc::clone(data), views(), 32)
@@ -430,8 +455,8 @@ fn yaware_and_regression_probing_through_the_library() {
     };
     let mut trainer = Trainer::new(cfg)
         .callback(Box::new(ClassificationProbing::new(
-            Box::new(probe_tr.clone()),
-            Box::new(probe_te.clone()),
+            Box::new(class_loader(200, 1)),
+            Box::new(class_loader(64, 3)),
             LogisticRegression::new(),
         )))
         .callback(Box::new(RegressionProbing::new(
@@ -740,10 +765,10 @@ fn probed_run(
 
 #[test]
 fn knn_and_logistic_probes_share_embeddings_and_log_under_their_names() {
-    let data = Arc::new(Blobs::new(200, 1));
-    let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
-    let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap();
-    let sets = ProbingSets::new(Box::new(probe_tr), Box::new(probe_te));
+    let sets = ProbingSets::new(
+        Box::new(class_loader(200, 1)),
+        Box::new(class_loader(64, 3)),
+    );
     let logreg = ClassificationProbing::with_sets(sets.clone(), LogisticRegression::new())
         .on_train_start(true);
     let knn = ClassificationProbing::with_sets(sets.clone(), KNeighborsClassifier::new(5))
@@ -840,8 +865,8 @@ fn scalars_are_logged_at_lightnings_steps_each_group_followed_by_the_epoch() {
     let data = Arc::new(Blobs::new(200, 1));
     let knn = |name: &str| {
         ClassificationProbing::new(
-            Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-            Box::new(Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 64).unwrap()),
+            Box::new(class_loader(200, 1)),
+            Box::new(class_loader(64, 3)),
             KNeighborsClassifier::new(3),
         )
         .name(name)
@@ -1093,4 +1118,52 @@ fn shape_errors_name_the_module_at_fault() {
         .map(|(n, _)| n)
         .collect();
     assert!(names.contains(&"4.weight".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_classification_probe_on_several_label_columns_is_refused_before_training() {
+    let data = Arc::new(Blobs::new(64, 1));
+    let (train, _) = blob_loaders(&data);
+    // The blobs carry two label columns [class, value]: which one would be the classes?
+    let cb = ClassificationProbing::new(
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        Box::new(class_loader(64, 3)),
+        LogisticRegression::new(),
+    );
+    let s = Scratch::new("several-columns");
+    let e = Trainer::new(TrainerConfig {
+        max_epochs: 1,
+        ..TrainerConfig::default()
+    })
+    .log_dir(s.path(), false)
+    .callback(Box::new(cb))
+    .fit(&mut simclr(2), &train, None)
+    .unwrap_err();
+    assert!(matches!(e, nidl::Error::RunInput { .. }), "{e}");
+    let e = e.to_string();
+    assert!(
+        e.contains("LogisticRegression: the probing train set has 2 label columns")
+            && e.contains("a classification probe predicts one"),
+        "{e}"
+    );
+    // Refused before anything is written.
+    assert!(!s.path().join("version_0").exists());
+    // A multi-task probe of one task on the same sets: one column per task.
+    let cb = MultitaskProbing::new(
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        MultiTask::new(vec![TaskProbe::Ridge(Ridge::new())]).unwrap(),
+    );
+    let e = Trainer::new(TrainerConfig {
+        max_epochs: 1,
+        ..TrainerConfig::default()
+    })
+    .callback(Box::new(cb))
+    .fit(&mut simclr(2), &train, None)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the probing train set has 2 label columns for 1 tasks"),
+        "{e}"
+    );
 }

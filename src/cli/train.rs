@@ -20,8 +20,8 @@ pub fn run(command: &str, options: impl PresetOptions) -> Result<(), String> {
     build::run(&exp, recorded_views(&exp), OptionSource::CommandLine).map(drop)
 }
 
-/// What the commands record of their views in `hparams.yaml` (compared on resume): nidl's
-/// `mask_prob` and `noise_std` of the tabular views; nothing of the MNIST views, which have no
+/// What the commands record of their views in `hparams.yaml` (compared on resume): the seed
+/// example's `mask_prob` and `noise_std` of the tabular views; nothing of the MNIST views, which have no
 /// options.
 fn recorded_views(exp: &Experiment) -> Vec<(String, String)> {
     let tabular = exp.views.tabular.iter().flatten();

@@ -275,16 +275,17 @@ impl ProbingSets {
 
     /// Checks that both sets have samples and that `est`'s encoder takes them (see
     /// [`preflight::first_batch`]); errors name the set.
-    pub fn check(&self, est: &dyn Estimator) -> Result<()> {
+    ///
+    /// Returns the label columns of each set (train, test), for the tasks to check.
+    pub fn check(&self, est: &dyn Estimator) -> Result<[(&'static str, usize); 2]> {
         let s = self.lock();
-        for (what, src) in [
-            ("the probing train set", s.train.as_ref()),
-            ("the probing test set", s.test.as_ref()),
-        ] {
+        let mut columns = [("the probing train set", 0), ("the probing test set", 0)];
+        for ((what, k), src) in columns.iter_mut().zip([s.train.as_ref(), s.test.as_ref()]) {
             let batch = preflight::first_batch(est, what, src, 0)?;
             one_view(what, src, &batch)?;
+            *k = batch.labels.shape()[1..].iter().product();
         }
-        Ok(())
+        Ok(columns)
     }
 
     /// How many times the sets have been embedded (both sets each time).
@@ -324,6 +325,12 @@ impl ProbingSets {
 /// the test set's (one implementation per nidl callback: [`ClassificationScore`],
 /// [`RegressionScore`], [`MultitaskScore`]).
 pub trait ProbeTask: Send {
+    /// Checks that a probing set of `columns` label columns (`what` names it) suits the task:
+    /// an [`Error::RunInput`] saying why not (by default any number does).
+    fn check_label_columns(&self, _what: &str, _columns: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log.
     fn fit_score(&mut self, train: &Embedded, test: &Embedded) -> Result<Vec<(String, f64)>>;
 }
@@ -407,7 +414,10 @@ impl<Q: ProbeTask> Probing<Q> {
 
 impl<Q: ProbeTask> Callback for Probing<Q> {
     fn check(&mut self, est: &dyn Estimator) -> Result<()> {
-        self.sets.check(est)
+        for (what, columns) in self.sets.check(est)? {
+            self.task.check_label_columns(what, columns)?;
+        }
+        Ok(())
     }
 
     fn on_train_start(
@@ -444,8 +454,8 @@ fn prefixed_metrics<S: AsRef<str>>(name: &str, metrics: &[(S, f64)]) -> Vec<(Str
         .collect()
 }
 
-/// nidl's `ClassificationProbingCallback` task: a classifier fitted on the train embeddings (first
-/// label column, integer classes), its test metrics logged as `<name>/<metric>`.
+/// nidl's `ClassificationProbingCallback` task: a classifier fitted on the train embeddings (one
+/// label column of integer classes), its test metrics logged as `<name>/<metric>`.
 pub struct ClassificationScore<P> {
     /// The classifier.
     pub probe: P,
@@ -454,7 +464,28 @@ pub struct ClassificationScore<P> {
 }
 
 impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
+    /// One label column: a classifier predicts one (nidl's scikit-learn classifiers refuse a
+    /// 2-D `y`).
+    fn check_label_columns(&self, what: &str, columns: usize) -> Result<()> {
+        if columns == 1 {
+            return Ok(());
+        }
+        Err(Error::run_input(
+            RunInput::Data,
+            format!(
+                "{}: {what} has {columns} label columns, but a classification probe predicts \
+                 one (as scikit-learn's classifiers, which refuse a 2-D y): give its sets one \
+                 label column, or probe each column with MultitaskProbing",
+                self.name
+            ),
+        ))
+    }
+
+    /// Errors: sets of several label columns ([`Error::RunInput`]), labels that are not
+    /// integer classes, and those of the probe.
     fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
+        self.check_label_columns("the probing train set", tr.k)?;
+        self.check_label_columns("the probing test set", te.k)?;
         let ytr = labels_from_f64("ClassificationProbing", &tr.column(0))?;
         let yte = labels_from_f64("ClassificationProbing", &te.column(0))?;
         self.probe.fit(&tr.features()?, &ytr)?;
@@ -566,6 +597,22 @@ pub struct MultitaskScore {
 }
 
 impl ProbeTask for MultitaskScore {
+    /// One label column per task.
+    fn check_label_columns(&self, what: &str, columns: usize) -> Result<()> {
+        let tasks = self.probes.tasks().len();
+        if columns == tasks {
+            return Ok(());
+        }
+        Err(Error::run_input(
+            RunInput::Data,
+            format!(
+                "the multi-task probe ({}): {what} has {columns} label columns for {tasks} \
+                 tasks (one column per task)",
+                self.names.join(", ")
+            ),
+        ))
+    }
+
     fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
         let ytr = Tensor::from_vec(tr.y.clone(), &[tr.n, tr.k])?;
         let yte = Tensor::from_vec(te.y.clone(), &[te.n, te.k])?;

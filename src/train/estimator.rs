@@ -454,7 +454,8 @@ pub struct YAwareConfig {
     pub kernel: Kernel,
     /// Bandwidth `H`: nidl's default `Bandwidth::Scalar(1.0)` (seed: `σ = 4`, i.e.
     /// `Bandwidth::Scalar(16.0)`). With `k`-column labels a scalar means `H = σ² I_k`, as in
-    /// nidl; Scott/Silverman are fitted on the first training batch and kept, as nidl does.
+    /// nidl; Scott/Silverman are fitted on the first training batch and kept (nidl 0.0.1 takes
+    /// them only as a `KernelMetric` the user has fitted beforehand).
     pub bandwidth: Bandwidth,
     /// Temperature (nidl and seed: 0.1).
     pub temperature: f64,
@@ -497,10 +498,10 @@ impl Default for YAwareConfig {
 /// nidl would flatten to `[B, a·b…]`) — are an [`Error::Shape`] naming the labels' shape, never
 /// reinterpreted.
 ///
-/// Differences from nidl 0.0.1: a Scott / Silverman bandwidth is fitted on the first *training*
-/// batch (nidl fits it on the first batch its loss sees, which with Lightning's default sanity
-/// check is a validation batch); the labels reach the kernel as `f32` (nidl: the dataloader's
-/// dtype).
+/// Differences from nidl 0.0.1: a Scott / Silverman bandwidth is fitted on the first training
+/// batch and kept (nidl 0.0.1's `YAwareInfoNCE` refuses `bandwidth="scott"` and an unfitted
+/// `KernelMetric`: the user fits one beforehand, and it is never refitted); the labels reach the
+/// kernel as `f32` (nidl: the dataloader's dtype, float64 for the seed's ages).
 pub struct YAware {
     parts: Parts<Adam<f32>>,
     loss: YAwareInfoNce,
@@ -647,8 +648,9 @@ impl Estimator for YAware {
     }
 }
 
-/// Barlow Twins' settings: nidl 0.0.2's `BarlowTwins` defaults (its loss and schedule replaced
-/// 0.0.1's; `proj_input_dim`, 2048 there, is the encoder's output width here).
+/// Barlow Twins' settings: nidl 0.0.2's `BarlowTwins` defaults (its optimizer, schedule and head
+/// sizes replaced 0.0.1's, its loss is 0.0.1's; `proj_input_dim`, 2048 there, is the encoder's
+/// output width here).
 #[derive(Clone, Debug)]
 pub struct BarlowTwinsConfig {
     /// Hidden width of the projection head (`proj_hidden_dim`, 2048).
