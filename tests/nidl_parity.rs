@@ -15,6 +15,26 @@ fn digit(rng: &mut Lcg, _: usize) -> Vec<f64> {
     vec![rng.below(10) as f64]
 }
 
+/// An experiment on the `.npy` sets the test wrote (`train_*.npy`, `val_*.npy`) with the MLP
+/// 284 → 64 → 32 of the recorded runs: `run` (the `[run]` table), `data` (more `[data]` keys) and
+/// `rest` (`[probing]` and the probes).
+fn npy_mlp(run: &str, data: &str, rest: &str) -> String {
+    format!(
+        r#"{run}
+[data]
+format = "npy"
+train_x = "train_x.npy"
+train_y = "train_y.npy"
+val_x = "val_x.npy"
+val_y = "val_y.npy"
+{data}
+[encoder]
+kind = "mlp"
+hidden = [64, 32]
+{rest}"#
+    )
+}
+
 /// The issue's table: SimCLR with the seed's LeNet on MNIST (the embedded copy), 2 epochs of 60
 /// batches of 128, a logistic-regression probe after every training epoch.
 #[test]
@@ -59,25 +79,17 @@ fn yaware_multitask_logs_as_nidl() {
     };
     write_set(&s, "train", (3227, &[FEATURES]), &mut rng, age_sex);
     write_set(&s, "val", (200, &[FEATURES]), &mut rng, age_sex);
-    let toml = r#"
+    let toml = npy_mlp(
+        r#"
 [run]
 method = "yaware"
 epochs = 3
 batch_size = 128
-
-[data]
-format = "npy"
-train_x = "train_x.npy"
-train_y = "train_y.npy"
-val_x = "val_x.npy"
-val_y = "val_y.npy"
-label_names = ["age", "sex"]
+"#,
+        r#"label_names = ["age", "sex"]
 ssl_label = "age"
-
-[encoder]
-kind = "mlp"
-hidden = [64, 32]
-
+"#,
+        r#"
 [probing]
 train_limit = 400
 test_limit = 100
@@ -90,8 +102,9 @@ task = "age"
 kind = "logreg"
 task = "sex"
 max_iter = 200
-"#;
-    check_scenario(&s, "yaware_multitask", toml);
+"#,
+    );
+    check_scenario(&s, "yaware_multitask", &toml);
 }
 
 /// Probing after every validation epoch and not after training epochs, `loss/train` every 10
@@ -102,25 +115,17 @@ fn val_epoch_probing_logs_as_nidl() {
     let mut rng = Lcg(16);
     write_set(&s, "train", (25 * 128, &[FEATURES]), &mut rng, digit);
     write_set(&s, "val", (200, &[FEATURES]), &mut rng, digit);
-    let toml = r#"
+    let toml = npy_mlp(
+        r#"
 [run]
 method = "simclr"
 epochs = 2
 batch_size = 128
 limit_train_batches = 25
 log_every_n_steps = 10
-
-[data]
-format = "npy"
-train_x = "train_x.npy"
-train_y = "train_y.npy"
-val_x = "val_x.npy"
-val_y = "val_y.npy"
-
-[encoder]
-kind = "mlp"
-hidden = [64, 32]
-
+"#,
+        r#""#,
+        r#"
 [probing]
 every = 0
 every_val = 1
@@ -130,8 +135,9 @@ test_limit = 100
 [[probe]]
 kind = "logreg"
 max_iter = 200
-"#;
-    check_scenario(&s, "val_epoch_probing", toml);
+"#,
+    );
+    check_scenario(&s, "val_epoch_probing", &toml);
 }
 
 /// A two-column regression probe: SimCLR, MLP 284 → 64 → 32, 3 epochs of 40 batches of 128, a
@@ -149,24 +155,16 @@ fn regression_two_columns_logs_as_nidl() {
     };
     write_set(&s, "train", (40 * 128, &[FEATURES]), &mut rng, two);
     write_set(&s, "val", (200, &[FEATURES]), &mut rng, two);
-    let toml = r#"
+    let toml = npy_mlp(
+        r#"
 [run]
 method = "simclr"
 epochs = 3
 batch_size = 128
 limit_train_batches = 40
-
-[data]
-format = "npy"
-train_x = "train_x.npy"
-train_y = "train_y.npy"
-val_x = "val_x.npy"
-val_y = "val_y.npy"
-
-[encoder]
-kind = "mlp"
-hidden = [64, 32]
-
+"#,
+        r#""#,
+        r#"
 [probing]
 every = 2
 train_limit = 400
@@ -175,6 +173,7 @@ test_limit = 100
 [[probe]]
 kind = "ridge"
 tasks = ["y0", "y1"]
-"#;
-    check_scenario(&s, "regression_two_columns", toml);
+"#,
+    );
+    check_scenario(&s, "regression_two_columns", &toml);
 }
