@@ -124,7 +124,7 @@ batch_size = 128
 limit_train_batches = 25
 log_every_n_steps = 10
 "#,
-        r#""#,
+        "",
         r#"
 [probing]
 every = 0
@@ -163,7 +163,7 @@ epochs = 3
 batch_size = 128
 limit_train_batches = 40
 "#,
-        r#""#,
+        "",
         r#"
 [probing]
 every = 2
