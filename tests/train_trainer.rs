@@ -1127,7 +1127,7 @@ fn a_classification_probe_on_several_label_columns_is_refused_before_training() 
     // The blobs carry two label columns [class, value]: which one would be the classes?
     let cb = ClassificationProbing::new(
         Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-        Box::new(class_loader(64, 3)),
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
         LogisticRegression::new(),
     );
     let s = Scratch::new("several-columns");
@@ -1164,6 +1164,24 @@ fn a_classification_probe_on_several_label_columns_is_refused_before_training() 
     .to_string();
     assert!(
         e.contains("the probing train set has 2 label columns for 1 tasks"),
+        "{e}"
+    );
+    // A regressor fitted on two columns and scored on one: refused before training too.
+    let cb = RegressionProbing::new(
+        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+        Box::new(class_loader(64, 3)),
+        Ridge::new(),
+    );
+    let e = Trainer::new(TrainerConfig {
+        max_epochs: 1,
+        ..TrainerConfig::default()
+    })
+    .callback(Box::new(cb))
+    .fit(&mut simclr(2), &train, None)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the probing train set has 2 label columns but the probing test set has 1"),
         "{e}"
     );
 }

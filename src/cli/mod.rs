@@ -50,7 +50,8 @@ pub enum Command {
     /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint): loss/train
     /// every --log-every-n-steps steps, then after each epoch the validation loss (the mean
     /// over the test set's views, or its first --limit-val-batches batches; 0: none) and the
-    /// probes' metrics at the epoch's last step, as Lightning logs them.
+    /// probes' metrics at the epoch's last step, as Lightning logs them. The defaults are the seed
+    /// example's (nidl 0.0.1's SimCLR has none of its own).
     SimclrMnist(TrainArgs<MnistArgs, SimClrArgs>),
     /// y-Aware contrastive learning on OpenBHB ROI features, probed on age and sex
     ///

@@ -458,19 +458,12 @@ fn evaluate<T: Element>(
 
 /// Regression metrics named as nidl 0.0.1's `regression_report` (and the regression probing
 /// callback): `MAE` … for one target column; `regressor <j>/<metric>` for each of several, then
-/// `average/<metric>` (the mean over the columns). Before nidl-rs followed nidl there, several
-/// columns were named `task<j>/<metric>` without an average: a note on stderr says so.
+/// `average/<metric>` (the mean over the columns).
 fn regression_metrics(
     truth: &Tensor<f64>,
     pred: &Tensor<f64>,
     cols: usize,
 ) -> nidl::Result<Vec<(String, f64)>> {
-    if cols > 1 {
-        eprintln!(
-            "note: {cols} target columns are reported as nidl's regression_report names them, \
-             'regressor <j>/<metric>' then 'average/<metric>' (formerly 'task<j>/<metric>')"
-        );
-    }
     Ok(MultiOutputReport::new(truth.data()?, pred.data()?, cols)?.metrics())
 }
 

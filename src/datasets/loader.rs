@@ -271,6 +271,12 @@ pub struct Batch<T: Element> {
 }
 
 impl<T: Element> Batch<T> {
+    /// Label columns per sample: 1 for a scalar label, `k` for `[k]` targets (the product of the
+    /// label's axes).
+    pub fn label_columns(&self) -> usize {
+        self.labels.shape()[1..].iter().product()
+    }
+
     /// Number of samples `B`.
     pub fn len(&self) -> usize {
         self.indices.len()

@@ -145,11 +145,11 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
     // The first batch fixes the widths.
     let first = src.batch(0, 0)?;
     one_view("the probing set", src, &first)?;
+    let k = first.label_columns();
     let mut g = Graph::inference();
     let x = g.input(first.views);
     let z = est.embed(&mut g, x)?;
     let (b0, d) = g.value(z).dims2("embed_set")?;
-    let k: usize = first.labels.shape()[1..].iter().product();
     let n = src.len();
     out.x.resize(n * d, 0.0);
     out.y.resize(n * k, 0.0);
@@ -276,16 +276,27 @@ impl ProbingSets {
     /// Checks that both sets have samples and that `est`'s encoder takes them (see
     /// [`preflight::first_batch`]); errors name the set.
     ///
-    /// Returns the label columns of each set (train, test), for the tasks to check.
-    pub fn check(&self, est: &dyn Estimator) -> Result<[(&'static str, usize); 2]> {
+    /// Returns the train set's label columns, for the tasks to check; a test set of other columns
+    /// is an [`Error::RunInput`] naming both sets (a probe is scored on the columns it predicts).
+    pub fn check(&self, est: &dyn Estimator) -> Result<(String, usize)> {
         let s = self.lock();
-        let mut columns = [("the probing train set", 0), ("the probing test set", 0)];
-        for ((what, k), src) in columns.iter_mut().zip([s.train.as_ref(), s.test.as_ref()]) {
+        let columns_of = |what: &str, src: &dyn BatchSource| -> Result<(String, usize)> {
             let batch = preflight::first_batch(est, what, src, 0)?;
             one_view(what, src, &batch)?;
-            *k = batch.labels.shape()[1..].iter().product();
+            Ok((preflight::describe(what, src), batch.label_columns()))
+        };
+        let (train, columns) = columns_of("the probing train set", s.train.as_ref())?;
+        let (test, test_columns) = columns_of("the probing test set", s.test.as_ref())?;
+        if columns != test_columns {
+            return Err(Error::run_input(
+                RunInput::Data,
+                format!(
+                    "{train} has {columns} label columns but {test} has {test_columns}: a probe \
+                     is scored on the columns it is fitted on"
+                ),
+            ));
         }
-        Ok(columns)
+        Ok((train, columns))
     }
 
     /// How many times the sets have been embedded (both sets each time).
@@ -414,10 +425,8 @@ impl<Q: ProbeTask> Probing<Q> {
 
 impl<Q: ProbeTask> Callback for Probing<Q> {
     fn check(&mut self, est: &dyn Estimator) -> Result<()> {
-        for (what, columns) in self.sets.check(est)? {
-            self.task.check_label_columns(what, columns)?;
-        }
-        Ok(())
+        let (what, columns) = self.sets.check(est)?;
+        self.task.check_label_columns(&what, columns)
     }
 
     fn on_train_start(
