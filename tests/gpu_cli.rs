@@ -124,6 +124,8 @@ fn openbhb_commands_on_the_gpu_track_the_cpu_runs() {
             "64",
             "--limit-train-batches",
             "3",
+            "--log-every-n-steps",
+            "1",
         ];
         gpu_tracks_cpu(cmd, &args);
     }
