@@ -1124,21 +1124,25 @@ fn shape_errors_name_the_module_at_fault() {
 fn a_classification_probe_on_several_label_columns_is_refused_before_training() {
     let data = Arc::new(Blobs::new(64, 1));
     let (train, _) = blob_loaders(&data);
-    // The blobs carry two label columns [class, value]: which one would be the classes?
-    let cb = ClassificationProbing::new(
-        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-        LogisticRegression::new(),
-    );
+    let blobs = || Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap());
     let s = Scratch::new("several-columns");
-    let e = Trainer::new(TrainerConfig {
-        max_epochs: 1,
-        ..TrainerConfig::default()
-    })
-    .log_dir(s.path(), false)
-    .callback(Box::new(cb))
-    .fit(&mut simclr(2), &train, None)
-    .unwrap_err();
+    // Trains one epoch with `cb` into the scratch folder; the error it is refused with.
+    let refused = |cb: Box<dyn nidl::train::Callback>| {
+        Trainer::new(TrainerConfig {
+            max_epochs: 1,
+            ..TrainerConfig::default()
+        })
+        .log_dir(s.path(), false)
+        .callback(cb)
+        .fit(&mut simclr(2), &train, None)
+        .unwrap_err()
+    };
+    // The blobs carry two label columns [class, value]: which one would be the classes?
+    let e = refused(Box::new(ClassificationProbing::new(
+        blobs(),
+        blobs(),
+        LogisticRegression::new(),
+    )));
     assert!(matches!(e, nidl::Error::RunInput { .. }), "{e}");
     let e = e.to_string();
     assert!(
@@ -1146,42 +1150,24 @@ fn a_classification_probe_on_several_label_columns_is_refused_before_training() 
             && e.contains("a classification probe predicts one"),
         "{e}"
     );
-    // Refused before anything is written.
-    assert!(!s.path().join("version_0").exists());
     // A multi-task probe of one task on the same sets: one column per task.
-    let cb = MultitaskProbing::new(
-        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
-        MultiTask::new(vec![TaskProbe::Ridge(Ridge::new())]).unwrap(),
-    );
-    let e = Trainer::new(TrainerConfig {
-        max_epochs: 1,
-        ..TrainerConfig::default()
-    })
-    .callback(Box::new(cb))
-    .fit(&mut simclr(2), &train, None)
-    .unwrap_err()
-    .to_string();
+    let tasks = MultiTask::new(vec![TaskProbe::Ridge(Ridge::new())]).unwrap();
+    let e = refused(Box::new(MultitaskProbing::new(blobs(), blobs(), tasks))).to_string();
     assert!(
         e.contains("the probing train set has 2 label columns for 1 tasks"),
         "{e}"
     );
-    // A regressor fitted on two columns and scored on one: refused before training too.
-    let cb = RegressionProbing::new(
-        Box::new(Loader::new(Arc::clone(&data), Identity, 64).unwrap()),
+    // A regressor fitted on two columns and scored on one.
+    let e = refused(Box::new(RegressionProbing::new(
+        blobs(),
         Box::new(class_loader(64, 3)),
         Ridge::new(),
-    );
-    let e = Trainer::new(TrainerConfig {
-        max_epochs: 1,
-        ..TrainerConfig::default()
-    })
-    .callback(Box::new(cb))
-    .fit(&mut simclr(2), &train, None)
-    .unwrap_err()
+    )))
     .to_string();
     assert!(
         e.contains("the probing train set has 2 label columns but the probing test set has 1"),
         "{e}"
     );
+    // All refused before anything is written.
+    assert!(!s.path().join("version_0").exists());
 }
