@@ -109,7 +109,7 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
         stdout.contains(&format!("logs in {}", v.display())),
         "{stdout}"
     );
-    for f in ["metrics.csv", "hparams.yaml", "metrics.png"] {
+    for f in ["metrics.csv", "hparams.yaml", "metrics.png", "metrics.svg"] {
         assert!(v.join(f).is_file(), "{f} missing");
     }
     let events: Vec<PathBuf> = fs::read_dir(&v)
@@ -406,7 +406,7 @@ fn barlow_mnist_tiny_run_probes_with_both_probes_at_train_start_and_every_epoch(
         "{stdout}"
     );
     let v = s.join("version_0");
-    for f in ["metrics.csv", "hparams.yaml", "metrics.png"] {
+    for f in ["metrics.csv", "hparams.yaml", "metrics.png", "metrics.svg"] {
         assert!(v.join(f).is_file(), "{f} missing");
     }
     let r = rows(&csv(&v));

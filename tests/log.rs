@@ -1,10 +1,10 @@
 //! Run logging: version directories, the TensorBoard event file (decoded back by a small
-//! TFRecord + protobuf reader below), metrics.csv, hparams.yaml and the metrics PNG.
+//! TFRecord + protobuf reader below), metrics.csv, hparams.yaml and metrics.png and metrics.svg.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nidl::log::plot::{crc32, figure_size, PANEL_HEIGHT, PANEL_WIDTH};
+use nidl::log::plot::{figure_size, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT};
 use nidl::log::tensorboard::{crc32c, masked_crc32c, FILE_VERSION};
 use nidl::log::{next_version_dir, RunLogger, Scalar};
 
@@ -171,8 +171,6 @@ fn crc32c_known_vectors() {
     assert_eq!(crc32c(&[0xffu8; 32]), 0x62A8_AB43);
     let inc: Vec<u8> = (0u8..32).collect();
     assert_eq!(crc32c(&inc), 0x46DD_794E);
-    // PNG's CRC-32 is the IEEE one.
-    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
 }
 
 #[test]
@@ -489,86 +487,126 @@ fn hparams_yaml_escaping() {
     cleanup(&root);
 }
 
-/// Parses a PNG's chunks, checking signature and every CRC; returns (type, data) pairs.
-fn png_chunks(bytes: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
-    let mut i = 8;
-    let mut out = Vec::new();
-    while i < bytes.len() {
-        let len = u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
-        let kind: [u8; 4] = bytes[i + 4..i + 8].try_into().unwrap();
-        let data = bytes[i + 8..i + 8 + len].to_vec();
-        let crc = u32::from_be_bytes(bytes[i + 8 + len..i + 12 + len].try_into().unwrap());
-        assert_eq!(
-            crc,
-            crc32(&bytes[i + 4..i + 8 + len]),
-            "CRC of chunk {kind:?}"
-        );
-        out.push((kind, data));
-        i += 12 + len;
-    }
-    assert_eq!(i, bytes.len());
-    out
-}
+// ---------------------------------------------------------------- metrics.png / metrics.svg
 
-/// Checks the PNG's structure and returns (width, height, raw decompressed scanlines).
-fn check_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    use std::io::Read;
+/// Decodes the PNG at `path` completely (with the `png` crate, not our encoder) and returns
+/// (width, height, RGB bytes).
+fn decode_png(path: &Path) -> (u32, u32, Vec<u8>) {
     let bytes = fs::read(path).unwrap();
-    let chunks = png_chunks(&bytes);
-    assert_eq!(&chunks[0].0, b"IHDR");
-    assert_eq!(&chunks.last().unwrap().0, b"IEND");
-    let ihdr = &chunks[0].1;
-    assert_eq!(ihdr.len(), 13);
-    let w = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
-    let h = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
-    assert_eq!(&ihdr[8..], &[8, 2, 0, 0, 0], "8-bit RGB, no interlace");
-    let idat: Vec<u8> = chunks
-        .iter()
-        .filter(|c| &c.0 == b"IDAT")
-        .flat_map(|c| c.1.clone())
-        .collect();
-    let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&idat[..])
-        .read_to_end(&mut raw)
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
         .unwrap();
-    assert_eq!(raw.len(), h as usize * (1 + 3 * w as usize));
-    (w, h, raw)
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
 }
 
-#[test]
-fn finish_writes_a_valid_png() {
-    let root = temp_dir("png");
-    // SimCLR-like: a LogisticRegression panel and a loss panel, side by side.
-    let scalars: Vec<Scalar> = sample_scalars()
-        .into_iter()
-        .filter(|s| s.tag.starts_with("loss/") || s.tag.starts_with("LogisticRegression/"))
-        .collect();
-    let log = write_run(&root, &scalars);
-    let png = log.finish().unwrap();
-    assert_eq!(png, root.join("metrics.png"));
-    let (w, h, raw) = check_png(&png);
-    assert_eq!((w as usize, h as usize), figure_size(2));
-    assert_eq!((w as usize, h as usize), (2 * PANEL_WIDTH, PANEL_HEIGHT));
-    // Not blank: some non-white pixels, and some coloured (non-grey) ones from the curves.
-    let coloured = raw
-        .chunks(3)
-        .filter(|p| p.len() == 3 && (p[0] != p[1] || p[1] != p[2]))
-        .count();
-    assert!(coloured > 100, "only {coloured} coloured pixels");
-    let leftovers: Vec<_> = fs::read_dir(&root)
+/// The SVG beside `png`: checks it is one `<svg ...>` document of `size` and returns its text.
+fn read_svg(png: &Path, size: (u32, u32)) -> String {
+    let svg = fs::read_to_string(png.with_extension("svg")).unwrap();
+    assert!(
+        svg.trim_start().starts_with("<svg"),
+        "{}",
+        &svg[..80.min(svg.len())]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<svg").count(), 1);
+    assert!(
+        svg.contains(&format!("width=\"{}\" height=\"{}\"", size.0, size.1)),
+        "{}",
+        &svg[..200.min(svg.len())]
+    );
+    svg
+}
+
+/// Texts drawn in `svg` (the contents of its `<text>` elements).
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let start = t.find('>')? + 1;
+            let end = t.find("</text>")?;
+            Some(t[start..end].trim().to_string())
+        })
+        .collect()
+}
+
+fn no_temporaries(dir: &Path) {
+    let leftovers: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.contains("tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn finish_writes_png_and_svg_with_title_axes_and_legend() {
+    let root = temp_dir("png");
+    let dir = next_version_dir(&root).unwrap(); // version_0
+                                                // SimCLR-like: a LogisticRegression panel and a loss panel, side by side.
+    let scalars: Vec<Scalar> = sample_scalars()
+        .into_iter()
+        .filter(|s| s.tag.starts_with("loss/") || s.tag.starts_with("LogisticRegression/"))
+        .collect();
+    let mut log = write_run(&dir, &scalars);
+    log.log_scalar("epoch", 2.0, 12, 2).unwrap();
+    log.log_hparams(&[
+        ("estimator".into(), "SimCLR".into()),
+        ("batch_size".into(), "256".into()),
+    ])
+    .unwrap();
+    log.set_figure_names(Some("MNIST".into()), Vec::new());
+    let png = log.finish().unwrap().unwrap();
+    assert_eq!(png, dir.join("metrics.png"));
+    let (w, h, rgb) = decode_png(&png);
+    assert_eq!((w, h), figure_size(2));
+    assert_eq!((w, h), (2 * PANEL_WIDTH, TITLE_HEIGHT + PANEL_HEIGHT));
+    // Not blank: coloured (non-grey) pixels from the curves, and grey levels other than black
+    // and white from antialiased text and lines.
+    let coloured = rgb
+        .chunks(3)
+        .filter(|p| p[0] != p[1] || p[1] != p[2])
+        .count();
+    assert!(coloured > 500, "only {coloured} coloured pixels");
+    let greys: std::collections::BTreeSet<u8> = rgb
+        .chunks(3)
+        .filter(|p| p[0] == p[1] && p[1] == p[2])
+        .map(|p| p[0])
+        .collect();
+    assert!(
+        greys.len() > 50,
+        "{} grey levels: no antialiasing?",
+        greys.len()
+    );
+    let texts = svg_texts(&read_svg(&png, (w, h)));
+    for want in [
+        "SimCLR · MNIST · version_0",
+        "LogisticRegression",
+        "loss",
+        "accuracy",
+        "train (smoothed; raw faint)",
+        "val",
+        "step (batch size 256)",
+        "score",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == want),
+            "no text {want:?} in {texts:?}"
+        );
+    }
+    assert!(!texts.iter().any(|t| t.contains("epoch")), "{texts:?}");
+    no_temporaries(&dir);
     cleanup(&root);
 }
 
 #[test]
-fn plot_sizes_for_openbhb_and_empty_runs() {
+fn openbhb_like_run_splits_scores_from_errors_and_names_panels() {
     let root = temp_dir("png3");
-    // y-Aware-like: task0, task1 and loss panels -> 2 columns x 2 rows.
     let mut log = RunLogger::create(&root).unwrap();
     for epoch in 0..10usize {
         let step = (epoch as u64 + 1) * 26;
@@ -577,49 +615,157 @@ fn plot_sizes_for_openbhb_and_empty_runs() {
             let v = 6.0 * (-(s as f64) / 120.0).exp() + 0.05 * ((s * 7919 % 13) as f64 / 13.0);
             log.log_scalar("loss/train", v, s, epoch).unwrap();
         }
-        log.log_scalar(
-            "loss/val",
-            6.0 * (-(step as f64) / 120.0).exp() + 0.2,
-            step,
-            epoch,
-        )
-        .unwrap();
+        // The last batch of each epoch is short: its loss is marked, not smoothed.
+        log.mark_short_batch(step);
         let t = epoch as f64 / 9.0;
         for (m, v) in [
             ("R2", -0.3 + 0.8 * t),
             ("PCC", 0.2 + 0.6 * t),
-            ("EVar", -0.2 + 0.75 * t),
+            ("MAE", 8.0 - 3.0 * t),
+            ("MSE", 60.0 - 20.0 * t),
         ] {
             log.log_scalar(&format!("task0/{m}"), v, step, epoch)
                 .unwrap();
         }
-        for (m, v) in [
-            ("accuracy", 0.55 + 0.3 * t),
-            ("balanced_accuracy", 0.52 + 0.3 * t),
-            ("f1_macro", 0.5 + 0.32 * t * t),
-            ("precision_macro", 0.56 + 0.28 * t.sqrt()),
-            ("recall_macro", 0.52 + 0.3 * t),
-            ("f1_weighted", 0.51 + 0.33 * t),
-        ] {
-            log.log_scalar(&format!("task1/{m}"), v, step, epoch)
-                .unwrap();
-        }
+        log.log_scalar("task1/accuracy", 0.55 + 0.3 * t, step, epoch)
+            .unwrap();
     }
-    let png = log.finish().unwrap();
-    let (w, h, _) = check_png(&png);
-    assert_eq!((w as usize, h as usize), figure_size(3));
-    assert_eq!(
-        (w as usize, h as usize),
-        (2 * PANEL_WIDTH, 2 * PANEL_HEIGHT)
+    log.set_figure_names(
+        None,
+        vec![
+            ("task0".into(), "age".into()),
+            ("task1".into(), "sex".into()),
+        ],
     );
-
-    // No scalars at all: still a valid one-panel picture.
-    let empty = root.join("empty");
-    fs::create_dir(&empty).unwrap();
-    let png = RunLogger::create(&empty).unwrap().finish().unwrap();
-    let (w, h, _) = check_png(&png);
-    assert_eq!((w as usize, h as usize), (PANEL_WIDTH, PANEL_HEIGHT));
+    let png = log.finish().unwrap().unwrap();
+    let (w, h, _) = decode_png(&png);
+    // age: scores, age: errors, sex, loss -> 2 columns x 2 rows.
+    assert_eq!((w, h), figure_size(4));
+    assert_eq!((w, h), (2 * PANEL_WIDTH, TITLE_HEIGHT + 2 * PANEL_HEIGHT));
+    let texts = svg_texts(&read_svg(&png, (w, h)));
+    for want in [
+        "age: scores",
+        "age: errors",
+        "sex",
+        "R2",
+        "MSE",
+        "error",
+        "train: short last batch",
+        "step",
+    ] {
+        assert!(
+            texts.iter().any(|t| t == want),
+            "no text {want:?} in {texts:?}"
+        );
+    }
+    assert!(!texts.iter().any(|t| t.starts_with("task")), "{texts:?}");
     cleanup(&root);
+}
+
+#[test]
+fn a_run_without_scalars_gets_an_empty_state_figure() {
+    let root = temp_dir("png-empty");
+    let png = RunLogger::create(&root).unwrap().finish().unwrap().unwrap();
+    let (w, h, _) = decode_png(&png);
+    assert_eq!((w, h), figure_size(0));
+    assert_eq!((w, h), (PANEL_WIDTH, TITLE_HEIGHT + PANEL_HEIGHT));
+    let texts = svg_texts(&read_svg(&png, (w, h)));
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == "no scalars were logged in this run"),
+        "{texts:?}"
+    );
+    cleanup(&root);
+}
+
+#[test]
+fn figure_model_kinds_short_batches_and_smoothing() {
+    use nidl::log::figure::{figure, FigureLabels, MetricKind};
+    for tag in [
+        "p/accuracy",
+        "p/balanced_accuracy",
+        "p/f1_macro",
+        "p/precision_weighted",
+        "p/recall_macro",
+        "task0/R2",
+        "task0/PCC",
+        "task0/EVar",
+    ] {
+        assert_eq!(MetricKind::of(tag), MetricKind::Score, "{tag}");
+    }
+    for tag in ["task0/MAE", "task0/MedAE", "task0/RMSE", "task0/MSE"] {
+        assert_eq!(MetricKind::of(tag), MetricKind::Error, "{tag}");
+    }
+    assert_eq!(MetricKind::of("loss/val"), MetricKind::Loss);
+    assert_eq!(MetricKind::of("tiny"), MetricKind::Other);
+    assert_eq!(MetricKind::of("p/f1score"), MetricKind::Other);
+    let scalar = |tag: &str, value: f64, step: u64| Scalar {
+        tag: tag.into(),
+        value,
+        step,
+        epoch: 0,
+    };
+    let scalars = [
+        scalar("loss/train", 1.0, 0),
+        scalar("loss/train", 2.0, 1),
+        scalar("loss/train", 9.0, 2), // a short last batch
+        scalar("loss/train", 3.0, 3),
+        scalar("epoch", 0.0, 3),
+    ];
+    let fig = figure(&scalars, &FigureLabels::default(), &[2], 0.6);
+    assert_eq!(fig.title, "metrics");
+    assert_eq!(fig.x_label, "step");
+    assert_eq!(fig.panels.len(), 1);
+    let s = &fig.panels[0].series[0];
+    assert_eq!(s.points, vec![(0, 1.0), (1, 2.0), (3, 3.0)]);
+    assert_eq!(s.short, vec![(2, 9.0)]);
+    // Smoothing of [1, 2, 3] at 0.6, by hand: 0.4/0.4 = 1; (0.24 + 0.8)/0.64 = 1.625;
+    // (0.624 + 1.2)/0.784 = 2.326530612...
+    let smoothed = s.smoothed.as_ref().unwrap();
+    let want = [(0, 1.0), (1, 1.625), (3, 1.824 / 0.784)];
+    for (got, want) in smoothed.iter().zip(want) {
+        assert_eq!(got.0, want.0);
+        assert!((got.1 - want.1).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn tensorboard_smoothing_values_by_hand() {
+    use nidl::log::smoothing::{tensorboard_smoothing, DEFAULT_SMOOTHING};
+    assert_eq!(DEFAULT_SMOOTHING, 0.6);
+    let close = |got: &[f64], want: &[f64]| {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < 1e-12 || (g.is_nan() && w.is_nan()),
+                "{got:?} vs {want:?}"
+            );
+        }
+    };
+    // last = 0.4, 1.04, 1.824; debias 0.4, 0.64, 0.784.
+    close(
+        &tensorboard_smoothing(&[1.0, 2.0, 3.0], 0.6),
+        &[1.0, 1.625, 2.326_530_612_244_898],
+    );
+    // w = 0.9 on [10, 0]: 1/0.1 = 10; 0.9/0.19 = 4.736842105263158.
+    close(
+        &tensorboard_smoothing(&[10.0, 0.0], 0.9),
+        &[10.0, 0.9 / 0.19],
+    );
+    // A NaN passes through and does not count: [1, NaN, 3] -> 1, NaN, (0.24 + 1.2)/0.64 = 2.25.
+    close(
+        &tensorboard_smoothing(&[1.0, f64::NAN, 3.0], 0.6),
+        &[1.0, f64::NAN, 2.25],
+    );
+    // Constant series unchanged; weight 0 is the identity; weight 1 stays at 0 (no debiasing).
+    close(&tensorboard_smoothing(&[0.3; 4], 0.6), &[0.3; 4]);
+    close(
+        &tensorboard_smoothing(&[4.0, 1.0, 7.0], 0.0),
+        &[4.0, 1.0, 7.0],
+    );
+    close(&tensorboard_smoothing(&[4.0, 1.0], 1.0), &[0.0, 0.0]);
+    assert!(tensorboard_smoothing(&[], 0.6).is_empty());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! - [`next_version_dir`] picks and creates the run's directory (as PyTorch Lightning does);
 //! - [`RunLogger`] appends every scalar to a TensorBoard event file ([`tensorboard`]) and to
 //!   `metrics.csv` ([`csv`]), writes `hparams.yaml`, and on [`RunLogger::finish`] draws
-//!   `metrics.png` ([`plot`]);
+//!   `metrics.png` and `metrics.svg` (feature `plot`, on by default: `figure`, `plot`);
 //! - [`Metrics`] reads a run's `metrics.csv` back, queryable by tag ([`metrics`]).
 //!
 //! ```
@@ -14,16 +14,21 @@
 //! logger.log_hparams(&[("lr".into(), "0.0001".into())])?;
 //! logger.log_scalar("loss/train", 4.2, 1, 0)?;
 //! logger.log_scalar("LogisticRegression/accuracy", 0.81, 1, 0)?;
-//! let png = logger.finish()?;
-//! assert!(png.ends_with("metrics.png"));
+//! let png = logger.finish()?; // Some(<dir>/metrics.png) with the `plot` feature
+//! # #[cfg(feature = "plot")]
+//! assert!(png.is_some_and(|p| p.ends_with("metrics.png")));
 //! # std::fs::remove_dir_all(&root).ok();
 //! # Ok(())
 //! # }
 //! ```
 
 pub mod csv;
+#[cfg(feature = "plot")]
+pub mod figure;
 pub mod metrics;
+#[cfg(feature = "plot")]
 pub mod plot;
+pub mod smoothing;
 pub mod tensorboard;
 
 use std::fs;
@@ -41,6 +46,8 @@ pub const METRICS_CSV: &str = "metrics.csv";
 pub const HPARAMS_YAML: &str = "hparams.yaml";
 /// File name of the metrics plot inside a version directory.
 pub const METRICS_PNG: &str = "metrics.png";
+/// File name of the metrics plot as SVG, beside [`METRICS_PNG`].
+pub const METRICS_SVG: &str = "metrics.svg";
 /// The tag of the epoch (0-based) that the trainer logs after each group of scalars, as
 /// Lightning does; not drawn in `metrics.png`.
 pub const EPOCH_TAG: &str = "epoch";
@@ -99,13 +106,17 @@ pub struct Scalar {
 }
 
 /// Everything a training run writes into its version dir: the TensorBoard event file,
-/// `metrics.csv`, `hparams.yaml` and, at the end, `metrics.png`.
+/// `metrics.csv`, `hparams.yaml` and, at the end, `metrics.png` and `metrics.svg`.
 #[derive(Debug)]
 pub struct RunLogger {
     dir: PathBuf,
     events: tensorboard::EventWriter,
     csv: csv::CsvWriter,
     scalars: Vec<Scalar>,
+    hparams: Vec<(String, String)>,
+    data_name: Option<String>,
+    panel_names: Vec<(String, String)>,
+    short_steps: Vec<u64>,
 }
 
 impl RunLogger {
@@ -127,6 +138,10 @@ impl RunLogger {
             events,
             csv,
             scalars: Vec::new(),
+            hparams: Vec::new(),
+            data_name: None,
+            panel_names: Vec::new(),
+            short_steps: Vec::new(),
         })
     }
 
@@ -153,7 +168,23 @@ impl RunLogger {
     /// every other value that YAML would not read back as the same string is double-quoted.
     pub fn log_hparams(&mut self, hparams: &[(String, String)]) -> Result<()> {
         let text = hparams_yaml(hparams)?;
-        write_atomic(&self.dir.join(HPARAMS_YAML), text.as_bytes())
+        write_atomic(&self.dir.join(HPARAMS_YAML), text.as_bytes())?;
+        self.hparams = hparams.to_vec();
+        Ok(())
+    }
+
+    /// Names for the figure: the data (`MNIST`, in the title) and panel titles by tag prefix
+    /// (e.g. `("task0", "age")`). The method and batch size come from the `estimator` and
+    /// `batch_size` hyper-parameters ([`log_hparams`](Self::log_hparams)).
+    pub fn set_figure_names(&mut self, data: Option<String>, panel_names: Vec<(String, String)>) {
+        self.data_name = data;
+        self.panel_names = panel_names;
+    }
+
+    /// Marks the `loss/train` logged at `step` as the loss of a short last batch of an epoch:
+    /// the figure draws it as an open circle and leaves it out of the smoothed line.
+    pub fn mark_short_batch(&mut self, step: u64) {
+        self.short_steps.push(step);
     }
 
     /// Flushes both files to disk (call at least once per epoch so a crash loses little).
@@ -167,14 +198,48 @@ impl RunLogger {
         &self.scalars
     }
 
-    /// Flushes, then writes `metrics.png`: every metric but [`EPOCH_TAG`] against step, one
-    /// panel per tag prefix (e.g. `LogisticRegression`, `task0`, `task1`; `loss/*` tags in their
-    /// own `loss` panel), a legend naming each metric, axes with tick labels. Atomic write.
-    pub fn finish(mut self) -> Result<PathBuf> {
+    /// Flushes, then (feature `plot`) writes `metrics.png` and `metrics.svg`
+    /// ([`figure::figure`], [`plot::write_figure`]): every metric but [`EPOCH_TAG`] against step,
+    /// panels by tag prefix and metric kind, `loss/*` last. Returns the PNG's path (`None`
+    /// without the `plot` feature). Atomic writes.
+    pub fn finish(mut self) -> Result<Option<PathBuf>> {
         self.flush()?;
-        let path = self.dir.join(METRICS_PNG);
-        plot::write_metrics_png(&path, &self.scalars)?;
-        Ok(path)
+        #[cfg(feature = "plot")]
+        {
+            let path = self.dir.join(METRICS_PNG);
+            let fig = figure::figure(
+                &self.scalars,
+                &self.figure_labels(),
+                &self.short_steps,
+                smoothing::DEFAULT_SMOOTHING,
+            );
+            plot::write_figure(&path, &fig)?;
+            Ok(Some(path))
+        }
+        #[cfg(not(feature = "plot"))]
+        Ok(None)
+    }
+
+    /// What the figure's title and panels name: method and batch size from the hparams, the
+    /// data and panel names given, the version directory's name.
+    #[cfg(feature = "plot")]
+    fn figure_labels(&self) -> figure::FigureLabels {
+        let hparam = |k: &str| {
+            self.hparams
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        figure::FigureLabels {
+            method: hparam("estimator"),
+            data: self.data_name.clone(),
+            version: self
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned()),
+            batch_size: hparam("batch_size").and_then(|b| b.parse().ok()),
+            panel_names: self.panel_names.clone(),
+        }
     }
 
     /// The version directory this run writes into.

@@ -321,7 +321,7 @@ impl Trainer {
         let (epochs, global_step) = result?;
         let log_dir = self.logger.as_ref().map(|l| l.dir().to_path_buf());
         let plot = match self.logger.take() {
-            Some(l) => Some(l.finish()?),
+            Some(l) => l.finish()?,
             None => None,
         };
         Ok(FitReport {
@@ -446,6 +446,11 @@ impl Trainer {
                 }
                 if (global_step + 1).is_multiple_of(cfg.log_every_n_steps as u64) {
                     self.log_rows([("loss/train", value)], global_step, epoch)?;
+                    if batch.len() < train.batch_size() {
+                        if let Some(l) = &mut self.logger {
+                            l.mark_short_batch(global_step);
+                        }
+                    }
                 }
                 global_step += 1;
                 loss_sum += value;
