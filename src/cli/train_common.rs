@@ -155,7 +155,8 @@ impl RunOptions {
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
     /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
     /// log folder, and the tags logged with non-finite values; `hparams` are the data's
-    /// (the views' settings, and a sweep's values). Returns the run's folder. Errors name the option to change
+    /// (the views' settings, and a sweep's values); `figure_names` name the data and the probe
+    /// panels in `metrics.png` ([`Trainer::figure_names`]). Returns the run's folder. Errors name the option to change
     /// ([`error`](Self::error)).
     pub fn fit(
         &self,
@@ -165,6 +166,7 @@ impl RunOptions {
         val: &dyn BatchSource,
         callbacks: Vec<Box<dyn Callback>>,
         hparams: Vec<(String, String)>,
+        figure_names: (Option<String>, Vec<(String, String)>),
     ) -> Result<PathBuf, String> {
         let tc = TrainerConfig {
             max_epochs: self.epochs,
@@ -179,6 +181,7 @@ impl RunOptions {
         };
         let mut trainer = Trainer::new(tc)
             .log_dir(&self.log_dir, self.checkpoint)
+            .figure_names(figure_names.0, figure_names.1)
             .reporter(Box::new(ConsoleReporter::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);

@@ -75,6 +75,16 @@ impl MetricKind {
     }
 }
 
+/// Order of the panels of one prefix: scores, errors, then the rest.
+fn kind_rank(kind: MetricKind) -> u8 {
+    match kind {
+        MetricKind::Score => 0,
+        MetricKind::Error => 1,
+        MetricKind::Other => 2,
+        MetricKind::Loss => 3,
+    }
+}
+
 /// `(prefix, name)` of a tag: the text before and after the first `/` (`("", tag)` without one).
 fn split_tag(tag: &str) -> (&str, &str) {
     tag.split_once('/').unwrap_or(("", tag))
@@ -165,8 +175,16 @@ pub fn figure(
             series.points.push((s.step, s.value));
         }
     }
-    // `loss` last, keeping the order of the others.
-    panels.sort_by_key(|(p, _)| p == "loss");
+    // Prefixes in first-logged order, `loss` last; within a prefix scores before errors; in
+    // the loss panel `train` first.
+    let first_seen: Vec<String> = panels.iter().map(|(p, _)| p.clone()).collect();
+    let rank = |p: &String| first_seen.iter().position(|q| q == p);
+    panels.sort_by_key(|(p, panel)| (p == "loss", rank(p), kind_rank(panel.kind)));
+    for (_, panel) in &mut panels {
+        panel
+            .series
+            .sort_by_key(|s| s.label != "train" || panel.kind != MetricKind::Loss);
+    }
     let n_kinds = |prefix: &str| panels.iter().filter(|(p, _)| p == prefix).count();
     let titles: Vec<String> = panels
         .iter()

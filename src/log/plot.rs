@@ -202,6 +202,44 @@ pub fn y_range(kind: MetricKind, min: f64, max: f64) -> (f64, f64) {
     }
 }
 
+/// The corner of the plot area whose legend box (about 40 % of the width, 7 % of the height per
+/// entry) covers the fewest of the `points`: upper right, upper left, lower right, lower left,
+/// middle right, middle left, in that order of preference on ties.
+fn legend_corner(
+    points: &[(f64, f64)],
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    entries: usize,
+) -> SeriesLabelPosition {
+    let h = (0.07 * entries as f64 + 0.04).min(0.9);
+    let w = 0.4;
+    let unit = |&(x, y): &(f64, f64)| ((x - x_lo) / (x_hi - x_lo), (y - y_lo) / (y_hi - y_lo));
+    // Rows: upper, middle, lower (`v` is 0 at the bottom); columns: right, left.
+    let covered = |right: bool, row: u8| {
+        let (v_lo, v_hi) = match row {
+            0 => (1.0 - h, 1.0),
+            1 => (0.5 - h / 2.0, 0.5 + h / 2.0),
+            _ => (0.0, h),
+        };
+        points
+            .iter()
+            .map(unit)
+            .filter(|&(u, v)| (if right { u >= 1.0 - w } else { u <= w }) && v >= v_lo && v <= v_hi)
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperRight, covered(true, 0)),
+        (SeriesLabelPosition::UpperLeft, covered(false, 0)),
+        (SeriesLabelPosition::LowerRight, covered(true, 2)),
+        (SeriesLabelPosition::LowerLeft, covered(false, 2)),
+        (SeriesLabelPosition::MiddleRight, covered(true, 1)),
+        (SeriesLabelPosition::MiddleLeft, covered(false, 1)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p)
+}
+
 /// Decimals that tell the y ticks of a `[lo, hi]` axis apart (about 6 ticks): none for a tick
 /// step of 1 or more, one for 0.1 to 1, and so on.
 pub fn tick_decimals(lo: f64, hi: f64) -> usize {
@@ -289,7 +327,7 @@ fn draw_panel<DB: DrawingBackend>(
             Some(smooth) => {
                 chart.draw_series(LineSeries::new(
                     raw.clone(),
-                    color.mix(0.25).stroke_width(1),
+                    color.mix(0.35).stroke_width(1),
                 ))?;
                 finite(smooth)
             }
@@ -319,10 +357,8 @@ fn draw_panel<DB: DrawingBackend>(
                 .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.stroke_width(2)));
         }
     }
-    let position = match panel.kind {
-        MetricKind::Score => SeriesLabelPosition::LowerRight,
-        _ => SeriesLabelPosition::UpperRight,
-    };
+    let entries = panel.series.len() + panel.series.iter().filter(|s| !s.short.is_empty()).count();
+    let position = legend_corner(&all, (x_min, x_max), (y_lo, y_hi), entries);
     chart
         .configure_series_labels()
         .position(position)

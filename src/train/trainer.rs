@@ -165,6 +165,8 @@ pub struct Trainer {
     log_root: Option<(PathBuf, bool)>,
     reporter: Box<dyn Reporter>,
     non_finite: Vec<NonFiniteMetric>,
+    /// [`Trainer::figure_names`], handed to the run's logger.
+    figure_names: Option<(Option<String>, Vec<(String, String)>)>,
 }
 
 impl Trainer {
@@ -177,12 +179,24 @@ impl Trainer {
             log_root: None,
             reporter: Box::new(Silent),
             non_finite: Vec::new(),
+            figure_names: None,
         }
     }
 
     /// Adds a callback (run in the order added).
     pub fn callback(mut self, cb: Box<dyn Callback>) -> Self {
         self.callbacks.push(cb);
+        self
+    }
+
+    /// Names for the run's figure ([`RunLogger::set_figure_names`]): the data, in the title, and
+    /// panel titles by tag prefix (e.g. `("task0", "age")`).
+    pub fn figure_names(
+        mut self,
+        data: Option<String>,
+        panel_names: Vec<(String, String)>,
+    ) -> Self {
+        self.figure_names = Some((data, panel_names));
         self
     }
 
@@ -392,6 +406,9 @@ impl Trainer {
                 hp.push(("resumed_despite_changes".into(), changes));
             }
             l.log_hparams(&hp)?;
+            if let Some((data, panels)) = self.figure_names.clone() {
+                l.set_figure_names(data, panels);
+            }
         }
         if let Some(dir) = &cfg.checkpoint_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;

@@ -3,7 +3,7 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
-use super::schema::{EncoderKind, Experiment, Method, ProbeKindSpec, ProbeSpec};
+use super::schema::{EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec};
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
@@ -53,7 +53,36 @@ pub fn run(
         &*data.val,
         callbacks,
         hparams,
+        (Some(data_title(exp)), panel_names(exp)),
     )
+}
+
+/// The data as the figure's title names it: `MNIST`, `OpenBHB` (`synthetic OpenBHB` without
+/// `data.dir`), or the file format (`npy arrays`, `csv table`).
+fn data_title(exp: &Experiment) -> String {
+    let synthetic = exp.data.dir.is_none();
+    match exp.data.format {
+        Format::Mnist => "MNIST".into(),
+        Format::Openbhb if synthetic => "synthetic OpenBHB".into(),
+        Format::Openbhb => "OpenBHB".into(),
+        Format::Npy => "npy arrays".into(),
+        Format::Csv => "csv table".into(),
+    }
+}
+
+/// Panel titles for the figure: the `task<j>` of an unnamed multi-task probe group is titled
+/// by the label column(s) the task probes (e.g. `task0` → `age`).
+fn panel_names(exp: &Experiment) -> Vec<(String, String)> {
+    groups(&exp.probes)
+        .into_iter()
+        .filter(|g| g.len() > 1 && g.iter().all(|(_, p)| p.name.is_none()))
+        .flat_map(|g| {
+            g.into_iter()
+                .enumerate()
+                .map(|(j, (_, p))| (format!("task{j}"), p.task_names().join(", ")))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The views of `exp` as `nidl fit` records them in `hparams.yaml` (compared on resume):
