@@ -28,6 +28,8 @@ pub mod figure;
 pub mod metrics;
 #[cfg(feature = "plot")]
 pub mod plot;
+#[cfg(feature = "plot")]
+pub mod raster;
 pub mod smoothing;
 pub mod tensorboard;
 

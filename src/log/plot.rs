@@ -18,6 +18,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle, RGBColor};
 
 use super::figure::{Figure, MetricKind, Panel, Series};
+use super::raster::TextBitmap;
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};
 
@@ -96,8 +97,10 @@ pub fn render_png(fig: &Figure, path: &Path) -> Result<Vec<u8>> {
     register_bundled_font(path)?;
     let (w, h) = figure_size(fig.panels.len());
     let mut rgb = vec![0u8; (w * h * 3) as usize];
+    let font = ab_glyph::FontRef::try_from_slice(FONT_BYTES)
+        .map_err(|e| drawing_error(path, format!("the bundled font DejaVuSans.ttf: {e}")))?;
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root = TextBitmap::new(&mut rgb, (w, h), font).into_drawing_area();
         draw(&root, fig).map_err(|e| drawing_error(path, e))?;
         root.present().map_err(|e| drawing_error(path, e))?;
     }
