@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use nidl::log::plot::{figure_size, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT};
 use nidl::log::tensorboard::{crc32c, masked_crc32c, FILE_VERSION};
-use nidl::log::{next_version_dir, RunLogger, Scalar};
+use nidl::log::{next_version_dir, FigureNames, RunLogger, Scalar};
 
 /// A fresh, empty directory under the system temp dir. Set `NIDL_KEEP_TEST_LOGS=1` to keep it.
 fn temp_dir(name: &str) -> PathBuf {
@@ -560,7 +560,10 @@ fn finish_writes_png_and_svg_with_title_axes_and_legend() {
         ("batch_size".into(), "256".into()),
     ])
     .unwrap();
-    log.set_figure_names(Some("MNIST".into()), Vec::new());
+    log.set_figure_names(FigureNames {
+        data: Some("MNIST".into()),
+        panels: Vec::new(),
+    });
     let png = log.finish().unwrap().unwrap();
     assert_eq!(png, dir.join("metrics.png"));
     let (w, h, rgb) = decode_png(&png);
@@ -630,13 +633,13 @@ fn openbhb_like_run_splits_scores_from_errors_and_names_panels() {
         log.log_scalar("task1/accuracy", 0.55 + 0.3 * t, step, epoch)
             .unwrap();
     }
-    log.set_figure_names(
-        None,
-        vec![
+    log.set_figure_names(FigureNames {
+        data: None,
+        panels: vec![
             ("task0".into(), "age".into()),
             ("task1".into(), "sex".into()),
         ],
-    );
+    });
     let png = log.finish().unwrap().unwrap();
     let (w, h, _) = decode_png(&png);
     // age: scores, age: errors, sex, loss -> 2 columns x 2 rows.
@@ -728,6 +731,75 @@ fn figure_model_kinds_short_batches_and_smoothing() {
         assert_eq!(got.0, want.0);
         assert!((got.1 - want.1).abs() < 1e-12, "{got:?} vs {want:?}");
     }
+}
+
+/// Columns of `rgb` (`w` wide) holding ink (any pixel darker than 128) in rows `rows`.
+fn ink_columns(rgb: &[u8], w: usize, rows: std::ops::Range<usize>) -> Vec<usize> {
+    (0..w)
+        .filter(|&x| rows.clone().any(|y| rgb[3 * (y * w + x)] < 128))
+        .collect()
+}
+
+#[test]
+fn png_text_is_anchored_with_even_letter_spacing() {
+    use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
+    use nidl::log::raster::TextBitmap;
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let bytes = fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/fonts/DejaVuSans.ttf"
+    ))
+    .unwrap();
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let font = FontRef::try_from_slice(bytes).unwrap();
+    let (w, h) = (200usize, 60usize);
+    let mut rgb = vec![255u8; w * h * 3];
+    {
+        let mut backend = TextBitmap::new(&mut rgb, (w as u32, h as u32), font.clone());
+        let style = ("sans-serif", 30)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        backend.draw_text("l l l l", &style, (100, 30)).unwrap();
+        backend.present().unwrap();
+    }
+    // Four vertical strokes of `l`, one advance of "l " apart each, the whole centred on x = 100.
+    let scaled = font.as_scaled(PxScale::from(30.0));
+    let pitch = scaled.h_advance(font.glyph_id('l')) + scaled.h_advance(font.glyph_id(' '));
+    let cols = ink_columns(&rgb, w, 0..h);
+    let mut strokes: Vec<Vec<usize>> = Vec::new();
+    for x in cols {
+        match strokes.last_mut() {
+            Some(s) if *s.last().unwrap() + 1 == x => s.push(x),
+            _ => strokes.push(vec![x]),
+        }
+    }
+    assert_eq!(strokes.len(), 4, "{strokes:?}");
+    let centres: Vec<f64> = strokes
+        .iter()
+        .map(|s| (s[0] + s[s.len() - 1]) as f64 / 2.0)
+        .collect();
+    for pair in centres.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            (gap - pitch as f64).abs() <= 1.0,
+            "gap {gap} vs advance {pitch}: {centres:?}"
+        );
+    }
+    let middle = (centres[0] + centres[3]) / 2.0;
+    assert!((middle - 100.0).abs() <= 1.5, "{centres:?}");
+    // Vertically the ink (an `l` is ascender to baseline) lies within the centred box, in no row
+    // near the image's edges.
+    let rows: Vec<usize> = (0..h)
+        .filter(|&y| (0..w).any(|x| rgb[3 * (y * w + x)] < 128))
+        .collect();
+    let (top, bottom) = (rows[0], *rows.last().unwrap());
+    assert!(
+        top >= 30 - 15 && bottom <= 30 + 15,
+        "ink rows {top}..={bottom}"
+    );
+    assert!(bottom - top >= 18, "ink rows {top}..={bottom}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
 use nidl::error::RunInput;
+use nidl::log::FigureNames;
 use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
@@ -166,7 +167,7 @@ impl RunOptions {
         val: &dyn BatchSource,
         callbacks: Vec<Box<dyn Callback>>,
         hparams: Vec<(String, String)>,
-        figure_names: (Option<String>, Vec<(String, String)>),
+        figure_names: FigureNames,
     ) -> Result<PathBuf, String> {
         let tc = TrainerConfig {
             max_epochs: self.epochs,
@@ -181,7 +182,7 @@ impl RunOptions {
         };
         let mut trainer = Trainer::new(tc)
             .log_dir(&self.log_dir, self.checkpoint)
-            .figure_names(figure_names.0, figure_names.1)
+            .figure_names(figure_names)
             .reporter(Box::new(ConsoleReporter::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);

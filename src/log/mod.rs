@@ -116,9 +116,18 @@ pub struct RunLogger {
     csv: csv::CsvWriter,
     scalars: Vec<Scalar>,
     hparams: Vec<(String, String)>,
-    data_name: Option<String>,
-    panel_names: Vec<(String, String)>,
+    names: FigureNames,
     short_steps: Vec<u64>,
+}
+
+/// What a caller names in a run's figure beyond what the logger knows
+/// ([`RunLogger::set_figure_names`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FigureNames {
+    /// The data, in the title (e.g. `MNIST`, `synthetic OpenBHB`).
+    pub data: Option<String>,
+    /// Panel titles by tag prefix (e.g. `("task0", "age")`).
+    pub panels: Vec<(String, String)>,
 }
 
 impl RunLogger {
@@ -141,8 +150,7 @@ impl RunLogger {
             csv,
             scalars: Vec::new(),
             hparams: Vec::new(),
-            data_name: None,
-            panel_names: Vec::new(),
+            names: FigureNames::default(),
             short_steps: Vec::new(),
         })
     }
@@ -175,12 +183,11 @@ impl RunLogger {
         Ok(())
     }
 
-    /// Names for the figure: the data (`MNIST`, in the title) and panel titles by tag prefix
-    /// (e.g. `("task0", "age")`). The method and batch size come from the `estimator` and
-    /// `batch_size` hyper-parameters ([`log_hparams`](Self::log_hparams)).
-    pub fn set_figure_names(&mut self, data: Option<String>, panel_names: Vec<(String, String)>) {
-        self.data_name = data;
-        self.panel_names = panel_names;
+    /// Names for the figure: the data (in the title) and panel titles by tag prefix. The
+    /// method and batch size come from the `estimator` and `batch_size` hyper-parameters
+    /// ([`log_hparams`](Self::log_hparams)).
+    pub fn set_figure_names(&mut self, names: FigureNames) {
+        self.names = names;
     }
 
     /// Marks the `loss/train` logged at `step` as the loss of a short last batch of an epoch:
@@ -234,13 +241,13 @@ impl RunLogger {
         };
         figure::FigureLabels {
             method: hparam("estimator"),
-            data: self.data_name.clone(),
+            data: self.names.data.clone(),
             version: self
                 .dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned()),
             batch_size: hparam("batch_size").and_then(|b| b.parse().ok()),
-            panel_names: self.panel_names.clone(),
+            panel_names: self.names.panels.clone(),
         }
     }
 

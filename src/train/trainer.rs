@@ -15,7 +15,7 @@ use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::{seeded_or, BatchSource};
 use crate::error::{Error, Result};
-use crate::log::{RunLogger, EPOCH_TAG};
+use crate::log::{FigureNames, RunLogger, EPOCH_TAG};
 use crate::tensor::Device;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -166,7 +166,7 @@ pub struct Trainer {
     reporter: Box<dyn Reporter>,
     non_finite: Vec<NonFiniteMetric>,
     /// [`Trainer::figure_names`], handed to the run's logger.
-    figure_names: Option<(Option<String>, Vec<(String, String)>)>,
+    figure_names: Option<FigureNames>,
 }
 
 impl Trainer {
@@ -191,12 +191,8 @@ impl Trainer {
 
     /// Names for the run's figure ([`RunLogger::set_figure_names`]): the data, in the title, and
     /// panel titles by tag prefix (e.g. `("task0", "age")`).
-    pub fn figure_names(
-        mut self,
-        data: Option<String>,
-        panel_names: Vec<(String, String)>,
-    ) -> Self {
-        self.figure_names = Some((data, panel_names));
+    pub fn figure_names(mut self, names: FigureNames) -> Self {
+        self.figure_names = Some(names);
         self
     }
 
@@ -406,8 +402,8 @@ impl Trainer {
                 hp.push(("resumed_despite_changes".into(), changes));
             }
             l.log_hparams(&hp)?;
-            if let Some((data, panels)) = self.figure_names.clone() {
-                l.set_figure_names(data, panels);
+            if let Some(names) = self.figure_names.clone() {
+                l.set_figure_names(names);
             }
         }
         if let Some(dir) = &cfg.checkpoint_dir {

@@ -7,6 +7,7 @@ use super::schema::{EncoderKind, Experiment, Format, Method, ProbeKindSpec, Prob
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
+use nidl::log::FigureNames;
 use nidl::loss::Kernel;
 use nidl::nn::{ConvBlock, ConvNet, LeNet, Mlp, Module, Pooling};
 use nidl::probe::{
@@ -53,7 +54,10 @@ pub fn run(
         &*data.val,
         callbacks,
         hparams,
-        (Some(data_title(exp)), panel_names(exp)),
+        FigureNames {
+            data: Some(data_title(exp)),
+            panels: panel_names(exp),
+        },
     )
 }
 
