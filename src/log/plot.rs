@@ -5,7 +5,8 @@
 //! [`PANEL_WIDTH`] × [`PANEL_HEIGHT`] pixels under a [`TITLE_HEIGHT`] band ([`figure_size`]).
 //! Curves use the Okabe–Ito colour-blind-safe palette, each with its own marker shape when it has
 //! at most [`MARKER_MAX_POINTS`] points. `loss/train` is drawn faint with its smoothed line on
-//! top; the losses of short last batches are open circles. A run without scalars gets a figure
+//! top; the losses of short last batches are open circles, left out of the axis range (the
+//! legend counts those off the axis). A run without scalars gets a figure
 //! that says so. Both files are written atomically (temp file, then rename).
 
 use std::path::{Path, PathBuf};
@@ -254,12 +255,14 @@ pub fn tick_decimals(lo: f64, hi: f64) -> usize {
     }
 }
 
-/// Every finite point of `s` (raw, smoothed and short-batch).
-fn finite_points(s: &Series) -> impl Iterator<Item = (f64, f64)> + '_ {
+/// Every finite point of `s` the axes are fitted to: raw and smoothed, and the short-batch
+/// losses only when `with_short` (they would otherwise stretch the loss axis as spikes did).
+fn finite_points(s: &Series, with_short: bool) -> impl Iterator<Item = (f64, f64)> + '_ {
+    let short: &[(u64, f64)] = if with_short { &s.short } else { &[] };
     s.points
         .iter()
         .chain(s.smoothed.iter().flatten())
-        .chain(&s.short)
+        .chain(short)
         .filter(|p| p.1.is_finite())
         .map(|&(x, y)| (x as f64, y))
 }
@@ -270,7 +273,17 @@ fn draw_panel<DB: DrawingBackend>(
     panel: &Panel,
     x_label: &str,
 ) -> DrawResult<DB> {
-    let all: Vec<(f64, f64)> = panel.series.iter().flat_map(finite_points).collect();
+    let fitted = |with_short| -> Vec<(f64, f64)> {
+        panel
+            .series
+            .iter()
+            .flat_map(|s| finite_points(s, with_short))
+            .collect()
+    };
+    let all = match fitted(false) {
+        p if p.is_empty() => fitted(true),
+        p => p,
+    };
     let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
         all.iter().map(pick).fold(init, f)
     };
@@ -350,13 +363,23 @@ fn draw_panel<DB: DrawingBackend>(
         }
         let short = finite(&s.short);
         if !short.is_empty() {
+            let (inside, beyond): (Vec<_>, Vec<_>) =
+                short.iter().partition(|p| p.1 >= y_lo && p.1 <= y_hi);
+            let label = match beyond.len() {
+                0 => format!("{}: short last batch", s.label),
+                k => format!(
+                    "{}: short last batch ({k} of {} off the axis)",
+                    s.label,
+                    short.len()
+                ),
+            };
             chart
                 .draw_series(
-                    short
+                    inside
                         .iter()
-                        .map(|&p| Circle::new(p, 5, color.stroke_width(2))),
+                        .map(|&&p| Circle::new(p, 5, color.stroke_width(2))),
                 )?
-                .label(format!("{}: short last batch", s.label))
+                .label(label)
                 .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.stroke_width(2)));
         }
     }
