@@ -803,6 +803,34 @@ fn png_text_is_anchored_with_even_letter_spacing() {
 }
 
 #[test]
+fn y_axis_ranges_by_metric_kind() {
+    use nidl::log::figure::MetricKind;
+    use nidl::log::plot::{y_range, MIN_SCORE_SPAN};
+    // Six accuracies within 0.02: the axis is fitted (0.745..0.765 padded by 5 %: 0.001).
+    let (lo, hi) = y_range(MetricKind::Score, 0.745, 0.765);
+    assert!(
+        (lo - 0.744).abs() < 1e-12 && (hi - 0.766).abs() < 1e-12,
+        "{lo} {hi}"
+    );
+    // A constant score gets the minimal span around it.
+    let (lo, hi) = y_range(MetricKind::Score, 0.5, 0.5);
+    assert!((hi - lo - 1.1 * MIN_SCORE_SPAN).abs() < 1e-12, "{lo} {hi}");
+    // Near 1 the window is moved down to end at 1 (plus its padding).
+    let (lo, hi) = y_range(MetricKind::Score, 0.995, 1.0);
+    assert!(
+        (hi - 1.001).abs() < 1e-12 && (lo - 0.979).abs() < 1e-12,
+        "{lo} {hi}"
+    );
+    // Negative R2 is kept in view.
+    let (lo, _) = y_range(MetricKind::Score, -0.3, 0.5);
+    assert!(lo < -0.3);
+    // Errors start at 0.
+    let (lo, hi) = y_range(MetricKind::Error, 40.0, 60.0);
+    assert_eq!(lo, 0.0);
+    assert!((hi - 63.0).abs() < 1e-12, "{hi}");
+}
+
+#[test]
 fn tensorboard_smoothing_values_by_hand() {
     use nidl::log::smoothing::{tensorboard_smoothing, DEFAULT_SMOOTHING};
     assert_eq!(DEFAULT_SMOOTHING, 0.6);

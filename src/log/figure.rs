@@ -34,7 +34,8 @@ pub struct FigureLabels {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
     /// A score bounded above by 1 (accuracy, balanced accuracy, F1, precision, recall, R2, PCC,
-    /// explained variance): drawn on a `[min(0, lowest), 1]` axis.
+    /// explained variance): drawn on an axis fitted to the data, never above 1 when they are not
+    /// (`plot::y_range`).
     Score,
     /// An error (MAE, MedAE, RMSE, MSE): drawn on its own axis from 0.
     Error,

@@ -191,15 +191,28 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
     Ok(())
 }
 
-/// `(lo, hi)` of the y axis of a `kind` panel whose finite values span `[min, max]`.
+/// The smallest span of a score axis, so differences in the fourth decimal do not fill a panel.
+pub const MIN_SCORE_SPAN: f64 = 0.02;
+
+/// `(lo, hi)` of the y axis of a `kind` panel whose finite values span `[min, max]`, padded by
+/// 5 % of the span each side: scores fitted to the data (at least [`MIN_SCORE_SPAN`] wide,
+/// the window kept at or below 1 when the data are), errors from 0, the rest fitted.
 pub fn y_range(kind: MetricKind, min: f64, max: f64) -> (f64, f64) {
     let (lo, hi) = match kind {
-        MetricKind::Score => (min.min(0.0), max.max(1.0)),
-        MetricKind::Error => (0.0, max.max(0.0)),
-        MetricKind::Loss | MetricKind::Other => (min, max),
+        MetricKind::Score => {
+            let span = (max - min).max(MIN_SCORE_SPAN);
+            let (lo, hi) = ((min + max - span) / 2.0, (min + max + span) / 2.0);
+            if hi > 1.0 && max <= 1.0 {
+                (lo - (hi - 1.0), 1.0)
+            } else {
+                (lo, hi)
+            }
+        }
+        MetricKind::Error if min >= 0.0 => (0.0, max),
+        _ => (min, max),
     };
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
-    let pad = 0.04 * span;
+    let pad = 0.05 * span;
     match kind {
         MetricKind::Error if min >= 0.0 => (0.0, hi + pad),
         _ => (lo - pad, hi + pad),
