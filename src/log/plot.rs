@@ -28,18 +28,20 @@ pub const PANEL_WIDTH: u32 = 720;
 /// Height of one panel in pixels.
 pub const PANEL_HEIGHT: u32 = 450;
 /// Height of the figure-title band in pixels.
-pub const TITLE_HEIGHT: u32 = 56;
+pub const TITLE_HEIGHT: u32 = 60;
 /// Panels per row.
 pub const MAX_COLUMNS: u32 = 2;
 /// Series with at most this many points get a marker at each point.
 pub const MARKER_MAX_POINTS: usize = 60;
-/// Font sizes in pixels: figure title, panel title, axis labels, tick labels and legend.
+/// Font sizes in pixels (ab_glyph's scale: ascender to descender; DejaVu Sans's em is 0.86 of
+/// it, and the SVG's `font-size` is plotters' `size / 1.24`): figure title, panel title, axis
+/// labels, tick labels and legend.
 pub const FONT_PX: FontSizes = FontSizes {
-    title: 28,
-    panel: 21,
-    axis: 18,
-    tick: 15,
-    legend: 15,
+    title: 30,
+    panel: 24,
+    axis: 20,
+    tick: 17,
+    legend: 17,
 };
 
 /// Text sizes in pixels (see [`FONT_PX`]).
@@ -325,8 +327,8 @@ fn draw_panel<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, (FONT, FONT_PX.panel).into_font().color(&TEXT))
         .margin(12)
-        .x_label_area_size(52)
-        .y_label_area_size(70)
+        .x_label_area_size(56)
+        .y_label_area_size(78)
         .build_cartesian_2d(x_min..x_max, y_lo..y_hi)?;
     chart
         .configure_mesh()
