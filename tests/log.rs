@@ -535,6 +535,13 @@ fn svg_texts(svg: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks that every text of `want` is drawn (is one of `texts`).
+fn has_texts(texts: &[String], want: &[&str]) {
+    for w in want {
+        assert!(texts.iter().any(|t| t == w), "no text {w:?} in {texts:?}");
+    }
+}
+
 fn no_temporaries(dir: &Path) {
     let leftovers: Vec<_> = fs::read_dir(dir)
         .unwrap()
@@ -587,21 +594,19 @@ fn finish_writes_png_and_svg_with_title_axes_and_legend() {
         greys.len()
     );
     let texts = svg_texts(&read_svg(&png, (w, h)));
-    for want in [
-        "SimCLR · MNIST · version_0",
-        "LogisticRegression",
-        "loss",
-        "accuracy",
-        "train (smoothed; raw faint)",
-        "val",
-        "step (batch size 256)",
-        "score",
-    ] {
-        assert!(
-            texts.iter().any(|t| t == want),
-            "no text {want:?} in {texts:?}"
-        );
-    }
+    has_texts(
+        &texts,
+        &[
+            "SimCLR · MNIST · version_0",
+            "LogisticRegression",
+            "loss",
+            "accuracy",
+            "train (smoothed; raw faint)",
+            "val",
+            "step (batch size 256)",
+            "score",
+        ],
+    );
     assert!(!texts.iter().any(|t| t.contains("epoch")), "{texts:?}");
     no_temporaries(&dir);
     cleanup(&root);
@@ -646,21 +651,19 @@ fn openbhb_like_run_splits_scores_from_errors_and_names_panels() {
     assert_eq!((w, h), figure_size(4));
     assert_eq!((w, h), (2 * PANEL_WIDTH, TITLE_HEIGHT + 2 * PANEL_HEIGHT));
     let texts = svg_texts(&read_svg(&png, (w, h)));
-    for want in [
-        "age: scores",
-        "age: errors",
-        "sex",
-        "R2",
-        "MSE",
-        "error",
-        "train: short last batch",
-        "step",
-    ] {
-        assert!(
-            texts.iter().any(|t| t == want),
-            "no text {want:?} in {texts:?}"
-        );
-    }
+    has_texts(
+        &texts,
+        &[
+            "age: scores",
+            "age: errors",
+            "sex",
+            "R2",
+            "MSE",
+            "error",
+            "train: short last batch",
+            "step",
+        ],
+    );
     assert!(!texts.iter().any(|t| t.starts_with("task")), "{texts:?}");
     cleanup(&root);
 }
