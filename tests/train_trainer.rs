@@ -1029,7 +1029,14 @@ fn a_two_view_probing_set_is_an_error_naming_the_set() {
         .unwrap()
         .named("blobs with views");
     let mut out = nidl::train::callbacks::Embedded::default();
-    let e = nidl::train::callbacks::embed_set(&est, &two_views, &mut out).unwrap_err();
+    let e = nidl::train::callbacks::embed_set(
+        &est,
+        &two_views,
+        &mut out,
+        "x",
+        &nidl::train::callbacks::NoProgress,
+    )
+    .unwrap_err();
     assert!(matches!(e, nidl::Error::RunInput { .. }), "{e}");
     let e = e.to_string();
     assert!(

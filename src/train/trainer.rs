@@ -7,9 +7,10 @@
 //! epoch and the seed to continue a run exactly where it stopped: a resumed run reproduces the
 //! uninterrupted one bit for bit.
 
-use super::callbacks::{Callback, CallbackContext};
+use super::callbacks::{Callback, CallbackContext, NoProgress, Progress};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
+use super::metric_table::MetricTable;
 use super::preflight;
 use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
@@ -118,6 +119,11 @@ pub trait Reporter {
     /// `tag` was logged with the NaN or infinite `value` at `global_step`, for the first time in
     /// this run (later ones are counted in [`FitReport::non_finite`]).
     fn non_finite_metric(&mut self, _tag: &str, _value: f64, _global_step: u64) {}
+    /// Where the callbacks report their progress (probing: batches embedded, probe fits); by
+    /// default nowhere. It only shows: what it receives never changes the run.
+    fn progress(&self) -> &dyn Progress {
+        &NoProgress
+    }
 }
 
 /// A tag logged with NaN or infinite values during a run (logged as they are: they are what
@@ -153,6 +159,8 @@ pub struct FitReport {
     pub log_dir: Option<PathBuf>,
     /// The tags logged with NaN or infinite values, in the order they first were.
     pub non_finite: Vec<NonFiniteMetric>,
+    /// Every tag logged in this call (but `epoch`): final and best values, with their steps.
+    pub metrics: MetricTable,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -165,6 +173,8 @@ pub struct Trainer {
     log_root: Option<(PathBuf, bool)>,
     reporter: Box<dyn Reporter>,
     non_finite: Vec<NonFiniteMetric>,
+    /// The current call's [`FitReport::metrics`].
+    metrics: MetricTable,
 }
 
 impl Trainer {
@@ -177,6 +187,7 @@ impl Trainer {
             log_root: None,
             reporter: Box::new(Silent),
             non_finite: Vec::new(),
+            metrics: MetricTable::default(),
         }
     }
 
@@ -217,6 +228,9 @@ impl Trainer {
     }
 
     fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        if tag != EPOCH_TAG {
+            self.metrics.add(tag, value, step);
+        }
         if !value.is_finite() {
             match self.non_finite.iter_mut().find(|m| m.tag == tag) {
                 Some(m) => {
@@ -304,6 +318,7 @@ impl Trainer {
         val: Option<&dyn BatchSource>,
     ) -> Result<FitReport> {
         self.non_finite.clear();
+        self.metrics = MetricTable::default();
         if self.config.log_every_n_steps == 0 {
             return Err(Error::invalid(
                 "TrainerConfig::log_every_n_steps",
@@ -330,6 +345,7 @@ impl Trainer {
             plot,
             log_dir,
             non_finite: std::mem::take(&mut self.non_finite),
+            metrics: std::mem::take(&mut self.metrics),
         })
     }
 
@@ -402,6 +418,7 @@ impl Trainer {
             global_step,
             max_epochs: cfg.max_epochs,
             fit_id,
+            progress: self.reporter.progress(),
         };
         let mut start_metrics = Vec::new();
         for cb in &mut self.callbacks {
@@ -474,11 +491,13 @@ impl Trainer {
                 global_step,
                 max_epochs: cfg.max_epochs,
                 fit_id,
+                progress: &NoProgress,
             };
             // Lightning logs epoch-end scalars at the epoch's last step.
             let last_step = global_step.saturating_sub(1);
             let mut metrics = Vec::new();
             if val_loss.is_some() {
+                let ctx = ctx.reporting_to(self.reporter.progress());
                 for cb in &mut self.callbacks {
                     metrics.extend(cb.on_validation_epoch_end(&ctx, est)?);
                 }
@@ -490,6 +509,7 @@ impl Trainer {
                 epoch,
             )?;
             let after_val = metrics.len();
+            let ctx = ctx.reporting_to(self.reporter.progress());
             for cb in &mut self.callbacks {
                 metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
             }
