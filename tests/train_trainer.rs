@@ -1178,3 +1178,84 @@ fn a_classification_probe_on_several_label_columns_is_refused_before_training() 
     // All refused before anything is written.
     assert!(!s.path().join("version_0").exists());
 }
+
+/// A reporter whose [`Progress`](nidl::train::Progress) keeps every update.
+#[derive(Default)]
+struct ProgressRecorder {
+    updates: Arc<std::sync::Mutex<Vec<(String, usize, usize)>>>,
+}
+
+impl nidl::train::Progress for ProgressRecorder {
+    fn update(&self, what: &str, done: usize, total: usize) {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((what.to_string(), done, total));
+    }
+}
+
+impl nidl::train::Reporter for ProgressRecorder {
+    fn progress(&self) -> &dyn nidl::train::Progress {
+        self
+    }
+}
+
+#[test]
+fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
+    let data = Arc::new(Blobs::new(200, 1));
+    // 200 samples in batches of 64: 4 batches; 64 test samples in batches of 32: 2.
+    let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
+    let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 32).unwrap();
+    let fit = |reporter: Option<ProgressRecorder>| {
+        let (train, val) = blob_loaders(&data);
+        let probes = MultiTask::new(vec![
+            TaskProbe::LogisticRegression(LogisticRegression::new()),
+            TaskProbe::Ridge(Ridge::new()),
+        ])
+        .unwrap();
+        let cb = MultitaskProbing::new(
+            Box::new(probe_tr.clone()),
+            Box::new(probe_te.clone()),
+            probes,
+        );
+        let mut trainer = Trainer::new(TrainerConfig {
+            max_epochs: 2,
+            limit_train_batches: Some(2),
+            ..TrainerConfig::default()
+        })
+        .callback(Box::new(cb));
+        if let Some(r) = reporter {
+            trainer = trainer.reporter(Box::new(r));
+        }
+        let report = trainer.fit(&mut simclr(3), &train, Some(&val)).unwrap();
+        report
+            .metrics
+            .rows()
+            .iter()
+            .map(|r| (r.tag.clone(), r.last.to_bits(), r.last_step))
+            .collect::<Vec<_>>()
+    };
+    let recorder = ProgressRecorder::default();
+    let updates = Arc::clone(&recorder.updates);
+    let with = fit(Some(recorder));
+    assert_eq!(with, fit(None), "progress changes nothing");
+    assert!(with.iter().any(|r| r.0 == "task0/accuracy"));
+    let mut updates = updates.lock().unwrap().clone();
+    // Embedding is parallel: the order of a set's batches may vary, not their count.
+    updates.sort();
+    let count = |what: &str, total: usize| {
+        updates
+            .iter()
+            .filter(|u| u.0 == what && u.2 == total)
+            .map(|u| u.1)
+            .collect::<Vec<_>>()
+    };
+    // Two epochs, each embedding both sets once and fitting once.
+    assert_eq!(
+        count("embedding probing train set", 4),
+        [1, 1, 2, 2, 3, 3, 4, 4]
+    );
+    assert_eq!(count("embedding probing test set", 2), [1, 1, 2, 2]);
+    assert_eq!(count("fitting task0, task1", 0), [0, 0]);
+    assert_eq!(updates.len(), 14, "{updates:?}");
+}
