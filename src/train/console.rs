@@ -54,8 +54,8 @@ fn out_line(line: std::fmt::Arguments) {
 }
 
 /// `epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) | LogisticRegression
-/// accuracy 0.8123 +5 more`, in at most `width` characters (the losses and times always, then as
-/// many metrics as fit, `+N more` counting the others; all are in the final table).
+/// accuracy 0.8123 +5`, in at most `width` characters (the losses and times always, then as
+/// many metrics as fit, `+N` counting the others; all are in the final table).
 pub fn summary_line(s: &EpochSummary, width: usize) -> String {
     let mut head = format!(
         "epoch {}/{} step {}: loss {:.4}",
@@ -74,7 +74,7 @@ pub fn summary_line(s: &EpochSummary, width: usize) -> String {
     with_metrics(head, &s.metrics, width)
 }
 
-/// `before training, step 0 | LogisticRegression accuracy 0.1012 +5 more`, in at most `width`
+/// `before training, step 0 | LogisticRegression accuracy 0.1012 +5`, in at most `width`
 /// characters.
 pub fn start_line(global_step: u64, metrics: &[(String, f64)], width: usize) -> String {
     with_metrics(
@@ -84,13 +84,13 @@ pub fn start_line(global_step: u64, metrics: &[(String, f64)], width: usize) -> 
     )
 }
 
-/// ` +3 more`: the metrics an epoch line leaves out.
+/// ` +3`: how many metrics a line leaves out (they are in the final table).
 fn more(n: usize) -> String {
-    format!(" +{n} more")
+    format!(" +{n}")
 }
 
 /// `head`, then ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61`
-/// (metrics grouped by tag prefix, in order) as far as `width` allows, then ` +N more` for the
+/// (metrics grouped by tag prefix, in order) as far as `width` allows, then ` +N` for the
 /// metrics left out.
 fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String {
     let mut line = head;
@@ -169,11 +169,11 @@ mod tests {
         assert_eq!(
             summary_line(&summary(few.clone()), 120),
             "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) | LogisticRegression \
-             accuracy 0.8123 +2 more"
+             accuracy 0.8123 f1_macro 0.8011 +1"
         );
         assert_eq!(
             summary_line(&summary(few), 100),
-            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) +3 more"
+            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) +3"
         );
         assert_eq!(
             summary_line(&summary(Vec::new()), 100),
@@ -186,13 +186,13 @@ mod tests {
         for width in [80, 100] {
             let line = summary_line(&summary(many_metrics()), width);
             assert!(line.len() <= width, "{width}: {line}");
-            assert!(line.ends_with(" +13 more"), "{line}");
+            assert!(line.ends_with(" +13"), "{line}");
             let start = start_line(0, &many_metrics(), width);
             assert!(start.len() <= width, "{width}: {start}");
         }
         assert_eq!(
             start_line(0, &many_metrics(), 80),
-            "before training, step 0 | LogisticRegression accuracy 0.8123 +12 more"
+            "before training, step 0 | LogisticRegression accuracy 0.8123 +12"
         );
     }
 }
