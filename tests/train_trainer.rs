@@ -15,6 +15,7 @@ use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
 use nidl::tensor::Device;
+use nidl::train::callbacks::NoProgress;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
     ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
@@ -733,7 +734,7 @@ fn barlow_twins_refuses_a_training_batch_of_one_but_validates_one() {
     assert!(e.contains("BarlowTwins") && e.contains("batch of 1"), "{e}");
     // Validation on a batch of one: running statistics, and the loss's batch-of-one rule (D).
     let one = Loader::new(Arc::new(Blobs::new(1, 2)), views(), 32).unwrap();
-    let v = nidl::train::trainer::validation_loss(&mut est, &one, 0, None)
+    let v = nidl::train::trainer::validation_loss(&mut est, &one, 0, None, &NoProgress)
         .unwrap()
         .unwrap();
     assert_eq!(v, 8.0, "D = 8 output features");
@@ -945,7 +946,7 @@ fn the_validation_loss_is_the_mean_over_samples() {
         .seed(42);
     let mut est = barlow(1);
     let mut loss = |limit| {
-        nidl::train::trainer::validation_loss(&mut est, &val, 0, limit)
+        nidl::train::trainer::validation_loss(&mut est, &val, 0, limit, &NoProgress)
             .unwrap()
             .unwrap()
     };
@@ -1257,5 +1258,7 @@ fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
     );
     assert_eq!(count("embedding probing test set", 2), [1, 1, 2, 2]);
     assert_eq!(count("fitting task0, task1", 0), [0, 0]);
-    assert_eq!(updates.len(), 14, "{updates:?}");
+    // The validation loss: 64 samples in batches of 32, every epoch.
+    assert_eq!(count("validation loss", 2), [1, 1, 2, 2]);
+    assert_eq!(updates.len(), 18, "{updates:?}");
 }

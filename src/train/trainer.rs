@@ -482,7 +482,10 @@ impl Trainer {
             let train_seconds = t0.elapsed().as_secs_f64();
             self.reporter.evaluating(epoch);
             let val_loss = match val {
-                Some(v) => validation_loss(est, v, epoch, cfg.limit_val_batches)?,
+                Some(v) => {
+                    let p = self.reporter.progress();
+                    validation_loss(est, v, epoch, cfg.limit_val_batches, p)?
+                }
                 None => None,
             };
             let val_seconds = t0.elapsed().as_secs_f64() - train_seconds;
@@ -595,12 +598,14 @@ fn non_finite_state(est: &dyn Estimator) -> Result<Option<String>> {
 
 /// The mean loss over the samples of the first `limit` batches of `val` (epoch `epoch`'s
 /// views), on inference graphs: each batch's loss weighted by its number of samples, as
-/// Lightning averages a logged epoch value; `None` when no batch is used.
+/// Lightning averages a logged epoch value; `None` when no batch is used. Each batch done is
+/// reported to `progress` as `validation loss` (done / batches).
 pub fn validation_loss(
     est: &mut dyn Estimator,
     val: &dyn BatchSource,
     epoch: usize,
     limit: Option<usize>,
+    progress: &dyn Progress,
 ) -> Result<Option<f64>> {
     let n = limit.map_or(val.num_batches(), |l| l.min(val.num_batches()));
     if n == 0 {
@@ -608,12 +613,13 @@ pub fn validation_loss(
     }
     let mut g = Graph::inference();
     let (mut sum, mut samples) = (0.0, 0usize);
-    for batch in val.epoch_batches(epoch).take(n) {
+    for (i, batch) in val.epoch_batches(epoch).take(n).enumerate() {
         let batch = batch?;
         g.clear();
         let loss = est.loss(&mut g, &batch)?;
         sum += g.value(loss).item()? as f64 * batch.len() as f64;
         samples += batch.len();
+        progress.update("validation loss", i + 1, n);
     }
     Ok(Some(sum / samples as f64))
 }
