@@ -7,7 +7,7 @@ use nidl::datasets::loader::Loader;
 use nidl::datasets::mnist::{self, Mnist, MnistSplit};
 use nidl::datasets::transforms::mnist_scale_transforms;
 use nidl::nn::LeNet;
-use nidl::train::callbacks::{embed_set, Embedded};
+use nidl::train::callbacks::{embed_set, Embedded, NoProgress};
 use nidl::train::{SimClr, SimClrConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -35,8 +35,8 @@ fn embed(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("mnist_lenet_60000+10000_b512_f32", |b| {
         b.iter(|| {
-            embed_set(&est, &train, &mut train_emb).unwrap();
-            embed_set(&est, &test, &mut test_emb).unwrap();
+            embed_set(&est, &train, &mut train_emb, "train", &NoProgress).unwrap();
+            embed_set(&est, &test, &mut test_emb, "test", &NoProgress).unwrap();
         })
     });
     group.finish();

@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .callback(Box::new(callback))
     .log_dir("lightning_logs", false)
-    .reporter(Box::new(ConsoleReporter::new(true)));
+    .reporter(Box::new(ConsoleReporter));
     let report = trainer.fit(&mut model, &train_ssl_loader, Some(&test_ssl_loader))?;
 
     // The probe's scores, read back from the run's metrics.csv.

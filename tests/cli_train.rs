@@ -104,9 +104,51 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
         stdout.contains("epoch 1/2") && stdout.contains("epoch 2/2"),
         "{stdout}"
     );
-    assert!(stdout.contains("LogisticRegression accuracy"), "{stdout}");
+    // Epoch lines of at most 100 columns; every metric is in the final table, with its final
+    // value and step, and its best one.
+    for l in stdout.lines().filter(|l| l.starts_with("epoch ")) {
+        assert!(l.len() <= 100, "{} columns: {l}", l.len());
+    }
+    let table_row = |tag: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(tag))
+            .unwrap_or_else(|| panic!("no table row for {tag}: {stdout}"))
+            .to_string()
+    };
+    for m in CLASSIFICATION_METRICS {
+        let row = table_row(&format!("LogisticRegression/{m}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!((cols.len(), cols[2], cols[3]), (6, "5", "max"), "{row}");
+    }
+    let row = table_row("loss/val");
+    assert_eq!(row.split_whitespace().nth(3), Some("min"), "{row}");
+    // The last lines: the log folder, then every file the run wrote.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let done = lines
+        .iter()
+        .position(|l| l.starts_with("done: 2 epochs, 6 steps"))
+        .unwrap_or_else(|| panic!("no done line: {stdout}"));
     assert!(
-        stdout.contains(&format!("logs in {}", v.display())),
+        lines[done].ends_with(&format!("logs in {}", v.display())),
+        "{stdout}"
+    );
+    let events_name = fs::read_dir(&v)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("events.out.tfevents"))
+        .expect("an events file");
+    let events_line = format!("  {events_name}");
+    assert_eq!(
+        lines[done + 1..],
+        [
+            "  checkpoints/epoch=0-step=3.safetensors",
+            "  checkpoints/epoch=1-step=6.safetensors",
+            events_line.as_str(),
+            "  hparams.yaml",
+            "  metrics.csv",
+            "  metrics.png",
+        ],
         "{stdout}"
     );
     for f in ["metrics.csv", "hparams.yaml", "metrics.png", "metrics.svg"] {
@@ -401,8 +443,8 @@ fn barlow_mnist_tiny_run_probes_with_both_probes_at_train_start_and_every_epoch(
     );
     let stdout = ok(&out);
     assert!(
-        stdout.contains("before training, step 0: | LogisticRegression accuracy")
-            && stdout.contains("| KNeighborsClassifier accuracy"),
+        stdout.contains("before training, step 0 | LogisticRegression accuracy")
+            && stdout.contains("\nKNeighborsClassifier/accuracy "),
         "{stdout}"
     );
     let v = s.join("version_0");
@@ -502,15 +544,7 @@ fn probe_every_val_and_probe_every_zero_schedule_the_knn_probe() {
         let mut args = vec!["--epochs", "3", "--probe", "knn", "--probe-every", "2"];
         args.extend_from_slice(extra);
         let out = simclr(s.path(), &args, &[]);
-        let dir = ok(&out)
-            .lines()
-            .last()
-            .unwrap()
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_string();
-        let r = rows(&csv(Path::new(&dir)));
+        let r = rows(&csv(&logs_in(&ok(&out))));
         assert_eq!(
             steps_of(&r, "KNeighborsClassifier/accuracy"),
             steps,
@@ -666,7 +700,7 @@ fn barlow_openbhb_tiny_run_with_linear_and_knn_multitask_probes() {
     };
     let stdout = ok(&run("2"));
     assert!(
-        stdout.contains("| task0") && stdout.contains("| KNeighborsRegressor"),
+        stdout.contains("\ntask0/") && stdout.contains("\nKNeighborsRegressor/"),
         "{stdout}"
     );
     let r = rows(&csv(&logs.join("version_0")));

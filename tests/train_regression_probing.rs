@@ -8,6 +8,7 @@ use nidl::datasets::loader::{Dataset, Loader};
 use nidl::datasets::transforms::Identity;
 use nidl::nn::Mlp;
 use nidl::probe::{KNeighborsRegressor, Probe, Ridge};
+use nidl::train::callbacks::NoProgress;
 use nidl::train::{Callback, CallbackContext, RegressionProbing, SimClr, SimClrConfig};
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;
@@ -79,6 +80,7 @@ where
         global_step: 10,
         max_epochs: 1,
         fit_id: 0,
+        progress: &NoProgress,
     };
     cb.on_train_epoch_end(&ctx, &estimator()).unwrap()
 }
@@ -167,6 +169,7 @@ fn train_and_test_sets_of_other_columns_are_an_error() {
         global_step: 10,
         max_epochs: 1,
         fit_id: 0,
+        progress: &NoProgress,
     };
     let e = cb.on_train_epoch_end(&ctx, &estimator()).unwrap_err();
     assert!(matches!(e, nidl::Error::Shape { .. }), "{e}");

@@ -15,6 +15,7 @@ use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
 use nidl::tensor::Device;
+use nidl::train::callbacks::NoProgress;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
     ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
@@ -733,7 +734,7 @@ fn barlow_twins_refuses_a_training_batch_of_one_but_validates_one() {
     assert!(e.contains("BarlowTwins") && e.contains("batch of 1"), "{e}");
     // Validation on a batch of one: running statistics, and the loss's batch-of-one rule (D).
     let one = Loader::new(Arc::new(Blobs::new(1, 2)), views(), 32).unwrap();
-    let v = nidl::train::trainer::validation_loss(&mut est, &one, 0, None)
+    let v = nidl::train::trainer::validation_loss(&mut est, &one, 0, None, &NoProgress)
         .unwrap()
         .unwrap();
     assert_eq!(v, 8.0, "D = 8 output features");
@@ -945,7 +946,7 @@ fn the_validation_loss_is_the_mean_over_samples() {
         .seed(42);
     let mut est = barlow(1);
     let mut loss = |limit| {
-        nidl::train::trainer::validation_loss(&mut est, &val, 0, limit)
+        nidl::train::trainer::validation_loss(&mut est, &val, 0, limit, &NoProgress)
             .unwrap()
             .unwrap()
     };
@@ -1029,7 +1030,14 @@ fn a_two_view_probing_set_is_an_error_naming_the_set() {
         .unwrap()
         .named("blobs with views");
     let mut out = nidl::train::callbacks::Embedded::default();
-    let e = nidl::train::callbacks::embed_set(&est, &two_views, &mut out).unwrap_err();
+    let e = nidl::train::callbacks::embed_set(
+        &est,
+        &two_views,
+        &mut out,
+        "x",
+        &nidl::train::callbacks::NoProgress,
+    )
+    .unwrap_err();
     assert!(matches!(e, nidl::Error::RunInput { .. }), "{e}");
     let e = e.to_string();
     assert!(
@@ -1170,4 +1178,87 @@ fn a_classification_probe_on_several_label_columns_is_refused_before_training() 
     );
     // All refused before anything is written.
     assert!(!s.path().join("version_0").exists());
+}
+
+/// A reporter whose [`Progress`](nidl::train::Progress) keeps every update.
+#[derive(Default)]
+struct ProgressRecorder {
+    updates: Arc<std::sync::Mutex<Vec<(String, usize, usize)>>>,
+}
+
+impl nidl::train::Progress for ProgressRecorder {
+    fn update(&self, what: &str, done: usize, total: usize) {
+        self.updates
+            .lock()
+            .unwrap()
+            .push((what.to_string(), done, total));
+    }
+}
+
+impl nidl::train::Reporter for ProgressRecorder {
+    fn progress(&self) -> &dyn nidl::train::Progress {
+        self
+    }
+}
+
+#[test]
+fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
+    let data = Arc::new(Blobs::new(200, 1));
+    // 200 samples in batches of 64: 4 batches; 64 test samples in batches of 32: 2.
+    let probe_tr = Loader::new(Arc::clone(&data), Identity, 64).unwrap();
+    let probe_te = Loader::new(Arc::new(Blobs::new(64, 3)), Identity, 32).unwrap();
+    let fit = |reporter: Option<ProgressRecorder>| {
+        let (train, val) = blob_loaders(&data);
+        let probes = MultiTask::new(vec![
+            TaskProbe::LogisticRegression(LogisticRegression::new()),
+            TaskProbe::Ridge(Ridge::new()),
+        ])
+        .unwrap();
+        let cb = MultitaskProbing::new(
+            Box::new(probe_tr.clone()),
+            Box::new(probe_te.clone()),
+            probes,
+        );
+        let mut trainer = Trainer::new(TrainerConfig {
+            max_epochs: 2,
+            limit_train_batches: Some(2),
+            ..TrainerConfig::default()
+        })
+        .callback(Box::new(cb));
+        if let Some(r) = reporter {
+            trainer = trainer.reporter(Box::new(r));
+        }
+        let report = trainer.fit(&mut simclr(3), &train, Some(&val)).unwrap();
+        report
+            .metrics
+            .rows()
+            .iter()
+            .map(|r| (r.tag.clone(), r.last.to_bits(), r.last_step))
+            .collect::<Vec<_>>()
+    };
+    let recorder = ProgressRecorder::default();
+    let updates = Arc::clone(&recorder.updates);
+    let with = fit(Some(recorder));
+    assert_eq!(with, fit(None), "progress changes nothing");
+    assert!(with.iter().any(|r| r.0 == "task0/accuracy"));
+    let mut updates = updates.lock().unwrap().clone();
+    // Embedding is parallel: the order of a set's batches may vary, not their count.
+    updates.sort();
+    let count = |what: &str, total: usize| {
+        updates
+            .iter()
+            .filter(|u| u.0 == what && u.2 == total)
+            .map(|u| u.1)
+            .collect::<Vec<_>>()
+    };
+    // Two epochs, each embedding both sets once and fitting once.
+    assert_eq!(
+        count("embedding probing train set", 4),
+        [1, 1, 2, 2, 3, 3, 4, 4]
+    );
+    assert_eq!(count("embedding probing test set", 2), [1, 1, 2, 2]);
+    assert_eq!(count("fitting task0, task1", 0), [0, 0]);
+    // The validation loss: 64 samples in batches of 32, every epoch.
+    assert_eq!(count("validation loss", 2), [1, 1, 2, 2]);
+    assert_eq!(updates.len(), 18, "{updates:?}");
 }

@@ -3,7 +3,7 @@
 //! overrides; `fit.rs` and `experiment/`: experiment files); the other commands each have a
 //! file with a `run(Args)` entry point. The options the training commands share are in
 //! `options.rs`, their value checks in `values.rs`; what the commands print goes through
-//! `stdout.rs` (safe on a closed pipe). The logic they drive lives in the library.
+//! `stdout.rs` (safe on a closed pipe), the progress bar is `progress.rs`. The logic they drive lives in the library.
 
 pub mod completions;
 pub mod experiment;
@@ -11,6 +11,7 @@ pub mod fit;
 pub mod make_openbhb;
 pub mod options;
 pub mod probe;
+pub mod progress;
 pub mod show_augmentations;
 pub mod stdout;
 pub mod train;

@@ -2,6 +2,7 @@
 //! the run and probing options, the estimators built from them, the view loaders, the messages
 //! that name the option (or key) at fault, and the fit call that prints the final line.
 
+use super::progress::BarReporter;
 use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
 use nidl::datasets::transforms::Transform;
@@ -10,7 +11,6 @@ use nidl::log::FigureNames;
 use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
-use nidl::train::console::ConsoleReporter;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
@@ -155,9 +155,10 @@ impl RunOptions {
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
     /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
-    /// log folder, and the tags logged with non-finite values; `hparams` are the data's
-    /// (the views' settings, and a sweep's values); `figure_names` name the data and the probe
-    /// panels in `metrics.png` ([`Trainer::figure_names`]). Returns the run's folder. Errors name the option to change
+    /// log folder, and the tags logged with non-finite values, after the metric table and before
+    /// the files the run wrote; `hparams` are the data's (the views' settings, and a sweep's
+    /// values); `figure_names` name the data and the probe panels in `metrics.png`
+    /// ([`Trainer::figure_names`]). Returns the run's folder. Errors name the option to change
     /// ([`error`](Self::error)).
     pub fn fit(
         &self,
@@ -183,7 +184,7 @@ impl RunOptions {
         let mut trainer = Trainer::new(tc)
             .log_dir(&self.log_dir, self.checkpoint)
             .figure_names(figure_names)
-            .reporter(Box::new(ConsoleReporter::new(!self.no_progress)));
+            .reporter(Box::new(BarReporter::new(!self.no_progress)));
         for cb in callbacks {
             trainer = trainer.callback(cb);
         }
@@ -194,6 +195,12 @@ impl RunOptions {
             .fit(model, train, Some(val))
             .map_err(|e| self.error(e))?;
         let log_dir = report.log_dir.unwrap_or_else(|| self.log_dir.clone());
+        for line in report.metrics.lines(TABLE_WIDTH) {
+            outln!("{line}");
+        }
+        if !report.non_finite.is_empty() {
+            outln!("{}", non_finite_summary(&report.non_finite));
+        }
         outln!(
             "done: {} epochs, {} steps in {:.1} s; logs in {}",
             report.epochs.len(),
@@ -201,11 +208,37 @@ impl RunOptions {
             start.elapsed().as_secs_f64(),
             log_dir.display()
         );
-        if !report.non_finite.is_empty() {
-            outln!("{}", non_finite_summary(&report.non_finite));
+        for file in files_under(&log_dir) {
+            outln!("  {}", file.display());
         }
         Ok(log_dir)
     }
+}
+
+/// The width of the final metric table (fits an 80-column terminal).
+const TABLE_WIDTH: usize = 80;
+
+/// The files under `dir` (the run's folder: events file, `hparams.yaml`, `metrics.csv`, the
+/// plots, `checkpoints/…`), relative to it, sorted: what the run wrote. A folder that cannot
+/// be read lists nothing (the run is done; this only reports).
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![PathBuf::new()];
+    while let Some(rel) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = rel.join(entry.file_name());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => folders.push(path),
+                Ok(_) => files.push(path),
+                Err(_) => {}
+            }
+        }
+    }
+    files.sort();
+    files
 }
 
 /// The final summary's line on the tags logged with NaN or infinite values: `non-finite

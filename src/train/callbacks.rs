@@ -30,11 +30,30 @@ use crate::metrics::{ClassificationReport, MultiOutputReport};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Receives a callback's progress while it runs (probing: the batches embedded, the probe
+/// fits), for display only: nothing it receives changes the run. It may be called from several
+/// threads at once (embedding is parallel); every method does nothing by default.
+pub trait Progress: Sync {
+    /// `done` of `total` steps of `what` (e.g. `embedding probing train set`, in batches)
+    /// are done; a `total` of 0 means one step of unknown length (`fitting LogisticRegression`).
+    fn update(&self, _what: &str, _done: usize, _total: usize) {}
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What [`ProbingSets`] call the embedding of their train and test sets in [`Progress`].
+const EMBED_TRAIN: &str = "embedding probing train set";
+/// See [`EMBED_TRAIN`].
+const EMBED_TEST: &str = "embedding probing test set";
+
 /// Where the trainer is when it calls a callback.
-#[derive(Clone, Copy, Debug)]
-pub struct CallbackContext {
+#[derive(Clone, Copy)]
+pub struct CallbackContext<'a> {
     /// The epoch (0-based) that just ended, or the first one before training starts.
     pub epoch: usize,
     /// Optimizer steps taken so far.
@@ -44,6 +63,33 @@ pub struct CallbackContext {
     /// Identifies the [`Trainer::fit`](super::Trainer::fit) call, unique in the process: with
     /// `global_step` it names one state of the model (what cached embeddings are keyed on).
     pub fit_id: u64,
+    /// Where to report progress ([`NoProgress`] to report none; the trainer passes its
+    /// [`Reporter::progress`](super::Reporter::progress)).
+    pub progress: &'a dyn Progress,
+}
+
+impl CallbackContext<'_> {
+    /// The same context, reporting progress to `progress`.
+    pub fn reporting_to<'b>(&self, progress: &'b dyn Progress) -> CallbackContext<'b> {
+        CallbackContext {
+            epoch: self.epoch,
+            global_step: self.global_step,
+            max_epochs: self.max_epochs,
+            fit_id: self.fit_id,
+            progress,
+        }
+    }
+}
+
+impl std::fmt::Debug for CallbackContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackContext")
+            .field("epoch", &self.epoch)
+            .field("global_step", &self.global_step)
+            .field("max_epochs", &self.max_epochs)
+            .field("fit_id", &self.fit_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Something run at fixed points of training; returns `(tag, value)` metrics to log.
@@ -134,9 +180,17 @@ fn one_view(what: &str, src: &dyn BatchSource, batch: &Batch<f32>) -> Result<()>
 /// Embeds every sample of `src` (epoch 0 order; a probing loader does not shuffle) with `est`'s
 /// encoder on inference graphs, in parallel over batches, into `out` (buffers reused).
 ///
+/// Reports each batch embedded to `progress` as `what` (done / batches).
+///
 /// Errors: an empty set, a set of several views per sample ([`Error::RunInput`]), and any error
 /// of the encoder.
-pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded) -> Result<()> {
+pub fn embed_set(
+    est: &dyn Estimator,
+    src: &dyn BatchSource,
+    out: &mut Embedded,
+    what: &str,
+    progress: &dyn Progress,
+) -> Result<()> {
     let nb = src.num_batches();
     let bs = src.batch_size();
     if nb == 0 {
@@ -159,6 +213,8 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
     out.x[..b0 * d].copy_from_slice(&g.value(z).host_values()?);
     out.y[..b0 * k].copy_from_slice(first.labels.data()?);
     drop(g);
+    progress.update(what, 1, nb);
+    let done = AtomicUsize::new(1);
     if nb > 1 {
         out.x[bs * d..]
             .par_chunks_mut(bs * d)
@@ -179,6 +235,7 @@ pub fn embed_set(est: &dyn Estimator, src: &dyn BatchSource, out: &mut Embedded)
                 }
                 xc.copy_from_slice(&v);
                 yc.copy_from_slice(batch.labels.data()?);
+                progress.update(what, done.fetch_add(1, Ordering::Relaxed) + 1, nb);
                 Ok(())
             })?;
     }
@@ -323,8 +380,9 @@ impl ProbingSets {
         let key = (ctx.fit_id, ctx.global_step);
         if s.embedded_at != Some(key) {
             s.embedded_at = None;
-            embed_set(est, s.train.as_ref(), &mut s.train_emb)?;
-            embed_set(est, s.test.as_ref(), &mut s.test_emb)?;
+            let p = ctx.progress;
+            embed_set(est, s.train.as_ref(), &mut s.train_emb, EMBED_TRAIN, p)?;
+            embed_set(est, s.test.as_ref(), &mut s.test_emb, EMBED_TEST, p)?;
             s.embedded_at = Some(key);
             s.embed_count += 1;
         }
@@ -340,6 +398,11 @@ pub trait ProbeTask: Send {
     /// an [`Error::RunInput`] saying why not (by default any number does).
     fn check_label_columns(&self, _what: &str, _columns: usize) -> Result<()> {
         Ok(())
+    }
+
+    /// What the task fits, as progress shows it (`LogisticRegression`); by default `the probe`.
+    fn label(&self) -> String {
+        "the probe".into()
     }
 
     /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log.
@@ -415,9 +478,11 @@ impl<Q: ProbeTask> Probing<Q> {
             return Ok(Vec::new());
         }
         let task = &mut self.task;
-        let metrics = self
-            .sets
-            .with_embeddings(ctx, est, |tr, te| task.fit_score(tr, te))?;
+        let metrics = self.sets.with_embeddings(ctx, est, |tr, te| {
+            ctx.progress
+                .update(&format!("fitting {}", task.label()), 0, 0);
+            task.fit_score(tr, te)
+        })?;
         self.last_probed = Some(key);
         Ok(metrics)
     }
@@ -473,6 +538,10 @@ pub struct ClassificationScore<P> {
 }
 
 impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
     /// One label column: a classifier predicts one (nidl's scikit-learn classifiers refuse a
     /// 2-D `y`).
     fn check_label_columns(&self, what: &str, columns: usize) -> Result<()> {
@@ -548,6 +617,10 @@ pub struct RegressionScore<P> {
 impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
     for RegressionScore<P>
 {
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
     /// Errors: train and test sets of different label columns ([`Error::Shape`]), and those of
     /// the probe and of [`MultiOutputReport::new`].
     fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
@@ -606,6 +679,10 @@ pub struct MultitaskScore {
 }
 
 impl ProbeTask for MultitaskScore {
+    fn label(&self) -> String {
+        self.names.join(", ")
+    }
+
     /// One label column per task.
     fn check_label_columns(&self, what: &str, columns: usize) -> Result<()> {
         let tasks = self.probes.tasks().len();

@@ -18,26 +18,29 @@
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`checkpoint`]: safetensors reading and writing;
-//! - [`console`]: [`ConsoleReporter`], the progress bar and epoch lines the command line shows;
+//! - [`console`]: [`ConsoleReporter`], the epoch lines a run prints (the command line adds a bar);
+//! - [`metric_table`]: [`MetricTable`], final and best value per tag of a run;
 //! - [`preflight`]: the checks of a run's inputs before it starts.
 
 pub mod callbacks;
 pub mod checkpoint;
 pub mod console;
 pub mod estimator;
+pub mod metric_table;
 pub mod preflight;
 pub mod trainer;
 
 pub use callbacks::{
     Callback, CallbackContext, ClassificationProbing, ClassificationScore, MultitaskProbing,
-    MultitaskScore, ProbeSchedule, ProbeTask, Probing, ProbingSets, RegressionProbing,
-    RegressionScore,
+    MultitaskScore, NoProgress, ProbeSchedule, ProbeTask, Probing, ProbingSets, Progress,
+    RegressionProbing, RegressionScore,
 };
 pub use checkpoint::{Checkpoint, StoredTensor};
 pub use console::ConsoleReporter;
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
+pub use metric_table::MetricTable;
 pub use trainer::{
     EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
 };

@@ -7,9 +7,10 @@
 //! epoch and the seed to continue a run exactly where it stopped: a resumed run reproduces the
 //! uninterrupted one bit for bit.
 
-use super::callbacks::{Callback, CallbackContext};
+use super::callbacks::{Callback, CallbackContext, NoProgress, Progress};
 use super::checkpoint::Checkpoint;
 use super::estimator::Estimator;
+use super::metric_table::MetricTable;
 use super::preflight;
 use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
@@ -118,6 +119,11 @@ pub trait Reporter {
     /// `tag` was logged with the NaN or infinite `value` at `global_step`, for the first time in
     /// this run (later ones are counted in [`FitReport::non_finite`]).
     fn non_finite_metric(&mut self, _tag: &str, _value: f64, _global_step: u64) {}
+    /// Where the callbacks report their progress (probing: batches embedded, probe fits); by
+    /// default nowhere. It only shows: what it receives never changes the run.
+    fn progress(&self) -> &dyn Progress {
+        &NoProgress
+    }
 }
 
 /// A tag logged with NaN or infinite values during a run (logged as they are: they are what
@@ -153,6 +159,8 @@ pub struct FitReport {
     pub log_dir: Option<PathBuf>,
     /// The tags logged with NaN or infinite values, in the order they first were.
     pub non_finite: Vec<NonFiniteMetric>,
+    /// Every tag logged in this call (but `epoch`): final and best values, with their steps.
+    pub metrics: MetricTable,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -167,6 +175,8 @@ pub struct Trainer {
     non_finite: Vec<NonFiniteMetric>,
     /// [`Trainer::figure_names`], handed to the run's logger.
     figure_names: Option<FigureNames>,
+    /// The current call's [`FitReport::metrics`].
+    metrics: MetricTable,
 }
 
 impl Trainer {
@@ -180,6 +190,7 @@ impl Trainer {
             reporter: Box::new(Silent),
             non_finite: Vec::new(),
             figure_names: None,
+            metrics: MetricTable::default(),
         }
     }
 
@@ -227,6 +238,9 @@ impl Trainer {
     }
 
     fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
+        if tag != EPOCH_TAG {
+            self.metrics.add(tag, value, step);
+        }
         if !value.is_finite() {
             match self.non_finite.iter_mut().find(|m| m.tag == tag) {
                 Some(m) => {
@@ -314,6 +328,7 @@ impl Trainer {
         val: Option<&dyn BatchSource>,
     ) -> Result<FitReport> {
         self.non_finite.clear();
+        self.metrics = MetricTable::default();
         if self.config.log_every_n_steps == 0 {
             return Err(Error::invalid(
                 "TrainerConfig::log_every_n_steps",
@@ -340,6 +355,7 @@ impl Trainer {
             plot,
             log_dir,
             non_finite: std::mem::take(&mut self.non_finite),
+            metrics: std::mem::take(&mut self.metrics),
         })
     }
 
@@ -415,6 +431,7 @@ impl Trainer {
             global_step,
             max_epochs: cfg.max_epochs,
             fit_id,
+            progress: self.reporter.progress(),
         };
         let mut start_metrics = Vec::new();
         for cb in &mut self.callbacks {
@@ -483,7 +500,10 @@ impl Trainer {
             let train_seconds = t0.elapsed().as_secs_f64();
             self.reporter.evaluating(epoch);
             let val_loss = match val {
-                Some(v) => validation_loss(est, v, epoch, cfg.limit_val_batches)?,
+                Some(v) => {
+                    let p = self.reporter.progress();
+                    validation_loss(est, v, epoch, cfg.limit_val_batches, p)?
+                }
                 None => None,
             };
             let val_seconds = t0.elapsed().as_secs_f64() - train_seconds;
@@ -492,11 +512,13 @@ impl Trainer {
                 global_step,
                 max_epochs: cfg.max_epochs,
                 fit_id,
+                progress: &NoProgress,
             };
             // Lightning logs epoch-end scalars at the epoch's last step.
             let last_step = global_step.saturating_sub(1);
             let mut metrics = Vec::new();
             if val_loss.is_some() {
+                let ctx = ctx.reporting_to(self.reporter.progress());
                 for cb in &mut self.callbacks {
                     metrics.extend(cb.on_validation_epoch_end(&ctx, est)?);
                 }
@@ -508,6 +530,7 @@ impl Trainer {
                 epoch,
             )?;
             let after_val = metrics.len();
+            let ctx = ctx.reporting_to(self.reporter.progress());
             for cb in &mut self.callbacks {
                 metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
             }
@@ -593,12 +616,14 @@ fn non_finite_state(est: &dyn Estimator) -> Result<Option<String>> {
 
 /// The mean loss over the samples of the first `limit` batches of `val` (epoch `epoch`'s
 /// views), on inference graphs: each batch's loss weighted by its number of samples, as
-/// Lightning averages a logged epoch value; `None` when no batch is used.
+/// Lightning averages a logged epoch value; `None` when no batch is used. Each batch done is
+/// reported to `progress` as `validation loss` (done / batches).
 pub fn validation_loss(
     est: &mut dyn Estimator,
     val: &dyn BatchSource,
     epoch: usize,
     limit: Option<usize>,
+    progress: &dyn Progress,
 ) -> Result<Option<f64>> {
     let n = limit.map_or(val.num_batches(), |l| l.min(val.num_batches()));
     if n == 0 {
@@ -606,12 +631,13 @@ pub fn validation_loss(
     }
     let mut g = Graph::inference();
     let (mut sum, mut samples) = (0.0, 0usize);
-    for batch in val.epoch_batches(epoch).take(n) {
+    for (i, batch) in val.epoch_batches(epoch).take(n).enumerate() {
         let batch = batch?;
         g.clear();
         let loss = est.loss(&mut g, &batch)?;
         sum += g.value(loss).item()? as f64 * batch.len() as f64;
         samples += batch.len();
+        progress.update("validation loss", i + 1, n);
     }
     Ok(Some(sum / samples as f64))
 }

@@ -192,14 +192,15 @@ fn synthetic_root() -> Result<PathBuf, String> {
     let cache = openbhb::synthetic_cache_dir();
     let root = openbhb::synthetic::synthetic_root(&cache, SYNTHETIC_SEED);
     if !openbhb::synthetic::is_generated(&root, &SyntheticConfig::with_seed(SYNTHETIC_SEED)) {
+        // Two lines, so that neither wraps on 80 columns for a short path.
         eprintln!(
-            "generating a SYNTHETIC OpenBHB (seed {SYNTHETIC_SEED}) into {} (once; later runs reuse it)...",
+            "generating a SYNTHETIC OpenBHB (seed {SYNTHETIC_SEED}; once, later runs reuse it) in\n  {}",
             root.display()
         );
     }
     let root = openbhb::ensure_synthetic(&cache, SYNTHETIC_SEED).map_err(|e| e.to_string())?;
     outln!(
-        "data: SYNTHETIC OpenBHB at {} (use --data-dir for real data)",
+        "data: SYNTHETIC OpenBHB (use --data-dir for real data) in\n  {}",
         root.display()
     );
     Ok(root)
