@@ -148,6 +148,7 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
             "  hparams.yaml",
             "  metrics.csv",
             "  metrics.png",
+            "  metrics.svg",
         ],
         "{stdout}"
     );
