@@ -10,6 +10,7 @@ pub mod experiment;
 pub mod fit;
 pub mod make_openbhb;
 pub mod options;
+pub mod plot;
 pub mod probe;
 pub mod progress;
 pub mod show_augmentations;
@@ -104,6 +105,13 @@ pub enum Command {
     /// combination of its values, each in its own version_<N>, then prints their final probe
     /// scores.
     Fit(fit::FitArgs),
+    /// Overlay several runs per tag: one panel per tag, one curve per run
+    ///
+    /// Reads each RUN_DIR's metrics.csv and hparams.yaml and draws one panel per tag (--tags),
+    /// one curve per run, the legend naming each run (its folder, or parent/folder) and the
+    /// hyper-parameters whose values differ between the runs. Writes --out (PNG) and an SVG
+    /// beside it.
+    Plot(plot::Args),
 }
 
 impl Command {
@@ -119,6 +127,7 @@ impl Command {
             Command::ShowAugmentations(a) => show_augmentations::run(a),
             Command::Completions(a) => completions::run(a, command()),
             Command::Fit(a) => fit::run(a),
+            Command::Plot(a) => plot::run(a),
         }
     }
 }

@@ -210,10 +210,8 @@ pub fn figure(
             panel.title = title;
             if prefix == "loss" {
                 for s in &mut panel.series {
-                    if format!("loss/{}", s.label) == TRAIN_LOSS_TAG && s.points.len() > 1 {
-                        let values: Vec<f64> = s.points.iter().map(|p| p.1).collect();
-                        let smooth = tensorboard_smoothing(&values, smoothing);
-                        s.smoothed = Some(s.points.iter().map(|p| p.0).zip(smooth).collect());
+                    if format!("loss/{}", s.label) == TRAIN_LOSS_TAG {
+                        s.smoothed = smoothed(&s.points, smoothing);
                     }
                 }
             }
@@ -228,6 +226,17 @@ pub fn figure(
         },
         panels,
     }
+}
+
+/// `points` with their values TensorBoard-smoothed by weight `w` ([`tensorboard_smoothing`]),
+/// for [`Series::smoothed`]; `None` for fewer than two points (nothing to smooth).
+pub fn smoothed(points: &[(u64, f64)], w: f64) -> Option<Vec<(u64, f64)>> {
+    if points.len() < 2 {
+        return None;
+    }
+    let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let smooth = tensorboard_smoothing(&values, w);
+    Some(points.iter().map(|p| p.0).zip(smooth).collect())
 }
 
 /// `method · data · version`, leaving out what is unknown (`metrics` if all are).

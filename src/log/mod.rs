@@ -4,7 +4,8 @@
 //! - [`RunLogger`] appends every scalar to a TensorBoard event file ([`tensorboard`]) and to
 //!   `metrics.csv` ([`csv`]), writes `hparams.yaml`, and on [`RunLogger::finish`] draws
 //!   `metrics.png` and `metrics.svg` (feature `plot`, on by default: `figure`, `plot`);
-//! - [`Metrics`] reads a run's `metrics.csv` back, queryable by tag ([`metrics`]).
+//! - [`Metrics`] reads a run's `metrics.csv` back, queryable by tag ([`metrics`]);
+//! - `compare` overlays several runs per tag for `nidl plot` (feature `plot`).
 //!
 //! ```
 //! # fn main() -> nidl::Result<()> {
@@ -22,6 +23,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "plot")]
+pub mod compare;
 pub mod csv;
 #[cfg(feature = "plot")]
 pub mod figure;
