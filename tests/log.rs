@@ -961,3 +961,15 @@ fn metrics_reader_names_file_and_line_of_a_malformed_file() {
     assert!(e.contains("none.csv"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[cfg(feature = "plot")]
+#[test]
+fn a_short_step_axis_asks_for_no_more_ticks_than_whole_steps() {
+    use nidl::log::plot::x_tick_count;
+    // Steps 2..5 of a 2-epoch run: 4 whole steps, so rounding to integers repeats none.
+    assert_eq!(x_tick_count(2.0, 5.0), 4);
+    assert_eq!(x_tick_count(1.0, 2.0), 2);
+    // A single step is widened to [s - 1, s + 1] by the panel: 3 ticks.
+    assert_eq!(x_tick_count(4.0, 6.0), 3);
+    assert_eq!(x_tick_count(0.0, 999.0), 7);
+}

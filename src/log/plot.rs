@@ -270,6 +270,17 @@ pub fn tick_decimals(lo: f64, hi: f64) -> usize {
     }
 }
 
+/// How many x ticks to ask for on a `[lo, hi]` step axis: at most 7, and no more than the
+/// whole steps in it, so a short run's ticks are not repeated after rounding (`2 2 3 4 4`).
+pub fn x_tick_count(lo: f64, hi: f64) -> usize {
+    let whole = (hi.floor() - lo.ceil() + 1.0).max(2.0);
+    if whole.is_finite() {
+        (whole as usize).min(7)
+    } else {
+        7
+    }
+}
+
 /// Every finite point of `s` the axes are fitted to: raw and smoothed, and the short-batch
 /// losses only when `with_short` (they would otherwise stretch the loss axis as spikes did).
 fn finite_points(s: &Series, with_short: bool) -> impl Iterator<Item = (f64, f64)> + '_ {
@@ -340,7 +351,7 @@ fn draw_panel<DB: DrawingBackend>(
         .label_style((FONT, FONT_PX.tick).into_font().color(&TEXT))
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{:.*}", tick_decimals(y_lo, y_hi), y))
-        .x_labels(7)
+        .x_labels(x_tick_count(x_min, x_max))
         .y_labels(6)
         .draw()?;
     for (i, s) in panel.series.iter().enumerate() {
