@@ -51,17 +51,28 @@ fn two_seeds_overlaid_write_a_png_and_an_svg_naming_both_runs() {
     let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(&out).unwrap()));
     let reader = decoder.read_info().unwrap();
     let info = reader.info();
-    // Every tag but epoch: 15 panels (loss/train, loss/val, 7 age and 6 sex metrics), 2 a row.
-    let tags = stdout.split(" tags").next().unwrap();
-    assert!(tags.ends_with("15"), "{stdout}");
-    assert_eq!((info.width, info.height), (2 * 720, 60 + 8 * 450));
+    // Every tag but epoch: 15 panels (loss/train, loss/val, 7 age and 6 sex metrics), 2 a row,
+    // each with a legend band of whole rows (26 px each, plus 10) below it.
+    let panels = stdout.split(" panels").next().unwrap();
+    assert!(panels.ends_with("15"), "{stdout}");
+    assert_eq!(info.width, 2 * 720);
+    let band = (info.height - 60) / 8 - 450;
+    assert_eq!(info.height, 60 + 8 * (450 + band));
+    assert!(
+        band > 10 && (band - 10).is_multiple_of(26),
+        "legend band {band}"
+    );
 
     let svg = fs::read_to_string(s.join("cmp.svg")).unwrap();
     for text in [
         "version_0 (random_state=1)",
         "version_1 (random_state=2)",
-        "task0/R2",
+        // Panels titled by the label names each run's figure.yaml records.
+        "age (Ridge): R2",
+        "sex (LogisticRegression): accuracy",
         "loss/train",
+        // The last batch of each epoch (300 = 2 × 128 + 44) is short: marked as in metrics.png.
+        "version_0 (random_state=1): short last batch",
         "YAwareContrastiveLearning · 2 runs",
         "step (batch size 128)",
     ] {
@@ -70,6 +81,7 @@ fn two_seeds_overlaid_write_a_png_and_an_svg_naming_both_runs() {
     // Only the differing key: the shared learning rate is not in the legend.
     assert!(!svg.contains("learning_rate="), "shared hparams stay out");
     assert!(!svg.contains(">epoch<"), "epoch is not drawn");
+    assert!(!svg.contains("task0/"), "task0 is named age");
 
     // --tags keeps only the matching tags.
     let one = s.join("r2.png");
@@ -84,9 +96,9 @@ fn two_seeds_overlaid_write_a_png_and_an_svg_naming_both_runs() {
         "--smoothing",
         "0",
     ]));
-    assert!(stdout.contains("1 tags (task0/R2)"), "{stdout}");
+    assert!(stdout.contains("1 panels (age (Ridge): R2)"), "{stdout}");
     let svg = fs::read_to_string(s.join("r2.svg")).unwrap();
-    assert!(svg.contains("task0/R2") && !svg.contains("task0/MSE"));
+    assert!(svg.contains("age (Ridge): R2") && !svg.contains("age (Ridge): MSE"));
 }
 
 #[test]

@@ -145,6 +145,7 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
             "  checkpoints/epoch=0-step=3.safetensors",
             "  checkpoints/epoch=1-step=6.safetensors",
             events_line.as_str(),
+            "  figure.yaml",
             "  hparams.yaml",
             "  metrics.csv",
             "  metrics.png",

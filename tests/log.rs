@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nidl::log::plot::{figure_size, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT};
+use nidl::log::plot::{LEGEND_ROW, PANEL_HEIGHT, PANEL_WIDTH, TITLE_HEIGHT};
 use nidl::log::tensorboard::{crc32c, masked_crc32c, FILE_VERSION};
 use nidl::log::{next_version_dir, FigureNames, RunLogger, Scalar};
 
@@ -523,16 +523,31 @@ fn read_svg(png: &Path, size: (u32, u32)) -> String {
     svg
 }
 
-/// Texts drawn in `svg` (the contents of its `<text>` elements).
-fn svg_texts(svg: &str) -> Vec<String> {
+/// The `<text>` elements of `svg`: their `y` attribute and contents.
+fn svg_text_elements(svg: &str) -> Vec<(f64, String)> {
     svg.split("<text")
         .skip(1)
         .filter_map(|t| {
             let start = t.find('>')? + 1;
             let end = t.find("</text>")?;
-            Some(t[start..end].trim().to_string())
+            let y = t.split(" y=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            Some((y, t[start..end].trim().to_string()))
         })
         .collect()
+}
+
+/// Texts drawn in `svg` (the contents of its `<text>` elements).
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg_text_elements(svg).into_iter().map(|t| t.1).collect()
+}
+
+/// The `y` of the text `text` in `svg` (the first one drawn).
+fn text_y(svg: &str, text: &str) -> f64 {
+    svg_text_elements(svg)
+        .into_iter()
+        .find(|t| t.1 == text)
+        .unwrap_or_else(|| panic!("no text {text:?}"))
+        .0
 }
 
 /// Checks that every text of `want` is drawn (is one of `texts`).
@@ -574,8 +589,14 @@ fn finish_writes_png_and_svg_with_title_axes_and_legend() {
     let png = log.finish().unwrap().unwrap();
     assert_eq!(png, dir.join("metrics.png"));
     let (w, h, rgb) = decode_png(&png);
-    assert_eq!((w, h), figure_size(2));
-    assert_eq!((w, h), (2 * PANEL_WIDTH, TITLE_HEIGHT + PANEL_HEIGHT));
+    // One row of panels, each with a one-row legend band below it.
+    assert_eq!(
+        (w, h),
+        (
+            2 * PANEL_WIDTH,
+            TITLE_HEIGHT + PANEL_HEIGHT + LEGEND_ROW + 10
+        )
+    );
     // Not blank: coloured (non-grey) pixels from the curves, and grey levels other than black
     // and white from antialiased text and lines.
     let coloured = rgb
@@ -593,7 +614,21 @@ fn finish_writes_png_and_svg_with_title_axes_and_legend() {
         "{} grey levels: no antialiasing?",
         greys.len()
     );
-    let texts = svg_texts(&read_svg(&png, (w, h)));
+    let svg = read_svg(&png, (w, h));
+    // The legend sits below the x axis's description, outside the plot area.
+    for entry in ["accuracy", "val"] {
+        assert!(
+            text_y(&svg, entry) > text_y(&svg, "step (batch size 256)") + 10.0,
+            "legend entry {entry:?} is not below the plot"
+        );
+    }
+    // No empty shapes (markers are drawn without empty parts), and the font is named.
+    assert!(!svg.contains("points=\"\""), "an empty polyline/polygon");
+    assert!(
+        svg.contains("font-family=\"DejaVu Sans, ") && !svg.contains("font-family=\"sans-serif\""),
+        "font-family should name DejaVu Sans first"
+    );
+    let texts = svg_texts(&svg);
     has_texts(
         &texts,
         &[
@@ -637,30 +672,49 @@ fn openbhb_like_run_splits_scores_from_errors_and_names_panels() {
         }
         log.log_scalar("task1/accuracy", 0.55 + 0.3 * t, step, epoch)
             .unwrap();
+        // Equal by definition: both curves stay visible, the second says so.
+        for m in ["balanced_accuracy", "recall_macro"] {
+            log.log_scalar(&format!("task1/{m}"), 0.5 + 0.3 * t, step, epoch)
+                .unwrap();
+        }
     }
-    log.set_figure_names(FigureNames {
+    let names = FigureNames {
         data: None,
         panels: vec![
             ("task0".into(), "age".into()),
-            ("task1".into(), "sex".into()),
+            ("task1".into(), "sex \"M/F\"".into()),
         ],
-    });
+    };
+    log.set_figure_names(names.clone());
     let png = log.finish().unwrap().unwrap();
+    // figure.yaml records the names and the short batches' steps for `nidl plot`.
+    let steps: Vec<u64> = (1..=10).map(|e| e * 26).collect();
+    assert_eq!(
+        nidl::log::compare::read_figure_yaml(&root.join("figure.yaml")).unwrap(),
+        (names, steps)
+    );
     let (w, h, _) = decode_png(&png);
     // age: scores, age: errors, sex, loss -> 2 columns x 2 rows.
-    assert_eq!((w, h), figure_size(4));
-    assert_eq!((w, h), (2 * PANEL_WIDTH, TITLE_HEIGHT + 2 * PANEL_HEIGHT));
+    assert_eq!(w, 2 * PANEL_WIDTH);
+    let band = (h - TITLE_HEIGHT) / 2 - PANEL_HEIGHT;
+    assert_eq!(h, TITLE_HEIGHT + 2 * (PANEL_HEIGHT + band));
+    assert!(
+        band > 10 && (band - 10).is_multiple_of(LEGEND_ROW),
+        "legend band {band}"
+    );
     let texts = svg_texts(&read_svg(&png, (w, h)));
     has_texts(
         &texts,
         &[
             "age: scores",
             "age: errors",
-            "sex",
+            "sex &quot;M/F&quot;",
             "R2",
             "MSE",
             "error",
             "train: short last batch",
+            "balanced_accuracy",
+            "recall_macro (= balanced_accuracy)",
             "step",
         ],
     );
@@ -673,7 +727,6 @@ fn a_run_without_scalars_gets_an_empty_state_figure() {
     let root = temp_dir("png-empty");
     let png = RunLogger::create(&root).unwrap().finish().unwrap().unwrap();
     let (w, h, _) = decode_png(&png);
-    assert_eq!((w, h), figure_size(0));
     assert_eq!((w, h), (PANEL_WIDTH, TITLE_HEIGHT + PANEL_HEIGHT));
     let texts = svg_texts(&read_svg(&png, (w, h)));
     assert!(

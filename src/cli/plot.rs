@@ -45,12 +45,12 @@ pub fn run(args: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let fig = comparison(&runs, args.tags.as_deref(), args.smoothing).map_err(|e| e.to_string())?;
     let svg = write_figure(&args.out, &fig).map_err(|e| e.to_string())?;
-    let tags: Vec<&str> = fig.panels.iter().map(|p| p.title.as_str()).collect();
+    let titles: Vec<&str> = fig.panels.iter().map(|p| p.title.as_str()).collect();
     outln!(
-        "{} runs, {} tags ({}): wrote {} and {}",
+        "{} runs, {} panels ({}): wrote {} and {}",
         runs.len(),
-        tags.len(),
-        tags.join(", "),
+        titles.len(),
+        titles.join(", "),
         args.out.display(),
         svg.display()
     );

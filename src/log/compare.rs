@@ -11,7 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use super::figure::{smoothed, Figure, MetricKind, Panel, Series, TRAIN_LOSS_TAG};
-use super::{Metrics, EPOCH_TAG, HPARAMS_YAML, METRICS_CSV};
+use super::{
+    FigureNames, Metrics, EPOCH_TAG, FIGURE_DATA_KEY, FIGURE_PANEL_KEY, FIGURE_SHORT_KEY,
+    FIGURE_YAML, HPARAMS_YAML, METRICS_CSV,
+};
 use crate::error::{Error, Result};
 use crate::input_file::read_regular;
 
@@ -24,10 +27,15 @@ pub struct Run {
     pub metrics: Metrics,
     /// Its hyper-parameters (`hparams.yaml`, in file order; empty when the run has none).
     pub hparams: Vec<(String, String)>,
+    /// Its figure's names (`figure.yaml`; none when the run has no such file).
+    pub names: FigureNames,
+    /// The steps whose `loss/train` came from a short last batch (`figure.yaml`).
+    pub short_steps: Vec<u64>,
 }
 
 impl Run {
-    /// Reads the run in `dir`: its `metrics.csv` (required) and `hparams.yaml` (if present).
+    /// Reads the run in `dir`: its `metrics.csv` (required), `hparams.yaml` and `figure.yaml`
+    /// (each if present).
     ///
     /// Errors name `dir` when it is missing, not a directory, or holds no `metrics.csv`; a bad
     /// `metrics.csv` or `hparams.yaml` gives the reader's error naming that file and line.
@@ -60,10 +68,18 @@ impl Run {
         } else {
             Vec::new()
         };
+        let figure = dir.join(FIGURE_YAML);
+        let (names, short_steps) = if figure.exists() {
+            read_figure_yaml(&figure)?
+        } else {
+            (FigureNames::default(), Vec::new())
+        };
         Ok(Run {
             dir: dir.to_path_buf(),
             metrics,
             hparams,
+            names,
+            short_steps,
         })
     }
 
@@ -97,6 +113,33 @@ pub fn read_hparams(path: &Path) -> Result<Vec<(String, String)>> {
         out.push((unquote(split.0), unquote(split.1)));
     }
     Ok(out)
+}
+
+/// The names and short-batch steps in the `figure.yaml` at `path`, as
+/// [`figure_yaml`](super::figure_yaml) writes them; unknown keys are skipped (a later nidl may
+/// add some).
+///
+/// Errors: as [`read_hparams`], and a step that is not a whole number (naming the file).
+pub fn read_figure_yaml(path: &Path) -> Result<(FigureNames, Vec<u64>)> {
+    let mut names = FigureNames::default();
+    let mut short = Vec::new();
+    for (k, v) in read_hparams(path)? {
+        if k == FIGURE_DATA_KEY {
+            names.data = Some(v);
+        } else if let Some(prefix) = k.strip_prefix(FIGURE_PANEL_KEY) {
+            names.panels.push((prefix.to_string(), v));
+        } else if k == FIGURE_SHORT_KEY {
+            for step in v.split_whitespace() {
+                short.push(step.parse().map_err(|_| {
+                    Error::format(
+                        path,
+                        format!("{FIGURE_SHORT_KEY}: '{step}' is not a step number"),
+                    )
+                })?);
+            }
+        }
+    }
+    Ok((names, short))
 }
 
 /// `(key, value)` of a `key: value` line; the key may be double-quoted (and hold `: `).
@@ -281,22 +324,23 @@ pub fn comparison(runs: &[Run], tags: Option<&str>, smoothing: f64) -> Result<Fi
     let panels = chosen
         .into_iter()
         .map(|tag| Panel {
-            title: tag.clone(),
+            title: panel_title(runs, tag),
             kind: MetricKind::of(tag),
             series: runs
                 .iter()
                 .zip(&labels)
                 .filter(|(r, _)| !r.metrics.tag(tag).is_empty())
                 .map(|(r, label)| {
-                    let points: Vec<(u64, f64)> =
-                        r.metrics.tag(tag).iter().map(|&(s, _, v)| (s, v)).collect();
+                    let is_short = |s: &u64| tag == TRAIN_LOSS_TAG && r.short_steps.contains(s);
+                    let all = r.metrics.tag(tag).iter().map(|&(s, _, v)| (s, v));
+                    let (short, points): (Vec<_>, Vec<_>) = all.partition(|(s, _)| is_short(s));
                     Series {
                         label: label.clone(),
                         smoothed: (tag == TRAIN_LOSS_TAG)
                             .then(|| smoothed(&points, smoothing))
                             .flatten(),
                         points,
-                        short: Vec::new(),
+                        short,
                     }
                 })
                 .collect(),
@@ -320,6 +364,18 @@ pub fn comparison(runs: &[Run], tags: Option<&str>, smoothing: f64) -> Result<Fi
         },
         panels,
     })
+}
+
+/// The title of `tag`'s panel: `<name>: <metric>` when the first run that names the tag's
+/// prefix in its `figure.yaml` does (`task0/R2` → `age (Ridge): R2`), else the tag.
+fn panel_title(runs: &[Run], tag: &str) -> String {
+    let Some((prefix, metric)) = tag.split_once('/') else {
+        return tag.to_string();
+    };
+    runs.iter()
+        .flat_map(|r| &r.names.panels)
+        .find(|(p, _)| p == prefix)
+        .map_or_else(|| tag.to_string(), |(_, name)| format!("{name}: {metric}"))
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ pub const METRICS_CSV: &str = "metrics.csv";
 pub const HPARAMS_YAML: &str = "hparams.yaml";
 /// File name of the metrics plot inside a version directory.
 pub const METRICS_PNG: &str = "metrics.png";
+/// File name of what the run's figure names beyond its scalars (the data, panel titles, the
+/// steps of short last batches), written by [`RunLogger::finish`] so `nidl plot` draws the
+/// run as its own `metrics.png` does ([`figure_yaml`]).
+pub const FIGURE_YAML: &str = "figure.yaml";
 /// File name of the metrics plot as SVG, beside [`METRICS_PNG`].
 pub const METRICS_SVG: &str = "metrics.svg";
 /// The tag of the epoch (0-based) that the trainer logs after each group of scalars, as
@@ -210,12 +214,14 @@ impl RunLogger {
         &self.scalars
     }
 
-    /// Flushes, then (feature `plot`) writes `metrics.png` and `metrics.svg`
+    /// Flushes, writes [`FIGURE_YAML`], then (feature `plot`) `metrics.png` and `metrics.svg`
     /// ([`figure::figure`], [`plot::write_figure`]): every metric but [`EPOCH_TAG`] against step,
     /// panels by tag prefix and metric kind, `loss/*` last. Returns the PNG's path (`None`
     /// without the `plot` feature). Atomic writes.
     pub fn finish(mut self) -> Result<Option<PathBuf>> {
         self.flush()?;
+        let names = figure_yaml(&self.names, &self.short_steps)?;
+        write_atomic(&self.dir.join(FIGURE_YAML), names.as_bytes())?;
         #[cfg(feature = "plot")]
         {
             let path = self.dir.join(METRICS_PNG);
@@ -263,6 +269,34 @@ impl RunLogger {
     pub fn event_file(&self) -> &Path {
         self.events.path()
     }
+}
+
+/// Key of [`FIGURE_YAML`] naming the data.
+pub const FIGURE_DATA_KEY: &str = "data";
+/// Key prefix of [`FIGURE_YAML`] naming a panel: `panel.<tag prefix>: <title>`.
+pub const FIGURE_PANEL_KEY: &str = "panel.";
+/// Key of [`FIGURE_YAML`] listing the steps of short last batches, space-separated.
+pub const FIGURE_SHORT_KEY: &str = "short_batch_steps";
+
+/// The text of [`FIGURE_YAML`]: a comment line, then `data: <data>`, a
+/// `panel.<prefix>: <title>` line per panel name and `short_batch_steps: "<s1> <s2> …"`, each
+/// only when known; lines as in `hparams.yaml` ([`hparams_yaml`]).
+pub fn figure_yaml(names: &FigureNames, short_steps: &[u64]) -> Result<String> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    if let Some(d) = &names.data {
+        lines.push((FIGURE_DATA_KEY.into(), d.clone()));
+    }
+    for (prefix, title) in &names.panels {
+        lines.push((format!("{FIGURE_PANEL_KEY}{prefix}"), title.clone()));
+    }
+    if !short_steps.is_empty() {
+        let steps: Vec<String> = short_steps.iter().map(u64::to_string).collect();
+        lines.push((FIGURE_SHORT_KEY.into(), steps.join(" ")));
+    }
+    Ok(format!(
+        "# What nidl plot draws as this run's metrics.png does (panel titles, short last batches)\n{}",
+        hparams_yaml(&lines)?
+    ))
 }
 
 /// The text of `hparams.yaml` for `hparams`: one `key: value` line each, in order.

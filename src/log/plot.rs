@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
-use plotters::element::ComposedElement;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle, RGBColor};
@@ -59,8 +59,10 @@ pub struct FontSizes {
     pub legend: u32,
 }
 
-/// The family name the bundled font is registered under (also what the SVG asks for).
-const FONT: &str = "sans-serif";
+/// The family name the bundled font is registered under, which is also the SVG's
+/// `font-family`: DejaVu Sans first (the font the PNG uses; the SVG does not embed it), then
+/// look-alikes a viewer is likely to have.
+const FONT: &str = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif";
 /// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
 const FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
@@ -78,12 +80,17 @@ pub const PALETTE: [RGBColor; 8] = [
 const GRID: RGBColor = RGBColor(0xe6, 0xe6, 0xe6);
 const TEXT: RGBColor = RGBColor(0x20, 0x20, 0x20);
 
-/// Size `(width, height)` in pixels of a figure with `n_panels` panels (one panel's room if none).
-pub fn figure_size(n_panels: usize) -> (u32, u32) {
-    let n = n_panels.max(1) as u32;
+/// Size `(width, height)` in pixels of `fig`: [`MAX_COLUMNS`] panels to a row (one panel's
+/// room if none), each [`PANEL_WIDTH`] wide and [`PANEL_HEIGHT`] tall plus the legend band
+/// under it ([`LEGEND_ROW`] per row of entries, the same for all panels), under the title band.
+pub fn figure_size(fig: &Figure) -> (u32, u32) {
+    let n = fig.panels.len().max(1) as u32;
     let cols = n.min(MAX_COLUMNS);
     let rows = n.div_ceil(cols);
-    (cols * PANEL_WIDTH, TITLE_HEIGHT + rows * PANEL_HEIGHT)
+    (
+        cols * PANEL_WIDTH,
+        TITLE_HEIGHT + rows * (PANEL_HEIGHT + legend_height(fig)),
+    )
 }
 
 /// Writes `fig` as `<stem>.png` and `<stem>.svg` for `png` = `<dir>/<stem>.png`; returns the SVG
@@ -98,7 +105,7 @@ pub fn write_figure(png: &Path, fig: &Figure) -> Result<PathBuf> {
 /// `fig` as PNG bytes (8-bit RGB); `path` names the file in errors.
 pub fn render_png(fig: &Figure, path: &Path) -> Result<Vec<u8>> {
     register_bundled_font(path)?;
-    let (w, h) = figure_size(fig.panels.len());
+    let (w, h) = figure_size(fig);
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     let font = ab_glyph::FontRef::try_from_slice(FONT_BYTES)
         .map_err(|e| drawing_error(path, format!("the bundled font DejaVuSans.ttf: {e}")))?;
@@ -124,8 +131,7 @@ pub fn render_svg(fig: &Figure, path: &Path) -> Result<String> {
     register_bundled_font(path)?;
     let mut out = String::new();
     {
-        let root =
-            SVGBackend::with_string(&mut out, figure_size(fig.panels.len())).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, figure_size(fig)).into_drawing_area();
         draw(&root, fig).map_err(|e| drawing_error(path, e))?;
         root.present().map_err(|e| drawing_error(path, e))?;
     }
@@ -186,7 +192,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Draw
     }
     let n = fig.panels.len() as u32;
     let cols = n.min(MAX_COLUMNS);
-    let areas = body.split_evenly((n.div_ceil(cols) as usize, cols as usize));
+    let rows = n.div_ceil(cols) as usize;
+    let areas = body.split_evenly((rows, cols as usize));
     for (area, panel) in areas.iter().zip(&fig.panels) {
         draw_panel(area, panel, &fig.x_label)?;
     }
@@ -219,44 +226,6 @@ pub fn y_range(kind: MetricKind, min: f64, max: f64) -> (f64, f64) {
         MetricKind::Error if min >= 0.0 => (0.0, hi + pad),
         _ => (lo - pad, hi + pad),
     }
-}
-
-/// The corner of the plot area whose legend box (about 40 % of the width, 7 % of the height per
-/// entry) covers the fewest of the `points`: upper right, upper left, lower right, lower left,
-/// middle right, middle left, in that order of preference on ties.
-fn legend_corner(
-    points: &[(f64, f64)],
-    (x_lo, x_hi): (f64, f64),
-    (y_lo, y_hi): (f64, f64),
-    entries: usize,
-) -> SeriesLabelPosition {
-    let h = (0.07 * entries as f64 + 0.04).min(0.9);
-    let w = 0.4;
-    let unit = |&(x, y): &(f64, f64)| ((x - x_lo) / (x_hi - x_lo), (y - y_lo) / (y_hi - y_lo));
-    // Rows: upper, middle, lower (`v` is 0 at the bottom); columns: right, left.
-    let covered = |right: bool, row: u8| {
-        let (v_lo, v_hi) = match row {
-            0 => (1.0 - h, 1.0),
-            1 => (0.5 - h / 2.0, 0.5 + h / 2.0),
-            _ => (0.0, h),
-        };
-        points
-            .iter()
-            .map(unit)
-            .filter(|&(u, v)| (if right { u >= 1.0 - w } else { u <= w }) && v >= v_lo && v <= v_hi)
-            .count()
-    };
-    [
-        (SeriesLabelPosition::UpperRight, covered(true, 0)),
-        (SeriesLabelPosition::UpperLeft, covered(false, 0)),
-        (SeriesLabelPosition::LowerRight, covered(true, 2)),
-        (SeriesLabelPosition::LowerLeft, covered(false, 2)),
-        (SeriesLabelPosition::MiddleRight, covered(true, 1)),
-        (SeriesLabelPosition::MiddleLeft, covered(false, 1)),
-    ]
-    .into_iter()
-    .min_by_key(|(_, n)| *n)
-    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p)
 }
 
 /// Decimals that tell the y ticks of a `[lo, hi]` axis apart (about 6 ticks): none for a tick
@@ -293,12 +262,17 @@ fn finite_points(s: &Series, with_short: bool) -> impl Iterator<Item = (f64, f64
         .map(|&(x, y)| (x as f64, y))
 }
 
-/// Draws one panel: frame, grid, ticks, axis labels, curves and legend.
-fn draw_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    panel: &Panel,
-    x_label: &str,
-) -> DrawResult<DB> {
+/// The finite points of `pts` as plot coordinates.
+fn finite(pts: &[(u64, f64)]) -> Vec<(f64, f64)> {
+    pts.iter()
+        .filter(|p| p.1.is_finite())
+        .map(|&(x, y)| (x as f64, y))
+        .collect()
+}
+
+/// `((x_lo, x_hi), (y_lo, y_hi))` of a panel's axes: x over the steps drawn, y by
+/// [`y_range`] over the values (short-batch losses left out unless there is nothing else).
+fn axis_ranges(panel: &Panel) -> ((f64, f64), (f64, f64)) {
     let fitted = |with_short| -> Vec<(f64, f64)> {
         panel
             .series
@@ -310,36 +284,213 @@ fn draw_panel<DB: DrawingBackend>(
         p if p.is_empty() => fitted(true),
         p => p,
     };
-    let fold = |f: fn(f64, f64) -> f64, init: f64, pick: fn(&(f64, f64)) -> f64| {
-        all.iter().map(pick).fold(init, f)
+    let span = |pick: fn(&(f64, f64)) -> f64, fallback: (f64, f64)| {
+        let lo = all.iter().map(pick).fold(f64::INFINITY, f64::min);
+        let hi = all.iter().map(pick).fold(f64::NEG_INFINITY, f64::max);
+        if all.is_empty() {
+            fallback
+        } else {
+            (lo, hi)
+        }
     };
-    let (x_min, x_max) = if all.is_empty() {
-        (0.0, 1.0)
-    } else {
-        (
-            fold(f64::min, f64::INFINITY, |p| p.0),
-            fold(f64::max, f64::NEG_INFINITY, |p| p.0),
-        )
-    };
-    let (x_min, x_max) = if x_max > x_min {
+    let (x_min, x_max) = span(|p| p.0, (0.0, 1.0));
+    let x = if x_max > x_min {
         (x_min, x_max)
     } else {
         (x_min - 1.0, x_max + 1.0)
     };
-    let (y_min, y_max) = if all.is_empty() {
-        (0.0, 1.0)
+    let (y_min, y_max) = span(|p| p.1, (0.0, 1.0));
+    (x, y_range(panel.kind, y_min, y_max))
+}
+
+/// Whether two curves have the same points (same steps, values equal to 1e-9 relative), as
+/// `balanced_accuracy` and `recall_macro` always do.
+fn same_curve(a: &[(u64, f64)], b: &[(u64, f64)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(p, q)| p.0 == q.0 && (p.1 - q.1).abs() <= 1e-9 * p.1.abs().max(1.0))
+}
+
+/// A point marker: one of [`MARKERS`] shapes, open or filled, scaled.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    shape: usize,
+    open: bool,
+    scale: f64,
+}
+
+/// How a curve is drawn: its colour, marker and line.
+#[derive(Clone, Copy, Debug)]
+struct Look {
+    color: RGBColor,
+    /// Marker at each point (`None`: more than [`MARKER_MAX_POINTS`] points, or smoothed).
+    mark: Option<Mark>,
+    /// Dashed (a curve on top of an identical one, so both show).
+    dashed: bool,
+}
+
+/// One legend entry: its sample (a curve's line and marker, or the short-batch circle) and text.
+#[derive(Clone, Debug)]
+struct Entry {
+    look: Look,
+    short_batch: bool,
+    label: String,
+}
+
+/// The look of series `i` of `panel` and its legend label. A series identical to an earlier
+/// one ([`same_curve`]) is dashed with a larger open marker and says which it equals
+/// (`recall_macro (= balanced_accuracy)`), so both curves stay visible.
+fn looks(panel: &Panel) -> Vec<(Look, String)> {
+    panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let twin = panel.series[..i]
+                .iter()
+                .find(|t| t.smoothed.is_none() && same_curve(&t.points, &s.points));
+            let with_marks = s.smoothed.is_none() && finite(&s.points).len() <= MARKER_MAX_POINTS;
+            let look = Look {
+                color: PALETTE[i % PALETTE.len()],
+                mark: with_marks.then_some(Mark {
+                    shape: i % MARKERS,
+                    open: twin.is_some(),
+                    scale: if twin.is_some() { 1.8 } else { 1.0 },
+                }),
+                dashed: twin.is_some(),
+            };
+            let label = match (twin, &s.smoothed) {
+                (Some(t), _) => format!("{} (= {})", s.label, t.label),
+                (None, Some(_)) => format!("{} (smoothed; raw faint)", s.label),
+                (None, None) => s.label.clone(),
+            };
+            (look, label)
+        })
+        .collect()
+}
+
+/// The legend of `panel`: each curve, then each curve's short-batch marks (with how many
+/// fall outside the y range `y`).
+fn legend_entries(panel: &Panel, (y_lo, y_hi): (f64, f64)) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let looks = looks(panel);
+    for (look, label) in &looks {
+        entries.push(Entry {
+            look: *look,
+            short_batch: false,
+            label: label.clone(),
+        });
+    }
+    for (s, (look, _)) in panel.series.iter().zip(&looks) {
+        let short = finite(&s.short);
+        if short.is_empty() {
+            continue;
+        }
+        let beyond = short.iter().filter(|p| p.1 < y_lo || p.1 > y_hi).count();
+        let label = match beyond {
+            0 => format!("{}: short last batch", s.label),
+            k => format!(
+                "{}: short last batch ({k} of {} off the axis)",
+                s.label,
+                short.len()
+            ),
+        };
+        entries.push(Entry {
+            look: *look,
+            short_batch: true,
+            label,
+        });
+    }
+    entries
+}
+
+/// Height of one legend row, below a panel's x axis.
+pub const LEGEND_ROW: u32 = 26;
+/// Left of the plot area inside a panel: the chart margin plus the y-label area.
+const PLOT_LEFT: u32 = CHART_MARGIN + Y_LABEL_AREA;
+/// Margin around each panel's chart.
+const CHART_MARGIN: u32 = 12;
+/// Width of the y tick labels and axis description.
+const Y_LABEL_AREA: u32 = 78;
+/// Width of a legend entry's sample (line and marker) and the gap to its text.
+const SAMPLE_WIDTH: f64 = 36.0;
+/// Gap between legend entries on a row.
+const ENTRY_GAP: f64 = 22.0;
+
+/// Width in pixels of `text` at `px` in the bundled font (pen advances and kerning).
+fn text_width(text: &str, px: u32) -> f64 {
+    use ab_glyph::{Font, ScaleFont};
+    match ab_glyph::FontRef::try_from_slice(FONT_BYTES) {
+        Ok(font) => {
+            let font = font.as_scaled(ab_glyph::PxScale::from(px as f32));
+            let mut prev = None;
+            let mut w = 0.0f32;
+            for c in text.chars() {
+                let id = font.glyph_id(c);
+                if let Some(p) = prev {
+                    w += font.kern(p, id);
+                }
+                w += font.h_advance(id);
+                prev = Some(id);
+            }
+            w as f64
+        }
+        Err(_) => 0.6 * px as f64 * text.chars().count() as f64,
+    }
+}
+
+/// The `(x, row)` of each entry when laid out left to right from the plot area's left edge,
+/// a new row when the next would pass the panel's right edge.
+fn legend_layout(entries: &[Entry]) -> Vec<(f64, u32)> {
+    let right = (PANEL_WIDTH - CHART_MARGIN) as f64;
+    let (mut x, mut row) = (PLOT_LEFT as f64, 0);
+    entries
+        .iter()
+        .map(|e| {
+            let w = SAMPLE_WIDTH + text_width(&e.label, FONT_PX.legend);
+            if x > PLOT_LEFT as f64 && x + w > right {
+                (x, row) = (PLOT_LEFT as f64, row + 1);
+            }
+            let at = (x, row);
+            x += w + ENTRY_GAP;
+            at
+        })
+        .collect()
+}
+
+/// Height of the legend band under each panel: the most rows any panel's legend needs.
+fn legend_height(fig: &Figure) -> u32 {
+    let rows = fig
+        .panels
+        .iter()
+        .map(|p| {
+            let entries = legend_entries(p, axis_ranges(p).1);
+            legend_layout(&entries).last().map_or(0, |&(_, r)| r + 1)
+        })
+        .max()
+        .unwrap_or(0);
+    if rows == 0 {
+        0
     } else {
-        (
-            fold(f64::min, f64::INFINITY, |p| p.1),
-            fold(f64::max, f64::NEG_INFINITY, |p| p.1),
-        )
-    };
-    let (y_lo, y_hi) = y_range(panel.kind, y_min, y_max);
-    let mut chart = ChartBuilder::on(area)
+        rows * LEGEND_ROW + 10
+    }
+}
+
+/// Draws one panel: frame, grid, ticks, axis labels and curves in the `PANEL_HEIGHT` top of
+/// `area`, the legend in the band below.
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    x_label: &str,
+) -> DrawResult<DB> {
+    let (chart_area, legend_area) = area.split_vertically(PANEL_HEIGHT);
+    let ((x_min, x_max), (y_lo, y_hi)) = axis_ranges(panel);
+    let mut chart = ChartBuilder::on(&chart_area)
         .caption(&panel.title, (FONT, FONT_PX.panel).into_font().color(&TEXT))
-        .margin(12)
+        .margin(CHART_MARGIN)
         .x_label_area_size(56)
-        .y_label_area_size(78)
+        .y_label_area_size(Y_LABEL_AREA)
         .build_cartesian_2d(x_min..x_max, y_lo..y_hi)?;
     chart
         .configure_mesh()
@@ -354,17 +505,9 @@ fn draw_panel<DB: DrawingBackend>(
         .x_labels(x_tick_count(x_min, x_max))
         .y_labels(6)
         .draw()?;
-    for (i, s) in panel.series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        let marker = i % MARKERS;
-        let finite = |pts: &[(u64, f64)]| -> Vec<(f64, f64)> {
-            pts.iter()
-                .filter(|p| p.1.is_finite())
-                .map(|&(x, y)| (x as f64, y))
-                .collect()
-        };
+    for (s, (look, _)) in panel.series.iter().zip(looks(panel)) {
+        let color = look.color;
         let raw = finite(&s.points);
-        let with_markers = raw.len() <= MARKER_MAX_POINTS;
         let line = match &s.smoothed {
             Some(smooth) => {
                 chart.draw_series(LineSeries::new(
@@ -375,111 +518,113 @@ fn draw_panel<DB: DrawingBackend>(
             }
             None => raw.clone(),
         };
-        let drawn = chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
-        let label = match s.smoothed {
-            Some(_) => format!("{} (smoothed; raw faint)", s.label),
-            None => s.label.clone(),
-        };
-        let marker = (with_markers && s.smoothed.is_none()).then_some(marker);
-        drawn
-            .label(label)
-            .legend(move |(x, y)| marker_at((x + 12, y), marker, color, true));
-        if marker.is_some() {
-            chart.draw_series(raw.iter().map(|&p| marker_at(p, marker, color, false)))?;
+        if look.dashed {
+            chart.draw_series(DashedLineSeries::new(line, 9, 6, color.stroke_width(2)))?;
+        } else {
+            chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
         }
-        let short = finite(&s.short);
-        if !short.is_empty() {
-            let (inside, beyond): (Vec<_>, Vec<_>) =
-                short.iter().partition(|p| p.1 >= y_lo && p.1 <= y_hi);
-            let label = match beyond.len() {
-                0 => format!("{}: short last batch", s.label),
-                k => format!(
-                    "{}: short last batch ({k} of {} off the axis)",
-                    s.label,
-                    short.len()
-                ),
-            };
-            chart
-                .draw_series(
-                    inside
-                        .iter()
-                        .map(|&&p| Circle::new(p, 5, color.stroke_width(2))),
-                )?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.stroke_width(2)));
+        if let Some(mark) = look.mark {
+            let base = area.get_base_pixel();
+            for p in &raw {
+                let (x, y) = chart.backend_coord(p);
+                draw_mark(area, (x - base.0, y - base.1), mark, color)?;
+            }
         }
+        let inside = finite(&s.short)
+            .into_iter()
+            .filter(|p| p.1 >= y_lo && p.1 <= y_hi);
+        chart.draw_series(inside.map(|p| Circle::new(p, 5, color.stroke_width(2))))?;
     }
-    let entries = panel.series.len() + panel.series.iter().filter(|s| !s.short.is_empty()).count();
-    let position = legend_corner(&all, (x_min, x_max), (y_lo, y_hi), entries);
-    chart
-        .configure_series_labels()
-        .position(position)
-        .margin(8)
-        .legend_area_size(30)
-        .background_style(WHITE.mix(0.85))
-        .border_style(GRID.stroke_width(1))
-        .label_font((FONT, FONT_PX.legend).into_font().color(&TEXT))
-        .draw()?;
+    let entries = legend_entries(panel, (y_lo, y_hi));
+    let text = (FONT, FONT_PX.legend)
+        .into_font()
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (e, (x, row)) in entries.iter().zip(legend_layout(&entries)) {
+        let y = (row * LEGEND_ROW + LEGEND_ROW / 2 + 4) as i32;
+        let mid = (x as i32 + 12, y);
+        let color = e.look.color;
+        if e.short_batch {
+            legend_area.draw(&Circle::new(mid, 5, color.stroke_width(2)))?;
+        } else {
+            let line = vec![(mid.0 - 12, y), (mid.0 + 12, y)];
+            if e.look.dashed {
+                legend_area.draw(&DashedPathElement::new(line, 6, 4, color.stroke_width(2)))?;
+            } else {
+                legend_area.draw(&PathElement::new(line, color.stroke_width(2)))?;
+            }
+            if let Some(mark) = e.look.mark {
+                draw_mark(&legend_area, mid, mark, color)?;
+            }
+        }
+        legend_area.draw_text(&e.label, &text, (x as i32 + SAMPLE_WIDTH as i32, y))?;
+    }
     Ok(())
 }
 
 /// Number of distinct marker shapes ([`marker_outline`]).
 const MARKERS: usize = 6;
 
-/// Vertices (pixels, around the point) of marker shape `k` and whether it is filled: filled
-/// circle, filled square, filled triangle, cross, open circle, open square.
-fn marker_outline(k: usize) -> (Vec<(i32, i32)>, bool) {
-    let circle = || {
-        (0..=16)
-            .map(|i| {
-                let a = i as f64 * std::f64::consts::TAU / 16.0;
-                (
-                    (4.5 * a.cos()).round() as i32,
-                    (4.5 * a.sin()).round() as i32,
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let square = vec![(-4, -4), (4, -4), (4, 4), (-4, 4), (-4, -4)];
-    match k % MARKERS {
-        0 => (circle(), true),
+/// Vertices (pixels, around the point, `scale` times the normal size) of marker shape `k` and
+/// whether it is filled: filled circle, filled square, filled triangle, cross, open circle,
+/// open square.
+fn marker_outline(k: usize, scale: f64) -> (Vec<(i32, i32)>, bool) {
+    let circle = (0..=16)
+        .map(|i| {
+            let a = i as f64 * std::f64::consts::TAU / 16.0;
+            (4.5 * a.cos(), 4.5 * a.sin())
+        })
+        .collect::<Vec<_>>();
+    let square = vec![
+        (-4.0, -4.0),
+        (4.0, -4.0),
+        (4.0, 4.0),
+        (-4.0, 4.0),
+        (-4.0, -4.0),
+    ];
+    let (points, filled) = match k % MARKERS {
+        0 => (circle, true),
         1 => (square, true),
-        2 => (vec![(0, -5), (5, 4), (-5, 4), (0, -5)], true),
-        3 => (vec![(-4, -4), (4, 4), (0, 0), (-4, 4), (4, -4)], false),
-        4 => (circle(), false),
+        2 => (
+            vec![(0.0, -5.0), (5.0, 4.0), (-5.0, 4.0), (0.0, -5.0)],
+            true,
+        ),
+        3 => (
+            vec![
+                (-4.0, -4.0),
+                (4.0, 4.0),
+                (0.0, 0.0),
+                (-4.0, 4.0),
+                (4.0, -4.0),
+            ],
+            false,
+        ),
+        4 => (circle, false),
         _ => (square, false),
-    }
+    };
+    let points = points
+        .into_iter()
+        .map(|(x, y): (f64, f64)| ((x * scale).round() as i32, (y * scale).round() as i32))
+        .collect();
+    (points, filled)
 }
 
-/// A marker: an optional legend line sample, then the filled or the outlined shape.
-type Marker<C, DB> = ComposedElement<
-    C,
-    DB,
-    PathElement<(i32, i32)>,
-    ComposedElement<(i32, i32), DB, Polygon<(i32, i32)>, PathElement<(i32, i32)>>,
->;
-
-/// Marker shape `k` ([`marker_outline`]; none for `None`) in `color` at `at`, on a 24-pixel
-/// legend line sample when `line`.
-fn marker_at<C, DB: DrawingBackend>(
-    at: C,
-    k: Option<usize>,
+/// Draws `mark` in `color` at pixel `at` of `area`: a filled polygon or a 2-pixel outline,
+/// nothing else (no empty SVG elements).
+fn draw_mark<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    mark: Mark,
     color: RGBColor,
-    line: bool,
-) -> Marker<C, DB> {
-    let (outline, filled) = k.map_or((Vec::new(), false), marker_outline);
-    let sample = if line {
-        vec![(-12, 0), (12, 0)]
+) -> DrawResult<DB> {
+    let (outline, filled) = marker_outline(mark.shape, mark.scale);
+    let outline: Vec<(i32, i32)> = outline
+        .into_iter()
+        .map(|(x, y)| (at.0 + x, at.1 + y))
+        .collect();
+    if filled && !mark.open {
+        area.draw(&Polygon::new(outline, color.filled()))
     } else {
-        Vec::new()
-    };
-    let (fill, stroke) = if filled {
-        (outline, Vec::new())
-    } else {
-        (Vec::new(), outline)
-    };
-    EmptyElement::at(at)
-        + PathElement::new(sample, color.stroke_width(2))
-        + Polygon::new(fill, color.filled())
-        + PathElement::new(stroke, color.stroke_width(2))
+        area.draw(&PathElement::new(outline, color.stroke_width(2)))
+    }
 }

@@ -74,17 +74,31 @@ fn data_title(exp: &Experiment) -> String {
     }
 }
 
-/// Panel titles for the figure: the `task<j>` of an unnamed multi-task probe group is titled
-/// by the label column(s) the task probes (e.g. `task0` → `age`).
+/// Panel titles for the figure, `<label> (<probe>)` (e.g. `digit (LogisticRegression)`,
+/// `age (Ridge)`), by the tag prefix each probe logs under: a probe alone in its group logs
+/// under its name or its type's name; the tasks of an unnamed multi-task group under
+/// `task<j>`. (Named multi-task groups keep their names.)
 fn panel_names(exp: &Experiment) -> Vec<(String, String)> {
+    let title = |p: &ProbeSpec| {
+        let kind = task_probe(p).name();
+        format!("{} ({kind})", p.task_names().join(", "))
+    };
     groups(&exp.probes)
         .into_iter()
-        .filter(|g| g.len() > 1 && g.iter().all(|(_, p)| p.name.is_none()))
-        .flat_map(|g| {
-            g.into_iter()
+        .flat_map(|g| match &g[..] {
+            [(_, p)] => {
+                let prefix = p
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| task_probe(p).name().into());
+                vec![(prefix, title(p))]
+            }
+            _ if g.iter().all(|(_, p)| p.name.is_none()) => g
+                .iter()
                 .enumerate()
-                .map(|(j, (_, p))| (format!("task{j}"), p.task_names().join(", ")))
-                .collect::<Vec<_>>()
+                .map(|(j, (_, p))| (format!("task{j}"), title(p)))
+                .collect(),
+            _ => Vec::new(),
         })
         .collect()
 }
@@ -344,6 +358,17 @@ fn logreg(p: &ProbeSpec) -> LogisticRegression {
         .max_iter(p.max_iter.unwrap_or(200))
 }
 
+/// The probe of `p` as one task of a multi-task probe (also what names its kind).
+fn task_probe(p: &ProbeSpec) -> TaskProbe {
+    let k = p.k.unwrap_or(5);
+    match p.kind {
+        ProbeKindSpec::Logreg => TaskProbe::LogisticRegression(logreg(p)),
+        ProbeKindSpec::Ridge => TaskProbe::Ridge(Ridge::new().alpha(p.alpha.unwrap_or(1.0))),
+        ProbeKindSpec::Knn => TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(k)),
+        ProbeKindSpec::KnnRegressor => TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(k)),
+    }
+}
+
 /// The callback of a group of probes, one task each, logging `task<j>/<metric>` (or `name`).
 fn multitask_probe(
     group: &[(usize, &ProbeSpec)],
@@ -351,22 +376,7 @@ fn multitask_probe(
     opts: &ProbeOptions,
 ) -> Result<Box<dyn Callback>, String> {
     let err = |e: nidl::Error| format!("probe: {e}");
-    let tasks = group
-        .iter()
-        .map(|(_, p)| {
-            let k = p.k.unwrap_or(5);
-            match p.kind {
-                ProbeKindSpec::Logreg => TaskProbe::LogisticRegression(logreg(p)),
-                ProbeKindSpec::Ridge => {
-                    TaskProbe::Ridge(Ridge::new().alpha(p.alpha.unwrap_or(1.0)))
-                }
-                ProbeKindSpec::Knn => TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(k)),
-                ProbeKindSpec::KnnRegressor => {
-                    TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(k))
-                }
-            }
-        })
-        .collect();
+    let tasks = group.iter().map(|(_, p)| task_probe(p)).collect();
     let mut probing = MultitaskProbing::with_sets(sets, MultiTask::new(tasks).map_err(err)?);
     if group.iter().any(|(_, p)| p.name.is_some()) {
         let names: Vec<String> = group
