@@ -1,34 +1,60 @@
 #!/usr/bin/env bash
 # Regenerates the README's gallery: runs each training command with its default settings into a
-# temporary log folder, copies the metrics plot it writes to docs/gallery/<command>.png, and
+# temporary log folder, copies the figure it writes to docs/gallery/<command>.png (and .svg), and
 # prints one Markdown table row per command: wall time and the final probe scores (the last
-# value of each probe's accuracy / R2 / MAE tag in metrics.csv).
+# value of each probe's accuracy / R2 / MAE tag in metrics.csv). Then two y-Aware runs of
+# different seeds, overlaid by `nidl plot` into docs/gallery/compare-yaware-seeds.png (and .svg),
+# with the final scores of each.
 #
-#   bash scripts/gallery.sh            # all four commands (about 3 minutes on 2 cores)
+#   bash scripts/gallery.sh            # all four commands and the comparison (about 3 minutes
+#                                      # on 2 idle cores)
 #   bash scripts/gallery.sh barlow-mnist
+#
+# The binary is ${CARGO_TARGET_DIR:-target}/release/nidl, built first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 commands=("$@")
+compare=0
 if [ ${#commands[@]} -eq 0 ]; then
     commands=(simclr-mnist yaware-openbhb barlow-mnist barlow-openbhb)
+    compare=1
 fi
 
 cargo build --release --quiet
+nidl="${CARGO_TARGET_DIR:-target}/release/nidl"
 mkdir -p docs/gallery
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# The last value of each probe's accuracy / R2 / MAE tag in the metrics.csv at $1.
+final_scores() {
+    awk -F, 'NR > 1 && $3 ~ /\/(accuracy|R2|MAE)$/ { last[$3] = $4; if (!($3 in seen)) { seen[$3] = 1; order[n++] = $3 } }
+        END { for (i = 0; i < n; i++) printf "%s`%s` %.4f", (i ? ", " : ""), order[i], last[order[i]] }' "$1"
+}
 
 echo "| command | wall time | final probe scores |"
 echo "|---|---|---|"
 for cmd in "${commands[@]}"; do
     start=$(date +%s.%N)
-    ./target/release/nidl "$cmd" --log-dir "$tmp/$cmd" --no-progress > "$tmp/$cmd.out"
+    "$nidl" "$cmd" --log-dir "$tmp/$cmd" --no-progress > "$tmp/$cmd.out"
     end=$(date +%s.%N)
     run="$tmp/$cmd/version_0"
     cp "$run/metrics.png" "docs/gallery/$cmd.png"
-    scores=$(awk -F, 'NR > 1 && $3 ~ /\/(accuracy|R2|MAE)$/ { last[$3] = $4; if (!($3 in seen)) { seen[$3] = 1; order[n++] = $3 } }
-        END { for (i = 0; i < n; i++) printf "%s`%s` %.4f", (i ? ", " : ""), order[i], last[order[i]] }' "$run/metrics.csv")
+    cp "$run/metrics.svg" "docs/gallery/$cmd.svg"
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    printf '| `nidl %s` | %s s | %s |\n' "$cmd" "$wall" "$scores"
+    printf '| `nidl %s` | %s s | %s |\n' "$cmd" "$wall" "$(final_scores "$run/metrics.csv")"
 done
+
+if [ "$compare" -eq 1 ]; then
+    echo
+    echo "| \`nidl yaware-openbhb --seed S\` | final probe scores |"
+    echo "|---|---|"
+    for seed in 1 2; do
+        "$nidl" yaware-openbhb --seed "$seed" --log-dir "$tmp/seeds" --no-progress > "$tmp/seed$seed.out"
+        printf '| %s | %s |\n' "$seed" "$(final_scores "$tmp/seeds/version_$((seed - 1))/metrics.csv")"
+    done
+    "$nidl" plot "$tmp/seeds/version_0" "$tmp/seeds/version_1" \
+        --tags 'task0/R2,task0/MAE,task1/accuracy,loss/*' \
+        --out docs/gallery/compare-yaware-seeds.png
+fi

@@ -15,8 +15,8 @@ pub struct Args {
     /// Run directories (<log-dir>/version_<N>/, as any nidl command writes them)
     #[arg(value_name = "RUN_DIR", required = true)]
     runs: Vec<PathBuf>,
-    /// Tags to draw, a glob over tag names (`*` any text, `?` one character), e.g.
-    /// 'task0/*'; default: every tag but epoch
+    /// Tags to draw: globs over tag names (`*` any text, `?` one character), comma-separated,
+    /// e.g. 'task0/*' or 'task0/R2,loss/*'; default: every tag but epoch
     #[arg(long, value_name = "GLOB")]
     tags: Option<String>,
     /// The PNG to write; the SVG goes beside it (same name, .svg)

@@ -259,6 +259,12 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Whether `tag` matches one of the comma-separated [`glob_match`] patterns of `globs`
+/// (`task0/R2,loss/*`).
+pub fn matches_any(globs: &str, tag: &str) -> bool {
+    globs.split(',').any(|g| glob_match(g.trim(), tag))
+}
+
 /// The tags of `runs` in first-logged order (over the runs in order), [`EPOCH_TAG`] left out.
 pub fn all_tags(runs: &[Run]) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
@@ -272,8 +278,8 @@ pub fn all_tags(runs: &[Run]) -> Vec<String> {
     tags
 }
 
-/// The comparison figure of `runs`: one panel per tag matching `tags` (a [`glob_match`]
-/// pattern; `None`: every tag but [`EPOCH_TAG`]), in first-logged order with `loss/*` last, and
+/// The comparison figure of `runs`: one panel per tag matching `tags` (comma-separated
+/// [`glob_match`] patterns, [`matches_any`]; `None`: every tag but [`EPOCH_TAG`]), in first-logged order with `loss/*` last, and
 /// in each a curve per run that logged the tag, labelled by [`run_names`] and the
 /// [`differing_hparams`] (`version_1 (random_state=2)`). `loss/train` is smoothed with weight
 /// `smoothing`. The title names the method when all runs share one; the x axis gives the batch
@@ -287,7 +293,7 @@ pub fn comparison(runs: &[Run], tags: Option<&str>, smoothing: f64) -> Result<Fi
     let found = all_tags(runs);
     let mut chosen: Vec<&String> = found
         .iter()
-        .filter(|t| tags.is_none_or(|g| glob_match(g, t)))
+        .filter(|t| tags.is_none_or(|g| matches_any(g, t)))
         .collect();
     if chosen.is_empty() {
         return Err(Error::invalid(
@@ -391,6 +397,9 @@ mod tests {
         assert!(!glob_match("loss", "loss/train"));
         assert!(glob_match("a*b*c", "aXXbYbc"));
         assert!(!glob_match("a*b*c", "aXXbY"));
+        assert!(matches_any("task0/R2, loss/*", "loss/val"));
+        assert!(matches_any("task0/R2, loss/*", "task0/R2"));
+        assert!(!matches_any("task0/R2, loss/*", "task0/MAE"));
     }
 
     #[test]
