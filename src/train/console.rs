@@ -53,12 +53,13 @@ fn out_line(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-/// `epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) | LogisticRegression
-/// accuracy 0.8123 +5`, in at most `width` characters (the losses and times always, then as
-/// many metrics as fit, `+N` counting the others; all are in the final table).
+/// `epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression
+/// accuracy 0.8123 +5`, in at most `width` characters: the losses and times always, then each
+/// probe's headline metric (`accuracy`, `R2`), then as many of the others as fit, `+N` counting the
+/// ones left out (all are in the final table).
 pub fn summary_line(s: &EpochSummary, width: usize) -> String {
     let mut head = format!(
-        "epoch {}/{} step {}: loss {:.4}",
+        "epoch {}/{} step {} loss {:.4}",
         s.epoch + 1,
         s.max_epochs,
         s.global_step,
@@ -67,7 +68,7 @@ pub fn summary_line(s: &EpochSummary, width: usize) -> String {
     if let Some(v) = s.val_loss {
         head.push_str(&format!(" val {v:.4}"));
     }
-    head.push_str(&format!(" | {:.1} s", s.seconds));
+    head.push_str(&format!(" {:.1} s", s.seconds));
     if !s.metrics.is_empty() {
         head.push_str(&format!(" (probe {:.1})", s.callback_seconds));
     }
@@ -84,32 +85,88 @@ pub fn start_line(global_step: u64, metrics: &[(String, f64)], width: usize) -> 
     )
 }
 
+/// The metric an epoch line shows first for a tag prefix (a probe or task): `accuracy` for a
+/// classifier, `R2` for a regressor, else the first one logged.
+fn headline(names: &[&str]) -> usize {
+    ["accuracy", "R2"]
+        .iter()
+        .find_map(|h| names.iter().position(|n| n == h))
+        .unwrap_or(0)
+}
+
 /// ` +3`: how many metrics a line leaves out (they are in the final table).
 fn more(n: usize) -> String {
     format!(" +{n}")
 }
 
-/// `head`, then ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61`
-/// (metrics grouped by tag prefix, in order) as far as `width` allows, then ` +N` for the
-/// metrics left out.
-fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String {
-    let mut line = head;
-    let mut prefix = None;
-    for (i, (tag, v)) in metrics.iter().enumerate() {
+/// One tag prefix's metrics on a line: `(prefix, [(metric name, value)])`, headline first.
+type Group<'a> = (&'a str, Vec<(&'a str, f64)>);
+
+/// `metrics` grouped by tag prefix (`LogisticRegression`, `task0`), in the order first logged,
+/// each group's [headline] moved to its front.
+fn groups(metrics: &[(String, f64)]) -> Vec<Group<'_>> {
+    let mut out: Vec<Group> = Vec::new();
+    for (tag, v) in metrics {
         let (p, m) = tag.rsplit_once('/').unwrap_or(("", tag));
-        let piece = if prefix == Some(p) {
-            format!(" {m} {v:.4}")
-        } else {
-            format!(" | {p} {m} {v:.4}")
-        };
-        let left = metrics.len() - i - 1;
-        let reserve = if left > 0 { more(left).len() } else { 0 };
-        if line.len() + piece.len() + reserve > width {
-            line.push_str(&more(metrics.len() - i));
-            return line;
+        match out.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, ms)) => ms.push((m, *v)),
+            None => out.push((p, vec![(m, *v)])),
         }
-        line.push_str(&piece);
-        prefix = Some(p);
+    }
+    for (_, ms) in &mut out {
+        let names: Vec<&str> = ms.iter().map(|(m, _)| *m).collect();
+        let h = headline(&names);
+        ms[..=h].rotate_right(1);
+    }
+    out
+}
+
+/// `head`, then ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61`: each
+/// group's headline that fits in `width`, then the shown groups' other metrics in order while
+/// they fit, then ` +N` for the metrics left out.
+fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String {
+    let groups = groups(metrics);
+    let piece = |p: &str, (m, v): (&str, f64), first: bool| {
+        if first {
+            format!(" | {p} {m} {v:.4}")
+        } else {
+            format!(" {m} {v:.4}")
+        }
+    };
+    // How many of each group's metrics the line shows, chosen headlines first.
+    let mut shown = vec![0usize; groups.len()];
+    let mut len = head.len();
+    let mut left = metrics.len();
+    let mut take = |g: usize, shown: &mut [usize]| {
+        let (p, ms) = &groups[g];
+        let add = piece(p, ms[shown[g]], shown[g] == 0).len();
+        let reserve = if left > 1 { more(left - 1).len() } else { 0 };
+        let fits = len + add + reserve <= width;
+        if fits {
+            len += add;
+            left -= 1;
+            shown[g] += 1;
+        }
+        fits
+    };
+    for g in 0..groups.len() {
+        take(g, &mut shown);
+    }
+    'extra: for g in 0..groups.len() {
+        while shown[g] > 0 && shown[g] < groups[g].1.len() {
+            if !take(g, &mut shown) {
+                break 'extra;
+            }
+        }
+    }
+    let mut line = head;
+    for (g, (p, ms)) in groups.iter().enumerate() {
+        for (i, &m) in ms[..shown[g]].iter().enumerate() {
+            line.push_str(&piece(p, m, i == 0));
+        }
+    }
+    if left > 0 {
+        line.push_str(&more(left));
     }
     line
 }
@@ -158,21 +215,46 @@ mod tests {
         ];
         assert_eq!(
             summary_line(&summary(few.clone()), 200),
-            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) | LogisticRegression \
+            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
              accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.6100"
         );
         assert_eq!(
             summary_line(&summary(few.clone()), 120),
-            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) | LogisticRegression \
-             accuracy 0.8123 f1_macro 0.8011 +1"
+            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
+             accuracy 0.8123 | task0 R2 0.6100 +1"
         );
         assert_eq!(
-            summary_line(&summary(few), 100),
-            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s (probe 0.8) +3"
+            summary_line(&summary(few.clone()), 100),
+            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
+             accuracy 0.8123 +2"
         );
         assert_eq!(
             summary_line(&summary(Vec::new()), 100),
-            "epoch 3/10 step 300: loss 3.1234 val 3.2011 | 4.2 s"
+            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s"
+        );
+    }
+
+    #[test]
+    fn each_probe_shows_its_headline_metric_first() {
+        let tags = [
+            ("task0/MAE", 5.7),
+            ("task0/R2", 0.718),
+            ("task1/f1_macro", 0.7),
+            ("task1/accuracy", 0.741),
+        ];
+        let metrics: Vec<(String, f64)> = tags.iter().map(|(t, v)| (t.to_string(), *v)).collect();
+        assert_eq!(
+            start_line(0, &metrics, 70),
+            "before training, step 0 | task0 R2 0.7180 | task1 accuracy 0.7410 +2"
+        );
+        assert_eq!(
+            start_line(0, &metrics, 80),
+            "before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 +1"
+        );
+        assert_eq!(
+            start_line(0, &metrics, 200),
+            "before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 \
+             f1_macro 0.7000"
         );
     }
 
