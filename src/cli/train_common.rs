@@ -154,9 +154,9 @@ impl RunOptions {
 
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
-    /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
-    /// log folder, and the tags logged with non-finite values, after the metric table and before
-    /// the files the run wrote; `hparams` are the data's (the views' settings, and a sweep's
+    /// resuming when asked, and prints the end of the run: the metric table, the tags logged
+    /// with non-finite values, a line with the epochs, steps and time since `start`, the log
+    /// folder on a line of its own, and the files the run wrote; `hparams` are the data's (the views' settings, and a sweep's
     /// values); `figure_names` name the data and the probe panels in `metrics.png`
     /// ([`Trainer::figure_names`]). Returns the run's folder. Errors name the option to change
     /// ([`error`](Self::error)).
@@ -202,12 +202,12 @@ impl RunOptions {
             outln!("{}", non_finite_summary(&report.non_finite));
         }
         outln!(
-            "done: {} epochs, {} steps in {:.1} s; logs in {}",
+            "done: {} epochs, {} steps in {:.1} s; logs in",
             report.epochs.len(),
             report.global_step,
             start.elapsed().as_secs_f64(),
-            log_dir.display()
         );
+        outln!("{}", log_dir.display());
         for file in files_under(&log_dir) {
             outln!("  {}", file.display());
         }

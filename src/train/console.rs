@@ -1,15 +1,16 @@
 //! The console reporter and the lines it prints: an epoch's summary line and the probing
 //! before training, at most a given width (the command line's progress bar reuses them).
 
+use super::metric_table::{elide, value_text};
 use super::trainer::{EpochSummary, Reporter};
 use std::io::Write;
 
-/// The widest an epoch line gets ([`summary_line`]); the command line narrows it to the
+/// The widest an epoch line gets ([`summary_lines`]); the command line narrows it to the
 /// terminal.
 pub const LINE_WIDTH: usize = 100;
 
 /// What a run shows without a progress bar, for a library user's runs
-/// ([`Trainer::reporter`](super::Trainer::reporter)): one [summary line](summary_line) per epoch
+/// ([`Trainer::reporter`](super::Trainer::reporter)): the [summary line(s)](summary_lines) of each epoch
 /// of at most [`LINE_WIDTH`] characters on stdout, a line for the probing before training, and
 /// a warning on stderr the first time a metric is not finite. The full metrics are in
 /// [`FitReport::metrics`](super::FitReport::metrics), a table to print at the end
@@ -26,25 +27,31 @@ pub struct ConsoleReporter;
 
 impl Reporter for ConsoleReporter {
     fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
-        out_line(format_args!(
-            "{}",
-            start_line(global_step, metrics, LINE_WIDTH)
-        ));
+        for line in start_lines(global_step, metrics, LINE_WIDTH) {
+            out_line(format_args!("{line}"));
+        }
     }
 
     fn epoch_end(&mut self, s: &EpochSummary) {
-        out_line(format_args!("{}", summary_line(s, LINE_WIDTH)));
+        for line in summary_lines(s, LINE_WIDTH) {
+            out_line(format_args!("{line}"));
+        }
     }
 
     /// One warning line on stderr per tag, the first time it is not finite.
     fn non_finite_metric(&mut self, tag: &str, value: f64, global_step: u64) {
-        eprintln!("{}", non_finite_line(tag, value, global_step));
+        eprintln!("{}", non_finite_line(tag, value, global_step, LINE_WIDTH));
     }
 }
 
-/// The warning the first time `tag` is not finite.
-pub fn non_finite_line(tag: &str, value: f64, global_step: u64) -> String {
-    format!("warning: non-finite metric {tag} = {value} at step {global_step} (logged as is)")
+/// The warning the first time `tag` is not finite, in at most `width` characters (the middle of
+/// a long tag elided; the final table has it whole).
+pub fn non_finite_line(tag: &str, value: f64, global_step: u64, width: usize) -> String {
+    let line = |tag: &str| {
+        format!("warning: non-finite metric {tag} = {value} at step {global_step} (logged as is)")
+    };
+    let over = line(tag).chars().count().saturating_sub(width);
+    line(&elide(tag, tag.chars().count().saturating_sub(over)))
 }
 
 /// Writes `line` and a newline to stdout; dropped if stdout does not take it (unlike `println!`,
@@ -55,30 +62,47 @@ fn out_line(line: std::fmt::Arguments) {
 
 /// `epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression
 /// accuracy 0.8123 +5`, in at most `width` characters: the losses and times always, then each
-/// probe's headline metric (`accuracy`, `R2`), then as many of the others as fit, `+N` counting the
-/// ones left out (all are in the final table).
-pub fn summary_line(s: &EpochSummary, width: usize) -> String {
+/// probe's headline metric (`accuracy`, `R2`), then as many of the others as fit, `+N` counting
+/// the ones left out (all are in the final table). When not even the first headline fits beside
+/// the losses (narrow terminals), the metrics go on a second line, indented by two spaces.
+pub fn summary_lines(s: &EpochSummary, width: usize) -> Vec<String> {
     let mut head = format!(
-        "epoch {}/{} step {} loss {:.4}",
+        "epoch {}/{} step {} loss {}",
         s.epoch + 1,
         s.max_epochs,
         s.global_step,
-        s.train_loss
+        value_text(s.train_loss)
     );
     if let Some(v) = s.val_loss {
-        head.push_str(&format!(" val {v:.4}"));
+        head.push_str(&format!(" val {}", value_text(v)));
     }
     head.push_str(&format!(" {:.1} s", s.seconds));
     if !s.metrics.is_empty() {
         head.push_str(&format!(" (probe {:.1})", s.callback_seconds));
     }
-    with_metrics(head, &s.metrics, width)
+    lines_with_metrics(head, &s.metrics, width)
+}
+
+/// `head` and `metrics` on one line of at most `width` characters ([`with_metrics`]), or, when
+/// not even the first headline fits beside `head`, `head` and then the metrics on a line of
+/// their own, indented by two spaces.
+fn lines_with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> Vec<String> {
+    let one = with_metrics(head.clone(), metrics, width);
+    let shows_none = !metrics.is_empty() && one.ends_with(&more(metrics.len()));
+    if !shows_none {
+        return vec![elide(&one, width)];
+    }
+    // The metrics' leading ` | ` (3 characters) becomes the indent (2).
+    let rest = with_metrics(String::new(), metrics, width + 1);
+    let rest = rest.strip_prefix(" | ").unwrap_or(&rest);
+    vec![elide(&head, width), elide(&format!("  {rest}"), width)]
 }
 
 /// `before training, step 0 | LogisticRegression accuracy 0.1012 +5`, in at most `width`
-/// characters.
-pub fn start_line(global_step: u64, metrics: &[(String, f64)], width: usize) -> String {
-    with_metrics(
+/// characters (the metrics on a second line when none fits on the first, as in
+/// [`summary_lines`]).
+pub fn start_lines(global_step: u64, metrics: &[(String, f64)], width: usize) -> Vec<String> {
+    lines_with_metrics(
         format!("before training, step {global_step}"),
         metrics,
         width,
@@ -128,9 +152,9 @@ fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String
     let groups = groups(metrics);
     let piece = |p: &str, (m, v): (&str, f64), first: bool| {
         if first {
-            format!(" | {p} {m} {v:.4}")
+            format!(" | {p} {m} {}", value_text(v))
         } else {
-            format!(" {m} {v:.4}")
+            format!(" {m} {}", value_text(v))
         }
     };
     // How many of each group's metrics the line shows, chosen headlines first.
@@ -213,24 +237,34 @@ mod tests {
             ("LogisticRegression/f1_macro".into(), 0.8011),
             ("task0/R2".into(), 0.61),
         ];
+        let head = "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8)";
         assert_eq!(
-            summary_line(&summary(few.clone()), 200),
-            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
-             accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.6100"
+            summary_lines(&summary(few.clone()), 200),
+            [format!(
+                "{head} | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.6100"
+            )]
         );
         assert_eq!(
-            summary_line(&summary(few.clone()), 120),
-            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
-             accuracy 0.8123 | task0 R2 0.6100 +1"
+            summary_lines(&summary(few.clone()), 120),
+            [format!(
+                "{head} | LogisticRegression accuracy 0.8123 | task0 R2 0.6100 +1"
+            )]
         );
         assert_eq!(
-            summary_line(&summary(few.clone()), 100),
-            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8) | LogisticRegression \
-             accuracy 0.8123 +2"
+            summary_lines(&summary(few.clone()), 100),
+            [format!("{head} | LogisticRegression accuracy 0.8123 +2")]
+        );
+        // Not even the first headline fits beside the losses: the metrics get a line.
+        assert_eq!(
+            summary_lines(&summary(few), 80),
+            [
+                head.to_string(),
+                "  LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.6100".into()
+            ]
         );
         assert_eq!(
-            summary_line(&summary(Vec::new()), 100),
-            "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s"
+            summary_lines(&summary(Vec::new()), 100),
+            ["epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s"]
         );
     }
 
@@ -244,32 +278,59 @@ mod tests {
         ];
         let metrics: Vec<(String, f64)> = tags.iter().map(|(t, v)| (t.to_string(), *v)).collect();
         assert_eq!(
-            start_line(0, &metrics, 70),
-            "before training, step 0 | task0 R2 0.7180 | task1 accuracy 0.7410 +2"
+            start_lines(0, &metrics, 70),
+            ["before training, step 0 | task0 R2 0.7180 | task1 accuracy 0.7410 +2"]
         );
         assert_eq!(
-            start_line(0, &metrics, 80),
-            "before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 +1"
+            start_lines(0, &metrics, 80),
+            ["before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 +1"]
         );
         assert_eq!(
-            start_line(0, &metrics, 200),
-            "before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 \
+            start_lines(0, &metrics, 200),
+            [
+                "before training, step 0 | task0 R2 0.7180 MAE 5.7000 | task1 accuracy 0.7410 \
              f1_macro 0.7000"
+            ]
         );
     }
 
     #[test]
-    fn epoch_and_start_lines_fit_their_width() {
-        for width in [80, 100] {
-            let line = summary_line(&summary(many_metrics()), width);
-            assert!(line.len() <= width, "{width}: {line}");
-            assert!(line.ends_with(" +13"), "{line}");
-            let start = start_line(0, &many_metrics(), width);
-            assert!(start.len() <= width, "{width}: {start}");
+    fn epoch_and_start_lines_fit_their_width_and_show_a_score_from_40_columns() {
+        for width in [40, 60, 80, 100] {
+            let lines = summary_lines(&summary(many_metrics()), width);
+            let start = start_lines(0, &many_metrics(), width);
+            for line in lines.iter().chain(&start) {
+                assert!(line.chars().count() <= width, "{width}: {line}");
+            }
+            for l in [&lines, &start] {
+                assert!(l.iter().any(|l| l.contains("accuracy 0.8123")), "{l:?}");
+            }
         }
         assert_eq!(
-            start_line(0, &many_metrics(), 80),
-            "before training, step 0 | LogisticRegression accuracy 0.8123 +12"
+            start_lines(0, &many_metrics(), 80),
+            ["before training, step 0 | LogisticRegression accuracy 0.8123 +12"]
+        );
+        let huge = EpochSummary {
+            train_loss: -1.0e300,
+            ..summary(many_metrics())
+        };
+        assert!(summary_lines(&huge, 100)[0].contains("loss -1.000e300"));
+    }
+
+    #[test]
+    fn a_non_finite_warning_fits_its_width() {
+        let tag = "KNeighborsRegressor/regressor 1/R2";
+        assert_eq!(
+            non_finite_line(tag, f64::NAN, 19, 100),
+            "warning: non-finite metric KNeighborsRegressor/regressor 1/R2 = NaN at step 19 \
+             (logged as is)"
+        );
+        let short = non_finite_line(tag, f64::NAN, 19, 80);
+        assert_eq!(short.chars().count(), 80, "{short}");
+        assert!(
+            short.contains("KNeighbor...ssor 1/R2")
+                && short.ends_with("R2 = NaN at step 19 (logged as is)"),
+            "{short}"
         );
     }
 }
