@@ -129,10 +129,8 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
         .iter()
         .position(|l| l.starts_with("done: 2 epochs, 6 steps"))
         .unwrap_or_else(|| panic!("no done line: {stdout}"));
-    assert!(
-        lines[done].ends_with(&format!("logs in {}", v.display())),
-        "{stdout}"
-    );
+    assert!(lines[done].ends_with("; logs in"), "{stdout}");
+    assert_eq!(lines[done + 1], v.display().to_string(), "{stdout}");
     let events_name = fs::read_dir(&v)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -140,7 +138,7 @@ fn simclr_tiny_run_writes_every_file_and_tag() {
         .expect("an events file");
     let events_line = format!("  {events_name}");
     assert_eq!(
-        lines[done + 1..],
+        lines[done + 2..],
         [
             "  checkpoints/epoch=0-step=3.safetensors",
             "  checkpoints/epoch=1-step=6.safetensors",
@@ -783,11 +781,11 @@ fn a_huge_learning_rate_stops_the_run_naming_epoch_step_and_tensor() {
     assert!(written.is_empty(), "no checkpoint: {written:?}");
 }
 
-/// The version folder a run's last line names (`... logs in DIR`).
+/// The version folder a run names on the line after `done: ... logs in`.
 fn logs_in(stdout: &str) -> PathBuf {
-    let dir = stdout
-        .lines()
-        .find_map(|l| l.split_once("logs in ").map(|(_, d)| d))
+    let mut lines = stdout.lines().skip_while(|l| !l.ends_with("; logs in"));
+    let dir = lines
+        .nth(1)
         .unwrap_or_else(|| panic!("no 'logs in' line: {stdout}"));
     PathBuf::from(dir.trim())
 }

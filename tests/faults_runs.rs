@@ -559,7 +559,7 @@ mod cli {
         assert_eq!(warnings.len(), 7, "{stderr}");
         assert!(
             stdout.contains(
-                "non-finite metrics (logged as they are): task0/MAE inf at 2 steps (2 to 5)"
+                "non-finite metrics (logged as they are):\n  task0/MAE inf at 2 steps (2 to 5)\n"
             ),
             "{stdout}"
         );

@@ -1,12 +1,13 @@
 //! The training commands' console: [`BarReporter`], an indicatif progress bar on stderr (the
 //! epoch's steps, then validation, embedding n / N batches and the probe fits) cut to the
-//! terminal's width, above the engine's epoch lines ([`summary_line`]) narrowed to the terminal too.
+//! terminal's width, above the engine's epoch lines ([`summary_lines`]) narrowed to the terminal too.
 
 use super::stdout::outln;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nidl::train::console::{non_finite_line, start_line, summary_line, LINE_WIDTH};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
+use nidl::train::console::{non_finite_line, start_lines, summary_lines, LINE_WIDTH};
 use nidl::train::{EpochSummary, Progress, Reporter};
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The bar of counted steps (training: `epoch 3/10 [=====>    ] 120/469 loss 3.1234 1520/s
@@ -43,6 +44,9 @@ pub struct BarReporter {
     line_width: usize,
     epoch_start: Instant,
     samples: usize,
+    /// Held while a [`Progress::update`] from one of the embedding threads moves the count on, so
+    /// a late smaller count never moves it back.
+    counting: Mutex<()>,
 }
 
 /// The width of stdout's terminal, capped at [`LINE_WIDTH`]; [`LINE_WIDTH`] when stdout is
@@ -80,7 +84,11 @@ impl BarReporter {
         line_width: usize,
     ) -> Self {
         BarReporter {
-            bar: ProgressBar::with_draw_target(Some(0), target).with_style(stage_style()),
+            // A run that fails leaves no stale bar above its error.
+            bar: ProgressBar::with_draw_target(Some(0), target)
+                .with_style(stage_style())
+                .with_finish(ProgressFinish::AndClear),
+            counting: Mutex::new(()),
             bar_width,
             line_width,
             epoch_start: Instant::now(),
@@ -88,10 +96,12 @@ impl BarReporter {
         }
     }
 
-    /// Erases the bar and prints `line` on stdout.
-    fn line(&self, line: String) {
+    /// Erases the bar and prints `lines` on stdout.
+    fn lines(&self, lines: Vec<String>) {
         self.bar.finish_and_clear();
-        outln!("{line}");
+        for line in lines {
+            outln!("{line}");
+        }
     }
 
     /// Shows stage `what` of `total` steps (0: of unknown length).
@@ -112,7 +122,7 @@ impl BarReporter {
 
 impl Reporter for BarReporter {
     fn train_start(&mut self, global_step: u64, metrics: &[(String, f64)]) {
-        self.line(start_line(global_step, metrics, self.line_width));
+        self.lines(start_lines(global_step, metrics, self.line_width));
     }
 
     fn epoch_start(&mut self, epoch: usize, max_epochs: usize, n_batches: usize) {
@@ -144,12 +154,16 @@ impl Reporter for BarReporter {
     }
 
     fn epoch_end(&mut self, s: &EpochSummary) {
-        self.line(summary_line(s, self.line_width));
+        self.lines(summary_lines(s, self.line_width));
     }
 
     fn non_finite_metric(&mut self, tag: &str, value: f64, global_step: u64) {
-        self.bar
-            .suspend(|| eprintln!("{}", non_finite_line(tag, value, global_step)));
+        self.bar.suspend(|| {
+            eprintln!(
+                "{}",
+                non_finite_line(tag, value, global_step, self.line_width)
+            )
+        });
     }
 
     fn progress(&self) -> &dyn Progress {
@@ -166,6 +180,7 @@ impl Progress for BarReporter {
         if total == 0 || done <= 1 {
             self.stage(what, total);
         }
+        let _moving = self.counting.lock().unwrap_or_else(|e| e.into_inner());
         let done = done as u64;
         if done > self.bar.position() {
             self.bar.set_position(done);

@@ -11,6 +11,7 @@ use nidl::log::FigureNames;
 use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
+use nidl::train::metric_table::elide;
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
@@ -154,9 +155,9 @@ impl RunOptions {
 
     /// Trains `model` on `train` (validation loss on `val`) with `callbacks` into the next
     /// `version_<N>` folder of `--log-dir` (created once the trainer has checked the inputs),
-    /// resuming when asked, and prints the final line: epochs, steps, time since `start`, the
-    /// log folder, and the tags logged with non-finite values, after the metric table and before
-    /// the files the run wrote; `hparams` are the data's (the views' settings, and a sweep's
+    /// resuming when asked, and prints the end of the run: the metric table, the tags logged
+    /// with non-finite values, a line with the epochs, steps and time since `start`, the log
+    /// folder on a line of its own, and the files the run wrote; `hparams` are the data's (the views' settings, and a sweep's
     /// values); `figure_names` name the data and the probe panels in `metrics.png`
     /// ([`Trainer::figure_names`]). Returns the run's folder. Errors name the option to change
     /// ([`error`](Self::error)).
@@ -199,15 +200,17 @@ impl RunOptions {
             outln!("{line}");
         }
         if !report.non_finite.is_empty() {
-            outln!("{}", non_finite_summary(&report.non_finite));
+            for line in non_finite_summary(&report.non_finite, TABLE_WIDTH) {
+                outln!("{line}");
+            }
         }
         outln!(
-            "done: {} epochs, {} steps in {:.1} s; logs in {}",
+            "done: {} epochs, {} steps in {:.1} s; logs in",
             report.epochs.len(),
             report.global_step,
             start.elapsed().as_secs_f64(),
-            log_dir.display()
         );
+        outln!("{}", log_dir.display());
         for file in files_under(&log_dir) {
             outln!("  {}", file.display());
         }
@@ -241,24 +244,21 @@ fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     files
 }
 
-/// The final summary's line on the tags logged with NaN or infinite values: `non-finite
-/// metrics (logged as they are): task0/MAE inf at step 3; task0/R2 NaN at 2 steps (3 to 6)`.
-fn non_finite_summary(metrics: &[NonFiniteMetric]) -> String {
-    let parts: Vec<String> = metrics
-        .iter()
-        .map(|m| {
-            let at = if m.count == 1 {
-                format!("at step {}", m.first_step)
-            } else {
-                format!("at {} steps ({} to {})", m.count, m.first_step, m.last_step)
-            };
-            format!("{} {} {at}", m.tag, m.value)
-        })
-        .collect();
-    format!(
-        "non-finite metrics (logged as they are): {}",
-        parts.join("; ")
-    )
+/// The end of run's lines on the tags logged with NaN or infinite values, each at most `width`
+/// characters: `non-finite metrics (logged as they are):`, then one line per tag,
+/// `  task0/MAE inf at step 3`, `  task0/R2 NaN at 2 steps (3 to 6)`.
+fn non_finite_summary(metrics: &[NonFiniteMetric], width: usize) -> Vec<String> {
+    let tags = metrics.iter().map(|m| {
+        let at = if m.count == 1 {
+            format!("at step {}", m.first_step)
+        } else {
+            format!("at {} steps ({} to {})", m.count, m.first_step, m.last_step)
+        };
+        elide(&format!("  {} {} {at}", m.tag, m.value), width)
+    });
+    std::iter::once("non-finite metrics (logged as they are):".to_string())
+        .chain(tags)
+        .collect()
 }
 
 /// The probing options every training command takes.

@@ -4,7 +4,7 @@
 
 /// One tag of a [`MetricTable`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct MetricRow {
+pub struct TagSummary {
     /// The tag (`loss/train`, `LogisticRegression/accuracy`, ...).
     pub tag: String,
     /// The last value logged.
@@ -31,7 +31,7 @@ pub struct MetricRow {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MetricTable {
-    rows: Vec<MetricRow>,
+    rows: Vec<TagSummary>,
 }
 
 /// Whether a smaller value of `tag` is better: losses (`loss/...`) and error metrics (a last
@@ -43,7 +43,7 @@ pub fn lower_is_better(tag: &str) -> bool {
 }
 
 /// `v` in at most 10 characters: 4 decimals, or scientific notation when that is longer.
-fn value_text(v: f64) -> String {
+pub(crate) fn value_text(v: f64) -> String {
     let fixed = format!("{v:.4}");
     if fixed.len() <= 10 {
         fixed
@@ -74,7 +74,7 @@ impl MetricTable {
         let row = match self.rows.iter_mut().position(|r| r.tag == tag) {
             Some(i) => &mut self.rows[i],
             None => {
-                self.rows.push(MetricRow {
+                self.rows.push(TagSummary {
                     tag: tag.to_string(),
                     last: value,
                     last_step: step,
@@ -101,7 +101,7 @@ impl MetricTable {
     }
 
     /// The tags, in the order they were first logged.
-    pub fn rows(&self) -> &[MetricRow] {
+    pub fn rows(&self) -> &[TagSummary] {
         &self.rows
     }
 
@@ -115,12 +115,16 @@ impl MetricTable {
     /// LogisticRegression/accuracy     0.6812     19    max     0.6812     19
     /// ```
     pub fn lines(&self, width: usize) -> Vec<String> {
-        // final(10) step(7) best(7) value(10) step(7), each right-aligned after a space.
-        const VALUES: usize = 11 + 7 + 7 + 11 + 7;
+        // final(10) step(sw) best(6) value(10) step(sw), each right-aligned after a space;
+        // the step columns widen past 6 digits for runs of a million steps or more.
+        let last = self.rows.iter().map(|r| r.last_step).max().unwrap_or(0);
+        let sw = last.to_string().len().max(6);
+        let values = 11 + (sw + 1) + 7 + 11 + (sw + 1);
         let longest = self.rows.iter().map(|r| r.tag.chars().count()).max();
-        let tag_width = longest.unwrap_or(3).max(3).min(width.max(50) - VALUES);
+        let room = width.max(50).saturating_sub(values).max(3);
+        let tag_width = longest.unwrap_or(3).max(3).min(room);
         let mut lines = vec![format!(
-            "{:<tag_width$} {:>10} {:>6} {:>6} {:>10} {:>6}",
+            "{:<tag_width$} {:>10} {:>sw$} {:>6} {:>10} {:>sw$}",
             "tag", "final", "step", "best", "value", "step"
         )];
         for r in &self.rows {
@@ -137,7 +141,7 @@ impl MetricTable {
                 None => ("-", "-".to_string(), "-".to_string()),
             };
             lines.push(format!(
-                "{:<tag_width$} {:>10} {:>6} {:>6} {:>10} {:>6}",
+                "{:<tag_width$} {:>10} {:>sw$} {:>6} {:>10} {:>sw$}",
                 elide(&r.tag, tag_width),
                 value_text(r.last),
                 r.last_step,
@@ -216,6 +220,16 @@ mod tests {
         }
         let narrow = table().lines(60);
         assert!(narrow[5].starts_with("KNeighb...or 1/R2 "), "{narrow:?}");
+        let mut long_run = table();
+        long_run.add("loss/train", 2.5, 12_345_678);
+        let lines = long_run.lines(80);
+        assert!(
+            lines[1].ends_with(" 2.5000 12345678    min     2.5000 12345678"),
+            "{lines:?}"
+        );
+        for l in &lines {
+            assert!(l.chars().count() <= 80, "{l:?}");
+        }
     }
 
     #[test]
