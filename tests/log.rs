@@ -740,7 +740,8 @@ fn a_run_without_scalars_gets_an_empty_state_figure() {
 
 #[test]
 fn figure_model_kinds_short_batches_and_smoothing() {
-    use nidl::log::figure::{figure, FigureLabels, MetricKind};
+    use nidl::log::figure::{figure, FigureLabels};
+    use nidl::log::MetricKind;
     for tag in [
         "p/accuracy",
         "p/balanced_accuracy",
@@ -756,6 +757,9 @@ fn figure_model_kinds_short_batches_and_smoothing() {
     for tag in ["task0/MAE", "task0/MedAE", "task0/RMSE", "task0/MSE"] {
         assert_eq!(MetricKind::of(tag), MetricKind::Error, "{tag}");
     }
+    // A multi-output regressor's tags have three segments: the kind is the last one's.
+    assert_eq!(MetricKind::of("Ridge/regressor 1/R2"), MetricKind::Score);
+    assert_eq!(MetricKind::of("Ridge/average/MAE"), MetricKind::Error);
     assert_eq!(MetricKind::of("loss/val"), MetricKind::Loss);
     assert_eq!(MetricKind::of("tiny"), MetricKind::Other);
     assert_eq!(MetricKind::of("p/f1score"), MetricKind::Other);
@@ -860,8 +864,8 @@ fn png_text_is_anchored_with_even_letter_spacing() {
 
 #[test]
 fn y_axis_ranges_by_metric_kind() {
-    use nidl::log::figure::MetricKind;
     use nidl::log::plot::{y_range, MIN_SCORE_SPAN};
+    use nidl::log::MetricKind;
     // Six accuracies within 0.02: the axis is fitted (0.745..0.765 padded by 5 %: 0.001).
     let (lo, hi) = y_range(MetricKind::Score, 0.745, 0.765);
     assert!(

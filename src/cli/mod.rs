@@ -49,7 +49,7 @@ pub enum Command {
     /// views and probes the encoder (logreg: a logistic regression on the digits, logged as
     /// LogisticRegression/...; knn: 5-NN classification, KNeighborsClassifier/...) after every
     /// --probe-every epochs (0: never). Logs go to <log-dir>/version_<N>/ (TensorBoard events,
-    /// metrics.csv, hparams.yaml, metrics.png; checkpoints/ with --checkpoint): loss/train
+    /// metrics.csv, hparams.yaml, metrics.png/.svg, figure.yaml; checkpoints/ with --checkpoint): loss/train
     /// every --log-every-n-steps steps, then after each epoch the validation loss (the mean
     /// over the test set's views, or its first --limit-val-batches batches; 0: none) and the
     /// probes' metrics at the epoch's last step, as Lightning logs them. The defaults are the seed
@@ -107,8 +107,8 @@ pub enum Command {
     Fit(fit::FitArgs),
     /// Overlay several runs per tag: one panel per tag, one curve per run
     ///
-    /// Reads each RUN_DIR's metrics.csv and hparams.yaml and draws one panel per tag (--tags),
-    /// one curve per run, the legend naming each run (its folder, or parent/folder) and the
+    /// Reads each RUN_DIR's metrics.csv, hparams.yaml and figure.yaml (panel names, short last
+    /// batches; both optional) and draws one panel per tag (--tags), one curve per run, the legend naming each run (its folder, or parent/folder) and the
     /// hyper-parameters whose values differ between the runs. Writes --out (PNG) and an SVG
     /// beside it.
     Plot(plot::Args),

@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::figure::{smoothed, Figure, MetricKind, Panel, Series, TRAIN_LOSS_TAG};
+use super::figure::{smoothed, Figure, Panel, Series, TRAIN_LOSS_TAG};
+use super::metric_kind::MetricKind;
 use super::{
     FigureNames, Metrics, EPOCH_TAG, FIGURE_DATA_KEY, FIGURE_PANEL_KEY, FIGURE_SHORT_KEY,
     FIGURE_YAML, HPARAMS_YAML, METRICS_CSV,

@@ -9,6 +9,7 @@
 //! losses of short last batches are kept apart ([`Series::short`]) and left out of the smoothing.
 //! The [`EPOCH_TAG`] is never drawn.
 
+use super::metric_kind::MetricKind;
 use super::smoothing::tensorboard_smoothing;
 use super::{Scalar, EPOCH_TAG};
 
@@ -28,52 +29,6 @@ pub struct FigureLabels {
     pub batch_size: Option<usize>,
     /// Panel titles by tag prefix (e.g. `("task0", "age")`); other prefixes are their own title.
     pub panel_names: Vec<(String, String)>,
-}
-
-/// The kind of a metric, which decides the axis it is drawn on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    /// A score bounded above by 1 (accuracy, balanced accuracy, F1, precision, recall, R2, PCC,
-    /// explained variance): drawn on an axis fitted to the data, never above 1 when they are not
-    /// (`plot::y_range`).
-    Score,
-    /// An error (MAE, MedAE, RMSE, MSE): drawn on its own axis from 0.
-    Error,
-    /// A loss (`loss/*` tags).
-    Loss,
-    /// Anything else: its own axis fitted to the data.
-    Other,
-}
-
-impl MetricKind {
-    /// The kind of metric `tag` (`LogisticRegression/accuracy`, `task0/MSE`, `loss/val`, ...).
-    pub fn of(tag: &str) -> MetricKind {
-        let (prefix, name) = split_tag(tag);
-        if prefix == "loss" {
-            return MetricKind::Loss;
-        }
-        let score = ["accuracy", "balanced_accuracy", "R2", "PCC", "EVar"].contains(&name)
-            || ["f1", "precision", "recall"]
-                .iter()
-                .any(|p| name == *p || name.starts_with(&format!("{p}_")));
-        if score {
-            MetricKind::Score
-        } else if ["MAE", "MedAE", "RMSE", "MSE"].contains(&name) {
-            MetricKind::Error
-        } else {
-            MetricKind::Other
-        }
-    }
-
-    /// The y-axis label of a panel of this kind.
-    pub fn axis_label(self) -> &'static str {
-        match self {
-            MetricKind::Score => "score",
-            MetricKind::Error => "error",
-            MetricKind::Loss => "loss",
-            MetricKind::Other => "value",
-        }
-    }
 }
 
 /// Order of the panels of one prefix: scores, errors, then the rest.

@@ -28,6 +28,7 @@ pub mod compare;
 pub mod csv;
 #[cfg(feature = "plot")]
 pub mod figure;
+pub mod metric_kind;
 pub mod metrics;
 #[cfg(feature = "plot")]
 pub mod plot;
@@ -40,6 +41,7 @@ use std::fs;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+pub use metric_kind::MetricKind;
 pub use metrics::{MetricRow, Metrics};
 
 use crate::atomic_file::write_atomic;

@@ -18,7 +18,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle, RGBColor};
 
-use super::figure::{Figure, MetricKind, Panel, Series};
+use super::figure::{Figure, Panel, Series};
+use super::metric_kind::MetricKind;
 use super::raster::TextBitmap;
 use crate::atomic_file::write_atomic;
 use crate::error::{Error, Result};

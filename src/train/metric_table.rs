@@ -34,12 +34,11 @@ pub struct MetricTable {
     rows: Vec<TagSummary>,
 }
 
-/// Whether a smaller value of `tag` is better: losses (`loss/...`) and error metrics (a last
-/// path segment `MAE`, `MedAE`, `RMSE` or `MSE`); scores (accuracy, F1, R2, PCC, EVar, ...)
-/// are better larger.
+/// Whether a smaller value of `tag` is better: losses (`loss/...`) and error metrics (MAE, MedAE,
+/// RMSE, MSE); scores (accuracy, F1, R2, PCC, EVar, ...) are better larger
+/// ([`MetricKind`](crate::log::MetricKind)).
 pub fn lower_is_better(tag: &str) -> bool {
-    let metric = tag.rsplit('/').next().unwrap_or(tag);
-    tag.starts_with("loss") || matches!(metric, "MAE" | "MedAE" | "RMSE" | "MSE")
+    crate::log::MetricKind::of(tag).lower_is_better()
 }
 
 /// `v` in at most 10 characters: 4 decimals, or scientific notation when that is longer.
