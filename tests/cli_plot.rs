@@ -135,4 +135,13 @@ fn tags_that_match_nothing_list_the_tags_found() {
     assert!(!out.exists(), "nothing written");
     let res = nidl(&["plot", arg(&a), "--out", arg(&s.join("no/such/x.png"))]);
     assert_fails(&res, &["--out", "does not exist"]);
+    for name in ["x.svg", "x.jpg", "x"] {
+        let out = s.join(name);
+        let res = nidl(&["plot", arg(&a), "--out", arg(&out)]);
+        assert_fails(&res, &["--out", name, "must end in .png"]);
+        assert!(
+            !out.exists() && !out.with_extension("svg").exists(),
+            "{name}"
+        );
+    }
 }

@@ -867,6 +867,13 @@ fn y_axis_ranges_by_metric_kind() {
     use nidl::log::plot::{y_range, MIN_SCORE_SPAN};
     use nidl::log::MetricKind;
     // Six accuracies within 0.02: the axis is fitted (0.745..0.765 padded by 5 %: 0.001).
+    for kind in [MetricKind::Score, MetricKind::Error, MetricKind::Other] {
+        let (lo, hi) = y_range(kind, -1e308, 1e308);
+        assert!(
+            lo.is_finite() && hi.is_finite() && lo < hi,
+            "{kind:?}: {lo} {hi}"
+        );
+    }
     let (lo, hi) = y_range(MetricKind::Score, 0.745, 0.765);
     assert!(
         (lo - 0.744).abs() < 1e-12 && (hi - 0.766).abs() < 1e-12,

@@ -29,6 +29,13 @@ pub struct Args {
 
 /// Runs `nidl plot` with its options; `Err` is the one-line cause.
 pub fn run(args: Args) -> Result<(), String> {
+    let png = args.out.extension().and_then(|e| e.to_str());
+    if !png.is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        return Err(format!(
+            "--out {}: the file must end in .png (the SVG is written beside it)",
+            args.out.display()
+        ));
+    }
     let folder = args.out.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(folder) = folder.filter(|f| !f.is_dir()) {
         return Err(format!(

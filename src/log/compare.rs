@@ -168,26 +168,46 @@ fn closing_quote(s: &str) -> Option<usize> {
     None
 }
 
-/// A YAML scalar as text: a double-quoted one without its quotes, `\"` and `\\` unescaped
-/// (other escapes kept as written); a plain one as is.
+/// A YAML scalar as text: a double-quoted one without its quotes and with the escapes
+/// [`yaml_quote`](super::yaml_quote) writes undone (`\"`, `\\`, `\n`, `\r`, `\t`, `\0`,
+/// `\xNN`, `\uNNNN`; an unknown or broken escape kept as written); a plain one as is.
 fn unquote(s: &str) -> String {
-    match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => {
-            let mut out = String::new();
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                match (c, chars.clone().next()) {
-                    ('\\', Some(n @ ('"' | '\\'))) => {
-                        chars.next();
-                        out.push(n);
-                    }
-                    _ => out.push(c),
-                }
+    let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return s.to_string();
+    };
+    let mut out = String::new();
+    let mut rest = inner;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let esc = &rest[i + 1..];
+        let hex = |n: usize| {
+            esc.get(1..=n)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+        };
+        let (c, used) = match esc.chars().next() {
+            Some(c @ ('"' | '\\')) => (Some(c), 1),
+            Some('n') => (Some('\n'), 1),
+            Some('r') => (Some('\r'), 1),
+            Some('t') => (Some('\t'), 1),
+            Some('0') => (Some('\0'), 1),
+            Some('x') => (hex(2), 3),
+            Some('u') => (hex(4), 5),
+            _ => (None, 0),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &esc[used..];
             }
-            out
+            None => {
+                out.push('\\');
+                rest = esc;
+            }
         }
-        None => s.to_string(),
     }
+    out.push_str(rest);
+    out
 }
 
 /// Each run's name: its folder's name (`version_3`), or `parent/folder` for every run when
@@ -373,16 +393,21 @@ pub fn comparison(runs: &[Run], tags: Option<&str>, smoothing: f64) -> Result<Fi
     })
 }
 
-/// The title of `tag`'s panel: `<name>: <metric>` when the first run that names the tag's
-/// prefix in its `figure.yaml` does (`task0/R2` → `age (Ridge): R2`), else the tag.
+/// The title of `tag`'s panel: `<name>: <metric>` when the runs that name the tag's prefix in
+/// their `figure.yaml` all give it the same name (`task0/R2` → `age (Ridge): R2`), else the tag
+/// (runs that probed differently under one prefix are not titled by one of them).
 fn panel_title(runs: &[Run], tag: &str) -> String {
     let Some((prefix, metric)) = tag.split_once('/') else {
         return tag.to_string();
     };
-    runs.iter()
-        .flat_map(|r| &r.names.panels)
-        .find(|(p, _)| p == prefix)
-        .map_or_else(|| tag.to_string(), |(_, name)| format!("{name}: {metric}"))
+    let mut names = runs
+        .iter()
+        .filter_map(|r| r.names.panels.iter().find(|(p, _)| p == prefix))
+        .map(|(_, name)| name);
+    match names.next() {
+        Some(first) if names.all(|n| n == first) => format!("{first}: {metric}"),
+        _ => tag.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -404,17 +429,45 @@ mod tests {
     }
 
     #[test]
+    fn a_panel_is_titled_by_its_name_only_when_the_runs_agree() {
+        let run = |name: &str| Run {
+            dir: PathBuf::from("r"),
+            metrics: Metrics::default(),
+            hparams: Vec::new(),
+            names: FigureNames {
+                data: None,
+                panels: vec![("task0".into(), name.into())],
+            },
+            short_steps: Vec::new(),
+        };
+        let ridge = [run("age (Ridge)"), run("age (Ridge)")];
+        assert_eq!(panel_title(&ridge, "task0/R2"), "age (Ridge): R2");
+        let mixed = [run("age (Ridge)"), run("age (KNeighborsRegressor)")];
+        assert_eq!(panel_title(&mixed, "task0/R2"), "task0/R2");
+        assert_eq!(panel_title(&ridge, "task1/R2"), "task1/R2");
+    }
+
+    #[test]
     fn hparams_lines_are_read_back_as_written() {
         let hp = vec![
             ("estimator".to_string(), "SimCLR".to_string()),
             ("head".to_string(), "[64, 32]".to_string()),
             ("odd: key".to_string(), "say \"hi\" \\ there".to_string()),
+            (
+                "controls".to_string(),
+                "tab\there\nnew line\r\0 bell\u{7} nel\u{85} sep\u{2028} bom\u{feff} é".to_string(),
+            ),
+            ("backslash-n".to_string(), "a\\nb \\x41".to_string()),
         ];
         let dir = std::env::temp_dir().join(format!("nidl-compare-hp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(HPARAMS_YAML);
         std::fs::write(&path, super::super::hparams_yaml(&hp).unwrap()).unwrap();
         assert_eq!(read_hparams(&path).unwrap(), hp);
+        // Broken escapes are kept as written.
+        std::fs::write(&path, "a: \"\\q \\x4 \\u12 end\"\n").unwrap();
+        let kept = read_hparams(&path).unwrap();
+        assert_eq!(kept[0].1, "\\q \\x4 \\u12 end", "{kept:?}");
         std::fs::write(&path, "a: 1\nno colon here\n").unwrap();
         let err = read_hparams(&path).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");

@@ -98,16 +98,36 @@ pub fn figure_size(fig: &Figure) -> (u32, u32) {
 /// path. Errors name the file at fault.
 pub fn write_figure(png: &Path, fig: &Figure) -> Result<PathBuf> {
     let svg = png.with_extension("svg");
-    write_atomic(png, &render_png(fig, png)?)?;
-    write_atomic(&svg, render_svg(fig, &svg)?.as_bytes())?;
+    // Both drawn before either is written, so a failed drawing leaves neither file changed.
+    let png_bytes = render_png(fig, png)?;
+    let svg_text = render_svg(fig, &svg)?;
+    write_atomic(png, &png_bytes)?;
+    write_atomic(&svg, svg_text.as_bytes())?;
     Ok(svg)
 }
+
+/// The largest PNG drawn, in bytes of 8-bit RGB (1 GiB: about 250 panels of 720 × 450 px and
+/// more than any screen or slide shows).
+const MAX_PNG_BYTES: usize = 1 << 30;
 
 /// `fig` as PNG bytes (8-bit RGB); `path` names the file in errors.
 pub fn render_png(fig: &Figure, path: &Path) -> Result<Vec<u8>> {
     register_bundled_font(path)?;
     let (w, h) = figure_size(fig);
-    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    let bytes = (w as usize)
+        .checked_mul(h as usize)
+        .and_then(|n| n.checked_mul(3))
+        .filter(|&n| n <= MAX_PNG_BYTES)
+        .ok_or_else(|| {
+            drawing_error(
+                path,
+                format!(
+                    "a {w} × {h} px figure ({} panels) is too large; choose fewer tags",
+                    fig.panels.len()
+                ),
+            )
+        })?;
+    let mut rgb = vec![0u8; bytes];
     let font = ab_glyph::FontRef::try_from_slice(FONT_BYTES)
         .map_err(|e| drawing_error(path, format!("the bundled font DejaVuSans.ttf: {e}")))?;
     {
@@ -208,6 +228,10 @@ pub const MIN_SCORE_SPAN: f64 = 0.02;
 /// 5 % of the span each side: scores fitted to the data (at least [`MIN_SCORE_SPAN`] wide,
 /// the window kept at or below 1 when the data are), errors from 0, the rest fitted.
 pub fn y_range(kind: MetricKind, min: f64, max: f64) -> (f64, f64) {
+    if !(max - min).is_finite() {
+        // Values near ±f64::MAX: the data's own range (padding would overflow).
+        return (min, max);
+    }
     let (lo, hi) = match kind {
         MetricKind::Score => {
             let span = (max - min).max(MIN_SCORE_SPAN);
@@ -403,7 +427,27 @@ fn legend_entries(panel: &Panel, (y_lo, y_hi): (f64, f64)) -> Vec<Entry> {
             label,
         });
     }
+    let room = (PANEL_WIDTH - CHART_MARGIN - PLOT_LEFT) as f64 - SAMPLE_WIDTH;
+    for e in &mut entries {
+        e.label = fit_text(&e.label, FONT_PX.legend, room);
+    }
     entries
+}
+
+/// `text`, or as much of its start as fits in `room` pixels at `px` followed by `…`.
+pub fn fit_text(text: &str, px: u32, room: f64) -> String {
+    if text_width(text, px) <= room {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut n = chars.len();
+    loop {
+        let cut: String = chars[..n].iter().chain(['…'].iter()).collect();
+        if n == 0 || text_width(&cut, px) <= room {
+            return cut;
+        }
+        n -= 1;
+    }
 }
 
 /// Height of one legend row, below a panel's x axis.
@@ -627,5 +671,34 @@ fn draw_mark<DB: DrawingBackend>(
         area.draw(&Polygon::new(outline, color.filled()))
     } else {
         area.draw(&PathElement::new(outline, color.stroke_width(2)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_legend_label_is_cut_to_the_room_with_an_ellipsis() {
+        let room = (PANEL_WIDTH - CHART_MARGIN - PLOT_LEFT) as f64 - SAMPLE_WIDTH;
+        let long = "version_12 (learning_rate=0.0003, temperature=0.07, random_state=3) \
+                    (smoothed; raw faint)";
+        assert!(text_width(long, FONT_PX.legend) > room);
+        let cut = fit_text(long, FONT_PX.legend, room);
+        assert!(
+            cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')),
+            "{cut}"
+        );
+        assert!(text_width(&cut, FONT_PX.legend) <= room, "{cut}");
+        let one_more: String = long
+            .chars()
+            .take(cut.chars().count())
+            .chain(['…'])
+            .collect();
+        assert!(
+            text_width(&one_more, FONT_PX.legend) > room,
+            "cut as late as it fits"
+        );
+        assert_eq!(fit_text("R2", FONT_PX.legend, room), "R2");
     }
 }
