@@ -214,6 +214,34 @@ fn coefficients_are_bit_identical_for_1_and_2_threads() {
 }
 
 #[test]
+fn an_observer_sees_every_iteration_and_the_fit_stays_bit_identical() {
+    let x = golden("logreg", "X");
+    let y = labels("logreg", "y");
+    let mut plain = LogisticRegression::new().max_iter(200);
+    plain.fit(&x, &y).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let mut watched = LogisticRegression::new().max_iter(200);
+    watched
+        .fit_observed(&x, &y, &|k, total| seen.lock().unwrap().push((k, total)))
+        .unwrap();
+    let n_iter = plain.n_iter().unwrap();
+    assert!(n_iter > 1);
+    let expected: Vec<(usize, usize)> = (1..=n_iter).map(|k| (k, 200)).collect();
+    assert_eq!(seen.into_inner().unwrap(), expected);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(watched.coef().unwrap().data().unwrap()),
+        bits(plain.coef().unwrap().data().unwrap())
+    );
+    assert_eq!(
+        bits(watched.intercept().unwrap()),
+        bits(plain.intercept().unwrap())
+    );
+    assert_eq!(watched.n_iter(), plain.n_iter());
+    assert_eq!(watched.predict(&x).unwrap(), plain.predict(&x).unwrap());
+}
+
+#[test]
 fn labels_are_any_integers_and_predict_maps_back() {
     let x = Tensor::from_vec(vec![-3.0f32, -2.5, 0.0, 0.2, 3.0, 2.7], &[6, 1]).unwrap();
     let y = [-7, -7, 40, 40, 1000, 1000];

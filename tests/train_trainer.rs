@@ -1242,6 +1242,23 @@ fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
     assert_eq!(with, fit(None), "progress changes nothing");
     assert!(with.iter().any(|r| r.0 == "task0/accuracy"));
     let mut updates = updates.lock().unwrap().clone();
+    // Each fit: a stage of unknown length, then LogisticRegression's L-BFGS iterations
+    // 1, 2, …, n_iter of max_iter = 100 in order (Ridge, fitted in one step, reports none).
+    let fitting: Vec<(usize, usize)> = updates
+        .iter()
+        .filter(|u| u.0 == "fitting task0, task1")
+        .map(|u| (u.1, u.2))
+        .collect();
+    let fits: Vec<&[(usize, usize)]> = fitting.split(|&u| u == (0, 0)).skip(1).collect();
+    assert_eq!(fitting.first(), Some(&(0, 0)), "{fitting:?}");
+    assert_eq!(fits.len(), 2, "{fitting:?}");
+    for fit in &fits {
+        let n_iter = fit.len();
+        assert!((1..=100).contains(&n_iter), "{fitting:?}");
+        let expected: Vec<(usize, usize)> = (1..=n_iter).map(|k| (k, 100)).collect();
+        assert_eq!(*fit, &expected[..]);
+    }
+    let iterations = fits[0].len() + fits[1].len();
     // Embedding is parallel: the order of a set's batches may vary, not their count.
     updates.sort();
     let count = |what: &str, total: usize| {
@@ -1260,5 +1277,5 @@ fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
     assert_eq!(count("fitting task0, task1", 0), [0, 0]);
     // The validation loss: 64 samples in batches of 32, every epoch.
     assert_eq!(count("validation loss", 2), [1, 1, 2, 2]);
-    assert_eq!(updates.len(), 18, "{updates:?}");
+    assert_eq!(updates.len(), 18 + iterations, "{updates:?}");
 }

@@ -194,9 +194,25 @@ impl LbfgsResult {
 /// [`Error::InvalidArgument`]. Not converging is not an error, nor is a NaN or infinite `f` or
 /// gradient: see [`LbfgsResult::termination`] (the result holds the last point where both were
 /// finite, or `x₀`).
-pub fn minimize<F>(mut fg: F, x0: &[f64], opts: &LbfgsOptions) -> Result<LbfgsResult>
+pub fn minimize<F>(fg: F, x0: &[f64], opts: &LbfgsOptions) -> Result<LbfgsResult>
 where
     F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
+{
+    minimize_observed(fg, x0, opts, |_| {})
+}
+
+/// [`minimize`], calling `observe(k)` after the `k`-th accepted step (`k = 1, 2, …`, up to
+/// [`LbfgsOptions::max_iter`]), before the stopping tests of that iteration. The observer only
+/// watches (e.g. to show progress): the run and its result are exactly those of [`minimize`].
+pub fn minimize_observed<F, O>(
+    mut fg: F,
+    x0: &[f64],
+    opts: &LbfgsOptions,
+    mut observe: O,
+) -> Result<LbfgsResult>
+where
+    F: FnMut(&[f64], &mut [f64]) -> Result<f64>,
+    O: FnMut(usize),
 {
     opts.validate()?;
     let n = x0.len();
@@ -295,6 +311,7 @@ where
 
         // ---- A new iterate (NEW_X) ----
         iter += 1;
+        observe(iter);
         if iter >= opts.max_iter {
             return Ok(finish(x, f, g, iter, n_eval, Termination::MaxIterations));
         }
@@ -773,6 +790,27 @@ mod tests {
         assert_eq!(r.termination, Termination::GradientTolerance);
         assert!(r.x.iter().all(|v| v.abs() < 1e-12), "{:?}", r.x);
         assert_eq!(r.n_iter, 2);
+    }
+
+    #[test]
+    fn the_observer_sees_each_iteration_and_changes_nothing() {
+        let opts = LbfgsOptions {
+            gtol: 1e-10,
+            ftol: 0.0,
+            ..LbfgsOptions::default()
+        };
+        let x0 = [-1.2, 1.0, -1.2, 1.0];
+        let plain = minimize(rosenbrock, &x0, &opts).unwrap();
+        let mut seen = Vec::new();
+        let watched = minimize_observed(rosenbrock, &x0, &opts, |k| seen.push(k)).unwrap();
+        assert_eq!(seen, (1..=plain.n_iter).collect::<Vec<_>>());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&watched.x), bits(&plain.x));
+        assert_eq!(watched.f.to_bits(), plain.f.to_bits());
+        assert_eq!(
+            (watched.n_iter, watched.n_eval, watched.termination),
+            (plain.n_iter, plain.n_eval, plain.termination)
+        );
     }
 
     #[test]

@@ -11,4 +11,4 @@ pub mod cholesky;
 pub mod lbfgs;
 
 pub use cholesky::Cholesky;
-pub use lbfgs::{minimize, LbfgsOptions, LbfgsResult, Termination};
+pub use lbfgs::{minimize, minimize_observed, LbfgsOptions, LbfgsResult, Termination};

@@ -191,6 +191,16 @@ impl Probe for LogisticRegression {
 
     /// Fits on `x` `(n, d)` and labels `y` (`n` integers, at least two distinct values).
     fn fit<T: Element>(&mut self, x: &Tensor<T>, y: &[i64]) -> Result<()> {
+        self.fit_observed(x, y, &|_, _| {})
+    }
+
+    /// [`fit`](Probe::fit), calling `observe(k, max_iter)` after the `k`-th L-BFGS iteration.
+    fn fit_observed<T: Element>(
+        &mut self,
+        x: &Tensor<T>,
+        y: &[i64],
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<()> {
         const OP: &str = "LogisticRegression::fit";
         self.check_params()?;
         self.fitted = None;
@@ -218,7 +228,13 @@ impl Probe for LogisticRegression {
         )?;
         let x0 = vec![0.0; objective.n_params()];
         let opts = LbfgsOptions::sklearn(self.tol, self.max_iter);
-        let res = lbfgs::minimize(|w, g| Ok(objective.value_grad(w, g)), &x0, &opts)?;
+        let max_iter = self.max_iter;
+        let res = lbfgs::minimize_observed(
+            |w, g| Ok(objective.value_grad(w, g)),
+            &x0,
+            &opts,
+            |k| observe(k, max_iter),
+        )?;
         let rows = objective.rows();
         let coef = Tensor::from_vec(res.x[..rows * d].to_vec(), &[rows, d])?;
         let intercept = if self.fit_intercept {

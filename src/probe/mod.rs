@@ -57,6 +57,20 @@ pub trait Probe {
     /// not match; and each probe's own conditions (see its docs).
     fn fit<T: Element>(&mut self, x: &Tensor<T>, y: &Self::Targets) -> Result<()>;
 
+    /// [`fit`](Probe::fit), calling `observe(iteration, max_iter)` after each solver iteration
+    /// of an iterative probe ([`LogisticRegression`]'s L-BFGS), e.g. to show progress. The
+    /// observer only watches: the fitted probe is bit-identical to `fit`'s. Probes fitted in
+    /// one step ([`Ridge`], k-NN) never call it; this default is `fit`.
+    fn fit_observed<T: Element>(
+        &mut self,
+        x: &Tensor<T>,
+        y: &Self::Targets,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<()> {
+        let _ = observe;
+        self.fit(x, y)
+    }
+
     /// Predicts for each row of `x` (same number of columns as at fit time).
     fn predict<T: Element>(&self, x: &Tensor<T>) -> Result<Self::Output>;
 }

@@ -45,11 +45,16 @@ impl TaskProbe {
         }
     }
 
-    fn fit<T: Element>(&mut self, x: &Tensor<T>, column: Vec<f64>) -> Result<()> {
+    fn fit<T: Element>(
+        &mut self,
+        x: &Tensor<T>,
+        column: Vec<f64>,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<()> {
         let n = column.len();
         match self {
             TaskProbe::LogisticRegression(p) => {
-                p.fit(x, &labels_from_f64("MultiTask::fit", &column)?)
+                p.fit_observed(x, &labels_from_f64("MultiTask::fit", &column)?, observe)
             }
             TaskProbe::KNeighborsClassifier(p) => {
                 p.fit(x, &labels_from_f64("MultiTask::fit", &column)?)
@@ -138,11 +143,22 @@ impl MultiTask {
     /// Errors: shape mismatches; a classifier column holding a non-integer; and each probe's
     /// own errors, prefixed with the task number.
     pub fn fit<T: Element>(&mut self, x: &Tensor<T>, y: &Tensor<f64>) -> Result<()> {
+        self.fit_observed(x, y, &|_, _| {})
+    }
+
+    /// [`fit`](Self::fit), calling `observe(iteration, max_iter)` after each solver iteration
+    /// of each iterative task probe (see [`Probe::fit_observed`]); the fits are those of `fit`.
+    pub fn fit_observed<T: Element>(
+        &mut self,
+        x: &Tensor<T>,
+        y: &Tensor<f64>,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<()> {
         const OP: &str = "MultiTask::fit";
         let (n, _) = x.dims2(OP)?;
         let columns = self.columns(OP, n, y)?;
         for (j, (task, col)) in self.tasks.iter_mut().zip(columns).enumerate() {
-            task.fit(x, col)
+            task.fit(x, col, observe)
                 .map_err(|e| Error::invalid(OP, format!("task {j} ({}): {e}", task.name())))?;
         }
         Ok(())

@@ -405,8 +405,15 @@ pub trait ProbeTask: Send {
         "the probe".into()
     }
 
-    /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log.
-    fn fit_score(&mut self, train: &Embedded, test: &Embedded) -> Result<Vec<(String, f64)>>;
+    /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log. An
+    /// iterative probe reports each solver iteration to `observe(iteration, max_iter)`
+    /// ([`Probe::fit_observed`]), which only watches.
+    fn fit_score(
+        &mut self,
+        train: &Embedded,
+        test: &Embedded,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<Vec<(String, f64)>>;
 }
 
 /// A probing callback: a [`ProbeTask`] run on [`ProbingSets`] when its [`ProbeSchedule`] says.
@@ -479,9 +486,13 @@ impl<Q: ProbeTask> Probing<Q> {
         }
         let task = &mut self.task;
         let metrics = self.sets.with_embeddings(ctx, est, |tr, te| {
-            ctx.progress
-                .update(&format!("fitting {}", task.label()), 0, 0);
-            task.fit_score(tr, te)
+            // The stage starts of unknown length; an iterative probe then shows
+            // `iteration/max_iter`.
+            let what = format!("fitting {}", task.label());
+            ctx.progress.update(&what, 0, 0);
+            task.fit_score(tr, te, &|done, total| {
+                ctx.progress.update(&what, done, total)
+            })
         })?;
         self.last_probed = Some(key);
         Ok(metrics)
@@ -561,12 +572,17 @@ impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
 
     /// Errors: sets of several label columns ([`Error::RunInput`]), labels that are not
     /// integer classes, and those of the probe.
-    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
+    fn fit_score(
+        &mut self,
+        tr: &Embedded,
+        te: &Embedded,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<Vec<(String, f64)>> {
         self.check_label_columns("the probing train set", tr.k)?;
         self.check_label_columns("the probing test set", te.k)?;
         let ytr = labels_from_f64("ClassificationProbing", &tr.column(0))?;
         let yte = labels_from_f64("ClassificationProbing", &te.column(0))?;
-        self.probe.fit(&tr.features()?, &ytr)?;
+        self.probe.fit_observed(&tr.features()?, &ytr, observe)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = ClassificationReport::new(&yte, &pred)?;
         Ok(prefixed_metrics(&self.name, &r.metrics()))
@@ -623,7 +639,12 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
 
     /// Errors: train and test sets of different label columns ([`Error::Shape`]), and those of
     /// the probe and of [`MultiOutputReport::new`].
-    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
+    fn fit_score(
+        &mut self,
+        tr: &Embedded,
+        te: &Embedded,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<Vec<(String, f64)>> {
         if tr.k != te.k {
             return Err(Error::shape(
                 "RegressionProbing",
@@ -633,7 +654,7 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
         }
         let shape = |n: usize| if tr.k == 1 { vec![n] } else { vec![n, tr.k] };
         let ytr = Tensor::from_vec(tr.y.clone(), &shape(tr.n))?;
-        self.probe.fit(&tr.features()?, &ytr)?;
+        self.probe.fit_observed(&tr.features()?, &ytr, observe)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = MultiOutputReport::new(&te.y, pred.data()?, te.k)?;
         Ok(prefixed_metrics(&self.name, &r.metrics()))
@@ -699,10 +720,15 @@ impl ProbeTask for MultitaskScore {
         ))
     }
 
-    fn fit_score(&mut self, tr: &Embedded, te: &Embedded) -> Result<Vec<(String, f64)>> {
+    fn fit_score(
+        &mut self,
+        tr: &Embedded,
+        te: &Embedded,
+        observe: &dyn Fn(usize, usize),
+    ) -> Result<Vec<(String, f64)>> {
         let ytr = Tensor::from_vec(tr.y.clone(), &[tr.n, tr.k])?;
         let yte = Tensor::from_vec(te.y.clone(), &[te.n, te.k])?;
-        self.probes.fit(&tr.features()?, &ytr)?;
+        self.probes.fit_observed(&tr.features()?, &ytr, observe)?;
         let reports = self.probes.score(&te.features()?, &yte)?;
         Ok(reports
             .iter()
