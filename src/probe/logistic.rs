@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::linalg::lbfgs::{self, LbfgsOptions, Termination};
 use crate::tensor::gemm::gemm;
 use crate::tensor::{Element, Tensor};
-use kernel::{BlockOut, Model, Panels};
+use kernel::{BlockOut, Model, Panels, Pass};
 use rayon::prelude::*;
 
 mod kernel;
@@ -420,12 +420,18 @@ impl<'a> LogisticObjective<'a> {
         if self.fit_intercept {
             self.b_padded[..rows].copy_from_slice(&params[rows * d..]);
         }
-        let (fused, model, panels, codes) = (self.fused, self.model, &self.panels, self.codes);
-        let (wp, bp) = (&self.w_padded[..], &self.b_padded[..]);
+        let pass = Pass {
+            model: self.model,
+            panels: &self.panels,
+            codes: self.codes,
+            w: &self.w_padded,
+            b: &self.b_padded,
+        };
+        let fused = self.fused;
         self.blocks
             .par_iter_mut()
             .enumerate()
-            .for_each(|(bi, out)| kernel::block(fused, model, panels, codes, wp, bp, bi, out));
+            .for_each(|(bi, out)| kernel::block(fused, &pass, bi, out));
         // Sum the block partials in block order (thread-count independent).
         grad.fill(0.0);
         let mut loss = 0.0;

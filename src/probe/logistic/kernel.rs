@@ -329,83 +329,59 @@ pub fn has_avx2_fma() -> bool {
     }
 }
 
-/// The pass over block `bi` of `panels` for the transposed weights `w` `(dp × rows_padded)`
-/// and biases `b` `(rows_padded)`, padded with zeros; class codes `codes` (one per real row). `fused` picks
-/// the AVX2 + FMA build and must only be true where [`has_avx2_fma`] is.
-#[allow(clippy::too_many_arguments)]
-pub fn block(
-    fused: bool,
-    model: Model,
-    panels: &Panels,
-    codes: &[usize],
-    w: &[f64],
-    b: &[f64],
-    bi: usize,
-    out: &mut BlockOut,
-) {
-    let (n, dp) = (panels.n, panels.dp);
-    match &panels.data {
-        Store::F32(x) => block_on(fused, model, n, dp, x, codes, w, b, bi, out),
-        Store::F64(x) => block_on(fused, model, n, dp, x, codes, w, b, bi, out),
+/// What one evaluation's pass reads.
+pub struct Pass<'a> {
+    /// The objective.
+    pub model: Model,
+    /// `X`.
+    pub panels: &'a Panels,
+    /// Class codes, one per real row.
+    pub codes: &'a [usize],
+    /// The transposed weights `(dp × rows_padded)`, zero-padded.
+    pub w: &'a [f64],
+    /// The biases `(rows_padded)`, zero-padded.
+    pub b: &'a [f64],
+}
+
+/// The pass over block `bi` into `out`. `fused` picks the AVX2 + FMA build and must only be
+/// true where [`has_avx2_fma`] is.
+pub fn block(fused: bool, pass: &Pass, bi: usize, out: &mut BlockOut) {
+    match &pass.panels.data {
+        Store::F32(x) => block_on(fused, pass, x, bi, out),
+        Store::F64(x) => block_on(fused, pass, x, bi, out),
     }
 }
 
-/// [`block`] on panels of `S`, in the build `fused` picks.
-#[allow(clippy::too_many_arguments)]
-fn block_on<S: Stored>(
-    fused: bool,
-    model: Model,
-    n: usize,
-    dp: usize,
-    x: &[S],
-    codes: &[usize],
-    w: &[f64],
-    b: &[f64],
-    bi: usize,
-    out: &mut BlockOut,
-) {
+/// [`block`] on the panels `x` (of `S`), in the build `fused` picks.
+fn block_on<S: Stored>(fused: bool, pass: &Pass, x: &[S], bi: usize, out: &mut BlockOut) {
     #[cfg(target_arch = "x86_64")]
     if fused {
         assert!(has_avx2_fma(), "the fused build needs AVX2 and FMA");
         // SAFETY: the CPU has AVX2 and FMA (checked above), all block_avx2 requires.
-        unsafe { block_avx2(model, n, dp, x, codes, w, b, bi, out) };
+        unsafe { block_avx2(pass, x, bi, out) };
         return;
     }
     assert!(!fused, "the fused build needs x86-64 with AVX2 and FMA");
-    block_with::<Separate, S>(model, n, dp, x, codes, w, b, bi, out);
+    block_with::<Separate, S>(pass, x, bi, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn block_avx2<S: Stored>(
-    model: Model,
-    n: usize,
-    dp: usize,
-    x: &[S],
-    codes: &[usize],
-    w: &[f64],
-    b: &[f64],
-    bi: usize,
-    out: &mut BlockOut,
-) {
-    block_with::<Fused, S>(model, n, dp, x, codes, w, b, bi, out);
+fn block_avx2<S: Stored>(pass: &Pass, x: &[S], bi: usize, out: &mut BlockOut) {
+    block_with::<Fused, S>(pass, x, bi, out);
 }
 
-/// The pass over block `bi` of the panels `xs` (`n` real rows, `dp` features).
+/// The pass over block `bi` of the panels `xs`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn block_with<M: Madd, S: Stored>(
-    model: Model,
-    n: usize,
-    dp: usize,
-    xs: &[S],
-    codes: &[usize],
-    w: &[f64],
-    b: &[f64],
-    bi: usize,
-    out: &mut BlockOut,
-) {
+fn block_with<M: Madd, S: Stored>(pass: &Pass, xs: &[S], bi: usize, out: &mut BlockOut) {
+    let Pass {
+        model,
+        panels,
+        codes,
+        w,
+        b,
+    } = *pass;
+    let (n, dp) = (panels.n, panels.dp);
     let kp = model.rows_padded();
     debug_assert!(w.len() == dp * kp && b.len() == kp);
     out.gw4.fill([0.0; LANES]);
