@@ -4,8 +4,8 @@
 #
 #   scripts/speed_vs_reference.sh [--install] [--threads N] [--quick]
 #
-#   --install     create the Python venv at $NIDL_SPEED_VENV (default ~/.cache/nidl-speed-venv), install
-#                 CPU torch, scikit-learn and numpy into it (needs the network), then run
+#   --install     create the Python venv at $NIDL_SPEED_VENV (default ~/.cache/nidl-speed-venv),
+#                 install CPU torch, scikit-learn and numpy into it (needs the network), then run
 #   --threads N   threads for both sides (default 2: RAYON_NUM_THREADS, torch, OpenMP/BLAS)
 #   --quick       criterion's shorter run (--warm-up-time 1 --measurement-time 3)
 #
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         --install) install=1 ;;
         --threads) threads="$2"; shift ;;
         --quick) criterion_args=(--warm-up-time 1 --measurement-time 3) ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "speed_vs_reference.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

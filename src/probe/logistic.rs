@@ -16,10 +16,11 @@
 //!   `f = (1/n) Σ_i [log(1 + e^{z_i}) − y_i·z_i] + (λ/2)·‖w‖²`,
 //!   `∇_w f = (1/n) Xᵀ(σ(z) − y) + λw`, `∇_b f = (1/n) Σ_i (σ(z_i) − y_i)`.
 //!
-//! Each evaluation of the loss and gradient is one pass over `X` ([`kernel`]): logits,
+//! Each evaluation of the loss and gradient is one pass over `X` (module `kernel`): logits,
 //! softmax and residual, and `Xᵀ·R`, per tile of 128 rows kept in L1, four rows per SIMD vector,
-//! with a vectorised `exp`, `X` held as `f32` when that is exact. Fixed blocks of rows run in parallel and their partial sums are
-//! added in block order, so the result is bit-identical for any `RAYON_NUM_THREADS`.
+//! with a vectorised `exp`, `X` held as `f32` when that is exact. Fixed blocks of rows run in
+//! parallel and their partial sums are added in block order, so the result is bit-identical
+//! for any `RAYON_NUM_THREADS`.
 
 use super::{
     as_f64, check_features, check_label_len, check_predict_features, encode_labels, not_fitted,
@@ -315,7 +316,8 @@ fn expit(z: f64) -> f64 {
 ///
 /// Parameters are laid out `[W (rows × d, row-major), b (rows)]`, `b` present only with
 /// `fit_intercept`; `rows = 1` for two classes, `K` otherwise. Each evaluation is one pass
-/// over `X` ([`kernel`]), which the objective holds repacked (about the size of `X` in `f64`).
+/// over `X` (module `kernel`), which the objective holds repacked (in `f32` where that is
+/// exact, else in `f64`).
 pub struct LogisticObjective<'a> {
     panels: Panels,
     codes: &'a [usize],
@@ -323,7 +325,7 @@ pub struct LogisticObjective<'a> {
     fit_intercept: bool,
     /// `λ = 1/(C·n)`.
     l2: f64,
-    /// Whether the pass runs its AVX2 + FMA build (see [`kernel`]).
+    /// Whether the pass runs its AVX2 + FMA build (see module `kernel`).
     fused: bool,
     blocks: Vec<BlockOut>,
     /// `Wᵀ` `(dp × rows_padded)` and `b` padded to the pass's layout.

@@ -93,7 +93,8 @@ fn map2(a: F4, b: F4, f: impl Fn(f64, f64) -> f64) -> F4 {
     [f(a[0], b[0]), f(a[1], b[1]), f(a[2], b[2]), f(a[3], b[3])]
 }
 
-/// `e^x` on `G` vectors of four lanes, for `x ≤ 0` (shifted logits); NaN stays NaN, below −708 gives 0.
+/// `e^x` on `G` vectors of four lanes, for `x ≤ 0` (shifted logits); NaN stays NaN, below
+/// −708 gives 0.
 ///
 /// Cody–Waite reduction `x = n·ln 2 + r`, `n = round(x·log₂e)` (by the 1.5·2⁵² trick, no
 /// rounding instruction needed), `|r| ≤ ln2/2 + 2⁻⁴⁰` with `ln 2` split in a 32-bit head
