@@ -10,12 +10,19 @@
 //! per-feature scales from 0.2 to 5 and an offset of 3, an ill-conditioned design like real
 //! embeddings, on which L-BFGS runs to `max_iter` (scikit-learn: 141–200 iterations on real
 //! SimCLR MNIST embeddings). Ridge targets are a noisy linear function of the features.
+//!
+//! With `NIDL_PROBE_REFERENCE_DIR=DIR` (set by `scripts/speed_vs_reference.sh`), the
+//! `logreg_reference` case also fits `DIR/X.npy` and `DIR/y.npy` — the data scikit-learn fits on
+//! the other side of the comparison — and writes its iteration count to `DIR/n_iter_nidl.txt` and
+//! its predictions on `X` to `DIR/pred_nidl.npy`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nidl::datasets::npy::{read_npy, write_npy, NpyArray, NpyData};
 use nidl::probe::{Classifier, KNeighborsClassifier, LogisticRegression, Probe, Ridge};
 use nidl::Tensor;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, Normal};
+use std::path::Path;
 
 const D: usize = 32;
 const CLASSES: usize = 10;
@@ -56,16 +63,35 @@ fn clusters(n: usize, seed: u64, anisotropic: bool) -> (Tensor<f32>, Vec<i64>) {
     (Tensor::from_vec(x, &[n, D]).expect("shape"), y)
 }
 
+/// `DIR/X.npy` and `DIR/y.npy` (see the module docs).
+fn reference_data(dir: &Path) -> (Tensor<f32>, Vec<i64>) {
+    let x = read_npy(dir.join("X.npy"))
+        .and_then(|a| a.to_tensor::<f32>())
+        .expect("X.npy");
+    let y = read_npy(dir.join("y.npy"))
+        .and_then(|a| a.to_i64())
+        .expect("y.npy");
+    (x, y)
+}
+
 fn logistic(c: &mut Criterion) {
-    let n = 60_000;
     let mut g = c.benchmark_group("probe");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(n as u64));
-    for (name, anisotropic) in [
+    let reference = std::env::var_os("NIDL_PROBE_REFERENCE_DIR").map(std::path::PathBuf::from);
+    let mut cases = vec![
         ("logreg_60000x32_10cls_max_iter200", false),
         ("logreg_anisotropic_60000x32_10cls_max_iter200", true),
-    ] {
-        let (x, y) = clusters(n, 1, anisotropic);
+    ];
+    if reference.is_some() {
+        cases.push(("logreg_reference_60000x32_10cls_max_iter200", false));
+    }
+    for (name, anisotropic) in cases {
+        let (x, y) = match &reference {
+            Some(dir) if name.starts_with("logreg_reference") => reference_data(dir),
+            _ => clusters(60_000, 1, anisotropic),
+        };
+        let n = y.len();
+        g.throughput(Throughput::Elements(n as u64));
         let mut probe = LogisticRegression::new().max_iter(200);
         probe.fit(&x, &y).expect("fit");
         let acc = probe
@@ -82,6 +108,15 @@ fn logistic(c: &mut Criterion) {
             probe.n_iter(),
             probe.converged()
         );
+        if let (Some(dir), true) = (&reference, name.starts_with("logreg_reference")) {
+            let n_iter = probe.n_iter().expect("fitted");
+            std::fs::write(dir.join("n_iter_nidl.txt"), format!("{n_iter}\n")).expect("n_iter");
+            let pred = NpyArray {
+                shape: vec![n],
+                data: NpyData::I64(probe.predict(&x).expect("predict")),
+            };
+            write_npy(dir.join("pred_nidl.npy"), &pred).expect("pred_nidl.npy");
+        }
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut p = LogisticRegression::new().max_iter(200);

@@ -16,9 +16,11 @@
 //!   `f = (1/n) Σ_i [log(1 + e^{z_i}) − y_i·z_i] + (λ/2)·‖w‖²`,
 //!   `∇_w f = (1/n) Xᵀ(σ(z) − y) + λw`, `∇_b f = (1/n) Σ_i (σ(z_i) − y_i)`.
 //!
-//! The loss and gradient run over fixed blocks of rows ([`block_rows`]) in parallel, each block
-//! with two GEMMs (`Z = X_c·Wᵀ` and `G_c = (P − Y)_cᵀ·X_c`); the block partials are summed in
-//! block order, so the result is bit-identical for any `RAYON_NUM_THREADS`.
+//! Each evaluation of the loss and gradient is one pass over `X` (module `kernel`): logits,
+//! softmax and residual, and `Xᵀ·R`, per tile of 128 rows kept in L1, four rows per SIMD vector,
+//! with a vectorised `exp`, `X` held as `f32` when that is exact. Fixed blocks of rows run in
+//! parallel and their partial sums are added in block order, so the result is bit-identical
+//! for any `RAYON_NUM_THREADS`.
 
 use super::{
     as_f64, check_features, check_label_len, check_predict_features, encode_labels, not_fitted,
@@ -28,20 +30,10 @@ use crate::error::{Error, Result};
 use crate::linalg::lbfgs::{self, LbfgsOptions, Termination};
 use crate::tensor::gemm::gemm;
 use crate::tensor::{Element, Tensor};
+use kernel::{BlockOut, Model, Panels, Pass};
 use rayon::prelude::*;
 
-/// Upper bound on `rows·(d + K)` for one block's GEMMs. `matrixmultiply` (with its `threading`
-/// feature) starts its own threads once `m·k + k·n ≥ 2¹⁵`; below that the two GEMMs of a block
-/// stay on the rayon worker that runs the block, instead of oversubscribing the cores from
-/// inside a parallel loop. Larger blocks would amortise the per-call packing better, smaller
-/// ones balance the load better; at d = 32, K = 10 this gives 780-row blocks, 77 for 60 000 rows.
-pub const BLOCK_GEMM_SIZE: usize = 1 << 15;
-
-/// Rows per parallel block for `d` features and `rows` weight rows: `BLOCK_GEMM_SIZE / (d + rows)`
-/// within `[64, 4096]`. It depends on the problem's shape only, never on the thread count.
-pub fn block_rows(d: usize, rows: usize) -> usize {
-    ((BLOCK_GEMM_SIZE - 1) / (d + rows)).clamp(64, 4096)
-}
+mod kernel;
 
 /// Multinomial (or binary) logistic regression with L2 penalty, fitted by L-BFGS.
 ///
@@ -216,16 +208,9 @@ impl Probe for LogisticRegression {
                 ),
             ));
         }
-        let x64 = as_f64(x)?;
-        let mut objective = LogisticObjective::new(
-            &x64,
-            n,
-            d,
-            &codes,
-            classes.len(),
-            self.c,
-            self.fit_intercept,
-        )?;
+        let xs = x.host_values()?;
+        let mut objective =
+            LogisticObjective::new(&xs, n, d, &codes, classes.len(), self.c, self.fit_intercept)?;
         let x0 = vec![0.0; objective.n_params()];
         let opts = LbfgsOptions::sklearn(self.tol, self.max_iter);
         let max_iter = self.max_iter;
@@ -330,39 +315,32 @@ fn expit(z: f64) -> f64 {
 /// The penalised logistic loss and its gradient (formulas in the module docs).
 ///
 /// Parameters are laid out `[W (rows × d, row-major), b (rows)]`, `b` present only with
-/// `fit_intercept`; `rows = 1` for two classes, `K` otherwise.
+/// `fit_intercept`; `rows = 1` for two classes, `K` otherwise. Each evaluation is one pass
+/// over `X` (module `kernel`), which the objective holds repacked (in `f32` where that is
+/// exact, else in `f64`).
 pub struct LogisticObjective<'a> {
-    x: &'a [f64],
+    panels: Panels,
     codes: &'a [usize],
-    n: usize,
-    d: usize,
-    rows: usize,
+    model: Model,
     fit_intercept: bool,
     /// `λ = 1/(C·n)`.
     l2: f64,
-    blocks: Vec<Block>,
-}
-
-/// One row block's scratch and partial results.
-struct Block {
-    /// `Z`, then in place the pointwise gradient `P − Y` (rows of this block × `rows`).
-    z: Vec<f64>,
-    /// Partial `(P − Y)ᵀ X` of this block, `rows × d`.
-    gw: Vec<f64>,
-    /// Partial column sums of `P − Y`.
-    gb: Vec<f64>,
-    /// Partial sum of the pointwise losses.
-    loss: f64,
+    /// Whether the pass runs its AVX2 + FMA build (see module `kernel`).
+    fused: bool,
+    blocks: Vec<BlockOut>,
+    /// `Wᵀ` `(dp × rows_padded)` and `b` padded to the pass's layout.
+    w_padded: Vec<f64>,
+    b_padded: Vec<f64>,
 }
 
 impl<'a> LogisticObjective<'a> {
-    /// The objective for row-major features `x` `(n, d)`, class codes `codes` in
-    /// `0..n_classes`, and inverse regularisation `c`.
+    /// The objective for row-major features `x` `(n, d)` (`f32` or `f64`; computed in `f64`),
+    /// class codes `codes` in `0..n_classes`, and inverse regularisation `c`.
     ///
     /// Errors: [`Error::Shape`] if the lengths do not match; [`Error::InvalidArgument`] for
     /// fewer than 2 classes, a code out of range, or `c ≤ 0`.
-    pub fn new(
-        x: &'a [f64],
+    pub fn new<T: Element>(
+        x: &[T],
         n: usize,
         d: usize,
         codes: &'a [usize],
@@ -371,10 +349,10 @@ impl<'a> LogisticObjective<'a> {
         fit_intercept: bool,
     ) -> Result<Self> {
         const OP: &str = "LogisticObjective::new";
-        if x.len() != n * d || codes.len() != n || n == 0 {
+        if x.len() != n * d || codes.len() != n || n == 0 || d == 0 {
             return Err(Error::shape(
                 OP,
-                format!("X of {n}×{d} and {n} labels, n ≥ 1"),
+                format!("X of {n}×{d} and {n} labels, n ≥ 1, d ≥ 1"),
                 &[&[x.len()], &[codes.len()]],
             ));
         }
@@ -390,39 +368,38 @@ impl<'a> LogisticObjective<'a> {
                 format!("C must be finite and > 0, got {c}"),
             ));
         }
-        let rows = if n_classes == 2 { 1 } else { n_classes };
-        let block = block_rows(d, rows);
-        let blocks = (0..n.div_ceil(block))
-            .map(|b| {
-                let nr = block.min(n - b * block);
-                Block {
-                    z: vec![0.0; nr * rows],
-                    gw: vec![0.0; rows * d],
-                    gb: vec![0.0; rows],
-                    loss: 0.0,
-                }
-            })
+        let model = if n_classes == 2 {
+            Model::Binary
+        } else {
+            Model::Multinomial { classes: n_classes }
+        };
+        let panels = Panels::pack(x, n, d, T::to_f64);
+        let blocks = (0..panels.n_blocks())
+            .map(|_| BlockOut::new(model, &panels))
             .collect();
+        let (kp, dp) = (model.rows_padded(), panels.dp);
         Ok(LogisticObjective {
-            x,
+            panels,
             codes,
-            n,
-            d,
-            rows,
+            model,
             fit_intercept,
             l2: 1.0 / (c * n as f64),
+            fused: kernel::has_avx2_fma(),
             blocks,
+            w_padded: vec![0.0; kp * dp],
+            b_padded: vec![0.0; kp],
         })
     }
 
     /// Rows of `W`: 1 for the binary model, `K` for the multinomial one.
     pub fn rows(&self) -> usize {
-        self.rows
+        self.model.rows()
     }
 
     /// Number of parameters: `rows·d`, plus `rows` intercepts with `fit_intercept`.
     pub fn n_params(&self) -> usize {
-        self.rows * self.d + if self.fit_intercept { self.rows } else { 0 }
+        let rows = self.rows();
+        rows * self.panels.d + if self.fit_intercept { rows } else { 0 }
     }
 
     /// `f(params)`, writing `∇f(params)` into `grad`.
@@ -430,54 +407,47 @@ impl<'a> LogisticObjective<'a> {
     /// # Panics
     /// If `params` or `grad` is not [`n_params`](Self::n_params) long (a caller bug).
     pub fn value_grad(&mut self, params: &[f64], grad: &mut [f64]) -> f64 {
-        let (d, rows) = (self.d, self.rows);
+        let (d, dp, rows) = (self.panels.d, self.panels.dp, self.rows());
         assert!(
             params.len() == self.n_params() && grad.len() == self.n_params(),
             "LogisticObjective::value_grad: parameter length"
         );
         let w = &params[..rows * d];
-        let zeros = vec![0.0; rows];
-        let b = if self.fit_intercept {
-            &params[rows * d..]
-        } else {
-            &zeros[..]
+        let kp = self.model.rows_padded();
+        for (k, row) in w.chunks(d).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                self.w_padded[j * kp + k] = v;
+            }
+        }
+        if self.fit_intercept {
+            self.b_padded[..rows].copy_from_slice(&params[rows * d..]);
+        }
+        let pass = Pass {
+            model: self.model,
+            panels: &self.panels,
+            codes: self.codes,
+            w: &self.w_padded,
+            b: &self.b_padded,
         };
-        let (x, codes) = (self.x, self.codes);
-        let block = block_rows(d, rows);
+        let fused = self.fused;
         self.blocks
             .par_iter_mut()
             .enumerate()
-            .for_each(|(bi, blk)| {
-                let r0 = bi * block;
-                let nr = blk.z.len() / rows;
-                let xc = &x[r0 * d..(r0 + nr) * d];
-                let yc = &codes[r0..r0 + nr];
-                // Z (nr × rows) = X_c (nr × d) · Wᵀ (d × rows).
-                gemm(false, true, nr, rows, d, 1.0, xc, w, 0.0, &mut blk.z);
-                blk.loss = if rows == 1 {
-                    binary_rows(&mut blk.z, b[0], yc)
-                } else {
-                    multinomial_rows(&mut blk.z, b, yc)
-                };
-                // G_c (rows × d) = (P − Y)_cᵀ (rows × nr) · X_c (nr × d).
-                gemm(true, false, rows, d, nr, 1.0, &blk.z, xc, 0.0, &mut blk.gw);
-                blk.gb.fill(0.0);
-                for r in blk.z.chunks(rows) {
-                    blk.gb.iter_mut().zip(r).for_each(|(s, v)| *s += v);
-                }
-            });
+            .for_each(|(bi, out)| kernel::block(fused, &pass, bi, out));
         // Sum the block partials in block order (thread-count independent).
         grad.fill(0.0);
         let mut loss = 0.0;
         let (gw, gb) = grad.split_at_mut(rows * d);
         for blk in &self.blocks {
             loss += blk.loss;
-            gw.iter_mut().zip(&blk.gw).for_each(|(g, v)| *g += v);
+            for (g, part) in gw.chunks_mut(d).zip(blk.gw.chunks(dp)) {
+                g.iter_mut().zip(part).for_each(|(g, v)| *g += v);
+            }
             if self.fit_intercept {
                 gb.iter_mut().zip(&blk.gb).for_each(|(g, v)| *g += v);
             }
         }
-        let inv_n = 1.0 / self.n as f64;
+        let inv_n = 1.0 / self.panels.n as f64;
         let mut penalty = 0.0;
         for (g, &wi) in gw.iter_mut().zip(w) {
             *g = *g * inv_n + self.l2 * wi;
@@ -488,77 +458,23 @@ impl<'a> LogisticObjective<'a> {
     }
 }
 
-/// Multinomial rows: adds `b`, returns `Σ [logsumexp(z) − z_y]` and leaves `softmax(z) − e_y`
-/// in place of each row. The exponentials run over the whole block in SIMD lanes
-/// ([`exp_in_place`]).
-fn multinomial_rows(z: &mut [f64], b: &[f64], y: &[usize]) -> f64 {
-    let k = b.len();
-    let rows = z.len() / k;
-    // Shift each row by its maximum, remembering max and z_y for the loss.
-    let mut shift = Vec::with_capacity(rows);
-    for (row, &yi) in z.chunks_mut(k).zip(y) {
-        let mut mx = f64::NEG_INFINITY;
-        for (v, bi) in row.iter_mut().zip(b) {
-            *v += bi;
-            mx = mx.max(*v);
-        }
-        shift.push((mx, row[yi]));
-        row.iter_mut().for_each(|v| *v -= mx);
-    }
-    exp_in_place(z);
-    let mut loss = 0.0;
-    for ((row, &yi), &(mx, zy)) in z.chunks_mut(k).zip(y).zip(&shift) {
-        let s: f64 = row.iter().sum();
-        loss += mx + s.ln() - zy;
-        let inv = 1.0 / s;
-        row.iter_mut().for_each(|v| *v *= inv);
-        row[yi] -= 1.0;
-    }
-    loss
-}
-
-/// `v ← e^v` for arguments `≤ 0` (shifted logits), four lanes at a time with `wide`'s
-/// polynomial `exp` (within 1 ulp of libm's over `[−708, 0]`; below −708.39 it returns 0 where
-/// the true value is a subnormal under 2.5e−308, irrelevant next to the row's term e⁰ = 1).
-fn exp_in_place(v: &mut [f64]) {
-    let mut chunks = v.chunks_exact_mut(4);
-    for c in &mut chunks {
-        let e = wide::f64x4::from([c[0], c[1], c[2], c[3]]).exp().to_array();
-        c.copy_from_slice(&e);
-    }
-    let rest = chunks.into_remainder();
-    if !rest.is_empty() {
-        let mut pad = [0.0; 4];
-        pad[..rest.len()].copy_from_slice(rest);
-        let e = wide::f64x4::from(pad).exp().to_array();
-        rest.copy_from_slice(&e[..rest.len()]);
-    }
-}
-
-/// Binary rows (`z` one column): adds `b`, returns `Σ [log(1 + e^z) − y·z]` and leaves
-/// `σ(z) − y` in place, with scikit-learn's branches for a stable `log1p(exp)`.
-fn binary_rows(z: &mut [f64], b: f64, y: &[usize]) -> f64 {
-    let mut loss = 0.0;
-    for (v, &yi) in z.iter_mut().zip(y) {
-        let raw = *v + b;
-        let yt = yi as f64;
-        let (l, g) = if raw > 0.0 {
-            let e = (-raw).exp();
-            let l = if raw <= 18.0 {
-                e.ln_1p() + raw
-            } else {
-                e + raw
-            };
-            (l - yt * raw, ((1.0 - yt) - yt * e) / (1.0 + e))
+/// One binary row: the loss `log(1 + e^z) − y·z` and its derivative `σ(z) − y` for the logit
+/// `z` and `y ∈ {0, 1}`, with scikit-learn's branches for a stable `log1p(exp)`.
+fn binary_point(raw: f64, y: usize) -> (f64, f64) {
+    let yt = y as f64;
+    if raw > 0.0 {
+        let e = (-raw).exp();
+        let l = if raw <= 18.0 {
+            e.ln_1p() + raw
         } else {
-            let e = raw.exp();
-            let l = if raw <= -37.0 { e } else { e.ln_1p() };
-            (l - yt * raw, ((1.0 - yt) * e - yt) / (1.0 + e))
+            e + raw
         };
-        loss += l;
-        *v = g;
+        (l - yt * raw, ((1.0 - yt) - yt * e) / (1.0 + e))
+    } else {
+        let e = raw.exp();
+        let l = if raw <= -37.0 { e } else { e.ln_1p() };
+        (l - yt * raw, ((1.0 - yt) * e - yt) / (1.0 + e))
     }
-    loss
 }
 
 #[cfg(test)]
@@ -569,15 +485,151 @@ mod tests {
     fn binary_loss_matches_the_formula_across_branches() {
         for &raw in &[-50.0, -20.0, -1.0, 0.0, 0.5, 10.0, 25.0, 40.0] {
             for y in 0..2usize {
-                let mut z = [raw];
-                let l = binary_rows(&mut z, 0.0, &[y]);
+                let (l, g) = binary_point(raw, y);
                 let exact = f64::exp(raw).ln_1p() - y as f64 * raw;
                 assert!(
                     (l - exact).abs() <= 1e-12 * exact.abs().max(1e-300),
                     "{raw} {y}"
                 );
-                assert!((z[0] - (expit(raw) - y as f64)).abs() < 1e-15);
+                assert!((g - (expit(raw) - y as f64)).abs() < 1e-15);
             }
         }
+    }
+
+    /// Row-major `(n, d)` features and codes in `0..k` with overlapping classes.
+    fn data(n: usize, d: usize, k: usize) -> (Vec<f64>, Vec<usize>) {
+        let x = (0..n * d)
+            .map(|i| ((i * 2_654_435_761 % 1_000) as f64 / 250.0 - 2.0) + (i % d) as f64 * 0.05)
+            .collect();
+        let codes = (0..n).map(|i| (i * 7 + i / 3) % k).collect();
+        (x, codes)
+    }
+
+    /// The objective written out row by row, with libm's exp and ln.
+    fn naive(x: &[f64], d: usize, codes: &[usize], k: usize, params: &[f64]) -> (f64, Vec<f64>) {
+        let rows = if k == 2 { 1 } else { k };
+        let n = codes.len();
+        let (w, b) = params.split_at(rows * d);
+        let mut g = vec![0.0; rows * d + rows];
+        let mut loss = 0.0;
+        for (xi, &y) in x.chunks(d).zip(codes) {
+            let z: Vec<f64> = (0..rows)
+                .map(|r| b[r] + (0..d).map(|j| w[r * d + j] * xi[j]).sum::<f64>())
+                .collect();
+            let res: Vec<f64> = if rows == 1 {
+                let (l, r) = binary_point(z[0], y);
+                loss += l;
+                vec![r]
+            } else {
+                let m = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+                let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
+                loss += m + s.ln() - z[y];
+                (0..k)
+                    .map(|c| (z[c] - m).exp() / s - f64::from(u8::from(c == y)))
+                    .collect()
+            };
+            for (r, rv) in res.iter().enumerate() {
+                for j in 0..d {
+                    g[r * d + j] += rv * xi[j];
+                }
+                g[rows * d + r] += rv;
+            }
+        }
+        let l2 = 1.0 / n as f64; // C = 1
+        let penalty: f64 = w.iter().map(|v| v * v).sum();
+        for (i, gi) in g.iter_mut().enumerate() {
+            *gi /= n as f64;
+            if i < rows * d {
+                *gi += l2 * w[i];
+            }
+        }
+        (loss / n as f64 + 0.5 * l2 * penalty, g)
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+            .install(f)
+    }
+
+    #[test]
+    fn both_builds_of_the_pass_match_the_row_by_row_objective() {
+        // 2 100 rows: three parallel blocks and a last tile with padding rows; d = 7 (padded
+        // features); K = 2 (binary), 3 and 10 (padded classes, two class steps); X held in
+        // f64, and in f32 where every value is exactly an f32.
+        let (n, d) = (2_100, 7);
+        for (k, exact_f32) in [(2, false), (3, false), (10, false), (3, true), (10, true)] {
+            let (mut x, codes) = data(n, d, k);
+            if exact_f32 {
+                x.iter_mut().for_each(|v| *v = f64::from(*v as f32));
+            }
+            let mut obj = LogisticObjective::new(&x, n, d, &codes, k, 1.0, true).unwrap();
+            assert_eq!(obj.panels.is_f32(), exact_f32);
+            let np = obj.n_params();
+            let params: Vec<f64> = (0..np).map(|i| ((i * 5 % 11) as f64 - 5.0) / 7.0).collect();
+            let (want_f, want_g) = naive(&x, d, &codes, k, &params);
+            let mut builds = vec![false];
+            if kernel::has_avx2_fma() {
+                builds.push(true);
+            }
+            for fused in builds {
+                obj.fused = fused;
+                let mut g = vec![0.0; np];
+                let f = obj.value_grad(&params, &mut g);
+                assert!(
+                    (f - want_f).abs() <= 1e-13 * want_f.abs(),
+                    "k={k} {fused}: {f} {want_f}"
+                );
+                let scale = want_g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for (i, (a, b)) in g.iter().zip(&want_g).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-13 * scale,
+                        "k={k} {fused} grad {i}: {a} {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_build_is_bit_identical_for_1_and_2_threads() {
+        let (n, d, k) = (5_000, 9, 4);
+        let (x, codes) = data(n, d, k);
+        let mut builds = vec![false];
+        if kernel::has_avx2_fma() {
+            builds.push(true);
+        }
+        for fused in builds {
+            let run = |threads| {
+                with_threads(threads, || {
+                    let mut obj = LogisticObjective::new(&x, n, d, &codes, k, 1.0, true).unwrap();
+                    obj.fused = fused;
+                    let params: Vec<f64> = (0..obj.n_params()).map(|i| (i as f64).sin()).collect();
+                    let mut g = vec![0.0; params.len()];
+                    let f = obj.value_grad(&params, &mut g);
+                    (f.to_bits(), bits(&g))
+                })
+            };
+            assert_eq!(run(1), run(2), "fused {fused}");
+        }
+    }
+
+    #[test]
+    fn a_non_finite_logit_makes_the_loss_non_finite() {
+        let (n, d, k) = (300, 3, 5);
+        let (x, codes) = data(n, d, k);
+        let mut obj = LogisticObjective::new(&x, n, d, &codes, k, 1.0, true).unwrap();
+        let mut params = vec![0.1; obj.n_params()];
+        params[4] = f64::NAN;
+        let mut g = vec![0.0; params.len()];
+        assert!(obj.value_grad(&params, &mut g).is_nan());
+        params[4] = 1e308;
+        assert!(!obj.value_grad(&params, &mut g).is_finite());
     }
 }
