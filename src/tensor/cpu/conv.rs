@@ -34,6 +34,7 @@
 //!   trick off (it is also off when the stride exceeds the kernel height).
 //! - [`GEMM_ALIGN`]: padding of the GEMM dimensions that may grow (10–15% on conv1).
 
+use super::direct::{self, Epilogue};
 use super::gemm::gemm;
 use super::lanes::{add_into, sum_slice};
 use crate::backend::op::ConvDims as Dims;
@@ -273,6 +274,22 @@ fn col2im<T: Element>(u: &Unfold, cols: &[T], ld: usize, img: &mut [T]) {
     }
 }
 
+/// Output rows `R` stacked per unfolded column (see the module docs). Stacking needs
+/// s ≤ KH: with gaps between kernel rows the stacked patch would grow faster than the rows it
+/// computes.
+fn stack_rows(d: &Dims) -> usize {
+    if d.s <= d.kh {
+        (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
+    } else {
+        1
+    }
+}
+
+/// The reduction length `C_in·(KH + (R−1)·s)·KW` of the forward GEMM (with row stacking).
+pub(crate) fn gemm_k(d: &Dims) -> usize {
+    d.c * (d.kh + (stack_rows(d) - 1) * d.s) * d.kw
+}
+
 /// How one convolution maps onto per-image GEMMs: row stacking and padded GEMM dimensions.
 struct Plan<T: Element> {
     d: Dims,
@@ -294,13 +311,7 @@ struct Plan<T: Element> {
 
 impl<T: Element> Plan<T> {
     fn new(d: Dims, weight: &[T]) -> Self {
-        // Stacking needs s ≤ KH: with gaps between kernel rows the stacked patch would grow
-        // faster than the rows it computes.
-        let r = if d.s <= d.kh {
-            (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
-        } else {
-            1
-        };
+        let r = stack_rows(&d);
         let u = Unfold {
             c: d.c,
             h: d.h,
@@ -376,8 +387,39 @@ impl<T: Element> Plan<T> {
 }
 
 /// x: `[N, C_in, H, W]`, weight: `[C_out, C_in, KH, KW]`, bias: `[C_out]` (shapes checked) →
-/// `[N, C_out, OH, OW]`, bit-identical for any number of rayon threads.
+/// `[N, C_out, OH, OW]`, bit-identical for any number of rayon threads: the direct kernel of
+/// `direct.rs` where it applies (the same bits), else im2col + GEMM.
 pub(crate) fn conv2d<T: Element>(x: &[T], weight: &[T], bias: Option<&[T]>, d: &Dims) -> Vec<T> {
+    if direct::plan(d, Epilogue::Bias, gemm_k(d)) {
+        if let Some(out) = direct::conv2d(x, weight, bias, d, Epilogue::Bias) {
+            return out;
+        }
+    }
+    conv2d_gemm(x, weight, bias, d)
+}
+
+/// `avg_pool2d(relu(conv2d(x) + bias), 2)` in one pass where the direct kernel applies, else
+/// `None` (the caller composes the three kernels; both give the same bits).
+pub(crate) fn conv2d_relu_pool2<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &Dims,
+) -> Option<Vec<T>> {
+    if direct::plan(d, Epilogue::BiasReluPool2, gemm_k(d)) {
+        direct::conv2d(x, weight, bias, d, Epilogue::BiasReluPool2)
+    } else {
+        None
+    }
+}
+
+/// [`conv2d`] by im2col + GEMM.
+pub(super) fn conv2d_gemm<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &Dims,
+) -> Vec<T> {
     let mut out = vec![T::ZERO; d.n * d.out_img()];
     if out.is_empty() {
         return out;

@@ -1,0 +1,517 @@
+//! Direct convolution for small channel counts on AVX + FMA (f32 and f64), with the bias and,
+//! optionally, relu and 2×2 average pooling fused into the output pass.
+//!
+//! # Algorithm
+//! Images go into the SIMD lanes ("batch in lanes"): a tile of `L` images (8 f32, 4 f64) is
+//! transposed into `[C_in, H + 2p, W + 2p]` vectors of `L` (zero padding included), so every
+//! lane does the same work and no output width is ever ragged. One register block is `CT`
+//! output channels × a 2×2 block of output positions (one pooling window): per kernel tap it
+//! loads 4 input vectors and broadcasts `CT` weights for `4·CT` FMAs. The epilogue adds the
+//! bias and either stores the four outputs or applies relu and pools them in registers, so the
+//! fused op writes only the pooled activation.
+//!
+//! **Same bits as the GEMM path.** Each output is `fma(w, x, acc)` over the taps in the order
+//! `(c, ki, kj)`, starting from zero, then `+ bias` — exactly what `matrixmultiply`'s FMA
+//! micro-kernel computes for im2col + GEMM when `K` fits in one of its `KC` = 256 blocks (the
+//! zero taps row stacking adds leave a sum unchanged). Relu and pooling repeat `unary_slice`
+//! and `pool_planes` operation for operation (`max(v, 0)`; `((0 + v00) + v01) + v10) + v11`,
+//! then `/ 4`). So on a CPU with FMA (where `matrixmultiply` picks its FMA kernel) the direct
+//! and GEMM paths agree bit for bit — the tests check it — and results do not depend on which
+//! path ran. Without AVX + FMA, or for geometries outside [`plan`]'s limits, the callers take
+//! the GEMM path.
+//!
+//! Measured (LeNet, batch 256, f32, `benches/conv.rs`, 2-core AMD EPYC with AVX2 shared with
+//! other jobs, load average 6–7, so absolute times are inflated): conv1 forward 4.9 → 2.2 ms
+//! against im2col + GEMM; conv2 forward 6.1 → 4.5–5.3 ms (noisy). `CT = 3` (12 accumulators)
+//! spilled accumulators to the stack (seen in `perf annotate`); `CT = 2` (8) keeps the inner
+//! loop at 4 loads, 2 broadcasts and 8 FMAs per tap with no spill.
+//!
+//! **Tuning constants:** [`CO_TILE`] (`CT` above: accumulators `4·CT` plus 4 inputs and one
+//! broadcast must fit the 16 vector registers), [`IMAGES_PER_TASK`] (a multiple of every lane
+//! count; fixed, so the split never depends on the thread count — each output is computed by
+//! one task alone, so results are bit-identical for any `RAYON_NUM_THREADS`).
+
+use crate::backend::op::ConvDims;
+use crate::backend::Element;
+
+/// Output channels per register block (see the module docs).
+pub const CO_TILE: usize = 2;
+
+/// Images per rayon task: a multiple of both lane counts (8 f32, 4 f64).
+pub const IMAGES_PER_TASK: usize = 16;
+
+/// `matrixmultiply`'s `KC` for f32 and f64: a GEMM with a longer `K` sums it in blocks, which
+/// the direct kernel does not reproduce, so longer reductions take the GEMM path.
+pub const GEMM_KC: usize = 256;
+
+/// What the output pass does after the sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Epilogue {
+    /// `conv + bias`, `[N, C_out, OH, OW]` (OH and OW even).
+    Bias,
+    /// `avg_pool2d(relu(conv + bias), 2)`, `[N, C_out, OH/2, OW/2]`.
+    BiasReluPool2,
+}
+
+/// Whether the direct kernel takes convolution `d` with epilogue `e`, given `gemm_k`, the
+/// reduction length of the GEMM path it must agree with: stride 1, no more than 64 output
+/// channels (beyond, the GEMM path's tiles are full), `gemm_k ≤ GEMM_KC`, and whole 2×2 blocks
+/// for [`Epilogue::Bias`].
+pub(crate) fn plan(d: &ConvDims, e: Epilogue, gemm_k: usize) -> bool {
+    let blocks = match e {
+        Epilogue::Bias => d.oh % 2 == 0 && d.ow % 2 == 0,
+        Epilogue::BiasReluPool2 => d.oh >= 2 && d.ow >= 2,
+    };
+    available()
+        && blocks
+        && d.s == 1
+        && d.n > 0
+        && d.c > 0
+        && (1..=64).contains(&d.co)
+        && gemm_k <= GEMM_KC
+}
+
+/// True when the CPU has AVX and FMA (checked once by `std`'s feature detection).
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Output elements of one image under epilogue `e`.
+pub(crate) fn out_img(d: &ConvDims, e: Epilogue) -> usize {
+    match e {
+        Epilogue::Bias => d.out_img(),
+        Epilogue::BiasReluPool2 => d.co * (d.oh / 2) * (d.ow / 2),
+    }
+}
+
+/// The convolution of `x` by `weight` (+ `bias`) with epilogue `e`, or `None` when `T` is
+/// neither f32 nor f64 or the CPU lacks AVX + FMA. The caller has checked [`plan`].
+pub(crate) fn conv2d<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &ConvDims,
+    e: Epilogue,
+) -> Option<Vec<T>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !available() {
+            return None;
+        }
+        let mut out = vec![T::ZERO; d.n * out_img(d, e)];
+        let done = run_as::<T, std::arch::x86_64::__m256>(x, weight, bias, d, e, &mut out)
+            || run_as::<T, std::arch::x86_64::__m256d>(x, weight, bias, d, e, &mut out);
+        done.then_some(out)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, weight, bias, d, e);
+        None
+    }
+}
+
+/// Runs the kernel on lanes `V` when `T` is `V`'s scalar; false (nothing written) otherwise.
+#[cfg(target_arch = "x86_64")]
+fn run_as<T: Element, V: avx::Vector>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &ConvDims,
+    e: Epilogue,
+    out: &mut [T],
+) -> bool {
+    let (Some(x), Some(w), Some(o)) = (cast(x), cast(weight), cast_mut(out)) else {
+        return false;
+    };
+    let b = match bias.map(cast) {
+        Some(None) => return false,
+        b => b.flatten(),
+    };
+    avx::run::<V>(x, w, b, d, e, o);
+    true
+}
+
+/// `s` as a slice of `E` when `T` is `E`.
+fn cast<T: 'static, E: 'static>(s: &[T]) -> Option<&[E]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<E>())
+        // SAFETY: T and E are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<E>(), s.len()) })
+}
+
+/// `s` as a mutable slice of `E` when `T` is `E`.
+fn cast_mut<T: 'static, E: 'static>(s: &mut [T]) -> Option<&mut [E]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<E>())
+        // SAFETY: T and E are the same type, and the borrow is moved into the result.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<E>(), s.len()) })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::{out_img, Epilogue, CO_TILE, IMAGES_PER_TASK};
+    use crate::backend::op::ConvDims;
+    use rayon::prelude::*;
+    use std::arch::x86_64::*;
+
+    /// One AVX register of `L` lanes of `E`; every method needs AVX + FMA.
+    pub(super) trait Vector: Copy + Send {
+        /// The scalar.
+        type E: Copy + Send + Sync + Default + 'static;
+        /// Lanes.
+        const L: usize;
+        unsafe fn zero() -> Self;
+        unsafe fn splat(v: Self::E) -> Self;
+        /// `a·b + c`, one rounding.
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+        unsafe fn add(a: Self, b: Self) -> Self;
+        /// `_mm256_max_p*(a, b)`: `b` when either is NaN, as `wide`'s `max` (relu's kernel).
+        unsafe fn max(a: Self, b: Self) -> Self;
+        unsafe fn div(a: Self, b: Self) -> Self;
+        /// The scalar 4 (the pooling window's area).
+        fn four() -> Self::E;
+    }
+
+    impl Vector for __m256 {
+        type E = f32;
+        const L: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self {
+            _mm256_set1_ps(v)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn max(a: Self, b: Self) -> Self {
+            _mm256_max_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn div(a: Self, b: Self) -> Self {
+            _mm256_div_ps(a, b)
+        }
+        fn four() -> f32 {
+            4.0
+        }
+    }
+
+    impl Vector for __m256d {
+        type E = f64;
+        const L: usize = 4;
+        #[inline(always)]
+        unsafe fn zero() -> Self {
+            _mm256_setzero_pd()
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f64) -> Self {
+            _mm256_set1_pd(v)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+            _mm256_fmadd_pd(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: Self, b: Self) -> Self {
+            _mm256_add_pd(a, b)
+        }
+        #[inline(always)]
+        unsafe fn max(a: Self, b: Self) -> Self {
+            _mm256_max_pd(a, b)
+        }
+        #[inline(always)]
+        unsafe fn div(a: Self, b: Self) -> Self {
+            _mm256_div_pd(a, b)
+        }
+        fn four() -> f64 {
+            4.0
+        }
+    }
+
+    /// Runs the kernel over all images, [`IMAGES_PER_TASK`] per rayon task.
+    pub(super) fn run<V: Vector>(
+        x: &[V::E],
+        w: &[V::E],
+        bias: Option<&[V::E]>,
+        d: &ConvDims,
+        e: Epilogue,
+        out: &mut [V::E],
+    ) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let (in_img, o_img) = (d.in_img(), out_img(d, e));
+        out.par_chunks_mut(IMAGES_PER_TASK * o_img)
+            .zip(x.par_chunks(IMAGES_PER_TASK * in_img))
+            .for_each_init(
+                // Scratch per task: the transposed, padded input tile (zero padding written
+                // once) and the output tile, both in vectors of L images.
+                || {
+                    // SAFETY: AVX is present (checked by `conv2d` before any call).
+                    let z = unsafe { V::zero() };
+                    (vec![z; d.c * hp * wp], vec![z; o_img])
+                },
+                |(xt, ot), (o_chunk, x_chunk)| {
+                    for (o_tile, x_tile) in o_chunk
+                        .chunks_mut(V::L * o_img)
+                        .zip(x_chunk.chunks(V::L * in_img))
+                    {
+                        gather::<V>(x_tile, d, xt);
+                        // SAFETY: AVX + FMA are present (checked by `conv2d`); the scratch
+                        // lengths match the geometry.
+                        unsafe { tile::<V>(xt, w, bias, d, e, ot) };
+                        scatter::<V>(ot, o_tile, o_img);
+                    }
+                },
+            );
+    }
+
+    /// Writes the images of `x_tile` (up to `L`) into lanes of the padded tile `xt`; lanes
+    /// past the last image are zeroed.
+    fn gather<V: Vector>(x_tile: &[V::E], d: &ConvDims, xt: &mut [V]) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let in_img = d.in_img();
+        let images = x_tile.len() / in_img;
+        // SAFETY: `xt` is `d.c·hp·wp` vectors of `L` scalars each, so this view covers it.
+        let xs: &mut [V::E] =
+            unsafe { std::slice::from_raw_parts_mut(xt.as_mut_ptr().cast(), xt.len() * V::L) };
+        for c in 0..d.c {
+            for y in 0..d.h {
+                let row = ((c * hp + y + d.p) * wp + d.p) * V::L;
+                for l in 0..V::L {
+                    let dst = &mut xs[row + l..];
+                    if l < images {
+                        let src = &x_tile[l * in_img + (c * d.h + y) * d.w..][..d.w];
+                        for (i, &v) in src.iter().enumerate() {
+                            dst[i * V::L] = v;
+                        }
+                    } else {
+                        for i in 0..d.w {
+                            dst[i * V::L] = V::E::default();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies lane `l` of the output tile `ot` to image `l` of `o_tile`.
+    fn scatter<V: Vector>(ot: &[V], o_tile: &mut [V::E], o_img: usize) {
+        // SAFETY: `ot` is `o_img` vectors of `L` scalars.
+        let os: &[V::E] =
+            unsafe { std::slice::from_raw_parts(ot.as_ptr().cast(), ot.len() * V::L) };
+        for (l, img) in o_tile.chunks_mut(o_img).enumerate() {
+            for (i, v) in img.iter_mut().enumerate() {
+                *v = os[i * V::L + l];
+            }
+        }
+    }
+
+    /// Every output of one tile: channel blocks of [`CO_TILE`], then single channels.
+    #[target_feature(enable = "avx,fma")]
+    unsafe fn tile<V: Vector>(
+        xt: &[V],
+        w: &[V::E],
+        bias: Option<&[V::E]>,
+        d: &ConvDims,
+        e: Epilogue,
+        ot: &mut [V],
+    ) {
+        let full = d.co / CO_TILE * CO_TILE;
+        for co0 in (0..full).step_by(CO_TILE) {
+            match e {
+                Epilogue::Bias => block::<V, CO_TILE, false>(xt, w, bias, d, co0, ot),
+                Epilogue::BiasReluPool2 => block::<V, CO_TILE, true>(xt, w, bias, d, co0, ot),
+            }
+        }
+        for co0 in full..d.co {
+            match e {
+                Epilogue::Bias => block::<V, 1, false>(xt, w, bias, d, co0, ot),
+                Epilogue::BiasReluPool2 => block::<V, 1, true>(xt, w, bias, d, co0, ot),
+            }
+        }
+    }
+
+    /// Channels `co0..co0 + CT` over every 2×2 output block; `POOL` picks the epilogue.
+    #[inline(always)]
+    unsafe fn block<V: Vector, const CT: usize, const POOL: bool>(
+        xt: &[V],
+        w: &[V::E],
+        bias: Option<&[V::E]>,
+        d: &ConvDims,
+        co0: usize,
+        ot: &mut [V],
+    ) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let (kh, kw) = (d.kh, d.kw);
+        let taps = kh * kw;
+        let ck = d.c * taps;
+        let (ph, pw) = (d.oh / 2, d.ow / 2);
+        assert!(xt.len() >= d.c * hp * wp && w.len() >= (co0 + CT) * ck);
+        let zero = V::zero();
+        let four = V::splat(V::four());
+        let xp = xt.as_ptr();
+        let mut b = [zero; CT];
+        for (t, bv) in b.iter_mut().enumerate() {
+            *bv = bias.map_or(zero, |bs| V::splat(bs[co0 + t]));
+        }
+        for py in 0..ph {
+            for px in 0..pw {
+                let mut acc = [[zero; 4]; CT];
+                for c in 0..d.c {
+                    let wc = &w[co0 * ck + c * taps..];
+                    for ki in 0..kh {
+                        // Row 2py + ki of channel c, from column 2px: inside the padded tile
+                        // since 2py + 1 + kh − 1 < OH + kh − 1 + 1 ≤ hp (likewise columns).
+                        let row = xp.add((c * hp + 2 * py + ki) * wp + 2 * px);
+                        for kj in 0..kw {
+                            let p = row.add(kj);
+                            let xs = [*p, *p.add(1), *p.add(wp), *p.add(wp + 1)];
+                            for (t, a) in acc.iter_mut().enumerate() {
+                                let wv = V::splat(*wc.get_unchecked(t * ck + ki * kw + kj));
+                                for q in 0..4 {
+                                    a[q] = V::fma(wv, xs[q], a[q]);
+                                }
+                            }
+                        }
+                    }
+                }
+                for t in 0..CT {
+                    let co = co0 + t;
+                    if POOL {
+                        let mut s = zero;
+                        for q in 0..4 {
+                            s = V::add(s, V::max(V::add(acc[t][q], b[t]), zero));
+                        }
+                        ot[(co * ph + py) * pw + px] = V::div(s, four);
+                    } else {
+                        let at = (co * d.oh + 2 * py) * d.ow + 2 * px;
+                        ot[at] = V::add(acc[t][0], b[t]);
+                        ot[at + 1] = V::add(acc[t][1], b[t]);
+                        ot[at + d.ow] = V::add(acc[t][2], b[t]);
+                        ot[at + d.ow + 1] = V::add(acc[t][3], b[t]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conv::{conv2d_gemm, gemm_k};
+    use super::super::elementwise::unary;
+    use super::super::pool::avg_pool2d;
+    use super::*;
+    use crate::backend::op::{Conv2dGeometry, PoolDims, UnaryOp};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// (N, C_in, H, W, C_out, K, padding): LeNet's layers, batches that leave a ragged tile
+    /// (f32 lanes 8, f64 lanes 4) and task, odd pooled sizes, C_out not a multiple of the
+    /// channel block, and a reduction of exactly `GEMM_KC` taps.
+    const CASES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
+        (21, 1, 28, 28, 6, 5, 2),
+        (19, 6, 14, 14, 16, 5, 0),
+        (1, 2, 7, 9, 4, 3, 1),
+        (5, 3, 6, 6, 7, 2, 1),
+        (3, 1, 4, 4, 1, 1, 0),
+        (2, 4, 9, 9, 9, 8, 0),
+        (IMAGES_PER_TASK + 1, 2, 9, 11, 2, 3, 1),
+    ];
+
+    fn dims((n, c, h, w, co, k, p): (usize, usize, usize, usize, usize, usize, usize)) -> ConvDims {
+        let geom = Conv2dGeometry {
+            stride: 1,
+            padding: p,
+        };
+        ConvDims::new("test", &[n, c, h, w], &[co, c, k, k], geom).unwrap()
+    }
+
+    fn random<T: Element>(len: usize, rng: &mut StdRng) -> Vec<T> {
+        (0..len)
+            .map(|_| T::from_f64(rng.gen_range(-1.0..1.0)))
+            .collect()
+    }
+
+    fn bits<T: Element>(v: &[T]) -> Vec<u64> {
+        v.iter().map(|x| x.to_f64().to_bits()).collect()
+    }
+
+    /// The direct kernel against im2col + GEMM (+ relu + pooling), bit for bit.
+    fn same_bits_as_gemm_path<T: Element>() {
+        assert!(
+            available(),
+            "these tests need AVX + FMA (the only CPUs the direct kernel runs on)"
+        );
+        let mut rng = StdRng::seed_from_u64(5);
+        for case in CASES {
+            let d = dims(case);
+            let x = random::<T>(d.n * d.in_img(), &mut rng);
+            let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
+            let b = random::<T>(d.co, &mut rng);
+            for bias in [Some(&b[..]), None] {
+                let want = conv2d_gemm(&x, &w, bias, &d);
+                if plan(&d, Epilogue::Bias, gemm_k(&d)) {
+                    let got = conv2d(&x, &w, bias, &d, Epilogue::Bias).unwrap();
+                    assert_eq!(bits(&got), bits(&want), "{case:?} conv");
+                }
+                assert!(plan(&d, Epilogue::BiasReluPool2, gemm_k(&d)), "{case:?}");
+                let pool = PoolDims {
+                    planes: d.n * d.co,
+                    h: d.oh,
+                    w: d.ow,
+                    oh: d.oh / 2,
+                    ow: d.ow / 2,
+                    k: 2,
+                };
+                let want = avg_pool2d(&unary(&want, UnaryOp::Relu), &pool);
+                let got = conv2d(&x, &w, bias, &d, Epilogue::BiasReluPool2).unwrap();
+                assert_eq!(bits(&got), bits(&want), "{case:?} conv+relu+pool");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_f32_has_the_gemm_paths_bits() {
+        same_bits_as_gemm_path::<f32>();
+    }
+
+    #[test]
+    fn direct_f64_has_the_gemm_paths_bits() {
+        same_bits_as_gemm_path::<f64>();
+    }
+
+    #[test]
+    fn plan_sends_long_reductions_and_strides_to_the_gemm_path() {
+        let d = dims((1, 11, 6, 6, 4, 5, 0));
+        // 11·5·5 = 275 taps > GEMM_KC.
+        assert!(!plan(&d, Epilogue::BiasReluPool2, gemm_k(&d)));
+        let strided = ConvDims::new(
+            "test",
+            &[1, 1, 8, 8],
+            &[2, 1, 3, 3],
+            Conv2dGeometry {
+                stride: 2,
+                padding: 0,
+            },
+        )
+        .unwrap();
+        assert!(!plan(&strided, Epilogue::BiasReluPool2, gemm_k(&strided)));
+        // Odd output sizes: the plain convolution needs whole 2×2 blocks.
+        let odd = dims((1, 1, 7, 7, 2, 3, 0));
+        assert!(!plan(&odd, Epilogue::Bias, gemm_k(&odd)));
+        assert!(plan(&odd, Epilogue::BiasReluPool2, gemm_k(&odd)));
+    }
+}
