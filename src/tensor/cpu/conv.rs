@@ -277,7 +277,7 @@ fn col2im<T: Element>(u: &Unfold, cols: &[T], ld: usize, img: &mut [T]) {
 /// Output rows `R` stacked per unfolded column (see the module docs). Stacking needs
 /// s ≤ KH: with gaps between kernel rows the stacked patch would grow faster than the rows it
 /// computes.
-fn stack_rows(d: &Dims) -> usize {
+pub(super) fn stack_rows(d: &Dims) -> usize {
     if d.s <= d.kh {
         (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
     } else {
@@ -476,6 +476,10 @@ pub(super) fn conv2d_gemm<T: Element>(
 /// `need_input_grad`, `grad_w, grad_b)`. `grad_w` and `grad_b` are summed per task of
 /// [`IMAGES_PER_TASK`] images, then over tasks in order, so they are bit-identical for any
 /// number of rayon threads.
+///
+/// `grad_w` comes from the direct kernel of `direct.rs` where it applies (the same sums in the
+/// same order: the same bits on a CPU with FMA), else from the GEMMs below; `grad_x` and
+/// `grad_b` always from the latter.
 #[allow(clippy::type_complexity)]
 pub(crate) fn conv2d_backward<T: Element>(
     x: &[T],
@@ -483,6 +487,30 @@ pub(crate) fn conv2d_backward<T: Element>(
     grad_out: &[T],
     d: &Dims,
     need_input_grad: bool,
+) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+    if d.n > 0 && d.out_img() > 0 && direct::plan_weight_grad(d) {
+        let order = direct::GemmOrder {
+            rows: stack_rows(d),
+            images: IMAGES_PER_TASK,
+        };
+        if let Some(gw) = direct::weight_grad(x, grad_out, d, order) {
+            let (gx, _, gb) = conv2d_backward_gemm(x, weight, grad_out, d, need_input_grad, false);
+            return (gx, gw, gb);
+        }
+    }
+    conv2d_backward_gemm(x, weight, grad_out, d, need_input_grad, true)
+}
+
+/// [`conv2d_backward`] by GEMMs; `grad_w` is only computed when `need_weight_grad` (zeros
+/// otherwise).
+#[allow(clippy::type_complexity)]
+pub(super) fn conv2d_backward_gemm<T: Element>(
+    x: &[T],
+    weight: &[T],
+    grad_out: &[T],
+    d: &Dims,
+    need_input_grad: bool,
+    need_weight_grad: bool,
 ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
     let mut gx = need_input_grad.then(|| vec![T::ZERO; x.len()]);
     if d.n == 0 || d.out_img() == 0 {
@@ -514,7 +542,7 @@ pub(crate) fn conv2d_backward<T: Element>(
                 let go_len = if r > 1 { m * n } else { 0 };
                 let dcols_len = if need_input_grad { kp * n } else { 0 };
                 (
-                    vec![T::ZERO; n * kp],
+                    vec![T::ZERO; if need_weight_grad { n * kp } else { 0 }],
                     vec![T::ZERO; go_len],
                     vec![T::ZERO; dcols_len],
                 )
@@ -522,7 +550,7 @@ pub(crate) fn conv2d_backward<T: Element>(
             |(cols_t, go_stacked, dcols), (t, mut gx_chunk)| {
                 let i0 = t * per_task;
                 let i1 = (i0 + per_task).min(d.n);
-                let mut gw = vec![T::ZERO; m * kp];
+                let mut gw = vec![T::ZERO; if need_weight_grad { m * kp } else { 0 }];
                 let mut gb = vec![T::ZERO; d.co];
                 for i in i0..i1 {
                     let xi = &x[i * d.in_img()..(i + 1) * d.in_img()];
@@ -530,7 +558,9 @@ pub(crate) fn conv2d_backward<T: Element>(
                     for (g, plane) in gb.iter_mut().zip(go.chunks(sp)) {
                         *g += sum_slice(plane);
                     }
-                    im2col_patches(&plan.u, xi, cols_t, kp);
+                    if !need_weight_grad && gx_chunk.is_none() {
+                        continue;
+                    }
                     let go_m: &[T] = if r == 1 {
                         go
                     } else {
@@ -542,20 +572,23 @@ pub(crate) fn conv2d_backward<T: Element>(
                         }
                         go_stacked
                     };
-                    // grad_w += grad_out · colsᵀ: m = C_out·R, n = k_pad, k = ⌈OH/R⌉·OW;
-                    // A = grad_out `[m, n]`, B = cols_t `[n, k_pad]`, C = gw `[m, k_pad]`.
-                    gemm(
-                        false,
-                        false,
-                        m,
-                        kp,
-                        n,
-                        T::ONE,
-                        go_m,
-                        cols_t,
-                        T::ONE,
-                        &mut gw,
-                    );
+                    if need_weight_grad {
+                        im2col_patches(&plan.u, xi, cols_t, kp);
+                        // grad_w += grad_out · colsᵀ: m = C_out·R, n = k_pad, k = ⌈OH/R⌉·OW;
+                        // A = grad_out `[m, n]`, B = cols_t `[n, k_pad]`, C = gw `[m, k_pad]`.
+                        gemm(
+                            false,
+                            false,
+                            m,
+                            kp,
+                            n,
+                            T::ONE,
+                            go_m,
+                            cols_t,
+                            T::ONE,
+                            &mut gw,
+                        );
+                    }
                     if let Some(gxc) = gx_chunk.as_deref_mut() {
                         // dcols = Wᵀ · grad_out: m = k_pad, n = ⌈OH/R⌉·OW, k = C_out·R;
                         // A = w_t stored `[C_out·R, k_pad]` (transposed), B = grad_out.
@@ -572,7 +605,9 @@ pub(crate) fn conv2d_backward<T: Element>(
     let mut gw = vec![T::ZERO; m * kp];
     let mut gb = vec![T::ZERO; d.co];
     for (pw, pb) in &partials {
-        add_into(&mut gw, pw);
+        if need_weight_grad {
+            add_into(&mut gw, pw);
+        }
         add_into(&mut gb, pb);
     }
     let gw = plan.fold_weight_grad(&gw, kp);

@@ -59,7 +59,7 @@ pub(crate) enum Epilogue {
 /// for [`Epilogue::Bias`].
 pub(crate) fn plan(d: &ConvDims, e: Epilogue, gemm_k: usize) -> bool {
     let blocks = match e {
-        Epilogue::Bias => d.oh % 2 == 0 && d.ow % 2 == 0,
+        Epilogue::Bias => d.oh.is_multiple_of(2) && d.ow.is_multiple_of(2),
         Epilogue::BiasReluPool2 => d.oh >= 2 && d.ow >= 2,
     };
     available()
@@ -69,6 +69,64 @@ pub(crate) fn plan(d: &ConvDims, e: Epilogue, gemm_k: usize) -> bool {
         && d.c > 0
         && (1..=64).contains(&d.co)
         && gemm_k <= GEMM_KC
+}
+
+/// Whether [`weight_grad`] takes convolution `d`: stride 1 and no more than 64 output channels.
+pub(crate) fn plan_weight_grad(d: &ConvDims) -> bool {
+    available() && d.s == 1 && d.n > 0 && d.c > 0 && (1..=64).contains(&d.co)
+}
+
+/// How the GEMM path orders the weight gradient's sums, which [`weight_grad`] repeats: `rows`
+/// output rows stacked per unfolded column, `images` images per task.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GemmOrder {
+    /// Row stacking `R`.
+    pub rows: usize,
+    /// Images per task.
+    pub images: usize,
+}
+
+/// The weight gradient `[C_out, C_in, KH, KW]` of convolution `d` at input `x` for output
+/// gradient `grad_out`, or `None` as for [`conv2d`]. The caller has checked
+/// [`plan_weight_grad`]. The sums run in the GEMM path's order `o` and with its roundings, so on
+/// a CPU with FMA the bits are the GEMM path's.
+pub(crate) fn weight_grad<T: Element>(
+    x: &[T],
+    grad_out: &[T],
+    d: &ConvDims,
+    o: GemmOrder,
+) -> Option<Vec<T>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !available() {
+            return None;
+        }
+        let mut gw = vec![T::ZERO; d.co * d.c * d.kh * d.kw];
+        let done = weight_grad_as::<T, std::arch::x86_64::__m256>(x, grad_out, d, o, &mut gw)
+            || weight_grad_as::<T, std::arch::x86_64::__m256d>(x, grad_out, d, o, &mut gw);
+        done.then_some(gw)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, grad_out, d, o);
+        None
+    }
+}
+
+/// [`weight_grad`] on lanes `V` when `T` is `V`'s scalar; false (nothing written) otherwise.
+#[cfg(target_arch = "x86_64")]
+fn weight_grad_as<T: Element, V: avx::Vector>(
+    x: &[T],
+    grad_out: &[T],
+    d: &ConvDims,
+    o: GemmOrder,
+    gw: &mut [T],
+) -> bool {
+    let (Some(x), Some(go), Some(gw)) = (cast(x), cast(grad_out), cast_mut(gw)) else {
+        return false;
+    };
+    avx::weight_grad::<V>(x, go, d, o, gw);
+    true
 }
 
 /// True when the CPU has AVX and FMA (checked once by `std`'s feature detection).
@@ -154,7 +212,7 @@ fn cast_mut<T: 'static, E: 'static>(s: &mut [T]) -> Option<&mut [E]> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{out_img, Epilogue, CO_TILE, IMAGES_PER_TASK};
+    use super::{out_img, Epilogue, GemmOrder, CO_TILE, GEMM_KC, IMAGES_PER_TASK};
     use crate::backend::op::ConvDims;
     use rayon::prelude::*;
     use std::arch::x86_64::*;
@@ -162,7 +220,7 @@ mod avx {
     /// One AVX register of `L` lanes of `E`; every method needs AVX + FMA.
     pub(super) trait Vector: Copy + Send {
         /// The scalar.
-        type E: Copy + Send + Sync + Default + 'static;
+        type E: Copy + Send + Sync + Default + 'static + std::ops::AddAssign;
         /// Lanes.
         const L: usize;
         unsafe fn zero() -> Self;
@@ -241,6 +299,9 @@ mod avx {
         }
     }
 
+    /// Channels, height, width and padding of one image in a tile.
+    type Chw = (usize, usize, usize, usize);
+
     /// Runs the kernel over all images, [`IMAGES_PER_TASK`] per rayon task.
     pub(super) fn run<V: Vector>(
         x: &[V::E],
@@ -267,7 +328,7 @@ mod avx {
                         .chunks_mut(V::L * o_img)
                         .zip(x_chunk.chunks(V::L * in_img))
                     {
-                        gather::<V>(x_tile, d, xt);
+                        gather::<V>(x_tile, (d.c, d.h, d.w, d.p), xt);
                         // SAFETY: AVX + FMA are present (checked by `conv2d`); the scratch
                         // lengths match the geometry.
                         unsafe { tile::<V>(xt, w, bias, d, e, ot) };
@@ -277,28 +338,34 @@ mod avx {
             );
     }
 
-    /// Writes the images of `x_tile` (up to `L`) into lanes of the padded tile `xt`; lanes
-    /// past the last image are zeroed.
-    fn gather<V: Vector>(x_tile: &[V::E], d: &ConvDims, xt: &mut [V]) {
-        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
-        let in_img = d.in_img();
+    /// Writes the images of `x_tile` (up to `L`, each `[c, h, w]`) into lanes of the tile `xt`
+    /// `[c, h + 2p, w + 2p]` (the padding is left as it is: zero); lanes past the last image
+    /// are zeroed.
+    fn gather<V: Vector>(x_tile: &[V::E], (c, h, w, p): Chw, xt: &mut [V]) {
+        let (hp, wp) = (h + 2 * p, w + 2 * p);
+        let in_img = c * h * w;
         let images = x_tile.len() / in_img;
-        // SAFETY: `xt` is `d.c·hp·wp` vectors of `L` scalars each, so this view covers it.
+        // SAFETY: `xt` is `c·hp·wp` vectors of `L` scalars each, so this view covers it.
         let xs: &mut [V::E] =
             unsafe { std::slice::from_raw_parts_mut(xt.as_mut_ptr().cast(), xt.len() * V::L) };
-        for c in 0..d.c {
-            for y in 0..d.h {
-                let row = ((c * hp + y + d.p) * wp + d.p) * V::L;
-                for l in 0..V::L {
-                    let dst = &mut xs[row + l..];
-                    if l < images {
-                        let src = &x_tile[l * in_img + (c * d.h + y) * d.w..][..d.w];
-                        for (i, &v) in src.iter().enumerate() {
-                            dst[i * V::L] = v;
+        let zero = V::E::default();
+        for ci in 0..c {
+            for y in 0..h {
+                let row = ((ci * hp + y + p) * wp + p) * V::L;
+                let dst = &mut xs[row..row + w * V::L];
+                let src = |l: usize| &x_tile[l * in_img + (ci * h + y) * w..][..w];
+                if images == V::L {
+                    // Whole tile: column by column, the lanes contiguous.
+                    let rows: [&[V::E]; 8] = std::array::from_fn(|l| src(l.min(V::L - 1)));
+                    for (i, lanes) in dst.chunks_exact_mut(V::L).enumerate() {
+                        for (l, v) in lanes.iter_mut().enumerate() {
+                            *v = rows[l][i];
                         }
-                    } else {
-                        for i in 0..d.w {
-                            dst[i * V::L] = V::E::default();
+                    }
+                } else {
+                    for (i, lanes) in dst.chunks_exact_mut(V::L).enumerate() {
+                        for (l, v) in lanes.iter_mut().enumerate() {
+                            *v = if l < images { src(l)[i] } else { zero };
                         }
                     }
                 }
@@ -315,6 +382,192 @@ mod avx {
             for (i, v) in img.iter_mut().enumerate() {
                 *v = os[i * V::L + l];
             }
+        }
+    }
+
+    /// The weight gradient `Σ_n Σ_(oh,ow) grad_out[n, co, oh, ow] · x[n, c, oh + ki − p,
+    /// ow + kj − p]` summed in the GEMM path's order (`conv.rs`: row stacking `R = o.rows`,
+    /// tasks of `o.images` images, `K` blocks of [`GEMM_KC`]): for stacked row `(co, r)` (output
+    /// rows `oh ≡ r mod R`) and each block of stacked positions `j = (oh / R)·OW + ow`, a chain
+    /// from zero in `j` order; each task adds its images' block chains in image, then block
+    /// order; the tasks' sums are added in task order, then the `R` copies in `r` order.
+    pub(super) fn weight_grad<V: Vector>(
+        x: &[V::E],
+        go: &[V::E],
+        d: &ConvDims,
+        o: GemmOrder,
+        gw: &mut [V::E],
+    ) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let (in_img, o_img) = (d.in_img(), d.out_img());
+        let len = gw.len();
+        let blocks = (d.oh.div_ceil(o.rows) * d.ow).div_ceil(GEMM_KC);
+        let partials: Vec<Vec<V::E>> = x
+            .par_chunks(o.images * in_img)
+            .zip(go.par_chunks(o.images * o_img))
+            .map_init(
+                || {
+                    // SAFETY: AVX is present (checked by `weight_grad`'s caller).
+                    let z = unsafe { V::zero() };
+                    let chains = vec![z; blocks * o.rows * len];
+                    (vec![z; d.c * hp * wp], vec![z; o_img], chains)
+                },
+                |(xt, got, chains), (x_chunk, go_chunk)| {
+                    let mut sum = vec![V::E::default(); o.rows * len];
+                    for (x_tile, go_tile) in x_chunk
+                        .chunks(V::L * in_img)
+                        .zip(go_chunk.chunks(V::L * o_img))
+                    {
+                        gather::<V>(x_tile, (d.c, d.h, d.w, d.p), xt);
+                        gather::<V>(go_tile, (d.co, d.oh, d.ow, 0), got);
+                        // SAFETY: AVX + FMA are present; scratch lengths match the geometry.
+                        unsafe { weight_grad_tile::<V>(xt, got, d, o.rows, chains) };
+                        // SAFETY: `chains` is vectors of `L` scalars.
+                        let cs: &[V::E] = unsafe {
+                            std::slice::from_raw_parts(chains.as_ptr().cast(), chains.len() * V::L)
+                        };
+                        for l in 0..go_tile.len() / o_img {
+                            for cb in cs.chunks_exact(sum.len() * V::L) {
+                                for (s, lanes) in sum.iter_mut().zip(cb.chunks_exact(V::L)) {
+                                    *s += lanes[l];
+                                }
+                            }
+                        }
+                    }
+                    sum
+                },
+            )
+            .collect();
+        let mut total = vec![V::E::default(); o.rows * len];
+        for p in &partials {
+            for (t, &v) in total.iter_mut().zip(p) {
+                *t += v;
+            }
+        }
+        for copy in total.chunks(len) {
+            for (g, &v) in gw.iter_mut().zip(copy) {
+                *g += v;
+            }
+        }
+    }
+
+    /// One tile's block chains into `chains` (`[block, r, C_out, C_in, KH, KW]` vectors):
+    /// pairs of output channels × kernel columns in blocks of 5, 3 and 1.
+    #[target_feature(enable = "avx,fma")]
+    unsafe fn weight_grad_tile<V: Vector>(
+        xt: &[V],
+        got: &[V],
+        d: &ConvDims,
+        rows: usize,
+        chains: &mut [V],
+    ) {
+        let pairs = d.co / 2 * 2;
+        for co0 in (0..pairs).step_by(2) {
+            weight_grad_cols::<V, 2>(xt, got, d, rows, co0, chains);
+        }
+        for co0 in pairs..d.co {
+            weight_grad_cols::<V, 1>(xt, got, d, rows, co0, chains);
+        }
+    }
+
+    /// Channels `co0..co0 + CT`: every stacked row, block, input channel and kernel row.
+    #[inline(always)]
+    unsafe fn weight_grad_cols<V: Vector, const CT: usize>(
+        xt: &[V],
+        got: &[V],
+        d: &ConvDims,
+        rows: usize,
+        co0: usize,
+        chains: &mut [V],
+    ) {
+        let n = d.oh.div_ceil(rows) * d.ow;
+        let len = d.co * d.c * d.kh * d.kw;
+        for r in 0..rows {
+            for (b, j0) in (0..n).step_by(GEMM_KC).enumerate() {
+                let seg = Segment {
+                    r,
+                    rows,
+                    j0,
+                    j1: (j0 + GEMM_KC).min(n),
+                };
+                let out = &mut chains[(b * rows + r) * len..(b * rows + r + 1) * len];
+                for c in 0..d.c {
+                    for ki in 0..d.kh {
+                        let mut kj = 0;
+                        while kj + 5 <= d.kw {
+                            weight_grad_block::<V, CT, 5>(xt, got, d, seg, co0, (c, ki, kj), out);
+                            kj += 5;
+                        }
+                        while kj + 3 <= d.kw {
+                            weight_grad_block::<V, CT, 3>(xt, got, d, seg, co0, (c, ki, kj), out);
+                            kj += 3;
+                        }
+                        while kj < d.kw {
+                            weight_grad_block::<V, CT, 1>(xt, got, d, seg, co0, (c, ki, kj), out);
+                            kj += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stacked positions `j0..j1` of stacked row `r` of `rows`.
+    #[derive(Clone, Copy)]
+    struct Segment {
+        r: usize,
+        rows: usize,
+        j0: usize,
+        j1: usize,
+    }
+
+    /// `out[co0 + t, c, ki, kj0 + jj] = Σ_(j in seg) go[co0 + t, oh, ow] · xt[c, oh + ki,
+    /// ow + kj0 + jj]` with `oh = (j / OW)·R + r`, `ow = j % OW` (rows past OH skipped: their
+    /// stacked gradient is zero), for `t < CT`, `jj < J`: chains from zero in `j` order.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn weight_grad_block<V: Vector, const CT: usize, const J: usize>(
+        xt: &[V],
+        got: &[V],
+        d: &ConvDims,
+        seg: Segment,
+        co0: usize,
+        (c, ki, kj0): (usize, usize, usize),
+        out: &mut [V],
+    ) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let sp = d.oh * d.ow;
+        // The last tap read: row OH − 1 + ki < hp, column OW − 1 + kj0 + J − 1 < wp.
+        assert!(xt.len() >= d.c * hp * wp && got.len() >= (co0 + CT) * sp && kj0 + J <= d.kw);
+        let zero = V::zero();
+        let mut a = [[zero; J]; CT];
+        let gp = got.as_ptr();
+        let mut j = seg.j0;
+        while j < seg.j1 {
+            let (ohb, ow0) = (j / d.ow, j % d.ow);
+            let ow1 = (ow0 + seg.j1 - j).min(d.ow);
+            let oh = ohb * seg.rows + seg.r;
+            if oh < d.oh {
+                let row = xt.as_ptr().add((c * hp + oh + ki) * wp + kj0);
+                for ow in ow0..ow1 {
+                    let mut g = [zero; CT];
+                    for (t, gv) in g.iter_mut().enumerate() {
+                        *gv = *gp.add((co0 + t) * sp + oh * d.ow + ow);
+                    }
+                    for jj in 0..J {
+                        let xv = *row.add(ow + jj);
+                        for (at, &gt) in a.iter_mut().zip(&g) {
+                            at[jj] = V::fma(gt, xv, at[jj]);
+                        }
+                    }
+                }
+            }
+            j += ow1 - ow0;
+        }
+        let taps = d.kh * d.kw;
+        for (t, at) in a.iter().enumerate() {
+            let base = ((co0 + t) * d.c + c) * taps + ki * d.kw + kj0;
+            out[base..base + J].copy_from_slice(at);
         }
     }
 
@@ -391,8 +644,8 @@ mod avx {
                     let co = co0 + t;
                     if POOL {
                         let mut s = zero;
-                        for q in 0..4 {
-                            s = V::add(s, V::max(V::add(acc[t][q], b[t]), zero));
+                        for &v in &acc[t] {
+                            s = V::add(s, V::max(V::add(v, b[t]), zero));
                         }
                         ot[(co * ph + py) * pw + px] = V::div(s, four);
                     } else {
@@ -410,7 +663,10 @@ mod avx {
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::{conv2d_gemm, gemm_k};
+    use super::super::conv::{
+        conv2d_backward_gemm, conv2d_gemm, gemm_k, stack_rows,
+        IMAGES_PER_TASK as GEMM_IMAGES_PER_TASK,
+    };
     use super::super::elementwise::unary;
     use super::super::pool::avg_pool2d;
     use super::*;
@@ -491,6 +747,38 @@ mod tests {
     #[test]
     fn direct_f64_has_the_gemm_paths_bits() {
         same_bits_as_gemm_path::<f64>();
+    }
+
+    /// The weight gradient against the GEMM path's, bit for bit, including reductions longer
+    /// than `GEMM_KC` (two blocks) and row stacking with an output height that `R` does not
+    /// divide.
+    fn weight_grad_same_bits_as_gemm_path<T: Element>() {
+        let mut rng = StdRng::seed_from_u64(6);
+        let extra = [
+            (3, 11, 6, 6, 4, 5, 0),
+            (9, 2, 7, 5, 3, 3, 2),
+            (10, 1, 20, 30, 2, 3, 0),
+        ];
+        for case in CASES.into_iter().chain(extra) {
+            let d = dims(case);
+            let x = random::<T>(d.n * d.in_img(), &mut rng);
+            let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
+            let go = random::<T>(d.n * d.out_img(), &mut rng);
+            assert!(plan_weight_grad(&d), "{case:?}");
+            let order = GemmOrder {
+                rows: stack_rows(&d),
+                images: GEMM_IMAGES_PER_TASK,
+            };
+            let got = weight_grad(&x, &go, &d, order).unwrap();
+            let (_, want, _) = conv2d_backward_gemm(&x, &w, &go, &d, false, true);
+            assert_eq!(bits(&got), bits(&want), "{case:?} grad_w");
+        }
+    }
+
+    #[test]
+    fn weight_grad_has_the_gemm_paths_bits() {
+        weight_grad_same_bits_as_gemm_path::<f32>();
+        weight_grad_same_bits_as_gemm_path::<f64>();
     }
 
     #[test]
