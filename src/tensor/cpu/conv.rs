@@ -477,9 +477,9 @@ pub(super) fn conv2d_gemm<T: Element>(
 /// [`IMAGES_PER_TASK`] images, then over tasks in order, so they are bit-identical for any
 /// number of rayon threads.
 ///
-/// `grad_w` comes from the direct kernel of `direct.rs` where it applies (the same sums in the
-/// same order: the same bits on a CPU with FMA), else from the GEMMs below; `grad_x` and
-/// `grad_b` always from the latter.
+/// `grad_w` and (without row stacking) `grad_x` come from the direct kernels of `direct.rs`
+/// where they apply (the same sums in the same order: the same bits on a CPU with FMA), the
+/// rest from the GEMMs below; `grad_b` always from the latter.
 #[allow(clippy::type_complexity)]
 pub(crate) fn conv2d_backward<T: Element>(
     x: &[T],
@@ -494,8 +494,15 @@ pub(crate) fn conv2d_backward<T: Element>(
             images: IMAGES_PER_TASK,
         };
         if let Some(gw) = direct::weight_grad(x, grad_out, d, order) {
-            let (gx, _, gb) = conv2d_backward_gemm(x, weight, grad_out, d, need_input_grad, false);
-            return (gx, gw, gb);
+            let direct_gx = need_input_grad && order.rows == 1;
+            let gx = if direct_gx {
+                direct::input_grad(weight, grad_out, d)
+            } else {
+                None
+            };
+            let gemm_gx = need_input_grad && gx.is_none();
+            let (gemm_gx, _, gb) = conv2d_backward_gemm(x, weight, grad_out, d, gemm_gx, false);
+            return (gx.or(gemm_gx), gw, gb);
         }
     }
     conv2d_backward_gemm(x, weight, grad_out, d, need_input_grad, true)

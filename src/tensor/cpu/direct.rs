@@ -20,11 +20,21 @@
 //! path ran. Without AVX + FMA, or for geometries outside [`plan`]'s limits, the callers take
 //! the GEMM path.
 //!
-//! Measured (LeNet, batch 256, f32, `benches/conv.rs`, 2-core AMD EPYC with AVX2 shared with
-//! other jobs, load average 6–7, so absolute times are inflated): conv1 forward 4.9 → 2.2 ms
-//! against im2col + GEMM; conv2 forward 6.1 → 4.5–5.3 ms (noisy). `CT = 3` (12 accumulators)
-//! spilled accumulators to the stack (seen in `perf annotate`); `CT = 2` (8) keeps the inner
-//! loop at 4 loads, 2 broadcasts and 8 FMAs per tap with no spill.
+//! **Backward.** [`weight_grad`] and [`input_grad`] run on the same tiles and repeat the GEMM
+//! path's sums too: the weight gradient per stacked row and `KC` block of output positions,
+//! the blocks added image by image and task by task as `matrixmultiply` (β = 1) and the
+//! partial-sum loop do, then the row-stacking fold; the input gradient as `Wᵀ · grad_out`
+//! (a chain over output channels) folded back tap by tap as col2im does. No col2im or
+//! patch unfold remains for LeNet, and the first layer computes no input gradient.
+//!
+//! Measured (LeNet, batch 256, f32, `benches/conv.rs`; 2-core AMD EPYC with AVX2 shared with
+//! other jobs, load average 5–7, so absolute times are inflated and vary ±30% between runs;
+//! before → after in the same sitting): conv1 forward 4.9 → 1.5–2.6 ms, conv1 forward +
+//! backward 12.1 → 3.4–4.6 ms, conv2 forward 6.1 → 1.8–2.8 ms, conv2 forward + backward
+//! 19.8 → 8.4–10 ms. `CT = 3` (12 accumulators) spilled accumulators to the stack (seen in
+//! `perf annotate`); `CT = 2` (8) keeps the inner loop at 4 loads, 2 broadcasts and 8 FMAs per
+//! tap with no spill. A strided scalar gather (one lane at a time) took 19% of conv1's
+//! backward; writing the lanes of each column contiguously removed it from the profile.
 //!
 //! **Tuning constants:** [`CO_TILE`] (`CT` above: accumulators `4·CT` plus 4 inputs and one
 //! broadcast must fit the 16 vector registers), [`IMAGES_PER_TASK`] (a multiple of every lane
@@ -74,6 +84,43 @@ pub(crate) fn plan(d: &ConvDims, e: Epilogue, gemm_k: usize) -> bool {
 /// Whether [`weight_grad`] takes convolution `d`: stride 1 and no more than 64 output channels.
 pub(crate) fn plan_weight_grad(d: &ConvDims) -> bool {
     available() && d.s == 1 && d.n > 0 && d.c > 0 && (1..=64).contains(&d.co)
+}
+
+/// The input gradient `[N, C_in, H, W]` of convolution `d` (weight `weight`, output gradient
+/// `grad_out`), or `None` as for [`conv2d`]: the GEMM path's sums in its order, so the same
+/// bits on a CPU with FMA. Applies (the caller checks) to stride 1 without row stacking and
+/// at most [`GEMM_KC`] output channels (one block for `Wᵀ · grad_out`), with [`plan_weight_grad`].
+pub(crate) fn input_grad<T: Element>(weight: &[T], grad_out: &[T], d: &ConvDims) -> Option<Vec<T>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !available() || d.co > GEMM_KC {
+            return None;
+        }
+        let mut gx = vec![T::ZERO; d.n * d.in_img()];
+        let done = input_grad_as::<T, std::arch::x86_64::__m256>(weight, grad_out, d, &mut gx)
+            || input_grad_as::<T, std::arch::x86_64::__m256d>(weight, grad_out, d, &mut gx);
+        done.then_some(gx)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (weight, grad_out, d);
+        None
+    }
+}
+
+/// [`input_grad`] on lanes `V` when `T` is `V`'s scalar; false (nothing written) otherwise.
+#[cfg(target_arch = "x86_64")]
+fn input_grad_as<T: Element, V: avx::Vector>(
+    weight: &[T],
+    grad_out: &[T],
+    d: &ConvDims,
+    gx: &mut [T],
+) -> bool {
+    let (Some(w), Some(go), Some(gx)) = (cast(weight), cast(grad_out), cast_mut(gx)) else {
+        return false;
+    };
+    avx::input_grad::<V>(w, go, d, gx);
+    true
 }
 
 /// How the GEMM path orders the weight gradient's sums, which [`weight_grad`] repeats: `rows`
@@ -451,6 +498,140 @@ mod avx {
         }
     }
 
+    /// The input gradient `col2im(Wᵀ · grad_out)` in the GEMM path's order (no row stacking):
+    /// for each input channel `c` and kernel tap `(ki, kj)` in order, `dcol[oh, ow]` is a chain
+    /// from zero over `co` of `w[co, c, ki, kj] · grad_out[co, oh, ow]`, then added to
+    /// `grad_x[c, oh + ki − p, ow + kj − p]` position by position in row-major order. Each image
+    /// is computed alone, so any split gives the same bits.
+    pub(super) fn input_grad<V: Vector>(w: &[V::E], go: &[V::E], d: &ConvDims, gx: &mut [V::E]) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let (in_img, o_img) = (d.in_img(), d.out_img());
+        gx.par_chunks_mut(IMAGES_PER_TASK * in_img)
+            .zip(go.par_chunks(IMAGES_PER_TASK * o_img))
+            .for_each_init(
+                || {
+                    // SAFETY: AVX is present (checked by `input_grad`'s caller).
+                    let z = unsafe { V::zero() };
+                    let dcols = vec![z; d.kw * d.oh * d.ow];
+                    (vec![z; d.c * hp * wp], vec![z; o_img], dcols)
+                },
+                |(gxt, got, dcols), (gx_chunk, go_chunk)| {
+                    for (gx_tile, go_tile) in gx_chunk
+                        .chunks_mut(V::L * in_img)
+                        .zip(go_chunk.chunks(V::L * o_img))
+                    {
+                        gather::<V>(go_tile, (d.co, d.oh, d.ow, 0), got);
+                        // SAFETY: AVX + FMA are present; scratch lengths match the geometry.
+                        unsafe { input_grad_tile::<V>(w, got, d, dcols, gxt) };
+                        // SAFETY: `gxt` is vectors of `L` scalars.
+                        let gs: &[V::E] = unsafe {
+                            std::slice::from_raw_parts(gxt.as_ptr().cast(), gxt.len() * V::L)
+                        };
+                        for (l, img) in gx_tile.chunks_mut(in_img).enumerate() {
+                            for (ci, plane) in img.chunks_mut(d.h * d.w).enumerate() {
+                                for (y, row) in plane.chunks_mut(d.w).enumerate() {
+                                    let at = ((ci * hp + y + d.p) * wp + d.p) * V::L + l;
+                                    for (x, v) in row.iter_mut().enumerate() {
+                                        *v = gs[at + x * V::L];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            );
+    }
+
+    /// One tile of [`input_grad`] into the padded tile `gxt` (zeroed here).
+    #[target_feature(enable = "avx,fma")]
+    unsafe fn input_grad_tile<V: Vector>(
+        w: &[V::E],
+        got: &[V],
+        d: &ConvDims,
+        dcols: &mut [V],
+        gxt: &mut [V],
+    ) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let sp = d.oh * d.ow;
+        let taps = d.kh * d.kw;
+        assert!(
+            got.len() >= d.co * sp
+                && dcols.len() >= d.kw * sp
+                && gxt.len() >= d.c * hp * wp
+                && w.len() >= d.co * d.c * taps
+        );
+        gxt.fill(V::zero());
+        for c in 0..d.c {
+            for ki in 0..d.kh {
+                let mut kj = 0;
+                while kj + 5 <= d.kw {
+                    dcol_block::<V, 5>(w, got, d, (c, ki, kj), dcols);
+                    kj += 5;
+                }
+                while kj < d.kw {
+                    dcol_block::<V, 1>(w, got, d, (c, ki, kj), dcols);
+                    kj += 1;
+                }
+                // col2im: tap by tap, positions in row-major order.
+                for kj in 0..d.kw {
+                    for oh in 0..d.oh {
+                        let dst = (c * hp + oh + ki) * wp + kj;
+                        let src = kj * sp + oh * d.ow;
+                        for ow in 0..d.ow {
+                            let g = gxt.get_unchecked_mut(dst + ow);
+                            *g = V::add(*g, *dcols.get_unchecked(src + ow));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dcols[kj0 + jj, pos] = Σ_co w[co, c, ki, kj0 + jj] · got[co, pos]` (chains from zero in
+    /// `co` order) for `jj < J`, two positions at a time.
+    #[inline(always)]
+    unsafe fn dcol_block<V: Vector, const J: usize>(
+        w: &[V::E],
+        got: &[V],
+        d: &ConvDims,
+        (c, ki, kj0): (usize, usize, usize),
+        dcols: &mut [V],
+    ) {
+        let sp = d.oh * d.ow;
+        let taps = d.kh * d.kw;
+        let zero = V::zero();
+        let wp = w.as_ptr();
+        let gp = got.as_ptr();
+        let tap0 = c * taps + ki * d.kw + kj0;
+        let ck = d.c * taps;
+        let mut pos = 0;
+        while pos < sp {
+            let two = pos + 1 < sp;
+            let (mut a0, mut a1) = ([zero; J], [zero; J]);
+            for co in 0..d.co {
+                let g0 = *gp.add(co * sp + pos);
+                let g1 = if two {
+                    *gp.add(co * sp + pos + 1)
+                } else {
+                    zero
+                };
+                let wc = wp.add(co * ck + tap0);
+                for (jj, (v0, v1)) in a0.iter_mut().zip(&mut a1).enumerate() {
+                    let wv = V::splat(*wc.add(jj));
+                    *v0 = V::fma(wv, g0, *v0);
+                    *v1 = V::fma(wv, g1, *v1);
+                }
+            }
+            for jj in 0..J {
+                dcols[(kj0 + jj) * sp + pos] = a0[jj];
+                if two {
+                    dcols[(kj0 + jj) * sp + pos + 1] = a1[jj];
+                }
+            }
+            pos += 2;
+        }
+    }
+
     /// One tile's block chains into `chains` (`[block, r, C_out, C_in, KH, KW]` vectors):
     /// pairs of output channels × kernel columns in blocks of 5, 3 and 1.
     #[target_feature(enable = "avx,fma")]
@@ -779,6 +960,35 @@ mod tests {
     fn weight_grad_has_the_gemm_paths_bits() {
         weight_grad_same_bits_as_gemm_path::<f32>();
         weight_grad_same_bits_as_gemm_path::<f64>();
+    }
+
+    /// The input gradient against the GEMM path's, bit for bit, where no rows are stacked
+    /// (LeNet's conv2; kernel widths 5, 3 and 2; an odd number of output positions).
+    fn input_grad_same_bits_as_gemm_path<T: Element>() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let cases = [
+            (19, 6, 14, 14, 16, 5, 0),
+            (2, 4, 9, 9, 9, 8, 0),
+            (5, 3, 7, 7, 16, 3, 1),
+            (3, 2, 6, 5, 17, 2, 1),
+            (IMAGES_PER_TASK + 2, 1, 5, 5, 20, 3, 2),
+        ];
+        for case in cases {
+            let d = dims(case);
+            assert_eq!(stack_rows(&d), 1, "{case:?}");
+            let x = random::<T>(d.n * d.in_img(), &mut rng);
+            let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
+            let go = random::<T>(d.n * d.out_img(), &mut rng);
+            let got = input_grad(&w, &go, &d).unwrap();
+            let (want, _, _) = conv2d_backward_gemm(&x, &w, &go, &d, true, false);
+            assert_eq!(bits(&got), bits(&want.unwrap()), "{case:?} grad_x");
+        }
+    }
+
+    #[test]
+    fn input_grad_has_the_gemm_paths_bits() {
+        input_grad_same_bits_as_gemm_path::<f32>();
+        input_grad_same_bits_as_gemm_path::<f64>();
     }
 
     #[test]
