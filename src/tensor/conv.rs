@@ -6,6 +6,24 @@ use super::{Element, Tensor};
 use crate::backend::op::{Conv2dGeometry, ConvDims};
 use crate::error::{Error, Result};
 
+/// The error naming `op` and the shapes when `bias` is not `[C_out]`.
+fn check_bias<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    d: &ConvDims,
+) -> Result<()> {
+    match bias {
+        Some(b) if b.shape() != [d.co] => Err(Error::shape(
+            op,
+            format!("bias [{}] (C_out)", d.co),
+            &[x.shape(), weight.shape(), b.shape()],
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl<T: Element> Tensor<T> {
     /// x: `[N, C_in, H, W]`, weight: `[C_out, C_in, KH, KW]`, bias: `[C_out]` →
     /// `[N, C_out, OH, OW]`, OH = (H + 2p − KH)/s + 1 (floor), likewise OW.
@@ -20,15 +38,7 @@ impl<T: Element> Tensor<T> {
         geom: Conv2dGeometry,
     ) -> Result<Tensor<T>> {
         let d = ConvDims::new("conv2d", self.shape(), weight.shape(), geom)?;
-        if let Some(b) = bias {
-            if b.shape() != [d.co] {
-                return Err(Error::shape(
-                    "conv2d",
-                    format!("bias [{}] (C_out)", d.co),
-                    &[self.shape(), weight.shape(), b.shape()],
-                ));
-            }
-        }
+        check_bias("conv2d", self, weight, bias, &d)?;
         let out_shape = [d.n, d.co, d.oh, d.ow];
         let bias = bias.map(Tensor::storage);
         Ok(Tensor::wrap(
@@ -52,15 +62,7 @@ impl<T: Element> Tensor<T> {
         k: usize,
     ) -> Result<Tensor<T>> {
         let d = ConvDims::new("conv2d_relu_pool", self.shape(), weight.shape(), geom)?;
-        if let Some(b) = bias {
-            if b.shape() != [d.co] {
-                return Err(Error::shape(
-                    "conv2d_relu_pool",
-                    format!("bias [{}] (C_out)", d.co),
-                    &[self.shape(), weight.shape(), b.shape()],
-                ));
-            }
-        }
+        check_bias("conv2d_relu_pool", self, weight, bias, &d)?;
         let conv_shape = [d.n, d.co, d.oh, d.ow];
         let pool = pool_dims(
             "conv2d_relu_pool",

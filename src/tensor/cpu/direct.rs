@@ -282,69 +282,64 @@ mod avx {
         fn four() -> Self::E;
     }
 
-    impl Vector for __m256 {
-        type E = f32;
-        const L: usize = 8;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn splat(v: f32) -> Self {
-            _mm256_set1_ps(v)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: Self, b: Self) -> Self {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn max(a: Self, b: Self) -> Self {
-            _mm256_max_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn div(a: Self, b: Self) -> Self {
-            _mm256_div_ps(a, b)
-        }
-        fn four() -> f32 {
-            4.0
-        }
+    /// `impl Vector` for one register type from its intrinsics.
+    macro_rules! impl_vector {
+        ($v:ty, $e:ty, $l:expr, $zero:ident, $splat:ident, $fma:ident, $add:ident, $max:ident, $div:ident) => {
+            impl Vector for $v {
+                type E = $e;
+                const L: usize = $l;
+                #[inline(always)]
+                unsafe fn zero() -> Self {
+                    $zero()
+                }
+                #[inline(always)]
+                unsafe fn splat(v: $e) -> Self {
+                    $splat(v)
+                }
+                #[inline(always)]
+                unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+                    $fma(a, b, c)
+                }
+                #[inline(always)]
+                unsafe fn add(a: Self, b: Self) -> Self {
+                    $add(a, b)
+                }
+                #[inline(always)]
+                unsafe fn max(a: Self, b: Self) -> Self {
+                    $max(a, b)
+                }
+                #[inline(always)]
+                unsafe fn div(a: Self, b: Self) -> Self {
+                    $div(a, b)
+                }
+                fn four() -> $e {
+                    4.0
+                }
+            }
+        };
     }
-
-    impl Vector for __m256d {
-        type E = f64;
-        const L: usize = 4;
-        #[inline(always)]
-        unsafe fn zero() -> Self {
-            _mm256_setzero_pd()
-        }
-        #[inline(always)]
-        unsafe fn splat(v: f64) -> Self {
-            _mm256_set1_pd(v)
-        }
-        #[inline(always)]
-        unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
-            _mm256_fmadd_pd(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: Self, b: Self) -> Self {
-            _mm256_add_pd(a, b)
-        }
-        #[inline(always)]
-        unsafe fn max(a: Self, b: Self) -> Self {
-            _mm256_max_pd(a, b)
-        }
-        #[inline(always)]
-        unsafe fn div(a: Self, b: Self) -> Self {
-            _mm256_div_pd(a, b)
-        }
-        fn four() -> f64 {
-            4.0
-        }
-    }
+    impl_vector!(
+        __m256,
+        f32,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_add_ps,
+        _mm256_max_ps,
+        _mm256_div_ps
+    );
+    impl_vector!(
+        __m256d,
+        f64,
+        4,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_fmadd_pd,
+        _mm256_add_pd,
+        _mm256_max_pd,
+        _mm256_div_pd
+    );
 
     /// Channels, height, width and padding of one image in a tile.
     type Chw = (usize, usize, usize, usize);
