@@ -1,6 +1,8 @@
 //! What a probing callback does each time it probes MNIST: embed the 60 000 training and the
 //! 10 000 test images (ToTensor + Normalize, LeNet encoder on inference graphs, batches of 512)
-//! through `train::embed_set`, f32. Throughput in images/s.
+//! through `train::embed_set`, f32. Throughput as FLOP/s: criterion's "elements" are
+//! floating-point operations ("Gelem/s" reads as GFLOP/s), [`LENET_FORWARD_FLOPS`] per image
+//! (data loading and the normalisation transform are timed but not counted).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nidl::datasets::loader::Loader;
@@ -14,6 +16,11 @@ use rand::SeedableRng;
 use std::sync::Arc;
 
 const BATCH: usize = 512;
+
+/// FLOPs of one LeNet forward per image (2 per multiply-add): conv1 2·6·28·28·25, conv2
+/// 2·16·10·10·150, fc 2·(400·120 + 120·84 + 84·32); padding, bias, relu and pooling not counted.
+const LENET_FORWARD_FLOPS: u64 =
+    2 * (6 * 28 * 28 * 25 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 32);
 
 fn embed(c: &mut Criterion) {
     // As the `nidl` binary does at start-up (see `nidl::memory`).
@@ -31,7 +38,7 @@ fn embed(c: &mut Criterion) {
     let est = SimClr::new(Box::new(encoder), 32, SimClrConfig::default(), &mut rng).unwrap();
     let (mut train_emb, mut test_emb) = (Embedded::default(), Embedded::default());
     let mut group = c.benchmark_group("embed");
-    group.throughput(Throughput::Elements(70_000));
+    group.throughput(Throughput::Elements(70_000 * LENET_FORWARD_FLOPS));
     group.sample_size(10);
     group.bench_function("mnist_lenet_60000+10000_b512_f32", |b| {
         b.iter(|| {

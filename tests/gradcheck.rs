@@ -241,6 +241,23 @@ fn conv2d_any_stride_padding() {
 }
 
 #[test]
+fn conv2d_relu_pool() {
+    // The recording graph's composition (the inference graph's fused kernel has the same
+    // bits: src/tensor/conv.rs tests it). Inputs shifted so relu cuts some outputs.
+    let x = randn(&[2, 2, 6, 6], 41);
+    let wt = randn(&[3, 2, 3, 3], 42);
+    let b = randn(&[3], 43);
+    let geom = Conv2dGeometry {
+        stride: 1,
+        padding: 1,
+    };
+    check("conv2d_relu_pool", &[x, wt, b], |g, v| {
+        let y = g.conv2d_relu_pool(v[0], v[1], Some(v[2]), geom, 2)?;
+        weighted_sum(g, y, 44)
+    });
+}
+
+#[test]
 fn avg_pool2d() {
     for k in [2, 3] {
         let x = randn(&[2, 3, 6, 6], 39);

@@ -219,6 +219,32 @@ impl<T: Element> Graph<T> {
         Ok(self.record(value, Op::Conv2d { x, w, b, geom }, &inputs))
     }
 
+    /// `avg_pool2d(relu(conv2d(x, w, b)), k)`. When the graph records and an input needs a
+    /// gradient, these are three ops on the tape; otherwise (inference: embedding, validation)
+    /// one fused kernel computes the same bits without the full-size intermediates.
+    pub fn conv2d_relu_pool(
+        &mut self,
+        x: Var,
+        w: Var,
+        b: Option<Var>,
+        geom: Conv2dGeometry,
+        k: usize,
+    ) -> Result<Var> {
+        let inputs: Vec<Var> = [x, w].into_iter().chain(b).collect();
+        for &v in &inputs {
+            self.check_var("conv2d_relu_pool", v)?;
+        }
+        if self.recording && inputs.iter().any(|v| self.nodes[v.0].requires_grad) {
+            let h = self.conv2d(x, w, b, geom)?;
+            let h = self.relu(h)?;
+            return self.avg_pool2d(h, k);
+        }
+        let value =
+            self.value(x)
+                .conv2d_relu_pool(self.value(w), b.map(|b| self.value(b)), geom, k)?;
+        Ok(self.record(value, Op::Leaf, &inputs))
+    }
+
     /// Average pooling with kernel = stride = `k`.
     pub fn avg_pool2d(&mut self, x: Var, k: usize) -> Result<Var> {
         self.check_var("avg_pool2d", x)?;

@@ -90,6 +90,18 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
 
     /// Convolution of images `self` with `weight` (+ `bias`).
     fn conv2d(&self, weight: &Self, bias: Option<&Self>, d: &ConvDims) -> Result<Self>;
+    /// `avg_pool2d(relu(conv2d(self) + bias))` (`pool` the pooling of the convolution's
+    /// output), with the bits of those three kernels; by default it runs them in turn, a
+    /// backend may fuse them.
+    fn conv2d_relu_pool(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<Self> {
+        conv2d_relu_pool_composed(self, weight, bias, d, pool)
+    }
     /// Convolution gradients `(grad_x if asked, grad_w, grad_b)` for input `self`; `d` has at
     /// least one image and one output element.
     #[allow(clippy::type_complexity)]
@@ -109,4 +121,17 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()>;
     /// One SGD update of parameter `self` (and its momentum buffer) from gradient `g`.
     fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()>;
+}
+
+/// [`BackendStorage::conv2d_relu_pool`] as its three kernels in turn.
+pub(crate) fn conv2d_relu_pool_composed<T: Element, S: BackendStorage<T>>(
+    x: &S,
+    weight: &S,
+    bias: Option<&S>,
+    d: &ConvDims,
+    pool: &PoolDims,
+) -> Result<S> {
+    x.conv2d(weight, bias, d)?
+        .unary(UnaryOp::Relu)?
+        .avg_pool2d(pool)
 }

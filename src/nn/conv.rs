@@ -46,6 +46,15 @@ impl<T: Element> Conv2d<T> {
     }
 }
 
+impl<T: Element> Conv2d<T> {
+    /// `avg_pool2d(relu(self.forward(x)), k)`, fused into one kernel on graphs that record no
+    /// gradient for it ([`Graph::conv2d_relu_pool`]).
+    pub fn forward_relu_pool(&self, g: &mut Graph<T>, x: Var, k: usize) -> Result<Var> {
+        let (w, b) = (self.weight.var(g), self.bias.var(g));
+        g.conv2d_relu_pool(x, w, Some(b), self.geom, k)
+    }
+}
+
 impl<T: Element> Module<T> for Conv2d<T> {
     fn forward(&self, g: &mut Graph<T>, x: Var) -> Result<Var> {
         let (w, b) = (self.weight.var(g), self.bias.var(g));

@@ -71,12 +71,14 @@ impl<T: Element> Module<T> for LeNet<T> {
         if s.len() != 4 || s[1..] != [1, 28, 28] {
             return Err(Error::shape("LeNet", "input [batch, 1, 28, 28]", &[s]));
         }
-        let h = self.conv1.forward(g, x).map_err(|e| e.in_module("conv1"))?;
-        let h = g.relu(h)?;
-        let h = g.avg_pool2d(h, 2)?;
-        let h = self.conv2.forward(g, h).map_err(|e| e.in_module("conv2"))?;
-        let h = g.relu(h)?;
-        let h = g.avg_pool2d(h, 2)?;
+        let h = self
+            .conv1
+            .forward_relu_pool(g, x, 2)
+            .map_err(|e| e.in_module("conv1"))?;
+        let h = self
+            .conv2
+            .forward_relu_pool(g, h, 2)
+            .map_err(|e| e.in_module("conv2"))?;
         let h = g.flatten(h)?;
         let h = self.fc1.forward(g, h).map_err(|e| e.in_module("fc1"))?;
         let h = g.relu(h)?;

@@ -1,9 +1,28 @@
 //! 2-D convolution of `[N, C_in, H, W]` tensors: shape checks, then the backend (the CPU
 //! algorithm and its tuning are described in `tensor/cpu/conv.rs`).
 
+use super::pool::pool_dims;
 use super::{Element, Tensor};
 use crate::backend::op::{Conv2dGeometry, ConvDims};
 use crate::error::{Error, Result};
+
+/// The error naming `op` and the shapes when `bias` is not `[C_out]`.
+fn check_bias<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    d: &ConvDims,
+) -> Result<()> {
+    match bias {
+        Some(b) if b.shape() != [d.co] => Err(Error::shape(
+            op,
+            format!("bias [{}] (C_out)", d.co),
+            &[x.shape(), weight.shape(), b.shape()],
+        )),
+        _ => Ok(()),
+    }
+}
 
 impl<T: Element> Tensor<T> {
     /// x: `[N, C_in, H, W]`, weight: `[C_out, C_in, KH, KW]`, bias: `[C_out]` →
@@ -19,19 +38,46 @@ impl<T: Element> Tensor<T> {
         geom: Conv2dGeometry,
     ) -> Result<Tensor<T>> {
         let d = ConvDims::new("conv2d", self.shape(), weight.shape(), geom)?;
-        if let Some(b) = bias {
-            if b.shape() != [d.co] {
-                return Err(Error::shape(
-                    "conv2d",
-                    format!("bias [{}] (C_out)", d.co),
-                    &[self.shape(), weight.shape(), b.shape()],
-                ));
-            }
-        }
+        check_bias("conv2d", self, weight, bias, &d)?;
         let out_shape = [d.n, d.co, d.oh, d.ow];
         let bias = bias.map(Tensor::storage);
         Ok(Tensor::wrap(
             self.storage().conv2d(weight.storage(), bias, &d)?,
+            &out_shape,
+        ))
+    }
+
+    /// `avg_pool2d(relu(conv2d(x, weight, bias)), k)` — the same bits as those three calls, in
+    /// one pass over the output on the CPU where the direct kernel applies (`k = 2`, stride 1,
+    /// small channel counts; see `tensor/cpu/direct.rs`). For inference: it records nothing
+    /// a backward pass could use.
+    ///
+    /// Errors: as [`conv2d`](Tensor::conv2d) and [`avg_pool2d`](Tensor::avg_pool2d) on the
+    /// convolution's output shape.
+    pub fn conv2d_relu_pool(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        geom: Conv2dGeometry,
+        k: usize,
+    ) -> Result<Tensor<T>> {
+        let d = ConvDims::new("conv2d_relu_pool", self.shape(), weight.shape(), geom)?;
+        check_bias("conv2d_relu_pool", self, weight, bias, &d)?;
+        let conv_shape = [d.n, d.co, d.oh, d.ow];
+        let pool = pool_dims(
+            "conv2d_relu_pool",
+            &conv_shape,
+            k,
+            &[self.shape(), weight.shape()],
+        )?;
+        let out_shape = [d.n, d.co, pool.oh, pool.ow];
+        if d.n * d.co * pool.oh * pool.ow == 0 {
+            return self.zeros_like_on(&out_shape);
+        }
+        let bias = bias.map(Tensor::storage);
+        Ok(Tensor::wrap(
+            self.storage()
+                .conv2d_relu_pool(weight.storage(), bias, &d, &pool)?,
             &out_shape,
         ))
     }
@@ -345,6 +391,54 @@ mod tests {
         }
     }
 
+    /// `conv2d_relu_pool` has the bits of conv2d, relu and avg_pool2d in turn (fused on the
+    /// CPU where the direct kernel applies, composed otherwise).
+    fn fused_matches_composition<T: Element>() {
+        for (seed, case) in CASES.into_iter().enumerate() {
+            let t = inputs::<T>(case, seed as u64);
+            let conv = t.x.conv2d(&t.w, Some(&t.b), t.geom).unwrap();
+            for k in [2, 3] {
+                if k > conv.shape()[2] || k > conv.shape()[3] {
+                    continue;
+                }
+                let want = conv.relu().unwrap().avg_pool2d(k).unwrap();
+                let got = t.x.conv2d_relu_pool(&t.w, Some(&t.b), t.geom, k).unwrap();
+                assert_eq!(got.shape(), want.shape(), "{case:?} k {k}");
+                let bits = |v: &Tensor<T>| -> Vec<u64> {
+                    v.data()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.to_f64().to_bits())
+                        .collect()
+                };
+                assert_eq!(bits(&got), bits(&want), "{case:?} k {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_relu_pool_has_the_bits_of_its_parts() {
+        fused_matches_composition::<f32>();
+        fused_matches_composition::<f64>();
+    }
+
+    #[test]
+    fn conv2d_relu_pool_checks_shapes() {
+        let geom = Conv2dGeometry {
+            stride: 1,
+            padding: 0,
+        };
+        let x = Tensor::<f32>::zeros(&[1, 1, 4, 4]);
+        let w = Tensor::<f32>::zeros(&[2, 1, 3, 3]);
+        // The 2×2 convolution output is smaller than a 3×3 window.
+        let err = x.conv2d_relu_pool(&w, None, geom, 3).unwrap_err();
+        assert!(err.to_string().contains("conv2d_relu_pool"), "{err}");
+        let err = x
+            .conv2d_relu_pool(&w, Some(&Tensor::zeros(&[3])), geom, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("bias [2]"), "{err}");
+    }
+
     #[test]
     fn bit_identical_for_any_thread_count() {
         // LeNet's layers with a batch spanning several tasks and a ragged last task.
@@ -361,7 +455,8 @@ mod tests {
                     .install(|| {
                         let out = t.x.conv2d(&t.w, Some(&t.b), t.geom).unwrap();
                         let (gx, gw, gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
-                        (out, gx.unwrap(), gw, gb)
+                        let fused = t.x.conv2d_relu_pool(&t.w, Some(&t.b), t.geom, 2).unwrap();
+                        (out, gx.unwrap(), gw, gb, fused)
                     })
             };
             let (a, b) = (run(1), run(2));
@@ -376,6 +471,7 @@ mod tests {
             assert_eq!(bits(&a.1), bits(&b.1), "{case:?} grad_x");
             assert_eq!(bits(&a.2), bits(&b.2), "{case:?} grad_w");
             assert_eq!(bits(&a.3), bits(&b.3), "{case:?} grad_b");
+            assert_eq!(bits(&a.4), bits(&b.4), "{case:?} conv2d_relu_pool");
         }
     }
 

@@ -5,7 +5,12 @@ use crate::backend::op::PoolDims;
 use crate::error::{Error, Result};
 
 /// The pooling geometry of an input shape, or the error naming `op` and the shapes.
-fn pool_dims(op: &'static str, input: &[usize], k: usize, others: &[&[usize]]) -> Result<PoolDims> {
+pub(super) fn pool_dims(
+    op: &'static str,
+    input: &[usize],
+    k: usize,
+    others: &[&[usize]],
+) -> Result<PoolDims> {
     if k == 0 {
         return Err(Error::invalid(
             op,

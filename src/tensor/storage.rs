@@ -416,6 +416,31 @@ impl<T: Element> Storage<T> {
         }
     }
 
+    pub(crate) fn conv2d_relu_pool(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<Self> {
+        match (self, weight, bias) {
+            (Storage::Cpu(x), Storage::Cpu(w), None) => {
+                Ok(Storage::Cpu(x.conv2d_relu_pool(w, None, d, pool)?))
+            }
+            (Storage::Cpu(x), Storage::Cpu(w), Some(Storage::Cpu(b))) => {
+                Ok(Storage::Cpu(x.conv2d_relu_pool(w, Some(b), d, pool)?))
+            }
+            _ => {
+                let r = gpu(self).and_then(|x| {
+                    let bias = bias.map(gpu).transpose()?;
+                    x.conv2d_relu_pool(&*gpu(weight)?, bias.as_deref(), d, pool)
+                });
+                let len = pool.planes * pool.oh * pool.ow;
+                Ok(Storage::Gpu(on_device("conv2d_relu_pool", len, r)?))
+            }
+        }
+    }
+
     #[allow(clippy::type_complexity)]
     pub(crate) fn conv2d_backward(
         &self,

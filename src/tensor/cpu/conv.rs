@@ -34,6 +34,7 @@
 //!   trick off (it is also off when the stride exceeds the kernel height).
 //! - [`GEMM_ALIGN`]: padding of the GEMM dimensions that may grow (10–15% on conv1).
 
+use super::direct::{self, Epilogue};
 use super::gemm::gemm;
 use super::lanes::{add_into, sum_slice};
 use crate::backend::op::ConvDims as Dims;
@@ -273,6 +274,22 @@ fn col2im<T: Element>(u: &Unfold, cols: &[T], ld: usize, img: &mut [T]) {
     }
 }
 
+/// Output rows `R` stacked per unfolded column (see the module docs). Stacking needs
+/// s ≤ KH: with gaps between kernel rows the stacked patch would grow faster than the rows it
+/// computes.
+pub(super) fn stack_rows(d: &Dims) -> usize {
+    if d.s <= d.kh {
+        (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
+    } else {
+        1
+    }
+}
+
+/// The reduction length `C_in·(KH + (R−1)·s)·KW` of the forward GEMM (with row stacking).
+pub(crate) fn gemm_k(d: &Dims) -> usize {
+    d.c * (d.kh + (stack_rows(d) - 1) * d.s) * d.kw
+}
+
 /// How one convolution maps onto per-image GEMMs: row stacking and padded GEMM dimensions.
 struct Plan<T: Element> {
     d: Dims,
@@ -294,13 +311,7 @@ struct Plan<T: Element> {
 
 impl<T: Element> Plan<T> {
     fn new(d: Dims, weight: &[T]) -> Self {
-        // Stacking needs s ≤ KH: with gaps between kernel rows the stacked patch would grow
-        // faster than the rows it computes.
-        let r = if d.s <= d.kh {
-            (STACK_ROWS_TARGET / d.co.max(1)).clamp(1, d.oh.max(1))
-        } else {
-            1
-        };
+        let r = stack_rows(&d);
         let u = Unfold {
             c: d.c,
             h: d.h,
@@ -376,8 +387,39 @@ impl<T: Element> Plan<T> {
 }
 
 /// x: `[N, C_in, H, W]`, weight: `[C_out, C_in, KH, KW]`, bias: `[C_out]` (shapes checked) →
-/// `[N, C_out, OH, OW]`, bit-identical for any number of rayon threads.
+/// `[N, C_out, OH, OW]`, bit-identical for any number of rayon threads: the direct kernel of
+/// `direct.rs` where it applies (the same bits), else im2col + GEMM.
 pub(crate) fn conv2d<T: Element>(x: &[T], weight: &[T], bias: Option<&[T]>, d: &Dims) -> Vec<T> {
+    if direct::plan(d, Epilogue::Bias, gemm_k(d)) {
+        if let Some(out) = direct::conv2d(x, weight, bias, d, Epilogue::Bias) {
+            return out;
+        }
+    }
+    conv2d_gemm(x, weight, bias, d)
+}
+
+/// `avg_pool2d(relu(conv2d(x) + bias), 2)` in one pass where the direct kernel applies, else
+/// `None` (the caller composes the three kernels; both give the same bits).
+pub(crate) fn conv2d_relu_pool2<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &Dims,
+) -> Option<Vec<T>> {
+    if direct::plan(d, Epilogue::BiasReluPool2, gemm_k(d)) {
+        direct::conv2d(x, weight, bias, d, Epilogue::BiasReluPool2)
+    } else {
+        None
+    }
+}
+
+/// [`conv2d`] by im2col + GEMM.
+pub(super) fn conv2d_gemm<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &Dims,
+) -> Vec<T> {
     let mut out = vec![T::ZERO; d.n * d.out_img()];
     if out.is_empty() {
         return out;
@@ -434,6 +476,10 @@ pub(crate) fn conv2d<T: Element>(x: &[T], weight: &[T], bias: Option<&[T]>, d: &
 /// `need_input_grad`, `grad_w, grad_b)`. `grad_w` and `grad_b` are summed per task of
 /// [`IMAGES_PER_TASK`] images, then over tasks in order, so they are bit-identical for any
 /// number of rayon threads.
+///
+/// `grad_w` and (without row stacking) `grad_x` come from the direct kernels of `direct.rs`
+/// where they apply (the same sums in the same order: the same bits on a CPU with FMA), the
+/// rest from the GEMMs below; `grad_b` always from the latter.
 #[allow(clippy::type_complexity)]
 pub(crate) fn conv2d_backward<T: Element>(
     x: &[T],
@@ -441,6 +487,37 @@ pub(crate) fn conv2d_backward<T: Element>(
     grad_out: &[T],
     d: &Dims,
     need_input_grad: bool,
+) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
+    if d.n > 0 && d.out_img() > 0 && direct::plan_weight_grad(d) {
+        let order = direct::GemmOrder {
+            rows: stack_rows(d),
+            images: IMAGES_PER_TASK,
+        };
+        if let Some(gw) = direct::weight_grad(x, grad_out, d, order) {
+            let direct_gx = need_input_grad && order.rows == 1;
+            let gx = if direct_gx {
+                direct::input_grad(weight, grad_out, d)
+            } else {
+                None
+            };
+            let gemm_gx = need_input_grad && gx.is_none();
+            let (gemm_gx, _, gb) = conv2d_backward_gemm(x, weight, grad_out, d, gemm_gx, false);
+            return (gx.or(gemm_gx), gw, gb);
+        }
+    }
+    conv2d_backward_gemm(x, weight, grad_out, d, need_input_grad, true)
+}
+
+/// [`conv2d_backward`] by GEMMs; `grad_w` is only computed when `need_weight_grad` (zeros
+/// otherwise).
+#[allow(clippy::type_complexity)]
+pub(super) fn conv2d_backward_gemm<T: Element>(
+    x: &[T],
+    weight: &[T],
+    grad_out: &[T],
+    d: &Dims,
+    need_input_grad: bool,
+    need_weight_grad: bool,
 ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
     let mut gx = need_input_grad.then(|| vec![T::ZERO; x.len()]);
     if d.n == 0 || d.out_img() == 0 {
@@ -472,7 +549,7 @@ pub(crate) fn conv2d_backward<T: Element>(
                 let go_len = if r > 1 { m * n } else { 0 };
                 let dcols_len = if need_input_grad { kp * n } else { 0 };
                 (
-                    vec![T::ZERO; n * kp],
+                    vec![T::ZERO; if need_weight_grad { n * kp } else { 0 }],
                     vec![T::ZERO; go_len],
                     vec![T::ZERO; dcols_len],
                 )
@@ -480,7 +557,7 @@ pub(crate) fn conv2d_backward<T: Element>(
             |(cols_t, go_stacked, dcols), (t, mut gx_chunk)| {
                 let i0 = t * per_task;
                 let i1 = (i0 + per_task).min(d.n);
-                let mut gw = vec![T::ZERO; m * kp];
+                let mut gw = vec![T::ZERO; if need_weight_grad { m * kp } else { 0 }];
                 let mut gb = vec![T::ZERO; d.co];
                 for i in i0..i1 {
                     let xi = &x[i * d.in_img()..(i + 1) * d.in_img()];
@@ -488,7 +565,9 @@ pub(crate) fn conv2d_backward<T: Element>(
                     for (g, plane) in gb.iter_mut().zip(go.chunks(sp)) {
                         *g += sum_slice(plane);
                     }
-                    im2col_patches(&plan.u, xi, cols_t, kp);
+                    if !need_weight_grad && gx_chunk.is_none() {
+                        continue;
+                    }
                     let go_m: &[T] = if r == 1 {
                         go
                     } else {
@@ -500,20 +579,23 @@ pub(crate) fn conv2d_backward<T: Element>(
                         }
                         go_stacked
                     };
-                    // grad_w += grad_out · colsᵀ: m = C_out·R, n = k_pad, k = ⌈OH/R⌉·OW;
-                    // A = grad_out `[m, n]`, B = cols_t `[n, k_pad]`, C = gw `[m, k_pad]`.
-                    gemm(
-                        false,
-                        false,
-                        m,
-                        kp,
-                        n,
-                        T::ONE,
-                        go_m,
-                        cols_t,
-                        T::ONE,
-                        &mut gw,
-                    );
+                    if need_weight_grad {
+                        im2col_patches(&plan.u, xi, cols_t, kp);
+                        // grad_w += grad_out · colsᵀ: m = C_out·R, n = k_pad, k = ⌈OH/R⌉·OW;
+                        // A = grad_out `[m, n]`, B = cols_t `[n, k_pad]`, C = gw `[m, k_pad]`.
+                        gemm(
+                            false,
+                            false,
+                            m,
+                            kp,
+                            n,
+                            T::ONE,
+                            go_m,
+                            cols_t,
+                            T::ONE,
+                            &mut gw,
+                        );
+                    }
                     if let Some(gxc) = gx_chunk.as_deref_mut() {
                         // dcols = Wᵀ · grad_out: m = k_pad, n = ⌈OH/R⌉·OW, k = C_out·R;
                         // A = w_t stored `[C_out·R, k_pad]` (transposed), B = grad_out.
@@ -530,7 +612,9 @@ pub(crate) fn conv2d_backward<T: Element>(
     let mut gw = vec![T::ZERO; m * kp];
     let mut gb = vec![T::ZERO; d.co];
     for (pw, pb) in &partials {
-        add_into(&mut gw, pw);
+        if need_weight_grad {
+            add_into(&mut gw, pw);
+        }
         add_into(&mut gb, pb);
     }
     let gw = plan.fold_weight_grad(&gw, kp);

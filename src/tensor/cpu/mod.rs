@@ -3,6 +3,7 @@
 //! bit-identical for any `RAYON_NUM_THREADS`.
 
 pub(crate) mod conv;
+mod direct;
 pub(crate) mod elementwise;
 mod fused;
 pub mod gemm;
@@ -189,6 +190,22 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
     fn conv2d(&self, weight: &Self, bias: Option<&Self>, d: &ConvDims) -> Result<Self> {
         let bias = bias.map(|b| b.as_slice());
         Ok(Self::new(conv::conv2d(&self.data, &weight.data, bias, d)))
+    }
+
+    fn conv2d_relu_pool(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<Self> {
+        let b = bias.map(|b| b.as_slice());
+        if pool.k == 2 {
+            if let Some(out) = conv::conv2d_relu_pool2(&self.data, &weight.data, b, d) {
+                return Ok(Self::new(out));
+            }
+        }
+        crate::backend::conv2d_relu_pool_composed(self, weight, bias, d, pool)
     }
 
     fn conv2d_backward(
