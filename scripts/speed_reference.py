@@ -186,9 +186,14 @@ def cmd_bench(args):
         json.dump(out, f, indent=1)
 
 
-def criterion_median_s(criterion_dir, bench):
+def criterion_median_s(criterion_dir, bench, since):
+    """The bench's criterion median in seconds, or None when this run did not measure it (no
+    estimates file, or one older than `since`, the data step's time: left from an earlier run)."""
     path = os.path.join(criterion_dir, *bench.split("/"), "new", "estimates.json")
     try:
+        if os.path.getmtime(path) < since:
+            print(f"WARNING: {path} is from an earlier run: {bench} was not measured now")
+            return None
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"] * 1e-9
     except FileNotFoundError:
@@ -211,13 +216,21 @@ def cmd_table(args):
           "(RAYON_NUM_THREADS); ratio = reference time / nidl-rs time (criterion median)\n")
     print("| work | PyTorch / scikit-learn | nidl-rs | ratio |")
     print("|---|---|---|---|")
+    # The data step's first file: every estimate of this run is newer.
+    since = min(os.path.getmtime(os.path.join(args.dir, f)) for f in os.listdir(args.dir)
+                if f.endswith(".npy"))
+    iters_path = os.path.join(args.dir, "n_iter_nidl.txt")
+    same_iters = True
+    if os.path.exists(iters_path):
+        with open(iters_path) as f:
+            same_iters = int(f.read().strip()) == ref["logreg_n_iter"]
     for label, bench, key, what in BENCHES:
-        ours = criterion_median_s(args.criterion_dir, bench)
+        ours = criterion_median_s(args.criterion_dir, bench, since)
         theirs = ref.get(key)
-        ratio = f"{theirs / ours:.1f}×" if ours and theirs else "—"
+        comparable = same_iters or key != "logreg_s"
+        ratio = f"{theirs / ours:.1f}×" if ours and theirs and comparable else "—"
         others = ", ".join(f"{t} thr {fmt(v)}" for t, v in ref[key[:-2] + "_by_threads"].items())
         print(f"| `{label}` ({what}) | {fmt(theirs)} ({others}) | {fmt(ours)} | {ratio} |")
-    iters_path = os.path.join(args.dir, "n_iter_nidl.txt")
     pred_path = os.path.join(args.dir, "pred_nidl.npy")
     if os.path.exists(iters_path) and os.path.exists(pred_path):
         with open(iters_path) as f:
@@ -227,7 +240,8 @@ def cmd_table(args):
         print(f"\nlogistic probe: n_iter nidl-rs {ours_iter}, scikit-learn "
               f"{ref['logreg_n_iter']}; identical predictions on the 60 000 rows: {same:.4%}")
         if ours_iter != ref["logreg_n_iter"]:
-            print("WARNING: the iteration counts differ, so the times are not comparable")
+            print("WARNING: the iteration counts differ, so the times are not comparable "
+                  "(no ratio given)")
     else:
         print("\n(no nidl-rs probe fit recorded: was NIDL_PROBE_REFERENCE_DIR set for the bench?)")
 

@@ -56,6 +56,7 @@
 pub mod atomic_file;
 pub mod autograd;
 mod backend;
+mod cpu_features;
 pub mod datasets;
 pub mod error;
 #[cfg(feature = "gpu")]

@@ -66,6 +66,26 @@ fn graph_ops_name_op_and_shapes() {
         m.contains("conv2d") && m.contains("[1, 2, 8, 8]") && m.contains("[4, 3, 3, 3]"),
         "{m}"
     );
+    // Empty images (no row, column or channel) or no output channel: an error, not a panic of
+    // the kernels' per-image chunks.
+    let padded = Conv2dGeometry {
+        stride: 1,
+        padding: 1,
+    };
+    for (xs, ws) in [
+        ([1, 1, 0, 0], [1, 1, 1, 1]),
+        ([1, 1, 0, 4], [1, 1, 1, 1]),
+        ([2, 0, 4, 4], [1, 0, 1, 1]),
+        ([2, 1, 4, 4], [0, 1, 1, 1]),
+    ] {
+        let x = Tensor::<f32>::zeros(&xs);
+        let w = Tensor::<f32>::zeros(&ws);
+        let m = message(x.conv2d(&w, None, padded));
+        assert!(
+            m.contains("conv2d") && m.contains("at least one"),
+            "{xs:?} {ws:?}: {m}"
+        );
+    }
     let m = message(g.masked_fill(a, &[true; 5], 0.0));
     assert!(m.contains("masked_fill") && m.contains("[2, 3]"), "{m}");
     let m = message(g.backward(a));

@@ -220,6 +220,13 @@ impl ConvDims {
                 &[x, wt],
             ));
         }
+        if c == 0 || h == 0 || w == 0 || co == 0 {
+            return Err(Error::shape(
+                op,
+                "images of at least one channel, row and column, and at least one output channel",
+                &[x, wt],
+            ));
+        }
         let p = geom.padding;
         if kh == 0 || kw == 0 || kh > h + 2 * p || kw > w + 2 * p {
             return Err(Error::shape(

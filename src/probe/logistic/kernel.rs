@@ -108,10 +108,17 @@ fn map2(a: F4, b: F4, f: impl Fn(f64, f64) -> f64) -> F4 {
 /// against the correctly rounded reference on a dense sweep). Below −708 the true value is
 /// under 3.3·10⁻³⁰⁸: flushed to 0, negligible next to the row's largest term `e⁰ = 1`.
 ///
+/// Only for `x ≤ 0` (the callers pass `z − max z`; NaN propagates): above ln(f64::MAX) the
+/// exponent bits would wrap instead of giving infinity.
+///
 /// In place on `G` vectors at once: the polynomial's steps run in lockstep over the group, so
 /// `G` independent multiply-add chains hide each other's latency.
 #[inline(always)]
 fn exp_group<M: Madd, const G: usize>(x: &mut [F4; G]) {
+    debug_assert!(
+        x.iter().flatten().all(|v| v.is_nan() || *v <= 0.0),
+        "exp_group takes x ≤ 0"
+    );
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // 1.5·2⁵²: adding it rounds to an integer held in the low mantissa bits.
     const SHIFT: f64 = 6_755_399_441_055_744.0;
@@ -320,14 +327,7 @@ impl BlockOut {
 
 /// Whether this CPU runs the AVX2 + FMA build.
 pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu_features::avx2_fma()
 }
 
 /// What one evaluation's pass reads.

@@ -15,10 +15,11 @@
 //! micro-kernel computes for im2col + GEMM when `K` fits in one of its `KC` = 256 blocks (the
 //! zero taps row stacking adds leave a sum unchanged). Relu and pooling repeat `unary_slice`
 //! and `pool_planes` operation for operation (`max(v, 0)`; `((0 + v00) + v01) + v10) + v11`,
-//! then `/ 4`). So on a CPU with FMA (where `matrixmultiply` picks its FMA kernel) the direct
-//! and GEMM paths agree bit for bit — the tests check it — and results do not depend on which
-//! path ran. Without AVX + FMA, or for geometries outside [`plan`]'s limits, the callers take
-//! the GEMM path.
+//! then `/ 4`). So on a CPU with AVX2 + FMA (where `matrixmultiply` picks its FMA kernel) the
+//! direct and GEMM paths agree bit for bit for finite inputs — the tests check it — and results
+//! do not depend on which path ran. (With an infinite input the GEMM path's zero-weight padding
+//! taps make NaN where the direct path, which has no such taps, may not.) Without AVX2 + FMA, or
+//! for geometries outside [`plan`]'s limits, the callers take the GEMM path.
 //!
 //! **Backward.** [`weight_grad`] and [`input_grad`] run on the same tiles and repeat the GEMM
 //! path's sums too: the weight gradient per stacked row and `KC` block of output positions,
@@ -29,7 +30,8 @@
 //!
 //! Measured (LeNet, batch 256, f32, `benches/conv.rs`; 2-core AMD EPYC with AVX2 shared with
 //! other jobs, load average 5–7, so absolute times are inflated and vary ±30% between runs;
-//! before → after in the same sitting): conv1 forward 4.9 → 1.5–2.6 ms, conv1 forward +
+//! before → after in the same sitting; the README's Performance table has a quieter sitting's
+//! figures): conv1 forward 4.9 → 1.5–2.6 ms, conv1 forward +
 //! backward 12.1 → 3.4–4.6 ms, conv2 forward 6.1 → 1.8–2.8 ms, conv2 forward + backward
 //! 19.8 → 8.4–10 ms. `CT = 3` (12 accumulators) spilled accumulators to the stack (seen in
 //! `perf annotate`); `CT = 2` (8) keeps the inner loop at 4 loads, 2 broadcasts and 8 FMAs per
@@ -176,16 +178,10 @@ fn weight_grad_as<T: Element, V: avx::Vector>(
     true
 }
 
-/// True when the CPU has AVX and FMA (checked once by `std`'s feature detection).
+/// True when the CPU has AVX2 and FMA ([`crate::cpu_features::avx2_fma`]), where matrixmultiply
+/// runs the fused kernels whose bits the direct kernels reproduce.
 pub(crate) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu_features::avx2_fma()
 }
 
 /// Output elements of one image under epilogue `e`.
@@ -353,6 +349,10 @@ mod avx {
         e: Epilogue,
         out: &mut [V::E],
     ) {
+        debug_assert!(
+            super::available(),
+            "the AVX2 + FMA kernels run only where detected"
+        );
         let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
         let (in_img, o_img) = (d.in_img(), out_img(d, e));
         out.par_chunks_mut(IMAGES_PER_TASK * o_img)
@@ -440,6 +440,10 @@ mod avx {
         o: GemmOrder,
         gw: &mut [V::E],
     ) {
+        debug_assert!(
+            super::available(),
+            "the AVX2 + FMA kernels run only where detected"
+        );
         let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
         let (in_img, o_img) = (d.in_img(), d.out_img());
         let len = gw.len();
@@ -499,6 +503,10 @@ mod avx {
     /// `grad_x[c, oh + ki − p, ow + kj − p]` position by position in row-major order. Each image
     /// is computed alone, so any split gives the same bits.
     pub(super) fn input_grad<V: Vector>(w: &[V::E], go: &[V::E], d: &ConvDims, gx: &mut [V::E]) {
+        debug_assert!(
+            super::available(),
+            "the AVX2 + FMA kernels run only where detected"
+        );
         let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
         let (in_img, o_img) = (d.in_img(), d.out_img());
         gx.par_chunks_mut(IMAGES_PER_TASK * in_img)
@@ -883,11 +891,22 @@ mod tests {
 
     /// The direct kernel against im2col + GEMM (+ relu + pooling), bit for bit.
     fn same_bits_as_gemm_path<T: Element>() {
-        assert!(
-            available(),
-            "these tests need AVX + FMA (the only CPUs the direct kernel runs on)"
-        );
         let mut rng = StdRng::seed_from_u64(5);
+        if !available() {
+            // Without AVX2 + FMA every caller gets the GEMM path: nothing is planned for the
+            // direct kernels and they decline to run.
+            for case in CASES {
+                let d = dims(case);
+                assert!(!plan(&d, Epilogue::BiasReluPool2, gemm_k(&d)), "{case:?}");
+                let x = random::<T>(d.n * d.in_img(), &mut rng);
+                let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
+                assert!(
+                    conv2d(&x, &w, None, &d, Epilogue::Bias).is_none(),
+                    "{case:?}"
+                );
+            }
+            return;
+        }
         for case in CASES {
             let d = dims(case);
             let x = random::<T>(d.n * d.in_img(), &mut rng);
@@ -940,12 +959,18 @@ mod tests {
             let x = random::<T>(d.n * d.in_img(), &mut rng);
             let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
             let go = random::<T>(d.n * d.out_img(), &mut rng);
-            assert!(plan_weight_grad(&d), "{case:?}");
+            assert_eq!(plan_weight_grad(&d), available(), "{case:?}");
             let order = GemmOrder {
                 rows: stack_rows(&d),
                 images: GEMM_IMAGES_PER_TASK,
             };
-            let got = weight_grad(&x, &go, &d, order).unwrap();
+            let Some(got) = weight_grad(&x, &go, &d, order) else {
+                assert!(
+                    !available(),
+                    "{case:?}: the direct kernel declined on an AVX2 CPU"
+                );
+                continue;
+            };
             let (_, want, _) = conv2d_backward_gemm(&x, &w, &go, &d, false, true);
             assert_eq!(bits(&got), bits(&want), "{case:?} grad_w");
         }
@@ -974,7 +999,13 @@ mod tests {
             let x = random::<T>(d.n * d.in_img(), &mut rng);
             let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
             let go = random::<T>(d.n * d.out_img(), &mut rng);
-            let got = input_grad(&w, &go, &d).unwrap();
+            let Some(got) = input_grad(&w, &go, &d) else {
+                assert!(
+                    !available(),
+                    "{case:?}: the direct kernel declined on an AVX2 CPU"
+                );
+                continue;
+            };
             let (want, _, _) = conv2d_backward_gemm(&x, &w, &go, &d, true, false);
             assert_eq!(bits(&got), bits(&want.unwrap()), "{case:?} grad_x");
         }
@@ -1005,6 +1036,9 @@ mod tests {
         // Odd output sizes: the plain convolution needs whole 2×2 blocks.
         let odd = dims((1, 1, 7, 7, 2, 3, 0));
         assert!(!plan(&odd, Epilogue::Bias, gemm_k(&odd)));
-        assert!(plan(&odd, Epilogue::BiasReluPool2, gemm_k(&odd)));
+        assert_eq!(
+            plan(&odd, Epilogue::BiasReluPool2, gemm_k(&odd)),
+            available()
+        );
     }
 }
