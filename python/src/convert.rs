@@ -122,7 +122,10 @@ pub fn labels(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<i64>> {
 }
 
 /// A tensor as a new NumPy array of the same shape (the buffer is moved, not copied).
-pub fn to_numpy<'py, T: Float>(py: Python<'py>, t: Tensor<T>) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+pub fn to_numpy<'py, T: Float>(
+    py: Python<'py>,
+    t: Tensor<T>,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     let shape = t.shape().to_vec();
     let data = t.into_vec().map_err(value_error)?;
     vec_to_numpy(py, data, &shape)

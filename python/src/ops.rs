@@ -2,9 +2,7 @@
 //! of their inputs from the engine's autograd, in the precision of the inputs (float32 or
 //! float64).
 
-use crate::convert::{
-    detached, f64s, floats, same_precision, to_numpy, value_error, Float,
-};
+use crate::convert::{detached, f64s, floats, same_precision, to_numpy, value_error, Float};
 use crate::with_floats;
 use nidl::autograd::{Graph, ParamId, Var};
 use nidl::loss::{Bandwidth, BarlowTwinsLoss, InfoNce, Kernel, Normalization, YAwareInfoNce};
@@ -92,8 +90,12 @@ fn info_nce<'py>(
     temperature: f64,
 ) -> PyResult<LossGrads<'py>> {
     let loss = InfoNce::new(temperature);
-    with_floats!(floats(z1, "z1")?, |t| two_view_loss(py, t, z2, |g, a, b| loss
-        .forward(g, a, b)))
+    with_floats!(floats(z1, "z1")?, |t| two_view_loss(
+        py,
+        t,
+        z2,
+        |g, a, b| loss.forward(g, a, b)
+    ))
 }
 
 /// Barlow Twins' loss as nidl computes it: `(loss, grad_z1, grad_z2)`.
@@ -106,8 +108,12 @@ fn barlow_twins<'py>(
     lambd: f64,
 ) -> PyResult<LossGrads<'py>> {
     let loss = BarlowTwinsLoss::new(lambd);
-    with_floats!(floats(z1, "z1")?, |t| two_view_loss(py, t, z2, |g, a, b| loss
-        .forward(g, a, b)))
+    with_floats!(floats(z1, "z1")?, |t| two_view_loss(
+        py,
+        t,
+        z2,
+        |g, a, b| loss.forward(g, a, b)
+    ))
 }
 
 /// The kernel named `name` (nidl's `KernelMetric` names).
@@ -145,7 +151,9 @@ fn bandwidth(obj: &Bound<'_, PyAny>) -> PyResult<Bandwidth> {
     let h = f64s(obj, "bandwidth")?;
     match h.ndim() {
         1 => Ok(Bandwidth::Diagonal(h.into_vec().map_err(value_error)?)),
-        2 if h.shape()[0] == h.shape()[1] => Ok(Bandwidth::Full(h.into_vec().map_err(value_error)?)),
+        2 if h.shape()[0] == h.shape()[1] => {
+            Ok(Bandwidth::Full(h.into_vec().map_err(value_error)?))
+        }
         _ => Err(value_error(Error::shape(
             "bandwidth",
             "a 1-D diagonal or a square 2-D matrix",
@@ -194,7 +202,12 @@ fn yaware_info_nce<'py>(
     normalization: &str,
 ) -> PyResult<LossGrads<'py>> {
     let one = 1.0f64.into_pyobject(py)?.into_any();
-    let loss = yaware(kernel, bandwidth.unwrap_or(&one), temperature, normalization)?;
+    let loss = yaware(
+        kernel,
+        bandwidth.unwrap_or(&one),
+        temperature,
+        normalization,
+    )?;
     with_floats!(floats(z1, "z1")?, |t| {
         let labels = match y {
             Some(y) => Some(same_precision(y, "y")?),
@@ -294,8 +307,12 @@ fn avg_pool2d<'py>(
     kernel_size: usize,
     grad_output: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    with_floats!(floats(x, "x")?, |t| layer(py, vec![("x", t)], grad_output, |g, v| g
-        .avg_pool2d(v[0], kernel_size)))
+    with_floats!(floats(x, "x")?, |t| layer(
+        py,
+        vec![("x", t)],
+        grad_output,
+        |g, v| g.avg_pool2d(v[0], kernel_size)
+    ))
 }
 
 /// One training step of `torch.nn.BatchNorm1d(C)` on `x` `(N, C)` with scale `gamma` and
@@ -355,7 +372,10 @@ fn batch_norm1d<'py>(
     momentum: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     with_floats!(floats(x, "x")?, |t| {
-        let (gm, bt) = (same_precision(gamma, "gamma")?, same_precision(beta, "beta")?);
+        let (gm, bt) = (
+            same_precision(gamma, "gamma")?,
+            same_precision(beta, "beta")?,
+        );
         let up = grad_output
             .map(|g| same_precision(g, "grad_output"))
             .transpose()?;
@@ -375,4 +395,3 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch_norm1d, m)?)?;
     Ok(())
 }
-

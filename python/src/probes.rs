@@ -68,19 +68,31 @@ impl LogisticRegressionCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
         let x = features(x)?;
         let y = with_floats!(x, |t| detached(py, || self.inner.predict(&t)))?;
         labels_out(py, y)
     }
 
-    fn predict_proba<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let x = features(x)?;
         let p = with_floats!(x, |t| detached(py, || self.inner.predict_proba(&t)))?;
         to_numpy(py, p)
     }
 
-    fn decision_function<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn decision_function<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let x = features(x)?;
         let z = with_floats!(x, |t| detached(py, || self.inner.decision_function(&t)))?;
         to_numpy(py, z)
@@ -95,7 +107,10 @@ impl LogisticRegressionCore {
 
     #[getter]
     fn intercept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-        let b = self.inner.intercept().ok_or_else(|| not_fitted("intercept"))?;
+        let b = self
+            .inner
+            .intercept()
+            .ok_or_else(|| not_fitted("intercept"))?;
         vec_to_numpy(py, b.to_vec(), &[b.len()])
     }
 
@@ -113,7 +128,9 @@ impl LogisticRegressionCore {
     /// Whether the last fit met a convergence test.
     #[getter]
     fn converged(&self) -> PyResult<bool> {
-        self.inner.converged().ok_or_else(|| not_fitted("converged"))
+        self.inner
+            .converged()
+            .ok_or_else(|| not_fitted("converged"))
     }
 }
 
@@ -139,7 +156,11 @@ impl RidgeCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let x = features(x)?;
         let y = with_floats!(x, |t| detached(py, || self.inner.predict(&t)))?;
         to_numpy(py, y)
@@ -154,7 +175,10 @@ impl RidgeCore {
 
     #[getter]
     fn intercept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-        let b = self.inner.intercept().ok_or_else(|| not_fitted("intercept"))?;
+        let b = self
+            .inner
+            .intercept()
+            .ok_or_else(|| not_fitted("intercept"))?;
         vec_to_numpy(py, b.to_vec(), &[b.len()])
     }
 }
@@ -180,13 +204,21 @@ impl KNeighborsClassifierCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
         let x = features(x)?;
         let y = with_floats!(x, |t| detached(py, || self.inner.predict(&t)))?;
         labels_out(py, y)
     }
 
-    fn predict_proba<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let x = features(x)?;
         let p = with_floats!(x, |t| detached(py, || self.inner.predict_proba(&t)))?;
         to_numpy(py, p)
@@ -229,7 +261,11 @@ impl KNeighborsRegressorCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
-    fn predict<'py>(&self, py: Python<'py>, x: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let x = features(x)?;
         let y = with_floats!(x, |t| detached(py, || self.inner.predict(&t)))?;
         to_numpy(py, y)
