@@ -50,6 +50,7 @@ pub struct LogisticRegressionCore {
 
 #[pymethods]
 impl LogisticRegressionCore {
+    /// The unfitted probe with these parameters (checked by the Python layer and again at fit).
     #[new]
     fn new(c: f64, tol: f64, max_iter: usize, fit_intercept: bool) -> Self {
         LogisticRegressionCore {
@@ -68,6 +69,7 @@ impl LogisticRegressionCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
+    /// Predictions for the rows of `x` (float32/float64), GIL released.
     fn predict<'py>(
         &self,
         py: Python<'py>,
@@ -78,6 +80,7 @@ impl LogisticRegressionCore {
         labels_out(py, y)
     }
 
+    /// Class probabilities `(m, K)`, columns in `classes` order, GIL released.
     fn predict_proba<'py>(
         &self,
         py: Python<'py>,
@@ -88,6 +91,7 @@ impl LogisticRegressionCore {
         to_numpy(py, p)
     }
 
+    /// Raw scores `x · coefᵀ + intercept`, `(m, rows)`, GIL released.
     fn decision_function<'py>(
         &self,
         py: Python<'py>,
@@ -105,6 +109,7 @@ impl LogisticRegressionCore {
         to_numpy(py, c.clone())
     }
 
+    /// The fitted `intercept` (a `ValueError` before `fit`).
     #[getter]
     fn intercept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let b = self
@@ -120,6 +125,7 @@ impl LogisticRegressionCore {
         labels_out(py, self.inner.classes().to_vec())
     }
 
+    /// The fitted `n_iter` (a `ValueError` before `fit`).
     #[getter]
     fn n_iter(&self) -> PyResult<usize> {
         self.inner.n_iter().ok_or_else(|| not_fitted("n_iter"))
@@ -142,6 +148,7 @@ pub struct RidgeCore {
 
 #[pymethods]
 impl RidgeCore {
+    /// The unfitted probe with these parameters (checked by the Python layer and again at fit).
     #[new]
     fn new(alpha: f64, fit_intercept: bool) -> Self {
         RidgeCore {
@@ -156,6 +163,7 @@ impl RidgeCore {
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
+    /// Predictions for the rows of `x` (float32/float64), GIL released.
     fn predict<'py>(
         &self,
         py: Python<'py>,
@@ -173,6 +181,7 @@ impl RidgeCore {
         to_numpy(py, c.clone())
     }
 
+    /// The fitted `intercept` (a `ValueError` before `fit`).
     #[getter]
     fn intercept<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
         let b = self
@@ -191,6 +200,7 @@ pub struct KNeighborsClassifierCore {
 
 #[pymethods]
 impl KNeighborsClassifierCore {
+    /// The unfitted probe with these parameters (checked by the Python layer and again at fit).
     #[new]
     fn new(n_neighbors: usize) -> Self {
         KNeighborsClassifierCore {
@@ -198,12 +208,14 @@ impl KNeighborsClassifierCore {
         }
     }
 
+    /// Fits on `x` `(n, d)` (float32/float64) and the targets `y`, GIL released.
     fn fit(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<()> {
         let (x, y) = (features(x)?, labels(y, "y")?);
         let inner = &mut self.inner;
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
+    /// Predictions for the rows of `x` (float32/float64), GIL released.
     fn predict<'py>(
         &self,
         py: Python<'py>,
@@ -214,6 +226,7 @@ impl KNeighborsClassifierCore {
         labels_out(py, y)
     }
 
+    /// Class probabilities `(m, K)`, columns in `classes` order, GIL released.
     fn predict_proba<'py>(
         &self,
         py: Python<'py>,
@@ -224,6 +237,7 @@ impl KNeighborsClassifierCore {
         to_numpy(py, p)
     }
 
+    /// `(distances, indices)` of the `k` nearest training rows, `(m, k)` each.
     fn kneighbors<'py>(
         &self,
         py: Python<'py>,
@@ -234,6 +248,7 @@ impl KNeighborsClassifierCore {
         neighbors_out(py, nb)
     }
 
+    /// The sorted distinct training labels (empty before `fit`).
     #[getter]
     fn classes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
         labels_out(py, self.inner.classes().to_vec())
@@ -248,6 +263,7 @@ pub struct KNeighborsRegressorCore {
 
 #[pymethods]
 impl KNeighborsRegressorCore {
+    /// The unfitted probe with these parameters (checked by the Python layer and again at fit).
     #[new]
     fn new(n_neighbors: usize) -> Self {
         KNeighborsRegressorCore {
@@ -255,12 +271,14 @@ impl KNeighborsRegressorCore {
         }
     }
 
+    /// Fits on `x` `(n, d)` (float32/float64) and the targets `y`, GIL released.
     fn fit(&mut self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<()> {
         let (x, y): (Floats, Tensor<f64>) = (features(x)?, f64s(y, "y")?);
         let inner = &mut self.inner;
         with_floats!(x, |t| detached(py, || inner.fit(&t, &y)))
     }
 
+    /// Predictions for the rows of `x` (float32/float64), GIL released.
     fn predict<'py>(
         &self,
         py: Python<'py>,
@@ -271,6 +289,7 @@ impl KNeighborsRegressorCore {
         to_numpy(py, y)
     }
 
+    /// `(distances, indices)` of the `k` nearest training rows, `(m, k)` each.
     fn kneighbors<'py>(
         &self,
         py: Python<'py>,
