@@ -29,11 +29,11 @@ fn labels_out<'py>(py: Python<'py>, y: Vec<i64>) -> PyResult<Bound<'py, PyArrayD
     vec_to_numpy(py, y, &[n])
 }
 
+/// `(distances, indices)`, each of shape `(m, k)`.
+type NeighborArrays<'py> = (Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<i64>>);
+
 /// `(distances, indices)` arrays of shape `(m, k)`, as scikit-learn's `kneighbors`.
-fn neighbors_out<'py>(
-    py: Python<'py>,
-    nb: Neighbors,
-) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<i64>>)> {
+fn neighbors_out<'py>(py: Python<'py>, nb: Neighbors) -> PyResult<NeighborArrays<'py>> {
     let shape = [nb.len(), nb.k];
     let idx = nb.indices.iter().map(|&i| i as i64).collect();
     Ok((
@@ -242,7 +242,7 @@ impl KNeighborsClassifierCore {
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<i64>>)> {
+    ) -> PyResult<NeighborArrays<'py>> {
         let x = features(x)?;
         let nb = with_floats!(x, |t| detached(py, || self.inner.kneighbors(&t)))?;
         neighbors_out(py, nb)
@@ -294,7 +294,7 @@ impl KNeighborsRegressorCore {
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<i64>>)> {
+    ) -> PyResult<NeighborArrays<'py>> {
         let x = features(x)?;
         let nb = with_floats!(x, |t| detached(py, || self.inner.kneighbors(&t)))?;
         neighbors_out(py, nb)
