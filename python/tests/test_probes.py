@@ -9,7 +9,7 @@ import pytest
 import sklearn.linear_model as sk_lm
 import sklearn.neighbors as sk_nb
 from sklearn.base import clone, is_classifier, is_regressor
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
