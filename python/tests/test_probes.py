@@ -262,3 +262,15 @@ def test_fit_releases_the_gil():
             t.join(0.0005)
     assert m.n_iter_[0] == 100
     assert ticks > 20, f"main thread ran only {ticks} times during the fit"
+
+
+def test_concurrent_fits_give_the_serial_results(blobs):
+    """Fits in 4 Python threads at once (the GIL released) give bit-identical models."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y, Xt, _ = blobs
+    serial = nidl_rs.LogisticRegression(**TIGHT).fit(X, y).coef_
+    with ThreadPoolExecutor(4) as pool:
+        coefs = list(pool.map(lambda _: nidl_rs.LogisticRegression(**TIGHT).fit(X, y).coef_, range(8)))
+    for c in coefs:
+        np.testing.assert_array_equal(c, serial)
