@@ -16,7 +16,9 @@ Glorot uniform) and its own `_loss_grad_lbfgs` at `x0`. Written as float64 `.npy
   matrix row-major `(fan_in, fan_out)`, then every intercept vector);
 - `loss0`, `grad0`: `_loss_grad_lbfgs(x0)`;
 - `x_final`: the fitted parameters (packed); `loss_final`, `grad_final`: `_loss_grad_lbfgs` there;
-- `n_iter`: `n_iter_`; `pred`: `predict(X_test)`; `proba`: `predict_proba(X_test)` (classifiers).
+- `n_iter`: `n_iter_`; `pred`: `predict(X_test)`; `proba`: `predict_proba(X_test)` (classifiers);
+- `x_iter10`: the parameters after 10 L-BFGS iterations (a second fit, `max_iter=10`, from the
+  same `x0`), to compare the solvers' first steps.
 """
 import os
 import sys
@@ -67,7 +69,7 @@ def data(kind, seed, n, n_test, d):
 
 CASES = [
     # name, estimator, hidden, alpha, seed, n, n_test, d
-    ("multiclass", MLPClassifier, (16, 8), 1e-4, 1, 600, 400, 6),
+    ("multiclass", MLPClassifier, (16, 8), 1e-2, 1, 800, 400, 6),
     ("binary", MLPClassifier, (12,), 1e-3, 2, 500, 400, 5),
     ("regressor", MLPRegressor, (16,), 1e-4, 3, 500, 400, 5),
     ("regressor_multi", MLPRegressor, (10,), 1e-2, 4, 400, 300, 4),
@@ -88,6 +90,22 @@ def main(out_root):
         SPY.clear()
         fit_y = y.astype(int) if est is MLPClassifier else y
         model.fit(x, fit_y)
+        x_final, x0 = SPY["x_final"], SPY["x0"]
+        short = est(
+            hidden_layer_sizes=hidden,
+            activation="relu",
+            solver="lbfgs",
+            alpha=alpha,
+            max_iter=10,
+            random_state=0,
+        )
+        spied = dict(SPY)
+        short.fit(x, fit_y)
+        assert np.array_equal(SPY["x0"], x0)
+        x_iter10 = SPY["x_final"]
+        SPY.clear()
+        SPY.update(spied)
+        assert np.array_equal(SPY["x_final"], x_final)
         out = os.path.join(out_root, name)
         os.makedirs(out, exist_ok=True)
         n_out = model.n_outputs_
@@ -105,6 +123,7 @@ def main(out_root):
             "loss_final": np.array([SPY["loss_final"]]),
             "grad_final": SPY["grad_final"],
             "n_iter": np.array([float(model.n_iter_)]),
+            "x_iter10": x_iter10,
             "pred": model.predict(x_test).astype(np.float64),
         }
         if est is MLPClassifier:
