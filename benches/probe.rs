@@ -201,12 +201,17 @@ fn mlp(c: &mut Criterion) {
     let (x, y) = clusters(60_000, 1, false);
     let n = y.len();
     g.throughput(Throughput::Elements(n as u64));
-    let x64: Vec<f64> = x.data().expect("host").iter().map(|&v| f64::from(v)).collect();
+    let x64: Vec<f64> = x
+        .data()
+        .expect("host")
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
     let codes: Vec<usize> = y.iter().map(|&c| c as usize).collect();
     for hidden in [100, 32] {
         let units = [D, hidden, CLASSES];
-        let mut obj = MlpObjective::new(&x64, n, &units, Targets::Softmax(&codes), 1e-4)
-            .expect("objective");
+        let mut obj =
+            MlpObjective::new(&x64, n, &units, Targets::Softmax(&codes), 1e-4).expect("objective");
         let params: Vec<f64> = (0..obj.n_params())
             .map(|i| ((i * 37 % 101) as f64 - 50.0) / 500.0)
             .collect();

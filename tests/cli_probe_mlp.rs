@@ -59,17 +59,28 @@ fn simclr_mnist_probes_with_logreg_and_mlp() {
     let r = rows(&s.join("version_0"));
     for probe in ["LogisticRegression", "MLPClassifier"] {
         for m in CLASSIFICATION_METRICS {
-            assert_eq!(steps_of(&r, &format!("{probe}/{m}")), vec![2], "{probe}/{m}");
+            assert_eq!(
+                steps_of(&r, &format!("{probe}/{m}")),
+                vec![2],
+                "{probe}/{m}"
+            );
         }
     }
-    for x in r.iter().filter(|x| x.1.contains('/') && !x.1.starts_with("loss")) {
+    for x in r
+        .iter()
+        .filter(|x| x.1.contains('/') && !x.1.starts_with("loss"))
+    {
         println!("{} = {}", x.1, x.2);
         assert!((0.0..=1.0).contains(&x.2), "{} = {}", x.1, x.2);
     }
     // 500 digits embedded by a barely trained LeNet (whose embeddings are tiny: the logistic
     // regression's C = 1 penalty flattens it to one class): the MLP, with scikit-learn's much
     // weaker alpha = 1e-4, well above chance (0.1).
-    let mlp = r.iter().find(|x| x.1 == "MLPClassifier/accuracy").unwrap().2;
+    let mlp = r
+        .iter()
+        .find(|x| x.1 == "MLPClassifier/accuracy")
+        .unwrap()
+        .2;
     assert!(mlp > 0.3, "MLPClassifier/accuracy = {mlp}");
 }
 
@@ -105,7 +116,10 @@ fn yaware_openbhb_mlp_probes_regress_age_and_classify_sex_bit_identically() {
     ] {
         assert_eq!(steps_of(&r, tag), vec![4], "{tag}");
     }
-    assert!(steps_of(&r, "task0/R2").is_empty(), "only the MLP group was asked for");
+    assert!(
+        steps_of(&r, "task0/R2").is_empty(),
+        "only the MLP group was asked for"
+    );
     for x in &r {
         assert!(x.2.is_finite(), "{} = {}", x.1, x.2);
     }

@@ -74,7 +74,10 @@ fn check_objective(name: &str) {
         let want_g = values(name, &format!("grad{at}"));
         let (ef, eg) = ((f - want_f).abs(), max_err(&g, &want_g));
         println!("{name} x{at}: |f − sklearn| = {ef:e}, max |∇f − sklearn| = {eg:e}");
-        assert!(ef <= 1e-10 * want_f.abs().max(1.0), "{name} x{at}: {f} vs {want_f}");
+        assert!(
+            ef <= 1e-10 * want_f.abs().max(1.0),
+            "{name} x{at}: {f} vs {want_f}"
+        );
         assert!(eg <= 1e-10, "{name} x{at}: gradient error {eg:e}");
     }
 }
@@ -139,7 +142,8 @@ fn classifier_agreement(name: &str) -> f64 {
         .hidden(&hidden)
         .alpha(values(name, "alpha")[0])
         .initial_params(values(name, "x0"));
-    p.fit(&case(name, "X"), &labels(&values(name, "y"))).unwrap();
+    p.fit(&case(name, "X"), &labels(&values(name, "y")))
+        .unwrap();
     let pred = p.predict(&case(name, "X_test")).unwrap();
     let want = labels(&values(name, "pred"));
     let same = pred.iter().zip(&want).filter(|(a, b)| a == b).count();
@@ -197,7 +201,10 @@ fn regressor_fit_from_sklearn_init_agrees_on_held_out_predictions() {
             values(name, "n_iter")[0]
         );
         assert_eq!(pred.shape(), case(name, "y_test").shape());
-        assert!((ours - theirs).abs() <= 0.01, "{name}: R2 {ours} vs {theirs}");
+        assert!(
+            (ours - theirs).abs() <= 0.01,
+            "{name}: R2 {ours} vs {theirs}"
+        );
         assert!(between >= 0.99, "{name}: R2 against sklearn {between}");
     }
 }
@@ -230,7 +237,11 @@ fn gradcheck(obj: &mut MlpObjective, params: &[f64], scale: f64) {
         let fd = (fp - fm) / (2.0 * h) * scale;
         let err = (fd - g[i]).abs() / (g[i].abs() + 1e-3);
         worst = worst.max(err);
-        assert!(err < 1e-5, "parameter {i}: finite difference {fd}, gradient {}", g[i]);
+        assert!(
+            err < 1e-5,
+            "parameter {i}: finite difference {fd}, gradient {}",
+            g[i]
+        );
     }
     println!("gradcheck over {np} parameters: worst relative error {worst:e}");
 }
@@ -240,7 +251,9 @@ fn gradient_matches_finite_differences() {
     let (n, d) = (40, 3);
     let x = noise(n * d, 1);
     let y_class: Vec<usize> = (0..n).map(|i| (i * 7 + i / 3) % 4).collect();
-    let y_bin: Vec<usize> = (0..n).map(|i| usize::from(x[i * d] + x[i * d + 1] > 0.0)).collect();
+    let y_bin: Vec<usize> = (0..n)
+        .map(|i| usize::from(x[i * d] + x[i * d + 1] > 0.0))
+        .collect();
     let y_reg = noise(n, 2);
     let y_two = noise(2 * n, 3);
     let cases: Vec<(Vec<usize>, Targets, f64, f64)> = vec![
@@ -306,7 +319,9 @@ fn seeded_initialisation_is_glorot_uniform_and_reproducible() {
 fn default_network_is_sklearns_hundred_units() {
     let (n, d) = (60, 2);
     let x = Tensor::from_vec(noise(n * d, 6), &[n, d]).unwrap();
-    let y: Vec<i64> = (0..n).map(|i| i64::from(x.data().unwrap()[i * d] > 0.0)).collect();
+    let y: Vec<i64> = (0..n)
+        .map(|i| i64::from(x.data().unwrap()[i * d] > 0.0))
+        .collect();
     let mut p = MlpClassifier::new();
     p.fit(&x, &y).unwrap();
     assert_eq!(p.units().unwrap(), &[2, 100, 1]);
@@ -325,7 +340,10 @@ fn bad_input_is_a_typed_error() {
     let mut c = MlpClassifier::new().hidden(&[3]);
     // NaN in X.
     let nan = Tensor::from_vec(vec![0.0, f64::NAN, 2.0, 3.0, 4.0, 5.0], &[3, 2]).unwrap();
-    assert!(matches!(c.fit(&nan, &[0, 1, 0]), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        c.fit(&nan, &[0, 1, 0]),
+        Err(Error::NonFinite { .. })
+    ));
     // One class.
     let e = c.fit(&x, &[4, 4, 4]).unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }) && e.to_string().contains("single class"));
@@ -338,13 +356,18 @@ fn bad_input_is_a_typed_error() {
     assert!(matches!(c.predict(&wide), Err(Error::Shape { .. })));
     assert!(matches!(c.predict_proba(&wide), Err(Error::Shape { .. })));
     // Initial parameters of the wrong length; NaN among them.
-    let mut bad = MlpClassifier::new().hidden(&[3]).initial_params(vec![0.1; 5]);
+    let mut bad = MlpClassifier::new()
+        .hidden(&[3])
+        .initial_params(vec![0.1; 5]);
     let e = bad.fit(&x, &[0, 1, 0]).unwrap_err();
     assert!(matches!(e, Error::Shape { .. }), "{e}");
     let mut nan_init = MlpClassifier::new()
         .hidden(&[3])
         .initial_params(vec![f64::NAN; 2 * 3 + 3 + 3 + 1]);
-    assert!(matches!(nan_init.fit(&x, &[0, 1, 0]), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        nan_init.fit(&x, &[0, 1, 0]),
+        Err(Error::NonFinite { .. })
+    ));
     // Bad options.
     for (p, what) in [
         (MlpClassifier::new().hidden(&[4, 0]), "0 units"),
@@ -354,7 +377,10 @@ fn bad_input_is_a_typed_error() {
     ] {
         let mut p = p;
         let e = p.fit(&x, &[0, 1, 0]).unwrap_err();
-        assert!(matches!(e, Error::InvalidArgument { .. }) && e.to_string().contains(what), "{e}");
+        assert!(
+            matches!(e, Error::InvalidArgument { .. }) && e.to_string().contains(what),
+            "{e}"
+        );
     }
     // Regression targets: NaN, wrong length.
     let mut r = MlpRegressor::new().hidden(&[3]);

@@ -216,7 +216,9 @@ impl<K> Mlp<K> {
             let bound = (6.0 / (u[l] + u[l + 1]) as f64).sqrt();
             let dist = Uniform::new(-bound, bound);
             for r in [layout.coef_range(l), layout.intercept_range(l)] {
-                params[r].iter_mut().for_each(|v| *v = dist.sample(&mut rng));
+                params[r]
+                    .iter_mut()
+                    .for_each(|v| *v = dist.sample(&mut rng));
             }
         }
         Ok(params)

@@ -356,9 +356,10 @@ fn single_probe(p: &ProbeSpec, sets: ProbingSets, opts: &ProbeOptions) -> Box<dy
             ClassificationProbing::with_sets(sets, mlp::<ClassLabels>(p))
                 .name(task_probe(p).name())
         ),
-        ProbeKindSpec::MlpRegressor => named!(
-            RegressionProbing::with_sets(sets, mlp::<TargetShape>(p)).name(task_probe(p).name())
-        ),
+        ProbeKindSpec::MlpRegressor => {
+            named!(RegressionProbing::with_sets(sets, mlp::<TargetShape>(p))
+                .name(task_probe(p).name()))
+        }
     }
 }
 

@@ -212,17 +212,15 @@ pub fn predict(layout: &Layout, params: &[f64], out: OutputActivation, x: &[f64]
     let (d, o) = (layout.units[0], layout.n_outputs());
     let m = x.len() / d;
     let mut p = vec![0.0; m * o];
-    p.par_chunks_mut(BLOCK_ROWS * o)
-        .enumerate()
-        .for_each_init(
-            || Scratch::new(layout),
-            |s, (bi, chunk)| {
-                let rows = chunk.len() / o;
-                let xb = &x[bi * BLOCK_ROWS * d..(bi * BLOCK_ROWS + rows) * d];
-                forward(layout, params, out, xb, rows, &mut s.acts);
-                chunk.copy_from_slice(&s.acts[layout.n_layers() - 1][..rows * o]);
-            },
-        );
+    p.par_chunks_mut(BLOCK_ROWS * o).enumerate().for_each_init(
+        || Scratch::new(layout),
+        |s, (bi, chunk)| {
+            let rows = chunk.len() / o;
+            let xb = &x[bi * BLOCK_ROWS * d..(bi * BLOCK_ROWS + rows) * d];
+            forward(layout, params, out, xb, rows, &mut s.acts);
+            chunk.copy_from_slice(&s.acts[layout.n_layers() - 1][..rows * o]);
+        },
+    );
     p
 }
 
@@ -333,7 +331,16 @@ impl<'a> MlpObjective<'a> {
             |s, (bi, out)| {
                 let r0 = bi * BLOCK_ROWS;
                 let m = BLOCK_ROWS.min(n - r0);
-                block(layout, params, targets, &x[r0 * d..(r0 + m) * d], r0, m, s, out);
+                block(
+                    layout,
+                    params,
+                    targets,
+                    &x[r0 * d..(r0 + m) * d],
+                    r0,
+                    m,
+                    s,
+                    out,
+                );
             },
         );
         // Add the block sums in block order (independent of the thread count).
@@ -406,7 +413,11 @@ fn block(
     for l in (0..=last).rev() {
         let (lower, upper) = s.deltas.split_at_mut(l);
         let dl = &upper[0][..m * u[l + 1]];
-        let input: &[f64] = if l == 0 { x } else { &s.acts[l - 1][..m * u[l]] };
+        let input: &[f64] = if l == 0 {
+            x
+        } else {
+            &s.acts[l - 1][..m * u[l]]
+        };
         // ∇W_l sum (u[l] × u[l+1]) = a_lᵀ (a_l stored m × u[l]) · δ_l (m × u[l+1]).
         gemm(
             true,
