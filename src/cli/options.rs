@@ -259,6 +259,9 @@ pub enum ProbeKind {
     Linear,
     /// k-NN probing, k = 5 (classifier, or regressor for a continuous target).
     Knn,
+    /// MLP probing, one hidden layer of 32 ReLU units, L-BFGS (classifier, or regressor for a
+    /// continuous target).
+    Mlp,
 }
 
 /// The probing options of every training command.
@@ -342,7 +345,8 @@ impl PresetOptions for ProbeArgs {
 /// The probes of `--probe kinds` (without repeats; `None`: the preset's) on the preset `exp`:
 /// `logreg` is the preset's probes, their logistic regressions with `max_iter` when given;
 /// `knn` a group of 5-NN probes on the same tasks (a classifier for a logistic regression's
-/// task, a regressor for a Ridge's), named as the commands name them.
+/// task, a regressor for a Ridge's), named as the commands name them; `mlp` a group of MLP
+/// probes on the same tasks, alike.
 fn probes(
     exp: &Experiment,
     kinds: Option<&[ProbeKind]>,
@@ -363,10 +367,10 @@ fn probes(
     let multitask = linear.len() > 1;
     let knn = linear.iter().map(|p| {
         let (kind, name) = match p.kind {
-            ProbeKindSpec::Logreg | ProbeKindSpec::Knn => {
+            ProbeKindSpec::Logreg | ProbeKindSpec::Knn | ProbeKindSpec::Mlp => {
                 (ProbeKindSpec::Knn, "KNeighborsClassifier")
             }
-            ProbeKindSpec::Ridge | ProbeKindSpec::KnnRegressor => {
+            ProbeKindSpec::Ridge | ProbeKindSpec::KnnRegressor | ProbeKindSpec::MlpRegressor => {
                 (ProbeKindSpec::KnnRegressor, "KNeighborsRegressor")
             }
         };
@@ -380,9 +384,11 @@ fn probes(
             max_iter: None,
             alpha: None,
             k: None,
+            hidden: None,
         }
     });
     let knn: Vec<ProbeSpec> = knn.collect();
+    let mlp = mlp_probes(&linear, group + 1);
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for &kind in kinds.unwrap_or(&[ProbeKind::Linear]) {
@@ -391,10 +397,40 @@ fn probes(
             out.extend_from_slice(match kind {
                 ProbeKind::Linear => &linear,
                 ProbeKind::Knn => &knn,
+                ProbeKind::Mlp => &mlp,
             });
         }
     }
     out
+}
+
+/// `--probe mlp`: an MLP probe (defaults of `[[probe]]` kind `mlp`) on the task of each of the
+/// preset's probes `linear`, a classifier for a classifier's task and a regressor otherwise,
+/// all in group `group`; named `MLPClassifier` / `MLPRegressor` when there are several.
+fn mlp_probes(linear: &[ProbeSpec], group: usize) -> Vec<ProbeSpec> {
+    let multitask = linear.len() > 1;
+    linear
+        .iter()
+        .map(|p| {
+            let (kind, name) = if p.kind.is_classifier() {
+                (ProbeKindSpec::Mlp, "MLPClassifier")
+            } else {
+                (ProbeKindSpec::MlpRegressor, "MLPRegressor")
+            };
+            ProbeSpec {
+                kind,
+                task: p.task.clone(),
+                tasks: None,
+                group,
+                name: multitask.then(|| name.to_string()),
+                c: None,
+                max_iter: None,
+                alpha: None,
+                k: None,
+                hidden: None,
+            }
+        })
+        .collect()
 }
 
 /// The data options of the MNIST commands.

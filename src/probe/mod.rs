@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | [`LogisticRegression`] | mean log-loss + `‖W‖²/(2·C·n)` (binary or multinomial) | [`lbfgs`](crate::linalg::lbfgs) |
 //! | [`Ridge`] | `‖Y − XW − b‖² + α‖W‖²` | [`Cholesky`](crate::linalg::Cholesky) (primal or dual) |
+//! | [`MlpClassifier`], [`MlpRegressor`] | cross-entropy (softmax or logistic output) or squared error / 2, + `α·Σ‖W‖²/(2n)` | [`lbfgs`](crate::linalg::lbfgs) |
 //! | [`KNeighborsClassifier`], [`KNeighborsRegressor`] | `k` nearest by Euclidean distance | blocked GEMM screening + exact re-rank |
 //!
 //! and [`MultiTask`] holds one probe per target column. Features are any [`Tensor`] of `f32` or
@@ -30,11 +31,13 @@
 
 pub mod knn;
 pub mod logistic;
+pub mod mlp;
 pub mod multitask;
 pub mod ridge;
 
 pub use knn::{KNeighborsClassifier, KNeighborsRegressor, Neighbors};
 pub use logistic::{LogisticObjective, LogisticRegression};
+pub use mlp::{MlpClassifier, MlpObjective, MlpRegressor};
 pub use multitask::{MultiTask, TaskProbe, TaskReport};
 pub use ridge::Ridge;
 

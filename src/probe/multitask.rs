@@ -7,7 +7,8 @@
 //! [`MultiTask::named_metrics`].
 
 use super::{
-    labels_from_f64, KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, Probe, Ridge,
+    labels_from_f64, KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MlpClassifier,
+    MlpRegressor, Probe, Ridge,
 };
 use crate::error::{Error, Result};
 use crate::metrics::{ClassificationReport, RegressionReport};
@@ -24,6 +25,10 @@ pub enum TaskProbe {
     Ridge(Ridge),
     /// Regression by k-NN mean.
     KNeighborsRegressor(KNeighborsRegressor),
+    /// Classification by a multi-layer perceptron.
+    MlpClassifier(MlpClassifier),
+    /// Regression by a multi-layer perceptron.
+    MlpRegressor(MlpRegressor),
 }
 
 impl TaskProbe {
@@ -31,17 +36,21 @@ impl TaskProbe {
     pub fn is_classifier(&self) -> bool {
         matches!(
             self,
-            TaskProbe::LogisticRegression(_) | TaskProbe::KNeighborsClassifier(_)
+            TaskProbe::LogisticRegression(_)
+                | TaskProbe::KNeighborsClassifier(_)
+                | TaskProbe::MlpClassifier(_)
         )
     }
 
-    /// The probe's scikit-learn name (e.g. `LogisticRegression`).
+    /// The probe's scikit-learn name (e.g. `LogisticRegression`, `MLPClassifier`).
     pub fn name(&self) -> &'static str {
         match self {
             TaskProbe::LogisticRegression(_) => "LogisticRegression",
             TaskProbe::KNeighborsClassifier(_) => "KNeighborsClassifier",
             TaskProbe::Ridge(_) => "Ridge",
             TaskProbe::KNeighborsRegressor(_) => "KNeighborsRegressor",
+            TaskProbe::MlpClassifier(_) => "MLPClassifier",
+            TaskProbe::MlpRegressor(_) => "MLPRegressor",
         }
     }
 
@@ -61,6 +70,12 @@ impl TaskProbe {
             }
             TaskProbe::Ridge(p) => p.fit(x, &Tensor::from_vec(column, &[n])?),
             TaskProbe::KNeighborsRegressor(p) => p.fit(x, &Tensor::from_vec(column, &[n])?),
+            TaskProbe::MlpClassifier(p) => {
+                p.fit_observed(x, &labels_from_f64("MultiTask::fit", &column)?, observe)
+            }
+            TaskProbe::MlpRegressor(p) => {
+                p.fit_observed(x, &Tensor::from_vec(column, &[n])?, observe)
+            }
         }
     }
 
@@ -71,6 +86,8 @@ impl TaskProbe {
             TaskProbe::KNeighborsClassifier(p) => labels(p.predict(x)?),
             TaskProbe::Ridge(p) => p.predict(x)?.into_vec()?,
             TaskProbe::KNeighborsRegressor(p) => p.predict(x)?.into_vec()?,
+            TaskProbe::MlpClassifier(p) => labels(p.predict(x)?),
+            TaskProbe::MlpRegressor(p) => p.predict(x)?.into_vec()?,
         })
     }
 }

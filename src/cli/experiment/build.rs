@@ -3,13 +3,16 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
-use super::schema::{EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec};
+use super::schema::{
+    EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec, MLP_PROBE_HIDDEN,
+};
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
 use nidl::log::FigureNames;
 use nidl::loss::Kernel;
 use nidl::nn::{ConvBlock, ConvNet, LeNet, Mlp, Module, Pooling};
+use nidl::probe::mlp::{ClassLabels, Mlp as MlpProbe, TargetShape};
 use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
@@ -348,7 +351,24 @@ fn single_probe(p: &ProbeSpec, sets: ProbingSets, opts: &ProbeOptions) -> Box<dy
             sets,
             KNeighborsRegressor::new(k)
         )),
+        // Named as scikit-learn names them (`MLPClassifier/…`), not as the Rust types.
+        ProbeKindSpec::Mlp => named!(
+            ClassificationProbing::with_sets(sets, mlp::<ClassLabels>(p))
+                .name(task_probe(p).name())
+        ),
+        ProbeKindSpec::MlpRegressor => {
+            named!(RegressionProbing::with_sets(sets, mlp::<TargetShape>(p))
+                .name(task_probe(p).name()))
+        }
     }
+}
+
+/// The MLP probe of `p` (classifier or regressor): `hidden`, `alpha`, `max_iter`.
+fn mlp<K>(p: &ProbeSpec) -> MlpProbe<K> {
+    MlpProbe::new()
+        .hidden(p.hidden.as_deref().unwrap_or(&MLP_PROBE_HIDDEN))
+        .alpha(p.alpha.unwrap_or(1e-4))
+        .max_iter(p.max_iter.unwrap_or(200))
 }
 
 /// The logistic regression of `p`.
@@ -366,6 +386,8 @@ fn task_probe(p: &ProbeSpec) -> TaskProbe {
         ProbeKindSpec::Ridge => TaskProbe::Ridge(Ridge::new().alpha(p.alpha.unwrap_or(1.0))),
         ProbeKindSpec::Knn => TaskProbe::KNeighborsClassifier(KNeighborsClassifier::new(k)),
         ProbeKindSpec::KnnRegressor => TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(k)),
+        ProbeKindSpec::Mlp => TaskProbe::MlpClassifier(mlp(p)),
+        ProbeKindSpec::MlpRegressor => TaskProbe::MlpRegressor(mlp(p)),
     }
 }
 

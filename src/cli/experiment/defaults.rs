@@ -4,7 +4,7 @@
 
 use super::schema::{
     seed_mnist_views, ConvBlockSpec, Data, EncoderKind, Experiment, Format, Method, MethodOptions,
-    ProbeKindSpec, ProbeSpec, TabularView,
+    ProbeKindSpec, ProbeSpec, TabularView, MLP_PROBE_HIDDEN,
 };
 
 /// The method's name as written in the file.
@@ -81,12 +81,13 @@ impl Data {
 
 impl ProbeSpec {
     /// Each option key and whether it is set.
-    fn set_keys(&self) -> [(&'static str, bool); 4] {
+    fn set_keys(&self) -> [(&'static str, bool); 5] {
         [
             ("c", self.c.is_some()),
             ("max_iter", self.max_iter.is_some()),
             ("alpha", self.alpha.is_some()),
             ("k", self.k.is_some()),
+            ("hidden", self.hidden.is_some()),
         ]
     }
 }
@@ -240,7 +241,7 @@ impl Experiment {
                 (None, Some(_)) if p.kind.is_classifier() => {
                     return Err(format!(
                         "probe[{i}].tasks: kind = \"{}\" predicts one label column (set task); \
-                         only ridge and knn_regressor take several",
+                         only ridge, knn_regressor and mlp_regressor take several",
                         p.kind.name()
                     ))
                 }
@@ -251,6 +252,9 @@ impl Experiment {
                 ProbeKindSpec::Logreg => &["c", "max_iter"],
                 ProbeKindSpec::Ridge => &["alpha"],
                 ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => &["k"],
+                ProbeKindSpec::Mlp | ProbeKindSpec::MlpRegressor => {
+                    &["hidden", "alpha", "max_iter"]
+                }
             };
             let owner = format!("kind = \"{}\"", p.kind.name());
             only_allowed(&p.set_keys(), allowed, &format!("probe[{i}]"), &owner)?;
@@ -264,6 +268,11 @@ impl Experiment {
                 }
                 ProbeKindSpec::Knn | ProbeKindSpec::KnnRegressor => {
                     p.k.get_or_insert(5);
+                }
+                ProbeKindSpec::Mlp | ProbeKindSpec::MlpRegressor => {
+                    p.hidden.get_or_insert_with(|| MLP_PROBE_HIDDEN.to_vec());
+                    p.alpha.get_or_insert(1e-4);
+                    p.max_iter.get_or_insert(200);
                 }
             }
         }
@@ -360,6 +369,9 @@ impl Experiment {
             }
             if let Some(n) = p.max_iter {
                 at_least(&format!("{key}.max_iter"), n, 1)?;
+            }
+            for w in p.hidden.iter().flatten() {
+                at_least(&format!("{key}.hidden"), *w, 1)?;
             }
             if p.tasks.as_ref().is_some_and(Vec::is_empty) {
                 return Err(format!("{key}.tasks: needs at least one label column"));

@@ -366,6 +366,11 @@ impl Default for ProbingSpec {
     }
 }
 
+/// The hidden layer sizes of an `mlp` / `mlp_regressor` probe without `hidden` (README,
+/// "MLP probe": one layer of 32 units fits 60 000 embeddings of 32 values in a fraction of the
+/// time scikit-learn's default 100 takes, at the same accuracy).
+pub const MLP_PROBE_HIDDEN: [usize; 1] = [32];
+
 /// The probes.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -378,18 +383,22 @@ pub enum ProbeKindSpec {
     Knn,
     /// k-NN regression.
     KnnRegressor,
+    /// Multi-layer perceptron classification (scikit-learn's `MLPClassifier`).
+    Mlp,
+    /// Multi-layer perceptron regression (scikit-learn's `MLPRegressor`).
+    MlpRegressor,
 }
 
 /// `[[probe]]`: one probe on one label column (`task`), or a regressor on several (`tasks`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSpec {
-    /// logreg | ridge | knn | knn_regressor.
+    /// logreg | ridge | knn | knn_regressor | mlp | mlp_regressor.
     pub kind: ProbeKindSpec,
     /// The label column it predicts, one of `data.label_names` (the first unless `tasks` is
     /// set).
     pub task: Option<String>,
-    /// ridge, knn_regressor, instead of `task`: several label columns predicted together, each
+    /// ridge, knn_regressor, mlp_regressor, instead of `task`: several label columns predicted together, each
     /// scored, logged `<ProbeName>/regressor <i>/<metric>` for the i-th then
     /// `<ProbeName>/average/<metric>` (nidl 0.0.1's multi-output regression probing); the probe
     /// must be alone in its group.
@@ -402,12 +411,14 @@ pub struct ProbeSpec {
     pub name: Option<String>,
     /// logreg: inverse regularisation strength (1.0).
     pub c: Option<f64>,
-    /// logreg: L-BFGS iterations (200).
+    /// logreg, mlp, mlp_regressor: L-BFGS iterations (200).
     pub max_iter: Option<usize>,
-    /// ridge: penalty strength (1.0).
+    /// ridge: penalty strength (1.0); mlp, mlp_regressor: L2 penalty on the weights (1e-4).
     pub alpha: Option<f64>,
     /// knn, knn_regressor: neighbours (5).
     pub k: Option<usize>,
+    /// mlp, mlp_regressor: hidden layer sizes (`[32]`).
+    pub hidden: Option<Vec<usize>>,
 }
 
 fn default_epochs() -> usize {
@@ -469,7 +480,10 @@ impl ProbeSpec {
 impl ProbeKindSpec {
     /// Whether the probe predicts classes (one label column).
     pub fn is_classifier(self) -> bool {
-        matches!(self, ProbeKindSpec::Logreg | ProbeKindSpec::Knn)
+        matches!(
+            self,
+            ProbeKindSpec::Logreg | ProbeKindSpec::Knn | ProbeKindSpec::Mlp
+        )
     }
 
     /// The kind as written in the file.
@@ -479,6 +493,8 @@ impl ProbeKindSpec {
             ProbeKindSpec::Ridge => "ridge",
             ProbeKindSpec::Knn => "knn",
             ProbeKindSpec::KnnRegressor => "knn_regressor",
+            ProbeKindSpec::Mlp => "mlp",
+            ProbeKindSpec::MlpRegressor => "mlp_regressor",
         }
     }
 }
