@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod cv;
 pub mod knn;
 pub mod logistic;
 pub mod multitask;
