@@ -357,6 +357,11 @@ impl ProbingSets {
         Ok((train, columns))
     }
 
+    /// The number of samples of the train set.
+    pub fn train_len(&self) -> usize {
+        self.lock().train.len()
+    }
+
     /// How many times the sets have been embedded (both sets each time).
     pub fn embed_count(&self) -> usize {
         self.lock().embed_count
@@ -398,6 +403,12 @@ pub trait ProbeTask: Send {
     /// Checks that a probing set of `columns` label columns (`what` names it) suits the task:
     /// an [`Error::RunInput`] saying why not (by default any number does).
     fn check_label_columns(&self, _what: &str, _columns: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checks that a probing train set of `n` samples (`what` names it) suits the task: an
+    /// error saying why not (by default any size does).
+    fn check_train_len(&self, _what: &str, _n: usize) -> Result<()> {
         Ok(())
     }
 
@@ -525,7 +536,8 @@ impl<Q: ProbeTask> Probing<Q> {
 impl<Q: ProbeTask> Callback for Probing<Q> {
     fn check(&mut self, est: &dyn Estimator) -> Result<()> {
         let (what, columns) = self.sets.check(est)?;
-        self.task.check_label_columns(&what, columns)
+        self.task.check_label_columns(&what, columns)?;
+        self.task.check_train_len(&what, self.sets.train_len())
     }
 
     fn on_train_start(

@@ -22,7 +22,7 @@
 
 use super::callbacks::{Embedded, ProbeTask, Probing, ProbingSets};
 use super::selected_scores::SelectedScores;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RunInput};
 use crate::metrics::{ProbeKind, ScoreSelection};
 use crate::probe::cv::{k_fold, stratified_k_fold, Fold};
 use crate::probe::{labels_from_f64, MultiTask, TaskProbe};
@@ -124,10 +124,26 @@ impl ProbeTask for CrossValidatedScore {
             return Ok(());
         }
         Err(Error::run_input(
-            crate::error::RunInput::Data,
+            RunInput::Data,
             format!(
                 "{} cross-validation: {what} has {columns} label columns, no column {}",
                 self.name, self.column
+            ),
+        ))
+    }
+
+    /// At least one sample per fold (the class counts are checked when the folds are made):
+    /// an [`Error::InvalidArgument`] otherwise.
+    fn check_train_len(&self, what: &str, n: usize) -> Result<()> {
+        if self.folds <= n {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            "CrossValidatedScore",
+            format!(
+                "{} cross-validation in {} folds: {what} has only {n} samples (at most one fold \
+                 per sample, as scikit-learn): use fewer folds or more probing samples",
+                self.name, self.folds
             ),
         ))
     }
