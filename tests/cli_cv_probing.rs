@@ -44,7 +44,9 @@ fn probe_cv_logs_folds_and_their_summary_beside_the_default_tags() {
     ok(&run(s.path(), &["--probe-cv", "3"]));
     let t = tags(s.path());
     // The default probing is unchanged.
-    assert!(t.iter().any(|(tag, _)| tag == "LogisticRegression/accuracy"));
+    assert!(t
+        .iter()
+        .any(|(tag, _)| tag == "LogisticRegression/accuracy"));
     let mut scores = Vec::new();
     for i in 0..3 {
         for key in ["fit_time", "score_time", "test_score"] {
@@ -98,11 +100,114 @@ fn bad_folds_and_scores_name_the_option() {
     let out = run(s.path(), &["--probe-cv", "1"]);
     assert_usage_error(&out, &["--probe-cv", "allowed: a whole number ≥ 2"]);
     let out = run(s.path(), &["--scoring", "auc"]);
-    assert_fails(&out, &["--scoring", "unknown scoring 'auc'", "balanced_accuracy"]);
+    assert_fails(
+        &out,
+        &["--scoring", "unknown scoring 'auc'", "balanced_accuracy"],
+    );
     let out = run(s.path(), &["--scoring", "r2"]);
-    assert_fails(&out, &["--scoring", "'r2' scores a regressor", "logreg", "classifier"]);
+    assert_fails(
+        &out,
+        &[
+            "--scoring",
+            "'r2' scores a regressor",
+            "logreg",
+            "classifier",
+        ],
+    );
     // More folds than the 500 probing samples: refused before training.
     let out = run(s.path(), &["--probe-cv", "501"]);
     assert_fails(&out, &["501 folds", "only 500 samples"]);
-    assert!(!s.join("version_0").exists(), "nothing written before the check");
+    assert!(
+        !s.join("version_0").exists(),
+        "nothing written before the check"
+    );
+}
+
+#[test]
+fn experiment_keys_take_a_list_of_scores_and_a_prefix() {
+    let s = Scratch::new("cv-fit");
+    let log_dir = format!("run.log_dir=\"{}\"", s.path().display());
+    let sets = [
+        log_dir.as_str(),
+        "run.epochs=1",
+        "run.batch_size=32",
+        "run.limit_train_batches=2",
+        "run.limit_val_batches=1",
+        "run.progress=false",
+        "probing.train_limit=200",
+        "probing.test_limit=100",
+        "probing.cv=2",
+        "probing.scoring=[\"accuracy\", \"balanced_accuracy\"]",
+        "probing.prefix_score=\"x_\"",
+    ];
+    let mut args = vec!["fit", "--preset", "simclr-mnist"];
+    for set in &sets {
+        args.extend_from_slice(&["--set", set]);
+    }
+    ok(&nidl(&args));
+    let t = tags(s.path());
+    for tag in [
+        "x_test_accuracy",
+        "x_test_balanced_accuracy",
+        "fold0/x_fit_time",
+        "fold1/x_test_accuracy",
+        "fold1/x_test_balanced_accuracy",
+        "cv/mean/x_test_accuracy",
+        "cv/std/x_test_balanced_accuracy",
+    ] {
+        assert!(t.iter().any(|(x, _)| x == tag), "no {tag} in {t:?}");
+    }
+    assert!(!t.iter().any(|(x, _)| x.starts_with("LogisticRegression/")));
+}
+
+#[test]
+fn several_probes_take_the_scores_of_their_kind_under_their_names() {
+    // OpenBHB's multi-task probe: Ridge on age (task0), logistic regression on sex (task1).
+    let s = Scratch::new("cv-openbhb");
+    let data = common::cli::small_openbhb(&s);
+    let logs = s.join("logs");
+    let out = nidl(&[
+        "yaware-openbhb",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--no-progress",
+        "--scoring",
+        "r2,accuracy",
+        "--probe-cv",
+        "2",
+    ]);
+    ok(&out);
+    let t = tags(&logs);
+    for tag in [
+        "task0/test_r2",
+        "task1/test_accuracy",
+        "fold0/task0/test_r2",
+        "fold1/task1/test_accuracy",
+        "cv/mean/task0/test_r2",
+        "cv/std/task1/fit_time",
+    ] {
+        assert!(t.iter().any(|(x, _)| x == tag), "no {tag} in {t:?}");
+    }
+    assert!(!t
+        .iter()
+        .any(|(x, _)| x.ends_with("test_accuracy") && x.contains("task0")));
+    // One prefix for both would make their tags collide: refused.
+    let out = nidl(&[
+        "yaware-openbhb",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--probe-cv",
+        "2",
+        "--prefix-score",
+        "p_",
+    ]);
+    assert_fails(&out, &["--prefix-score", "the same tags"]);
 }

@@ -27,7 +27,10 @@ fn embedded(x: &[f32], y: &[f64]) -> Embedded {
 ///
 /// Mean 2/3; deviations −1/6, 1/3, −1/6 → variance (1 + 4 + 1)/36/3 = 1/18 (ddof = 0).
 fn hand_worked() -> Embedded {
-    embedded(&[0.0, 1.0, 10.0, 11.5, 9.0, 12.0], &[0., 0., 1., 1., 0., 1.])
+    embedded(
+        &[0.0, 1.0, 10.0, 11.5, 9.0, 12.0],
+        &[0., 0., 1., 1., 0., 1.],
+    )
 }
 
 fn knn1() -> TaskProbe {
@@ -114,12 +117,18 @@ fn bad_folds_and_scores_are_typed_errors() {
     // 4 folds but each class has 3 members (scikit-learn refuses it too).
     let mut cv = CrossValidatedScore::new(knn1(), 0, 4).unwrap();
     let err = cv.fit_score(&e, &e, &|_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("KNeighborsClassifier") && err.contains("only 3 members"), "{err}");
+    assert!(
+        err.contains("KNeighborsClassifier") && err.contains("only 3 members"),
+        "{err}"
+    );
     // More folds than samples.
     let ridge = TaskProbe::KNeighborsRegressor(KNeighborsRegressor::new(1));
     let mut cv = CrossValidatedScore::new(ridge, 0, 7).unwrap();
     let err = cv.fit_score(&e, &e, &|_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("7 folds") && err.contains("only 6 samples"), "{err}");
+    assert!(
+        err.contains("7 folds") && err.contains("only 6 samples"),
+        "{err}"
+    );
     // A regression score on a classifier names both.
     let mut cv = CrossValidatedScore::new(knn1(), 0, 3).unwrap();
     let r2 = Scoring::parse(&["r2"], true).unwrap();

@@ -289,12 +289,16 @@ pub struct ProbeArgs {
     /// Probe on the first N samples of the probing test set
     #[arg(long, value_name = "N", value_parser = whole(1usize))]
     pub probe_test_limit: Option<usize>,
-    /// Also cross-validate each probe in K folds on the probing train set (tags fold<i>/...,
-    /// cv/mean/..., cv/std/...)
+    /// Also cross-validate each probe in K folds
+    ///
+    /// On the probing train set's embeddings, stratified for classifiers, as scikit-learn's
+    /// cross_validate; tags fold<i>/..., cv/mean/..., cv/std/...
     #[arg(long, value_name = "K", value_parser = whole(2usize))]
     pub probe_cv: Option<usize>,
-    /// scikit-learn scoring names, comma-separated, logged instead of the default metrics (one
-    /// name: tagged test_score; several: test_<name>)
+    /// scikit-learn scores to log instead of the default metrics
+    ///
+    /// Comma-separated names (accuracy, f1_macro, r2, neg_mean_absolute_error, ...); one name is
+    /// tagged test_score, several test_<name>
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub scoring: Option<Vec<String>>,
     /// Put P before the score tags (nidl's prefix_score)
@@ -335,7 +339,11 @@ impl PresetOptions for ProbeArgs {
             [one] => set("probing.scoring", one.as_str()),
             many => set("probing.scoring", many.to_vec()),
         }));
-        o.extend(self.prefix_score.as_deref().map(|p| set("probing.prefix_score", p)));
+        o.extend(
+            self.prefix_score
+                .as_deref()
+                .map(|p| set("probing.prefix_score", p)),
+        );
         Ok(o)
     }
 

@@ -110,10 +110,7 @@ impl Scorer {
                 let valid: Vec<&str> = Scorer::ALL.iter().map(|s| s.name()).collect();
                 Error::invalid(
                     "scoring",
-                    format!(
-                        "unknown scoring '{name}' (valid: {})",
-                        valid.join(", ")
-                    ),
+                    format!("unknown scoring '{name}' (valid: {})", valid.join(", ")),
                 )
             })
     }
@@ -291,7 +288,9 @@ mod tests {
     fn bad_names_and_kinds_are_errors() {
         let e = Scorer::parse("auc").unwrap_err().to_string();
         assert!(e.contains("unknown scoring 'auc'") && e.contains("neg_mean_absolute_error"));
-        let e = Scoring::parse(&["r2", "r2"], false).unwrap_err().to_string();
+        let e = Scoring::parse(&["r2", "r2"], false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'r2' is given twice"), "{e}");
         let e = Scoring::parse(&["accuracy"], true)
             .unwrap()

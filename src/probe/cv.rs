@@ -170,8 +170,13 @@ mod tests {
         assert!(matches!(k_fold(3, 1), Err(Error::InvalidArgument { .. })));
         let e = k_fold(3, 4).unwrap_err().to_string();
         assert!(e.contains("4 folds") && e.contains("only 3 samples"), "{e}");
-        let e = stratified_k_fold(&[0, 0, 0, 1, 1], 3).unwrap_err().to_string();
-        assert!(e.contains("class 1 has only 2 members") && e.contains("only warns"), "{e}");
+        let e = stratified_k_fold(&[0, 0, 0, 1, 1], 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("class 1 has only 2 members") && e.contains("only warns"),
+            "{e}"
+        );
         let e = stratified_k_fold(&[0, 0, 1, 1], 3).unwrap_err().to_string();
         assert!(e.contains("refuses it too"), "{e}");
     }

@@ -10,6 +10,11 @@
 //! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar`; with `k > 1` label columns `<Probe>/regressor <i>/<metric>` per column, then `<Probe>/average/<metric>` |
 //! | [`MultitaskProbing`] | `task{j}/<metric>` (or the given task names), one task per target column |
 //!
+//! With a score selection ([`Probing::scored`], nidl 0.0.2's `scoring` and `prefix_score`) a
+//! callback logs `<prefix>test_score` or `<prefix>test_<name>` instead (a multi-task callback
+//! `task{j}/<prefix>test_<name>`: [`SelectedScores`]); cross-validated probing is in
+//! [`cv_probing`](super::cv_probing).
+//!
 //! `<Probe>` is the probe's type name (`LogisticRegression`, `KNeighborsClassifier`, ...) unless
 //! renamed, so several probes log side by side. When a callback probes is its
 //! [`ProbeSchedule`]: after every n-th training epoch (nidl 0.0.1's default, every epoch), and
@@ -23,10 +28,10 @@
 
 use super::estimator::Estimator;
 use super::preflight;
+use super::selected_scores::SelectedScores;
 use crate::autograd::Graph;
 use crate::datasets::loader::{Batch, BatchSource};
 use crate::error::{Error, Result, RunInput};
-use super::selected_scores::SelectedScores;
 use crate::metrics::{ClassificationReport, MultiOutputReport, ProbeKind, ScoreSelection};
 use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe, TaskReport};
 use crate::tensor::Tensor;

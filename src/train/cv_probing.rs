@@ -172,7 +172,10 @@ impl ProbeTask for CrossValidatedScore {
         ];
         for (i, fold) in folds.iter().enumerate() {
             let in_fold = |e: Error| {
-                Error::invalid("CrossValidatedScore", format!("{} fold {i}: {e}", self.name))
+                Error::invalid(
+                    "CrossValidatedScore",
+                    format!("{} fold {i}: {e}", self.name),
+                )
             };
             let (x_tr, y_tr) = take_rows(train, &y, &fold.train)?;
             let (x_te, y_te) = take_rows(train, &y, &fold.test)?;

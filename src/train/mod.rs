@@ -41,8 +41,8 @@ pub use callbacks::{
     RegressionProbing, RegressionScore,
 };
 pub use checkpoint::{Checkpoint, StoredTensor};
-pub use cv_probing::{CrossValidatedProbing, CrossValidatedScore};
 pub use console::ConsoleReporter;
+pub use cv_probing::{CrossValidatedProbing, CrossValidatedScore};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };

@@ -3,8 +3,8 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
-use super::scored;
 use super::schema::{EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec};
+use super::scored;
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
@@ -333,7 +333,10 @@ fn single_probe(
     opts: &ProbeOptions,
 ) -> Result<Box<dyn Callback>, String> {
     let k = p.k.unwrap_or(5);
-    let tag = p.name.clone().unwrap_or_else(|| task_probe(p).name().into());
+    let tag = p
+        .name
+        .clone()
+        .unwrap_or_else(|| task_probe(p).name().into());
     macro_rules! named {
         ($probing:expr) => {{
             let probing = $probing;

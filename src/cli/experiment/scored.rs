@@ -42,8 +42,8 @@ pub fn check(exp: &Experiment) -> Result<(), String> {
     }
     if p.prefix_score.is_some() {
         let single_groups = groups_of_one(exp);
-        let clash = (p.cv.is_some() && exp.probes.len() > 1)
-            || (p.scoring.is_some() && single_groups > 1);
+        let clash =
+            (p.cv.is_some() && exp.probes.len() > 1) || (p.scoring.is_some() && single_groups > 1);
         if clash {
             return Err(format!(
                 "{PREFIX}: the {} probes would log the same tags under one prefix; leave it unset \
@@ -160,7 +160,12 @@ pub fn scored_tasks(
     let prefix = p.prefix_score.clone().unwrap_or_default();
     let selections = group
         .iter()
-        .map(|(_, probe)| Ok(ScoreSelection::new(scoring_for(exp, probe)?, prefix.clone())))
+        .map(|(_, probe)| {
+            Ok(ScoreSelection::new(
+                scoring_for(exp, probe)?,
+                prefix.clone(),
+            ))
+        })
         .collect::<Result<Vec<_>, String>>()?;
     probing
         .scored_tasks(&selections)
@@ -169,7 +174,10 @@ pub fn scored_tasks(
 
 /// The names the probes of `group` log under: a probe alone its `name` or its type's
 /// (`task_probe` builds it), the probes of a multi-task group their `name` or `task<j>`.
-fn tag_names(group: &[(usize, &ProbeSpec)], task_probe: fn(&ProbeSpec) -> TaskProbe) -> Vec<String> {
+fn tag_names(
+    group: &[(usize, &ProbeSpec)],
+    task_probe: fn(&ProbeSpec) -> TaskProbe,
+) -> Vec<String> {
     group
         .iter()
         .enumerate()
