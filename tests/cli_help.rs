@@ -22,6 +22,9 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--data-dir",
             "--temperature",
             "--resume",
+            "--probe-cv",
+            "--scoring",
+            "--prefix-score",
         ],
     ),
     (
@@ -121,6 +124,7 @@ fn help_shows_each_commands_own_defaults() {
         ("simclr-mnist", "--limit-train-batches", "[default: 100]"),
         ("simclr-mnist", "--log-every-n-steps", "[default: 50]"),
         ("simclr-mnist", "--probe-every", "[default: 1]"),
+        ("simclr-mnist", "--probe-cv", "[default: off]"),
         ("yaware-openbhb", "--log-every-n-steps", "[default: 50]"),
         ("yaware-openbhb", "--lr", "[default: 1e-5]"),
         ("yaware-openbhb", "--weight-decay", "[default: 5e-5]"),
@@ -218,6 +222,11 @@ fn values_out_of_range_say_what_is_allowed() {
             "barlow-mnist",
             &["--probe-train-limit", "5"],
             "error: invalid value '5' for '--probe-train-limit <N>': allowed: a whole number ≥ 10",
+        ),
+        (
+            "yaware-openbhb",
+            &["--probe-cv", "1"],
+            "error: invalid value '1' for '--probe-cv <K>': allowed: a whole number ≥ 2",
         ),
         (
             "simclr-mnist",

@@ -292,6 +292,21 @@ pub struct ProbeArgs {
     /// Probe on the first N samples of the probing test set
     #[arg(long, value_name = "N", value_parser = whole(1usize))]
     pub probe_test_limit: Option<usize>,
+    /// Also cross-validate each probe in K folds
+    ///
+    /// On the probing train set's embeddings, stratified for classifiers, as scikit-learn's
+    /// cross_validate; tags fold<i>/..., cv/mean/..., cv/std/...
+    #[arg(long, value_name = "K", value_parser = whole(2usize))]
+    pub probe_cv: Option<usize>,
+    /// scikit-learn scores to log instead of the default metrics
+    ///
+    /// Comma-separated names (accuracy, f1_macro, r2, neg_mean_absolute_error, ...); one name is
+    /// tagged test_score, several test_<name>
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub scoring: Option<Vec<String>>,
+    /// Put P before the score tags (nidl's prefix_score)
+    #[arg(long, value_name = "P")]
+    pub prefix_score: Option<String>,
 }
 
 impl PresetOptions for ProbeArgs {
@@ -320,6 +335,18 @@ impl PresetOptions for ProbeArgs {
         if let Some(n) = self.probe_test_limit {
             o.push(("probing.test_limit".into(), int("probe-test-limit", n)?));
         }
+        if let Some(k) = self.probe_cv {
+            o.push(("probing.cv".into(), int("probe-cv", k)?));
+        }
+        o.extend(self.scoring.as_deref().map(|names| match names {
+            [one] => set("probing.scoring", one.as_str()),
+            many => set("probing.scoring", many.to_vec()),
+        }));
+        o.extend(
+            self.prefix_score
+                .as_deref()
+                .map(|p| set("probing.prefix_score", p)),
+        );
         Ok(o)
     }
 
@@ -338,6 +365,7 @@ impl PresetOptions for ProbeArgs {
         );
         out.push(("probe_train_limit", limit(p.train_limit)));
         out.push(("probe_test_limit", limit(p.test_limit)));
+        out.push(("probe_cv", p.cv.map_or("off".into(), |k| k.to_string())));
         out
     }
 }

@@ -5,6 +5,8 @@
 //! - [`regression`]: MAE, MedAE, RMSE, MSE, R2, PCC (Pearson r) and EVar (explained variance) —
 //!   [`RegressionReport`], and nidl's multi-output report over several target columns
 //!   ([`MultiOutputReport`]).
+//! - [`scoring`]: scikit-learn's scoring names (`accuracy`, `neg_mean_absolute_error`, …) read
+//!   off those reports, and nidl 0.0.2's `scoring` / `prefix_score` selection.
 //!
 //! Every function takes `(y_true, y_pred)` in that order, as scikit-learn does, and returns an
 //! [`Error`] for empty or mismatched inputs (and non-finite regression values)
@@ -12,9 +14,11 @@
 
 pub mod classification;
 pub mod regression;
+pub mod scoring;
 
 pub use classification::ClassificationReport;
 pub use regression::{MultiOutputReport, RegressionReport};
+pub use scoring::{ProbeKind, ScoreSelection, Scorer, Scoring};
 
 use crate::error::{Error, Result};
 

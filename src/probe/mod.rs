@@ -9,7 +9,8 @@
 //! | [`MlpClassifier`], [`MlpRegressor`] | cross-entropy (softmax or logistic output) or squared error / 2, + `α·Σ‖W‖²/(2n)` | [`lbfgs`](crate::linalg::lbfgs) |
 //! | [`KNeighborsClassifier`], [`KNeighborsRegressor`] | `k` nearest by Euclidean distance | blocked GEMM screening + exact re-rank |
 //!
-//! and [`MultiTask`] holds one probe per target column. Features are any [`Tensor`] of `f32` or
+//! and [`MultiTask`] holds one probe per target column; [`cv`] makes scikit-learn's
+//! cross-validation folds (`KFold`, `StratifiedKFold`). Features are any [`Tensor`] of `f32` or
 //! `f64` of shape `(n, d)`; the probes compute in `f64` internally (k-NN screens candidates in
 //! `f32` when that is provably safe, then ranks them in `f64`). Nothing here uses autograd.
 //!
@@ -29,6 +30,7 @@
 //! # }
 //! ```
 
+pub mod cv;
 pub mod knn;
 pub mod logistic;
 pub mod mlp;

@@ -11,7 +11,7 @@ use super::{
     MlpRegressor, Probe, Ridge,
 };
 use crate::error::{Error, Result};
-use crate::metrics::{ClassificationReport, RegressionReport};
+use crate::metrics::{ClassificationReport, RegressionReport, Scorer};
 use crate::tensor::{Element, Tensor};
 
 /// The probe of one task.
@@ -108,6 +108,15 @@ impl TaskReport {
         match self {
             TaskReport::Classification(r) => r.metrics().to_vec(),
             TaskReport::Regression(r) => r.metrics().to_vec(),
+        }
+    }
+
+    /// The score `s` of this report ([`Scorer::of_classification`],
+    /// [`Scorer::of_regression`]); `None` when `s` is not defined for its kind of task.
+    pub fn score(&self, s: Scorer) -> Option<f64> {
+        match self {
+            TaskReport::Classification(r) => s.of_classification(r),
+            TaskReport::Regression(r) => s.of_regression(r),
         }
     }
 }

@@ -10,6 +10,11 @@
 //! | [`RegressionProbing`] | `<Probe>/MAE`, `/MedAE`, `/RMSE`, `/MSE`, `/R2`, `/PCC`, `/EVar`; with `k > 1` label columns `<Probe>/regressor <i>/<metric>` per column, then `<Probe>/average/<metric>` |
 //! | [`MultitaskProbing`] | `task{j}/<metric>` (or the given task names), one task per target column |
 //!
+//! With a score selection ([`Probing::scored`], nidl 0.0.2's `scoring` and `prefix_score`) a
+//! callback logs `<prefix>test_score` or `<prefix>test_<name>` instead (a multi-task callback
+//! `task{j}/<prefix>test_<name>`: [`SelectedScores`]); cross-validated probing is in
+//! [`cv_probing`](super::cv_probing).
+//!
 //! `<Probe>` is the probe's type name (`LogisticRegression`, `KNeighborsClassifier`, ...) unless
 //! renamed, so several probes log side by side. When a callback probes is its
 //! [`ProbeSchedule`]: after every n-th training epoch (nidl 0.0.1's default, every epoch), and
@@ -23,11 +28,12 @@
 
 use super::estimator::Estimator;
 use super::preflight;
+use super::selected_scores::SelectedScores;
 use crate::autograd::Graph;
 use crate::datasets::loader::{Batch, BatchSource};
 use crate::error::{Error, Result, RunInput};
-use crate::metrics::{ClassificationReport, MultiOutputReport};
-use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe};
+use crate::metrics::{ClassificationReport, MultiOutputReport, ProbeKind, ScoreSelection};
+use crate::probe::{labels_from_f64, Classifier, MultiTask, Probe, TaskReport};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -356,6 +362,11 @@ impl ProbingSets {
         Ok((train, columns))
     }
 
+    /// The number of samples of the train set.
+    pub fn train_len(&self) -> usize {
+        self.lock().train.len()
+    }
+
     /// How many times the sets have been embedded (both sets each time).
     pub fn embed_count(&self) -> usize {
         self.lock().embed_count
@@ -400,9 +411,28 @@ pub trait ProbeTask: Send {
         Ok(())
     }
 
+    /// Checks that a probing train set of `n` samples (`what` names it) suits the task: an
+    /// error saying why not (by default any size does).
+    fn check_train_len(&self, _what: &str, _n: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// What the task fits, as progress shows it (`LogisticRegression`); by default `the probe`.
     fn label(&self) -> String {
         "the probe".into()
+    }
+
+    /// Logs the scores of `sel` instead of the default metrics (nidl 0.0.2's `scoring` and
+    /// `prefix_score`, [`SelectedScores`]).
+    ///
+    /// Errors: a score not defined for the task's probe, naming both; a task that takes no
+    /// selection (the default).
+    fn select_scores(&mut self, sel: &ScoreSelection) -> Result<()> {
+        let _ = sel;
+        Err(Error::invalid(
+            "scoring",
+            format!("{} takes no scoring", self.label()),
+        ))
     }
 
     /// Fits on `train`, scores on `test`; returns the `(tag, value)` metrics to log. An
@@ -463,6 +493,15 @@ impl<Q: ProbeTask> Probing<Q> {
         self
     }
 
+    /// Log the scores of `sel` instead of the task's default metrics
+    /// ([`ProbeTask::select_scores`]).
+    ///
+    /// Errors: a score not defined for the probe, naming both.
+    pub fn scored(mut self, sel: &ScoreSelection) -> Result<Self> {
+        self.task.select_scores(sel)?;
+        Ok(self)
+    }
+
     /// The schedule.
     pub fn schedule(&self) -> &ProbeSchedule {
         &self.schedule
@@ -502,7 +541,8 @@ impl<Q: ProbeTask> Probing<Q> {
 impl<Q: ProbeTask> Callback for Probing<Q> {
     fn check(&mut self, est: &dyn Estimator) -> Result<()> {
         let (what, columns) = self.sets.check(est)?;
-        self.task.check_label_columns(&what, columns)
+        self.task.check_label_columns(&what, columns)?;
+        self.task.check_train_len(&what, self.sets.train_len())
     }
 
     fn on_train_start(
@@ -546,11 +586,18 @@ pub struct ClassificationScore<P> {
     pub probe: P,
     /// The tag prefix.
     pub name: String,
+    /// The scores logged instead of the default metrics (none: nidl 0.0.1's tags).
+    pub scores: Option<SelectedScores>,
 }
 
 impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
     fn label(&self) -> String {
         self.name.clone()
+    }
+
+    fn select_scores(&mut self, sel: &ScoreSelection) -> Result<()> {
+        self.scores = Some(SelectedScores::new(sel, &self.name, ProbeKind::Classifier)?);
+        Ok(())
     }
 
     /// One label column: a classifier predicts one (nidl's scikit-learn classifiers refuse a
@@ -585,7 +632,10 @@ impl<P: Classifier + Send> ProbeTask for ClassificationScore<P> {
         self.probe.fit_observed(&tr.features()?, &ytr, observe)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = ClassificationReport::new(&yte, &pred)?;
-        Ok(prefixed_metrics(&self.name, &r.metrics()))
+        match &self.scores {
+            Some(s) => s.tags("", &TaskReport::Classification(r)),
+            None => Ok(prefixed_metrics(&self.name, &r.metrics())),
+        }
     }
 }
 
@@ -607,6 +657,7 @@ impl<P: Classifier + Send> Probing<ClassificationScore<P>> {
             ClassificationScore {
                 probe,
                 name: short_type_name::<P>(),
+                scores: None,
             },
         )
     }
@@ -628,6 +679,10 @@ pub struct RegressionScore<P> {
     pub probe: P,
     /// The tag prefix.
     pub name: String,
+    /// The scores logged instead of the default metrics (none: nidl 0.0.1's tags); with
+    /// several label columns, each score is the mean of the columns' (scikit-learn's
+    /// `multioutput="uniform_average"`).
+    pub scores: Option<SelectedScores>,
 }
 
 impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
@@ -635,6 +690,11 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
 {
     fn label(&self) -> String {
         self.name.clone()
+    }
+
+    fn select_scores(&mut self, sel: &ScoreSelection) -> Result<()> {
+        self.scores = Some(SelectedScores::new(sel, &self.name, ProbeKind::Regressor)?);
+        Ok(())
     }
 
     /// Errors: train and test sets of different label columns ([`Error::Shape`]), and those of
@@ -657,7 +717,10 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> ProbeTask
         self.probe.fit_observed(&tr.features()?, &ytr, observe)?;
         let pred = self.probe.predict(&te.features()?)?;
         let r = MultiOutputReport::new(&te.y, pred.data()?, te.k)?;
-        Ok(prefixed_metrics(&self.name, &r.metrics()))
+        match &self.scores {
+            Some(s) => s.tags("", &TaskReport::Regression(r.average())),
+            None => Ok(prefixed_metrics(&self.name, &r.metrics())),
+        }
     }
 }
 
@@ -679,6 +742,7 @@ impl<P: Probe<Targets = Tensor<f64>, Output = Tensor<f64>> + Send> Probing<Regre
             RegressionScore {
                 probe,
                 name: short_type_name::<P>(),
+                scores: None,
             },
         )
     }
@@ -697,6 +761,9 @@ pub struct MultitaskScore {
     pub probes: MultiTask,
     /// The tag prefix of each task (`task{j}` by default, as nidl's `probe_names=None`).
     pub names: Vec<String>,
+    /// The scores each task logs instead of its default metrics, as
+    /// `<names[j]>/<prefix>test_<key>` (none: nidl 0.0.1's tags).
+    pub scores: Option<Vec<SelectedScores>>,
 }
 
 impl ProbeTask for MultitaskScore {
@@ -720,6 +787,12 @@ impl ProbeTask for MultitaskScore {
         ))
     }
 
+    /// Every task takes `sel` (see [`Probing::scored_tasks`] for one selection per task).
+    fn select_scores(&mut self, sel: &ScoreSelection) -> Result<()> {
+        let t = self.probes.tasks().len();
+        self.select_task_scores(&vec![sel.clone(); t])
+    }
+
     fn fit_score(
         &mut self,
         tr: &Embedded,
@@ -730,11 +803,48 @@ impl ProbeTask for MultitaskScore {
         let yte = Tensor::from_vec(te.y.clone(), &[te.n, te.k])?;
         self.probes.fit_observed(&tr.features()?, &ytr, observe)?;
         let reports = self.probes.score(&te.features()?, &yte)?;
+        if let Some(scores) = &self.scores {
+            let mut tags = Vec::new();
+            for ((r, name), s) in reports.iter().zip(&self.names).zip(scores) {
+                tags.extend(s.tags(&format!("{name}/"), r)?);
+            }
+            return Ok(tags);
+        }
         Ok(reports
             .iter()
             .zip(&self.names)
             .flat_map(|(r, name)| prefixed_metrics(name, &r.metrics()))
             .collect())
+    }
+}
+
+impl MultitaskScore {
+    /// Task `j` logs the scores of `sels[j]` instead of its default metrics.
+    ///
+    /// Errors ([`Error::InvalidArgument`]): not one selection per task; a score not defined for
+    /// a task's probe, naming both.
+    fn select_task_scores(&mut self, sels: &[ScoreSelection]) -> Result<()> {
+        let tasks = self.probes.tasks();
+        if sels.len() != tasks.len() {
+            return Err(Error::invalid(
+                "MultitaskProbing::scored_tasks",
+                format!("{} score selections for {} tasks", sels.len(), tasks.len()),
+            ));
+        }
+        let scores = tasks
+            .iter()
+            .zip(&self.names)
+            .zip(sels)
+            .map(|((p, name), sel)| {
+                let kind = match p.is_classifier() {
+                    true => ProbeKind::Classifier,
+                    false => ProbeKind::Regressor,
+                };
+                SelectedScores::new(sel, &format!("{name} ({})", p.name()), kind)
+            })
+            .collect::<Result<_>>()?;
+        self.scores = Some(scores);
+        Ok(())
     }
 }
 
@@ -753,7 +863,24 @@ impl Probing<MultitaskScore> {
         let names = (0..probes.tasks().len())
             .map(|j| format!("task{j}"))
             .collect();
-        Probing::from_task(sets, MultitaskScore { probes, names })
+        Probing::from_task(
+            sets,
+            MultitaskScore {
+                probes,
+                names,
+                scores: None,
+            },
+        )
+    }
+
+    /// Task `j` logs the scores of `sels[j]` as `<name_j>/<prefix>test_<key>` instead of its
+    /// default metrics.
+    ///
+    /// Errors ([`Error::InvalidArgument`]): not one selection per task; a score not defined for
+    /// a task's probe, naming both.
+    pub fn scored_tasks(mut self, sels: &[ScoreSelection]) -> Result<Self> {
+        self.task.select_task_scores(sels)?;
+        Ok(self)
     }
 
     /// Tag prefixes of the tasks, in column order (nidl's `probe_names`).

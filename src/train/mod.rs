@@ -17,6 +17,9 @@
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
+//! - [`cv_probing`]: [`CrossValidatedProbing`], nidl 0.0.2's cross-validated probing;
+//! - [`selected_scores`]: [`SelectedScores`], the scikit-learn scores a probing callback logs
+//!   when given a scoring;
 //! - [`checkpoint`]: safetensors reading and writing;
 //! - [`console`]: [`ConsoleReporter`], the epoch lines a run prints (the command line adds a bar);
 //! - [`metric_table`]: [`MetricTable`], final and best value per tag of a run;
@@ -25,9 +28,11 @@
 pub mod callbacks;
 pub mod checkpoint;
 pub mod console;
+pub mod cv_probing;
 pub mod estimator;
 pub mod metric_table;
 pub mod preflight;
+pub mod selected_scores;
 pub mod trainer;
 
 pub use callbacks::{
@@ -37,10 +42,12 @@ pub use callbacks::{
 };
 pub use checkpoint::{Checkpoint, StoredTensor};
 pub use console::ConsoleReporter;
+pub use cv_probing::{CrossValidatedProbing, CrossValidatedScore};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
 pub use metric_table::MetricTable;
+pub use selected_scores::SelectedScores;
 pub use trainer::{
     EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
 };

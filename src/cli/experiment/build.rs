@@ -6,6 +6,7 @@ use super::formats;
 use super::schema::{
     EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec, MLP_PROBE_HIDDEN,
 };
+use super::scored;
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
@@ -318,26 +319,38 @@ fn probe_callbacks(
             }
         };
         callbacks.push(match &group[..] {
-            [(_, p)] => single_probe(p, sets, opts),
-            _ => multitask_probe(&group, sets, opts)?,
+            [(_, p)] => single_probe(exp, p, sets.clone(), opts)?,
+            _ => multitask_probe(exp, &group, sets.clone(), opts)?,
         });
+        callbacks.extend(scored::cv_callbacks(exp, &group, &sets, opts, task_probe)?);
     }
     Ok(callbacks)
 }
 
-/// The callback of a probe alone in its group, logging `<ProbeName>/<metric>` (or `name`).
-fn single_probe(p: &ProbeSpec, sets: ProbingSets, opts: &ProbeOptions) -> Box<dyn Callback> {
+/// The callback of a probe alone in its group, logging `<ProbeName>/<metric>` (or `name`), or
+/// the scores of `[probing] scoring` ([`scored::scored`]).
+fn single_probe(
+    exp: &Experiment,
+    p: &ProbeSpec,
+    sets: ProbingSets,
+    opts: &ProbeOptions,
+) -> Result<Box<dyn Callback>, String> {
     let k = p.k.unwrap_or(5);
+    let tag = p
+        .name
+        .clone()
+        .unwrap_or_else(|| task_probe(p).name().into());
     macro_rules! named {
         ($probing:expr) => {{
             let probing = $probing;
-            match &p.name {
-                Some(n) => opts.scheduled(probing.name(n.clone())),
-                None => opts.scheduled(probing),
-            }
+            let probing = match &p.name {
+                Some(n) => probing.name(n.clone()),
+                None => probing,
+            };
+            opts.scheduled(scored::scored(exp, probing, p, &tag)?)
         }};
     }
-    match p.kind {
+    Ok(match p.kind {
         ProbeKindSpec::Logreg => named!(ClassificationProbing::with_sets(sets, logreg(p))),
         ProbeKindSpec::Knn => named!(ClassificationProbing::with_sets(
             sets,
@@ -360,7 +373,7 @@ fn single_probe(p: &ProbeSpec, sets: ProbingSets, opts: &ProbeOptions) -> Box<dy
             named!(RegressionProbing::with_sets(sets, mlp::<TargetShape>(p))
                 .name(task_probe(p).name()))
         }
-    }
+    })
 }
 
 /// The MLP probe of `p` (classifier or regressor): `hidden`, `alpha`, `max_iter`.
@@ -393,6 +406,7 @@ fn task_probe(p: &ProbeSpec) -> TaskProbe {
 
 /// The callback of a group of probes, one task each, logging `task<j>/<metric>` (or `name`).
 fn multitask_probe(
+    exp: &Experiment,
     group: &[(usize, &ProbeSpec)],
     sets: ProbingSets,
     opts: &ProbeOptions,
@@ -409,5 +423,5 @@ fn multitask_probe(
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         probing = probing.task_names(&names).map_err(err)?;
     }
-    Ok(opts.scheduled(probing))
+    Ok(opts.scheduled(scored::scored_tasks(exp, probing, group)?))
 }

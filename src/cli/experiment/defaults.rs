@@ -349,6 +349,7 @@ impl Experiment {
         if let Some(n) = self.probing.test_limit {
             at_least("probing.test_limit", n, 1)?;
         }
+        super::scored::check(self)?;
         let names = self.data.label_names.as_deref().unwrap_or(&[]);
         if names.is_empty() {
             return Err("data.label_names: needs at least one name".into());

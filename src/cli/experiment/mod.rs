@@ -18,6 +18,7 @@ pub mod defaults;
 pub mod formats;
 pub mod load;
 pub mod schema;
+pub mod scored;
 pub mod sweep;
 pub mod views;
 

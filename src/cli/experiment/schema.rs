@@ -351,6 +351,26 @@ pub struct ProbingSpec {
     pub train_limit: Option<usize>,
     /// Score the probes on the first N samples of their set (all).
     pub test_limit: Option<usize>,
+    /// Also cross-validate every probe in this many folds (at least 2) on its probing train
+    /// set, as nidl 0.0.2's `ModelProbingCVCallback` (none).
+    pub cv: Option<usize>,
+    /// scikit-learn scoring names: a string (one score, tagged `test_score`) or a list (each
+    /// tagged `test_<name>`; each probe takes those of its kind), logged instead of nidl 0.0.1's
+    /// metrics (none: those metrics; with `cv`, the probe's own score).
+    pub scoring: Option<ScoringSpec>,
+    /// Put before the score tags, as nidl 0.0.2's `prefix_score` (none: nothing for a single
+    /// probe, `<ProbeName>/` for each of several).
+    pub prefix_score: Option<String>,
+}
+
+/// `[probing] scoring`: one scikit-learn scoring name or a list of them.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ScoringSpec {
+    /// One name (nidl's `scoring="accuracy"`): its tags end in `test_score`.
+    One(String),
+    /// A list (nidl's `scoring=["accuracy", ...]`): each tag ends in `test_<name>`.
+    Many(Vec<String>),
 }
 
 impl Default for ProbingSpec {
@@ -362,6 +382,9 @@ impl Default for ProbingSpec {
             on_train_start: false,
             train_limit: None,
             test_limit: None,
+            cv: None,
+            scoring: None,
+            prefix_score: None,
         }
     }
 }
