@@ -289,6 +289,11 @@ pub struct ProbeArgs {
     /// Probe on the first N samples of the probing test set
     #[arg(long, value_name = "N", value_parser = whole(1usize))]
     pub probe_test_limit: Option<usize>,
+    /// Also log nidl's SSL geometry metrics of the validation views after every epoch (tags
+    /// ssl/alignment, ssl/uniformity, ssl/contrastive_accuracy, ssl/procrustes_similarity,
+    /// ssl/procrustes_r2, ssl/kruskal_similarity)
+    #[arg(long)]
+    pub ssl_metrics: bool,
 }
 
 impl PresetOptions for ProbeArgs {
@@ -316,6 +321,9 @@ impl PresetOptions for ProbeArgs {
         }
         if let Some(n) = self.probe_test_limit {
             o.push(("probing.test_limit".into(), int("probe-test-limit", n)?));
+        }
+        if self.ssl_metrics {
+            o.push(set("metrics.ssl", true));
         }
         Ok(o)
     }

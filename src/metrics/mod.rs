@@ -5,16 +5,20 @@
 //! - [`regression`]: MAE, MedAE, RMSE, MSE, R2, PCC (Pearson r) and EVar (explained variance) —
 //!   [`RegressionReport`], and nidl's multi-output report over several target columns
 //!   ([`MultiOutputReport`]).
+//! - [`ssl`]: nidl 0.0.2's geometry metrics of two views' embeddings (alignment, uniformity,
+//!   contrastive accuracy, Procrustes similarity and R², Kruskal similarity) — [`SslReport`].
 //!
-//! Every function takes `(y_true, y_pred)` in that order, as scikit-learn does, and returns an
-//! [`Error`] for empty or mismatched inputs (and non-finite regression values)
-//! instead of a NaN.
+//! The classification and regression functions take `(y_true, y_pred)` in that order, as
+//! scikit-learn does; every function returns an [`Error`] for empty or mismatched inputs (and
+//! non-finite values where they matter) instead of a NaN.
 
 pub mod classification;
 pub mod regression;
+pub mod ssl;
 
 pub use classification::ClassificationReport;
 pub use regression::{MultiOutputReport, RegressionReport};
+pub use ssl::SslReport;
 
 use crate::error::{Error, Result};
 
