@@ -143,9 +143,19 @@ fn bad_settings_are_refused_naming_them() {
     let s = Scratch::new("ssl-metrics-bad");
     let logs = s.join("logs");
     // No validation batches: no views to measure, refused before training.
-    let mut args = vec!["simclr-mnist", "--log-dir", logs.to_str().unwrap(), "--ssl-metrics"];
-    args.extend_from_slice(MNIST_TINY);
-    args.extend_from_slice(&["--limit-val-batches", "0"]);
+    let args = [
+        "simclr-mnist",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--ssl-metrics",
+        "--limit-train-batches",
+        "1",
+        "--limit-val-batches",
+        "0",
+        "--probe-every",
+        "0",
+        "--no-progress",
+    ];
     assert_fails(&nidl(&args), &["SSL metrics set", "0 samples", "at least 3"]);
     assert!(!logs.join("version_0").exists(), "nothing written for a refused run");
     // An unknown key of [metrics].

@@ -64,9 +64,9 @@ fn ours(name: &str, x: &Points, y: &Points) -> f64 {
     r.unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Every value of every case, within 1e-12 relative (absolute below 1; 1.1e-15 seen); the contrastive
-/// accuracy, a fraction of hits that nidl averages in float32 (`.float().mean()`), within
-/// float32's rounding of it.
+/// Every value of every case, within 1e-12 relative (absolute below 1; 1.1e-15 seen); the
+/// contrastive accuracy, a fraction of hits that nidl averages in float32
+/// (`.float().mean()`), within float32's rounding of it.
 #[test]
 fn ssl_metrics_match_nidl() {
     let mut worst = 0.0f64;
