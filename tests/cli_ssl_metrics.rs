@@ -89,7 +89,10 @@ fn ssl_metrics_are_logged_and_change_no_loss() {
     assert_ne!(align[0], align[1]);
     // The console's final table lists them (best: min for alignment, max for the scores).
     for (tag, _, _) in TAGS {
-        assert!(stdout.contains(tag), "{tag} missing from the summary:\n{stdout}");
+        assert!(
+            stdout.contains(tag),
+            "{tag} missing from the summary:\n{stdout}"
+        );
     }
     let line = |tag: &str| {
         stdout
@@ -98,8 +101,16 @@ fn ssl_metrics_are_logged_and_change_no_loss() {
             .unwrap_or_else(|| panic!("{tag} row:\n{stdout}"))
             .to_string()
     };
-    assert!(line("ssl/alignment").contains(" min "), "{}", line("ssl/alignment"));
-    assert!(line("ssl/uniformity").contains(" min "), "{}", line("ssl/uniformity"));
+    assert!(
+        line("ssl/alignment").contains(" min "),
+        "{}",
+        line("ssl/alignment")
+    );
+    assert!(
+        line("ssl/uniformity").contains(" min "),
+        "{}",
+        line("ssl/uniformity")
+    );
     let kruskal = line("ssl/kruskal_similarity");
     assert!(kruskal.contains(" max "), "{kruskal}");
 }
@@ -156,14 +167,24 @@ fn bad_settings_are_refused_naming_them() {
         "0",
         "--no-progress",
     ];
-    assert_fails(&nidl(&args), &["SSL metrics set", "0 samples", "at least 3"]);
-    assert!(!logs.join("version_0").exists(), "nothing written for a refused run");
+    assert_fails(
+        &nidl(&args),
+        &["SSL metrics set", "0 samples", "at least 3"],
+    );
+    assert!(
+        !logs.join("version_0").exists(),
+        "nothing written for a refused run"
+    );
     // An unknown key of [metrics].
     let file = s.join("bad.toml");
     let preset = fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/experiments/simclr-mnist.toml"),
     )
     .unwrap();
-    fs::write(&file, format!("{preset}\n[metrics]\nssl = true\nevry = 2\n")).unwrap();
+    fs::write(
+        &file,
+        format!("{preset}\n[metrics]\nssl = true\nevry = 2\n"),
+    )
+    .unwrap();
     assert_fails(&nidl(&["fit", file.to_str().unwrap()]), &["evry"]);
 }

@@ -93,7 +93,10 @@ fn ssl_metrics_match_nidl() {
             }
             let err = (v - w).abs() / w.abs().max(1.0);
             worst = worst.max(err);
-            assert!(err <= 1e-12, "{case} {name}: {v} vs nidl {w} (error {err:e})");
+            assert!(
+                err <= 1e-12,
+                "{case} {name}: {v} vs nidl {w} (error {err:e})"
+            );
             checked += 1;
         }
     }
@@ -144,14 +147,23 @@ fn bad_input_is_a_typed_error() {
     let y = Points::new(&a[..4], 2, 2).unwrap();
     let w = Points::new(&a, 2, 3).unwrap();
     for (e, op) in [
-        (alignment_score(&x, &y, true, 2.0).unwrap_err(), "alignment_score"),
+        (
+            alignment_score(&x, &y, true, 2.0).unwrap_err(),
+            "alignment_score",
+        ),
         (
             contrastive_accuracy_score(&x, &w, true, 1).unwrap_err(),
             "contrastive_accuracy_score",
         ),
-        (procrustes_similarity(&x, &y).unwrap_err(), "procrustes_similarity"),
+        (
+            procrustes_similarity(&x, &y).unwrap_err(),
+            "procrustes_similarity",
+        ),
         (procrustes_r2(&w, &x).unwrap_err(), "procrustes_r2"),
-        (kruskal_similarity(&x, &y, false).unwrap_err(), "kruskal_similarity"),
+        (
+            kruskal_similarity(&x, &y, false).unwrap_err(),
+            "kruskal_similarity",
+        ),
     ] {
         assert!(matches!(&e, Error::Shape { op: o, .. } if *o == op), "{e}");
         let text = e.to_string();
@@ -162,7 +174,10 @@ fn bad_input_is_a_typed_error() {
     assert!(e.to_string().contains("uniformity_score"), "{e}");
     let inf = [1.0, f64::INFINITY, 0.0, 1.0, 2.0, 2.0];
     let e = procrustes_r2(&Points::new(&inf, 3, 2).unwrap(), &x).unwrap_err();
-    assert!(matches!(e, Error::NonFinite { .. }) && e.to_string().contains("row 0"), "{e}");
+    assert!(
+        matches!(e, Error::NonFinite { .. }) && e.to_string().contains("row 0"),
+        "{e}"
+    );
     let zero = [0.0, 0.0, 1.0, 2.0, 3.0, 1.0];
     let e = alignment_score(&Points::new(&zero, 3, 2).unwrap(), &x, true, 2.0).unwrap_err();
     assert!(e.to_string().contains("zero"), "{e}");

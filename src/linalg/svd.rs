@@ -285,7 +285,11 @@ mod tests {
         assert!(close(d.s[1], 5f64.sqrt(), 1e-15), "{:?}", d.s);
         let h = 0.5f64.sqrt();
         assert!(close(d.vt[0].abs(), h, 1e-15) && close(d.vt[1].abs(), h, 1e-15));
-        assert!(d.vt[0] * d.vt[1] > 0.0, "first right vector ∝ (1, 1): {:?}", d.vt);
+        assert!(
+            d.vt[0] * d.vt[1] > 0.0,
+            "first right vector ∝ (1, 1): {:?}",
+            d.vt
+        );
     }
 
     /// A diagonal matrix's singular values are the absolute diagonal, sorted: 3, 2, 1.
@@ -300,7 +304,10 @@ mod tests {
     #[test]
     fn rank_deficient_completed() {
         let (x, y) = ([1.0, 2.0, 2.0], [3.0, 4.0, 0.0]);
-        let a: Vec<f64> = x.iter().flat_map(|p| y.iter().map(move |q| p * q)).collect();
+        let a: Vec<f64> = x
+            .iter()
+            .flat_map(|p| y.iter().map(move |q| p * q))
+            .collect();
         let d = check(&a, 3, 3);
         assert!(close(d.s[0], 15.0, 1e-14), "{:?}", d.s);
         assert!(d.s[1].abs() < 1e-13 && d.s[2].abs() < 1e-13, "{:?}", d.s);
@@ -352,7 +359,10 @@ mod tests {
 
     #[test]
     fn bad_input() {
-        assert!(matches!(svd(&[1.0; 5], 2, 3), Err(Error::Shape { op: "svd", .. })));
+        assert!(matches!(
+            svd(&[1.0; 5], 2, 3),
+            Err(Error::Shape { op: "svd", .. })
+        ));
         assert!(matches!(svd(&[], 0, 3), Err(Error::Shape { .. })));
         let e = svd(&[1.0, f64::NAN, 0.0, 1.0], 2, 2).unwrap_err();
         assert!(matches!(e, Error::NonFinite { .. }), "{e}");

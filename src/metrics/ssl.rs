@@ -190,7 +190,11 @@ fn normalized(op: &'static str, p: &Points, normalize: bool) -> Result<Vec<f64>>
 fn per_row<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let blocks: Vec<Vec<T>> = (0..n.div_ceil(ROW_BLOCK))
         .into_par_iter()
-        .map(|b| (b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(n)).map(&f).collect())
+        .map(|b| {
+            (b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(n))
+                .map(&f)
+                .collect()
+        })
         .collect();
     blocks.into_iter().flatten().collect()
 }
@@ -209,7 +213,10 @@ pub fn alignment_score(z1: &Points, z2: &Points, normalize: bool, alpha: f64) ->
     if !(alpha.is_finite() && alpha > 0.0) {
         return Err(Error::invalid(OP, format!("alpha = {alpha}: must be > 0")));
     }
-    let (a, b) = (normalized(OP, z1, normalize)?, normalized(OP, z2, normalize)?);
+    let (a, b) = (
+        normalized(OP, z1, normalize)?,
+        normalized(OP, z2, normalize)?,
+    );
     let d = z1.d;
     let sum: f64 = a
         .chunks_exact(d)
@@ -275,7 +282,10 @@ pub fn contrastive_accuracy_score(
     if topk == 0 {
         return Err(Error::invalid(OP, "topk = 0: must be ≥ 1"));
     }
-    let (a, b) = (normalized(OP, z1, normalize)?, normalized(OP, z2, normalize)?);
+    let (a, b) = (
+        normalized(OP, z1, normalize)?,
+        normalized(OP, z2, normalize)?,
+    );
     let (n, d) = (z1.n, z1.d);
     let (a, b) = (Points::new(&a, n, d)?, Points::new(&b, n, d)?);
     let diag: Vec<f64> = (0..n).map(|i| dot(a.row(i), b.row(i))).collect();
@@ -577,7 +587,12 @@ mod tests {
         let (c, s) = (0.6, 0.8);
         let y: Vec<f64> = x
             .chunks(2)
-            .flat_map(|r| [2.0 * (c * r[0] - s * r[1]) + 5.0, 2.0 * (s * r[0] + c * r[1]) - 1.0])
+            .flat_map(|r| {
+                [
+                    2.0 * (c * r[0] - s * r[1]) + 5.0,
+                    2.0 * (s * r[0] + c * r[1]) - 1.0,
+                ]
+            })
             .collect();
         let (px, py) = (pts(&x, 2), pts(&y, 2));
         assert!((procrustes_similarity(&px, &py).unwrap() - 1.0).abs() < 1e-14);
@@ -589,7 +604,11 @@ mod tests {
             .map(|(i, j)| squared_distance(px.row(i), px.row(j)).sqrt())
             .collect();
         let mean = d.iter().sum::<f64>() / 6.0;
-        let spread = d.iter().map(|v| (2.0 * v - 2.0 * mean).powi(2)).sum::<f64>().sqrt();
+        let spread = d
+            .iter()
+            .map(|v| (2.0 * v - 2.0 * mean).powi(2))
+            .sum::<f64>()
+            .sqrt();
         let want = 1.0 - d.iter().map(|v| v * v).sum::<f64>().sqrt() / spread;
         let k = kruskal_similarity(&px, &py, false).unwrap();
         assert!((k - want).abs() < 1e-14, "{k} vs {want}");
@@ -620,10 +639,22 @@ mod tests {
             "{e}"
         );
         let e = procrustes_r2(&pts(&a[..2], 2), &pts(&a[..2], 2)).unwrap_err();
-        assert!(matches!(e, Error::Shape { op: "procrustes_r2", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Shape {
+                    op: "procrustes_r2",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let zero = [0.0, 0.0, 1.0, 1.0];
         let e = uniformity_score(&pts(&zero, 2), true, 2.0).unwrap_err();
-        assert!(e.to_string().contains("row 0") && e.to_string().contains("zero"), "{e}");
+        assert!(
+            e.to_string().contains("row 0") && e.to_string().contains("zero"),
+            "{e}"
+        );
         let nan = [0.0, f64::NAN, 1.0, 1.0];
         let e = contrastive_accuracy_score(&pts(&nan, 2), &pts(&zero, 2), false, 1).unwrap_err();
         assert!(matches!(e, Error::NonFinite { .. }), "{e}");
@@ -639,7 +670,10 @@ mod tests {
         let v: Vec<f64> = (0..70 * 5).map(|i| ((i * 37 % 101) as f64).sin()).collect();
         let w: Vec<f64> = v.iter().map(|x| x * 0.7 + 0.1 * (x * 13.0).cos()).collect();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             pool.install(|| SslReport::new(&pts(&v, 5), &pts(&w, 5)).unwrap())
         };
         assert_eq!(run(1), run(3));

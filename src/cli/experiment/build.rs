@@ -327,7 +327,11 @@ fn probe_callbacks(
 /// The SSL metrics callback of `[metrics]` (`ssl = true`, after every `every`-th epoch) on the
 /// validation views exactly as `loss/val` sees them: the validation loader with its own seed,
 /// else the run's `seed`, as the trainer seeds it.
-fn ssl_metrics_callback(exp: &Experiment, data: &OpenedData, seed: u64) -> Option<Box<dyn Callback>> {
+fn ssl_metrics_callback(
+    exp: &Experiment,
+    data: &OpenedData,
+    seed: u64,
+) -> Option<Box<dyn Callback>> {
     let m = &exp.metrics;
     if !m.ssl || m.every == 0 {
         return None;
