@@ -22,6 +22,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--data-dir",
             "--temperature",
             "--resume",
+            "--ssl-metrics",
         ],
     ),
     (
@@ -53,6 +54,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--proj-output",
             "--mask-prob",
             "--probe-every-val",
+            "--ssl-metrics",
         ],
     ),
     (
