@@ -25,6 +25,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--probe-cv",
             "--scoring",
             "--prefix-score",
+            "--ssl-metrics",
         ],
     ),
     (
@@ -56,6 +57,7 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--proj-output",
             "--mask-prob",
             "--probe-every-val",
+            "--ssl-metrics",
         ],
     ),
     (

@@ -307,6 +307,11 @@ pub struct ProbeArgs {
     /// Put P before the score tags (nidl's prefix_score)
     #[arg(long, value_name = "P")]
     pub prefix_score: Option<String>,
+    /// Also log nidl's SSL geometry metrics of the validation views after every epoch (tags
+    /// ssl/alignment, ssl/uniformity, ssl/contrastive_accuracy, ssl/procrustes_similarity,
+    /// ssl/procrustes_r2, ssl/kruskal_similarity)
+    #[arg(long)]
+    pub ssl_metrics: bool,
 }
 
 impl PresetOptions for ProbeArgs {
@@ -347,6 +352,9 @@ impl PresetOptions for ProbeArgs {
                 .as_deref()
                 .map(|p| set("probing.prefix_score", p)),
         );
+        if self.ssl_metrics {
+            o.push(set("metrics.ssl", true));
+        }
         Ok(o)
     }
 

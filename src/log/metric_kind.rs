@@ -7,10 +7,13 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricKind {
     /// A score bounded above by 1 (accuracy, balanced accuracy, F1, precision, recall, R2, PCC,
-    /// explained variance): better larger; drawn on an axis fitted to the data, never above 1
-    /// when they are not.
+    /// explained variance, and the SSL metrics' `contrastive_accuracy`,
+    /// `procrustes_similarity`, `procrustes_r2`, `kruskal_similarity`): better larger; drawn on
+    /// an axis fitted to the data, never above 1 when they are not.
     Score,
-    /// An error (MAE, MedAE, RMSE, MSE): better smaller; drawn on its own axis from 0.
+    /// An error (MAE, MedAE, RMSE, MSE, and the SSL metrics' `alignment` and `uniformity`):
+    /// better smaller; drawn on its own axis from 0 (fitted to the data when some are
+    /// negative, as the uniformity, a log, always is).
     Error,
     /// A loss (`loss/*` tags): better smaller.
     Loss,
@@ -26,6 +29,8 @@ impl MetricKind {
     /// assert_eq!(MetricKind::of("KNeighborsRegressor/regressor 1/R2"), MetricKind::Score);
     /// assert_eq!(MetricKind::of("Ridge/average/MAE"), MetricKind::Error);
     /// assert_eq!(MetricKind::of("loss/train"), MetricKind::Loss);
+    /// assert_eq!(MetricKind::of("ssl/uniformity"), MetricKind::Error);
+    /// assert_eq!(MetricKind::of("ssl/kruskal_similarity"), MetricKind::Score);
     /// ```
     pub fn of(tag: &str) -> MetricKind {
         let first = tag.split('/').next().unwrap_or(tag);
@@ -33,13 +38,20 @@ impl MetricKind {
         if first == "loss" {
             return MetricKind::Loss;
         }
+        let ssl_score = [
+            "contrastive_accuracy",
+            "procrustes_similarity",
+            "procrustes_r2",
+            "kruskal_similarity",
+        ];
         let score = ["accuracy", "balanced_accuracy", "R2", "PCC", "EVar"].contains(&name)
+            || ssl_score.contains(&name)
             || ["f1", "precision", "recall"]
                 .iter()
                 .any(|p| name == *p || name.starts_with(&format!("{p}_")));
         if score {
             MetricKind::Score
-        } else if ["MAE", "MedAE", "RMSE", "MSE"].contains(&name) {
+        } else if ["MAE", "MedAE", "RMSE", "MSE", "alignment", "uniformity"].contains(&name) {
             MetricKind::Error
         } else {
             MetricKind::Other

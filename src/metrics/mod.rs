@@ -7,18 +7,22 @@
 //!   ([`MultiOutputReport`]).
 //! - [`scoring`]: scikit-learn's scoring names (`accuracy`, `neg_mean_absolute_error`, …) read
 //!   off those reports, and nidl 0.0.2's `scoring` / `prefix_score` selection.
+//! - [`ssl`]: nidl 0.0.2's geometry metrics of two views' embeddings (alignment, uniformity,
+//!   contrastive accuracy, Procrustes similarity and R², Kruskal similarity) — [`SslReport`].
 //!
-//! Every function takes `(y_true, y_pred)` in that order, as scikit-learn does, and returns an
-//! [`Error`] for empty or mismatched inputs (and non-finite regression values)
-//! instead of a NaN.
+//! The classification and regression functions take `(y_true, y_pred)` in that order, as
+//! scikit-learn does; every function returns an [`Error`] for empty or mismatched inputs (and
+//! non-finite values where they matter) instead of a NaN.
 
 pub mod classification;
 pub mod regression;
 pub mod scoring;
+pub mod ssl;
 
 pub use classification::ClassificationReport;
 pub use regression::{MultiOutputReport, RegressionReport};
 pub use scoring::{ProbeKind, ScoreSelection, Scorer, Scoring};
+pub use ssl::SslReport;
 
 use crate::error::{Error, Result};
 

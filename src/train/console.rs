@@ -145,9 +145,9 @@ fn groups(metrics: &[(String, f64)]) -> Vec<Group<'_>> {
     out
 }
 
-/// `head`, then ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61`: each
-/// group's headline that fits in `width`, then the shown groups' other metrics in order while
-/// they fit, then ` +N` for the metrics left out.
+/// `head`, then ` | LogisticRegression accuracy 0.8123 f1_macro 0.8011 | task0 R2 0.61`: the
+/// groups' headlines in order while they fit in `width`, then the shown groups' other metrics
+/// in order while they fit, then ` +N` for the metrics left out.
 fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String {
     let groups = groups(metrics);
     let piece = |p: &str, (m, v): (&str, f64), first: bool| {
@@ -173,8 +173,12 @@ fn with_metrics(head: String, metrics: &[(String, f64)], width: usize) -> String
         }
         fits
     };
+    // Headlines in logging order while they fit: a later group's shorter headline never
+    // takes the place of an earlier one (the first probe's score stays in front).
     for g in 0..groups.len() {
-        take(g, &mut shown);
+        if !take(g, &mut shown) {
+            break;
+        }
     }
     'extra: for g in 0..groups.len() {
         while shown[g] > 0 && shown[g] < groups[g].1.len() {
@@ -265,6 +269,23 @@ mod tests {
         assert_eq!(
             summary_lines(&summary(Vec::new()), 100),
             ["epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s"]
+        );
+    }
+
+    /// A probe's headline too long for the line is not skipped for a later group's shorter one
+    /// (the SSL metrics after the probe's): the metrics take their own line, the probe first.
+    #[test]
+    fn a_later_shorter_headline_does_not_jump_ahead() {
+        let mut metrics = vec![("LogisticRegression/accuracy".to_string(), 0.7228)];
+        metrics.push(("ssl/alignment".into(), 0.0818));
+        let head = "epoch 3/10 step 300 loss 3.1234 val 3.2011 4.2 s (probe 0.8)";
+        let lines = summary_lines(&summary(metrics), 95);
+        assert_eq!(
+            lines,
+            [
+                head.to_string(),
+                "  LogisticRegression accuracy 0.7228 | ssl alignment 0.0818".into()
+            ]
         );
     }
 

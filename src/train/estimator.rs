@@ -22,6 +22,17 @@ pub trait Estimator: Send + Sync {
     /// inference graph ([`Graph::inference`]) by the callbacks.
     fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var>;
 
+    /// The projection head's output for `x` (encoder, then head): what the self-supervised loss
+    /// compares of each view, nidl's `z1` / `z2`, which the SSL metrics callback measures.
+    /// Called on an inference graph. The default: an [`Error::InvalidArgument`] saying the
+    /// estimator has no projection head.
+    fn project(&self, _g: &mut Graph<f32>, _x: Var) -> Result<Var> {
+        Err(Error::invalid(
+            "Estimator::project",
+            format!("{} has no projection head to measure", self.name()),
+        ))
+    }
+
     /// The 0-d loss of `batch` (views stacked view-major), recorded on `g`. Training calls it on a
     /// recording graph, validation on an inference graph.
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var>;
@@ -103,7 +114,7 @@ fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f3
 }
 
 /// The [`Estimator`] methods that only hand over to a `parts: Parts<_>` field: `embed` (the
-/// encoder), `apply_gradients`, `lr`, `move_to`, `state`, `load_state` and
+/// encoder), `project` (encoder and head), `apply_gradients`, `lr`, `move_to`, `state`, `load_state` and
 /// `visit_trained_tensors` (all but `apply_gradients` with `@without_step`).
 macro_rules! estimator_parts_methods {
     () => {
@@ -116,6 +127,11 @@ macro_rules! estimator_parts_methods {
     (@without_step) => {
         fn embed(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
             self.parts.encode(g, x)
+        }
+
+        fn project(&self, g: &mut Graph<f32>, x: Var) -> Result<Var> {
+            let h = self.parts.encode(g, x)?;
+            self.parts.head(g, h)
         }
 
         fn lr(&self) -> f64 {

@@ -23,7 +23,8 @@
 //! - [`checkpoint`]: safetensors reading and writing;
 //! - [`console`]: [`ConsoleReporter`], the epoch lines a run prints (the command line adds a bar);
 //! - [`metric_table`]: [`MetricTable`], final and best value per tag of a run;
-//! - [`preflight`]: the checks of a run's inputs before it starts.
+//! - [`preflight`]: the checks of a run's inputs before it starts;
+//! - [`ssl_metrics`]: [`SslMetrics`], nidl 0.0.2's SSL geometry metrics of the validation views.
 
 pub mod callbacks;
 pub mod checkpoint;
@@ -33,6 +34,7 @@ pub mod estimator;
 pub mod metric_table;
 pub mod preflight;
 pub mod selected_scores;
+pub mod ssl_metrics;
 pub mod trainer;
 
 pub use callbacks::{
@@ -48,6 +50,7 @@ pub use estimator::{
 };
 pub use metric_table::MetricTable;
 pub use selected_scores::SelectedScores;
+pub use ssl_metrics::SslMetrics;
 pub use trainer::{
     EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
 };

@@ -18,7 +18,8 @@ use nidl::probe::{
     KNeighborsClassifier, KNeighborsRegressor, LogisticRegression, MultiTask, Ridge, TaskProbe,
 };
 use nidl::train::{
-    Callback, ClassificationProbing, Estimator, MultitaskProbing, ProbingSets, RegressionProbing,
+    Callback, ClassificationProbing, Estimator, MultitaskProbing, ProbeSchedule, ProbingSets,
+    RegressionProbing, SslMetrics,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -50,7 +51,8 @@ pub fn run(
     };
     let mut model = model(exp, parts)?;
     run.place(&mut *model)?;
-    let callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    let mut callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    callbacks.extend(ssl_metrics_callback(exp, &data, run.seed));
     run.fit(
         start,
         &mut *model,
@@ -325,6 +327,26 @@ fn probe_callbacks(
         callbacks.extend(scored::cv_callbacks(exp, &group, &sets, opts, task_probe)?);
     }
     Ok(callbacks)
+}
+
+/// The SSL metrics callback of `[metrics]` (`ssl = true`, after every `every`-th epoch) on the
+/// validation views exactly as `loss/val` sees them: the validation loader with its own seed,
+/// else the run's `seed`, as the trainer seeds it.
+fn ssl_metrics_callback(
+    exp: &Experiment,
+    data: &OpenedData,
+    seed: u64,
+) -> Option<Box<dyn Callback>> {
+    let m = &exp.metrics;
+    if !m.ssl || m.every == 0 {
+        return None;
+    }
+    let views = data.val.with_seed(data.val.seed().unwrap_or(seed));
+    let schedule = ProbeSchedule {
+        every_n_train_epochs: m.every,
+        ..ProbeSchedule::default()
+    };
+    Some(Box::new(SslMetrics::new(views).with_schedule(schedule)))
 }
 
 /// The callback of a probe alone in its group, logging `<ProbeName>/<metric>` (or `name`), or

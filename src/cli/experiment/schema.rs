@@ -28,6 +28,9 @@ pub struct Experiment {
     /// `[[probe]]`: the probes, in order.
     #[serde(default, rename = "probe", skip_serializing_if = "Vec::is_empty")]
     pub probes: Vec<ProbeSpec>,
+    /// `[metrics]`: the SSL geometry metrics of the validation views.
+    #[serde(default)]
+    pub metrics: MetricsSpec,
     /// `[sweep]`: dotted keys, each with the list of values to run.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub sweep: toml::Table,
@@ -393,6 +396,28 @@ impl Default for ProbingSpec {
 /// "MLP probe": one layer of 32 units fits 60 000 embeddings of 32 values in a fraction of the
 /// time scikit-learn's default 100 takes, at the same accuracy).
 pub const MLP_PROBE_HIDDEN: [usize; 1] = [32];
+/// `[metrics]`: nidl 0.0.2's SSL geometry metrics (`ssl/alignment`, `ssl/uniformity`,
+/// `ssl/contrastive_accuracy`, `ssl/procrustes_similarity`, `ssl/procrustes_r2`,
+/// `ssl/kruskal_similarity`) of the projections of the validation set's two views.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// Log the SSL metrics (false).
+    #[serde(default)]
+    pub ssl: bool,
+    /// After every N-th training epoch; 0: never (1).
+    #[serde(default = "default_every")]
+    pub every: usize,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            ssl: false,
+            every: default_every(),
+        }
+    }
+}
 
 /// The probes.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
