@@ -20,6 +20,8 @@
 //! - [`checkpoint`]: safetensors reading and writing;
 //! - [`console`]: [`ConsoleReporter`], the epoch lines a run prints (the command line adds a bar);
 //! - [`metric_table`]: [`MetricTable`], final and best value per tag of a run;
+//! - [`monitor`]: a watched tag's best value and patience (best checkpoint, early stopping);
+//! - [`online_probe`]: [`OnlineProbe`], the linear probe learning from the training batches;
 //! - [`preflight`]: the checks of a run's inputs before it starts.
 
 pub mod callbacks;
@@ -27,6 +29,8 @@ pub mod checkpoint;
 pub mod console;
 pub mod estimator;
 pub mod metric_table;
+pub mod monitor;
+pub mod online_probe;
 pub mod preflight;
 pub mod trainer;
 
@@ -41,6 +45,9 @@ pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
 pub use metric_table::MetricTable;
+pub use monitor::{EarlyStopping, Mode, Monitor};
+pub use online_probe::{OnlineProbe, OnlineProbeConfig};
 pub use trainer::{
-    EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
+    CheckpointExtras, EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer,
+    TrainerConfig, BEST_CHECKPOINT, BEST_JSON,
 };

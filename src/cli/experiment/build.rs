@@ -3,6 +3,7 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
+use super::monitor::{self, MonitorOptions};
 use super::schema::{EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec};
 use crate::cli::train_common::{
     simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
@@ -46,7 +47,10 @@ pub fn run(
     };
     let mut model = model(exp, parts)?;
     run.place(&mut *model)?;
-    let callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    let opts = probe_options(exp);
+    let (mut callbacks, shared) = probe_callbacks(exp, &data, &opts)?;
+    // After the probes: the online probe then reuses their test embeddings.
+    callbacks.extend(monitor::online_probe(exp, &data, &opts, &shared)?);
     run.fit(
         start,
         &mut *model,
@@ -155,6 +159,7 @@ pub fn run_options(exp: &Experiment, source: OptionSource) -> Result<RunOptions,
         resume: r.resume.clone(),
         resume_despite_changes: r.resume_despite_changes,
         no_progress: !r.progress,
+        monitor: MonitorOptions::of(exp),
         source,
     })
 }
@@ -284,17 +289,21 @@ fn groups(probes: &[ProbeSpec]) -> Vec<Vec<(usize, &ProbeSpec)>> {
     out.into_iter().map(|(_, m)| m).collect()
 }
 
+/// The probing sets of the probes, by label columns.
+type SharedSets = Vec<(Vec<usize>, ProbingSets)>;
+
 /// One probing callback per group of `[[probe]]`, scheduled by `[probing]`; groups on the same
-/// label columns share their probing sets (embedded once per model state).
+/// label columns share their probing sets (embedded once per model state), which are returned
+/// too, by label columns.
 fn probe_callbacks(
     exp: &Experiment,
     data: &OpenedData,
     opts: &ProbeOptions,
-) -> Result<Vec<Box<dyn Callback>>, String> {
+) -> Result<(Vec<Box<dyn Callback>>, SharedSets), String> {
     if !opts.enabled() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    let mut shared: Vec<(Vec<usize>, ProbingSets)> = Vec::new();
+    let mut shared: SharedSets = Vec::new();
     let mut callbacks = Vec::new();
     for group in groups(&exp.probes) {
         let columns = group
@@ -319,7 +328,7 @@ fn probe_callbacks(
             _ => multitask_probe(&group, sets, opts)?,
         });
     }
-    Ok(callbacks)
+    Ok((callbacks, shared))
 }
 
 /// The callback of a probe alone in its group, logging `<ProbeName>/<metric>` (or `name`).
