@@ -15,7 +15,12 @@ use std::path::{Path, PathBuf};
 
 /// Runs `simclr-mnist` on the tiny MNIST run into `logs` with `extra` options.
 fn simclr(logs: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["simclr-mnist", "--log-dir", logs.to_str().unwrap(), "--no-progress"];
+    let mut args = vec![
+        "simclr-mnist",
+        "--log-dir",
+        logs.to_str().unwrap(),
+        "--no-progress",
+    ];
     args.extend_from_slice(MNIST_TINY);
     args.extend_from_slice(extra);
     nidl(&args)
@@ -42,7 +47,7 @@ fn model_bits(path: &Path) -> Vec<(String, Vec<u32>)> {
                 n.clone(),
                 t.data().unwrap().iter().map(|v| v.to_bits()).collect(),
             ),
-            other => panic!("{n}: {}", other.dtype()),
+            _ => panic!("{n}: not F32"),
         })
         .collect()
 }
@@ -72,7 +77,11 @@ fn the_online_probe_changes_no_loss_and_no_weight_and_logs_its_tags() {
     );
     for m in ["accuracy", "balanced_accuracy", "f1_macro", "f1_weighted"] {
         let tag = format!("online/{m}");
-        let v: Vec<(u64, f64)> = b.iter().filter(|r| r.2 == tag).map(|r| (r.0, r.3)).collect();
+        let v: Vec<(u64, f64)> = b
+            .iter()
+            .filter(|r| r.2 == tag)
+            .map(|r| (r.0, r.3))
+            .collect();
         assert_eq!(v.len(), 2, "{tag}");
         assert!(v.iter().all(|r| r.1.is_finite()), "{tag}: {v:?}");
     }
@@ -97,7 +106,10 @@ fn the_best_checkpoint_is_written_recorded_and_announced() {
     let ck = version(&logs).join("checkpoints");
     assert!(ck.join("best.safetensors").is_file());
     let json = fs::read_to_string(ck.join("best.json")).unwrap();
-    assert!(json.starts_with("{\"tag\": \"online/accuracy\", \"mode\": \"max\""), "{json}");
+    assert!(
+        json.starts_with("{\"tag\": \"online/accuracy\", \"mode\": \"max\""),
+        "{json}"
+    );
     // Without --checkpoint there is no epoch checkpoint beside it.
     assert!(json.contains("\"epoch_checkpoint\": null"), "{json}");
     assert!(out.contains("best checkpoint: online/accuracy = "), "{out}");
@@ -135,6 +147,8 @@ fn early_stopping_on_a_plateau_stops_at_the_expected_epoch_and_says_why() {
     assert_eq!(acc.len(), 3);
     assert!(acc.iter().all(|&a| a == acc[0]), "{acc:?}");
     assert!(version(&logs).join("metrics.png").is_file());
+    // Neither --checkpoint nor --checkpoint-best: no checkpoint folder.
+    assert!(!version(&logs).join("checkpoints").exists());
 }
 
 #[test]
@@ -142,7 +156,12 @@ fn bad_tags_modes_and_data_are_refused_naming_the_option() {
     let s = Scratch::new("cli-monitor-bad");
     let out = simclr(
         &s.join("a"),
-        &["--epochs", "2", "--checkpoint-best", "LogisticRegression/acc"],
+        &[
+            "--epochs",
+            "2",
+            "--checkpoint-best",
+            "LogisticRegression/acc",
+        ],
     );
     assert_fails(
         &out,

@@ -189,8 +189,11 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
     ck.tensors
         .iter()
         .map(|(n, t)| match t {
-            StoredTensor::F32(t) => (n.clone(), t.data().unwrap().iter().map(|v| v.to_bits()).collect()),
-            other => panic!("{n}: {}", other.dtype()),
+            StoredTensor::F32(t) => (
+                n.clone(),
+                t.data().unwrap().iter().map(|v| v.to_bits()).collect(),
+            ),
+            _ => panic!("{n}: not F32"),
         })
         .collect()
 }
@@ -198,7 +201,12 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
 fn bits(state: &[(String, Tensor<f32>)]) -> Vec<(String, Vec<u32>)> {
     state
         .iter()
-        .map(|(n, t)| (n.clone(), t.data().unwrap().iter().map(|v| v.to_bits()).collect()))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                t.data().unwrap().iter().map(|v| v.to_bits()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -250,8 +258,16 @@ fn the_online_probe_leaves_the_trajectory_bit_identical_and_logs_finite_tags() {
     // online/<metric> after every epoch, at its last step, finite, within [0, 1].
     for tag in ONLINE_TAGS {
         let v = series(&with.dir, tag);
-        assert_eq!(v.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 7, 11], "{tag}");
-        assert!(v.iter().all(|r| r.1.is_finite() && (0.0..=1.0).contains(&r.1)), "{tag}: {v:?}");
+        assert_eq!(
+            v.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![3, 7, 11],
+            "{tag}"
+        );
+        assert!(
+            v.iter()
+                .all(|r| r.1.is_finite() && (0.0..=1.0).contains(&r.1)),
+            "{tag}: {v:?}"
+        );
         assert!(series(&without.dir, tag).is_empty());
     }
     // Three separated clusters: after 12 steps the online probe is far above chance (1/3).
@@ -311,7 +327,10 @@ fn a_run_with_the_online_probe_resumes_exactly_and_refuses_a_checkpoint_without_
     );
     resumed.report.as_ref().unwrap();
     let last = "checkpoints/epoch=2-step=12.safetensors";
-    assert_eq!(tensors(&full.dir.join(last)), tensors(&resumed.dir.join(last)));
+    assert_eq!(
+        tensors(&full.dir.join(last)),
+        tensors(&resumed.dir.join(last))
+    );
     for tag in ONLINE_TAGS {
         let f = series(&full.dir, tag);
         assert_eq!(series(&resumed.dir, tag), f[1..].to_vec(), "{tag}");
@@ -320,7 +339,7 @@ fn a_run_with_the_online_probe_resumes_exactly_and_refuses_a_checkpoint_without_
     let plain = run(
         s.path(),
         Setup {
-            epochs: 1,
+            epochs: 2,
             ..Setup::default()
         },
     );
@@ -337,7 +356,10 @@ fn a_run_with_the_online_probe_resumes_exactly_and_refuses_a_checkpoint_without_
     );
     let e = refused.report.err().expect("refused").to_string();
     assert!(e.contains(&ck.display().to_string()), "{e}");
-    assert!(e.contains("online_probe.weight") && e.contains("without the online probe"), "{e}");
+    assert!(
+        e.contains("online_probe.weight") && e.contains("without the online probe"),
+        "{e}"
+    );
 }
 
 /// The epoch (0-based) and step of the best value of `tag` in `mode` (the first of equal
@@ -379,7 +401,9 @@ fn the_best_checkpoint_holds_the_state_of_the_best_epoch() {
         let epoch_file = format!("epoch={epoch}-step={step}.safetensors");
         let best = tensors(&ck.join(BEST_CHECKPOINT));
         assert_eq!(best, tensors(&ck.join(&epoch_file)), "{tag} {mode:?}");
-        let meta = Checkpoint::load(&ck.join(BEST_CHECKPOINT)).unwrap().metadata;
+        let meta = Checkpoint::load(&ck.join(BEST_CHECKPOINT))
+            .unwrap()
+            .metadata;
         assert_eq!(meta["best.tag"], tag);
         assert_eq!(meta["best.value"].parse::<f64>().unwrap(), value);
         assert_eq!(meta["epoch"], epoch.to_string());
@@ -394,12 +418,57 @@ fn the_best_checkpoint_holds_the_state_of_the_best_epoch() {
         );
         let note = report.notes.join("\n");
         assert!(
-            note.contains(&format!("best checkpoint: {tag} = {value} ({m}) after epoch {}", epoch + 1)),
+            note.contains(&format!(
+                "best checkpoint: {tag} = {value} ({m}) after epoch {}",
+                epoch + 1
+            )),
             "{note}"
         );
         let hparams = fs::read_to_string(r.dir.join("hparams.yaml")).unwrap();
         assert!(hparams.contains("checkpoint_best"), "{hparams}");
     }
+}
+
+#[test]
+fn a_resumed_run_keeps_the_best_value_of_the_run_it_continues() {
+    let s = Scratch::new("best-resume");
+    let first = run(
+        s.path(),
+        Setup {
+            epochs: 3,
+            flat: true,
+            best: Some(("flat/score", None)),
+            ..Setup::default()
+        },
+    );
+    first.report.unwrap();
+    let best = first.dir.join("checkpoints").join(BEST_CHECKPOINT);
+    assert_eq!(
+        tensors(&best),
+        tensors(&first.dir.join("checkpoints/epoch=0-step=4.safetensors"))
+    );
+    let resumed = run(
+        s.path(),
+        Setup {
+            epochs: 3,
+            flat: true,
+            best: Some(("flat/score", None)),
+            resume: Some(first.dir.join("checkpoints/epoch=1-step=8.safetensors")),
+            ..Setup::default()
+        },
+    );
+    let note = resumed.report.unwrap().notes.join("\n");
+    // The restored best (epoch 1's) is not beaten by epoch 3's equal value: nothing written.
+    assert_eq!(
+        note,
+        "best checkpoint: flat/score = 1 (max) after epoch 1 (step 4), before the resume: in the \
+         checkpoint folder of the run resumed from"
+    );
+    assert!(!resumed
+        .dir
+        .join("checkpoints")
+        .join(BEST_CHECKPOINT)
+        .exists());
 }
 
 #[test]
@@ -424,8 +493,14 @@ fn early_stopping_stops_after_patience_evaluations_without_improvement() {
         "{note}"
     );
     // The run's files are complete: the epoch's checkpoint, the figure, the metrics.
-    assert!(r.dir.join("checkpoints/epoch=2-step=12.safetensors").is_file());
-    assert!(!r.dir.join("checkpoints/epoch=3-step=16.safetensors").exists());
+    assert!(r
+        .dir
+        .join("checkpoints/epoch=2-step=12.safetensors")
+        .is_file());
+    assert!(!r
+        .dir
+        .join("checkpoints/epoch=3-step=16.safetensors")
+        .exists());
     assert!(r.dir.join("metrics.png").is_file());
     assert_eq!(series(&r.dir, "flat/score").len(), 3);
     // Resumed after epoch 2 (one evaluation without improvement counted), it stops after one
@@ -459,12 +534,24 @@ fn a_tag_never_logged_is_an_error_naming_it_and_the_logged_tags() {
     );
     let e = r.report.err().expect("refused");
     assert!(
-        matches!(&e, nidl::Error::InvalidArgument { op: "Trainer::checkpoint_best", .. }),
+        matches!(
+            &e,
+            nidl::Error::InvalidArgument {
+                op: "Trainer::checkpoint_best",
+                ..
+            }
+        ),
         "{e:?}"
     );
     let msg = e.to_string();
-    assert!(msg.contains("'LogisticRegression/acuracy' was not logged by the end of epoch 1"), "{msg}");
-    assert!(msg.contains("LogisticRegression/accuracy") && msg.contains("loss/val"), "{msg}");
+    assert!(
+        msg.contains("'LogisticRegression/acuracy' was not logged by the end of epoch 1"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("LogisticRegression/accuracy") && msg.contains("loss/val"),
+        "{msg}"
+    );
     let r = run(
         s.path(),
         Setup {
@@ -476,7 +563,13 @@ fn a_tag_never_logged_is_an_error_naming_it_and_the_logged_tags() {
     );
     let e = r.report.err().expect("refused");
     assert!(
-        matches!(&e, nidl::Error::InvalidArgument { op: "Trainer::early_stopping", .. }),
+        matches!(
+            &e,
+            nidl::Error::InvalidArgument {
+                op: "Trainer::early_stopping",
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("flat/score"), "{e}");

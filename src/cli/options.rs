@@ -386,13 +386,20 @@ impl PresetOptions for MonitorArgs {
         if self.online_probe {
             o.push(set("run.online_probe", true));
         }
-        o.extend(self.checkpoint_best.clone().map(|t| set("run.checkpoint_best", t)));
+        o.extend(
+            self.checkpoint_best
+                .clone()
+                .map(|t| set("run.checkpoint_best", t)),
+        );
         o.extend(
             self.checkpoint_best_mode
                 .map(|m| set("run.checkpoint_best_mode", mode(m))),
         );
         o.extend(self.early_stop.clone().map(|t| set("run.early_stop", t)));
-        o.extend(self.early_stop_mode.map(|m| set("run.early_stop_mode", mode(m))));
+        o.extend(
+            self.early_stop_mode
+                .map(|m| set("run.early_stop_mode", mode(m))),
+        );
         if let Some(n) = self.patience {
             o.push(("run.patience".into(), int("patience", n)?));
         }

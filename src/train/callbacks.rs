@@ -442,7 +442,13 @@ impl ProbingSets {
         if s.test_embedded_at != Some(key) {
             s.embedded_at = None;
             s.test_embedded_at = None;
-            embed_set(est, s.test.as_ref(), &mut s.test_emb, EMBED_TEST, ctx.progress)?;
+            embed_set(
+                est,
+                s.test.as_ref(),
+                &mut s.test_emb,
+                EMBED_TEST,
+                ctx.progress,
+            )?;
             s.test_embedded_at = Some(key);
         }
         f(&s.test_emb)

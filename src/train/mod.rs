@@ -5,13 +5,17 @@
 //!   resume; check the inputs (preflight, callbacks.check); create the log folder
 //!   callbacks.on_train_start (optional probing at the starting step)
 //!   per epoch: estimator.on_epoch_start (per-epoch LR schedule)
-//!              per batch: estimator.loss → backward → estimator.apply_gradients (optimizer step,
-//!                         per-step LR schedule); loss/train every log_every_n_steps steps
+//!              per batch: estimator.loss → [callbacks.on_train_batch: the first view's encoder
+//!                         output, detached (online probe)] → backward → estimator.apply_gradients
+//!                         (optimizer step, per-step LR schedule); loss/train every
+//!                         log_every_n_steps steps
 //!              validation loss (inference graph, mean over samples);
 //!              callbacks.on_validation_epoch_end; log loss/val and their metrics
 //!              callbacks.on_train_epoch_end (probing: embed → probe.fit → metrics); log them
 //!              (epoch-end scalars at the epoch's last step, each group followed by `epoch`)
-//!              checkpoint (safetensors, atomic)
+//!              best checkpoint / early stopping look at the epoch's values (monitor)
+//!              checkpoint (safetensors, atomic; best.safetensors when the watched tag improved)
+//!              stop early when the watched tag has not improved for `patience` evaluations
 //! ```
 //!
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];

@@ -139,12 +139,7 @@ impl Monitor {
             Some(b) => format!("{}\t{}\t{}", b.value, b.epoch, b.global_step),
             None => "none".into(),
         };
-        format!(
-            "{}\t{}\t{best}\t{}",
-            self.tag,
-            self.mode.name(),
-            self.stale
-        )
+        format!("{}\t{}\t{best}\t{}", self.tag, self.mode.name(), self.stale)
     }
 
     /// Restores [`to_metadata`](Self::to_metadata)'s state when it watches the same tag in the

@@ -161,7 +161,11 @@ impl OnlineProbe {
     fn classes(&self, labels: &[f64], what: &str) -> Result<Vec<i64>> {
         let y = labels_from_f64("OnlineProbe", labels)?;
         let c = self.config.n_classes;
-        if let Some((i, v)) = y.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= c) {
+        if let Some((i, v)) = y
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| v < 0 || v as usize >= c)
+        {
             return Err(Error::invalid(
                 "OnlineProbe",
                 format!(

@@ -462,10 +462,11 @@ impl Trainer {
             }
             self.logger = Some(RunLogger::create(&version)?);
         }
-        let best_dir = match (&cfg.checkpoint_dir, &self.logger) {
-            (Some(dir), _) => Some(dir.clone()),
-            (None, Some(l)) => Some(l.dir().join("checkpoints")),
-            (None, None) => None,
+        let best_dir = match (&self.best, &cfg.checkpoint_dir, &self.logger) {
+            (None, _, _) => None,
+            (Some(_), Some(dir), _) => Some(dir.clone()),
+            (Some(_), None, Some(l)) => Some(l.dir().join("checkpoints")),
+            (Some(_), None, None) => None,
         };
         if self.best.is_some() && best_dir.is_none() {
             return Err(Error::invalid(
@@ -533,6 +534,7 @@ impl Trainer {
 
         let mut summaries = Vec::new();
         let mut notes = Vec::new();
+        let mut wrote_best = false;
         for epoch in start_epoch..cfg.max_epochs {
             let t0 = Instant::now();
             self.epoch_values.clear();
@@ -656,6 +658,7 @@ impl Trainer {
                 ckpt(dir, BEST_CHECKPOINT, true)?;
                 let epoch_file = checkpoint.as_ref().map(|_| name.as_str());
                 write_best_json(&dir.join(BEST_JSON), m, epoch_file)?;
+                wrote_best = true;
             }
             let summary = EpochSummary {
                 epoch,
@@ -681,7 +684,8 @@ impl Trainer {
                 break;
             }
         }
-        notes.splice(0..0, self.best_note(best_dir.as_deref()));
+        let written = best_dir.filter(|_| wrote_best);
+        notes.splice(0..0, self.best_note(written.as_deref()));
         Ok((summaries, global_step, notes))
     }
 
@@ -788,9 +792,7 @@ impl Trainer {
             metadata: Vec::new(),
         };
         if let Some(m) = &self.best {
-            extras
-                .metadata
-                .push((MONITOR_BEST.into(), m.to_metadata()));
+            extras.metadata.push((MONITOR_BEST.into(), m.to_metadata()));
             if let (true, Some(b)) = (best, m.best()) {
                 extras.metadata.extend([
                     ("best.tag".into(), m.tag().to_string()),
@@ -820,20 +822,29 @@ impl Trainer {
         Ok(())
     }
 
-    /// The console line on the best checkpoint, when one is kept.
+    /// The console line on the best checkpoint, when one is kept; `dir` is where this call
+    /// wrote it (`None`: it wrote none).
     fn best_note(&self, dir: Option<&Path>) -> Option<String> {
         let m = self.best.as_ref()?;
-        Some(match (m.best(), dir) {
-            (Some(b), Some(dir)) => format!(
-                "best checkpoint: {} = {} ({}) after epoch {} (step {}): {}",
+        let won = |b: super::monitor::Best| {
+            format!(
+                "best checkpoint: {} = {} ({}) after epoch {} (step {})",
                 m.tag(),
                 b.value,
                 m.mode().name(),
                 b.epoch + 1,
                 b.global_step,
-                dir.join(BEST_CHECKPOINT).display()
+            )
+        };
+        Some(match (m.best(), dir) {
+            (Some(b), Some(dir)) => {
+                format!("{}: {}", won(b), dir.join(BEST_CHECKPOINT).display())
+            }
+            (Some(b), None) => format!(
+                "{}, before the resume: in the checkpoint folder of the run resumed from",
+                won(b)
             ),
-            _ => format!(
+            (None, _) => format!(
                 "best checkpoint: {} was never logged with a finite value; no best checkpoint \
                  written",
                 m.tag()

@@ -90,7 +90,9 @@ pub fn check(exp: &Experiment) -> Result<(), String> {
         ("run.early_stop", &r.early_stop),
     ] {
         if tag.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(format!("{key}: an empty tag (give a logged tag, e.g. \"LogisticRegression/accuracy\")"));
+            return Err(format!(
+                "{key}: an empty tag (give a logged tag, e.g. \"LogisticRegression/accuracy\")"
+            ));
         }
     }
     if r.checkpoint_best_mode.is_some() && r.checkpoint_best.is_none() {
@@ -149,14 +151,21 @@ mod tests {
     fn the_keys_are_checked() {
         assert_eq!(checked("simclr-mnist", &["run.online_probe=true"]), Ok(()));
         let e = checked("yaware-openbhb", &["run.online_probe=true"]).unwrap_err();
-        assert!(e.starts_with("run.online_probe:") && e.contains("MNIST"), "{e}");
+        assert!(
+            e.starts_with("run.online_probe:") && e.contains("MNIST"),
+            "{e}"
+        );
         let e = checked("simclr-mnist", &["run.patience=2"]).unwrap_err();
         assert_eq!(e, "run.patience: only with run.early_stop");
         let e = checked("simclr-mnist", &["run.early_stop_mode=\"min\""]).unwrap_err();
         assert_eq!(e, "run.early_stop_mode: only with run.early_stop");
         let e = checked("simclr-mnist", &["run.checkpoint_best=\" \""]).unwrap_err();
         assert!(e.starts_with("run.checkpoint_best: an empty tag"), "{e}");
-        let ok = ["run.early_stop=\"loss/val\"", "run.patience=0", "run.early_stop_mode=\"max\""];
+        let ok = [
+            "run.early_stop=\"loss/val\"",
+            "run.patience=0",
+            "run.early_stop_mode=\"max\"",
+        ];
         assert_eq!(checked("simclr-mnist", &ok), Ok(()));
     }
 
