@@ -22,6 +22,11 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--data-dir",
             "--temperature",
             "--resume",
+            "--online-probe",
+            "--checkpoint-best",
+            "--checkpoint-best-mode",
+            "--early-stop",
+            "--patience",
         ],
     ),
     (
@@ -130,6 +135,7 @@ fn help_shows_each_commands_own_defaults() {
         ("barlow-openbhb", "--mask-prob", "[default: 0.8]"),
         ("make-openbhb", "--train", "[default: 3227]"),
         ("probe", "--max-iter", "[default: 200]"),
+        ("simclr-mnist", "--patience", "[default: 3]"),
     ];
     for (cmd, opt, default) in cases {
         let l = line(&help(cmd), opt);

@@ -39,7 +39,7 @@ const STATE_PREFIX: &str = "online_probe.";
 pub struct OnlineProbeConfig {
     /// The classes, labelled `0..n_classes` (10 for MNIST's digits).
     pub n_classes: usize,
-    /// Adam's learning rate (1e-3).
+    /// Adam's learning rate (1e-2).
     pub lr: f64,
     /// Adam's `(β1, β2)` ((0.9, 0.999)).
     pub betas: (f64, f64),
@@ -51,12 +51,12 @@ pub struct OnlineProbeConfig {
 }
 
 impl OnlineProbeConfig {
-    /// `n_classes` classes, Adam with PyTorch's defaults but a learning rate of 1e-3, seed
+    /// `n_classes` classes, Adam with PyTorch's defaults but a learning rate of 1e-2, seed
     /// `seed`.
     pub fn new(n_classes: usize, seed: u64) -> Self {
         OnlineProbeConfig {
             n_classes,
-            lr: 1e-3,
+            lr: 1e-2,
             betas: (0.9, 0.999),
             eps: 1e-8,
             seed,
@@ -123,29 +123,6 @@ impl OnlineProbe {
         })
     }
 
-    /// The `[C, d]` weights then `[C]` biases, once a training batch has been seen.
-    pub fn parameters(&self) -> Option<&[f32]> {
-        self.params.as_ref().map(|p| p.theta.as_slice())
-    }
-
-    /// PyTorch's `Linear(d, C)` initialisation (weights and biases uniform in ±1/√d), drawn
-    /// from the probe's own RNG.
-    fn init(&self, d: usize) -> Params {
-        let c = self.config.n_classes;
-        let bound = 1.0 / (d as f64).sqrt();
-        let mut rng = StdRng::seed_from_u64(self.config.seed ^ INIT_STREAM);
-        let theta: Vec<f32> = (0..c * (d + 1))
-            .map(|_| rng.gen_range(-bound..bound) as f32)
-            .collect();
-        let zeros = vec![0.0; theta.len()];
-        Params {
-            d,
-            theta,
-            m: zeros.clone(),
-            v: zeros,
-        }
-    }
-
     /// The class scores `b + W x` of row `x`, into `out` (`[C]`).
     fn logits(theta: &[f32], d: usize, x: &[f32], out: &mut [f64]) {
         let c = out.len();
@@ -196,29 +173,31 @@ impl OnlineProbe {
     }
 }
 
+/// PyTorch's `Linear(d, C)` initialisation (weights and biases uniform in ±1/√d), drawn from
+/// the probe's own RNG, and zero Adam moments.
+fn init(cfg: &OnlineProbeConfig, d: usize) -> Params {
+    let c = cfg.n_classes;
+    let bound = 1.0 / (d as f64).sqrt();
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ INIT_STREAM);
+    let theta: Vec<f32> = (0..c * (d + 1))
+        .map(|_| rng.gen_range(-bound..bound) as f32)
+        .collect();
+    let zeros = vec![0.0; theta.len()];
+    Params {
+        d,
+        theta,
+        m: zeros.clone(),
+        v: zeros,
+    }
+}
+
 /// One Adam step of the mean cross-entropy of a softmax regression on the `[B, d]` row-major
 /// `x` with classes `y`, the `t`-th step (from 1), in f64 on the f32 state:
 ///
 /// `L = −(1/B) Σ_b log softmax(W x_b + b)[y_b]`, so `∂L/∂z_bk = (p_bk − [k = y_b]) / B` for
 /// the logits `z`, `∂L/∂W_kj = Σ_b ∂L/∂z_bk · x_bj` and `∂L/∂b_k = Σ_b ∂L/∂z_bk`.
 fn adam_step(p: &mut Params, cfg: &OnlineProbeConfig, x: &[f32], y: &[i64], t: u64) {
-    let (c, d) = (cfg.n_classes, p.d);
-    let mut grad = vec![0.0f64; p.theta.len()];
-    let mut z = vec![0.0f64; c];
-    let inv_b = 1.0 / y.len() as f64;
-    for (row, &label) in x.chunks(d).zip(y) {
-        OnlineProbe::logits(&p.theta, d, row, &mut z);
-        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
-        for (k, &zk) in z.iter().enumerate() {
-            let prob = (zk - max).exp() / sum;
-            let dz = (prob - if k as i64 == label { 1.0 } else { 0.0 }) * inv_b;
-            for (g, &xj) in grad[k * d..(k + 1) * d].iter_mut().zip(row) {
-                *g += dz * xj as f64;
-            }
-            grad[c * d + k] += dz;
-        }
-    }
+    let (_, grad) = loss_and_gradient(&p.theta, cfg.n_classes, p.d, x, y);
     let (b1, b2) = cfg.betas;
     let (c1, c2) = (1.0 - b1.powf(t as f64), 1.0 - b2.powf(t as f64));
     for (i, g) in grad.into_iter().enumerate() {
@@ -229,6 +208,29 @@ fn adam_step(p: &mut Params, cfg: &OnlineProbeConfig, x: &[f32], y: &[i64], t: u
         let update = cfg.lr * (m / c1) / ((v / c2).sqrt() + cfg.eps);
         p.theta[i] = (p.theta[i] as f64 - update) as f32;
     }
+}
+
+/// The mean cross-entropy of [`adam_step`] and its gradient (laid out as `theta`), in f64.
+fn loss_and_gradient(theta: &[f32], c: usize, d: usize, x: &[f32], y: &[i64]) -> (f64, Vec<f64>) {
+    let mut grad = vec![0.0f64; theta.len()];
+    let mut z = vec![0.0f64; c];
+    let inv_b = 1.0 / y.len() as f64;
+    let mut loss = 0.0;
+    for (row, &label) in x.chunks(d).zip(y) {
+        OnlineProbe::logits(theta, d, row, &mut z);
+        let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = z.iter().map(|&v| (v - max).exp()).sum();
+        loss += (max + sum.ln() - z[label as usize]) * inv_b;
+        for (k, &zk) in z.iter().enumerate() {
+            let prob = (zk - max).exp() / sum;
+            let dz = (prob - if k as i64 == label { 1.0 } else { 0.0 }) * inv_b;
+            for (g, &xj) in grad[k * d..(k + 1) * d].iter_mut().zip(row) {
+                *g += dz * xj as f64;
+            }
+            grad[c * d + k] += dz;
+        }
+    }
+    (loss, grad)
 }
 
 impl Callback for OnlineProbe {
@@ -270,11 +272,8 @@ impl Callback for OnlineProbe {
                 &[features.shape(), labels.shape()],
             ));
         }
-        if self.params.is_none() {
-            self.params = Some(self.init(d));
-        }
         let cfg = &self.config;
-        let p = self.params.as_mut().expect("initialised above");
+        let p = self.params.get_or_insert_with(|| init(cfg, d));
         if p.d != d {
             return Err(Error::shape(
                 "OnlineProbe",
@@ -380,5 +379,76 @@ impl Callback for OnlineProbe {
             v: v.host_values()?.into_owned(),
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 5 rows of 3 features, 4 classes, and parameters drawn by [`init`].
+    fn case() -> (OnlineProbeConfig, Params, Vec<f32>, Vec<i64>) {
+        let cfg = OnlineProbeConfig::new(4, 3);
+        let p = init(&cfg, 3);
+        let x = vec![
+            0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.5, 0.0, 0.3, -0.2, 1.0, 1.0, 1.0,
+        ];
+        (cfg, p, x, vec![0, 3, 1, 1, 2])
+    }
+
+    #[test]
+    fn the_gradient_matches_central_differences() {
+        let (cfg, p, x, y) = case();
+        let (_, grad) = loss_and_gradient(&p.theta, cfg.n_classes, p.d, &x, &y);
+        for i in 0..p.theta.len() {
+            let (mut plus, mut minus) = (p.theta.clone(), p.theta.clone());
+            plus[i] += 1e-2;
+            minus[i] -= 1e-2;
+            let (lp, _) = loss_and_gradient(&plus, cfg.n_classes, p.d, &x, &y);
+            let (lm, _) = loss_and_gradient(&minus, cfg.n_classes, p.d, &x, &y);
+            // The perturbed values as stored (f32), so the step is exact.
+            let fd = (lp - lm) / (plus[i] as f64 - minus[i] as f64);
+            assert!((fd - grad[i]).abs() < 1e-5, "θ{i}: {fd} vs {}", grad[i]);
+        }
+    }
+
+    #[test]
+    fn the_first_adam_step_moves_every_parameter_by_the_learning_rate() {
+        // At t = 1, m̂ = g and v̂ = g², so the step is lr · g / (|g| + ε) = lr · sign(g).
+        let (cfg, mut p, x, y) = case();
+        let before = p.theta.clone();
+        let (_, grad) = loss_and_gradient(&before, cfg.n_classes, p.d, &x, &y);
+        adam_step(&mut p, &cfg, &x, &y, 1);
+        for i in 0..before.len() {
+            let step = before[i] as f64 - p.theta[i] as f64;
+            let expected = cfg.lr * grad[i] / (grad[i].abs() + cfg.eps);
+            assert!((step - expected).abs() < 1e-7, "θ{i}: {step} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_and_labels_are_refused() {
+        use crate::datasets::array::FeatureArray;
+        use crate::datasets::loader::{BatchSource, Loader};
+        use crate::datasets::transforms::Identity;
+        let sets = || {
+            let one = || -> Box<dyn BatchSource> {
+                let x = Tensor::from_vec(vec![0.0f32], &[1, 1]).unwrap();
+                let y = Tensor::from_vec(vec![0.0f64], &[1]).unwrap();
+                let set = std::sync::Arc::new(FeatureArray::new(&x, &y).unwrap());
+                Box::new(Loader::new(set, Identity, 1).unwrap())
+            };
+            ProbingSets::new(one(), one())
+        };
+        assert!(OnlineProbe::new(sets(), OnlineProbeConfig::new(1, 0)).is_err());
+        let mut cfg = OnlineProbeConfig::new(3, 0);
+        cfg.lr = 0.0;
+        assert!(OnlineProbe::new(sets(), cfg).is_err());
+        let probe = OnlineProbe::new(sets(), OnlineProbeConfig::new(3, 0)).unwrap();
+        let e = probe
+            .classes(&[0.0, 3.0], "the training batch")
+            .unwrap_err();
+        assert!(e.to_string().contains("label 3 of sample 1"), "{e}");
+        assert!(probe.classes(&[0.5], "x").is_err());
     }
 }
