@@ -371,7 +371,7 @@ pub struct MonitorArgs {
     /// metric]
     #[arg(long, value_name = "MODE", value_enum, requires = "early_stop")]
     pub early_stop_mode: Option<MonitorMode>,
-    /// Evaluations of --early-stop's TAG without improvement before training stops
+    /// Patience of --early-stop (evaluations)
     #[arg(long, value_name = "N", value_parser = whole(0usize), requires = "early_stop")]
     pub patience: Option<usize>,
 }
