@@ -134,8 +134,9 @@ pub trait Callback: Send {
         false
     }
 
-    /// After each optimizer step, for a callback that [wants](Callback::wants_train_batches)
-    /// it: `features`, a host copy of the encoder output of the step's first view
+    /// At each training step, after the loss and before the backward pass and the optimizer
+    /// step, for a callback that [wants](Callback::wants_train_batches) it: `features`, a host
+    /// copy of the encoder output of the step's first view
     /// ([`Estimator::train_features`], `[B, d]`, detached: nothing done with it reaches the
     /// model), and the batch's `labels` (`[B, ..]`). `ctx.global_step` counts the steps before
     /// this one.
