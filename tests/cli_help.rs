@@ -26,6 +26,11 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--scoring",
             "--prefix-score",
             "--ssl-metrics",
+            "--online-probe",
+            "--checkpoint-best",
+            "--checkpoint-best-mode",
+            "--early-stop",
+            "--patience",
         ],
     ),
     (
@@ -136,6 +141,7 @@ fn help_shows_each_commands_own_defaults() {
         ("barlow-openbhb", "--mask-prob", "[default: 0.8]"),
         ("make-openbhb", "--train", "[default: 3227]"),
         ("probe", "--max-iter", "[default: 200]"),
+        ("simclr-mnist", "--patience", "[default: 3]"),
     ];
     for (cmd, opt, default) in cases {
         let l = line(&help(cmd), opt);

@@ -10,7 +10,9 @@
 //! ([`PresetOptions::shown`], [`show_defaults`]).
 
 use super::experiment::build;
-use super::experiment::schema::{EncoderKind, Experiment, ProbeKindSpec, ProbeSpec, TabularView};
+use super::experiment::schema::{
+    EncoderKind, Experiment, MonitorMode, ProbeKindSpec, ProbeSpec, TabularView,
+};
 use super::train_common::OptionSource;
 use super::values::{non_negative, positive, probability, shown, whole};
 use clap::ValueEnum;
@@ -86,6 +88,9 @@ pub struct TrainArgs<D: clap::Args, M: clap::Args> {
     /// The probing options.
     #[command(flatten)]
     pub probe: ProbeArgs,
+    /// The online probe, best checkpoint and early stopping options.
+    #[command(flatten)]
+    pub monitor: MonitorArgs,
     /// The method's options.
     #[command(flatten)]
     pub method: M,
@@ -99,6 +104,7 @@ impl<D: clap::Args + PresetOptions, M: clap::Args + PresetOptions> PresetOptions
             self.data.overrides(exp)?,
             self.run.overrides(exp)?,
             self.probe.overrides(exp)?,
+            self.monitor.overrides(exp)?,
             self.method.overrides(exp)?,
         ]
         .concat())
@@ -109,6 +115,7 @@ impl<D: clap::Args + PresetOptions, M: clap::Args + PresetOptions> PresetOptions
             D::shown(exp),
             RunArgs::shown(exp),
             ProbeArgs::shown(exp),
+            MonitorArgs::shown(exp),
             M::shown(exp),
         ]
         .concat()
@@ -375,6 +382,74 @@ impl PresetOptions for ProbeArgs {
         out.push(("probe_test_limit", limit(p.test_limit)));
         out.push(("probe_cv", p.cv.map_or("off".into(), |k| k.to_string())));
         out
+    }
+}
+
+/// The online probe, best checkpoint and early stopping options of every training command
+/// (`[run]` keys `online_probe`, `checkpoint_best`, `checkpoint_best_mode`, `early_stop`,
+/// `early_stop_mode`, `patience`).
+#[derive(clap::Args, Clone, Debug, Default, PartialEq)]
+#[command(next_help_heading = "Online probe, best checkpoint and early stopping")]
+pub struct MonitorArgs {
+    /// Train a linear probe on the digits of every training batch (its first view's encoder
+    /// output, detached; no extra pass), logged as online/<metric> after every epoch (MNIST)
+    #[arg(long)]
+    pub online_probe: bool,
+    /// Keep checkpoints/best.safetensors (and best.json) with the best value of TAG so far
+    /// (e.g. LogisticRegression/accuracy, online/accuracy, loss/val)
+    #[arg(long, value_name = "TAG")]
+    pub checkpoint_best: Option<String>,
+    /// Whether larger or smaller values of --checkpoint-best's TAG are better [default: from
+    /// the metric: min for losses and errors, else max]
+    #[arg(long, value_name = "MODE", value_enum, requires = "checkpoint_best")]
+    pub checkpoint_best_mode: Option<MonitorMode>,
+    /// Stop training once TAG has not improved for --patience evaluations in a row
+    #[arg(long, value_name = "TAG")]
+    pub early_stop: Option<String>,
+    /// Whether larger or smaller values of --early-stop's TAG are better [default: from the
+    /// metric]
+    #[arg(long, value_name = "MODE", value_enum, requires = "early_stop")]
+    pub early_stop_mode: Option<MonitorMode>,
+    /// Patience of --early-stop (evaluations)
+    #[arg(long, value_name = "N", value_parser = whole(0usize), requires = "early_stop")]
+    pub patience: Option<usize>,
+}
+
+impl PresetOptions for MonitorArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let mode = |m: MonitorMode| match m {
+            MonitorMode::Max => "max",
+            MonitorMode::Min => "min",
+        };
+        let mut o = Vec::new();
+        if self.online_probe {
+            o.push(set("run.online_probe", true));
+        }
+        o.extend(
+            self.checkpoint_best
+                .clone()
+                .map(|t| set("run.checkpoint_best", t)),
+        );
+        o.extend(
+            self.checkpoint_best_mode
+                .map(|m| set("run.checkpoint_best_mode", mode(m))),
+        );
+        o.extend(self.early_stop.clone().map(|t| set("run.early_stop", t)));
+        o.extend(
+            self.early_stop_mode
+                .map(|m| set("run.early_stop_mode", mode(m))),
+        );
+        if let Some(n) = self.patience {
+            o.push(("run.patience".into(), int("patience", n)?));
+        }
+        Ok(o)
+    }
+
+    fn shown(_: &Experiment) -> Shown {
+        vec![(
+            "patience",
+            super::experiment::monitor::DEFAULT_PATIENCE.to_string(),
+        )]
     }
 }
 

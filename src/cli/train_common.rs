@@ -2,6 +2,7 @@
 //! the run and probing options, the estimators built from them, the view loaders, the messages
 //! that name the option (or key) at fault, and the fit call that prints the final line.
 
+use super::experiment::monitor::{self, MonitorOptions};
 use super::progress::BarReporter;
 use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub resume_despite_changes: bool,
     /// `--no-progress`.
     pub no_progress: bool,
+    /// `--checkpoint-best`, `--early-stop` and their modes, `--patience`.
+    pub monitor: MonitorOptions,
     /// Where the options came from, for messages.
     pub source: OptionSource,
 }
@@ -132,6 +135,9 @@ impl RunOptions {
     /// `--data-dir` for inputs the trainer refuses, `--log-dir` for a log folder that cannot be
     /// written, `--resume` for an error naming the checkpoint.
     pub fn error(&self, e: nidl::Error) -> String {
+        if let Some(option) = monitor::error_option(&e, self.source) {
+            return format!("{option}: {e}");
+        }
         match &e {
             nidl::Error::RunInput {
                 input: RunInput::BatchSize,
@@ -186,6 +192,7 @@ impl RunOptions {
             .log_dir(&self.log_dir, self.checkpoint)
             .figure_names(figure_names)
             .reporter(Box::new(BarReporter::new(!self.no_progress)));
+        trainer = self.monitor.apply(trainer);
         for cb in callbacks {
             trainer = trainer.callback(cb);
         }
@@ -203,6 +210,9 @@ impl RunOptions {
             for line in non_finite_summary(&report.non_finite, TABLE_WIDTH) {
                 outln!("{line}");
             }
+        }
+        for note in &report.notes {
+            outln!("{note}");
         }
         outln!(
             "done: {} epochs, {} steps in {:.1} s; logs in",

@@ -132,6 +132,40 @@ pub trait Callback: Send {
         ctx: &CallbackContext,
         est: &dyn Estimator,
     ) -> Result<Vec<(String, f64)>>;
+
+    /// Whether the callback learns from the training batches
+    /// ([`on_train_batch`](Callback::on_train_batch)): the trainer reads the estimator's
+    /// [`train_features`](Estimator::train_features) back only when one does (default: no).
+    fn wants_train_batches(&self) -> bool {
+        false
+    }
+
+    /// At each training step, after the loss and before the backward pass and the optimizer
+    /// step, for a callback that [wants](Callback::wants_train_batches) it: `features`, a host
+    /// copy of the encoder output of the step's first view
+    /// ([`Estimator::train_features`], `[B, d]`, detached: nothing done with it reaches the
+    /// model), and the batch's `labels` (`[B, ..]`). `ctx.global_step` counts the steps before
+    /// this one.
+    fn on_train_batch(
+        &mut self,
+        _ctx: &CallbackContext,
+        _features: &Tensor<f32>,
+        _labels: &Tensor<f64>,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// State the callback learns during training, saved in every checkpoint (names unique to
+    /// the callback, e.g. `online_probe.weight`; none by default).
+    fn state(&self) -> Vec<(String, Tensor<f32>)> {
+        Vec::new()
+    }
+
+    /// Restores [`state`](Callback::state) on resume from the callbacks' entries of the
+    /// checkpoint (every callback's); errors when the callback's own are missing or misshaped.
+    fn load_state(&mut self, _state: &[(String, Tensor<f32>)]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Embeddings and labels of a labelled set, kept between epochs.
@@ -307,6 +341,9 @@ struct SetsInner {
     test_emb: Embedded,
     /// `(fit_id, global_step)` the embeddings belong to.
     embedded_at: Option<(u64, u64)>,
+    /// `(fit_id, global_step)` the test embeddings belong to (also when only they were
+    /// embedded, [`ProbingSets::with_test_embeddings`]).
+    test_embedded_at: Option<(u64, u64)>,
     embed_count: usize,
 }
 
@@ -331,6 +368,7 @@ impl ProbingSets {
                 train_emb: Embedded::default(),
                 test_emb: Embedded::default(),
                 embedded_at: None,
+                test_embedded_at: None,
                 embed_count: 0,
             })),
         }
@@ -395,9 +433,47 @@ impl ProbingSets {
             embed_set(est, s.train.as_ref(), &mut s.train_emb, EMBED_TRAIN, p)?;
             embed_set(est, s.test.as_ref(), &mut s.test_emb, EMBED_TEST, p)?;
             s.embedded_at = Some(key);
+            s.test_embedded_at = Some(key);
             s.embed_count += 1;
         }
         f(&s.train_emb, &s.test_emb)
+    }
+
+    /// Runs `f` on the test embeddings of `est` in the state `ctx` names: those a probe
+    /// embedded at this state when there are (no extra pass), else the test set alone is
+    /// embedded (and a probe due later at this state embeds both sets again).
+    pub fn with_test_embeddings<R>(
+        &self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+        f: impl FnOnce(&Embedded) -> Result<R>,
+    ) -> Result<R> {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let key = (ctx.fit_id, ctx.global_step);
+        if s.test_embedded_at != Some(key) {
+            s.embedded_at = None;
+            s.test_embedded_at = None;
+            embed_set(
+                est,
+                s.test.as_ref(),
+                &mut s.test_emb,
+                EMBED_TEST,
+                ctx.progress,
+            )?;
+            s.test_embedded_at = Some(key);
+        }
+        f(&s.test_emb)
+    }
+
+    /// Checks the test set's first batch goes through `est`'s encoder and holds one view per
+    /// sample; returns its label columns (errors name the set).
+    pub fn check_test(&self, est: &dyn Estimator) -> Result<usize> {
+        let s = self.lock();
+        let what = "the probing test set";
+        let batch = preflight::first_batch(est, what, s.test.as_ref(), 0)?;
+        one_view(what, s.test.as_ref(), &batch)?;
+        Ok(batch.label_columns())
     }
 }
 

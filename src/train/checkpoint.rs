@@ -504,7 +504,7 @@ fn arr8(c: &[u8]) -> [u8; 8] {
 }
 
 /// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     crate::log::quote_escaped(s, |out, c| {
         if (c as u32) < 0x20 {
             out.push_str(&format!("\\u{:04x}", c as u32));

@@ -103,6 +103,16 @@ pub trait Estimator: Send + Sync {
 
     /// Hyper-parameters for `hparams.yaml`.
     fn hparams(&self) -> Vec<(String, String)>;
+
+    /// The encoder's output for the first view of the batch of the last [`loss`](Self::loss)
+    /// call, as recorded on that call's graph (`[B, latent]`): what an online probe learns from
+    /// ([`Callback::on_train_batch`](super::Callback::on_train_batch)) without embedding the
+    /// batch again. The trainer only reads its value, so nothing downstream of it is recorded
+    /// and no gradient reaches back. `None` (the default) for an estimator that does not
+    /// expose it.
+    fn train_features(&self) -> Option<Var> {
+        None
+    }
 }
 
 /// Splits a `prefix.`-named state into the entries of one part.
@@ -138,6 +148,10 @@ macro_rules! estimator_parts_methods {
             self.parts.opt.lr()
         }
 
+        fn train_features(&self) -> Option<Var> {
+            self.parts.features
+        }
+
         fn move_to(&mut self, device: Device) -> Result<()> {
             self.parts.move_to(device)
         }
@@ -167,6 +181,9 @@ struct Parts<O> {
     opt: O,
     /// Where the parameters live.
     device: Device,
+    /// The first view's encoder output in the last [`project_each`](Parts::project_each)
+    /// ([`Estimator::train_features`]).
+    features: Option<Var>,
 }
 
 /// Checks a training batch holds the two views every estimator here compares; returns `B`.
@@ -201,16 +218,20 @@ impl<O: Optimizer<f32>> Parts<O> {
     /// The projections of each view through encoder and head separately, as nidl's training
     /// steps run them (`head(encoder(V1))`, `head(encoder(V2))`): batch-norm layers then
     /// normalise each view with its own batch statistics and update their running statistics
-    /// once per view, as in PyTorch.
-    fn project_each(&self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var)> {
+    /// once per view, as in PyTorch. The first view's encoder output is kept as
+    /// [`Estimator::train_features`].
+    fn project_each(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<(Var, Var)> {
         two_views(batch)?;
-        let mut project = |v: usize| -> Result<Var> {
+        self.features = None;
+        let mut project = |v: usize| -> Result<(Var, Var)> {
             let x = g.input(batch.view(v)?);
             let h = self.encode(g, x)?;
-            self.head(g, h)
+            Ok((h, self.head(g, h)?))
         };
-        let z1 = project(0)?;
-        Ok((z1, project(1)?))
+        let (h1, z1) = project(0)?;
+        let (_, z2) = project(1)?;
+        self.features = Some(h1);
+        Ok((z1, z2))
     }
 
     fn step(&mut self, grads: &Grads<f32>) -> Result<()> {
@@ -361,6 +382,7 @@ impl SimClr {
         Ok(SimClr {
             parts: Parts {
                 device: Device::Cpu,
+                features: None,
                 encoder,
                 head: Box::new(head),
                 opt: AdamW::new(config.lr).weight_decay(config.weight_decay),
@@ -545,6 +567,7 @@ impl YAware {
         Ok(YAware {
             parts: Parts {
                 device: Device::Cpu,
+                features: None,
                 encoder,
                 head: Box::new(head),
                 opt,
@@ -764,6 +787,7 @@ impl BarlowTwins {
         Ok(BarlowTwins {
             parts: Parts {
                 device: Device::Cpu,
+                features: None,
                 encoder,
                 head: Box::new(head),
                 opt,

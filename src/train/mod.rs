@@ -5,13 +5,17 @@
 //!   resume; check the inputs (preflight, callbacks.check); create the log folder
 //!   callbacks.on_train_start (optional probing at the starting step)
 //!   per epoch: estimator.on_epoch_start (per-epoch LR schedule)
-//!              per batch: estimator.loss → backward → estimator.apply_gradients (optimizer step,
-//!                         per-step LR schedule); loss/train every log_every_n_steps steps
+//!              per batch: estimator.loss → [callbacks.on_train_batch: the first view's encoder
+//!                         output, detached (online probe)] → backward → estimator.apply_gradients
+//!                         (optimizer step, per-step LR schedule); loss/train every
+//!                         log_every_n_steps steps
 //!              validation loss (inference graph, mean over samples);
 //!              callbacks.on_validation_epoch_end; log loss/val and their metrics
 //!              callbacks.on_train_epoch_end (probing: embed → probe.fit → metrics); log them
 //!              (epoch-end scalars at the epoch's last step, each group followed by `epoch`)
-//!              checkpoint (safetensors, atomic)
+//!              best checkpoint / early stopping look at the epoch's values (monitor)
+//!              checkpoint (safetensors, atomic; best.safetensors when the watched tag improved)
+//!              stop early when the watched tag has not improved for `patience` evaluations
 //! ```
 //!
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
@@ -23,6 +27,8 @@
 //! - [`checkpoint`]: safetensors reading and writing;
 //! - [`console`]: [`ConsoleReporter`], the epoch lines a run prints (the command line adds a bar);
 //! - [`metric_table`]: [`MetricTable`], final and best value per tag of a run;
+//! - [`monitor`]: a watched tag's best value and patience (best checkpoint, early stopping);
+//! - [`online_probe`]: [`OnlineProbe`], the linear probe learning from the training batches;
 //! - [`preflight`]: the checks of a run's inputs before it starts;
 //! - [`ssl_metrics`]: [`SslMetrics`], nidl 0.0.2's SSL geometry metrics of the validation views.
 
@@ -32,6 +38,8 @@ pub mod console;
 pub mod cv_probing;
 pub mod estimator;
 pub mod metric_table;
+pub mod monitor;
+pub mod online_probe;
 pub mod preflight;
 pub mod selected_scores;
 pub mod ssl_metrics;
@@ -49,8 +57,11 @@ pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
 pub use metric_table::MetricTable;
+pub use monitor::{EarlyStopping, Mode, Monitor};
+pub use online_probe::{OnlineProbe, OnlineProbeConfig};
 pub use selected_scores::SelectedScores;
 pub use ssl_metrics::SslMetrics;
 pub use trainer::{
-    EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer, TrainerConfig,
+    CheckpointExtras, EpochSummary, FitReport, NonFiniteMetric, Reporter, Resumed, Silent, Trainer,
+    TrainerConfig, BEST_CHECKPOINT, BEST_JSON,
 };

@@ -8,16 +8,17 @@
 //! uninterrupted one bit for bit.
 
 use super::callbacks::{Callback, CallbackContext, NoProgress, Progress};
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{json_string, Checkpoint};
 use super::estimator::Estimator;
 use super::metric_table::MetricTable;
+use super::monitor::{EarlyStopping, Mode, Monitor};
 use super::preflight;
 use crate::atomic_file::remove_stale_temporaries;
 use crate::autograd::{Grads, Graph};
 use crate::datasets::loader::{seeded_or, BatchSource};
 use crate::error::{Error, Result};
 use crate::log::{FigureNames, RunLogger, EPOCH_TAG};
-use crate::tensor::Device;
+use crate::tensor::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,6 +162,9 @@ pub struct FitReport {
     pub non_finite: Vec<NonFiniteMetric>,
     /// Every tag logged in this call (but `epoch`): final and best values, with their steps.
     pub metrics: MetricTable,
+    /// What the best checkpoint and early stopping ([`Trainer::checkpoint_best`],
+    /// [`Trainer::early_stopping`]) did, one line each, for the console (empty without them).
+    pub notes: Vec<String>,
 }
 
 /// Runs an [`Estimator`] over epochs with callbacks, logging and checkpoints.
@@ -177,6 +181,13 @@ pub struct Trainer {
     figure_names: Option<FigureNames>,
     /// The current call's [`FitReport::metrics`].
     metrics: MetricTable,
+    /// [`Trainer::checkpoint_best`]'s tag.
+    best: Option<Monitor>,
+    /// [`Trainer::early_stopping`]'s tag and patience.
+    early_stop: Option<EarlyStopping>,
+    /// The last value of each tag logged since the current epoch started (what the monitors
+    /// see at its end).
+    epoch_values: Vec<(String, f64)>,
 }
 
 impl Trainer {
@@ -191,7 +202,46 @@ impl Trainer {
             non_finite: Vec::new(),
             figure_names: None,
             metrics: MetricTable::default(),
+            best: None,
+            early_stop: None,
+            epoch_values: Vec::new(),
         }
+    }
+
+    /// Keeps `best.safetensors` (beside the epoch checkpoints: [`TrainerConfig::checkpoint_dir`],
+    /// else the run folder's `checkpoints/`, written even without epoch checkpoints) holding
+    /// the state with the best value of `tag` so far, logged at the end of an epoch — larger
+    /// or smaller by `mode` (`None`: [`Mode::of`] the tag: `min` for losses and errors) — and
+    /// `best.json` beside it naming the tag, mode, value, epoch and step. Both are written
+    /// atomically whenever the value improves (strictly).
+    ///
+    /// Errors of [`fit`](Self::fit): no folder to write into (no checkpoint folder and no
+    /// [`log_dir`](Self::log_dir)), before anything is written; a `tag` still not logged at the
+    /// end of the first epoch whose callbacks logged metrics ([`Error::InvalidArgument`] of op
+    /// `Trainer::checkpoint_best`, listing the tags logged).
+    pub fn checkpoint_best(mut self, tag: impl Into<String>, mode: Option<Mode>) -> Self {
+        self.best = Some(Monitor::new(tag, mode));
+        self
+    }
+
+    /// Stops training after the epoch at whose end `tag` has been logged `patience` times in
+    /// a row without improving on its best (Lightning's `EarlyStopping`, `min_delta` 0; mode
+    /// as [`checkpoint_best`](Self::checkpoint_best)); the epoch's checkpoint, the logs and the
+    /// figure are written as after a full run, and [`FitReport::notes`] says why it stopped.
+    ///
+    /// Errors of [`fit`](Self::fit): a `tag` never logged, as
+    /// [`checkpoint_best`](Self::checkpoint_best) (op `Trainer::early_stopping`).
+    pub fn early_stopping(
+        mut self,
+        tag: impl Into<String>,
+        mode: Option<Mode>,
+        patience: usize,
+    ) -> Self {
+        self.early_stop = Some(EarlyStopping {
+            monitor: Monitor::new(tag, mode),
+            patience,
+        });
+        self
     }
 
     /// Adds a callback (run in the order added).
@@ -240,6 +290,10 @@ impl Trainer {
     fn log(&mut self, tag: &str, value: f64, step: u64, epoch: usize) -> Result<()> {
         if tag != EPOCH_TAG {
             self.metrics.add(tag, value, step);
+            match self.epoch_values.iter_mut().find(|(t, _)| t == tag) {
+                Some(slot) => slot.1 = value,
+                None => self.epoch_values.push((tag.to_string(), value)),
+            }
         }
         if !value.is_finite() {
             match self.non_finite.iter_mut().find(|m| m.tag == tag) {
@@ -343,7 +397,7 @@ impl Trainer {
                 flushed?;
             }
         }
-        let (epochs, global_step) = result?;
+        let (epochs, global_step, notes) = result?;
         let log_dir = self.logger.as_ref().map(|l| l.dir().to_path_buf());
         let plot = match self.logger.take() {
             Some(l) => l.finish()?,
@@ -356,6 +410,7 @@ impl Trainer {
             log_dir,
             non_finite: std::mem::take(&mut self.non_finite),
             metrics: std::mem::take(&mut self.metrics),
+            notes,
         })
     }
 
@@ -364,7 +419,7 @@ impl Trainer {
         est: &mut dyn Estimator,
         train: &dyn BatchSource,
         val: Option<&dyn BatchSource>,
-    ) -> Result<(Vec<EpochSummary>, u64)> {
+    ) -> Result<(Vec<EpochSummary>, u64, Vec<String>)> {
         let mut cfg = self.config.clone();
         let (mut train_slot, mut val_slot) = (None, None);
         let train = seeded_or(train, cfg.seed, &mut train_slot);
@@ -383,8 +438,16 @@ impl Trainer {
             if let Some(dir) = path.parent() {
                 remove_stale_temporaries(dir);
             }
-            let r = load_checkpoint(path, est, cfg.seed, &hparams, cfg.resume_despite_changes)?;
+            let r = load_checkpoint(
+                path,
+                est,
+                &mut self.callbacks,
+                cfg.seed,
+                &hparams,
+                cfg.resume_despite_changes,
+            )?;
             (start_epoch, global_step) = (r.epoch, r.global_step);
+            self.restore_monitors(&r, path)?;
             resumed = Some(r);
         }
         let used_val = val.filter(|_| cfg.limit_val_batches != Some(0));
@@ -398,6 +461,19 @@ impl Trainer {
                 cfg.checkpoint_dir = Some(version.join("checkpoints"));
             }
             self.logger = Some(RunLogger::create(&version)?);
+        }
+        let best_dir = match (&self.best, &cfg.checkpoint_dir, &self.logger) {
+            (None, _, _) => None,
+            (Some(_), Some(dir), _) => Some(dir.clone()),
+            (Some(_), None, Some(l)) => Some(l.dir().join("checkpoints")),
+            (Some(_), None, None) => None,
+        };
+        if self.best.is_some() && best_dir.is_none() {
+            return Err(Error::invalid(
+                "Trainer::checkpoint_best",
+                "no folder to write best.safetensors into: set TrainerConfig::checkpoint_dir or \
+                 Trainer::log_dir",
+            ));
         }
         if let Some(l) = &mut self.logger {
             let mut hp = hparams.clone();
@@ -417,14 +493,28 @@ impl Trainer {
             if let Some(changes) = resumed.and_then(|r| r.changes) {
                 hp.push(("resumed_despite_changes".into(), changes));
             }
+            if let Some(m) = &self.best {
+                hp.push((
+                    "checkpoint_best".into(),
+                    format!("{} ({})", m.tag(), m.mode().name()),
+                ));
+            }
+            if let Some(e) = &self.early_stop {
+                let m = &e.monitor;
+                hp.push((
+                    "early_stop".into(),
+                    format!("{} ({}), patience {}", m.tag(), m.mode().name(), e.patience),
+                ));
+            }
             l.log_hparams(&hp)?;
             if let Some(names) = self.figure_names.clone() {
                 l.set_figure_names(names);
             }
         }
-        if let Some(dir) = &cfg.checkpoint_dir {
+        for dir in cfg.checkpoint_dir.iter().chain(&best_dir) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
+        let wants_batches = self.callbacks.iter().any(|cb| cb.wants_train_batches());
         let fit_id = NEXT_FIT_ID.fetch_add(1, Ordering::Relaxed);
         let ctx0 = CallbackContext {
             epoch: start_epoch,
@@ -443,8 +533,11 @@ impl Trainer {
         }
 
         let mut summaries = Vec::new();
+        let mut notes = Vec::new();
+        let mut wrote_best = false;
         for epoch in start_epoch..cfg.max_epochs {
             let t0 = Instant::now();
+            self.epoch_values.clear();
             est.on_epoch_start(epoch)?;
             self.reporter.epoch_start(epoch, cfg.max_epochs, n_train);
             let mut loss_sum = 0.0;
@@ -465,6 +558,16 @@ impl Trainer {
                 };
                 if !value.is_finite() {
                     return Err(stop(format!("the training loss ({value})")));
+                }
+                if wants_batches {
+                    let ctx = CallbackContext {
+                        epoch,
+                        global_step,
+                        max_epochs: cfg.max_epochs,
+                        fit_id,
+                        progress: &NoProgress,
+                    };
+                    self.train_batch_callbacks(&ctx, est, &g, &batch)?;
                 }
                 let grads = g.backward(loss)?;
                 if let Some(what) = non_finite_on_host(est, &grads, true) {
@@ -539,14 +642,24 @@ impl Trainer {
             if let Some(l) = &mut self.logger {
                 l.flush()?;
             }
+            let stopping = self.watch_epoch(!metrics.is_empty(), epoch, global_step)?;
+            let name = format!("epoch={epoch}-step={global_step}.safetensors");
+            let ckpt = |dir: &Path, name: &str, best: bool| -> Result<PathBuf> {
+                let path = dir.join(name);
+                let extras = self.checkpoint_extras(best);
+                save_checkpoint(&path, est, epoch, global_step, cfg.seed, &hparams, &extras)?;
+                Ok(path)
+            };
             let checkpoint = match &cfg.checkpoint_dir {
-                Some(dir) => {
-                    let path = dir.join(format!("epoch={epoch}-step={global_step}.safetensors"));
-                    save_checkpoint(&path, est, epoch, global_step, cfg.seed, &hparams)?;
-                    Some(path)
-                }
+                Some(dir) => Some(ckpt(dir, &name, false)?),
                 None => None,
             };
+            if let (Some(m), Some(dir), true) = (&self.best, &best_dir, stopping.best_improved) {
+                ckpt(dir, BEST_CHECKPOINT, true)?;
+                let epoch_file = checkpoint.as_ref().map(|_| name.as_str());
+                write_best_json(&dir.join(BEST_JSON), m, epoch_file)?;
+                wrote_best = true;
+            }
             let summary = EpochSummary {
                 epoch,
                 max_epochs: cfg.max_epochs,
@@ -566,9 +679,223 @@ impl Trainer {
             };
             self.reporter.epoch_end(&summary);
             summaries.push(summary);
+            if let Some(why) = stopping.stop {
+                notes.push(why);
+                break;
+            }
         }
-        Ok((summaries, global_step))
+        let written = best_dir.filter(|_| wrote_best);
+        notes.splice(0..0, self.best_note(written.as_deref()));
+        Ok((summaries, global_step, notes))
     }
+
+    /// Hands the step's first-view encoder output (read from `g`, a host copy) and `batch`'s
+    /// labels to the callbacks that want the training batches.
+    fn train_batch_callbacks(
+        &mut self,
+        ctx: &CallbackContext,
+        est: &dyn Estimator,
+        g: &Graph<f32>,
+        batch: &crate::datasets::loader::Batch<f32>,
+    ) -> Result<()> {
+        let h = est.train_features().ok_or_else(|| {
+            Error::invalid(
+                "Trainer::fit",
+                format!(
+                    "a callback learns from the training batches (an online probe), but {} \
+                     exposes no training features (Estimator::train_features)",
+                    est.name()
+                ),
+            )
+        })?;
+        let value = g.value(h);
+        let features = Tensor::from_vec(value.host_values()?.into_owned(), value.shape())?;
+        for cb in &mut self.callbacks {
+            if cb.wants_train_batches() {
+                cb.on_train_batch(ctx, &features, &batch.labels)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The monitors' look at the epoch's values: errors for a tag not logged although the
+    /// callbacks logged metrics this epoch (`callbacks_logged`); then whether the best value
+    /// improved (the new best) and, for early stopping, why the run stops.
+    fn watch_epoch(
+        &mut self,
+        callbacks_logged: bool,
+        epoch: usize,
+        global_step: u64,
+    ) -> Result<EpochWatch> {
+        let mut watch = EpochWatch::default();
+        let logged: Vec<&str> = self.metrics.rows().iter().map(|r| r.tag.as_str()).collect();
+        let values = &self.epoch_values;
+        let seen = |m: &Monitor, op: &'static str| -> Result<Option<f64>> {
+            let value = values.iter().find(|(t, _)| t == m.tag()).map(|(_, v)| *v);
+            if value.is_none() && callbacks_logged && !logged.contains(&m.tag()) {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "the tag '{}' was not logged by the end of epoch {} although the \
+                         callbacks logged their metrics; logged tags: {}",
+                        m.tag(),
+                        epoch + 1,
+                        logged.join(", ")
+                    ),
+                ));
+            }
+            Ok(value)
+        };
+        let best_value = match &self.best {
+            Some(m) => seen(m, "Trainer::checkpoint_best")?,
+            None => None,
+        };
+        let stop_value = match &self.early_stop {
+            Some(e) => seen(&e.monitor, "Trainer::early_stopping")?,
+            None => None,
+        };
+        if let (Some(m), Some(v)) = (&mut self.best, best_value) {
+            watch.best_improved = m.observe(v, epoch, global_step);
+        }
+        if let (Some(e), Some(v)) = (&mut self.early_stop, stop_value) {
+            e.monitor.observe(v, epoch, global_step);
+            if e.should_stop() {
+                let m = &e.monitor;
+                let best = match m.best() {
+                    Some(b) => format!(
+                        "best {} at epoch {} (step {})",
+                        b.value,
+                        b.epoch + 1,
+                        b.global_step
+                    ),
+                    None => "no finite value yet".into(),
+                };
+                watch.stop = Some(format!(
+                    "early stopping: stopped after epoch {}: {} did not improve ({}) for {} \
+                     evaluation(s) in a row (patience {}); {best}",
+                    epoch + 1,
+                    m.tag(),
+                    m.mode().name(),
+                    m.stale(),
+                    e.patience
+                ));
+            }
+        }
+        Ok(watch)
+    }
+
+    /// What a checkpoint holds beyond the estimator's state: the callbacks' state and the
+    /// monitors'; for the best checkpoint (`best`), also the winning tag, mode and value.
+    fn checkpoint_extras(&self, best: bool) -> CheckpointExtras {
+        let mut extras = CheckpointExtras {
+            callback_state: self.callbacks.iter().flat_map(|cb| cb.state()).collect(),
+            metadata: Vec::new(),
+        };
+        if let Some(m) = &self.best {
+            extras.metadata.push((MONITOR_BEST.into(), m.to_metadata()));
+            if let (true, Some(b)) = (best, m.best()) {
+                extras.metadata.extend([
+                    ("best.tag".into(), m.tag().to_string()),
+                    ("best.mode".into(), m.mode().name().to_string()),
+                    ("best.value".into(), b.value.to_string()),
+                ]);
+            }
+        }
+        if let Some(e) = &self.early_stop {
+            extras
+                .metadata
+                .push((MONITOR_EARLY_STOP.into(), e.monitor.to_metadata()));
+        }
+        extras
+    }
+
+    /// Restores the monitors' counts from the checkpoint a run resumes from (when it watched
+    /// the same tags in the same modes).
+    fn restore_monitors(&mut self, r: &Resumed, path: &Path) -> Result<()> {
+        let wrap = |e: Error| Error::format(path, e.to_string());
+        if let (Some(m), Some(text)) = (&mut self.best, r.monitors.get(MONITOR_BEST)) {
+            m.restore(MONITOR_BEST, text).map_err(wrap)?;
+        }
+        if let (Some(e), Some(text)) = (&mut self.early_stop, r.monitors.get(MONITOR_EARLY_STOP)) {
+            e.monitor.restore(MONITOR_EARLY_STOP, text).map_err(wrap)?;
+        }
+        Ok(())
+    }
+
+    /// The console line on the best checkpoint, when one is kept; `dir` is where this call
+    /// wrote it (`None`: it wrote none).
+    fn best_note(&self, dir: Option<&Path>) -> Option<String> {
+        let m = self.best.as_ref()?;
+        let won = |b: super::monitor::Best| {
+            format!(
+                "best checkpoint: {} = {} ({}) after epoch {} (step {})",
+                m.tag(),
+                b.value,
+                m.mode().name(),
+                b.epoch + 1,
+                b.global_step,
+            )
+        };
+        Some(match (m.best(), dir) {
+            (Some(b), Some(dir)) => {
+                format!("{}: {}", won(b), dir.join(BEST_CHECKPOINT).display())
+            }
+            (Some(b), None) => format!(
+                "{}, before the resume: in the checkpoint folder of the run resumed from",
+                won(b)
+            ),
+            (None, _) => format!(
+                "best checkpoint: {} was never logged with a finite value; no best checkpoint \
+                 written",
+                m.tag()
+            ),
+        })
+    }
+}
+
+/// What the monitors made of an epoch ([`Trainer::watch_epoch`]).
+#[derive(Default)]
+struct EpochWatch {
+    /// Whether the best checkpoint's tag improved.
+    best_improved: bool,
+    /// Why early stopping stops the run after this epoch.
+    stop: Option<String>,
+}
+
+/// The file name of the best checkpoint ([`Trainer::checkpoint_best`]).
+pub const BEST_CHECKPOINT: &str = "best.safetensors";
+
+/// The file name of the best checkpoint's record ([`Trainer::checkpoint_best`]).
+pub const BEST_JSON: &str = "best.json";
+
+/// Checkpoint metadata key of [`Trainer::checkpoint_best`]'s monitor state.
+const MONITOR_BEST: &str = "monitor.checkpoint_best";
+
+/// Checkpoint metadata key of [`Trainer::early_stopping`]'s monitor state.
+const MONITOR_EARLY_STOP: &str = "monitor.early_stop";
+
+/// The prefix of the callbacks' tensors in a checkpoint (`callback.online_probe.weight`).
+const CALLBACK_PREFIX: &str = "callback.";
+
+/// Writes `best.json` at `path`, atomically: `{"tag": …, "mode": …, "value": …, "epoch": …,
+/// "global_step": …, "epoch_checkpoint": …}` (the epoch 0-based; `epoch_checkpoint` the epoch
+/// checkpoint of the same state beside it, or `null`). A non-finite value never wins, so
+/// `value` is a JSON number.
+fn write_best_json(path: &Path, m: &Monitor, epoch_checkpoint: Option<&str>) -> Result<()> {
+    let Some(b) = m.best() else {
+        return Ok(());
+    };
+    let epoch_checkpoint = epoch_checkpoint.map_or("null".into(), json_string);
+    let text = format!(
+        "{{\"tag\": {}, \"mode\": \"{}\", \"value\": {}, \"epoch\": {}, \"global_step\": {}, \
+         \"epoch_checkpoint\": {epoch_checkpoint}}}\n",
+        json_string(m.tag()),
+        m.mode().name(),
+        b.value,
+        b.epoch,
+        b.global_step
+    );
+    crate::atomic_file::write_atomic(path, text.as_bytes())
 }
 
 /// `(tag, value)` metrics as the rows [`Trainer::log_rows`] takes.
@@ -665,9 +992,18 @@ fn trajectory_hparams(
 /// The prefix of the hyper-parameters' keys in a checkpoint's metadata (`hparam.lr`, ...).
 pub const HPARAM_PREFIX: &str = "hparam.";
 
+/// What a checkpoint holds beyond the estimator's state.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointExtras {
+    /// The callbacks' state ([`Callback::state`]), stored as `callback.<name>`.
+    pub callback_state: Vec<(String, Tensor<f32>)>,
+    /// More metadata entries (the monitors' state, the best checkpoint's tag and value).
+    pub metadata: Vec<(String, String)>,
+}
+
 /// Writes the state after epoch `epoch` (0-based, completed) to `path`, atomically, with the
 /// run's trajectory `hparams` (stored as `hparam.<name>` metadata, which [`load_checkpoint`]
-/// compares).
+/// compares) and the `extras`.
 pub fn save_checkpoint(
     path: &Path,
     est: &dyn Estimator,
@@ -675,9 +1011,12 @@ pub fn save_checkpoint(
     global_step: u64,
     seed: u64,
     hparams: &[(String, String)],
+    extras: &CheckpointExtras,
 ) -> Result<()> {
     let mut ck = Checkpoint::new();
     ck.insert_f32_state("", est.state());
+    ck.insert_f32_state(CALLBACK_PREFIX, extras.callback_state.clone());
+    ck.metadata.extend(extras.metadata.iter().cloned());
     let m = &mut ck.metadata;
     m.insert("format".into(), CHECKPOINT_FORMAT.into());
     m.insert("estimator".into(), est.name().into());
@@ -714,20 +1053,25 @@ pub struct Resumed {
     /// this run's`, comma-separated (`no changes` when there are none; a note when the
     /// checkpoint records no hyper-parameters). `None` otherwise.
     pub changes: Option<String>,
+    /// The monitors' state the checkpoint records (`monitor.*` metadata entries).
+    pub monitors: BTreeMap<String, String>,
 }
 
 /// How a refused resume tells the way out.
 const DESPITE: &str = "resume despite changes (--resume-despite-changes, \
                        TrainerConfig::resume_despite_changes) to continue anyway";
 
-/// Restores `est` from the checkpoint at `path` for a run with `seed` and trajectory `hparams`.
+/// Restores `est` and the `callbacks`' state ([`Callback::load_state`]) from the checkpoint at
+/// `path` for a run with `seed` and trajectory `hparams`.
 /// Errors name the file and what does not match: another estimator, another seed, missing or
-/// mis-shaped tensors, and — unless `despite_changes` — hyper-parameters other than the recorded
-/// ones (every difference listed, `name: checkpoint value (checkpoint) vs. value (this run)`) or
-/// none recorded (a checkpoint of an older nidl).
+/// mis-shaped tensors (a callback's state included: e.g. an online probe resuming from a
+/// checkpoint written without it), and — unless `despite_changes` — hyper-parameters other
+/// than the recorded ones (every difference listed, `name: checkpoint value (checkpoint) vs.
+/// value (this run)`) or none recorded (a checkpoint of an older nidl).
 pub fn load_checkpoint(
     path: &Path,
     est: &mut dyn Estimator,
+    callbacks: &mut [Box<dyn Callback>],
     seed: u64,
     hparams: &[(String, String)],
     despite_changes: bool,
@@ -757,17 +1101,32 @@ pub fn load_checkpoint(
     let changes = hparam_changes(&ck, hparams, path, despite_changes)?;
     let epoch: usize = ck.meta_parse("epoch", path)?;
     let step: u64 = ck.meta_parse("global_step", path)?;
-    let state = ck
+    let wrap = |e: Error| Error::format(path, e.to_string());
+    let (callback_state, state): (Vec<_>, Vec<_>) = ck
         .f32_state("")
-        .map_err(|e| Error::format(path, e.to_string()))?;
-    est.load_state(&state)
-        .map_err(|e| Error::format(path, e.to_string()))?;
-    est.load_extra_metadata(&ck.metadata)
-        .map_err(|e| Error::format(path, e.to_string()))?;
+        .map_err(wrap)?
+        .into_iter()
+        .partition(|(n, _)| n.starts_with(CALLBACK_PREFIX));
+    let callback_state: Vec<(String, Tensor<f32>)> = callback_state
+        .into_iter()
+        .map(|(n, t)| (n[CALLBACK_PREFIX.len()..].to_string(), t))
+        .collect();
+    for cb in callbacks.iter_mut() {
+        cb.load_state(&callback_state).map_err(wrap)?;
+    }
+    est.load_state(&state).map_err(wrap)?;
+    est.load_extra_metadata(&ck.metadata).map_err(wrap)?;
+    let monitors = ck
+        .metadata
+        .iter()
+        .filter(|(k, _)| k.starts_with("monitor."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Ok(Resumed {
         epoch: epoch + 1,
         global_step: step,
         changes,
+        monitors,
     })
 }
 

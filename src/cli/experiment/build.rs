@@ -3,6 +3,7 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
+use super::monitor::{self, MonitorOptions};
 use super::schema::{
     EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec, MLP_PROBE_HIDDEN,
 };
@@ -51,8 +52,11 @@ pub fn run(
     };
     let mut model = model(exp, parts)?;
     run.place(&mut *model)?;
-    let mut callbacks = probe_callbacks(exp, &data, &probe_options(exp))?;
+    let opts = probe_options(exp);
+    let (mut callbacks, shared) = probe_callbacks(exp, &data, &opts)?;
     callbacks.extend(ssl_metrics_callback(exp, &data, run.seed));
+    // After the probes: the online probe then reuses their test embeddings.
+    callbacks.extend(monitor::online_probe(exp, &data, &opts, &shared)?);
     run.fit(
         start,
         &mut *model,
@@ -161,6 +165,7 @@ pub fn run_options(exp: &Experiment, source: OptionSource) -> Result<RunOptions,
         resume: r.resume.clone(),
         resume_despite_changes: r.resume_despite_changes,
         no_progress: !r.progress,
+        monitor: MonitorOptions::of(exp),
         source,
     })
 }
@@ -290,17 +295,21 @@ fn groups(probes: &[ProbeSpec]) -> Vec<Vec<(usize, &ProbeSpec)>> {
     out.into_iter().map(|(_, m)| m).collect()
 }
 
+/// The probing sets of the probes, by label columns.
+type SharedSets = Vec<(Vec<usize>, ProbingSets)>;
+
 /// One probing callback per group of `[[probe]]`, scheduled by `[probing]`; groups on the same
-/// label columns share their probing sets (embedded once per model state).
+/// label columns share their probing sets (embedded once per model state), which are returned
+/// too, by label columns.
 fn probe_callbacks(
     exp: &Experiment,
     data: &OpenedData,
     opts: &ProbeOptions,
-) -> Result<Vec<Box<dyn Callback>>, String> {
+) -> Result<(Vec<Box<dyn Callback>>, SharedSets), String> {
     if !opts.enabled() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    let mut shared: Vec<(Vec<usize>, ProbingSets)> = Vec::new();
+    let mut shared: SharedSets = Vec::new();
     let mut callbacks = Vec::new();
     for group in groups(&exp.probes) {
         let columns = group
@@ -326,7 +335,7 @@ fn probe_callbacks(
         });
         callbacks.extend(scored::cv_callbacks(exp, &group, &sets, opts, task_probe)?);
     }
-    Ok(callbacks)
+    Ok((callbacks, shared))
 }
 
 /// The SSL metrics callback of `[metrics]` (`ssl = true`, after every `every`-th epoch) on the

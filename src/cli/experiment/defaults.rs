@@ -320,6 +320,7 @@ impl Experiment {
         if r.resume_despite_changes && r.resume.is_none() {
             return Err("run.resume_despite_changes: only with run.resume".into());
         }
+        super::monitor::check(self)?;
         let m = &self.method;
         number("method.temperature", m.temperature, true)?;
         number("method.sigma", m.sigma, true)?;

@@ -17,6 +17,7 @@ pub mod data;
 pub mod defaults;
 pub mod formats;
 pub mod load;
+pub mod monitor;
 pub mod schema;
 pub mod scored;
 pub mod sweep;

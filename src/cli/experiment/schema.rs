@@ -90,6 +90,34 @@ pub struct Run {
     /// Draw the progress bar on a terminal (true).
     #[serde(default = "default_true")]
     pub progress: bool,
+    /// mnist: train an online linear probe on the digits of the training batches' first view
+    /// (the encoder output the step computed, detached), logged `online/<metric>` after every
+    /// epoch on the probing test set (false).
+    #[serde(default)]
+    pub online_probe: bool,
+    /// Keep `checkpoints/best.safetensors` (and `best.json`) with the best value of this tag
+    /// (none).
+    pub checkpoint_best: Option<String>,
+    /// Whether larger or smaller `checkpoint_best` values are better (from the metric: min for
+    /// losses and errors, else max).
+    pub checkpoint_best_mode: Option<MonitorMode>,
+    /// Stop training after `patience` evaluations of this tag in a row without improvement
+    /// (none).
+    pub early_stop: Option<String>,
+    /// Whether larger or smaller `early_stop` values are better (from the metric).
+    pub early_stop_mode: Option<MonitorMode>,
+    /// With `early_stop`: the evaluations without improvement it tolerates (3, Lightning's).
+    pub patience: Option<usize>,
+}
+
+/// `max` or `min`: which values of a monitored tag are better.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MonitorMode {
+    /// Larger is better.
+    Max,
+    /// Smaller is better.
+    Min,
 }
 
 /// `[method]`: each key applies to the methods named; a key set for another method is an error.
