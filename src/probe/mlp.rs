@@ -24,14 +24,14 @@ use super::{
 use crate::error::{Error, Result};
 use crate::linalg::lbfgs::{self, LbfgsOptions, Termination};
 use crate::tensor::{Element, Tensor};
-use network::{predict, Layout, OutputActivation};
+use network::predict;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Uniform};
 
 mod network;
 
-pub use network::{MlpObjective, Targets, BLOCK_ROWS};
+pub use network::{Layout, MlpObjective, OutputActivation, Targets, BLOCK_ROWS};
 
 /// An MLP probe with ReLU hidden layers and L2 penalty, fitted by full-batch L-BFGS; `K` holds
 /// what the fit learns about the targets ([`ClassLabels`] or [`TargetShape`]).
