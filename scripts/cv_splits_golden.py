@@ -8,7 +8,7 @@ written to `versions.txt`):
 These are the splitters `sklearn.model_selection.cross_validate(probe, X, y, cv=k)` builds for an
 integer `cv` (StratifiedKFold for a classifier on binary or multiclass `y`, KFold otherwise, both
 with shuffle=False), which is what nidl 0.0.2's ModelProbingCVCallback passes. For each case it
-writes, as int64 `.npy`:
+writes, as float64 `.npy` (the exact integers; every golden file of tests/data is float64):
 
 - `<case>_y.npy`: the labels (stratified cases only), shape (n,);
 - `<case>_fold.npy`: shape (n,), the index of the fold whose test set holds each sample, read
@@ -41,7 +41,7 @@ def main(out):
     rng = np.random.default_rng(20)
     for n, k in [(23, 5), (10, 3), (7, 7), (100, 4)]:
         fold = test_fold_of(KFold(n_splits=k), n, None)
-        np.save(os.path.join(out, f"kfold_n{n}_k{k}_fold.npy"), fold)
+        np.save(os.path.join(out, f"kfold_n{n}_k{k}_fold.npy"), fold.astype(np.float64))
     cases = [
         # Unbalanced classes that first appear out of sorted order (2, then 0, then 1).
         ("unbalanced3", 41, 5, np.concatenate(([2, 0, 1], rng.choice([0, 1, 2], 38, p=[0.55, 0.25, 0.2])))),
@@ -58,8 +58,8 @@ def main(out):
         assert counts.min() >= k, (what, counts)
         fold = test_fold_of(StratifiedKFold(n_splits=k), n, y)
         name = f"stratified_n{n}_k{k}_{what}"
-        np.save(os.path.join(out, f"{name}_y.npy"), y)
-        np.save(os.path.join(out, f"{name}_fold.npy"), fold)
+        np.save(os.path.join(out, f"{name}_y.npy"), y.astype(np.float64))
+        np.save(os.path.join(out, f"{name}_fold.npy"), fold.astype(np.float64))
     with open(os.path.join(out, "versions.txt"), "w") as f:
         f.write(f"scikit-learn {sklearn.__version__}\nnumpy {np.__version__}\n")
 

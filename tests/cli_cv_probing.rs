@@ -114,6 +114,9 @@ fn bad_folds_and_scores_name_the_option() {
             "classifier",
         ],
     );
+    // Two probes under one prefix would log the same tags: refused.
+    let out = run(s.path(), &["--probe", "logreg,knn", "--prefix-score", "p_"]);
+    assert_fails(&out, &["--prefix-score", "the same tags"]);
     // More folds than the 500 probing samples: refused before training.
     let out = run(s.path(), &["--probe-cv", "501"]);
     assert_fails(&out, &["501 folds", "only 500 samples"]);

@@ -3,16 +3,15 @@
 
 mod common;
 
-use common::golden_path;
-use nidl::datasets::npy::read_npy;
+use common::golden;
 use nidl::probe::cv::{k_fold, stratified_k_fold, Fold};
 
-/// The int64 array `tests/data/cv_splits/<name>.npy`.
+/// The golden `tests/data/cv_splits/<name>.npy` (float64 holding integers) as integers.
 fn golden_ints(name: &str) -> Vec<i64> {
-    let path = golden_path("cv_splits", name);
-    read_npy(&path)
-        .and_then(|a| a.to_i64())
-        .unwrap_or_else(|e| panic!("golden cv_splits/{name}: {e}"))
+    let t = golden("cv_splits", name);
+    let values = t.data().unwrap();
+    assert!(values.iter().all(|v| v.fract() == 0.0), "{name}: integers");
+    values.iter().map(|&v| v as i64).collect()
 }
 
 /// Checks `folds` against scikit-learn's test fold of each sample: fold `i`'s test set is the

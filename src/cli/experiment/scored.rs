@@ -41,9 +41,8 @@ pub fn check(exp: &Experiment) -> Result<(), String> {
         }
     }
     if p.prefix_score.is_some() {
-        let single_groups = groups_of_one(exp);
-        let clash =
-            (p.cv.is_some() && exp.probes.len() > 1) || (p.scoring.is_some() && single_groups > 1);
+        // A prefix alone also replaces the default tags (`<prefix>test_score`).
+        let clash = (p.cv.is_some() && exp.probes.len() > 1) || groups_of_one(exp) > 1;
         if clash {
             return Err(format!(
                 "{PREFIX}: the {} probes would log the same tags under one prefix; leave it unset \
