@@ -128,12 +128,15 @@ pub fn svd(a: &[f64], m: usize, n: usize) -> Result<Svd> {
     }
 }
 
+/// A matrix as its columns, each a `Vec` of its rows' values.
+type Columns = Vec<Vec<f64>>;
+
 /// One-sided Jacobi on the `k` columns (each of `rows` values, `rows ≥ k`) of a tall matrix:
 /// returns the columns of `U` (`rows` values each), the singular values (decreasing) and the
 /// columns of `V` (`k` values each), in the same order.
-fn jacobi(mut a: Vec<Vec<f64>>, rows: usize) -> Result<(Vec<Vec<f64>>, Vec<f64>, Vec<Vec<f64>>)> {
+fn jacobi(mut a: Columns, rows: usize) -> Result<(Columns, Vec<f64>, Columns)> {
     let k = a.len();
-    let mut v: Vec<Vec<f64>> = (0..k)
+    let mut v: Columns = (0..k)
         .map(|j| (0..k).map(|i| f64::from(u8::from(i == j))).collect())
         .collect();
     let dot = |x: &[f64], y: &[f64]| -> f64 { x.iter().zip(y).map(|(p, q)| p * q).sum() };
