@@ -151,6 +151,40 @@ fn early_stopping_on_a_plateau_stops_at_the_expected_epoch_and_says_why() {
     assert!(!version(&logs).join("checkpoints").exists());
 }
 
+/// An early stop makes its epoch the last: a probe scheduled only after the last epoch runs
+/// then, on the model the run ends with (it used to be skipped).
+#[test]
+fn early_stopping_runs_the_probes_due_after_the_last_epoch() {
+    let s = Scratch::new("cli-early-last");
+    let logs = s.join("logs");
+    let out = ok(&simclr(
+        &logs,
+        &[
+            "--epochs",
+            "5",
+            "--lr",
+            "1e-30",
+            "--early-stop",
+            "loss/val",
+            "--patience",
+            "1",
+            "--probe-every",
+            "0",
+            "--probe-after-last-epoch",
+        ],
+    ));
+    assert!(out.contains("early stopping: stopped after epoch"), "{out}");
+    let rows = rows(&version(&logs));
+    let last_epoch = rows.iter().map(|r| r.1).max().unwrap();
+    assert!(last_epoch < 4, "the run did not stop early: {rows:?}");
+    let probed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.2 == "LogisticRegression/accuracy")
+        .collect();
+    assert_eq!(probed.len(), 1, "{rows:?}");
+    assert_eq!(probed[0].1, last_epoch);
+}
+
 #[test]
 fn bad_tags_modes_and_data_are_refused_naming_the_option() {
     let s = Scratch::new("cli-monitor-bad");

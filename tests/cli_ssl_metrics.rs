@@ -169,7 +169,7 @@ fn bad_settings_are_refused_naming_them() {
     ];
     assert_fails(
         &nidl(&args),
-        &["SSL metrics set", "0 samples", "at least 3"],
+        &["--ssl-metrics", "--limit-val-batches", "is 0"],
     );
     assert!(
         !logs.join("version_0").exists(),

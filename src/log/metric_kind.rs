@@ -11,7 +11,8 @@ pub enum MetricKind {
     /// `procrustes_similarity`, `procrustes_r2`, `kruskal_similarity`): better larger; drawn on
     /// an axis fitted to the data, never above 1 when they are not.
     Score,
-    /// An error (MAE, MedAE, RMSE, MSE, and the SSL metrics' `alignment` and `uniformity`):
+    /// An error (MAE, MedAE, RMSE, MSE, and the SSL metrics' `alignment` and `uniformity`), or
+    /// a cost of cross-validated probing (`fit_time`, `score_time`, the spread `cv/std/…`):
     /// better smaller; drawn on its own axis from 0 (fitted to the data when some are
     /// negative, as the uniformity, a log, always is).
     Error,
@@ -31,12 +32,18 @@ impl MetricKind {
     /// assert_eq!(MetricKind::of("loss/train"), MetricKind::Loss);
     /// assert_eq!(MetricKind::of("ssl/uniformity"), MetricKind::Error);
     /// assert_eq!(MetricKind::of("ssl/kruskal_similarity"), MetricKind::Score);
+    /// assert_eq!(MetricKind::of("fold0/lr_fit_time"), MetricKind::Error);
+    /// assert_eq!(MetricKind::of("cv/std/test_score"), MetricKind::Error);
     /// ```
     pub fn of(tag: &str) -> MetricKind {
         let first = tag.split('/').next().unwrap_or(tag);
         let name = tag.rsplit('/').next().unwrap_or(tag);
         if first == "loss" {
             return MetricKind::Loss;
+        }
+        if tag.starts_with("cv/std/") || name.ends_with("fit_time") || name.ends_with("score_time")
+        {
+            return MetricKind::Error;
         }
         let ssl_score = [
             "contrastive_accuracy",

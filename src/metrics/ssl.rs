@@ -510,13 +510,35 @@ impl SslReport {
     /// The six metrics of the views `z1`, `z2` (same shape, at least 3 rows for Kruskal's to
     /// be defined); errors are those of the six functions.
     pub fn new(z1: &Points, z2: &Points) -> Result<SslReport> {
+        Self::build(z1, z2, Err)
+    }
+
+    /// The six metrics of `z1`, `z2`, each one that the functions refuse (collapsed views, a
+    /// zero row to normalise, an SVD that does not converge) as NaN: a training run logs a
+    /// collapse rather than ending at it.
+    pub fn degenerate_as_nan(z1: &Points, z2: &Points) -> SslReport {
+        Self::build(z1, z2, |_| Ok(f64::NAN)).expect("every error is mapped to NaN")
+    }
+
+    /// The six metrics, each error passed through `on_error`.
+    fn build(
+        z1: &Points,
+        z2: &Points,
+        on_error: impl Fn(Error) -> Result<f64>,
+    ) -> Result<SslReport> {
+        let f = |r: Result<f64>| r.or_else(&on_error);
         Ok(SslReport {
-            alignment: alignment_score(z1, z2, NORMALIZE, ALIGNMENT_ALPHA)?,
-            uniformity: uniformity_score(z1, NORMALIZE, UNIFORMITY_T)?,
-            contrastive_accuracy: contrastive_accuracy_score(z1, z2, NORMALIZE, CONTRASTIVE_TOPK)?,
-            procrustes_similarity: procrustes_similarity(z1, z2)?,
-            procrustes_r2: procrustes_r2(z1, z2)?,
-            kruskal_similarity: kruskal_similarity(z1, z2, false)?,
+            alignment: f(alignment_score(z1, z2, NORMALIZE, ALIGNMENT_ALPHA))?,
+            uniformity: f(uniformity_score(z1, NORMALIZE, UNIFORMITY_T))?,
+            contrastive_accuracy: f(contrastive_accuracy_score(
+                z1,
+                z2,
+                NORMALIZE,
+                CONTRASTIVE_TOPK,
+            ))?,
+            procrustes_similarity: f(procrustes_similarity(z1, z2))?,
+            procrustes_r2: f(procrustes_r2(z1, z2))?,
+            kruskal_similarity: f(kruskal_similarity(z1, z2, false))?,
         })
     }
 
@@ -551,6 +573,21 @@ mod tests {
 
     fn pts(v: &[f64], d: usize) -> Points<'_> {
         Points::new(v, v.len() / d, d).unwrap()
+    }
+
+    /// A collapsed second view (three equal rows): its pairwise distances are all 0, so
+    /// Kruskal's similarity is undefined (an error from `new`, NaN from `degenerate_as_nan`);
+    /// alignment stays defined: z1 = e1, e2, e1 against z2 = e1 thrice gives distances² 0, 2,
+    /// 0, mean 2/3.
+    #[test]
+    fn collapse_is_nan_only_where_undefined() {
+        let a = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0];
+        let b = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0];
+        let (z1, z2) = (pts(&a, 2), pts(&b, 2));
+        assert!(SslReport::new(&z1, &z2).is_err());
+        let r = SslReport::degenerate_as_nan(&z1, &z2);
+        assert!(r.kruskal_similarity.is_nan());
+        assert!((r.alignment - 2.0 / 3.0).abs() < 1e-12);
     }
 
     /// z1 = (1, 0), (0, 1); z2 = (0, 1), (1, 0): each distance √2, so alignment (α = 2) is 2;

@@ -77,11 +77,16 @@ pub fn stratified_k_fold(y: &[i64], k: usize) -> Result<Vec<Fold>> {
         } else {
             "scikit-learn only warns"
         };
+        let advice = if min_count >= 2 {
+            format!("use at most {min_count} folds or more samples")
+        } else {
+            "give it more samples (cross-validation needs at least 2 folds)".to_string()
+        };
         return Err(Error::invalid(
             OP,
             format!(
                 "{k} folds, but class {} has only {min_count} members: each test fold needs one \
-                 of every class ({scikit}); use at most {min_count} folds or more samples",
+                 of every class ({scikit}); {advice}",
                 classes[smallest]
             ),
         ));

@@ -89,11 +89,13 @@ impl SslMetrics {
     }
 
     /// The six metrics of `est`'s projections of the views of `epoch`; `progress` is told of
-    /// the batches projected. NaN or infinite projections give NaN metrics (logged, and
-    /// reported at the end of the run as every non-finite metric is).
+    /// the batches projected. NaN or infinite projections give NaN metrics, and so does a
+    /// metric undefined on the projections (collapsed views, a zero projection to normalise:
+    /// [`SslReport::degenerate_as_nan`]); they are logged, and reported at the end of the run
+    /// as every non-finite metric is.
     ///
     /// Errors: a set of fewer than [`MIN_SAMPLES`] samples or not two views per sample
-    /// ([`Error::RunInput`]), those of the model, and those of the metrics.
+    /// ([`Error::RunInput`]), and those of the model.
     pub fn measure(
         &self,
         est: &dyn Estimator,
@@ -106,7 +108,7 @@ impl SslMetrics {
         let metrics = if finite {
             let z1 = Points::new(&p.z1, p.n, p.d)?;
             let z2 = Points::new(&p.z2, p.n, p.d)?;
-            SslReport::new(&z1, &z2)?
+            SslReport::degenerate_as_nan(&z1, &z2)
                 .metrics()
                 .iter()
                 .map(|(name, v)| (format!("{TAG_PREFIX}/{name}"), *v))

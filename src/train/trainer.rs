@@ -511,7 +511,8 @@ impl Trainer {
                 l.set_figure_names(names);
             }
         }
-        for dir in cfg.checkpoint_dir.iter().chain(&best_dir) {
+        // The best checkpoint's folder is made with its first file (none may come).
+        for dir in &cfg.checkpoint_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let wants_batches = self.callbacks.iter().any(|cb| cb.wants_train_batches());
@@ -620,10 +621,15 @@ impl Trainer {
             // Lightning logs epoch-end scalars at the epoch's last step.
             let last_step = global_step.saturating_sub(1);
             let mut metrics = Vec::new();
+            // Whether every callback logged something this epoch (then a monitored tag not
+            // logged yet never will be at this point of a run).
+            let mut logged_by = vec![false; self.callbacks.len()];
             if val_loss.is_some() {
                 let ctx = ctx.reporting_to(self.reporter.progress());
-                for cb in &mut self.callbacks {
-                    metrics.extend(cb.on_validation_epoch_end(&ctx, est)?);
+                for (cb, logged) in self.callbacks.iter_mut().zip(&mut logged_by) {
+                    let m = cb.on_validation_epoch_end(&ctx, est)?;
+                    *logged |= !m.is_empty();
+                    metrics.extend(m);
                 }
             }
             let val_rows = val_loss.map(|v| ("loss/val", v));
@@ -633,16 +639,40 @@ impl Trainer {
                 epoch,
             )?;
             let after_val = metrics.len();
-            let ctx = ctx.reporting_to(self.reporter.progress());
-            for cb in &mut self.callbacks {
-                metrics.extend(cb.on_train_epoch_end(&ctx, est)?);
+            {
+                let ctx = ctx.reporting_to(self.reporter.progress());
+                for (cb, logged) in self.callbacks.iter_mut().zip(&mut logged_by) {
+                    let m = cb.on_train_epoch_end(&ctx, est)?;
+                    *logged |= !m.is_empty();
+                    metrics.extend(m);
+                }
+            }
+            self.log_rows(as_rows(&metrics[after_val..]), last_step, epoch)?;
+            let all_logged =
+                logged_by.iter().all(|&l| l) && (val_loss.is_some() || !metrics.is_empty());
+            let stopping = self.watch_epoch(all_logged, epoch, global_step)?;
+            if stopping.stop.is_some() {
+                // Stopping early makes this epoch the last: the callbacks due after the last
+                // epoch (`after_last_epoch`) run now; values already logged this epoch are not
+                // logged twice. The monitors decided on the values above.
+                let before = metrics.len();
+                let last = CallbackContext {
+                    max_epochs: epoch + 1,
+                    ..ctx.reporting_to(self.reporter.progress())
+                };
+                for cb in &mut self.callbacks {
+                    for (tag, v) in cb.on_train_epoch_end(&last, est)? {
+                        if !metrics.iter().any(|(t, _)| *t == tag) {
+                            metrics.push((tag, v));
+                        }
+                    }
+                }
+                self.log_rows(as_rows(&metrics[before..]), last_step, epoch)?;
             }
             let callback_seconds = t0.elapsed().as_secs_f64() - train_seconds - val_seconds;
-            self.log_rows(as_rows(&metrics[after_val..]), last_step, epoch)?;
             if let Some(l) = &mut self.logger {
                 l.flush()?;
             }
-            let stopping = self.watch_epoch(!metrics.is_empty(), epoch, global_step)?;
             let name = format!("epoch={epoch}-step={global_step}.safetensors");
             let ckpt = |dir: &Path, name: &str, best: bool| -> Result<PathBuf> {
                 let path = dir.join(name);
@@ -655,6 +685,7 @@ impl Trainer {
                 None => None,
             };
             if let (Some(m), Some(dir), true) = (&self.best, &best_dir, stopping.best_improved) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 ckpt(dir, BEST_CHECKPOINT, true)?;
                 let epoch_file = checkpoint.as_ref().map(|_| name.as_str());
                 write_best_json(&dir.join(BEST_JSON), m, epoch_file)?;
@@ -718,8 +749,9 @@ impl Trainer {
         Ok(())
     }
 
-    /// The monitors' look at the epoch's values: errors for a tag not logged although the
-    /// callbacks logged metrics this epoch (`callbacks_logged`); then whether the best value
+    /// The monitors' look at the epoch's values: errors for a tag never logged although every
+    /// callback logged its metrics this epoch (`callbacks_logged`; with no callback, the
+    /// validation loss); then whether the best value
     /// improved (the new best) and, for early stopping, why the run stops.
     fn watch_epoch(
         &mut self,
@@ -736,8 +768,8 @@ impl Trainer {
                 return Err(Error::invalid(
                     op,
                     format!(
-                        "the tag '{}' was not logged by the end of epoch {} although the \
-                         callbacks logged their metrics; logged tags: {}",
+                        "the tag '{}' was not logged by the end of epoch {} although every \
+                         callback logged its metrics; logged tags: {}",
                         m.tag(),
                         epoch + 1,
                         logged.join(", ")

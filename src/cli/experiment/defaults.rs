@@ -321,6 +321,13 @@ impl Experiment {
             return Err("run.resume_despite_changes: only with run.resume".into());
         }
         super::monitor::check(self)?;
+        if self.metrics.ssl && self.metrics.every > 0 && r.limit_val_batches == Some(0) {
+            return Err(
+                "metrics.ssl (--ssl-metrics): measures the validation views, but \
+                        run.limit_val_batches (--limit-val-batches) is 0"
+                    .into(),
+            );
+        }
         let m = &self.method;
         number("method.temperature", m.temperature, true)?;
         number("method.sigma", m.sigma, true)?;

@@ -28,6 +28,13 @@ const PREFIX: &str = "probing.prefix_score (--prefix-score)";
 /// no two probes logging the same tags. Errors name the key.
 pub fn check(exp: &Experiment) -> Result<(), String> {
     let p = &exp.probing;
+    let scored = p.cv.is_some() || p.scoring.is_some() || p.prefix_score.is_some();
+    if scored && exp.probes.is_empty() {
+        return Err(
+            "probing.cv, probing.scoring, probing.prefix_score: no [[probe]] to apply them to"
+                .into(),
+        );
+    }
     if let Some(k) = p.cv {
         if k < 2 {
             return Err(format!(
