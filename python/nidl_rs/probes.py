@@ -240,12 +240,30 @@ class KNeighborsClassifier(_ClassifierProbe):
         self.n_samples_fit_ = X.shape[0]
         return self
 
-    def kneighbors(self, X, return_distance=True):
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row
-        of ``X``, nearest first (or the indices alone)."""
-        core, X = self._predict_features(X)
-        dist, idx = core.kneighbors(X)
-        return (dist, idx) if return_distance else idx
+        of ``X``, nearest first (or the indices alone), with scikit-learn's signature.
+
+        Only ``X`` given and ``n_neighbors`` None or equal to the fitted one are supported:
+        anything else raises ValueError rather than answering another question."""
+        return _kneighbors(self, X, n_neighbors, return_distance)
+
+
+def _kneighbors(est, X, n_neighbors, return_distance):
+    """The shared body of both KNN probes' ``kneighbors``."""
+    if X is None:
+        raise ValueError(
+            "kneighbors(X=None) (neighbours of the training rows themselves) is not "
+            "supported: pass X"
+        )
+    if n_neighbors is not None and n_neighbors != est.n_neighbors:
+        raise ValueError(
+            f"n_neighbors={n_neighbors!r} differs from the fitted n_neighbors="
+            f"{est.n_neighbors}: refit with that value instead"
+        )
+    core, X = est._predict_features(X)
+    dist, idx = core.kneighbors(X)
+    return (dist, idx) if return_distance else idx
 
 
 class Ridge(_RegressorProbe):
@@ -321,8 +339,10 @@ class KNeighborsRegressor(_RegressorProbe):
         core, X = self._predict_features(X)
         return core.predict(X)
 
-    def kneighbors(self, X, return_distance=True):
-        """``(distances, indices)`` of the nearest training rows, nearest first."""
-        core, X = self._predict_features(X)
-        dist, idx = core.kneighbors(X)
-        return (dist, idx) if return_distance else idx
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row
+        of ``X``, nearest first (or the indices alone), with scikit-learn's signature.
+
+        Only ``X`` given and ``n_neighbors`` None or equal to the fitted one are supported:
+        anything else raises ValueError rather than answering another question."""
+        return _kneighbors(self, X, n_neighbors, return_distance)

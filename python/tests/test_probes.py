@@ -158,6 +158,21 @@ def test_knn_classifier_matches_sklearn(blobs, k):
     assert ours.score(Xt, ref.predict(Xt)) == 1.0
 
 
+@pytest.mark.parametrize("cls", ["KNeighborsClassifier", "KNeighborsRegressor"])
+def test_kneighbors_signature_as_sklearn(blobs, cls):
+    X, y, Xt, _ = blobs
+    ours = getattr(nidl_rs, cls)(n_neighbors=3).fit(X, y)
+    ref = getattr(sk_nb, cls)(n_neighbors=3).fit(X, y)
+    # Positional (X, n_neighbors, return_distance) as sklearn's.
+    np.testing.assert_array_equal(ours.kneighbors(Xt, 3, False), ref.kneighbors(Xt, 3, False))
+    d, i = ours.kneighbors(Xt, n_neighbors=None)
+    assert d.shape == i.shape == (len(Xt), 3)
+    with pytest.raises(ValueError, match="n_neighbors=2"):
+        ours.kneighbors(Xt, 2)
+    with pytest.raises(ValueError, match="X=None"):
+        ours.kneighbors()
+
+
 def test_knn_classifier_float32(blobs):
     X, y, Xt, _ = blobs
     ours = nidl_rs.KNeighborsClassifier().fit(X.astype(np.float32), y)
