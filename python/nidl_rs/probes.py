@@ -74,6 +74,15 @@ def _check_bool(owner, name, value):
     return bool(value)
 
 
+def _check_lengths(X, y):
+    """scikit-learn's error for an ``X`` and a ``y`` of different numbers of samples."""
+    n_x, n_y = len(X), len(y)
+    if n_x != n_y:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{n_x}, {n_y}]"
+        )
+
+
 class _Probe(BaseEstimator):
     """What the four probes share: the fitted engine object and the feature checks."""
 
@@ -87,10 +96,13 @@ class _Probe(BaseEstimator):
         return core
 
     def _fit_features(self, X):
-        X = as_features(X)
+        """The checked ``X`` of a fit; first forgets every fitted attribute, so that a failed
+        refit leaves an unfitted estimator (never the last fit's ``classes_``/``coef_``).
+        Each ``fit`` sets ``n_features_in_`` and the rest once its engine fit succeeded."""
         self._core = None
-        self.n_features_in_ = X.shape[1]
-        return X
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
+        return as_features(X)
 
     def _predict_features(self, X):
         core = self._fitted_core()
@@ -127,6 +139,7 @@ class _ClassifierProbe(ClassifierMixin, _Probe):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
+        _check_lengths(X, y)
         return float(np.average(self.predict(X) == y, weights=sample_weight))
 
 
@@ -136,6 +149,7 @@ class _RegressorProbe(RegressorMixin, _Probe):
         scikit-learn's ``r2_score`` (1 for a constant, perfectly predicted target, 0 for a
         constant one predicted wrong)."""
         y = as_targets(y)
+        _check_lengths(X, y)
         pred = self.predict(X).reshape(y.shape)
         y2, p2 = y.reshape(len(y), -1), pred.reshape(len(y), -1)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
@@ -191,6 +205,7 @@ class LogisticRegression(_ClassifierProbe):
         classes, codes = encode_labels(y)
         core.fit(X, codes)
         self._core = core
+        self.n_features_in_ = X.shape[1]
         self.classes_ = classes
         self.coef_ = core.coef
         self.intercept_ = core.intercept
@@ -236,6 +251,7 @@ class KNeighborsClassifier(_ClassifierProbe):
         classes, codes = encode_labels(y)
         core.fit(X, codes)
         self._core = core
+        self.n_features_in_ = X.shape[1]
         self.classes_ = classes
         self.n_samples_fit_ = X.shape[0]
         return self
@@ -297,8 +313,10 @@ class Ridge(_RegressorProbe):
         y = as_targets(y)
         core.fit(X, y)
         self._core = core
+        self.n_features_in_ = X.shape[1]
         coef, intercept = core.coef, core.intercept
-        self.coef_ = coef[0] if y.ndim == 1 else coef
+        # One target, as (n,) or (n, 1): coef_ (n_features,) as scikit-learn 1.9 gives.
+        self.coef_ = coef[0] if y.ndim == 1 or y.shape[1] == 1 else coef
         if not self.fit_intercept:
             self.intercept_ = 0.0  # scikit-learn's, whatever the targets' shape
         else:
@@ -307,9 +325,11 @@ class Ridge(_RegressorProbe):
         return self
 
     def predict(self, X):
-        """Predictions, shaped (n_samples,) or (n_samples, n_targets) like the targets."""
+        """Predictions, shaped (n_samples,) for one target (also given as (n, 1), as
+        scikit-learn 1.9 does), else (n_samples, n_targets)."""
         core, X = self._predict_features(X)
-        return core.predict(X)
+        pred = core.predict(X)
+        return pred[:, 0] if self.coef_.ndim == 1 and pred.ndim == 2 else pred
 
 
 class KNeighborsRegressor(_RegressorProbe):
@@ -331,6 +351,7 @@ class KNeighborsRegressor(_RegressorProbe):
         X = self._fit_features(X)
         core.fit(X, as_targets(y))
         self._core = core
+        self.n_features_in_ = X.shape[1]
         self.n_samples_fit_ = X.shape[0]
         return self
 

@@ -124,11 +124,16 @@ def test_no_leak_over_1000_fits():
     X = rng.normal(size=(500, 16))
     y = rng.integers(0, 4, size=500)
     yr = rng.normal(size=500)
+    x_img, w_img = rng.normal(size=(4, 3, 8, 8)), rng.normal(size=(5, 3, 3, 3))
+    g_img = rng.normal(size=(4, 5, 8, 8))
 
     def round_():
         nidl_rs.LogisticRegression(max_iter=20).fit(X, y).predict_proba(X)
         nidl_rs.Ridge().fit(X, yr).predict(X)
         nidl_rs.KNeighborsClassifier().fit(X, y).predict(X[:50])
+        nidl_rs.KNeighborsRegressor().fit(X, yr).predict(X[:50])
+        # One reference op through its autograd graph (forward + backward).
+        nidl_rs.conv2d(x_img, w_img, padding=1, grad_output=g_img)
         with pytest.raises(ValueError):
             nidl_rs.LogisticRegression().fit(X, y[:-1])
 
