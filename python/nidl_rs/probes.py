@@ -100,6 +100,7 @@ class _Probe(BaseEstimator):
         refit leaves an unfitted estimator (never the last fit's ``classes_``/``coef_``).
         Each ``fit`` sets ``n_features_in_`` and the rest once its engine fit succeeded."""
         self._core = None
+        self._training_set = None
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, name)
         return as_features(X)
@@ -121,6 +122,28 @@ class _Probe(BaseEstimator):
                 "lives in native memory); pickle it before fit, or clone it"
             )
         return self.__dict__.copy()
+
+
+class _RebuiltOnUnpickle:
+    """For the k-NN probes, whose engine model is just the training rows: a fitted one is
+    pickled (and copied) with its checked ``X`` and encoded ``y`` and rebuilt by refitting them
+    (exactly the same model). The logistic and ridge probes have no such way (the engine
+    cannot build a model from coefficients) and refuse pickling once fitted."""
+
+    def _keep_training_set(self, X, y):
+        self._training_set = (X.copy(), y.copy())  # later edits of the caller's X do not leak in
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_core"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.__dict__.get("_training_set") is not None:
+            core = self._new_core()
+            core.fit(*self._training_set)
+            self._core = core
 
 
 class _ClassifierProbe(ClassifierMixin, _Probe):
@@ -231,7 +254,7 @@ class LogisticRegression(_ClassifierProbe):
         return np.log(self.predict_proba(X))
 
 
-class KNeighborsClassifier(_ClassifierProbe):
+class KNeighborsClassifier(_RebuiltOnUnpickle, _ClassifierProbe):
     """k-nearest-neighbour vote (Euclidean distance, uniform weights), as scikit-learn's
     ``KNeighborsClassifier`` with its defaults.
 
@@ -245,16 +268,21 @@ class KNeighborsClassifier(_ClassifierProbe):
 
     def fit(self, X, y):
         """Stores ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
-        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
-        core = _native.KNeighborsClassifierCore(k)
+        core = self._new_core()
         X = self._fit_features(X)
         classes, codes = encode_labels(y)
         core.fit(X, codes)
         self._core = core
+        self._keep_training_set(X, codes)
         self.n_features_in_ = X.shape[1]
         self.classes_ = classes
         self.n_samples_fit_ = X.shape[0]
         return self
+
+    def _new_core(self):
+        """A fresh engine model with the checked ``n_neighbors``."""
+        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
+        return _native.KNeighborsClassifierCore(k)
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row
@@ -332,7 +360,7 @@ class Ridge(_RegressorProbe):
         return pred[:, 0] if self.coef_.ndim == 1 and pred.ndim == 2 else pred
 
 
-class KNeighborsRegressor(_RegressorProbe):
+class KNeighborsRegressor(_RebuiltOnUnpickle, _RegressorProbe):
     """Mean target of the k nearest neighbours (Euclidean, uniform weights), as
     scikit-learn's ``KNeighborsRegressor`` with its defaults.
 
@@ -346,11 +374,12 @@ class KNeighborsRegressor(_RegressorProbe):
 
     def fit(self, X, y):
         """Stores ``X`` (n_samples, n_features) and targets ``y``."""
-        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
-        core = _native.KNeighborsRegressorCore(k)
+        core = self._new_core()
         X = self._fit_features(X)
-        core.fit(X, as_targets(y))
+        y = as_targets(y)
+        core.fit(X, y)
         self._core = core
+        self._keep_training_set(X, y)
         self.n_features_in_ = X.shape[1]
         self.n_samples_fit_ = X.shape[0]
         return self
@@ -359,6 +388,11 @@ class KNeighborsRegressor(_RegressorProbe):
         """Predictions, shaped (n_samples,) or (n_samples, n_targets) like the targets."""
         core, X = self._predict_features(X)
         return core.predict(X)
+
+    def _new_core(self):
+        """A fresh engine model with the checked ``n_neighbors``."""
+        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
+        return _native.KNeighborsRegressorCore(k)
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row

@@ -198,3 +198,21 @@ def test_fitted_probe_pickling_is_refused_cleanly():
     pickle.loads(pickle.dumps(nidl_rs.LogisticRegression(C=2.0)))  # unfitted: fine
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(nidl_rs.LogisticRegression().fit(X, y))
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(nidl_rs.Ridge().fit(X, X[:, 0]))
+
+
+def test_fitted_knn_probes_pickle_and_copy():
+    import copy
+    import pickle
+
+    X, y = data()
+    Xt = X[::3] + 0.1
+    clf = nidl_rs.KNeighborsClassifier(n_neighbors=3).fit(X, y)
+    reg = nidl_rs.KNeighborsRegressor(n_neighbors=3).fit(X, X[:, 0])
+    for est in (clf, reg):
+        for twin in (pickle.loads(pickle.dumps(est)), copy.copy(est), copy.deepcopy(est)):
+            assert type(twin) is type(est) and twin.n_neighbors == 3
+            np.testing.assert_array_equal(twin.predict(Xt), est.predict(Xt))
+            np.testing.assert_array_equal(twin.kneighbors(Xt)[1], est.kneighbors(Xt)[1])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).classes_, clf.classes_)
