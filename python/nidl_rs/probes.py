@@ -74,6 +74,15 @@ def _check_bool(owner, name, value):
     return bool(value)
 
 
+def _check_lengths(X, y):
+    """scikit-learn's error for an ``X`` and a ``y`` of different numbers of samples."""
+    n_x, n_y = len(X), len(y)
+    if n_x != n_y:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{n_x}, {n_y}]"
+        )
+
+
 class _Probe(BaseEstimator):
     """What the four probes share: the fitted engine object and the feature checks."""
 
@@ -87,10 +96,14 @@ class _Probe(BaseEstimator):
         return core
 
     def _fit_features(self, X):
-        X = as_features(X)
+        """The checked ``X`` of a fit; first forgets every fitted attribute, so that a failed
+        refit leaves an unfitted estimator (never the last fit's ``classes_``/``coef_``).
+        Each ``fit`` sets ``n_features_in_`` and the rest once its engine fit succeeded."""
         self._core = None
-        self.n_features_in_ = X.shape[1]
-        return X
+        self._training_set = None
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, name)
+        return as_features(X)
 
     def _predict_features(self, X):
         core = self._fitted_core()
@@ -111,6 +124,28 @@ class _Probe(BaseEstimator):
         return self.__dict__.copy()
 
 
+class _RebuiltOnUnpickle:
+    """For the k-NN probes, whose engine model is just the training rows: a fitted one is
+    pickled (and copied) with its checked ``X`` and encoded ``y`` and rebuilt by refitting them
+    (exactly the same model). The logistic and ridge probes have no such way (the engine
+    cannot build a model from coefficients) and refuse pickling once fitted."""
+
+    def _keep_training_set(self, X, y):
+        self._training_set = (X.copy(), y.copy())  # later edits of the caller's X do not leak in
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_core"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.__dict__.get("_training_set") is not None:
+            core = self._new_core()
+            core.fit(*self._training_set)
+            self._core = core
+
+
 class _ClassifierProbe(ClassifierMixin, _Probe):
     def predict(self, X):
         """The predicted class of each row of ``X``."""
@@ -127,6 +162,7 @@ class _ClassifierProbe(ClassifierMixin, _Probe):
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
+        _check_lengths(X, y)
         return float(np.average(self.predict(X) == y, weights=sample_weight))
 
 
@@ -136,6 +172,7 @@ class _RegressorProbe(RegressorMixin, _Probe):
         scikit-learn's ``r2_score`` (1 for a constant, perfectly predicted target, 0 for a
         constant one predicted wrong)."""
         y = as_targets(y)
+        _check_lengths(X, y)
         pred = self.predict(X).reshape(y.shape)
         y2, p2 = y.reshape(len(y), -1), pred.reshape(len(y), -1)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
@@ -191,6 +228,7 @@ class LogisticRegression(_ClassifierProbe):
         classes, codes = encode_labels(y)
         core.fit(X, codes)
         self._core = core
+        self.n_features_in_ = X.shape[1]
         self.classes_ = classes
         self.coef_ = core.coef
         self.intercept_ = core.intercept
@@ -216,7 +254,7 @@ class LogisticRegression(_ClassifierProbe):
         return np.log(self.predict_proba(X))
 
 
-class KNeighborsClassifier(_ClassifierProbe):
+class KNeighborsClassifier(_RebuiltOnUnpickle, _ClassifierProbe):
     """k-nearest-neighbour vote (Euclidean distance, uniform weights), as scikit-learn's
     ``KNeighborsClassifier`` with its defaults.
 
@@ -230,22 +268,46 @@ class KNeighborsClassifier(_ClassifierProbe):
 
     def fit(self, X, y):
         """Stores ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
-        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
-        core = _native.KNeighborsClassifierCore(k)
+        core = self._new_core()
         X = self._fit_features(X)
         classes, codes = encode_labels(y)
         core.fit(X, codes)
         self._core = core
+        self._keep_training_set(X, codes)
+        self.n_features_in_ = X.shape[1]
         self.classes_ = classes
         self.n_samples_fit_ = X.shape[0]
         return self
 
-    def kneighbors(self, X, return_distance=True):
+    def _new_core(self):
+        """A fresh engine model with the checked ``n_neighbors``."""
+        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
+        return _native.KNeighborsClassifierCore(k)
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row
-        of ``X``, nearest first (or the indices alone)."""
-        core, X = self._predict_features(X)
-        dist, idx = core.kneighbors(X)
-        return (dist, idx) if return_distance else idx
+        of ``X``, nearest first (or the indices alone), with scikit-learn's signature.
+
+        Only ``X`` given and ``n_neighbors`` None or equal to the fitted one are supported:
+        anything else raises ValueError rather than answering another question."""
+        return _kneighbors(self, X, n_neighbors, return_distance)
+
+
+def _kneighbors(est, X, n_neighbors, return_distance):
+    """The shared body of both KNN probes' ``kneighbors``."""
+    if X is None:
+        raise ValueError(
+            "kneighbors(X=None) (neighbours of the training rows themselves) is not "
+            "supported: pass X"
+        )
+    if n_neighbors is not None and n_neighbors != est.n_neighbors:
+        raise ValueError(
+            f"n_neighbors={n_neighbors!r} differs from the fitted n_neighbors="
+            f"{est.n_neighbors}: refit with that value instead"
+        )
+    core, X = est._predict_features(X)
+    dist, idx = core.kneighbors(X)
+    return (dist, idx) if return_distance else idx
 
 
 class Ridge(_RegressorProbe):
@@ -279,8 +341,10 @@ class Ridge(_RegressorProbe):
         y = as_targets(y)
         core.fit(X, y)
         self._core = core
+        self.n_features_in_ = X.shape[1]
         coef, intercept = core.coef, core.intercept
-        self.coef_ = coef[0] if y.ndim == 1 else coef
+        # One target, as (n,) or (n, 1): coef_ (n_features,) as scikit-learn 1.9 gives.
+        self.coef_ = coef[0] if y.ndim == 1 or y.shape[1] == 1 else coef
         if not self.fit_intercept:
             self.intercept_ = 0.0  # scikit-learn's, whatever the targets' shape
         else:
@@ -289,12 +353,14 @@ class Ridge(_RegressorProbe):
         return self
 
     def predict(self, X):
-        """Predictions, shaped (n_samples,) or (n_samples, n_targets) like the targets."""
+        """Predictions, shaped (n_samples,) for one target (also given as (n, 1), as
+        scikit-learn 1.9 does), else (n_samples, n_targets)."""
         core, X = self._predict_features(X)
-        return core.predict(X)
+        pred = core.predict(X)
+        return pred[:, 0] if self.coef_.ndim == 1 and pred.ndim == 2 else pred
 
 
-class KNeighborsRegressor(_RegressorProbe):
+class KNeighborsRegressor(_RebuiltOnUnpickle, _RegressorProbe):
     """Mean target of the k nearest neighbours (Euclidean, uniform weights), as
     scikit-learn's ``KNeighborsRegressor`` with its defaults.
 
@@ -308,11 +374,13 @@ class KNeighborsRegressor(_RegressorProbe):
 
     def fit(self, X, y):
         """Stores ``X`` (n_samples, n_features) and targets ``y``."""
-        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
-        core = _native.KNeighborsRegressorCore(k)
+        core = self._new_core()
         X = self._fit_features(X)
-        core.fit(X, as_targets(y))
+        y = as_targets(y)
+        core.fit(X, y)
         self._core = core
+        self._keep_training_set(X, y)
+        self.n_features_in_ = X.shape[1]
         self.n_samples_fit_ = X.shape[0]
         return self
 
@@ -321,8 +389,15 @@ class KNeighborsRegressor(_RegressorProbe):
         core, X = self._predict_features(X)
         return core.predict(X)
 
-    def kneighbors(self, X, return_distance=True):
-        """``(distances, indices)`` of the nearest training rows, nearest first."""
-        core, X = self._predict_features(X)
-        dist, idx = core.kneighbors(X)
-        return (dist, idx) if return_distance else idx
+    def _new_core(self):
+        """A fresh engine model with the checked ``n_neighbors``."""
+        k = _check_int(type(self).__name__, "n_neighbors", self.n_neighbors, 1)
+        return _native.KNeighborsRegressorCore(k)
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """``(distances, indices)`` of the ``n_neighbors`` nearest training rows of each row
+        of ``X``, nearest first (or the indices alone), with scikit-learn's signature.
+
+        Only ``X`` given and ``n_neighbors`` None or equal to the fitted one are supported:
+        anything else raises ValueError rather than answering another question."""
+        return _kneighbors(self, X, n_neighbors, return_distance)

@@ -61,24 +61,31 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// The elements of a NumPy array in C order as a [`Tensor`]: one copy, straight from the
-/// buffer when it is C-contiguous, else in logical order (F-order and strided views).
-fn tensor<T: Float>(a: &PyReadonlyArrayDyn<'_, T>) -> PyResult<Tensor<T>> {
+/// The elements of the NumPy array `name` in C order as a [`Tensor`]: one copy, straight from
+/// the buffer when it is C-contiguous, else in logical order (F-order and strided views).
+/// A NaN or infinite element is a `ValueError` naming `name` (never a NaN result).
+fn tensor<T: Float>(a: &PyReadonlyArrayDyn<'_, T>, name: &str) -> PyResult<Tensor<T>> {
     // `as_slice` also accepts F-contiguous buffers (in F order): only C order is read as is.
-    let data = match a.as_slice() {
+    let data: Vec<T> = match a.as_slice() {
         Ok(s) if a.is_c_contiguous() => s.to_vec(),
         _ => a.as_array().iter().copied().collect(),
     };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be finite, got {} at flat index {i}",
+            data[i]
+        )));
+    }
     Tensor::from_vec(data, a.shape()).map_err(value_error)
 }
 
 /// A `float32` or `float64` array named `name`; any other dtype or object is a `ValueError`.
 pub fn floats(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Floats> {
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f64>>() {
-        return Ok(Floats::F64(tensor(&a)?));
+        return Ok(Floats::F64(tensor(&a, name)?));
     }
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
-        return Ok(Floats::F32(tensor(&a)?));
+        return Ok(Floats::F32(tensor(&a, name)?));
     }
     Err(PyValueError::new_err(format!(
         "{name} must be a NumPy array of dtype float32 or float64, got {}",
@@ -89,7 +96,7 @@ pub fn floats(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Floats> {
 /// A `float64` array named `name` (regression targets, labels of y-Aware).
 pub fn f64s(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Tensor<f64>> {
     match obj.extract::<PyReadonlyArrayDyn<'_, f64>>() {
-        Ok(a) => tensor(&a),
+        Ok(a) => tensor(&a, name),
         Err(_) => Err(PyValueError::new_err(format!(
             "{name} must be a NumPy array of dtype float64, got {}",
             describe(obj)
@@ -101,7 +108,7 @@ pub fn f64s(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Tensor<f64>> {
 /// its precision from the first); another dtype is a `ValueError`.
 pub fn same_precision<T: Float>(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Tensor<T>> {
     match obj.extract::<PyReadonlyArrayDyn<'_, T>>() {
-        Ok(a) => tensor(&a),
+        Ok(a) => tensor(&a, name),
         Err(_) => Err(PyValueError::new_err(format!(
             "{name} must be a NumPy array of dtype {} like the first input, got {}",
             <T as nidl::Element>::NAME,

@@ -1,6 +1,6 @@
 //! nidl's classification and regression reports as Python dicts with nidl's keys.
 
-use crate::convert::{f64s, labels, value_error};
+use crate::convert::{detached, f64s, labels, value_error};
 use nidl::metrics::{ClassificationReport, MultiOutputReport, RegressionReport};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -15,7 +15,7 @@ fn classification_report<'py>(
     y_pred: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (t, p) = (labels(y_true, "y_true")?, labels(y_pred, "y_pred")?);
-    let report = ClassificationReport::new(&t, &p).map_err(value_error)?;
+    let report = detached(py, || ClassificationReport::new(&t, &p))?;
     let d = PyDict::new(py);
     for (k, v) in report.metrics() {
         d.set_item(k, v)?;
@@ -51,12 +51,7 @@ fn regression_report<'py>(
         )));
     }
     let k = if t.ndim() == 2 { t.shape()[1] } else { 1 };
-    let report = MultiOutputReport::new(
-        t.data().map_err(value_error)?,
-        p.data().map_err(value_error)?,
-        k,
-    )
-    .map_err(value_error)?;
+    let report = detached(py, || MultiOutputReport::new(t.data()?, p.data()?, k))?;
     if let [one] = &report.columns[..] {
         return report_dict(py, one);
     }

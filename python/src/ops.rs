@@ -371,6 +371,17 @@ fn batch_norm1d<'py>(
     eps: f64,
     momentum: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
+    // `!(eps > 0.0)` also refuses a NaN eps.
+    if !(eps > 0.0 && eps.is_finite()) {
+        return Err(PyValueError::new_err(format!(
+            "batch_norm1d: eps must be a finite number > 0, got {eps}"
+        )));
+    }
+    if !(0.0..=1.0).contains(&momentum) {
+        return Err(PyValueError::new_err(format!(
+            "batch_norm1d: momentum must be in [0, 1], got {momentum}"
+        )));
+    }
     with_floats!(floats(x, "x")?, |t| {
         let (gm, bt) = (
             same_precision(gamma, "gamma")?,

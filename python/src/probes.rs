@@ -119,12 +119,6 @@ impl LogisticRegressionCore {
         vec_to_numpy(py, b.to_vec(), &[b.len()])
     }
 
-    /// The sorted distinct training labels.
-    #[getter]
-    fn classes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
-        labels_out(py, self.inner.classes().to_vec())
-    }
-
     /// The fitted `n_iter` (a `ValueError` before `fit`).
     #[getter]
     fn n_iter(&self) -> PyResult<usize> {
@@ -246,12 +240,6 @@ impl KNeighborsClassifierCore {
         let x = features(x)?;
         let nb = with_floats!(x, |t| detached(py, || self.inner.kneighbors(&t)))?;
         neighbors_out(py, nb)
-    }
-
-    /// The sorted distinct training labels (empty before `fit`).
-    #[getter]
-    fn classes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArrayDyn<i64>>> {
-        labels_out(py, self.inner.classes().to_vec())
     }
 }
 

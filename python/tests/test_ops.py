@@ -200,9 +200,25 @@ def test_ops_bad_input_raise_value_error():
         lambda: nidl_rs.yaware_info_nce(z1, z2, np.array([1.0, np.nan, 2.0, 3.0])),
         lambda: nidl_rs.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 4, 3, 3))),  # channels
         lambda: nidl_rs.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), grad_output=np.ones((1, 3, 2, 2))),
+        # Huge paddings: output sizes overflow (2**40) or the padded size wraps (2**62).
+        lambda: nidl_rs.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), padding=2**40),
+        lambda: nidl_rs.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), padding=2**62),
         lambda: nidl_rs.avg_pool2d(np.ones((2, 3)), 2),
+        lambda: nidl_rs.avg_pool2d(np.ones((1, 1, 4, 4)), 2**62),  # kernel larger than H
         lambda: nidl_rs.batch_norm1d(np.ones((4, 3)), np.ones(2), np.zeros(3)),
         lambda: nidl_rs.batch_norm1d(np.ones((1, 3)), np.ones(3), np.zeros(3)),  # one row
+        # NaN/inf inputs: a ValueError, never a NaN result.
+        lambda: nidl_rs.info_nce(np.where(z1 > 0, np.nan, z1), z2),
+        lambda: nidl_rs.yaware_info_nce(z1, np.full_like(z2, np.inf), np.ones(4)),
+        lambda: nidl_rs.barlow_twins(z1, np.where(z2 > 0, -np.inf, z2)),
+        lambda: nidl_rs.conv2d(np.full((1, 1, 4, 4), np.nan), np.ones((1, 1, 3, 3))),
+        lambda: nidl_rs.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), grad_output=np.full((1, 1, 2, 2), np.inf)),
+        lambda: nidl_rs.avg_pool2d(np.full((1, 1, 4, 4), np.inf), 2),
+        lambda: nidl_rs.batch_norm1d(np.full((4, 3), np.nan), np.ones(3), np.zeros(3)),
+        lambda: nidl_rs.batch_norm1d(np.ones((4, 3)), np.ones(3), np.zeros(3), eps=-1.0),
+        lambda: nidl_rs.batch_norm1d(np.ones((4, 3)), np.ones(3), np.zeros(3), eps=0.0),
+        lambda: nidl_rs.batch_norm1d(np.ones((4, 3)), np.ones(3), np.zeros(3), momentum=5.0),
+        lambda: nidl_rs.batch_norm1d(np.ones((4, 3)), np.ones(3), np.zeros(3), momentum=-0.1),
     ]
     for i, case in enumerate(cases):
         with pytest.raises(ValueError):

@@ -124,11 +124,16 @@ def test_no_leak_over_1000_fits():
     X = rng.normal(size=(500, 16))
     y = rng.integers(0, 4, size=500)
     yr = rng.normal(size=500)
+    x_img, w_img = rng.normal(size=(4, 3, 8, 8)), rng.normal(size=(5, 3, 3, 3))
+    g_img = rng.normal(size=(4, 5, 8, 8))
 
     def round_():
         nidl_rs.LogisticRegression(max_iter=20).fit(X, y).predict_proba(X)
         nidl_rs.Ridge().fit(X, yr).predict(X)
         nidl_rs.KNeighborsClassifier().fit(X, y).predict(X[:50])
+        nidl_rs.KNeighborsRegressor().fit(X, yr).predict(X[:50])
+        # One reference op through its autograd graph (forward + backward).
+        nidl_rs.conv2d(x_img, w_img, padding=1, grad_output=g_img)
         with pytest.raises(ValueError):
             nidl_rs.LogisticRegression().fit(X, y[:-1])
 
@@ -193,3 +198,21 @@ def test_fitted_probe_pickling_is_refused_cleanly():
     pickle.loads(pickle.dumps(nidl_rs.LogisticRegression(C=2.0)))  # unfitted: fine
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(nidl_rs.LogisticRegression().fit(X, y))
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(nidl_rs.Ridge().fit(X, X[:, 0]))
+
+
+def test_fitted_knn_probes_pickle_and_copy():
+    import copy
+    import pickle
+
+    X, y = data()
+    Xt = X[::3] + 0.1
+    clf = nidl_rs.KNeighborsClassifier(n_neighbors=3).fit(X, y)
+    reg = nidl_rs.KNeighborsRegressor(n_neighbors=3).fit(X, X[:, 0])
+    for est in (clf, reg):
+        for twin in (pickle.loads(pickle.dumps(est)), copy.copy(est), copy.deepcopy(est)):
+            assert type(twin) is type(est) and twin.n_neighbors == 3
+            np.testing.assert_array_equal(twin.predict(Xt), est.predict(Xt))
+            np.testing.assert_array_equal(twin.kneighbors(Xt)[1], est.kneighbors(Xt)[1])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).classes_, clf.classes_)

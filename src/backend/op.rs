@@ -167,6 +167,11 @@ pub struct Conv2dGeometry {
     pub padding: usize,
 }
 
+/// The most elements a convolution may have in one padded input image, in its output, or in
+/// one image's im2col buffer (`C·KH·KW·OH·OW`): `u32::MAX` (32 GiB of f64), far above any real
+/// layer, so that a huge padding or kernel gives an error instead of an allocation failure.
+pub(crate) const MAX_CONV_ELEMENTS: usize = u32::MAX as usize;
+
 /// The checked shapes of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ConvDims {
@@ -196,7 +201,8 @@ pub(crate) struct ConvDims {
 
 impl ConvDims {
     /// The geometry of `x` `[N, C_in, H, W]` convolved with `wt` `[C_out, C_in, KH, KW]`, or
-    /// the error naming `op` and both shapes.
+    /// the error naming `op` and both shapes (also when a padded image, the output or one
+    /// image's im2col buffer would overflow or exceed [`MAX_CONV_ELEMENTS`]).
     pub(crate) fn new(
         op: &'static str,
         x: &[usize],
@@ -228,7 +234,21 @@ impl ConvDims {
             ));
         }
         let p = geom.padding;
-        if kh == 0 || kw == 0 || kh > h + 2 * p || kw > w + 2 * p {
+        let too_big = || {
+            Error::shape(
+                op,
+                format!(
+                    "padding {p} and kernel giving at most {MAX_CONV_ELEMENTS} elements per \
+                     padded image, output or im2col buffer"
+                ),
+                &[x, wt],
+            )
+        };
+        let padded = |edge: usize| p.checked_mul(2).and_then(|p2| edge.checked_add(p2));
+        let (Some(hp), Some(wp)) = (padded(h), padded(w)) else {
+            return Err(too_big());
+        };
+        if kh == 0 || kw == 0 || kh > hp || kw > wp {
             return Err(Error::shape(
                 op,
                 format!("a non-empty kernel no larger than the input padded by {p}"),
@@ -236,6 +256,19 @@ impl ConvDims {
             ));
         }
         let s = geom.stride;
+        let (oh, ow) = ((hp - kh) / s + 1, (wp - kw) / s + 1);
+        let within_cap = |factors: &[usize]| {
+            factors
+                .iter()
+                .try_fold(1usize, |acc, &f| acc.checked_mul(f))
+                .is_some_and(|e| e <= MAX_CONV_ELEMENTS)
+        };
+        if !within_cap(&[c, hp, wp])
+            || !within_cap(&[n, co, oh, ow])
+            || !within_cap(&[c, kh, kw, oh, ow])
+        {
+            return Err(too_big());
+        }
         Ok(ConvDims {
             n,
             c,
@@ -246,8 +279,8 @@ impl ConvDims {
             kw,
             s,
             p,
-            oh: (h + 2 * p - kh) / s + 1,
-            ow: (w + 2 * p - kw) / s + 1,
+            oh,
+            ow,
         })
     }
 
@@ -355,5 +388,28 @@ mod tests {
         assert_eq!(r.runs, vec![(4, false), (30, true)]);
         assert!(Broadcast::new("sub", &[2, 3], &[2]).is_err());
         assert!(Broadcast::new("sub", &[3], &[2, 3]).is_err());
+    }
+
+    #[test]
+    fn conv_dims_refuse_huge_padding_without_overflow() {
+        let geom = |padding| Conv2dGeometry { stride: 1, padding };
+        let (x, wt) = ([1, 1, 4, 4], [1, 1, 3, 3]);
+        // Padding 1: 4 + 2 − 3 + 1 = 4 output rows and columns.
+        let ok = ConvDims::new("conv2d", &x, &wt, geom(1)).unwrap();
+        assert_eq!((ok.oh, ok.ow), (4, 4));
+        // 2^40: (4 + 2^41 − 2)² output elements overflow usize; 2^62 and usize::MAX overflow
+        // `h + 2p` itself; 2^16: 131 074² ≈ 1.7e10 elements > u32::MAX (the cap).
+        for p in [1 << 16, 1 << 40, 1 << 62, usize::MAX] {
+            match ConvDims::new("conv2d", &x, &wt, geom(p)) {
+                Err(Error::Shape { op, shapes, .. }) => {
+                    assert_eq!(op, "conv2d");
+                    assert_eq!(shapes, vec![x.to_vec(), wt.to_vec()]);
+                }
+                other => panic!("padding {p}: {other:?}"),
+            }
+        }
+        // A huge kernel with a big padding: the padded image (70 001² ≈ 4.9e9) is over the cap.
+        let big_kernel = [1, 1, 70_000, 70_000];
+        assert!(ConvDims::new("conv2d", &[1, 1, 1, 1], &big_kernel, geom(35_000)).is_err());
     }
 }
