@@ -261,7 +261,11 @@ fn update_moments(p: &mut Params, momentum: f64, x: &[f32]) {
 /// The `[n, d]` row-major `x` standardised by the running statistics of `p`:
 /// `(x_j − μ_j) / √(σ²_j + 1e-5)` (computed in f64, rounded to f32).
 fn standardise(p: &Params, x: &[f32]) -> Vec<f32> {
-    let scale: Vec<f64> = p.var.iter().map(|&v| 1.0 / (v as f64 + NORM_EPS).sqrt()).collect();
+    let scale: Vec<f64> = p
+        .var
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + NORM_EPS).sqrt())
+        .collect();
     x.chunks(p.d)
         .flat_map(|row| {
             row.iter()
@@ -623,7 +627,10 @@ mod tests {
         for momentum in [0.0, 1.5] {
             let mut cfg = OnlineProbeConfig::new(3, 0);
             cfg.norm_momentum = momentum;
-            assert!(OnlineProbe::new(sets(), cfg).is_err(), "momentum {momentum}");
+            assert!(
+                OnlineProbe::new(sets(), cfg).is_err(),
+                "momentum {momentum}"
+            );
         }
         let mut cfg = OnlineProbeConfig::new(3, 0);
         cfg.steps_per_batch = 0;
