@@ -6,14 +6,20 @@
 //! the probing test set, logged as `online/<metric>` (the six metrics of
 //! [`ClassificationReport::metrics`]: `online/accuracy`, `online/balanced_accuracy`, ...).
 //!
+//! The features are standardised first, as by a `BatchNorm1d` without affine parameters: a
+//! running per-feature mean and variance, set by the first batch and then moved towards each
+//! batch's own by [`OnlineProbeConfig::norm_momentum`], which the test embeddings are
+//! standardised by as well. Each batch takes [`OnlineProbeConfig::steps_per_batch`] Adam
+//! steps.
+//!
 //! The test embeddings are the ones a probe computed at the same model state when one did
 //! (callbacks on the same [`ProbingSets`], added before this one); otherwise the test set alone
 //! is embedded ([`ProbingSets::with_test_embeddings`]).
 //!
 //! The probe draws its initialisation from its own seeded RNG, never the run's: the training
-//! trajectory (losses, weights) is the same with and without it, bit for bit. Its weights and
-//! Adam moments go into every checkpoint ([`Callback::state`]), so a resumed run continues it
-//! exactly; resuming with it from a checkpoint written without it is refused.
+//! trajectory (losses, weights) is the same with and without it, bit for bit. Its weights, Adam
+//! moments and running statistics go into every checkpoint ([`Callback::state`]), so a resumed
+//! run continues it exactly; resuming with it from a checkpoint written without it is refused.
 
 use super::callbacks::{Callback, CallbackContext, ProbingSets};
 use super::estimator::Estimator;
@@ -48,6 +54,12 @@ pub struct OnlineProbeConfig {
     /// Seed of the probe's own initialisation RNG (mixed with a constant first, so the run's
     /// seed can be given as is: the stream differs from the model's).
     pub seed: u64,
+    /// Momentum of the running feature standardisation (0.1, as PyTorch's `BatchNorm1d`): after
+    /// the first batch, which sets them, the per-feature mean and variance move by this
+    /// fraction towards each batch's own.
+    pub norm_momentum: f64,
+    /// Adam steps on each training batch (1).
+    pub steps_per_batch: usize,
 }
 
 impl OnlineProbeConfig {
@@ -60,6 +72,8 @@ impl OnlineProbeConfig {
             betas: (0.9, 0.999),
             eps: 1e-8,
             seed,
+            norm_momentum: 0.1,
+            steps_per_batch: 1,
         }
     }
 }
@@ -75,6 +89,10 @@ struct Params {
     m: Vec<f32>,
     /// Adam's second moments, laid out as `theta`.
     v: Vec<f32>,
+    /// The running per-feature mean of the training features (`[d]`).
+    mean: Vec<f32>,
+    /// The running per-feature (biased) variance of the training features (`[d]`).
+    var: Vec<f32>,
 }
 
 /// The online linear probe callback (see the [module](self) documentation).
@@ -115,6 +133,18 @@ impl OnlineProbe {
                 OP,
                 format!("eps must be positive, got {}", config.eps),
             ));
+        }
+        if !(config.norm_momentum > 0.0 && config.norm_momentum <= 1.0) {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "norm_momentum must lie in (0, 1], got {}",
+                    config.norm_momentum
+                ),
+            ));
+        }
+        if config.steps_per_batch == 0 {
+            return Err(Error::invalid(OP, "steps_per_batch must be at least 1"));
         }
         Ok(OnlineProbe {
             sets,
@@ -174,8 +204,9 @@ impl OnlineProbe {
 }
 
 /// PyTorch's `Linear(d, C)` initialisation (weights and biases uniform in ±1/√d), drawn from
-/// the probe's own RNG, and zero Adam moments.
-fn init(cfg: &OnlineProbeConfig, d: usize) -> Params {
+/// the probe's own RNG, zero Adam moments, and the standardisation of the first batch's
+/// `[B, d]` features `x` (their own mean and variance).
+fn init(cfg: &OnlineProbeConfig, d: usize, x: &[f32]) -> Params {
     let c = cfg.n_classes;
     let bound = 1.0 / (d as f64).sqrt();
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ INIT_STREAM);
@@ -183,12 +214,66 @@ fn init(cfg: &OnlineProbeConfig, d: usize) -> Params {
         .map(|_| rng.gen_range(-bound..bound) as f32)
         .collect();
     let zeros = vec![0.0; theta.len()];
+    let (mean, var) = batch_moments(x, d);
     Params {
         d,
         theta,
         m: zeros.clone(),
         v: zeros,
+        mean: mean.iter().map(|&v| v as f32).collect(),
+        var: var.iter().map(|&v| v as f32).collect(),
     }
+}
+
+/// Added to the variance before its square root in [`standardise`] (PyTorch's `BatchNorm`'s).
+const NORM_EPS: f64 = 1e-5;
+
+/// The per-feature mean and biased variance of the `[B, d]` row-major `x`, in f64.
+fn batch_moments(x: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = (x.len() / d) as f64;
+    let mut mean = vec![0.0f64; d];
+    for row in x.chunks(d) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += v as f64 / n;
+        }
+    }
+    let mut var = vec![0.0f64; d];
+    for row in x.chunks(d) {
+        for ((s, &m), &v) in var.iter_mut().zip(&mean).zip(row) {
+            *s += (v as f64 - m).powi(2) / n;
+        }
+    }
+    (mean, var)
+}
+
+/// Moves the running statistics of `p` by `momentum` towards the moments of the batch `x`:
+/// `μ ← (1 − m) μ + m μ_batch`, `σ² ← (1 − m) σ² + m σ²_batch` (in f64, stored as f32).
+fn update_moments(p: &mut Params, momentum: f64, x: &[f32]) {
+    let (mean, var) = batch_moments(x, p.d);
+    for (r, b) in p.mean.iter_mut().zip(mean) {
+        *r = ((1.0 - momentum) * *r as f64 + momentum * b) as f32;
+    }
+    for (r, b) in p.var.iter_mut().zip(var) {
+        *r = ((1.0 - momentum) * *r as f64 + momentum * b) as f32;
+    }
+}
+
+/// The `[n, d]` row-major `x` standardised by the running statistics of `p`:
+/// `(x_j − μ_j) / √(σ²_j + 1e-5)` (computed in f64, rounded to f32).
+fn standardise(p: &Params, x: &[f32]) -> Vec<f32> {
+    let scale: Vec<f64> = p
+        .var
+        .iter()
+        .map(|&v| 1.0 / (v as f64 + NORM_EPS).sqrt())
+        .collect();
+    x.chunks(p.d)
+        .flat_map(|row| {
+            row.iter()
+                .zip(&p.mean)
+                .zip(&scale)
+                .map(|((&v, &m), &s)| ((v as f64 - m as f64) * s) as f32)
+        })
+        .collect()
 }
 
 /// One Adam step of the mean cross-entropy of a softmax regression on the `[B, d]` row-major
@@ -252,8 +337,11 @@ impl Callback for OnlineProbe {
         true
     }
 
-    /// One Adam step on the batch's first-view features and its classes; Adam's step count is
-    /// the run's (`ctx.global_step + 1`), so a resumed probe continues its bias correction.
+    /// Moves the running statistics towards the batch's first-view features (the first batch
+    /// sets them), standardises the features by them, and takes `k =`
+    /// [`steps_per_batch`](OnlineProbeConfig::steps_per_batch) Adam steps on them and the
+    /// batch's classes; Adam's step counts follow the run's (`ctx.global_step · k + 1 ..= +k`),
+    /// so a resumed probe continues its bias correction.
     ///
     /// Errors: labels that are not classes `0..n_classes`, features of another width than
     /// before.
@@ -273,19 +361,31 @@ impl Callback for OnlineProbe {
             ));
         }
         let cfg = &self.config;
-        let p = self.params.get_or_insert_with(|| init(cfg, d));
-        if p.d != d {
-            return Err(Error::shape(
-                "OnlineProbe",
-                format!("training features of width {}", p.d),
-                &[features.shape()],
-            ));
+        let x = features.data()?;
+        let p = match &mut self.params {
+            Some(p) if p.d != d => {
+                return Err(Error::shape(
+                    "OnlineProbe",
+                    format!("training features of width {}", p.d),
+                    &[features.shape()],
+                ))
+            }
+            Some(p) => {
+                update_moments(p, cfg.norm_momentum, x);
+                p
+            }
+            None => self.params.insert(init(cfg, d, x)),
+        };
+        let xs = standardise(p, x);
+        let k = cfg.steps_per_batch as u64;
+        for j in 0..k {
+            adam_step(p, cfg, &xs, &y, ctx.global_step * k + j + 1);
         }
-        adam_step(p, cfg, features.data()?, &y, ctx.global_step + 1);
         Ok(())
     }
 
-    /// `online/<metric>` of the probe on the probing test set (nothing before its first step).
+    /// `online/<metric>` of the probe on the probing test set, standardised by the running
+    /// statistics (nothing before its first step).
     fn on_train_epoch_end(
         &mut self,
         ctx: &CallbackContext,
@@ -303,7 +403,7 @@ impl Callback for OnlineProbe {
                 ));
             }
             let y = self.classes(&te.column(0), "the probing test set")?;
-            ClassificationReport::new(&y, &self.predict(p, &te.x))
+            ClassificationReport::new(&y, &self.predict(p, &standardise(p, &te.x)))
         })?;
         Ok(report
             .metrics()
@@ -313,7 +413,8 @@ impl Callback for OnlineProbe {
     }
 
     /// `online_probe.weight` (`[C, d]`), `.bias` (`[C]`), `.exp_avg` and `.exp_avg_sq` (Adam's
-    /// moments, `[C·(d+1)]`, laid out as weights then biases); nothing before the first step.
+    /// moments, `[C·(d+1)]`, laid out as weights then biases), `.running_mean` and
+    /// `.running_var` (`[d]`, the standardisation); nothing before the first step.
     fn state(&self) -> Vec<(String, Tensor<f32>)> {
         let Some(p) = &self.params else {
             return Vec::new();
@@ -328,6 +429,8 @@ impl Callback for OnlineProbe {
             (format!("{STATE_PREFIX}bias"), t(&p.theta[n..], &[c])),
             (format!("{STATE_PREFIX}exp_avg"), t(&p.m, &[p.m.len()])),
             (format!("{STATE_PREFIX}exp_avg_sq"), t(&p.v, &[p.v.len()])),
+            (format!("{STATE_PREFIX}running_mean"), t(&p.mean, &[p.d])),
+            (format!("{STATE_PREFIX}running_var"), t(&p.var, &[p.d])),
         ]
     }
 
@@ -363,11 +466,25 @@ impl Callback for OnlineProbe {
         let (wc, d) = (*wc, *d);
         let len = c * (d + 1);
         let (bias, m, v) = (get("bias")?, get("exp_avg")?, get("exp_avg_sq")?);
-        if wc != c || bias.shape() != [c] || m.shape() != [len] || v.shape() != [len] {
+        let (mean, var) = (get("running_mean")?, get("running_var")?);
+        if wc != c
+            || bias.shape() != [c]
+            || m.shape() != [len]
+            || v.shape() != [len]
+            || mean.shape() != [d]
+            || var.shape() != [d]
+        {
             return Err(Error::shape(
                 "OnlineProbe::load_state",
                 format!("the state of a probe of {c} classes"),
-                &[weight.shape(), bias.shape(), m.shape(), v.shape()],
+                &[
+                    weight.shape(),
+                    bias.shape(),
+                    m.shape(),
+                    v.shape(),
+                    mean.shape(),
+                    var.shape(),
+                ],
             ));
         }
         let mut theta = weight.host_values()?.into_owned();
@@ -377,6 +494,8 @@ impl Callback for OnlineProbe {
             theta,
             m: m.host_values()?.into_owned(),
             v: v.host_values()?.into_owned(),
+            mean: mean.host_values()?.into_owned(),
+            var: var.host_values()?.into_owned(),
         });
         Ok(())
     }
@@ -386,14 +505,85 @@ impl Callback for OnlineProbe {
 mod tests {
     use super::*;
 
-    /// 5 rows of 3 features, 4 classes, and parameters drawn by [`init`].
+    /// 5 rows of 3 features, 4 classes, and parameters drawn by [`init`] on them.
     fn case() -> (OnlineProbeConfig, Params, Vec<f32>, Vec<i64>) {
         let cfg = OnlineProbeConfig::new(4, 3);
-        let p = init(&cfg, 3);
         let x = vec![
             0.5, -1.0, 2.0, 1.5, 0.25, -0.75, -2.0, 1.0, 0.5, 0.0, 0.3, -0.2, 1.0, 1.0, 1.0,
         ];
+        let p = init(&cfg, 3, &x);
         (cfg, p, x, vec![0, 3, 1, 1, 2])
+    }
+
+    /// Asserts `a` and `b` agree to `tol` element by element.
+    fn close(a: &[f32], b: &[f64], tol: f64) {
+        assert_eq!(a.len(), b.len());
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            assert!((x as f64 - y).abs() < tol, "{i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn the_running_standardisation_starts_at_the_first_batch_and_moves_by_the_momentum() {
+        // Columns of the case's x: (0.5, 1.5, −2, 0, 1) sums to 1 → mean 0.2, squared
+        // deviations 0.09 + 1.69 + 4.84 + 0.04 + 0.64 = 7.3 → variance 1.46;
+        // (−1, 0.25, 1, 0.3, 1) → 1.55 / 5 = 0.31, 1.7161 + 0.0036 + 0.4761 + 0.0001 + 0.4761
+        // = 2.672 → 0.5344; (2, −0.75, 0.5, −0.2, 1) → 2.55 / 5 = 0.51, 2.2201 + 1.5876
+        // + 0.0001 + 0.5041 + 0.2401 = 4.552 → 0.9104.
+        let (_, mut p, x, _) = case();
+        close(&p.mean, &[0.2, 0.31, 0.51], 1e-6);
+        close(&p.var, &[1.46, 0.5344, 0.9104], 1e-6);
+        // Row 0 standardised: (0.5 − 0.2) / √(1.46 + 1e-5), (−1 − 0.31) / √(0.5344 + 1e-5),
+        // (2 − 0.51) / √(0.9104 + 1e-5).
+        let row0: Vec<f64> = [(0.3, 1.46001), (-1.31, 0.53441), (1.49, 0.91041)]
+            .iter()
+            .map(|&(dev, var): &(f64, f64)| dev / var.sqrt())
+            .collect();
+        close(&standardise(&p, &x)[..3], &row0, 1e-6);
+        // A second batch 2x + 1 has mean 2μ + 1 and variance 4σ²: with momentum 0.1,
+        // μ ← 0.9 μ + 0.1 (2μ + 1) = 1.1 μ + 0.1 and σ² ← 0.9 σ² + 0.4 σ² = 1.3 σ².
+        let x2: Vec<f32> = x.iter().map(|&v| 2.0 * v + 1.0).collect();
+        update_moments(&mut p, 0.1, &x2);
+        close(&p.mean, &[0.32, 0.441, 0.661], 1e-6);
+        close(&p.var, &[1.898, 0.69472, 1.18352], 1e-6);
+    }
+
+    #[test]
+    fn each_batch_takes_its_adam_steps_on_its_standardised_features() {
+        // Global step 3 with 2 steps per batch: Adam steps 7 and 8 on the features standardised
+        // by the statistics moved by this batch.
+        let (mut cfg, p, x, y) = case();
+        cfg.steps_per_batch = 2;
+        let sets = ProbingSets::new(tiny_loader(), tiny_loader());
+        let mut probe = OnlineProbe::new(sets, cfg.clone()).unwrap();
+        probe.params = Some(p.clone());
+        let features = Tensor::from_vec(x.clone(), &[5, 3]).unwrap();
+        let labels = Tensor::from_vec(y.iter().map(|&v| v as f64).collect(), &[5]).unwrap();
+        let ctx = CallbackContext {
+            epoch: 0,
+            global_step: 3,
+            max_epochs: 1,
+            fit_id: 0,
+            progress: &crate::train::NoProgress,
+        };
+        probe.on_train_batch(&ctx, &features, &labels).unwrap();
+        let mut expected = p;
+        update_moments(&mut expected, cfg.norm_momentum, &x);
+        let xs = standardise(&expected, &x);
+        adam_step(&mut expected, &cfg, &xs, &y, 7);
+        adam_step(&mut expected, &cfg, &xs, &y, 8);
+        assert_eq!(probe.params.as_ref(), Some(&expected));
+    }
+
+    /// A loader of one sample of one feature.
+    fn tiny_loader() -> Box<dyn crate::datasets::loader::BatchSource> {
+        use crate::datasets::array::FeatureArray;
+        use crate::datasets::loader::Loader;
+        use crate::datasets::transforms::Identity;
+        let x = Tensor::from_vec(vec![0.0f32], &[1, 1]).unwrap();
+        let y = Tensor::from_vec(vec![0.0f64], &[1]).unwrap();
+        let set = std::sync::Arc::new(FeatureArray::new(&x, &y).unwrap());
+        Box::new(Loader::new(set, Identity, 1).unwrap())
     }
 
     #[test]
@@ -416,9 +606,10 @@ mod tests {
     fn the_first_adam_step_moves_every_parameter_by_the_learning_rate() {
         // At t = 1, m̂ = g and v̂ = g², so the step is lr · g / (|g| + ε) = lr · sign(g).
         let (cfg, mut p, x, y) = case();
+        let xs = standardise(&p, &x);
         let before = p.theta.clone();
-        let (_, grad) = loss_and_gradient(&before, cfg.n_classes, p.d, &x, &y);
-        adam_step(&mut p, &cfg, &x, &y, 1);
+        let (_, grad) = loss_and_gradient(&before, cfg.n_classes, p.d, &xs, &y);
+        adam_step(&mut p, &cfg, &xs, &y, 1);
         for i in 0..before.len() {
             let step = before[i] as f64 - p.theta[i] as f64;
             let expected = cfg.lr * grad[i] / (grad[i].abs() + cfg.eps);
@@ -428,21 +619,21 @@ mod tests {
 
     #[test]
     fn bad_settings_and_labels_are_refused() {
-        use crate::datasets::array::FeatureArray;
-        use crate::datasets::loader::{BatchSource, Loader};
-        use crate::datasets::transforms::Identity;
-        let sets = || {
-            let one = || -> Box<dyn BatchSource> {
-                let x = Tensor::from_vec(vec![0.0f32], &[1, 1]).unwrap();
-                let y = Tensor::from_vec(vec![0.0f64], &[1]).unwrap();
-                let set = std::sync::Arc::new(FeatureArray::new(&x, &y).unwrap());
-                Box::new(Loader::new(set, Identity, 1).unwrap())
-            };
-            ProbingSets::new(one(), one())
-        };
+        let sets = || ProbingSets::new(tiny_loader(), tiny_loader());
         assert!(OnlineProbe::new(sets(), OnlineProbeConfig::new(1, 0)).is_err());
         let mut cfg = OnlineProbeConfig::new(3, 0);
         cfg.lr = 0.0;
+        assert!(OnlineProbe::new(sets(), cfg).is_err());
+        for momentum in [0.0, 1.5] {
+            let mut cfg = OnlineProbeConfig::new(3, 0);
+            cfg.norm_momentum = momentum;
+            assert!(
+                OnlineProbe::new(sets(), cfg).is_err(),
+                "momentum {momentum}"
+            );
+        }
+        let mut cfg = OnlineProbeConfig::new(3, 0);
+        cfg.steps_per_batch = 0;
         assert!(OnlineProbe::new(sets(), cfg).is_err());
         let probe = OnlineProbe::new(sets(), OnlineProbeConfig::new(3, 0)).unwrap();
         let e = probe
