@@ -6,7 +6,7 @@ nidl's ``pearson_r``."""
 
 import numpy as np
 
-from . import _native
+import nidl_rs._native as _native
 from ._validation import as_targets
 
 __all__ = ["classification_report", "regression_report"]

@@ -13,7 +13,7 @@ for each input, named as the arrays of the crate's golden tests.
 
 import numpy as np
 
-from . import _native
+import nidl_rs._native as _native
 
 __all__ = [
     "info_nce",

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import _native
+import nidl_rs._native as _native
 from ._validation import as_features, as_targets, encode_labels
 
 try:

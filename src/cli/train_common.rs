@@ -2,7 +2,6 @@
 //! the run and probing options, the estimators built from them, the view loaders, the messages
 //! that name the option (or key) at fault, and the fit call that prints the final line.
 
-use super::experiment::monitor::{self, MonitorOptions};
 use super::progress::BarReporter;
 use super::stdout::outln;
 use nidl::datasets::loader::{BatchSource, Collate, Dataset, Loader, Stack, Take};
@@ -14,7 +13,7 @@ use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::metric_table::elide;
 use nidl::train::{
-    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, NonFiniteMetric, ProbeTask, Probing,
+    BarlowTwins, BarlowTwinsConfig, Callback, Estimator, Mode, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
 use rand::rngs::StdRng;
@@ -135,7 +134,7 @@ impl RunOptions {
     /// `--data-dir` for inputs the trainer refuses, `--log-dir` for a log folder that cannot be
     /// written, `--resume` for an error naming the checkpoint.
     pub fn error(&self, e: nidl::Error) -> String {
-        if let Some(option) = monitor::error_option(&e, self.source) {
+        if let Some(option) = error_option(&e, self.source) {
             return format!("{option}: {e}");
         }
         match &e {
@@ -269,6 +268,44 @@ fn non_finite_summary(metrics: &[NonFiniteMetric], width: usize) -> Vec<String> 
     std::iter::once("non-finite metrics (logged as they are):".to_string())
         .chain(tags)
         .collect()
+}
+
+/// What the trainer is given of `checkpoint_best` and `early_stop`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MonitorOptions {
+    /// `checkpoint_best` and its mode (`None`: from the metric).
+    pub checkpoint_best: Option<(String, Option<Mode>)>,
+    /// `early_stop`, its mode and `patience`.
+    pub early_stop: Option<(String, Option<Mode>, usize)>,
+}
+
+impl MonitorOptions {
+    /// `trainer` keeping the best checkpoint and stopping early as asked.
+    pub fn apply(&self, mut trainer: Trainer) -> Trainer {
+        if let Some((tag, mode)) = &self.checkpoint_best {
+            trainer = trainer.checkpoint_best(tag.clone(), *mode);
+        }
+        if let Some((tag, mode, patience)) = &self.early_stop {
+            trainer = trainer.early_stopping(tag.clone(), *mode, *patience);
+        }
+        trainer
+    }
+}
+
+/// The option (or key) a trainer error of the best checkpoint or early stopping is about
+/// (`checkpoint-best`, `early-stop`), as `source` calls it.
+pub fn error_option(e: &nidl::Error, source: OptionSource) -> Option<String> {
+    match e {
+        nidl::Error::InvalidArgument {
+            op: "Trainer::checkpoint_best",
+            ..
+        } => Some(source.name("checkpoint-best")),
+        nidl::Error::InvalidArgument {
+            op: "Trainer::early_stopping",
+            ..
+        } => Some(source.name("early-stop")),
+        _ => None,
+    }
 }
 
 /// The probing options every training command takes.

@@ -512,7 +512,7 @@ impl Trainer {
             }
         }
         // The best checkpoint's folder is made with its first file (none may come).
-        for dir in &cfg.checkpoint_dir {
+        if let Some(dir) = &cfg.checkpoint_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let wants_batches = self.callbacks.iter().any(|cb| cb.wants_train_batches());

@@ -3,7 +3,7 @@
 
 use super::data::{self, Input, OpenedData};
 use super::formats;
-use super::monitor::{self, MonitorOptions};
+use super::monitor;
 use super::schema::{
     EncoderKind, Experiment, Format, Method, ProbeKindSpec, ProbeSpec, MLP_PROBE_HIDDEN,
 };
@@ -165,7 +165,7 @@ pub fn run_options(exp: &Experiment, source: OptionSource) -> Result<RunOptions,
         resume: r.resume.clone(),
         resume_despite_changes: r.resume_despite_changes,
         no_progress: !r.progress,
-        monitor: MonitorOptions::of(exp),
+        monitor: monitor::options(exp),
         source,
     })
 }

@@ -10,23 +10,14 @@
 
 use super::data::OpenedData;
 use super::schema::{Experiment, Format, MonitorMode};
-use crate::cli::train_common::{OptionSource, ProbeOptions};
-use nidl::train::{Callback, Mode, OnlineProbe, OnlineProbeConfig, ProbingSets, Trainer};
+use crate::cli::train_common::{MonitorOptions, ProbeOptions};
+use nidl::train::{Callback, Mode, OnlineProbe, OnlineProbeConfig, ProbingSets};
 
 /// Lightning's default `EarlyStopping(patience=3)`.
 pub const DEFAULT_PATIENCE: usize = 3;
 
 /// MNIST's classes, the online probe's on MNIST.
 const MNIST_CLASSES: usize = 10;
-
-/// What the trainer is given of `checkpoint_best` and `early_stop`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MonitorOptions {
-    /// `checkpoint_best` and its mode (`None`: from the metric).
-    pub checkpoint_best: Option<(String, Option<Mode>)>,
-    /// `early_stop`, its mode and `patience`.
-    pub early_stop: Option<(String, Option<Mode>, usize)>,
-}
 
 /// The library's mode of `m`.
 fn mode(m: Option<MonitorMode>) -> Option<Mode> {
@@ -36,47 +27,18 @@ fn mode(m: Option<MonitorMode>) -> Option<Mode> {
     })
 }
 
-impl MonitorOptions {
-    /// The options of `[run]` of `exp`.
-    pub fn of(exp: &Experiment) -> Self {
-        let r = &exp.run;
-        MonitorOptions {
-            checkpoint_best: r
-                .checkpoint_best
-                .clone()
-                .map(|t| (t, mode(r.checkpoint_best_mode))),
-            early_stop: r.early_stop.clone().map(|t| {
-                let patience = r.patience.unwrap_or(DEFAULT_PATIENCE);
-                (t, mode(r.early_stop_mode), patience)
-            }),
-        }
-    }
-
-    /// `trainer` keeping the best checkpoint and stopping early as asked.
-    pub fn apply(&self, mut trainer: Trainer) -> Trainer {
-        if let Some((tag, mode)) = &self.checkpoint_best {
-            trainer = trainer.checkpoint_best(tag.clone(), *mode);
-        }
-        if let Some((tag, mode, patience)) = &self.early_stop {
-            trainer = trainer.early_stopping(tag.clone(), *mode, *patience);
-        }
-        trainer
-    }
-}
-
-/// The option (or key) a trainer error of the best checkpoint or early stopping is about
-/// (`checkpoint-best`, `early-stop`), as `source` calls it.
-pub fn error_option(e: &nidl::Error, source: OptionSource) -> Option<String> {
-    match e {
-        nidl::Error::InvalidArgument {
-            op: "Trainer::checkpoint_best",
-            ..
-        } => Some(source.name("checkpoint-best")),
-        nidl::Error::InvalidArgument {
-            op: "Trainer::early_stopping",
-            ..
-        } => Some(source.name("early-stop")),
-        _ => None,
+/// The best-checkpoint and early-stopping options of `[run]` of `exp`.
+pub fn options(exp: &Experiment) -> MonitorOptions {
+    let r = &exp.run;
+    MonitorOptions {
+        checkpoint_best: r
+            .checkpoint_best
+            .clone()
+            .map(|t| (t, mode(r.checkpoint_best_mode))),
+        early_stop: r.early_stop.clone().map(|t| {
+            let patience = r.patience.unwrap_or(DEFAULT_PATIENCE);
+            (t, mode(r.early_stop_mode), patience)
+        }),
     }
 }
 
