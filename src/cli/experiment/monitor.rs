@@ -139,7 +139,7 @@ mod tests {
             "run.early_stop_mode=\"max\"".to_string(),
         ];
         let exp = super::super::preset("yaware-openbhb", &overrides).unwrap();
-        let o = MonitorOptions::of(&exp);
+        let o = options(&exp);
         assert_eq!(o.checkpoint_best, Some(("task0/MAE".into(), None)));
         assert_eq!(
             o.early_stop,
