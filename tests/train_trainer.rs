@@ -16,6 +16,7 @@ use nidl::probe::{
 };
 use nidl::tensor::Device;
 use nidl::train::callbacks::NoProgress;
+use nidl::train::{Dcl, DclConfig};
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
     ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
@@ -1278,4 +1279,106 @@ fn probing_reports_its_progress_through_the_reporter_and_changes_nothing() {
     // The validation loss: 64 samples in batches of 32, every epoch.
     assert_eq!(count("validation loss", 2), [1, 1, 2, 2]);
     assert_eq!(updates.len(), 18 + iterations, "{updates:?}");
+}
+
+/// DCL on the blobs: MLP encoder 16 → 32 → 8, nidl's SimCLR head 8 → 16 → 8, 4 steps per epoch
+/// of 3, one warmup epoch; DCLW when `sigma` is given.
+fn dcl(seed: u64, sigma: Option<f64>) -> Dcl {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let enc = Mlp::<f32>::new(16, &[32, 8], &mut rng).unwrap();
+    let cfg = DclConfig {
+        proj_hidden_dim: 16,
+        proj_output_dim: 8,
+        lr: 1e-2,
+        warmup_epochs: 1,
+        sigma,
+        ..DclConfig::default()
+    };
+    Dcl::new(Box::new(enc), 8, cfg, &mut rng).unwrap()
+}
+
+#[test]
+fn dcl_defaults_are_nidls_and_bad_settings_are_named() {
+    let c = DclConfig::default();
+    assert_eq!((c.proj_hidden_dim, c.proj_output_dim), (2048, 128));
+    assert_eq!((c.temperature, c.sigma), (0.1, None));
+    assert_eq!((c.lr, c.weight_decay), (3e-4, 5e-4));
+    assert!(c.exclude_bias_and_norm_wd);
+    assert_eq!((c.warmup_epochs, c.warmup_start_lr, c.min_lr), (10, 1e-6, 0.0));
+    for (what, cfg) in [
+        ("temperature", DclConfig { temperature: 0.0, ..DclConfig::default() }),
+        ("sigma", DclConfig { sigma: Some(-1.0), ..DclConfig::default() }),
+        ("lr", DclConfig { lr: f64::NAN, ..DclConfig::default() }),
+        ("weight_decay", DclConfig { weight_decay: -1.0, ..DclConfig::default() }),
+    ] {
+        let mut rng = StdRng::seed_from_u64(0);
+        let enc = Mlp::<f32>::new(16, &[8], &mut rng).unwrap();
+        let e = Dcl::new(Box::new(enc), 8, cfg, &mut rng).err().unwrap().to_string();
+        assert!(e.contains("Dcl::new") && e.contains(what), "{what}: {e}");
+    }
+}
+
+#[test]
+fn dcl_steps_nidls_warmup_cosine_schedule_and_exposes_projections_and_features() {
+    let data = Arc::new(Blobs::new(200, 1));
+    let train = Loader::new(data, views(), 32).unwrap().seed(42);
+    let batch = train.batch(0, 0).unwrap();
+    let mut est = dcl(3, None);
+    est.set_run_length(3, 4).unwrap();
+    let expected = LinearWarmupCosine::new(1e-2, 4, 12)
+        .unwrap()
+        .warmup_start_lr(1e-6)
+        .lrs(13);
+    let mut used = Vec::new();
+    for _ in 0..12 {
+        used.push(est.lr());
+        let mut g = Graph::new();
+        let loss = est.loss(&mut g, &batch).unwrap();
+        assert!(g.value(loss).item().unwrap().is_finite());
+        // The first view's encoder output, as an online probe reads it.
+        let h = est.train_features().expect("DCL exposes its features");
+        assert_eq!(g.value(h).shape(), &[32, 8]);
+        let grads = g.backward(loss).unwrap();
+        est.apply_gradients(&grads).unwrap();
+    }
+    assert_eq!(used, expected[..12]);
+    let meta: BTreeMap<String, String> = est.extra_metadata().into_iter().collect();
+    assert_eq!(meta["dcl.scheduler_steps"], "12");
+    let mut g = Graph::inference();
+    let x = g.input(Tensor::zeros(&[5, 16]));
+    let z = est.project(&mut g, x).unwrap();
+    assert_eq!(g.value(z).shape(), &[5, 8], "encoder → head");
+    let h = est.embed(&mut g, x).unwrap();
+    assert_eq!(g.value(h).shape(), &[5, 8], "encoder only");
+    let hp: BTreeMap<String, String> = est.hparams().into_iter().collect();
+    assert_eq!(hp["loss"], "DCLLoss(temperature=0.1)");
+    let w: BTreeMap<String, String> = dcl(3, Some(0.5)).hparams().into_iter().collect();
+    assert_eq!(w["loss"], "DCLWLoss(sigma=0.5, temperature=0.1)");
+}
+
+#[test]
+fn dcl_and_dclw_resume_is_bit_identical_with_the_schedule() {
+    for sigma in [None, Some(0.5)] {
+        let s = Scratch::new("dcl-resume");
+        let full = run(s.path(), (3, 5), None, &mut dcl(5, sigma));
+        assert!(full.iter().all(|x| x.value.is_finite()), "{sigma:?}");
+        let ck = s.join("version_0/checkpoints/epoch=1-step=8.safetensors");
+        let c = Checkpoint::load(&ck).unwrap();
+        assert_eq!(c.metadata["estimator"], "DCL");
+        assert_eq!(c.metadata["dcl.scheduler_steps"], "8");
+        // nidl's SimCLRProjectionHead names: two linears with biases around a ReLU.
+        for name in [
+            "head.layers.0.weight",
+            "head.layers.0.bias",
+            "head.layers.2.weight",
+            "head.layers.2.bias",
+        ] {
+            assert!(c.get(name).is_some(), "{name} missing");
+        }
+        // Another init seed: the checkpoint restores weights, optimizer and schedule, and the
+        // third epoch is reproduced bit for bit.
+        let resumed = run(s.path(), (3, 5), Some(ck), &mut dcl(99, sigma));
+        let tail: Vec<_> = full.into_iter().filter(|x| x.epoch == 2).collect();
+        assert_eq!(resumed, tail, "{sigma:?}");
+    }
 }

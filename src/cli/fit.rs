@@ -11,7 +11,7 @@ pub struct FitArgs {
     #[arg(required_unless_present = "preset")]
     pub experiment: Option<PathBuf>,
     /// Runs the preset of a built-in command instead of a file (simclr-mnist, yaware-openbhb,
-    /// barlow-mnist, barlow-openbhb; their files are in examples/experiments/).
+    /// barlow-mnist, barlow-openbhb, dcl-mnist; their files are in examples/experiments/).
     #[arg(long, conflicts_with = "experiment")]
     pub preset: Option<String>,
     /// Overrides a key of the file, e.g. `--set run.epochs=2` (repeatable). The value is read

@@ -1,7 +1,7 @@
 //! The options of the training commands, one struct per concern, shared by the commands through
 //! `#[command(flatten)]` in [`TrainArgs`]: the run's ([`RunArgs`]), the probing's
 //! ([`ProbeArgs`]), the data's ([`MnistArgs`], [`OpenBhbArgs`]) and the method's
-//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`]).
+//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`], [`DclArgs`]).
 //!
 //! A training command is its preset (`examples/experiments/<command>.toml`) with the given
 //! options as `key = value` overrides ([`PresetOptions::overrides`]): every field says whether
@@ -752,6 +752,57 @@ impl PresetOptions for BarlowArgs {
         };
         out.push(width("proj_hidden", "2 × latent"));
         out.push(width("proj_output", "latent"));
+        out.extend(methods_shown(exp, &["warmup_epochs"]));
+        out
+    }
+}
+
+/// The DCL options.
+#[derive(clap::Args, Clone, Debug, Default, PartialEq)]
+#[command(next_help_heading = "DCL options")]
+pub struct DclArgs {
+    /// Temperature of the decoupled contrastive loss
+    #[arg(long, value_name = "X", value_parser = positive)]
+    pub temperature: Option<f64>,
+    /// Train DCLW: weight the positive pairs by nidl's negative von Mises-Fisher weight of this
+    /// sigma (nidl's DCLWLoss default: 0.5); unset: DCL
+    #[arg(long, value_name = "X", value_parser = positive)]
+    pub sigma: Option<f64>,
+    /// Hidden width of the projection head
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub proj_hidden: Option<usize>,
+    /// Output width of the projection head
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub proj_output: Option<usize>,
+    /// Epochs of linear warmup from 1e-6 before the per-step cosine (as nidl: with the default
+    /// 10 epochs the whole run warms up)
+    #[arg(long, value_name = "N", value_parser = whole(0usize))]
+    pub warmup_epochs: Option<usize>,
+}
+
+impl PresetOptions for DclArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let n = |option: &str, n: Option<usize>| n.map(|n| int(option, n)).transpose();
+        Ok(method_overrides(vec![
+            ("temperature", self.temperature.map(Value::Float)),
+            ("sigma", self.sigma.map(Value::Float)),
+            ("proj_hidden", n("proj-hidden", self.proj_hidden)?),
+            ("proj_output", n("proj-output", self.proj_output)?),
+            ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
+        ]))
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        let mut out = methods_shown(exp, &["temperature"]);
+        let or = |key, otherwise: &str| {
+            (
+                key,
+                method_shown(exp, key).unwrap_or_else(|| otherwise.into()),
+            )
+        };
+        out.push(or("sigma", "none: DCL"));
+        out.push(or("proj_hidden", "2 × latent"));
+        out.push(or("proj_output", "latent"));
         out.extend(methods_shown(exp, &["warmup_epochs"]));
         out
     }

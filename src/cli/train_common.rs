@@ -12,6 +12,7 @@ use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::metric_table::elide;
+use nidl::train::{Dcl, DclConfig};
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, Mode, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
@@ -417,6 +418,40 @@ impl BarlowOptions {
             ..BarlowTwinsConfig::default()
         };
         BarlowTwins::new(parts.encoder, run.latent, config, parts.rng)
+    }
+}
+
+/// The options of the DCL commands (`[method]` of `method = "dcl"`).
+pub struct DclOptions {
+    /// `--temperature`.
+    pub temperature: f64,
+    /// `--sigma`: DCLW's σ; `None`: DCL.
+    pub sigma: Option<f64>,
+    /// `--proj-hidden` (`None`: 2 × latent).
+    pub proj_hidden: Option<usize>,
+    /// `--proj-output` (`None`: latent).
+    pub proj_output: Option<usize>,
+    /// `--warmup-epochs`.
+    pub warmup_epochs: usize,
+}
+
+impl DclOptions {
+    /// DCL (DCLW with a sigma) around `parts.encoder`, with nidl 0.0.2's `DCL` settings, these
+    /// options and the run's (the head sized to the encoder as Barlow Twins' is: nidl's 2048 →
+    /// 2048 → 128 fits a ResNet's output, not a 32-wide LeNet's).
+    pub fn build(self, parts: ModelParts) -> nidl::Result<Dcl> {
+        let run = parts.run;
+        let config = DclConfig {
+            proj_hidden_dim: self.proj_hidden.unwrap_or(2 * run.latent),
+            proj_output_dim: self.proj_output.unwrap_or(run.latent),
+            temperature: self.temperature,
+            sigma: self.sigma,
+            lr: run.lr,
+            weight_decay: run.weight_decay,
+            warmup_epochs: self.warmup_epochs,
+            ..DclConfig::default()
+        };
+        Dcl::new(parts.encoder, run.latent, config, parts.rng)
     }
 }
 

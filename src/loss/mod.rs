@@ -11,15 +11,20 @@
 //!   kernel weights `w_ij = K(H^{−1/2}(y_i − y_j))` between the samples' labels.
 //! - [`BarlowTwinsLoss`]: Barlow Twins' redundancy reduction, `ℓ = Σ_i (1 − c_ii)² +
 //!   λ Σ_{i≠j} c_ij²` on the cross-correlation `c` of the batch-standardised views.
+//! - [`DclLoss`]: decoupled contrastive learning, InfoNCE without the positive pair in the
+//!   denominator, `ℓ = (1/2B) Σ_i [−w_i s_{i,p(i)}/τ + log Σ_{k∉{i,p(i)}} e^{s_ik/τ}]`, `w = 1`
+//!   (DCL) or the negative von Mises–Fisher weights (DCLW).
 //!
 //! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
 
 mod barlow_twins;
+mod dcl;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
+pub use dcl::{DclLoss, DCLW_DEFAULT_SIGMA};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 

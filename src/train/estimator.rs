@@ -951,3 +951,7 @@ impl Estimator for BarlowTwins {
         ]
     }
 }
+
+mod dcl;
+
+pub use dcl::{Dcl, DclConfig};

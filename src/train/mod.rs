@@ -18,7 +18,7 @@
 //!              stop early when the watched tag has not improved for `patience` evaluations
 //! ```
 //!
-//! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`];
+//! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`], [`Dcl`];
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`cv_probing`]: [`CrossValidatedProbing`], nidl 0.0.2's cross-validated probing;
@@ -56,6 +56,7 @@ pub use cv_probing::{CrossValidatedProbing, CrossValidatedScore};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };
+pub use estimator::{Dcl, DclConfig};
 pub use metric_table::MetricTable;
 pub use monitor::{EarlyStopping, Mode, Monitor};
 pub use online_probe::{OnlineProbe, OnlineProbeConfig};

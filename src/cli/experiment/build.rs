@@ -9,7 +9,7 @@ use super::schema::{
 };
 use super::scored;
 use crate::cli::train_common::{
-    simclr_model, yaware_model, BarlowOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
+    simclr_model, yaware_model, BarlowOptions, DclOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
 };
 use nidl::log::FigureNames;
 use nidl::loss::Kernel;
@@ -277,6 +277,16 @@ fn model(exp: &Experiment, parts: ModelParts) -> Result<Box<dyn Estimator>, Stri
                 o.proj_output,
                 o.warmup_epochs.unwrap_or(10),
             );
+            Box::new(options.build(parts).map_err(err)?)
+        }
+        Method::Dcl => {
+            let options = DclOptions {
+                temperature: o.temperature.unwrap_or(0.1),
+                sigma: o.sigma,
+                proj_hidden: o.proj_hidden,
+                proj_output: o.proj_output,
+                warmup_epochs: o.warmup_epochs.unwrap_or(10),
+            };
             Box::new(options.build(parts).map_err(err)?)
         }
     })

@@ -13,6 +13,7 @@ pub fn method_name(m: Method) -> &'static str {
         Method::Simclr => "simclr",
         Method::Yaware => "yaware",
         Method::Barlow => "barlow",
+        Method::Dcl => "dcl",
     }
 }
 
@@ -113,6 +114,13 @@ impl Experiment {
             Method::Simclr => &["temperature"],
             Method::Yaware => &["temperature", "sigma", "kernel"],
             Method::Barlow => &["lambda", "proj_hidden", "proj_output", "warmup_epochs"],
+            Method::Dcl => &[
+                "temperature",
+                "sigma",
+                "proj_hidden",
+                "proj_output",
+                "warmup_epochs",
+            ],
         };
         let owner = format!("run.method = \"{}\"", method_name(m));
         only_allowed(&o.set_keys(), allowed, "method", &owner)?;
@@ -127,6 +135,10 @@ impl Experiment {
             }
             Method::Barlow => {
                 o.lambda.get_or_insert(5e-3);
+                o.warmup_epochs.get_or_insert(10);
+            }
+            Method::Dcl => {
+                o.temperature.get_or_insert(0.1);
                 o.warmup_epochs.get_or_insert(10);
             }
         }

@@ -30,7 +30,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The presets of the built-in training commands: `(command, experiment file)`.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 5] = [
     (
         "simclr-mnist",
         include_str!("../../../examples/experiments/simclr-mnist.toml"),
@@ -46,6 +46,10 @@ pub const PRESETS: [(&str, &str); 4] = [
     (
         "barlow-openbhb",
         include_str!("../../../examples/experiments/barlow-openbhb.toml"),
+    ),
+    (
+        "dcl-mnist",
+        include_str!("../../../examples/experiments/dcl-mnist.toml"),
     ),
 ];
 

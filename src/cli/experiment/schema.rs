@@ -46,6 +46,8 @@ pub enum Method {
     Yaware,
     /// Barlow Twins.
     Barlow,
+    /// Decoupled contrastive learning (DCL; DCLW with `method.sigma`).
+    Dcl,
 }
 
 /// `[run]`.
@@ -63,9 +65,10 @@ pub struct Run {
     /// Seed of initialisation, shuffling and augmentations (42).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Learning rate (simclr 1e-4 and yaware 1e-5: the seed's; barlow 3e-4: nidl 0.0.2's).
+    /// Learning rate (simclr 1e-4 and yaware 1e-5: the seed's; barlow and dcl 3e-4: nidl
+    /// 0.0.2's).
     pub lr: Option<f64>,
-    /// Weight decay (simclr 1e-4, yaware 5e-5, barlow 5e-4).
+    /// Weight decay (simclr 1e-4, yaware 5e-5, barlow and dcl 5e-4).
     pub weight_decay: Option<f64>,
     /// Runs go to `log_dir/version_<N>/` ("lightning_logs" in the current folder).
     pub log_dir: Option<PathBuf>,
@@ -124,20 +127,22 @@ pub enum MonitorMode {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodOptions {
-    /// simclr, yaware: the InfoNCE temperature (0.1).
+    /// simclr, yaware, dcl: the InfoNCE (dcl: DCL) temperature (0.1).
     pub temperature: Option<f64>,
     /// yaware: the kernel bandwidth σ on the auxiliary label (H = σ²) (4: the seed's; nidl
-    /// 0.0.1's default bandwidth is H = 1).
+    /// 0.0.1's default bandwidth is H = 1). dcl: train DCLW, nidl's `DCLWLoss(sigma)`, the
+    /// positives weighted by a von Mises–Fisher weight of this σ (nidl's default 0.5); unset:
+    /// DCL.
     pub sigma: Option<f64>,
     /// yaware: the kernel, gaussian | epanechnikov | exponential | linear | cosine ("gaussian").
     pub kernel: Option<String>,
     /// barlow: weight of the redundancy-reduction term (5e-3).
     pub lambda: Option<f64>,
-    /// barlow: hidden width of the projection head (2 × latent).
+    /// barlow, dcl: hidden width of the projection head (2 × latent).
     pub proj_hidden: Option<usize>,
-    /// barlow: output width of the projection head (latent).
+    /// barlow, dcl: output width of the projection head (latent).
     pub proj_output: Option<usize>,
-    /// barlow: epochs of linear warmup before the cosine (10).
+    /// barlow, dcl: epochs of linear warmup before the cosine (10).
     pub warmup_epochs: Option<usize>,
 }
 
@@ -522,12 +527,13 @@ fn default_log_every_n_steps() -> usize {
 impl Method {
     /// The default learning rate and weight decay, as the built-in commands: simclr and yaware
     /// the seed example's (nidl 0.0.1's SimCLR has none; its y-Aware default lr is 1e-4),
-    /// barlow nidl 0.0.2's `BarlowTwins` defaults.
+    /// barlow and dcl nidl 0.0.2's `BarlowTwins` and `DCL` defaults.
     pub fn default_lr_wd(self) -> (f64, f64) {
         match self {
             Method::Simclr => (1e-4, 1e-4),
             Method::Yaware => (1e-5, 5e-5),
             Method::Barlow => (3e-4, 5e-4),
+            Method::Dcl => (3e-4, 5e-4),
         }
     }
 }
