@@ -57,7 +57,10 @@ fn dcl_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("dcl_step");
     group.throughput(Throughput::Elements(BATCH as u64));
     let views = batch();
-    for (name, sigma) in [("lenet_b128x2_f32", None), ("dclw_lenet_b128x2_f32", Some(0.5))] {
+    for (name, sigma) in [
+        ("lenet_b128x2_f32", None),
+        ("dclw_lenet_b128x2_f32", Some(0.5)),
+    ] {
         let mut est = model(sigma);
         group.bench_function(name, |b| {
             b.iter_batched(|| (), |()| step(&mut est, &views), BatchSize::SmallInput)

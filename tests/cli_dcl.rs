@@ -54,8 +54,17 @@ fn dcl_mnist_matches_its_preset_and_dclw_is_another_run() {
         "probing.test_limit=200",
     ];
     let log_set = format!("run.log_dir={}", s.join("fit").display());
-    let probes = r#"probe=[{kind="logreg",task="digit",max_iter=200},{kind="knn",task="digit",group=1}]"#;
-    let mut args = vec!["fit", "--preset", "dcl-mnist", "--set", &log_set, "--set", probes];
+    let probes =
+        r#"probe=[{kind="logreg",task="digit",max_iter=200},{kind="knn",task="digit",group=1}]"#;
+    let mut args = vec![
+        "fit",
+        "--preset",
+        "dcl-mnist",
+        "--set",
+        &log_set,
+        "--set",
+        probes,
+    ];
     for set in &sets {
         args.extend(["--set", set]);
     }
@@ -65,7 +74,7 @@ fn dcl_mnist_matches_its_preset_and_dclw_is_another_run() {
     let hp = read(&cmd, "hparams.yaml");
     for line in [
         "estimator: DCL",
-        "loss: DCLLoss(temperature=0.1)",
+        "loss: \"DCLLoss(temperature=0.1)\"",
         "proj_hidden_dim: 64",
         "proj_output_dim: 32",
         "optimizer: adamW",
@@ -73,43 +82,80 @@ fn dcl_mnist_matches_its_preset_and_dclw_is_another_run() {
         assert!(hp.lines().any(|l| l == line), "{line:?} missing from\n{hp}");
     }
     let r = rows(&read(&cmd, "metrics.csv"));
-    for tag in ["loss/train", "loss/val", "LogisticRegression/accuracy", "KNeighborsClassifier/accuracy"] {
+    for tag in [
+        "loss/train",
+        "loss/val",
+        "LogisticRegression/accuracy",
+        "KNeighborsClassifier/accuracy",
+    ] {
         assert!(r.iter().any(|x| x.2 == tag && x.3.is_finite()), "{tag}");
     }
     // --sigma trains DCLW: recorded, and a different loss from the same initialisation.
-    ok(&dcl(&s.join("cmd"), &["--epochs", "1", "--sigma", "0.5"], &[]));
+    ok(&dcl(
+        &s.join("cmd"),
+        &["--epochs", "1", "--sigma", "0.5"],
+        &[],
+    ));
     let w = s.join("cmd/version_1");
     let hp = read(&w, "hparams.yaml");
     assert!(
-        hp.lines().any(|l| l == "loss: DCLWLoss(sigma=0.5, temperature=0.1)"),
+        hp.lines()
+            .any(|l| l == r#"loss: "DCLWLoss(sigma=0.5, temperature=0.1)""#),
         "{hp}"
     );
-    let first = |rows: &[(u64, usize, String, f64)]| {
-        rows.iter().find(|x| x.2 == "loss/train").unwrap().3
-    };
+    let first =
+        |rows: &[(u64, usize, String, f64)]| rows.iter().find(|x| x.2 == "loss/train").unwrap().3;
     assert_ne!(first(&rows(&read(&w, "metrics.csv"))), first(&r));
 }
 
 #[test]
 fn dcl_mnist_is_deterministic_and_resumes_bit_for_bit() {
     let s = Scratch::new("dcl-determinism");
-    let both = ["--epochs", "3", "--probe", "logreg,knn", "--checkpoint", "--sigma", "0.5"];
+    let both = [
+        "--epochs",
+        "3",
+        "--probe",
+        "logreg,knn",
+        "--checkpoint",
+        "--sigma",
+        "0.5",
+    ];
     ok(&dcl(s.path(), &both, &[("RAYON_NUM_THREADS", "1")]));
     ok(&dcl(s.path(), &both, &[("RAYON_NUM_THREADS", "2")]));
     let a = read(&s.join("version_0"), "metrics.csv");
-    assert_eq!(a, read(&s.join("version_1"), "metrics.csv"), "1 vs 2 threads");
+    assert_eq!(
+        a,
+        read(&s.join("version_1"), "metrics.csv"),
+        "1 vs 2 threads"
+    );
     let ck = s.join("version_0/checkpoints/epoch=1-step=6.safetensors");
     let c = Checkpoint::load(&ck).unwrap();
     assert_eq!(c.metadata["estimator"], "DCL");
     assert_eq!(c.metadata["dcl.scheduler_steps"], "6");
-    let resume = ["--epochs", "3", "--probe", "logreg,knn", "--sigma", "0.5", "--resume", ck.to_str().unwrap()];
+    let resume = [
+        "--epochs",
+        "3",
+        "--probe",
+        "logreg,knn",
+        "--sigma",
+        "0.5",
+        "--resume",
+        ck.to_str().unwrap(),
+    ];
     let out = ok(&dcl(s.path(), &resume, &[]));
-    assert!(out.contains("resuming from") && out.contains("epoch 3/3"), "{out}");
+    assert!(
+        out.contains("resuming from") && out.contains("epoch 3/3"),
+        "{out}"
+    );
     let tail: Vec<_> = rows(&a).into_iter().filter(|x| x.1 == 2).collect();
     assert!(tail.iter().any(|x| x.2 == "KNeighborsClassifier/accuracy"));
     assert_eq!(rows(&read(&s.join("version_2"), "metrics.csv")), tail);
     // Without --sigma it is another loss: the checkpoint's hyper-parameters differ.
-    let plain = dcl(s.path(), &["--epochs", "3", "--resume", ck.to_str().unwrap()], &[]);
+    let plain = dcl(
+        s.path(),
+        &["--epochs", "3", "--resume", ck.to_str().unwrap()],
+        &[],
+    );
     assert_fails(&plain, &["--resume", "loss"]);
 }
 

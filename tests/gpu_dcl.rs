@@ -42,10 +42,17 @@ fn dcl_and_dclw_loss_and_gradients_match_the_cpu() {
         Tensor::rand_normal(&[48, 24], 0.0, 1.0, &mut rng),
         Tensor::rand_normal(&[48, 24], 0.0, 1.0, &mut rng),
     ];
-    for loss in [DclLoss::new(0.1), DclLoss::weighted(0.5, 0.1), DclLoss::weighted(0.2, 0.3)] {
+    for loss in [
+        DclLoss::new(0.1),
+        DclLoss::weighted(0.5, 0.1),
+        DclLoss::weighted(0.2, 0.3),
+    ] {
         let cpu = loss_and_grads(&loss, &z, Device::Cpu);
         let gpu = loss_and_grads(&loss, &z, Device::Gpu);
-        for (what, (a, b)) in ["loss", "grad_z1", "grad_z2"].iter().zip(gpu.iter().zip(&cpu)) {
+        for (what, (a, b)) in ["loss", "grad_z1", "grad_z2"]
+            .iter()
+            .zip(gpu.iter().zip(&cpu))
+        {
             let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             common::assert_close(&format!("{loss:?} {what}"), a, b, 1e-4, scale * 1e-2);
         }

@@ -101,7 +101,11 @@ fn dcl_and_dclw_match_nidl_f32() {
 
 #[test]
 fn defaults_are_nidls() {
-    assert_eq!(DclLoss::default(), DclLoss::new(0.1), "DCLLoss(temperature=0.1)");
+    assert_eq!(
+        DclLoss::default(),
+        DclLoss::new(0.1),
+        "DCLLoss(temperature=0.1)"
+    );
     assert_eq!(DclLoss::default().vmf_sigma, None);
     assert_eq!(DCLW_DEFAULT_SIGMA, 0.5, "DCLWLoss(sigma=0.5)");
 }
@@ -128,7 +132,10 @@ fn hand_worked_dcl_and_dclw() {
     ] {
         let (got, ..) = loss_and_grads::<f64>(&loss, &z1, &z2);
         let want = expected(w0);
-        assert!((got - want).abs() < 1e-14, "{loss:?}: got {got}, expected {want}");
+        assert!(
+            (got - want).abs() < 1e-14,
+            "{loss:?}: got {got}, expected {want}"
+        );
     }
 }
 
@@ -142,14 +149,20 @@ fn decoupling_removes_the_positive_from_the_denominator() {
     let want = 2f64.ln() - 2.0;
     for loss in [DclLoss::new(0.5), DclLoss::weighted(0.3, 0.5)] {
         let (got, ..) = loss_and_grads::<f64>(&loss, &z, &z);
-        assert!((got - want).abs() < 1e-14, "{loss:?}: got {got}, expected {want}");
+        assert!(
+            (got - want).abs() < 1e-14,
+            "{loss:?}: got {got}, expected {want}"
+        );
     }
     let mut g = Graph::<f64>::new();
     let (a, b) = (g.input(z.clone()), g.input(z));
     let l = InfoNce::new(0.5).forward(&mut g, a, b).unwrap();
     let info = g.value(l).item().unwrap();
     let want_info = (2.0 + 2f64.exp()).ln() - 2.0;
-    assert!((info - want_info).abs() < 1e-14, "InfoNCE {info} vs {want_info}");
+    assert!(
+        (info - want_info).abs() < 1e-14,
+        "InfoNCE {info} vs {want_info}"
+    );
 }
 
 /// Finite differences in f64 (central, h = 1e-6) of DCL and DCLW, the latter's gradient flowing
@@ -172,7 +185,10 @@ fn gradcheck_dcl_and_dclw() {
             Tensor::rand_normal(&[b, d], 0.0, 1.0, &mut rng),
         ];
         let r = check_gradients(&inputs, 1e-6, |g, v| loss.forward(g, v[0], v[1])).unwrap();
-        eprintln!("{loss:?} B{b} d{d}: max relative error {:.2e}", r.max_rel_error);
+        eprintln!(
+            "{loss:?} B{b} d{d}: max relative error {:.2e}",
+            r.max_rel_error
+        );
         assert!(
             r.max_rel_error <= 1e-6,
             "{loss:?} B{b} d{d}: max relative error {:.3e} at {:?} (analytic, numeric) = {:?}",
@@ -187,7 +203,11 @@ fn gradcheck_dcl_and_dclw() {
 fn bad_input_is_a_typed_error() {
     let mut g = Graph::<f64>::new();
     let ok = g.input(Tensor::zeros(&[4, 3]));
-    for (s1, s2) in [(&[4, 3][..], &[4, 2][..]), (&[4, 3], &[3, 3]), (&[0, 3], &[0, 3])] {
+    for (s1, s2) in [
+        (&[4, 3][..], &[4, 2][..]),
+        (&[4, 3], &[3, 3]),
+        (&[0, 3], &[0, 3]),
+    ] {
         let a = g.input(Tensor::zeros(s1));
         let b = g.input(Tensor::zeros(s2));
         let err = DclLoss::default().forward(&mut g, a, b).unwrap_err();
@@ -201,7 +221,10 @@ fn bad_input_is_a_typed_error() {
         DclLoss::weighted(f64::INFINITY, 0.1),
     ] {
         let err = loss.forward(&mut g, ok, ok).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument { .. }), "{loss:?}: {err}");
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{loss:?}: {err}"
+        );
         let text = err.to_string();
         assert!(
             text.contains("dcl") && (text.contains("temperature") || text.contains("sigma")),

@@ -16,12 +16,12 @@ use nidl::probe::{
 };
 use nidl::tensor::Device;
 use nidl::train::callbacks::NoProgress;
-use nidl::train::{Dcl, DclConfig};
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Checkpoint, ClassificationProbing, Estimator, MultitaskProbing,
     ProbeSchedule, ProbingSets, RegressionProbing, SimClr, SimClrConfig, StoredTensor, Trainer,
     TrainerConfig, YAware, YAwareConfig,
 };
+use nidl::train::{Dcl, DclConfig};
 use nidl::{Result, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -1304,16 +1304,46 @@ fn dcl_defaults_are_nidls_and_bad_settings_are_named() {
     assert_eq!((c.temperature, c.sigma), (0.1, None));
     assert_eq!((c.lr, c.weight_decay), (3e-4, 5e-4));
     assert!(c.exclude_bias_and_norm_wd);
-    assert_eq!((c.warmup_epochs, c.warmup_start_lr, c.min_lr), (10, 1e-6, 0.0));
+    assert_eq!(
+        (c.warmup_epochs, c.warmup_start_lr, c.min_lr),
+        (10, 1e-6, 0.0)
+    );
     for (what, cfg) in [
-        ("temperature", DclConfig { temperature: 0.0, ..DclConfig::default() }),
-        ("sigma", DclConfig { sigma: Some(-1.0), ..DclConfig::default() }),
-        ("lr", DclConfig { lr: f64::NAN, ..DclConfig::default() }),
-        ("weight_decay", DclConfig { weight_decay: -1.0, ..DclConfig::default() }),
+        (
+            "temperature",
+            DclConfig {
+                temperature: 0.0,
+                ..DclConfig::default()
+            },
+        ),
+        (
+            "sigma",
+            DclConfig {
+                sigma: Some(-1.0),
+                ..DclConfig::default()
+            },
+        ),
+        (
+            "lr",
+            DclConfig {
+                lr: f64::NAN,
+                ..DclConfig::default()
+            },
+        ),
+        (
+            "weight_decay",
+            DclConfig {
+                weight_decay: -1.0,
+                ..DclConfig::default()
+            },
+        ),
     ] {
         let mut rng = StdRng::seed_from_u64(0);
         let enc = Mlp::<f32>::new(16, &[8], &mut rng).unwrap();
-        let e = Dcl::new(Box::new(enc), 8, cfg, &mut rng).err().unwrap().to_string();
+        let e = Dcl::new(Box::new(enc), 8, cfg, &mut rng)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("Dcl::new") && e.contains(what), "{what}: {e}");
     }
 }

@@ -21,8 +21,8 @@ pub mod values;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
-    show_defaults, BarlowArgs, DclArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs, TrainArgs,
-    YAwareArgs,
+    show_defaults, BarlowArgs, DclArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs,
+    TrainArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 

@@ -12,11 +12,11 @@ use nidl::loss::{Bandwidth, Kernel};
 use nidl::nn::Module;
 use nidl::tensor::Device;
 use nidl::train::metric_table::elide;
-use nidl::train::{Dcl, DclConfig};
 use nidl::train::{
     BarlowTwins, BarlowTwinsConfig, Callback, Estimator, Mode, NonFiniteMetric, ProbeTask, Probing,
     ProbingSets, SimClr, SimClrConfig, Trainer, TrainerConfig, YAware, YAwareConfig,
 };
+use nidl::train::{Dcl, DclConfig};
 use rand::rngs::StdRng;
 use std::path::PathBuf;
 use std::sync::Arc;

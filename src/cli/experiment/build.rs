@@ -9,7 +9,8 @@ use super::schema::{
 };
 use super::scored;
 use crate::cli::train_common::{
-    simclr_model, yaware_model, BarlowOptions, DclOptions, ModelParts, OptionSource, ProbeOptions, RunOptions,
+    simclr_model, yaware_model, BarlowOptions, DclOptions, ModelParts, OptionSource, ProbeOptions,
+    RunOptions,
 };
 use nidl::log::FigureNames;
 use nidl::loss::Kernel;

@@ -1,9 +1,7 @@
 //! Decoupled contrastive learning (DCL, and DCLW with the von Mises–Fisher weighting) as nidl
 //! 0.0.2's `DCL` estimator trains it.
 
-use super::{
-    check_non_negative, check_positive, run_length_unset, Estimator, Parts, UNSET_LENGTH,
-};
+use super::{check_non_negative, check_positive, run_length_unset, Estimator, Parts, UNSET_LENGTH};
 use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::Batch;
 use crate::error::{Error, Result};
