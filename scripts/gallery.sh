@@ -6,7 +6,7 @@
 # different seeds, overlaid by `nidl plot` into docs/gallery/compare-yaware-seeds.png (and .svg),
 # with the final scores of each.
 #
-#   bash scripts/gallery.sh            # all four commands and the comparison (about 3 minutes
+#   bash scripts/gallery.sh            # all five commands and the comparison (about 4 minutes
 #                                      # on 2 idle cores)
 #   bash scripts/gallery.sh barlow-mnist
 #
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 commands=("$@")
 compare=0
 if [ ${#commands[@]} -eq 0 ]; then
-    commands=(simclr-mnist yaware-openbhb barlow-mnist barlow-openbhb)
+    commands=(simclr-mnist yaware-openbhb barlow-mnist barlow-openbhb dcl-mnist)
     compare=1
 fi
 

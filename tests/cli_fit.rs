@@ -442,6 +442,7 @@ fn print_config_fills_the_defaults_and_reads_back_to_the_same_experiment() {
         "yaware-openbhb",
         "barlow-mnist",
         "barlow-openbhb",
+        "dcl-mnist",
     ] {
         let p = ok(&nidl_in(
             s.path(),

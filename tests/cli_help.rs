@@ -66,6 +66,18 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "dcl-mnist",
+        &[
+            "--epochs",
+            "--temperature",
+            "--sigma",
+            "--proj-hidden",
+            "--proj-output",
+            "--warmup-epochs",
+            "--probe",
+        ],
+    ),
+    (
         "probe",
         &[
             "--train-x",
@@ -139,6 +151,9 @@ fn help_shows_each_commands_own_defaults() {
         ("barlow-mnist", "--lr", "[default: 3e-4]"),
         ("barlow-openbhb", "--weight-decay", "[default: 5e-4]"),
         ("barlow-openbhb", "--mask-prob", "[default: 0.8]"),
+        ("dcl-mnist", "--lr", "[default: 3e-4]"),
+        ("dcl-mnist", "--temperature", "[default: 0.1]"),
+        ("dcl-mnist", "--sigma", "[default: none: DCL]"),
         ("make-openbhb", "--train", "[default: 3227]"),
         ("probe", "--max-iter", "[default: 200]"),
         ("simclr-mnist", "--patience", "[default: 3]"),
