@@ -11,15 +11,19 @@
 //!   kernel weights `w_ij = K(H^{−1/2}(y_i − y_j))` between the samples' labels.
 //! - [`BarlowTwinsLoss`]: Barlow Twins' redundancy reduction, `ℓ = Σ_i (1 − c_ii)² +
 //!   λ Σ_{i≠j} c_ij²` on the cross-correlation `c` of the batch-standardised views.
+//! - [`BetaVaeLoss`]: the β-VAE's reconstruction + β·KL of one view and its reconstruction
+//!   (not a two-view loss: it takes the data, the decoder's output and the posterior).
 //!
 //! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
 
 mod barlow_twins;
+mod beta_vae;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
+pub use beta_vae::{BetaVaeLoss, BetaVaeTerms, ReconstructionDistribution};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 
