@@ -22,7 +22,7 @@ pub mod values;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
     show_defaults, BarlowArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs, TrainArgs,
-    YAwareArgs,
+    VaeArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 
@@ -78,6 +78,14 @@ pub enum Command {
     /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
     /// generated once into the cache folder.
     BarlowOpenbhb(TrainArgs<OpenBhbArgs, BarlowArgs>),
+    /// β-VAE on MNIST (LeNet encoder, conv decoder), probed on μ as simclr-mnist
+    ///
+    /// Trains nidl 0.0.2's β-VAE (LeNet encoder → fc_mu, fc_logvar; reparameterisation from the
+    /// run's seed; a conv decoder with nearest upsampling; loss rec + beta · KL with the
+    /// reconstruction of --default-dist; AdamW, no schedule) on one plain view of each MNIST
+    /// digit (pixels in [0, 1]) and probes the posterior mean μ as simclr-mnist probes its
+    /// encoder. Logs go to <log-dir>/version_<N>/.
+    VaeMnist(TrainArgs<MnistArgs, VaeArgs>),
     /// Fit a probe on .npy embeddings and print its test metrics
     ///
     /// Fits a probe on the training embeddings and prints its metrics on the test set, as
@@ -122,6 +130,7 @@ impl Command {
             Command::YawareOpenbhb(a) => train::run("yaware-openbhb", a),
             Command::BarlowMnist(a) => train::run("barlow-mnist", a),
             Command::BarlowOpenbhb(a) => train::run("barlow-openbhb", a),
+            Command::VaeMnist(a) => train::run("vae-mnist", a),
             Command::Probe(a) => probe::run(a),
             Command::MakeOpenbhb(a) => make_openbhb::run(a),
             Command::ShowAugmentations(a) => show_augmentations::run(a),
@@ -152,6 +161,10 @@ pub fn command() -> clap::Command {
         (
             "barlow-openbhb",
             train::shown::<TrainArgs<OpenBhbArgs, BarlowArgs>>("barlow-openbhb"),
+        ),
+        (
+            "vae-mnist",
+            train::shown::<TrainArgs<MnistArgs, VaeArgs>>("vae-mnist"),
         ),
         ("probe", probe::shown()),
         ("show-augmentations", MnistArgs::shown()),

@@ -92,6 +92,9 @@ const TAG_NOISE: u64 = 0x5641_4500_0000_0001;
 /// Checkpoint metadata: optimizer steps taken (the training noise stream's position).
 const META_STEPS: &str = "beta_vae.steps";
 
+/// Checkpoint metadata: the key of the noise streams.
+const META_NOISE_SEED: &str = "beta_vae.noise_seed";
+
 /// The β-VAE (Kingma & Welling 2014; Higgins et al. 2017) as nidl 0.0.2's `VAE` trains it:
 /// encoder → `fc_mu`, `fc_logvar` (two `Linear(encoder_out, latent_dim)`) → `z = μ + e^{log σ² / 2}
 /// · ε` (the reparameterisation, `ε ~ N(0, I)`) → decoder → [`BetaVaeLoss`]`(β, default_dist)`
@@ -104,8 +107,9 @@ const META_STEPS: &str = "beta_vae.steps";
 ///
 /// **Noise.** `ε` comes from ChaCha streams keyed by a seed drawn from the run's RNG at
 /// construction (after the networks) and by the position in the run: training step `t` (the
-/// optimizer steps taken, stored in checkpoints) for training batches, `(epoch, j)` for the
-/// `j`-th evaluation-mode loss of an epoch (validation). So runs are bit-identical for a seed,
+/// optimizer steps taken) for training batches, `(epoch, j)` for the `j`-th evaluation-mode
+/// loss of an epoch (validation); checkpoints store the seed and the steps. So runs are
+/// bit-identical for a seed,
 /// for any `RAYON_NUM_THREADS`, and a resumed run draws what the uninterrupted one drew.
 ///
 /// **What callbacks see.** [`Estimator::embed`] and [`Estimator::train_features`] give the
@@ -329,19 +333,25 @@ impl Estimator for BetaVae {
     }
 
     fn extra_metadata(&self) -> Vec<(String, String)> {
-        vec![(META_STEPS.into(), self.steps.to_string())]
+        vec![
+            (META_STEPS.into(), self.steps.to_string()),
+            (META_NOISE_SEED.into(), self.noise_seed.to_string()),
+        ]
     }
 
+    /// Restores the noise streams' key and position (nothing changes on an error).
     fn load_extra_metadata(&mut self, meta: &BTreeMap<String, String>) -> Result<()> {
-        self.steps = meta
-            .get(META_STEPS)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
+        let read = |key: &str| -> Result<u64> {
+            meta.get(key).and_then(|s| s.parse().ok()).ok_or_else(|| {
                 Error::invalid(
                     "BetaVae::load_extra_metadata",
-                    format!("checkpoint metadata '{META_STEPS}' missing or invalid"),
+                    format!("checkpoint metadata '{key}' missing or invalid"),
                 )
-            })?;
+            })
+        };
+        let (steps, seed) = (read(META_STEPS)?, read(META_NOISE_SEED)?);
+        self.steps = steps;
+        self.noise_seed = seed;
         Ok(())
     }
 
