@@ -66,6 +66,10 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vae-mnist",
+        &["--epochs", "--beta", "--latent-dim", "--default-dist", "--probe", "--resume"],
+    ),
+    (
         "probe",
         &[
             "--train-x",
@@ -139,6 +143,11 @@ fn help_shows_each_commands_own_defaults() {
         ("barlow-mnist", "--lr", "[default: 3e-4]"),
         ("barlow-openbhb", "--weight-decay", "[default: 5e-4]"),
         ("barlow-openbhb", "--mask-prob", "[default: 0.8]"),
+        ("vae-mnist", "--beta", "[default: 1]"),
+        ("vae-mnist", "--latent-dim", "[default: 32]"),
+        ("vae-mnist", "--default-dist", "[default: bernoulli]"),
+        ("vae-mnist", "--lr", "[default: 1e-3]"),
+        ("vae-mnist", "--weight-decay", "[default: 0.01]"),
         ("make-openbhb", "--train", "[default: 3227]"),
         ("probe", "--max-iter", "[default: 200]"),
         ("simclr-mnist", "--patience", "[default: 3]"),

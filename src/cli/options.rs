@@ -764,12 +764,13 @@ pub struct VaeArgs {
     /// Weight of the KL term (nidl's beta)
     #[arg(long, value_name = "X", value_parser = non_negative)]
     pub beta: Option<f64>,
-    /// Width of the posterior mean and log-variance (nidl's latent_dim)
+    /// Width of μ and log σ² (nidl's latent_dim)
     #[arg(long, value_name = "N", value_parser = whole(1usize))]
     pub latent_dim: Option<usize>,
-    /// The decoder distribution, which sets the reconstruction loss: normal (squared error),
-    /// laplace (absolute error) or bernoulli (binary cross-entropy; the decoder ends with a
-    /// sigmoid) (nidl's default_dist)
+    /// Decoder distribution (nidl's default_dist)
+    ///
+    /// It sets the reconstruction loss: normal (squared error), laplace (absolute error) or
+    /// bernoulli (binary cross-entropy; the decoder ends with a sigmoid).
     #[arg(long, value_name = "DIST", value_parser = ["normal", "laplace", "bernoulli"])]
     pub default_dist: Option<String>,
 }
