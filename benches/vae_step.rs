@@ -45,12 +45,7 @@ fn vae_step(c: &mut Criterion) {
     // As the `nidl` binary does at start-up (see `nidl::memory`).
     nidl::memory::retain_freed_memory();
     let batch = Batch {
-        views: Tensor::rand_uniform(
-            &[BATCH, 1, 28, 28],
-            0.0,
-            1.0,
-            &mut StdRng::seed_from_u64(7),
-        ),
+        views: Tensor::rand_uniform(&[BATCH, 1, 28, 28], 0.0, 1.0, &mut StdRng::seed_from_u64(7)),
         n_views: 1,
         labels: Tensor::zeros(&[BATCH]),
         indices: (0..BATCH).collect(),

@@ -67,7 +67,11 @@ fn golden_case<T: Element>(rtol: f64, atol: f64) {
         let leaf = |g: &mut Graph<T>, name: &str| {
             g.param(ParamId::fresh(), &golden(&case, name).cast::<T>().unwrap())
         };
-        let (p, mu, logvar) = (leaf(&mut g, "p"), leaf(&mut g, "mu"), leaf(&mut g, "logvar"));
+        let (p, mu, logvar) = (
+            leaf(&mut g, "p"),
+            leaf(&mut g, "mu"),
+            leaf(&mut g, "logvar"),
+        );
         let terms = loss.forward(&mut g, x, p, mu, logvar).unwrap();
         let grads = g.backward(terms.loss).unwrap();
         let name = |what: &str| format!("{case} {what} {}", T::NAME);
@@ -119,18 +123,16 @@ fn beta_vae_hand_worked() {
     // One sample, one pixel x = 0.5, reconstruction p = 0.25, one latent μ = 1, log σ² = 0:
     // normal rec = (0.25 − 0.5)² = 0.0625; laplace rec = 0.25; bernoulli rec =
     // −(0.5 ln 0.25 + 0.5 ln 0.75) = 0.5 (ln 4 + ln 4/3); KL = ½ (e⁰ + 1 − 1 − 0) = 0.5.
-    let want_rec = [
-        0.0625,
-        0.25,
-        0.5 * (4.0f64.ln() + (4.0f64 / 3.0).ln()),
-    ];
+    let want_rec = [0.0625, 0.25, 0.5 * (4.0f64.ln() + (4.0f64 / 3.0).ln())];
     for (dist, rec) in ReconstructionDistribution::ALL.into_iter().zip(want_rec) {
         let mut g = Graph::<f64>::inference();
         let x = g.input(Tensor::from_vec(vec![0.5], &[1, 1]).unwrap());
         let p = g.input(Tensor::from_vec(vec![0.25], &[1, 1]).unwrap());
         let mu = g.input(Tensor::from_vec(vec![1.0], &[1, 1]).unwrap());
         let lv = g.input(Tensor::from_vec(vec![0.0], &[1, 1]).unwrap());
-        let t = BetaVaeLoss::new(2.0, dist).forward(&mut g, x, p, mu, lv).unwrap();
+        let t = BetaVaeLoss::new(2.0, dist)
+            .forward(&mut g, x, p, mu, lv)
+            .unwrap();
         let value = |v| g.value(v).item().unwrap();
         assert!((value(t.rec_loss) - rec).abs() < 1e-15, "{dist}");
         assert_eq!(value(t.kl_loss), 0.5);
@@ -174,7 +176,10 @@ fn beta_vae_bad_inputs_are_typed_errors() {
     match bern.forward(&mut g, x, p_bad, mu, mu) {
         Err(Error::InvalidArgument { op, message }) => {
             assert_eq!(op, "beta_vae");
-            assert!(message.contains("[0, 1]") && message.contains("1.5"), "{message}");
+            assert!(
+                message.contains("[0, 1]") && message.contains("1.5"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -197,8 +202,13 @@ fn beta_vae_bad_inputs_are_typed_errors() {
     for d in ReconstructionDistribution::ALL {
         assert_eq!(d.name().parse::<ReconstructionDistribution>().unwrap(), d);
     }
-    let e = "gaussian".parse::<ReconstructionDistribution>().unwrap_err();
-    assert!(e.to_string().contains("'normal', 'laplace' or 'bernoulli'"), "{e}");
+    let e = "gaussian"
+        .parse::<ReconstructionDistribution>()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("'normal', 'laplace' or 'bernoulli'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -212,19 +222,27 @@ fn sigmoid_values_and_gradient_f64() {
     for (a, b) in got.iter().zip([0.5, 0.75, 0.25, 1.0, 0.0]) {
         assert!((a - b).abs() < 1e-15, "{got:?}");
     }
-    check("sigmoid", &[randn(&[4, 5], 11).mul_scalar(3.0).unwrap()], |g, v| {
-        let y = g.sigmoid(v[0])?;
-        weighted_sum(g, y, 12)
-    });
+    check(
+        "sigmoid",
+        &[randn(&[4, 5], 11).mul_scalar(3.0).unwrap()],
+        |g, v| {
+            let y = g.sigmoid(v[0])?;
+            weighted_sum(g, y, 12)
+        },
+    );
 }
 
 #[test]
 fn upsample_nearest2d_gradient_f64() {
     for k in [1, 2, 3] {
-        check(&format!("upsample_nearest2d k={k}"), &[randn(&[2, 3, 3, 2], 13)], |g, v| {
-            let y = g.upsample_nearest2d(v[0], k)?;
-            weighted_sum(g, y, 14)
-        });
+        check(
+            &format!("upsample_nearest2d k={k}"),
+            &[randn(&[2, 3, 3, 2], 13)],
+            |g, v| {
+                let y = g.upsample_nearest2d(v[0], k)?;
+                weighted_sum(g, y, 14)
+            },
+        );
     }
 }
 

@@ -67,7 +67,14 @@ const COMMANDS: &[(&str, &[&str])] = &[
     ),
     (
         "vae-mnist",
-        &["--epochs", "--beta", "--latent-dim", "--default-dist", "--probe", "--resume"],
+        &[
+            "--epochs",
+            "--beta",
+            "--latent-dim",
+            "--default-dist",
+            "--probe",
+            "--resume",
+        ],
     ),
     (
         "probe",

@@ -91,7 +91,10 @@ fn vae_mnist_is_its_preset_and_trains_on_one_view() {
         "default_dist: bernoulli",
         "encoder_out_dim: 32",
     ] {
-        assert!(hparams.lines().any(|l| l == line), "{line:?} missing from\n{hparams}");
+        assert!(
+            hparams.lines().any(|l| l == line),
+            "{line:?} missing from\n{hparams}"
+        );
     }
 }
 
@@ -146,7 +149,14 @@ fn vae_keys_and_options_are_checked() {
         .display()
         .to_string();
     assert_fails(
-        &nidl(&["fit", &simclr, "--set", &log_set, "--set", "method.beta=2.0"]),
+        &nidl(&[
+            "fit",
+            &simclr,
+            "--set",
+            &log_set,
+            "--set",
+            "method.beta=2.0",
+        ]),
         &["method.beta", "run.method = \"simclr\""],
     );
     let out = nidl(&["vae-mnist", "--default-dist", "poisson"]);

@@ -36,7 +36,13 @@ fn check(what: &str, on_gpu: &Tensor<f32>, on_cpu: &Tensor<f32>) {
     };
     let expected = to64(on_cpu);
     let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    common::assert_close(what, &to64(on_gpu), &expected, 1e-4, (scale * 1e-2).max(1e-30));
+    common::assert_close(
+        what,
+        &to64(on_gpu),
+        &expected,
+        1e-4,
+        (scale * 1e-2).max(1e-30),
+    );
 }
 
 #[test]
@@ -78,8 +84,14 @@ fn vae() -> BetaVae {
         lr: 1e-3,
         ..BetaVaeConfig::default()
     };
-    BetaVae::new(Box::new(encoder), 32, SampleShape::Image([1, 28, 28]), config, &mut rng)
-        .unwrap()
+    BetaVae::new(
+        Box::new(encoder),
+        32,
+        SampleShape::Image([1, 28, 28]),
+        config,
+        &mut rng,
+    )
+    .unwrap()
 }
 
 #[test]

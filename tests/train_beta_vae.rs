@@ -68,7 +68,14 @@ fn tabular_vae(seed: u64, dist: ReconstructionDistribution) -> BetaVae {
         lr: 1e-2,
         ..BetaVaeConfig::default()
     };
-    BetaVae::new(Box::new(enc), 8, SampleShape::Features(16), config, &mut rng).unwrap()
+    BetaVae::new(
+        Box::new(enc),
+        8,
+        SampleShape::Features(16),
+        config,
+        &mut rng,
+    )
+    .unwrap()
 }
 
 /// Trains `epochs` of `est` (4 batches of 32 per epoch, one view per sample, validation on 64
@@ -86,7 +93,9 @@ fn run(
         .unwrap()
         .shuffle(true)
         .seed(42);
-    let val = Loader::new(Arc::clone(&val_data), Identity, 32).unwrap().seed(42);
+    let val = Loader::new(Arc::clone(&val_data), Identity, 32)
+        .unwrap()
+        .seed(42);
     let version = nidl::log::next_version_dir(dir).unwrap();
     let logger = nidl::log::RunLogger::create(&version).unwrap();
     let cfg = TrainerConfig {
@@ -131,7 +140,12 @@ fn single_view_training_resumes_bit_identically() {
     let c = Checkpoint::load(&ck).unwrap();
     assert_eq!(c.metadata["estimator"], "VAE");
     assert_eq!(c.metadata["beta_vae.steps"], "8");
-    for name in ["encoder.0.weight", "fc_mu.weight", "fc_logvar.bias", "decoder.3.weight"] {
+    for name in [
+        "encoder.0.weight",
+        "fc_mu.weight",
+        "fc_logvar.bias",
+        "decoder.3.weight",
+    ] {
         assert!(c.get(name).is_some(), "{name} missing");
     }
     // A model drawn from another seed (other weights, other noise key): the checkpoint
@@ -167,7 +181,14 @@ fn lenet_vae(seed: u64) -> BetaVae {
         lr: 1e-3,
         ..BetaVaeConfig::default()
     };
-    BetaVae::new(Box::new(enc), 10, SampleShape::Image([1, 28, 28]), config, &mut rng).unwrap()
+    BetaVae::new(
+        Box::new(enc),
+        10,
+        SampleShape::Image([1, 28, 28]),
+        config,
+        &mut rng,
+    )
+    .unwrap()
 }
 
 /// A batch of `b` random 1×28×28 images in [0, 1], `n_views` views each.
@@ -273,14 +294,30 @@ fn two_views_and_bad_settings_are_typed_errors() {
     assert!(trainer.fit(&mut vae, &train, None).is_err());
     let enc = || -> Box<dyn Module<f32>> {
         let mut rng = StdRng::seed_from_u64(0);
-        Box::new(Sequential::new().push(Flatten).push(Mlp::<f32>::new(784, &[8], &mut rng).unwrap()))
+        Box::new(
+            Sequential::new()
+                .push(Flatten)
+                .push(Mlp::<f32>::new(784, &[8], &mut rng).unwrap()),
+        )
     };
     let mut rng = StdRng::seed_from_u64(0);
     for config in [
-        BetaVaeConfig { latent_dim: 0, ..BetaVaeConfig::default() },
-        BetaVaeConfig { beta: -1.0, ..BetaVaeConfig::default() },
-        BetaVaeConfig { lr: 0.0, ..BetaVaeConfig::default() },
-        BetaVaeConfig { weight_decay: f64::NAN, ..BetaVaeConfig::default() },
+        BetaVaeConfig {
+            latent_dim: 0,
+            ..BetaVaeConfig::default()
+        },
+        BetaVaeConfig {
+            beta: -1.0,
+            ..BetaVaeConfig::default()
+        },
+        BetaVaeConfig {
+            lr: 0.0,
+            ..BetaVaeConfig::default()
+        },
+        BetaVaeConfig {
+            weight_decay: f64::NAN,
+            ..BetaVaeConfig::default()
+        },
     ] {
         assert!(matches!(
             BetaVae::new(enc(), 8, SampleShape::Image([1, 28, 28]), config, &mut rng),
@@ -289,7 +326,13 @@ fn two_views_and_bad_settings_are_typed_errors() {
     }
     // Images the conv decoder cannot rebuild (30 is not a multiple of 4).
     assert!(matches!(
-        BetaVae::new(enc(), 8, SampleShape::Image([1, 30, 28]), BetaVaeConfig::default(), &mut rng),
+        BetaVae::new(
+            enc(),
+            8,
+            SampleShape::Image([1, 30, 28]),
+            BetaVaeConfig::default(),
+            &mut rng
+        ),
         Err(Error::InvalidArgument { .. })
     ));
 }

@@ -49,12 +49,15 @@ impl FromStr for ReconstructionDistribution {
 
     /// One of nidl's names; anything else is an [`Error::InvalidArgument`] listing them.
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| {
-            Error::invalid(
-                "default_dist",
-                format!("must be 'normal', 'laplace' or 'bernoulli', got '{s}'"),
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "default_dist",
+                    format!("must be 'normal', 'laplace' or 'bernoulli', got '{s}'"),
+                )
+            })
     }
 }
 

@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 /// The geometry of upsampling `input` (`[N, C, H, W]`) by `k`, or the error naming `op`.
 fn upsample_dims(op: &'static str, input: &[usize], k: usize) -> Result<PoolDims> {
     if k == 0 {
-        return Err(Error::invalid(op, "scale factor k must be at least 1, got 0"));
+        return Err(Error::invalid(
+            op,
+            "scale factor k must be at least 1, got 0",
+        ));
     }
     let &[n, c, h, w] = input else {
         return Err(Error::shape(op, "an input [N, C, H, W]", &[input]));
@@ -127,7 +130,10 @@ mod tests {
             a.iter().zip(&b).map(|(p, q)| p * q).sum()
         };
         let (lhs, rhs) = (dot(&y, &g), dot(&x, &gx));
-        assert!((lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        assert!(
+            (lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
         // And every output element is its input's (i / 3, j / 3).
         let (xv, yv) = (x.to_vec().unwrap(), y.to_vec().unwrap());
         for p in 0..40 * 9 {
@@ -161,7 +167,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Empty batches give empty results of the right shape.
-        let e = Tensor::<f32>::zeros(&[0, 3, 2, 2]).upsample_nearest2d(2).unwrap();
+        let e = Tensor::<f32>::zeros(&[0, 3, 2, 2])
+            .upsample_nearest2d(2)
+            .unwrap();
         assert_eq!(e.shape(), [0, 3, 4, 4]);
     }
 }

@@ -5,9 +5,7 @@ use crate::autograd::{Grads, Graph, Var};
 use crate::datasets::loader::{keyed_rng, Batch};
 use crate::error::{Error, Result};
 use crate::loss::{BetaVaeLoss, ReconstructionDistribution};
-use crate::nn::{
-    move_to, param_grads, param_values_mut, ConvDecoder, Linear, Mlp, Module, State,
-};
+use crate::nn::{move_to, param_grads, param_values_mut, ConvDecoder, Linear, Mlp, Module, State};
 use crate::optim::{AdamW, Optimizer};
 use crate::tensor::{BinaryOp, Device, Tensor};
 use rand::RngCore;
@@ -166,7 +164,10 @@ impl BetaVae {
                 true => Ok(()),
                 false => Err(Error::invalid(
                     OP,
-                    format!("{what} must be finite and {} {lo}, got {v}", if strict { ">" } else { "≥" }),
+                    format!(
+                        "{what} must be finite and {} {lo}, got {v}",
+                        if strict { ">" } else { "≥" }
+                    ),
                 )),
             }
         };
@@ -302,7 +303,10 @@ impl Estimator for BetaVae {
     fn load_state(&mut self, state: &[(String, Tensor<f32>)]) -> Result<()> {
         let opt: Vec<(String, Tensor<f32>)> = state
             .iter()
-            .filter_map(|(n, t)| n.strip_prefix("optimizer.").map(|r| (r.to_string(), t.clone())))
+            .filter_map(|(n, t)| {
+                n.strip_prefix("optimizer.")
+                    .map(|r| (r.to_string(), t.clone()))
+            })
             .collect();
         self.net
             .load_state_dict(state)

@@ -74,7 +74,8 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         }
         None => {
             let pipeline = ToTensor.then(views::image_pipeline(exp, [1, 28, 28])?);
-            let views = MultiViews::new(pipeline, exp.run.method.views_per_sample()).map_err(err)?;
+            let views =
+                MultiViews::new(pipeline, exp.run.method.views_per_sample()).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?
         }
     };
@@ -121,7 +122,11 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
     };
     let what = run.source.data_dir();
     let load = |split| vbm_roi(&root, &[ssl], split, what);
-    let views = MultiViews::new(views::tabular_pipeline(exp)?, exp.run.method.views_per_sample()).map_err(err)?;
+    let views = MultiViews::new(
+        views::tabular_pipeline(exp)?,
+        exp.run.method.views_per_sample(),
+    )
+    .map_err(err)?;
     let splits = [OpenBhbSplit::Train, OpenBhbSplit::Val];
     let set_names = splits.map(|s| split_name(&root, s));
     let (train, val) = view_loaders(

@@ -357,7 +357,9 @@ impl Experiment {
         }
         if let Some(d) = &m.default_dist {
             d.parse::<nidl::loss::ReconstructionDistribution>()
-                .map_err(|_| format!("method.default_dist: must be normal, laplace or bernoulli, got '{d}'"))?;
+                .map_err(|_| {
+                    format!("method.default_dist: must be normal, laplace or bernoulli, got '{d}'")
+                })?;
         }
         if self.run.method == Method::Vae && self.metrics.ssl {
             return Err("metrics.ssl (--ssl-metrics): does not apply to run.method = \"vae\" (the SSL metrics compare two views' projections; a VAE trains on one view and has no projection head)".into());

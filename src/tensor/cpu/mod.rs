@@ -234,7 +234,9 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
     }
 
     fn upsample_nearest2d_backward(&self, d: &PoolDims) -> Result<Self> {
-        Ok(Self::new(upsample::upsample_nearest2d_backward(&self.data, d)))
+        Ok(Self::new(upsample::upsample_nearest2d_backward(
+            &self.data, d,
+        )))
     }
 
     fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()> {
