@@ -136,6 +136,12 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     fn avg_pool2d_backward(&self, _: &PoolDims) -> Result<Self> {
         match self.never {}
     }
+    fn upsample_nearest2d(&self, _: &PoolDims) -> Result<Self> {
+        match self.never {}
+    }
+    fn upsample_nearest2d_backward(&self, _: &PoolDims) -> Result<Self> {
+        match self.never {}
+    }
     fn adam_step(&mut self, _: &mut Self, _: &mut Self, _: &Self, _: &AdamStep<T>) -> Result<()> {
         match self.never {}
     }

@@ -159,6 +159,8 @@ impl<T: Element> Graph<T> {
                     UnaryOp::Sqrt => g.div(out)?.mul_scalar(T::from_f64(0.5))?,
                     // (−a)' = −1
                     UnaryOp::Neg => g.map(UnaryOp::Neg)?,
+                    // σ' = σ·(1 − σ) = out − out²
+                    UnaryOp::Sigmoid => g.mul(&out.sub(&out.mul(out)?)?)?,
                 };
                 res.push((a, ga));
             }
@@ -205,6 +207,11 @@ impl<T: Element> Graph<T> {
             &Op::AvgPool2d { x, k } => {
                 res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?))
             }
+            // Each input gets the sum of the gradients of its k×k copies.
+            &Op::UpsampleNearest2d { x, k } => res.push((
+                x,
+                Tensor::upsample_nearest2d_backward(&g, val(x).shape(), k)?,
+            )),
             // y = x/n, n = ‖x‖: dx = (g − y·(g·y))/n; a clamped row has constant n = eps: dx = g/eps.
             Op::L2NormalizeRows { a, norms } => {
                 let eps = T::from_f64(super::ops::NORMALIZE_EPS);

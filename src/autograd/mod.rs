@@ -134,6 +134,13 @@ pub enum Op<T: Element> {
         /// Window size.
         k: usize,
     },
+    /// Nearest-neighbour upsampling by `k`.
+    UpsampleNearest2d {
+        /// Input `[N, C, H, W]`.
+        x: Var,
+        /// Scale factor.
+        k: usize,
+    },
     /// Rows divided by their clamped L2 norm.
     L2NormalizeRows {
         /// The operand `[n, d]`.

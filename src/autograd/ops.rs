@@ -111,6 +111,11 @@ impl<T: Element> Graph<T> {
         self.unary(a, UnaryOp::Neg)
     }
 
+    /// Elementwise logistic sigmoid `1 / (1 + e^(−a))`.
+    pub fn sigmoid(&mut self, a: Var) -> Result<Var> {
+        self.unary(a, UnaryOp::Sigmoid)
+    }
+
     /// Sum along `axis`, keeping it with length 1.
     pub fn sum_axis(&mut self, a: Var, axis: usize) -> Result<Var> {
         self.check_var("sum_axis", a)?;
@@ -250,6 +255,13 @@ impl<T: Element> Graph<T> {
         self.check_var("avg_pool2d", x)?;
         let value = self.value(x).avg_pool2d(k)?;
         Ok(self.record(value, Op::AvgPool2d { x, k }, &[x]))
+    }
+
+    /// Nearest-neighbour upsampling of `[N, C, H, W]` by `k` into `[N, C, k·H, k·W]`.
+    pub fn upsample_nearest2d(&mut self, x: Var, k: usize) -> Result<Var> {
+        self.check_var("upsample_nearest2d", x)?;
+        let value = self.value(x).upsample_nearest2d(k)?;
+        Ok(self.record(value, Op::UpsampleNearest2d { x, k }, &[x]))
     }
 
     /// Each row divided by `max(‖row‖₂, 1e-12)` (`F.normalize(a, dim=1)`).

@@ -116,6 +116,13 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     fn avg_pool2d(&self, d: &PoolDims) -> Result<Self>;
     /// Its gradient given the output gradient `self`; `d` has at least one input element.
     fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self>;
+    /// Nearest-neighbour upsampling of `self` (`d.planes` planes of `oh × ow`) into planes of
+    /// `h × w` (`h = k·oh`, `w = k·ow`: `d` is the pooling that maps the output back); `d` has
+    /// at least one output element.
+    fn upsample_nearest2d(&self, d: &PoolDims) -> Result<Self>;
+    /// Its gradient given the output gradient `self`: each `k × k` window summed; `d` has at
+    /// least one input element.
+    fn upsample_nearest2d_backward(&self, d: &PoolDims) -> Result<Self>;
 
     /// One Adam/AdamW update of parameter `self` and its moments `m`, `v` from gradient `g`.
     fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()>;

@@ -42,6 +42,8 @@ pub enum UnaryOp {
     Sqrt,
     /// `-x`
     Neg,
+    /// `1 / (1 + e^(−x))`, the logistic sigmoid
+    Sigmoid,
 }
 
 impl UnaryOp {
@@ -53,6 +55,7 @@ impl UnaryOp {
             UnaryOp::Ln => "ln",
             UnaryOp::Sqrt => "sqrt",
             UnaryOp::Neg => "neg",
+            UnaryOp::Sigmoid => "sigmoid",
         }
     }
 }

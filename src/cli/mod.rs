@@ -22,7 +22,7 @@ pub mod values;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
     show_defaults, BarlowArgs, DclArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs,
-    TrainArgs, YAwareArgs,
+    TrainArgs, VaeArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 
@@ -86,6 +86,14 @@ pub enum Command {
     /// simclr-mnist does. --sigma trains DCLW (the von Mises-Fisher weighting). Logs go to
     /// <log-dir>/version_<N>/.
     DclMnist(TrainArgs<MnistArgs, DclArgs>),
+    /// β-VAE on MNIST (LeNet encoder, conv decoder), probed on μ as simclr-mnist
+    ///
+    /// Trains nidl 0.0.2's β-VAE (LeNet encoder → fc_mu, fc_logvar; reparameterisation from the
+    /// run's seed; a conv decoder with nearest upsampling; loss rec + beta · KL with the
+    /// reconstruction of --default-dist; AdamW, no schedule) on one plain view of each MNIST
+    /// digit (pixels in [0, 1]) and probes the posterior mean μ as simclr-mnist probes its
+    /// encoder. Logs go to <log-dir>/version_<N>/.
+    VaeMnist(TrainArgs<MnistArgs, VaeArgs>),
     /// Fit a probe on .npy embeddings and print its test metrics
     ///
     /// Fits a probe on the training embeddings and prints its metrics on the test set, as
@@ -131,6 +139,7 @@ impl Command {
             Command::BarlowMnist(a) => train::run("barlow-mnist", a),
             Command::BarlowOpenbhb(a) => train::run("barlow-openbhb", a),
             Command::DclMnist(a) => train::run("dcl-mnist", a),
+            Command::VaeMnist(a) => train::run("vae-mnist", a),
             Command::Probe(a) => probe::run(a),
             Command::MakeOpenbhb(a) => make_openbhb::run(a),
             Command::ShowAugmentations(a) => show_augmentations::run(a),
@@ -165,6 +174,8 @@ pub fn command() -> clap::Command {
         (
             "dcl-mnist",
             train::shown::<TrainArgs<MnistArgs, DclArgs>>("dcl-mnist"),
+            "vae-mnist",
+            train::shown::<TrainArgs<MnistArgs, VaeArgs>>("vae-mnist"),
         ),
         ("probe", probe::shown()),
         ("show-augmentations", MnistArgs::shown()),

@@ -1,7 +1,7 @@
 //! The options of the training commands, one struct per concern, shared by the commands through
 //! `#[command(flatten)]` in [`TrainArgs`]: the run's ([`RunArgs`]), the probing's
 //! ([`ProbeArgs`]), the data's ([`MnistArgs`], [`OpenBhbArgs`]) and the method's
-//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`], [`DclArgs`]).
+//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`], [`DclArgs`], [`VaeArgs`]).
 //!
 //! A training command is its preset (`examples/experiments/<command>.toml`) with the given
 //! options as `key = value` overrides ([`PresetOptions::overrides`]): every field says whether
@@ -789,6 +789,31 @@ impl PresetOptions for DclArgs {
             ("proj_hidden", n("proj-hidden", self.proj_hidden)?),
             ("proj_output", n("proj-output", self.proj_output)?),
             ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
+/// The β-VAE options (nidl 0.0.2's `VAE` names).
+#[derive(clap::Args, Clone, Debug, Default, PartialEq)]
+#[command(next_help_heading = "β-VAE options")]
+pub struct VaeArgs {
+    /// Weight of the KL term (nidl's beta)
+    #[arg(long, value_name = "X", value_parser = non_negative)]
+    pub beta: Option<f64>,
+    /// Width of μ and log σ² (nidl's latent_dim)
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub latent_dim: Option<usize>,
+    /// Decoder distribution (nidl's default_dist)
+    ///
+    /// It sets the reconstruction loss: normal (squared error), laplace (absolute error) or
+    /// bernoulli (binary cross-entropy; the decoder ends with a sigmoid).
+    #[arg(long, value_name = "DIST", value_parser = ["normal", "laplace", "bernoulli"])]
+    pub default_dist: Option<String>,
+}
+
+impl PresetOptions for VaeArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let latent_dim = self.latent_dim.map(|n| int("latent-dim", n)).transpose()?;
+        Ok(method_overrides(vec![
+            ("beta", self.beta.map(Value::Float)),
+            ("latent_dim", latent_dim),
+            ("default_dist", self.default_dist.clone().map(Value::String)),
         ]))
     }
 
@@ -804,6 +829,9 @@ impl PresetOptions for DclArgs {
         out.push(or("proj_hidden", "2 × latent"));
         out.push(or("proj_output", "latent"));
         out.extend(methods_shown(exp, &["warmup_epochs"]));
+        let mut out = methods_shown(exp, &["beta", "latent_dim"]);
+        // Shown bare (not as a quoted TOML string).
+        out.extend(exp.method.default_dist.clone().map(|d| ("default_dist", d)));
         out
     }
 }

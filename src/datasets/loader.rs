@@ -304,7 +304,7 @@ const TAG_SAMPLE: u64 = 0x5341_4d50_4c45_0001; // "SAMPLE"
 const TAG_SHUFFLE: u64 = 0x5348_5546_464c_0002; // "SHUFFL"
 
 /// The ChaCha key `(a, b, c, tag)`: distinct inputs give unrelated streams.
-fn keyed_rng(a: u64, b: u64, c: u64, tag: u64) -> StdRng {
+pub(crate) fn keyed_rng(a: u64, b: u64, c: u64, tag: u64) -> StdRng {
     let mut key = [0u8; 32];
     for (chunk, w) in key.chunks_exact_mut(8).zip([a, b, c, tag]) {
         chunk.copy_from_slice(&w.to_le_bytes());

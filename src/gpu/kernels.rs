@@ -258,6 +258,28 @@ pub(super) const AVG_POOL2D_BACKWARD: Kernel = Kernel {
     ],
 };
 
+/// Nearest-neighbour upsampling by k: `wgsl/upsample_nearest2d.wgsl`.
+pub(super) const UPSAMPLE_NEAREST2D: Kernel = Kernel {
+    name: "upsample_nearest2d",
+    parts: &[
+        PRELUDE,
+        ITEMS_MAIN,
+        POOL_GEOMETRY,
+        include_str!("wgsl/upsample_nearest2d.wgsl"),
+    ],
+};
+
+/// Gradient of [`UPSAMPLE_NEAREST2D`]: `wgsl/upsample_nearest2d_backward.wgsl`.
+pub(super) const UPSAMPLE_NEAREST2D_BACKWARD: Kernel = Kernel {
+    name: "upsample_nearest2d_backward",
+    parts: &[
+        PRELUDE,
+        ITEMS_MAIN,
+        POOL_GEOMETRY,
+        include_str!("wgsl/upsample_nearest2d_backward.wgsl"),
+    ],
+};
+
 /// One Adam/AdamW step into fresh buffers: `wgsl/adam.wgsl`.
 pub(super) const ADAM: Kernel = Kernel {
     name: "adam",
@@ -299,6 +321,8 @@ mod tests {
         &COL2IM,
         &AVG_POOL2D,
         &AVG_POOL2D_BACKWARD,
+        &UPSAMPLE_NEAREST2D,
+        &UPSAMPLE_NEAREST2D_BACKWARD,
         &ADAM,
         &SGD,
     ];

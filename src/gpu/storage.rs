@@ -347,7 +347,7 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         self.map(code, f(s))
     }
 
-    /// Kernel `map`, ops 0–4.
+    /// Kernel `map`, ops 0–4 and 16 (sigmoid).
     fn unary(&self, op: UnaryOp) -> Result<Self> {
         let code = match op {
             UnaryOp::Relu => 0,
@@ -355,6 +355,7 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
             UnaryOp::Ln => 2,
             UnaryOp::Sqrt => 3,
             UnaryOp::Neg => 4,
+            UnaryOp::Sigmoid => 16,
         };
         self.map(code, 0.0f32.to_bits())
     }
@@ -684,6 +685,16 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self> {
         let n = d.planes * d.h * d.w;
         self.kernel(&k::AVG_POOL2D_BACKWARD, n, &pool_params(d), &[], n)
+    }
+
+    fn upsample_nearest2d(&self, d: &PoolDims) -> Result<Self> {
+        let n = d.planes * d.h * d.w;
+        self.kernel(&k::UPSAMPLE_NEAREST2D, n, &pool_params(d), &[], n)
+    }
+
+    fn upsample_nearest2d_backward(&self, d: &PoolDims) -> Result<Self> {
+        let n = d.planes * d.oh * d.ow;
+        self.kernel(&k::UPSAMPLE_NEAREST2D_BACKWARD, n, &pool_params(d), &[], n)
     }
 
     /// One fused kernel writing the new parameter and moments to fresh buffers.

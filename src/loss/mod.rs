@@ -14,17 +14,21 @@
 //! - [`DclLoss`]: decoupled contrastive learning, InfoNCE without the positive pair in the
 //!   denominator, `ℓ = (1/2B) Σ_i [−w_i s_{i,p(i)}/τ + log Σ_{k∉{i,p(i)}} e^{s_ik/τ}]`, `w = 1`
 //!   (DCL) or the negative von Mises–Fisher weights (DCLW).
+//! - [`BetaVaeLoss`]: the β-VAE's reconstruction + β·KL of one view and its reconstruction
+//!   (not a two-view loss: it takes the data, the decoder's output and the posterior).
 //!
 //! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
 
 mod barlow_twins;
 mod dcl;
+mod beta_vae;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
 pub use dcl::{DclLoss, DCLW_DEFAULT_SIGMA};
+pub use beta_vae::{BetaVaeLoss, BetaVaeTerms, ReconstructionDistribution};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 

@@ -12,6 +12,7 @@
 mod batch_norm;
 mod conv;
 mod convnet;
+mod decoder;
 mod head;
 mod lenet;
 mod linear;
@@ -20,6 +21,7 @@ mod mlp;
 pub use batch_norm::BatchNorm1d;
 pub use conv::{AvgPool2d, Conv2d};
 pub use convnet::{ConvBlock, ConvNet, Pooling};
+pub use decoder::ConvDecoder;
 pub use head::{HeadBlock, ProjectionHead};
 pub use lenet::LeNet;
 pub use linear::Linear;

@@ -21,6 +21,7 @@ mod pool;
 mod reduce;
 mod rows;
 mod storage;
+mod upsample;
 
 pub use crate::backend::op::{BinaryOp, Conv2dGeometry, UnaryOp};
 pub use crate::backend::{Element, Lanes};

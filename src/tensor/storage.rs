@@ -472,6 +472,15 @@ impl<T: Element> Storage<T> {
         one_operand!(self, "avg_pool2d_backward", |g| g.avg_pool2d_backward(d))
     }
 
+    pub(crate) fn upsample_nearest2d(&self, d: &PoolDims) -> Result<Self> {
+        one_operand!(self, "upsample_nearest2d", |x| x.upsample_nearest2d(d))
+    }
+
+    pub(crate) fn upsample_nearest2d_backward(&self, d: &PoolDims) -> Result<Self> {
+        one_operand!(self, "upsample_nearest2d_backward", |g| g
+            .upsample_nearest2d_backward(d))
+    }
+
     /// One Adam step; state on another device than the parameter moves to the parameter's.
     pub(crate) fn adam_step(
         &mut self,

@@ -19,6 +19,7 @@
 //! ```
 //!
 //! - [`estimator`]: the [`Estimator`] trait, [`SimClr`], [`YAware`], [`BarlowTwins`], [`Dcl`];
+//! - [`BetaVae`]: the β-VAE (one view per sample, an encoder and a decoder);
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
 //! - [`cv_probing`]: [`CrossValidatedProbing`], nidl 0.0.2's cross-validated probing;
@@ -32,6 +33,7 @@
 //! - [`preflight`]: the checks of a run's inputs before it starts;
 //! - [`ssl_metrics`]: [`SslMetrics`], nidl 0.0.2's SSL geometry metrics of the validation views.
 
+mod beta_vae;
 pub mod callbacks;
 pub mod checkpoint;
 pub mod console;
@@ -45,6 +47,7 @@ pub mod selected_scores;
 pub mod ssl_metrics;
 pub mod trainer;
 
+pub use beta_vae::{BetaVae, BetaVaeConfig, SampleShape};
 pub use callbacks::{
     Callback, CallbackContext, ClassificationProbing, ClassificationScore, MultitaskProbing,
     MultitaskScore, NoProgress, ProbeSchedule, ProbeTask, Probing, ProbingSets, Progress,

@@ -114,9 +114,9 @@ fn npy_set<S: LabelledSet>(
     Ok((s, name))
 }
 
-/// Two views of `t` per sample.
-fn multi<T>(t: T) -> Result<MultiViews<T>, String> {
-    MultiViews::new(t, 2).map_err(|e| e.to_string())
+/// The method's views of `t` per sample (two; one for the VAE).
+fn multi<T>(exp: &Experiment, t: T) -> Result<MultiViews<T>, String> {
+    MultiViews::new(t, exp.run.method.views_per_sample()).map_err(|e| e.to_string())
 }
 
 /// `.npy` arrays: feature vectors (tabular views) or images (image views).
@@ -126,13 +126,13 @@ pub fn npy(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
     match train {
         ArrayDataset::Features(f) => {
             let input = Input::Features(f.n_features());
-            let views = multi(views::tabular_pipeline(exp)?)?;
+            let views = multi(exp, views::tabular_pipeline(exp)?)?;
             let sets = npy_sets(exp, (f, train_name))?;
             labelled_sets(exp, run, sets, views, || Identity, input)
         }
         ArrayDataset::Images(i) => {
             let input = Input::Image(i.image_shape());
-            let views = multi(views::image_pipeline(exp, i.image_shape())?)?;
+            let views = multi(exp, views::image_pipeline(exp, i.image_shape())?)?;
             let scale = Pipeline(views::normalize(exp)?.into_iter().collect());
             let sets = npy_sets(exp, (i, train_name))?;
             labelled_sets(exp, run, sets, views, move || scale.clone(), input)
@@ -281,7 +281,7 @@ pub fn csv(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         _ => return Err("data.file: with format = \"csv\", give data.file (rows split by data.split_column) or data.train_file and data.val_file".into()),
     };
     let input = Input::Features(train.0.n_features());
-    let views = multi(views::tabular_pipeline(exp)?)?;
+    let views = multi(exp, views::tabular_pipeline(exp)?)?;
     let sets = [train.clone(), val.clone(), train, val];
     labelled_sets(exp, run, sets, views, || Identity, input)
 }

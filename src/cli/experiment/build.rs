@@ -51,7 +51,7 @@ pub fn run(
         encoder,
         rng: &mut rng,
     };
-    let mut model = model(exp, parts)?;
+    let mut model = model(exp, data.input, parts)?;
     run.place(&mut *model)?;
     let opts = probe_options(exp);
     let (mut callbacks, shared) = probe_callbacks(exp, &data, &opts)?;
@@ -260,8 +260,9 @@ fn kernel(name: &str) -> Result<Kernel, String> {
     })
 }
 
-/// The method of `[run]` with the options of `[method]`, around `parts.encoder`.
-fn model(exp: &Experiment, parts: ModelParts) -> Result<Box<dyn Estimator>, String> {
+/// The method of `[run]` with the options of `[method]`, around `parts.encoder`, for samples
+/// `input`.
+fn model(exp: &Experiment, input: Input, parts: ModelParts) -> Result<Box<dyn Estimator>, String> {
     let o = &exp.method;
     let err = |e: nidl::Error| e.to_string();
     Ok(match exp.run.method {
@@ -290,6 +291,7 @@ fn model(exp: &Experiment, parts: ModelParts) -> Result<Box<dyn Estimator>, Stri
             };
             Box::new(options.build(parts).map_err(err)?)
         }
+        Method::Vae => Box::new(super::vae::model(o, input, parts)?),
     })
 }
 

@@ -1,5 +1,5 @@
 //! The data side of an experiment, opened: the training and validation loaders of two views per
-//! sample, the input the encoder takes, and the probing sets on chosen label columns; and the
+//! sample (one for the VAE), the input the encoder takes, and the probing sets on chosen label columns; and the
 //! formats of the built-in commands, MNIST and OpenBHB, loaded through the same functions as the
 //! commands ([`super::arrays`]: npy and csv).
 
@@ -69,12 +69,13 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
     let (sets, names) = mnist_sets(&dir, run.source.data_dir())?;
     let (train, val) = match views::seed_mnist_transforms(exp)? {
         Some(seed) => {
-            let views = MultiViews::new(seed, 2).map_err(err)?;
+            let views = MultiViews::new(seed, exp.run.method.views_per_sample()).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?
         }
         None => {
             let pipeline = ToTensor.then(views::image_pipeline(exp, [1, 28, 28])?);
-            let views = MultiViews::new(pipeline, 2).map_err(err)?;
+            let views =
+                MultiViews::new(pipeline, exp.run.method.views_per_sample()).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?
         }
     };
@@ -121,7 +122,11 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
     };
     let what = run.source.data_dir();
     let load = |split| vbm_roi(&root, &[ssl], split, what);
-    let views = MultiViews::new(views::tabular_pipeline(exp)?, 2).map_err(err)?;
+    let views = MultiViews::new(
+        views::tabular_pipeline(exp)?,
+        exp.run.method.views_per_sample(),
+    )
+    .map_err(err)?;
     let splits = [OpenBhbSplit::Train, OpenBhbSplit::Val];
     let set_names = splits.map(|s| split_name(&root, s));
     let (train, val) = view_loaders(

@@ -14,6 +14,7 @@ pub fn method_name(m: Method) -> &'static str {
         Method::Yaware => "yaware",
         Method::Barlow => "barlow",
         Method::Dcl => "dcl",
+        Method::Vae => "vae",
     }
 }
 
@@ -32,7 +33,7 @@ fn only_allowed(
 
 impl MethodOptions {
     /// Each key and whether it is set.
-    fn set_keys(&self) -> [(&'static str, bool); 7] {
+    fn set_keys(&self) -> [(&'static str, bool); 10] {
         [
             ("temperature", self.temperature.is_some()),
             ("sigma", self.sigma.is_some()),
@@ -41,6 +42,9 @@ impl MethodOptions {
             ("proj_hidden", self.proj_hidden.is_some()),
             ("proj_output", self.proj_output.is_some()),
             ("warmup_epochs", self.warmup_epochs.is_some()),
+            ("beta", self.beta.is_some()),
+            ("latent_dim", self.latent_dim.is_some()),
+            ("default_dist", self.default_dist.is_some()),
         ]
     }
 }
@@ -121,6 +125,7 @@ impl Experiment {
                 "proj_output",
                 "warmup_epochs",
             ],
+            Method::Vae => &["beta", "latent_dim", "default_dist"],
         };
         let owner = format!("run.method = \"{}\"", method_name(m));
         only_allowed(&o.set_keys(), allowed, "method", &owner)?;
@@ -140,6 +145,10 @@ impl Experiment {
             Method::Dcl => {
                 o.temperature.get_or_insert(0.1);
                 o.warmup_epochs.get_or_insert(10);
+            Method::Vae => {
+                o.beta.get_or_insert(1.0);
+                o.latent_dim.get_or_insert(32);
+                o.default_dist.get_or_insert_with(|| "normal".into());
             }
         }
         let allowed: &[&str] = match self.data.format {
@@ -218,11 +227,20 @@ impl Experiment {
             }
         }
         let v = &mut self.views;
+        if m == Method::Vae {
+            // One plain view: the VAE reconstructs the sample itself (MNIST pixels in [0, 1],
+            // what a bernoulli decoder predicts; no Normalize).
+            if input.is_some() {
+                v.image.get_or_insert_with(Vec::new);
+            } else {
+                v.tabular.get_or_insert_with(Vec::new);
+            }
+        }
         if input.is_some() {
             if v.tabular.is_some() {
                 return Err("views.tabular: the samples are images (set views.image)".into());
             }
-            if self.data.format == Format::Mnist {
+            if self.data.format == Format::Mnist && m != Method::Vae {
                 v.image.get_or_insert_with(seed_mnist_views);
                 v.mean.get_or_insert_with(|| vec![0.5]);
                 v.std.get_or_insert_with(|| vec![0.5]);
@@ -344,6 +362,19 @@ impl Experiment {
         number("method.temperature", m.temperature, true)?;
         number("method.sigma", m.sigma, true)?;
         number("method.lambda", m.lambda, false)?;
+        number("method.beta", m.beta, false)?;
+        if let Some(l) = m.latent_dim {
+            at_least("method.latent_dim", l, 1)?;
+        }
+        if let Some(d) = &m.default_dist {
+            d.parse::<nidl::loss::ReconstructionDistribution>()
+                .map_err(|_| {
+                    format!("method.default_dist: must be normal, laplace or bernoulli, got '{d}'")
+                })?;
+        }
+        if self.run.method == Method::Vae && self.metrics.ssl {
+            return Err("metrics.ssl (--ssl-metrics): does not apply to run.method = \"vae\" (the SSL metrics compare two views' projections; a VAE trains on one view and has no projection head)".into());
+        }
         for (key, v) in [
             ("method.proj_hidden", m.proj_hidden),
             ("method.proj_output", m.proj_output),

@@ -5,8 +5,8 @@
 //!   or data, and the checks);
 //! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
 //! - [`formats`]: the data formats ([`data`]: mnist, openbhb; [`arrays`]: npy, csv), [`views`]:
-//!   the augmentations; [`build`]: one run; [`sweep`]: one run per combination of a `[sweep]`
-//!   table.
+//!   the augmentations; [`build`]: one run ([`vae`]: the β-VAE's model); [`sweep`]: one run per
+//!   combination of a `[sweep]` table.
 //!
 //! The built-in training commands are presets: their experiment files ship in
 //! `examples/experiments/` and [`run_preset`] runs one with overrides.
@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod schema;
 pub mod scored;
 pub mod sweep;
+pub mod vae;
 pub mod views;
 
 use crate::cli::stdout::Stdout;
@@ -30,7 +31,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The presets of the built-in training commands: `(command, experiment file)`.
-pub const PRESETS: [(&str, &str); 5] = [
+pub const PRESETS: [(&str, &str); 6] = [
     (
         "simclr-mnist",
         include_str!("../../../examples/experiments/simclr-mnist.toml"),
@@ -50,6 +51,10 @@ pub const PRESETS: [(&str, &str); 5] = [
     (
         "dcl-mnist",
         include_str!("../../../examples/experiments/dcl-mnist.toml"),
+    ),
+    (
+        "vae-mnist",
+        include_str!("../../../examples/experiments/vae-mnist.toml"),
     ),
 ];
 

@@ -48,6 +48,8 @@ pub enum Method {
     Barlow,
     /// Decoupled contrastive learning (DCL; DCLW with `method.sigma`).
     Dcl,
+    /// β-VAE (one view per sample, an encoder and a decoder).
+    Vae,
 }
 
 /// `[run]`.
@@ -144,6 +146,13 @@ pub struct MethodOptions {
     pub proj_output: Option<usize>,
     /// barlow, dcl: epochs of linear warmup before the cosine (10).
     pub warmup_epochs: Option<usize>,
+    /// vae: weight of the KL term, nidl's `beta` (1).
+    pub beta: Option<f64>,
+    /// vae: width of the posterior mean and log-variance, nidl's `latent_dim` (32).
+    pub latent_dim: Option<usize>,
+    /// vae: the decoder distribution, nidl's `default_dist`: normal | laplace | bernoulli
+    /// ("normal").
+    pub default_dist: Option<String>,
 }
 
 /// The data formats.
@@ -527,13 +536,22 @@ fn default_log_every_n_steps() -> usize {
 impl Method {
     /// The default learning rate and weight decay, as the built-in commands: simclr and yaware
     /// the seed example's (nidl 0.0.1's SimCLR has none; its y-Aware default lr is 1e-4),
-    /// barlow and dcl nidl 0.0.2's `BarlowTwins` and `DCL` defaults.
+    /// barlow, dcl and vae nidl 0.0.2's `BarlowTwins`, `DCL` and `VAE` defaults.
     pub fn default_lr_wd(self) -> (f64, f64) {
         match self {
             Method::Simclr => (1e-4, 1e-4),
             Method::Yaware => (1e-5, 5e-5),
             Method::Barlow => (3e-4, 5e-4),
             Method::Dcl => (3e-4, 5e-4),
+            Method::Vae => (1e-4, 0.01),
+        }
+    }
+
+    /// Views of each sample the method trains on: 1 for the VAE, 2 for the others.
+    pub fn views_per_sample(self) -> usize {
+        match self {
+            Method::Vae => 1,
+            _ => 2,
         }
     }
 }

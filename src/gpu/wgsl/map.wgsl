@@ -1,5 +1,5 @@
 // MAP: unary maps and scalar ops, one thread per element. Parameters: p = [n, op, s]; op 0
-// relu, 1 exp, 2 ln, 3 sqrt, 4 neg, 5..8 `x + s`, `x − s`, `x · s`, `x / s`.
+// relu, 1 exp, 2 ln, 3 sqrt, 4 neg, 5..8 `x + s`, `x − s`, `x · s`, `x / s`; 16 sigmoid.
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
@@ -17,6 +17,8 @@ fn item(i: u32) {
         case 6u: { y = x - s; }
         case 7u: { y = x * s; }
         case 8u: { y = x / s; }
+        // sigmoid, in the form that never overflows (as the CPU's).
+        case 16u: { let e = exp(-abs(x)); y = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0); }
         default: {}
     }
     out[i] = y;

@@ -81,6 +81,7 @@ pub(crate) fn unary_slice<T: Element>(op: UnaryOp, a: &[T], out: &mut [T]) {
         UnaryOp::Exp => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.exp()),
         UnaryOp::Ln => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.ln()),
         UnaryOp::Sqrt => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.sqrt()),
+        UnaryOp::Sigmoid => out.iter_mut().zip(a).for_each(|(o, &x)| *o = sigmoid(x)),
     }
 }
 
@@ -184,4 +185,16 @@ pub(crate) fn add_assign<T: Element>(acc: &mut [T], g: &[T]) {
     acc.par_chunks_mut(PAR_CHUNK)
         .zip(g.par_chunks(PAR_CHUNK))
         .for_each(|(a, b)| add_into(a, b));
+}
+
+/// The logistic sigmoid in the form that never overflows: `1/(1 + e^(−x))` for `x ≥ 0`,
+/// `e^x/(1 + e^x)` below (full relative precision for large negative `x`, where
+/// `1/(1 + e^(−x))` would lose it to `1 + e^(−x)` rounding; NaN stays NaN).
+fn sigmoid<T: Element>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
 }

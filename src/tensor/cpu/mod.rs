@@ -13,6 +13,7 @@ mod optim;
 mod pool;
 pub(crate) mod reduce;
 mod rows;
+mod upsample;
 
 use crate::backend::op::{
     AdamStep, AxisSplit, BinaryOp, Broadcast, ConvDims, GemmDims, PoolDims, SgdStep, UnaryOp,
@@ -226,6 +227,16 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
 
     fn avg_pool2d_backward(&self, d: &PoolDims) -> Result<Self> {
         Ok(Self::new(pool::avg_pool2d_backward(&self.data, d)))
+    }
+
+    fn upsample_nearest2d(&self, d: &PoolDims) -> Result<Self> {
+        Ok(Self::new(upsample::upsample_nearest2d(&self.data, d)))
+    }
+
+    fn upsample_nearest2d_backward(&self, d: &PoolDims) -> Result<Self> {
+        Ok(Self::new(upsample::upsample_nearest2d_backward(
+            &self.data, d,
+        )))
     }
 
     fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()> {
