@@ -13,11 +13,12 @@ pub fn method_name(m: Method) -> &'static str {
         Method::Simclr => "simclr",
         Method::Yaware => "yaware",
         Method::Barlow => "barlow",
+        Method::Dino => "dino",
     }
 }
 
 /// Fails on the first key of `set` (`(key, is set)`) not in `allowed`, naming it and `owner`.
-fn only_allowed(
+pub(super) fn only_allowed(
     set: &[(&str, bool)],
     allowed: &[&str],
     table: &str,
@@ -31,8 +32,8 @@ fn only_allowed(
 
 impl MethodOptions {
     /// Each key and whether it is set.
-    fn set_keys(&self) -> [(&'static str, bool); 7] {
-        [
+    fn set_keys(&self) -> Vec<(&'static str, bool)> {
+        let mut keys = vec![
             ("temperature", self.temperature.is_some()),
             ("sigma", self.sigma.is_some()),
             ("kernel", self.kernel.is_some()),
@@ -40,7 +41,9 @@ impl MethodOptions {
             ("proj_hidden", self.proj_hidden.is_some()),
             ("proj_output", self.proj_output.is_some()),
             ("warmup_epochs", self.warmup_epochs.is_some()),
-        ]
+        ];
+        keys.extend(super::dino::set_keys(self));
+        keys
     }
 }
 
@@ -113,6 +116,7 @@ impl Experiment {
             Method::Simclr => &["temperature"],
             Method::Yaware => &["temperature", "sigma", "kernel"],
             Method::Barlow => &["lambda", "proj_hidden", "proj_output", "warmup_epochs"],
+            Method::Dino => &super::dino::METHOD_KEYS,
         };
         let owner = format!("run.method = \"{}\"", method_name(m));
         only_allowed(&o.set_keys(), allowed, "method", &owner)?;
@@ -129,6 +133,7 @@ impl Experiment {
                 o.lambda.get_or_insert(5e-3);
                 o.warmup_epochs.get_or_insert(10);
             }
+            Method::Dino => super::dino::fill_method_defaults(o),
         }
         let allowed: &[&str] = match self.data.format {
             Format::Mnist | Format::Openbhb => &["dir"],
@@ -205,6 +210,7 @@ impl Experiment {
                 });
             }
         }
+        super::dino::fill_view_defaults(self, input)?;
         let v = &mut self.views;
         if input.is_some() {
             if v.tabular.is_some() {
@@ -281,7 +287,7 @@ impl Experiment {
 }
 
 /// Fails unless `v ≥ min`, naming `key`.
-fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
+pub(super) fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
     if v >= min {
         Ok(())
     } else {
@@ -290,7 +296,7 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
 }
 
 /// Fails unless `v` is finite and `> 0` (`positive`) or `≥ 0`, naming `key`.
-fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
+pub(super) fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
     match v {
         Some(v) if !v.is_finite() || v < 0.0 || (positive && v == 0.0) => Err(format!(
             "{key}: must be a {} number, got {v}",
@@ -329,6 +335,7 @@ impl Experiment {
             );
         }
         let m = &self.method;
+        super::dino::check(self)?;
         number("method.temperature", m.temperature, true)?;
         number("method.sigma", m.sigma, true)?;
         number("method.lambda", m.lambda, false)?;

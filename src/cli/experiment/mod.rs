@@ -4,6 +4,7 @@
 //! - [`schema`]: the keys and their defaults ([`defaults`]: those that depend on the method
 //!   or data, and the checks);
 //! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
+//! - [`dino`]: DINO's keys, defaults and multi-crop views;
 //! - [`formats`]: the data formats ([`data`]: mnist, openbhb; [`arrays`]: npy, csv), [`views`]:
 //!   the augmentations; [`build`]: one run; [`sweep`]: one run per combination of a `[sweep]`
 //!   table.
@@ -15,6 +16,7 @@ pub mod arrays;
 pub mod build;
 pub mod data;
 pub mod defaults;
+pub mod dino;
 pub mod formats;
 pub mod load;
 pub mod monitor;
@@ -30,7 +32,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The presets of the built-in training commands: `(command, experiment file)`.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 5] = [
     (
         "simclr-mnist",
         include_str!("../../../examples/experiments/simclr-mnist.toml"),
@@ -46,6 +48,10 @@ pub const PRESETS: [(&str, &str); 4] = [
     (
         "barlow-openbhb",
         include_str!("../../../examples/experiments/barlow-openbhb.toml"),
+    ),
+    (
+        "dino-mnist",
+        include_str!("../../../examples/experiments/dino-mnist.toml"),
     ),
 ];
 
