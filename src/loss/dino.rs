@@ -179,7 +179,11 @@ impl<T: Element> DinoLoss<T> {
         }
         let weights = Tensor::concat(&weights.iter().collect::<Vec<_>>(), 0)?;
         let terms = t_views * s_views - t_views.min(s_views);
-        let scaled = g.scalar(student, T::from_f64(self.config.student_temp), BinaryOp::Div)?;
+        let scaled = g.scalar(
+            student,
+            T::from_f64(self.config.student_temp),
+            BinaryOp::Div,
+        )?;
         let log_probs = g.log_softmax_rows(scaled)?;
         let w = g.input(weights);
         let cross = g.mul(log_probs, w)?;

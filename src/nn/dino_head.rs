@@ -178,8 +178,8 @@ fn trunc_normal_linear<T: Element>(
             }
         })
         .collect();
-    let weight = Tensor::from_vec(data, &[out_features, in_features])
-        .expect("the data has out·in elements");
+    let weight =
+        Tensor::from_vec(data, &[out_features, in_features]).expect("the data has out·in elements");
     Linear {
         weight: Param::new(weight),
         bias: bias.then(|| Param::new(Tensor::zeros(&[out_features]))),
@@ -212,7 +212,12 @@ impl<T: Element> DinoHead<T> {
             }
             layers = layers.push(Gelu);
         }
-        layers = layers.push(trunc_normal_linear(c.hidden_dim, c.bottleneck_dim, true, rng));
+        layers = layers.push(trunc_normal_linear(
+            c.hidden_dim,
+            c.bottleneck_dim,
+            true,
+            rng,
+        ));
         let last_layer =
             WeightNormLinear::new(c.bottleneck_dim, c.output_dim, c.norm_last_layer, rng);
         Ok(DinoHead {

@@ -147,7 +147,10 @@ mod tests {
         }
         // erfc in the tail, where 1 − erf would cancel: erfc(5) = 1.5374597944280349e-12.
         let e5 = erfc(5.0);
-        assert!((e5 / 1.537_459_794_428_034_9e-12 - 1.0).abs() < 1e-14, "{e5}");
+        assert!(
+            (e5 / 1.537_459_794_428_034_9e-12 - 1.0).abs() < 1e-14,
+            "{e5}"
+        );
         assert_eq!(erfc(30.0), 0.0);
         assert_eq!(erf(30.0), 1.0);
         assert!(erf(f64::NAN).is_nan());
