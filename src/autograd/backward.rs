@@ -159,6 +159,8 @@ impl<T: Element> Graph<T> {
                     UnaryOp::Sqrt => g.div(out)?.mul_scalar(T::from_f64(0.5))?,
                     // (−a)' = −1
                     UnaryOp::Neg => g.map(UnaryOp::Neg)?,
+                    // gelu'(a) = Φ(a) + a·φ(a)
+                    UnaryOp::Gelu => val(a).gelu_backward(g)?,
                 };
                 res.push((a, ga));
             }

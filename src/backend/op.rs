@@ -42,6 +42,8 @@ pub enum UnaryOp {
     Sqrt,
     /// `-x`
     Neg,
+    /// `x·Φ(x)`, `Φ` the standard normal CDF (exact GELU, `torch.nn.GELU()`'s default).
+    Gelu,
 }
 
 impl UnaryOp {
@@ -53,6 +55,7 @@ impl UnaryOp {
             UnaryOp::Ln => "ln",
             UnaryOp::Sqrt => "sqrt",
             UnaryOp::Neg => "neg",
+            UnaryOp::Gelu => "gelu",
         }
     }
 }

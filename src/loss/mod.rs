@@ -11,15 +11,20 @@
 //!   kernel weights `w_ij = K(H^{−1/2}(y_i − y_j))` between the samples' labels.
 //! - [`BarlowTwinsLoss`]: Barlow Twins' redundancy reduction, `ℓ = Σ_i (1 − c_ii)² +
 //!   λ Σ_{i≠j} c_ij²` on the cross-correlation `c` of the batch-standardised views.
+//! - [`DinoLoss`]: DINO's self-distillation, the cross-entropy between the centred, sharpened
+//!   teacher softmax and the student log-softmax over every pair of different views, with the
+//!   centre's moving average (it takes the stacked views and a teacher tensor, not two views).
 //!
 //! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
 
 mod barlow_twins;
+mod dino;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
+pub use dino::{DinoLoss, DinoLossConfig};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 
