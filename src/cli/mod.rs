@@ -21,8 +21,8 @@ pub mod values;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
-    show_defaults, BarlowArgs, DinoArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs, TrainArgs,
-    YAwareArgs,
+    show_defaults, BarlowArgs, DinoArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs,
+    TrainArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 
@@ -78,14 +78,14 @@ pub enum Command {
     /// encoder on age and sex as yaware-openbhb does. Without --data-dir, a SYNTHETIC OpenBHB is
     /// generated once into the cache folder.
     BarlowOpenbhb(TrainArgs<OpenBhbArgs, BarlowArgs>),
-    /// DINO on MNIST (LeNet encoder, 2 global + 8 local views), probed as simclr-mnist
+    /// DINO on MNIST (LeNet encoder, 2 global + 2 local views), probed as simclr-mnist
     ///
     /// Trains DINO (nidl 0.0.2's defaults: momentum teacher λ 0.996 → 1, teacher temperature
     /// 0.04 → 0.07 over 30 epochs, student 0.1, AdamW lr 3e-4, weight decay 5e-4 except on biases
     /// and norms, per-step warmup-cosine schedule; head 256 → 256 → 64 → 1024 for the small
-    /// LeNet) on MNIST multi-crop views (2 global crops of area 0.4–1, --num-local-crops local
-    /// crops of area 0.05–0.4, all resized to 28×28) and probes the teacher's encoder as
-    /// simclr-mnist does. Logs go to <log-dir>/version_<N>/.
+    /// LeNet; 2 local crops, nidl: 8) on MNIST multi-crop views (2 global crops of area 0.4–1,
+    /// --num-local-crops local crops of area 0.05–0.4, all resized to 28×28) and probes the
+    /// teacher's encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
     DinoMnist(TrainArgs<MnistArgs, DinoArgs>),
     /// Fit a probe on .npy embeddings and print its test metrics
     ///

@@ -825,21 +825,39 @@ impl PresetOptions for DinoArgs {
         let n = |option: &str, n: Option<usize>| n.map(|n| int(option, n)).transpose();
         let x = |x: Option<f64>| x.map(Value::Float);
         Ok(method_overrides(vec![
-            ("num_local_crops", n("num-local-crops", self.num_local_crops)?),
+            (
+                "num_local_crops",
+                n("num-local-crops", self.num_local_crops)?,
+            ),
             ("student_temperature", x(self.student_temperature)),
             ("teacher_temperature", x(self.teacher_temperature)),
             ("warmup_teacher_temp", x(self.warmup_teacher_temp)),
             (
                 "warmup_teacher_temp_epochs",
-                n("warmup-teacher-temp-epochs", self.warmup_teacher_temp_epochs)?,
+                n(
+                    "warmup-teacher-temp-epochs",
+                    self.warmup_teacher_temp_epochs,
+                )?,
             ),
             ("base_lambda", x(self.base_lambda)),
             ("final_lambda", x(self.final_lambda)),
             ("clip_grad", x(self.clip_grad)),
-            ("freeze_last_layer", n("freeze-last-layer", self.freeze_last_layer)?),
-            ("proj_hidden_dim", n("proj-hidden-dim", self.proj_hidden_dim)?),
-            ("proj_bottleneck_dim", n("proj-bottleneck-dim", self.proj_bottleneck_dim)?),
-            ("proj_output_dim", n("proj-output-dim", self.proj_output_dim)?),
+            (
+                "freeze_last_layer",
+                n("freeze-last-layer", self.freeze_last_layer)?,
+            ),
+            (
+                "proj_hidden_dim",
+                n("proj-hidden-dim", self.proj_hidden_dim)?,
+            ),
+            (
+                "proj_bottleneck_dim",
+                n("proj-bottleneck-dim", self.proj_bottleneck_dim)?,
+            ),
+            (
+                "proj_output_dim",
+                n("proj-output-dim", self.proj_output_dim)?,
+            ),
             ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
         ]))
     }

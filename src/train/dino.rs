@@ -356,26 +356,6 @@ impl Dino {
         Ok(g.value(z).clone())
     }
 
-    /// Scales `grads` by `clip_grad / (‖grads‖ + 1e-6)` when that is below 1
-    /// (`clip_grad_norm_` with the L2 norm over all of them).
-    fn clip(&self, grads: &mut [Tensor<f32>]) -> Result<()> {
-        let max_norm = self.config.clip_grad;
-        if max_norm <= 0.0 {
-            return Ok(());
-        }
-        let mut squares = 0.0f64;
-        for g in grads.iter() {
-            squares += g.mul(g)?.sum_all()?.item()? as f64;
-        }
-        let coef = max_norm / (squares.sqrt() + 1e-6);
-        if coef < 1.0 {
-            for g in grads.iter_mut() {
-                *g = g.mul_scalar(coef as f32)?;
-            }
-        }
-        Ok(())
-    }
-
     /// The named state of every module, prefixed.
     fn modules(&self) -> [(&'static str, &dyn Module<f32>); 4] {
         [
@@ -385,6 +365,25 @@ impl Dino {
             ("teacher_head", &self.teacher_head),
         ]
     }
+}
+
+/// Scales `grads` by `max_norm / (‖grads‖ + 1e-6)` when that is below 1, `‖·‖` the L2 norm over
+/// all of them (`torch.nn.utils.clip_grad_norm_`); `max_norm ≤ 0` leaves them as they are.
+fn clip_grad_norm(grads: &mut [Tensor<f32>], max_norm: f64) -> Result<()> {
+    if max_norm <= 0.0 {
+        return Ok(());
+    }
+    let mut squares = 0.0f64;
+    for g in grads.iter() {
+        squares += g.mul(g)?.sum_all()?.item()? as f64;
+    }
+    let coef = max_norm / (squares.sqrt() + 1e-6);
+    if coef < 1.0 {
+        for g in grads.iter_mut() {
+            *g = g.mul_scalar(coef as f32)?;
+        }
+    }
+    Ok(())
 }
 
 /// The head's parameter values and their gradients in visit order, split into (everything but
@@ -457,7 +456,9 @@ impl Estimator for Dino {
         let teacher = self.teacher_forward(g.is_training(), globals.clone())?;
         let (h, zg) = self.student_forward(g, globals)?;
         let z = if n_local > 0 {
-            let locals = batch.views.slice(0, N_GLOBAL * b, (N_GLOBAL + n_local) * b)?;
+            let locals = batch
+                .views
+                .slice(0, N_GLOBAL * b, (N_GLOBAL + n_local) * b)?;
             let (_, zl) = self.student_forward(g, locals)?;
             g.concat(&[zg, zl], 0)?
         } else {
@@ -472,7 +473,7 @@ impl Estimator for Dino {
     /// teacher's EMA update with this step's λ.
     fn apply_gradients(&mut self, grads: &Grads<f32>) -> Result<()> {
         let mut grads_main = param_grads(self.student.as_ref(), grads);
-        self.clip(&mut grads_main)?;
+        clip_grad_norm(&mut grads_main, self.config.clip_grad)?;
         let lambda = self.momentum();
         let frozen = self.epoch < self.config.freeze_last_layer;
         let mut params = param_values_mut(self.student.as_mut());
@@ -687,5 +688,29 @@ impl Estimator for Dino {
             ),
             ("warmup_epochs".into(), s(&c.warmup_epochs)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_scales_all_gradients_by_one_norm() {
+        // ‖(3, 4, 12)‖ = 13: with max_norm 6.5 every entry is scaled by 6.5 / (13 + 1e-6).
+        let mut g = vec![
+            Tensor::from_vec(vec![3.0f32, 4.0], &[2]).unwrap(),
+            Tensor::from_vec(vec![12.0f32], &[1]).unwrap(),
+        ];
+        clip_grad_norm(&mut g, 6.5).unwrap();
+        let c = (6.5 / (13.0 + 1e-6)) as f32;
+        assert_eq!(g[0].data().unwrap(), &[3.0 * c, 4.0 * c]);
+        assert_eq!(g[1].data().unwrap(), &[12.0 * c]);
+        // Below the threshold, or without clipping: unchanged.
+        let before = g.clone();
+        clip_grad_norm(&mut g, 100.0).unwrap();
+        assert_eq!(g, before);
+        clip_grad_norm(&mut g, 0.0).unwrap();
+        assert_eq!(g, before);
     }
 }

@@ -44,13 +44,13 @@ pub fn run(
     // An empty training set first, naming the key to change.
     nidl::train::preflight::non_empty("the training set", &*data.train)
         .map_err(|e| run.error(e))?;
-    let encoder = encoder(exp, data.input, &mut rng)?;
     // DINO's teacher: an encoder of the same kind, its values replaced by the student's (drawn
     // from its own RNG so that the run's draws stay those of the other methods).
     let teacher = match exp.run.method {
         Method::Dino => Some(encoder(exp, data.input, &mut StdRng::seed_from_u64(0))?),
         _ => None,
     };
+    let encoder = encoder(exp, data.input, &mut rng)?;
     let parts = ModelParts {
         run: &run,
         encoder,

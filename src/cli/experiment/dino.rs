@@ -11,12 +11,12 @@ use super::defaults::{at_least, method_name, number, only_allowed};
 use super::schema::{Experiment, Format, ImageView, Method, MethodOptions, TabularView};
 use super::views;
 use crate::cli::train_common::ModelParts;
+use nidl::datasets::transforms::Compose;
 use nidl::datasets::transforms::{
     ImageAugment, MultiCrop, Pipeline, TabularAugment, ToTensor, TransformExt,
     DEFAULT_N_LOCAL_CROPS, GLOBAL_CROP_SCALE, GLOBAL_TABULAR_VIEWS, LOCAL_CROP_SCALE,
     LOCAL_TABULAR_VIEWS,
 };
-use nidl::datasets::transforms::Compose;
 use nidl::nn::Module;
 use nidl::train::{Dino, DinoConfig};
 
@@ -73,11 +73,15 @@ pub fn fill_method_defaults(o: &mut MethodOptions) {
     o.proj_bottleneck_dim.get_or_insert(HEAD.1);
     o.proj_output_dim.get_or_insert(HEAD.2);
     o.proj_batch_norm.get_or_insert(nidl.proj_batch_norm);
-    o.proj_norm_last_layer.get_or_insert(nidl.proj_norm_last_layer);
+    o.proj_norm_last_layer
+        .get_or_insert(nidl.proj_norm_last_layer);
     o.num_local_crops.get_or_insert(DEFAULT_N_LOCAL_CROPS);
-    o.student_temperature.get_or_insert(nidl.student_temperature);
-    o.teacher_temperature.get_or_insert(nidl.teacher_temperature);
-    o.warmup_teacher_temp.get_or_insert(nidl.warmup_teacher_temp);
+    o.student_temperature
+        .get_or_insert(nidl.student_temperature);
+    o.teacher_temperature
+        .get_or_insert(nidl.teacher_temperature);
+    o.warmup_teacher_temp
+        .get_or_insert(nidl.warmup_teacher_temp);
     o.warmup_teacher_temp_epochs
         .get_or_insert(nidl.warmup_teacher_temp_epochs);
     o.base_lambda.get_or_insert(nidl.base_lambda);
@@ -131,8 +135,7 @@ pub fn fill_view_defaults(exp: &mut Experiment, input: Option<[usize; 3]>) -> Re
     }
     if input.is_some() {
         only_allowed(&set, &["local_image"], "views", "image data")?;
-        v.image
-            .get_or_insert_with(|| mnist_crop(GLOBAL_CROP_SCALE));
+        v.image.get_or_insert_with(|| mnist_crop(GLOBAL_CROP_SCALE));
         v.local_image
             .get_or_insert_with(|| mnist_crop(LOCAL_CROP_SCALE));
     } else {
@@ -165,7 +168,10 @@ pub fn check(exp: &Experiment) -> Result<(), String> {
         number(&format!("method.{key}"), v, true)?;
     }
     number("method.clip_grad", o.clip_grad, false)?;
-    for (key, v) in [("base_lambda", o.base_lambda), ("final_lambda", o.final_lambda)] {
+    for (key, v) in [
+        ("base_lambda", o.base_lambda),
+        ("final_lambda", o.final_lambda),
+    ] {
         if let Some(v) = v {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("method.{key}: must be in [0, 1], got {v}"));
@@ -187,10 +193,18 @@ pub type ImageCrop = Compose<ToTensor, Pipeline<ImageAugment>>;
 
 /// DINO's views of 1×28×28 MNIST digits: `views.image` twice, then `views.local_image`
 /// `num_local_crops` times, each followed by Normalize(`views.mean`, `views.std`).
-pub fn image_views(exp: &Experiment, shape: [usize; 3]) -> Result<MultiCrop<ImageCrop, ImageCrop>, String> {
+pub fn image_views(
+    exp: &Experiment,
+    shape: [usize; 3],
+) -> Result<MultiCrop<ImageCrop, ImageCrop>, String> {
     let global = ToTensor.then(views::image_pipeline(exp, shape)?);
     let list = exp.views.local_image.as_deref().unwrap_or(&[]);
-    let local = ToTensor.then(views::image_list_pipeline(exp, list, "views.local_image", shape)?);
+    let local = ToTensor.then(views::image_list_pipeline(
+        exp,
+        list,
+        "views.local_image",
+        shape,
+    )?);
     Ok(MultiCrop::new(global, local, n_local(exp)))
 }
 

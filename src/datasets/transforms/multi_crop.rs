@@ -183,12 +183,13 @@ mod tests {
     #[test]
     fn globals_come_first_then_locals_in_rng_order() {
         // Views drawn by hand from one stream, in the documented order, equal the transform's.
-        let (g, l) = (mnist_crop((0.4, 1.0)).unwrap(), mnist_crop((0.05, 0.4)).unwrap());
+        let (g, l) = (
+            mnist_crop((0.4, 1.0)).unwrap(),
+            mnist_crop((0.05, 0.4)).unwrap(),
+        );
         let crops = MultiCrop::new(g.clone(), l.clone(), 3);
         assert_eq!(crops.n_views(), 5);
-        let got = crops
-            .apply(digit(), &mut StdRng::seed_from_u64(7))
-            .unwrap();
+        let got = crops.apply(digit(), &mut StdRng::seed_from_u64(7)).unwrap();
         let mut rng = StdRng::seed_from_u64(7);
         let mut want = Vec::new();
         for _ in 0..2 {
@@ -203,15 +204,9 @@ mod tests {
     #[test]
     fn same_seed_same_views_other_seed_other_views() {
         let crops = mnist_multi_crop(DEFAULT_N_LOCAL_CROPS).unwrap();
-        let a = crops
-            .apply(digit(), &mut StdRng::seed_from_u64(1))
-            .unwrap();
-        let b = crops
-            .apply(digit(), &mut StdRng::seed_from_u64(1))
-            .unwrap();
-        let c = crops
-            .apply(digit(), &mut StdRng::seed_from_u64(2))
-            .unwrap();
+        let a = crops.apply(digit(), &mut StdRng::seed_from_u64(1)).unwrap();
+        let b = crops.apply(digit(), &mut StdRng::seed_from_u64(1)).unwrap();
+        let c = crops.apply(digit(), &mut StdRng::seed_from_u64(2)).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.0.len(), 10);
@@ -257,11 +252,15 @@ mod tests {
     #[test]
     fn tabular_variant_masks_local_views_harder() {
         // Global views: no masking; local views: every feature masked. Noise 0 keeps values.
-        let global = RandomMask::new(0.0).unwrap().then(GaussianNoise::new(0.0).unwrap());
+        let global = RandomMask::new(0.0)
+            .unwrap()
+            .then(GaussianNoise::new(0.0).unwrap());
         let local = RandomMask::new(1.0).unwrap().then(Identity);
         let crops = MultiCrop::new(global, local, 2);
         let x = vec![1.0f32, 2.0, 3.0];
-        let v = crops.apply(x.clone(), &mut StdRng::seed_from_u64(0)).unwrap();
+        let v = crops
+            .apply(x.clone(), &mut StdRng::seed_from_u64(0))
+            .unwrap();
         assert_eq!(v.0, vec![x.clone(), x, vec![0.0; 3], vec![0.0; 3]]);
     }
 
@@ -284,9 +283,22 @@ mod tests {
             }
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        assert!(global.len() > 5 && local.len() > 10, "{} {}", global.len(), local.len());
-        assert!((mean(&global) - 0.2).abs() < 0.02, "global keeps {}", mean(&global));
-        assert!((mean(&local) - 0.1).abs() < 0.02, "local keeps {}", mean(&local));
+        assert!(
+            global.len() > 5 && local.len() > 10,
+            "{} {}",
+            global.len(),
+            local.len()
+        );
+        assert!(
+            (mean(&global) - 0.2).abs() < 0.02,
+            "global keeps {}",
+            mean(&global)
+        );
+        assert!(
+            (mean(&local) - 0.1).abs() < 0.02,
+            "local keeps {}",
+            mean(&local)
+        );
     }
 
     #[test]
