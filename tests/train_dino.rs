@@ -147,7 +147,10 @@ fn the_teacher_starts_as_the_student_and_follows_it_by_ema() {
         let teacher = params(part(&est, &format!("teacher_{prefix}")));
         for (name, t0) in start {
             let s1 = &student[name];
-            assert_ne!(s1, t0, "{prefix}{name}: the student moved");
+            if name != "last_layer.weight_g" {
+                // (The gains are a fixed buffer with norm_last_layer; the EMA leaves them.)
+                assert_ne!(s1, t0, "{prefix}{name}: the student moved");
+            }
             let want: Vec<f32> = t0
                 .data()
                 .unwrap()
