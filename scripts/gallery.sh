@@ -11,6 +11,10 @@
 #   bash scripts/gallery.sh barlow-mnist
 #   bash scripts/gallery.sh vae-mnist     # (with --probe logreg,knn: both digit probes)
 #
+# dino-mnist runs with `--probe logreg,knn` (its row gives the logistic and the 5-NN accuracy).
+# Where /usr/bin/time is installed, each row also gives the run's peak resident memory. With
+# GALLERY_KEEP=DIR, each run's log folder is copied to DIR/<command>/ (metrics.csv for the curves).
+#
 # The binary is ${CARGO_TARGET_DIR:-target}/release/nidl, built first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +22,13 @@ cd "$(dirname "$0")/.."
 commands=("$@")
 compare=0
 if [ ${#commands[@]} -eq 0 ]; then
-    commands=(simclr-mnist yaware-openbhb barlow-mnist barlow-openbhb dcl-mnist)
+    commands=(simclr-mnist yaware-openbhb barlow-mnist barlow-openbhb dcl-mnist vae-mnist dino-mnist)
     compare=1
 fi
 
 # Options a command's gallery run adds to its defaults.
-declare -A extra_args=([vae-mnist]="--probe logreg,knn")
+# issue 19's methods are reported with both the logistic and the 5-NN probe.
+declare -A extra_args=([dcl-mnist]="--probe logreg,knn" [vae-mnist]="--probe logreg,knn" [dino-mnist]="--probe logreg,knn")
 
 cargo build --release --quiet
 nidl="${CARGO_TARGET_DIR:-target}/release/nidl"
@@ -37,18 +42,37 @@ final_scores() {
         END { for (i = 0; i < n; i++) printf "%s`%s` %.4f", (i ? ", " : ""), order[i], last[order[i]] }' "$1"
 }
 
+# The peak resident memory of a run whose `/usr/bin/time -v` report is at $1 ("" without one).
+peak_rss() {
+    [ -s "$1" ] && awk -F': ' '/Maximum resident set size/ { printf ", peak RSS %.0f MB", $2 / 1024 }' "$1"
+    return 0
+}
+
+timed=()
+if [ -x /usr/bin/time ]; then
+    timed=(/usr/bin/time -v -o)
+fi
+
 echo "| command | wall time | final probe scores |"
 echo "|---|---|---|"
 for cmd in "${commands[@]}"; do
+    # shellcheck disable=SC2206  # extra_args holds whole words
+    extra=(${extra_args[$cmd]:-})
     start=$(date +%s.%N)
-    # shellcheck disable=SC2086  # extra_args holds whole words
-    "$nidl" "$cmd" --log-dir "$tmp/$cmd" --no-progress ${extra_args[$cmd]:-} > "$tmp/$cmd.out"
+    if [ ${#timed[@]} -gt 0 ]; then
+        "${timed[@]}" "$tmp/$cmd.time" "$nidl" "$cmd" ${extra[@]+${extra[@]+"${extra[@]}"}} --log-dir "$tmp/$cmd" --no-progress > "$tmp/$cmd.out"
+    else
+        "$nidl" "$cmd" "${extra[@]}" --log-dir "$tmp/$cmd" --no-progress > "$tmp/$cmd.out"
+    fi
     end=$(date +%s.%N)
     run="$tmp/$cmd/version_0"
     cp "$run/metrics.png" "docs/gallery/$cmd.png"
     cp "$run/metrics.svg" "docs/gallery/$cmd.svg"
+    if [ -n "${GALLERY_KEEP:-}" ]; then
+        mkdir -p "$GALLERY_KEEP" && cp -r "$tmp/$cmd" "$GALLERY_KEEP/"
+    fi
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    printf '| `nidl %s` | %s s | %s |\n' "$cmd" "$wall" "$(final_scores "$run/metrics.csv")"
+    printf '| `nidl %s` | %s s%s | %s |\n' "$cmd" "$wall" "$(peak_rss "$tmp/$cmd.time")" "$(final_scores "$run/metrics.csv")"
 done
 
 if [ "$compare" -eq 1 ]; then

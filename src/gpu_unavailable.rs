@@ -115,6 +115,9 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
     fn relu_backward(&self, _: Self) -> Result<Self> {
         match self.never {}
     }
+    fn gelu_backward(&self, _: Self) -> Result<Self> {
+        match self.never {}
+    }
     fn masked_fill(self, _: &[bool], _: T) -> Result<Self> {
         match self.never {}
     }
@@ -146,6 +149,9 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         match self.never {}
     }
     fn sgd_step(&mut self, _: Option<&mut Self>, _: &Self, _: &SgdStep<T>) -> Result<()> {
+        match self.never {}
+    }
+    fn ema_update(&mut self, _: &Self, _: T, _: T) -> Result<()> {
         match self.never {}
     }
 }

@@ -55,6 +55,18 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "dino-mnist",
+        &[
+            "--epochs",
+            "--num-local-crops",
+            "--teacher-temperature",
+            "--base-lambda",
+            "--clip-grad",
+            "--freeze-last-layer",
+            "--proj-output-dim",
+        ],
+    ),
+    (
         "barlow-openbhb",
         &[
             "--epochs",
@@ -167,6 +179,15 @@ fn help_shows_each_commands_own_defaults() {
         ("vae-mnist", "--default-dist", "[default: bernoulli]"),
         ("vae-mnist", "--lr", "[default: 1e-3]"),
         ("vae-mnist", "--weight-decay", "[default: 0.01]"),
+        ("dino-mnist", "--lr", "[default: 3e-4]"),
+        ("dino-mnist", "--num-local-crops", "[default: 2]"),
+        ("dino-mnist", "--base-lambda", "[default: 0.996]"),
+        (
+            "dino-mnist",
+            "--warmup-teacher-temp-epochs",
+            "[default: 30]",
+        ),
+        ("dino-mnist", "--proj-output-dim", "[default: 1024]"),
         ("make-openbhb", "--train", "[default: 3227]"),
         ("probe", "--max-iter", "[default: 200]"),
         ("simclr-mnist", "--patience", "[default: 3]"),
@@ -243,6 +264,11 @@ fn values_out_of_range_say_what_is_allowed() {
             "barlow-mnist",
             &["--lr", "inf"],
             "error: invalid value 'inf' for '--lr <X>': allowed: a finite number > 0",
+        ),
+        (
+            "dino-mnist",
+            &["--base-lambda", "1.5"],
+            "error: invalid value '1.5' for '--base-lambda <X>': allowed: a number from 0 to 1",
         ),
         (
             "yaware-openbhb",

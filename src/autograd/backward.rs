@@ -161,6 +161,8 @@ impl<T: Element> Graph<T> {
                     UnaryOp::Neg => g.map(UnaryOp::Neg)?,
                     // σ' = σ·(1 − σ) = out − out²
                     UnaryOp::Sigmoid => g.mul(&out.sub(&out.mul(out)?)?)?,
+                    // gelu'(a) = Φ(a) + a·φ(a)
+                    UnaryOp::Gelu => val(a).gelu_backward(g)?,
                 };
                 res.push((a, ga));
             }

@@ -216,6 +216,16 @@ impl<T: Element> Graph<T> {
         }
     }
 
+    /// A graph that records no op but runs layers in training mode (batch statistics, running
+    /// statistics updated): a momentum teacher's forward, which nidl runs under
+    /// `torch.no_grad()` on a module in train mode. Values only, no backward.
+    pub fn frozen() -> Self {
+        Graph {
+            recording: false,
+            ..Self::new()
+        }
+    }
+
     /// Whether layers should behave as in training (batch statistics) or evaluation.
     pub fn is_training(&self) -> bool {
         self.training

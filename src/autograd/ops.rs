@@ -116,6 +116,11 @@ impl<T: Element> Graph<T> {
         self.unary(a, UnaryOp::Sigmoid)
     }
 
+    /// `a·Φ(a)`, the exact GELU (`torch.nn.GELU()`).
+    pub fn gelu(&mut self, a: Var) -> Result<Var> {
+        self.unary(a, UnaryOp::Gelu)
+    }
+
     /// Sum along `axis`, keeping it with length 1.
     pub fn sum_axis(&mut self, a: Var, axis: usize) -> Result<Var> {
         self.check_var("sum_axis", a)?;
@@ -270,6 +275,26 @@ impl<T: Element> Graph<T> {
         let eps = T::from_f64(NORMALIZE_EPS);
         let (value, norms) = self.value(a).l2_normalize_rows(eps)?;
         Ok(self.record(value, Op::L2NormalizeRows { a, norms }, &[a]))
+    }
+
+    /// Weight normalisation (`torch.nn.utils.weight_norm(linear, dim=0)`): the weight
+    /// `W[o, :] = g[o]·v[o, :]/‖v[o, :]‖` from direction `v` `[out, in]` and magnitude `g`
+    /// `[out, 1]`, composed as `normalize(v) ⊙ g` (broadcast over the columns). The norm is
+    /// clamped at 1e-12 as in [`Graph::l2_normalize_rows`]; PyTorch's is not, which differs
+    /// only for an all-zero row of `v` (PyTorch gives NaN there).
+    pub fn weight_norm(&mut self, v: Var, g: Var) -> Result<Var> {
+        self.check_var("weight_norm", v)?;
+        self.check_var("weight_norm", g)?;
+        let (vs, gs) = (self.value(v).shape(), self.value(g).shape());
+        if vs.len() != 2 || gs != [vs[0], 1] {
+            return Err(Error::shape(
+                "weight_norm",
+                "direction v [out, in] and magnitude g [out, 1]",
+                &[vs, gs],
+            ));
+        }
+        let dir = self.l2_normalize_rows(v)?;
+        self.mul(dir, g)
     }
 
     /// Pairwise cosine similarities of the rows of `a` `[n, d]` and `b` `[m, d]`: `[n, m]`,

@@ -84,6 +84,8 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
 
     /// The gradient of relu given its output `self`: `g` where `self > 0`, else 0.
     fn relu_backward(&self, g: Self) -> Result<Self>;
+    /// The gradient of gelu given its input `self`: `g·(Φ(x) + x·φ(x))`.
+    fn gelu_backward(&self, g: Self) -> Result<Self>;
     /// `value` where `mask` is true, else the element (one flag per element); the CPU fills
     /// in place.
     fn masked_fill(self, mask: &[bool], value: T) -> Result<Self>;
@@ -128,6 +130,9 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     fn adam_step(&mut self, m: &mut Self, v: &mut Self, g: &Self, c: &AdamStep<T>) -> Result<()>;
     /// One SGD update of parameter `self` (and its momentum buffer) from gradient `g`.
     fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()>;
+    /// The exponential moving average `self ← m·self + one_minus_m·source` (equal lengths), no
+    /// gradient: a momentum teacher's update.
+    fn ema_update(&mut self, source: &Self, m: T, one_minus_m: T) -> Result<()>;
 }
 
 /// [`BackendStorage::conv2d_relu_pool`] as its three kernels in turn.

@@ -44,6 +44,8 @@ pub enum UnaryOp {
     Neg,
     /// `1 / (1 + e^(−x))`, the logistic sigmoid
     Sigmoid,
+    /// `x·Φ(x)`, `Φ` the standard normal CDF (exact GELU, `torch.nn.GELU()`'s default).
+    Gelu,
 }
 
 impl UnaryOp {
@@ -56,6 +58,7 @@ impl UnaryOp {
             UnaryOp::Sqrt => "sqrt",
             UnaryOp::Neg => "neg",
             UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Gelu => "gelu",
         }
     }
 }

@@ -21,8 +21,8 @@ pub mod values;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
-    show_defaults, BarlowArgs, DclArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs,
-    TrainArgs, VaeArgs, YAwareArgs,
+    show_defaults, BarlowArgs, DclArgs, DinoArgs, MnistArgs, OpenBhbArgs, ShowDefaults,
+    SimClrArgs, TrainArgs, VaeArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 
@@ -94,6 +94,15 @@ pub enum Command {
     /// digit (pixels in [0, 1]) and probes the posterior mean μ as simclr-mnist probes its
     /// encoder. Logs go to <log-dir>/version_<N>/.
     VaeMnist(TrainArgs<MnistArgs, VaeArgs>),
+    /// DINO on MNIST (LeNet encoder, 2 global + 2 local views), probed as simclr-mnist
+    ///
+    /// Trains DINO (nidl 0.0.2's defaults: momentum teacher λ 0.996 → 1, teacher temperature
+    /// 0.04 → 0.07 over 30 epochs, student 0.1, AdamW lr 3e-4, weight decay 5e-4 except on biases
+    /// and norms, per-step warmup-cosine schedule; head 256 → 256 → 64 → 1024 for the small
+    /// LeNet; 2 local crops, nidl: 8) on MNIST multi-crop views (2 global crops of area 0.4–1,
+    /// --num-local-crops local crops of area 0.05–0.4, all resized to 28×28) and probes the
+    /// teacher's encoder as simclr-mnist does. Logs go to <log-dir>/version_<N>/.
+    DinoMnist(TrainArgs<MnistArgs, DinoArgs>),
     /// Fit a probe on .npy embeddings and print its test metrics
     ///
     /// Fits a probe on the training embeddings and prints its metrics on the test set, as
@@ -140,6 +149,7 @@ impl Command {
             Command::BarlowOpenbhb(a) => train::run("barlow-openbhb", a),
             Command::DclMnist(a) => train::run("dcl-mnist", a),
             Command::VaeMnist(a) => train::run("vae-mnist", a),
+            Command::DinoMnist(a) => train::run("dino-mnist", a),
             Command::Probe(a) => probe::run(a),
             Command::MakeOpenbhb(a) => make_openbhb::run(a),
             Command::ShowAugmentations(a) => show_augmentations::run(a),
@@ -176,6 +186,8 @@ pub fn command() -> clap::Command {
             train::shown::<TrainArgs<MnistArgs, DclArgs>>("dcl-mnist"),
             "vae-mnist",
             train::shown::<TrainArgs<MnistArgs, VaeArgs>>("vae-mnist"),
+            "dino-mnist",
+            train::shown::<TrainArgs<MnistArgs, DinoArgs>>("dino-mnist"),
         ),
         ("probe", probe::shown()),
         ("show-augmentations", MnistArgs::shown()),

@@ -1,7 +1,8 @@
 //! The options of the training commands, one struct per concern, shared by the commands through
 //! `#[command(flatten)]` in [`TrainArgs`]: the run's ([`RunArgs`]), the probing's
 //! ([`ProbeArgs`]), the data's ([`MnistArgs`], [`OpenBhbArgs`]) and the method's
-//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`], [`DclArgs`], [`VaeArgs`]).
+//! ([`SimClrArgs`], [`YAwareArgs`], [`BarlowArgs`], [`DclArgs`], [`VaeArgs`],
+//! [`DinoArgs`]).
 //!
 //! A training command is its preset (`examples/experiments/<command>.toml`) with the given
 //! options as `key = value` overrides ([`PresetOptions::overrides`]): every field says whether
@@ -833,5 +834,115 @@ impl PresetOptions for VaeArgs {
         // Shown bare (not as a quoted TOML string).
         out.extend(exp.method.default_dist.clone().map(|d| ("default_dist", d)));
         out
+    }
+}
+
+/// The DINO options (named as nidl 0.0.2's `DINO` arguments).
+#[derive(clap::Args, Clone, Debug, Default, PartialEq)]
+#[command(next_help_heading = "DINO options")]
+pub struct DinoArgs {
+    /// Local views per sample, after the 2 global views
+    #[arg(long, value_name = "N", value_parser = whole(0usize))]
+    pub num_local_crops: Option<usize>,
+    /// Student temperature
+    #[arg(long, value_name = "X", value_parser = positive)]
+    pub student_temperature: Option<f64>,
+    /// Teacher temperature after the warm-up
+    #[arg(long, value_name = "X", value_parser = positive)]
+    pub teacher_temperature: Option<f64>,
+    /// Teacher temperature of the first epoch
+    #[arg(long, value_name = "X", value_parser = positive)]
+    pub warmup_teacher_temp: Option<f64>,
+    /// Epochs of linear teacher-temperature warm-up
+    #[arg(long, value_name = "N", value_parser = whole(0usize))]
+    pub warmup_teacher_temp_epochs: Option<usize>,
+    /// Teacher momentum λ at the first step (cosine to --final-lambda over the run's steps)
+    #[arg(long, value_name = "X", value_parser = probability)]
+    pub base_lambda: Option<f64>,
+    /// Teacher momentum λ at the last step
+    #[arg(long, value_name = "X", value_parser = probability)]
+    pub final_lambda: Option<f64>,
+    /// Maximal gradient norm of the student encoder (0: no clipping)
+    #[arg(long, value_name = "X", value_parser = non_negative)]
+    pub clip_grad: Option<f64>,
+    /// Epochs during which the head's last layer is not updated
+    #[arg(long, value_name = "N", value_parser = whole(0usize))]
+    pub freeze_last_layer: Option<usize>,
+    /// Hidden width of the DINO head
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub proj_hidden_dim: Option<usize>,
+    /// Bottleneck width before the head's weight-normalised last layer
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub proj_bottleneck_dim: Option<usize>,
+    /// Output width K of the DINO head
+    #[arg(long, value_name = "N", value_parser = whole(1usize))]
+    pub proj_output_dim: Option<usize>,
+    /// Epochs of linear LR warmup from 1e-6 before the per-step cosine (as nidl: with the default
+    /// 10 epochs the whole run warms up)
+    #[arg(long, value_name = "N", value_parser = whole(0usize))]
+    pub warmup_epochs: Option<usize>,
+}
+
+/// The `[method]` keys of [`DinoArgs`], in its order.
+const DINO_KEYS: [&str; 13] = [
+    "num_local_crops",
+    "student_temperature",
+    "teacher_temperature",
+    "warmup_teacher_temp",
+    "warmup_teacher_temp_epochs",
+    "base_lambda",
+    "final_lambda",
+    "clip_grad",
+    "freeze_last_layer",
+    "proj_hidden_dim",
+    "proj_bottleneck_dim",
+    "proj_output_dim",
+    "warmup_epochs",
+];
+
+impl PresetOptions for DinoArgs {
+    fn overrides(&self, _: &Experiment) -> Result<Vec<Override>, String> {
+        let n = |option: &str, n: Option<usize>| n.map(|n| int(option, n)).transpose();
+        let x = |x: Option<f64>| x.map(Value::Float);
+        Ok(method_overrides(vec![
+            (
+                "num_local_crops",
+                n("num-local-crops", self.num_local_crops)?,
+            ),
+            ("student_temperature", x(self.student_temperature)),
+            ("teacher_temperature", x(self.teacher_temperature)),
+            ("warmup_teacher_temp", x(self.warmup_teacher_temp)),
+            (
+                "warmup_teacher_temp_epochs",
+                n(
+                    "warmup-teacher-temp-epochs",
+                    self.warmup_teacher_temp_epochs,
+                )?,
+            ),
+            ("base_lambda", x(self.base_lambda)),
+            ("final_lambda", x(self.final_lambda)),
+            ("clip_grad", x(self.clip_grad)),
+            (
+                "freeze_last_layer",
+                n("freeze-last-layer", self.freeze_last_layer)?,
+            ),
+            (
+                "proj_hidden_dim",
+                n("proj-hidden-dim", self.proj_hidden_dim)?,
+            ),
+            (
+                "proj_bottleneck_dim",
+                n("proj-bottleneck-dim", self.proj_bottleneck_dim)?,
+            ),
+            (
+                "proj_output_dim",
+                n("proj-output-dim", self.proj_output_dim)?,
+            ),
+            ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
+        ]))
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        methods_shown(exp, &DINO_KEYS)
     }
 }

@@ -15,7 +15,8 @@
 //!
 //! ([`mnist_contrast_transforms`]), its probing images `ToTensor → Normalize`
 //! ([`mnist_scale_transforms`]). Tabular transforms for feature vectors are [`FlattenSample`],
-//! [`RandomMask`] and [`GaussianNoise`].
+//! [`RandomMask`] and [`GaussianNoise`]. DINO's global and local views are a [`MultiCrop`]
+//! ([`mnist_multi_crop`], [`tabular_multi_crop`]).
 //!
 //! For images of any size and channel count there are also [`RandomHorizontalFlip`],
 //! [`RandomVerticalFlip`] (either pixel type) and, on `f32` images in `[0, 1]`,
@@ -44,6 +45,7 @@ mod blur;
 mod color;
 mod flip;
 mod image;
+mod multi_crop;
 mod resample;
 mod tabular;
 
@@ -55,6 +57,11 @@ pub use color::{
 };
 pub use flip::{hflip, vflip, RandomFlip, RandomHorizontalFlip, RandomVerticalFlip};
 pub use image::{Image, Pixel};
+pub use multi_crop::{
+    mnist_crop, mnist_multi_crop, tabular_multi_crop, tabular_view, MultiCrop,
+    DEFAULT_N_LOCAL_CROPS, GLOBAL_CROP_SCALE, GLOBAL_TABULAR_VIEWS, LOCAL_CROP_SCALE,
+    LOCAL_TABULAR_VIEWS, N_GLOBAL_CROPS,
+};
 pub use tabular::{FlattenSample, GaussianNoise, RandomMask};
 
 use crate::error::{Error, Result};

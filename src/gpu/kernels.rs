@@ -292,6 +292,23 @@ pub(super) const SGD: Kernel = Kernel {
     parts: &[PRELUDE, ITEMS_MAIN, include_str!("wgsl/sgd.wgsl")],
 };
 
+/// The exact GELU and its gradient, on the f32 `erf` of `wgsl/erf.wgsl`: `wgsl/gelu.wgsl`.
+pub(super) const GELU: Kernel = Kernel {
+    name: "gelu",
+    parts: &[
+        PRELUDE,
+        ITEMS_MAIN,
+        include_str!("wgsl/erf.wgsl"),
+        include_str!("wgsl/gelu.wgsl"),
+    ],
+};
+
+/// The exponential moving average of a momentum teacher: `wgsl/ema.wgsl`.
+pub(super) const EMA: Kernel = Kernel {
+    name: "ema",
+    parts: &[PRELUDE, ITEMS_MAIN, include_str!("wgsl/ema.wgsl")],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +342,8 @@ mod tests {
         &UPSAMPLE_NEAREST2D_BACKWARD,
         &ADAM,
         &SGD,
+        &GELU,
+        &EMA,
     ];
 
     #[test]

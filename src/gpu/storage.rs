@@ -347,7 +347,7 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
         self.map(code, f(s))
     }
 
-    /// Kernel `map`, ops 0–4 and 16 (sigmoid).
+    /// Kernel `map`, ops 0–4 and 16 (sigmoid); gelu runs kernel `gelu`.
     fn unary(&self, op: UnaryOp) -> Result<Self> {
         let code = match op {
             UnaryOp::Relu => 0,
@@ -356,6 +356,11 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
             UnaryOp::Sqrt => 3,
             UnaryOp::Neg => 4,
             UnaryOp::Sigmoid => 16,
+            // Its own kernel (mode 0), `self` in both input slots.
+            UnaryOp::Gelu => {
+                let n = self.buffer.len();
+                return self.kernel(&k::GELU, n, &[0], &[self], n);
+            }
         };
         self.map(code, 0.0f32.to_bits())
     }
@@ -536,6 +541,12 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
 
     fn relu_backward(&self, g: Self) -> Result<Self> {
         self.combine_elementwise(&g, Combine::ReluBackward)
+    }
+
+    /// Kernel `gelu`, mode 1.
+    fn gelu_backward(&self, g: Self) -> Result<Self> {
+        let n = self.buffer.len();
+        self.kernel(&k::GELU, n, &[1], &[&g], n)
     }
 
     fn masked_fill(self, mask: &[bool], value: T) -> Result<Self> {
@@ -765,6 +776,13 @@ impl<T: Element> BackendStorage<T> for GpuStorage<T> {
             }
         }
         *self = Self::new(po);
+        Ok(())
+    }
+
+    /// Kernel `ema` into a fresh buffer that replaces `self`'s.
+    fn ema_update(&mut self, source: &Self, m: T, one_minus_m: T) -> Result<()> {
+        let n = self.buffer.len();
+        *self = self.kernel(&k::EMA, n, &[f(m), f(one_minus_m)], &[source], n)?;
         Ok(())
     }
 }

@@ -16,6 +16,9 @@
 //!   (DCL) or the negative von Mises–Fisher weights (DCLW).
 //! - [`BetaVaeLoss`]: the β-VAE's reconstruction + β·KL of one view and its reconstruction
 //!   (not a two-view loss: it takes the data, the decoder's output and the posterior).
+//! - [`DinoLoss`]: DINO's self-distillation, the cross-entropy between the centred, sharpened
+//!   teacher softmax and the student log-softmax over every pair of different views, with the
+//!   centre's moving average (it takes the stacked views and a teacher tensor, not two views).
 //!
 //! All reproduce nidl's (PyTorch) numbers; where nidl's semantics are surprising the item's doc
 //! comment says so.
@@ -23,12 +26,14 @@
 mod barlow_twins;
 mod dcl;
 mod beta_vae;
+mod dino;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
 pub use dcl::{DclLoss, DCLW_DEFAULT_SIGMA};
 pub use beta_vae::{BetaVaeLoss, BetaVaeTerms, ReconstructionDistribution};
+pub use dino::{DinoLoss, DinoLossConfig};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
 

@@ -13,19 +13,25 @@ mod batch_norm;
 mod conv;
 mod convnet;
 mod decoder;
+mod dino_head;
+mod gelu;
 mod head;
 mod lenet;
 mod linear;
 mod mlp;
+mod momentum;
 
 pub use batch_norm::BatchNorm1d;
 pub use conv::{AvgPool2d, Conv2d};
 pub use convnet::{ConvBlock, ConvNet, Pooling};
 pub use decoder::ConvDecoder;
+pub use dino_head::{is_last_layer_name, DinoHead, DinoHeadConfig, WeightNormLinear};
+pub use gelu::Gelu;
 pub use head::{HeadBlock, ProjectionHead};
 pub use lenet::LeNet;
 pub use linear::Linear;
 pub use mlp::{Flatten, Mlp, Relu, Sequential};
+pub use momentum::{ema_update, momentum_lambda};
 
 use crate::autograd::{Grads, Graph, ParamId, Var};
 use crate::error::{Error, Result};

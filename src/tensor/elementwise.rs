@@ -103,6 +103,11 @@ impl<T: Element> Tensor<T> {
     pub fn sqrt(&self) -> Result<Tensor<T>> {
         self.map(UnaryOp::Sqrt)
     }
+
+    /// `x·Φ(x)`, the exact GELU (`torch.nn.functional.gelu`, `approximate='none'`).
+    pub fn gelu(&self) -> Result<Tensor<T>> {
+        self.map(UnaryOp::Gelu)
+    }
 }
 
 #[cfg(test)]

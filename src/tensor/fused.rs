@@ -18,6 +18,18 @@ impl<T: Element> Tensor<T> {
         ))
     }
 
+    /// Gradient of `gelu` given its input `self`: `g·(Φ(x) + x·φ(x))`.
+    ///
+    /// Errors: [`Error::Shape`] when `g` is not shaped like `self`.
+    pub fn gelu_backward(&self, g: Tensor<T>) -> Result<Tensor<T>> {
+        self.expect_same_shape("gelu_backward", &g)?;
+        let shape = g.shape().to_vec();
+        Ok(Tensor::wrap(
+            self.storage().gelu_backward(g.into_storage())?,
+            &shape,
+        ))
+    }
+
     /// Elements where `mask` is true replaced by `value` (one flag per element, row-major).
     pub fn masked_fill(&self, mask: &[bool], value: T) -> Result<Tensor<T>> {
         if mask.len() != self.len() {

@@ -376,6 +376,16 @@ impl<T: Element> Storage<T> {
         }
     }
 
+    pub(crate) fn gelu_backward(&self, g: Self) -> Result<Self> {
+        match (self, g) {
+            (Storage::Cpu(x), Storage::Cpu(g)) => Ok(Storage::Cpu(x.gelu_backward(g)?)),
+            (_, g) => {
+                let r = gpu(self).and_then(|x| x.gelu_backward(gpu(&g)?.into_owned()));
+                Ok(Storage::Gpu(on_device("gelu_backward", self.len(), r)?))
+            }
+        }
+    }
+
     pub(crate) fn relu_backward(&self, g: Self) -> Result<Self> {
         match (self, g) {
             (Storage::Cpu(out), Storage::Cpu(g)) => Ok(Storage::Cpu(out.relu_backward(g)?)),
@@ -529,6 +539,24 @@ impl<T: Element> Storage<T> {
                 if let (Some(m), Some(b)) = (momentum, buf) {
                     *m = Storage::Gpu(b);
                 }
+                Ok(())
+            }
+        }
+    }
+
+    /// `self ← m·self + one_minus_m·source`; a host operand of a GPU one is uploaded.
+    pub(crate) fn ema_update(&mut self, source: &Self, m: T, one_minus_m: T) -> Result<()> {
+        match (&mut *self, source) {
+            (Storage::Cpu(p), Storage::Cpu(s)) => p.ema_update(s, m, one_minus_m),
+            _ => {
+                let len = self.len();
+                let mut p = gpu(self)?.into_owned();
+                on_device(
+                    "ema_update",
+                    len,
+                    p.ema_update(&*gpu(source)?, m, one_minus_m),
+                )?;
+                *self = Storage::Gpu(p);
                 Ok(())
             }
         }

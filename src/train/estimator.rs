@@ -116,7 +116,7 @@ pub trait Estimator: Send + Sync {
 }
 
 /// Splits a `prefix.`-named state into the entries of one part.
-fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f32>)> {
+pub(super) fn part(state: &[(String, Tensor<f32>)], prefix: &str) -> Vec<(String, Tensor<f32>)> {
     state
         .iter()
         .filter_map(|(n, t)| n.strip_prefix(prefix).map(|r| (r.to_string(), t.clone())))
@@ -396,17 +396,17 @@ impl SimClr {
 }
 
 /// How [`Estimator::hparams`] words a run length not set yet.
-const UNSET_LENGTH: &str = "(set by the trainer)";
+pub(super) const UNSET_LENGTH: &str = "(set by the trainer)";
 
 /// The error of a schedule used before [`Estimator::set_run_length`].
-fn run_length_unset(op: &'static str) -> Error {
+pub(super) fn run_length_unset(op: &'static str) -> Error {
     Error::invalid(
         op,
         "the run's length is not set: call Estimator::set_run_length first (Trainer::fit does)",
     )
 }
 
-fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
+pub(super) fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
     if v > 0.0 && v.is_finite() {
         Ok(())
     } else {
@@ -417,7 +417,7 @@ fn check_positive(op: &'static str, what: &str, v: f64) -> Result<()> {
     }
 }
 
-fn check_non_negative(op: &'static str, what: &str, v: f64) -> Result<()> {
+pub(super) fn check_non_negative(op: &'static str, what: &str, v: f64) -> Result<()> {
     if v >= 0.0 && v.is_finite() {
         Ok(())
     } else {

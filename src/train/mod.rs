@@ -22,6 +22,7 @@
 //! - [`BetaVae`]: the β-VAE (one view per sample, an encoder and a decoder);
 //! - [`trainer`]: [`Trainer`], [`TrainerConfig`], progress [`Reporter`]s;
 //! - [`callbacks`]: the [`Callback`] trait and nidl's probing callbacks;
+//! - [`dino`]: [`Dino`], nidl 0.0.2's DINO (student, EMA teacher, multi-crop views);
 //! - [`cv_probing`]: [`CrossValidatedProbing`], nidl 0.0.2's cross-validated probing;
 //! - [`selected_scores`]: [`SelectedScores`], the scikit-learn scores a probing callback logs
 //!   when given a scoring;
@@ -38,6 +39,7 @@ pub mod callbacks;
 pub mod checkpoint;
 pub mod console;
 pub mod cv_probing;
+pub mod dino;
 pub mod estimator;
 pub mod metric_table;
 pub mod monitor;
@@ -56,6 +58,7 @@ pub use callbacks::{
 pub use checkpoint::{Checkpoint, StoredTensor};
 pub use console::ConsoleReporter;
 pub use cv_probing::{CrossValidatedProbing, CrossValidatedScore};
+pub use dino::{Dino, DinoConfig};
 pub use estimator::{
     BarlowTwins, BarlowTwinsConfig, Estimator, SimClr, SimClrConfig, YAware, YAwareConfig,
 };

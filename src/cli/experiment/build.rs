@@ -45,13 +45,19 @@ pub fn run(
     // An empty training set first, naming the key to change.
     nidl::train::preflight::non_empty("the training set", &*data.train)
         .map_err(|e| run.error(e))?;
+    // DINO's teacher: an encoder of the same kind, its values replaced by the student's (drawn
+    // from its own RNG so that the run's draws stay those of the other methods).
+    let teacher = match exp.run.method {
+        Method::Dino => Some(encoder(exp, data.input, &mut StdRng::seed_from_u64(0))?),
+        _ => None,
+    };
     let encoder = encoder(exp, data.input, &mut rng)?;
     let parts = ModelParts {
         run: &run,
         encoder,
         rng: &mut rng,
     };
-    let mut model = model(exp, data.input, parts)?;
+    let mut model = model(exp, data.input, parts, teacher)?;
     run.place(&mut *model)?;
     let opts = probe_options(exp);
     let (mut callbacks, shared) = probe_callbacks(exp, &data, &opts)?;
@@ -260,9 +266,14 @@ fn kernel(name: &str) -> Result<Kernel, String> {
     })
 }
 
-/// The method of `[run]` with the options of `[method]`, around `parts.encoder`, for samples
-/// `input`.
-fn model(exp: &Experiment, input: Input, parts: ModelParts) -> Result<Box<dyn Estimator>, String> {
+/// The method of `[run]` with the options of `[method]`, around `parts.encoder` (and DINO's
+/// `teacher`), for samples `input`.
+fn model(
+    exp: &Experiment,
+    input: Input,
+    parts: ModelParts,
+    teacher: Option<Box<dyn Module<f32>>>,
+) -> Result<Box<dyn Estimator>, String> {
     let o = &exp.method;
     let err = |e: nidl::Error| e.to_string();
     Ok(match exp.run.method {
@@ -292,6 +303,10 @@ fn model(exp: &Experiment, input: Input, parts: ModelParts) -> Result<Box<dyn Es
             Box::new(options.build(parts).map_err(err)?)
         }
         Method::Vae => Box::new(super::vae::model(o, input, parts)?),
+        Method::Dino => {
+            let teacher = teacher.ok_or("method dino: no teacher encoder built")?;
+            Box::new(super::dino::model(exp, parts, teacher).map_err(err)?)
+        }
     })
 }
 

@@ -68,6 +68,10 @@ pub fn mnist(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String> {
         .unwrap_or_else(nidl::datasets::mnist::default_dir);
     let (sets, names) = mnist_sets(&dir, run.source.data_dir())?;
     let (train, val) = match views::seed_mnist_transforms(exp)? {
+        _ if exp.run.method == Method::Dino => {
+            let views = super::dino::image_views(exp, [1, 28, 28])?;
+            view_loaders(sets.clone(), views, run, names.clone())?
+        }
         Some(seed) => {
             let views = MultiViews::new(seed, exp.run.method.views_per_sample()).map_err(err)?;
             view_loaders(sets.clone(), views, run, names.clone())?
@@ -129,12 +133,14 @@ pub fn openbhb(exp: &Experiment, run: &RunOptions) -> Result<OpenedData, String>
     .map_err(err)?;
     let splits = [OpenBhbSplit::Train, OpenBhbSplit::Val];
     let set_names = splits.map(|s| split_name(&root, s));
-    let (train, val) = view_loaders(
-        (load(OpenBhbSplit::Train)?, load(OpenBhbSplit::Val)?),
-        views,
-        run,
-        set_names.clone(),
-    )?;
+    let sets = (load(OpenBhbSplit::Train)?, load(OpenBhbSplit::Val)?);
+    let (train, val) = match exp.run.method {
+        Method::Dino => {
+            let views = super::dino::tabular_views(exp)?;
+            view_loaders(sets, views, run, set_names.clone())?
+        }
+        _ => view_loaders(sets, views, run, set_names.clone())?,
+    };
     let probing: ProbingSetsFn = Box::new(move |columns, probe| {
         let chosen: Vec<Target> = columns.iter().map(|&c| targets[c]).collect();
         let set = |split| vbm_roi(&root, &chosen, split, what);

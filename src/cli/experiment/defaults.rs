@@ -15,11 +15,12 @@ pub fn method_name(m: Method) -> &'static str {
         Method::Barlow => "barlow",
         Method::Dcl => "dcl",
         Method::Vae => "vae",
+        Method::Dino => "dino",
     }
 }
 
 /// Fails on the first key of `set` (`(key, is set)`) not in `allowed`, naming it and `owner`.
-fn only_allowed(
+pub(super) fn only_allowed(
     set: &[(&str, bool)],
     allowed: &[&str],
     table: &str,
@@ -33,8 +34,8 @@ fn only_allowed(
 
 impl MethodOptions {
     /// Each key and whether it is set.
-    fn set_keys(&self) -> [(&'static str, bool); 10] {
-        [
+    fn set_keys(&self) -> Vec<(&'static str, bool)> {
+        let mut keys = vec![
             ("temperature", self.temperature.is_some()),
             ("sigma", self.sigma.is_some()),
             ("kernel", self.kernel.is_some()),
@@ -45,7 +46,9 @@ impl MethodOptions {
             ("beta", self.beta.is_some()),
             ("latent_dim", self.latent_dim.is_some()),
             ("default_dist", self.default_dist.is_some()),
-        ]
+        ];
+        keys.extend(super::dino::set_keys(self));
+        keys
     }
 }
 
@@ -126,6 +129,7 @@ impl Experiment {
                 "warmup_epochs",
             ],
             Method::Vae => &["beta", "latent_dim", "default_dist"],
+            Method::Dino => &super::dino::METHOD_KEYS,
         };
         let owner = format!("run.method = \"{}\"", method_name(m));
         only_allowed(&o.set_keys(), allowed, "method", &owner)?;
@@ -145,11 +149,13 @@ impl Experiment {
             Method::Dcl => {
                 o.temperature.get_or_insert(0.1);
                 o.warmup_epochs.get_or_insert(10);
+            }
             Method::Vae => {
                 o.beta.get_or_insert(1.0);
                 o.latent_dim.get_or_insert(32);
                 o.default_dist.get_or_insert_with(|| "normal".into());
             }
+            Method::Dino => super::dino::fill_method_defaults(o),
         }
         let allowed: &[&str] = match self.data.format {
             Format::Mnist | Format::Openbhb => &["dir"],
@@ -226,6 +232,7 @@ impl Experiment {
                 });
             }
         }
+        super::dino::fill_view_defaults(self, input)?;
         let v = &mut self.views;
         if m == Method::Vae {
             // One plain view: the VAE reconstructs the sample itself (MNIST pixels in [0, 1],
@@ -311,7 +318,7 @@ impl Experiment {
 }
 
 /// Fails unless `v ≥ min`, naming `key`.
-fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
+pub(super) fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
     if v >= min {
         Ok(())
     } else {
@@ -320,7 +327,7 @@ fn at_least(key: &str, v: usize, min: usize) -> Result<(), String> {
 }
 
 /// Fails unless `v` is finite and `> 0` (`positive`) or `≥ 0`, naming `key`.
-fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
+pub(super) fn number(key: &str, v: Option<f64>, positive: bool) -> Result<(), String> {
     match v {
         Some(v) if !v.is_finite() || v < 0.0 || (positive && v == 0.0) => Err(format!(
             "{key}: must be a {} number, got {v}",
@@ -359,6 +366,7 @@ impl Experiment {
             );
         }
         let m = &self.method;
+        super::dino::check(self)?;
         number("method.temperature", m.temperature, true)?;
         number("method.sigma", m.sigma, true)?;
         number("method.lambda", m.lambda, false)?;

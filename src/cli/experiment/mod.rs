@@ -4,6 +4,7 @@
 //! - [`schema`]: the keys and their defaults ([`defaults`]: those that depend on the method
 //!   or data, and the checks);
 //! - [`load`]: reading a file (errors name file, line and key), `--set` overrides, printing;
+//! - [`dino`]: DINO's keys, defaults and multi-crop views;
 //! - [`formats`]: the data formats ([`data`]: mnist, openbhb; [`arrays`]: npy, csv), [`views`]:
 //!   the augmentations; [`build`]: one run ([`vae`]: the β-VAE's model); [`sweep`]: one run per
 //!   combination of a `[sweep]` table.
@@ -15,6 +16,7 @@ pub mod arrays;
 pub mod build;
 pub mod data;
 pub mod defaults;
+pub mod dino;
 pub mod formats;
 pub mod load;
 pub mod monitor;
@@ -31,7 +33,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The presets of the built-in training commands: `(command, experiment file)`.
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 7] = [
     (
         "simclr-mnist",
         include_str!("../../../examples/experiments/simclr-mnist.toml"),
@@ -55,6 +57,10 @@ pub const PRESETS: [(&str, &str); 6] = [
     (
         "vae-mnist",
         include_str!("../../../examples/experiments/vae-mnist.toml"),
+    ),
+    (
+        "dino-mnist",
+        include_str!("../../../examples/experiments/dino-mnist.toml"),
     ),
 ];
 

@@ -50,6 +50,8 @@ pub enum Method {
     Dcl,
     /// β-VAE (one view per sample, an encoder and a decoder).
     Vae,
+    /// DINO (self-distillation of a momentum teacher on global and local views).
+    Dino,
 }
 
 /// `[run]`.
@@ -67,10 +69,10 @@ pub struct Run {
     /// Seed of initialisation, shuffling and augmentations (42).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Learning rate (simclr 1e-4 and yaware 1e-5: the seed's; barlow and dcl 3e-4: nidl
-    /// 0.0.2's).
+    /// Learning rate (simclr 1e-4 and yaware 1e-5: the seed's; barlow, dcl and dino 3e-4, vae
+    /// 1e-4: nidl 0.0.2's).
     pub lr: Option<f64>,
-    /// Weight decay (simclr 1e-4, yaware 5e-5, barlow and dcl 5e-4).
+    /// Weight decay (simclr 1e-4, yaware 5e-5, barlow, dcl and dino 5e-4, vae 0.01).
     pub weight_decay: Option<f64>,
     /// Runs go to `log_dir/version_<N>/` ("lightning_logs" in the current folder).
     pub log_dir: Option<PathBuf>,
@@ -144,7 +146,7 @@ pub struct MethodOptions {
     pub proj_hidden: Option<usize>,
     /// barlow, dcl: output width of the projection head (latent).
     pub proj_output: Option<usize>,
-    /// barlow, dcl: epochs of linear warmup before the cosine (10).
+    /// barlow, dcl, dino: epochs of linear warmup before the cosine (10).
     pub warmup_epochs: Option<usize>,
     /// vae: weight of the KL term, nidl's `beta` (1).
     pub beta: Option<f64>,
@@ -153,6 +155,34 @@ pub struct MethodOptions {
     /// vae: the decoder distribution, nidl's `default_dist`: normal | laplace | bernoulli
     /// ("normal").
     pub default_dist: Option<String>,
+    /// dino: hidden width of the DINO head (256; nidl's 2048 is sized for ResNet features).
+    pub proj_hidden_dim: Option<usize>,
+    /// dino: bottleneck width before the weight-normalised last layer (64; nidl: 256).
+    pub proj_bottleneck_dim: Option<usize>,
+    /// dino: output width K of the head (1024; nidl: 4096).
+    pub proj_output_dim: Option<usize>,
+    /// dino: BatchNorm1d in the head's hidden layers (true).
+    pub proj_batch_norm: Option<bool>,
+    /// dino: fix the last layer's weight-norm gains at 1 (true).
+    pub proj_norm_last_layer: Option<bool>,
+    /// dino: local views per sample, after the 2 global ones (8).
+    pub num_local_crops: Option<usize>,
+    /// dino: student temperature (0.1).
+    pub student_temperature: Option<f64>,
+    /// dino: teacher temperature after the warm-up (0.07).
+    pub teacher_temperature: Option<f64>,
+    /// dino: teacher temperature of the first epoch (0.04).
+    pub warmup_teacher_temp: Option<f64>,
+    /// dino: epochs of linear teacher-temperature warm-up (30).
+    pub warmup_teacher_temp_epochs: Option<usize>,
+    /// dino: teacher momentum λ at the first step (0.996).
+    pub base_lambda: Option<f64>,
+    /// dino: teacher momentum λ the cosine ends at (1.0).
+    pub final_lambda: Option<f64>,
+    /// dino: maximal gradient norm of the student encoder; 0: no clipping (0).
+    pub clip_grad: Option<f64>,
+    /// dino: epochs during which the head's last layer is not updated (0).
+    pub freeze_last_layer: Option<usize>,
 }
 
 /// The data formats.
@@ -360,7 +390,8 @@ pub fn seed_mnist_views() -> Vec<ImageView> {
     ]
 }
 
-/// `[views]`: the augmentations, applied in order, twice per sample.
+/// `[views]`: the augmentations, applied in order, twice per sample (dino: twice for the global
+/// views, then `local_*` for each local view).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ViewsSpec {
@@ -373,6 +404,14 @@ pub struct ViewsSpec {
     pub mean: Option<Vec<f32>>,
     /// Image data: per-channel std of Normalize (mnist: [0.5]).
     pub std: Option<Vec<f32>>,
+    /// dino, image data: the augmentations of the local views (mnist: [{kind =
+    /// "random_resized_crop", size = 28, scale = [0.05, 0.4]}, {kind = "gaussian_blur", kernel =
+    /// 3}]), followed by the same Normalize; `image` then makes the 2 global views (mnist: scale
+    /// [0.4, 1.0]).
+    pub local_image: Option<Vec<ImageView>>,
+    /// dino, feature data: the augmentations of the local views ([{kind = "mask", prob = 0.9},
+    /// {kind = "noise", std = 0.5}]); `tabular` then makes the 2 global views.
+    pub local_tabular: Option<Vec<TabularView>>,
 }
 
 /// `[probing]`: the schedule of every probing callback.
@@ -536,13 +575,12 @@ fn default_log_every_n_steps() -> usize {
 impl Method {
     /// The default learning rate and weight decay, as the built-in commands: simclr and yaware
     /// the seed example's (nidl 0.0.1's SimCLR has none; its y-Aware default lr is 1e-4),
-    /// barlow, dcl and vae nidl 0.0.2's `BarlowTwins`, `DCL` and `VAE` defaults.
+    /// barlow, dcl, vae and dino nidl 0.0.2's `BarlowTwins`, `DCL`, `VAE` and `DINO` defaults.
     pub fn default_lr_wd(self) -> (f64, f64) {
         match self {
             Method::Simclr => (1e-4, 1e-4),
             Method::Yaware => (1e-5, 5e-5),
-            Method::Barlow => (3e-4, 5e-4),
-            Method::Dcl => (3e-4, 5e-4),
+            Method::Barlow | Method::Dcl | Method::Dino => (3e-4, 5e-4),
             Method::Vae => (1e-4, 0.01),
         }
     }

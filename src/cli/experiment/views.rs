@@ -42,12 +42,22 @@ pub fn normalize(exp: &Experiment) -> Result<Option<ImageAugment>, String> {
 /// probes embed the images as they are.
 pub fn image_pipeline(
     exp: &Experiment,
-    [_, h, w]: [usize; 3],
+    shape: [usize; 3],
 ) -> Result<Pipeline<ImageAugment>, String> {
     let list = exp.views.image.as_deref().unwrap_or(&[]);
+    image_list_pipeline(exp, list, "views.image", shape)
+}
+
+/// [`image_pipeline`] of the views `list`, named `key` in messages (dino's local views).
+pub fn image_list_pipeline(
+    exp: &Experiment,
+    list: &[ImageView],
+    key: &str,
+    [_, h, w]: [usize; 3],
+) -> Result<Pipeline<ImageAugment>, String> {
     let mut steps = Vec::with_capacity(list.len() + 1);
     for (i, v) in list.iter().enumerate() {
-        let at = |e: nidl::Error| format!("views.image[{i}]: {e}");
+        let at = |e: nidl::Error| format!("{key}[{i}]: {e}");
         steps.push(match *v {
             ImageView::RandomResizedCrop {
                 size,
@@ -58,7 +68,7 @@ pub fn image_pipeline(
                 let width = width.unwrap_or(size);
                 if (size, width) != (h, w) {
                     return Err(format!(
-                        "views.image[{i}]: a random_resized_crop of {size}×{width} on {h}×{w} images (the probes embed the images unchanged, so the views keep their size: size = {h}, width = {w})"
+                        "{key}[{i}]: a random_resized_crop of {size}×{width} on {h}×{w} images (the probes embed the images unchanged, so the views keep their size: size = {h}, width = {w})"
                     ));
                 }
                 let mut t = RandomResizedCrop::with_size(size, width).map_err(at)?;
@@ -98,11 +108,19 @@ pub fn image_pipeline(
 /// The pipeline of `views.tabular`; errors name the item.
 pub fn tabular_pipeline(exp: &Experiment) -> Result<Pipeline<TabularAugment>, String> {
     let list = exp.views.tabular.as_deref().unwrap_or(&[]);
+    tabular_list_pipeline(list, "views.tabular")
+}
+
+/// [`tabular_pipeline`] of the views `list`, named `key` in messages (dino's local views).
+pub fn tabular_list_pipeline(
+    list: &[TabularView],
+    key: &str,
+) -> Result<Pipeline<TabularAugment>, String> {
     let steps = list
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let at = |e: nidl::Error| format!("views.tabular[{i}]: {e}");
+            let at = |e: nidl::Error| format!("{key}[{i}]: {e}");
             Ok(match *v {
                 TabularView::Mask { prob } => {
                     TabularAugment::Mask(RandomMask::new(prob).map_err(at)?)

@@ -82,6 +82,7 @@ pub(crate) fn unary_slice<T: Element>(op: UnaryOp, a: &[T], out: &mut [T]) {
         UnaryOp::Ln => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.ln()),
         UnaryOp::Sqrt => out.iter_mut().zip(a).for_each(|(o, &x)| *o = x.sqrt()),
         UnaryOp::Sigmoid => out.iter_mut().zip(a).for_each(|(o, &x)| *o = sigmoid(x)),
+        UnaryOp::Gelu => super::gelu::gelu_slice(a, out),
     }
 }
 

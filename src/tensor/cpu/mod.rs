@@ -6,6 +6,7 @@ pub(crate) mod conv;
 mod direct;
 pub(crate) mod elementwise;
 mod fused;
+mod gelu;
 pub mod gemm;
 mod lanes;
 mod layout;
@@ -178,6 +179,11 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
         Ok(g)
     }
 
+    fn gelu_backward(&self, mut g: Self) -> Result<Self> {
+        gelu::gelu_backward(&self.data, &mut g.data);
+        Ok(g)
+    }
+
     fn relu_backward(&self, mut g: Self) -> Result<Self> {
         fused::relu_backward(&self.data, &mut g.data);
         Ok(g)
@@ -247,6 +253,11 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
     fn sgd_step(&mut self, momentum: Option<&mut Self>, g: &Self, c: &SgdStep<T>) -> Result<()> {
         let buf = momentum.map(|b| b.data.as_mut_slice());
         optim::sgd_step(&mut self.data, buf, &g.data, c);
+        Ok(())
+    }
+
+    fn ema_update(&mut self, source: &Self, m: T, one_minus_m: T) -> Result<()> {
+        optim::ema_update(&mut self.data, &source.data, m, one_minus_m);
         Ok(())
     }
 }

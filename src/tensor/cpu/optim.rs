@@ -74,6 +74,13 @@ pub(crate) fn sgd_step<T: Element>(
     });
 }
 
+/// `p ← m·p + one_minus_m·s` for every element: two products, then their sum, as PyTorch's
+/// `m * p + (1 - m) * s` computes it (three kernels, no fused multiply-add), so an `f64`
+/// momentum update is bit-identical to nidl's.
+pub(crate) fn ema_update<T: Element>(p: &mut [T], s: &[T], m: T, one_minus_m: T) {
+    update1(p, s, |p, s| *p = m * *p + one_minus_m * s);
+}
+
 /// `f(p, g)` for every element, in [`OPTIM_CHUNK`]-sized rayon tasks when large.
 fn update1<T: Element>(p: &mut [T], g: &[T], f: impl Fn(&mut T, T) + Sync) {
     let run = |p: &mut [T], g: &[T]| {
