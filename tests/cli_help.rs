@@ -87,6 +87,9 @@ const COMMANDS: &[(&str, &[&str])] = &[
             "--proj-output",
             "--warmup-epochs",
             "--probe",
+        ],
+    ),
+    (
         "vae-mnist",
         &[
             "--epochs",
