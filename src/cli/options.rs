@@ -790,6 +790,25 @@ impl PresetOptions for DclArgs {
             ("proj_hidden", n("proj-hidden", self.proj_hidden)?),
             ("proj_output", n("proj-output", self.proj_output)?),
             ("warmup_epochs", n("warmup-epochs", self.warmup_epochs)?),
+        ]))
+    }
+
+    fn shown(exp: &Experiment) -> Shown {
+        let mut out = methods_shown(exp, &["temperature"]);
+        let or = |key, otherwise: &str| {
+            (
+                key,
+                method_shown(exp, key).unwrap_or_else(|| otherwise.into()),
+            )
+        };
+        out.push(or("sigma", "none: DCL"));
+        out.push(or("proj_hidden", "2 × latent"));
+        out.push(or("proj_output", "latent"));
+        out.extend(methods_shown(exp, &["warmup_epochs"]));
+        out
+    }
+}
+
 /// The β-VAE options (nidl 0.0.2's `VAE` names).
 #[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 #[command(next_help_heading = "β-VAE options")]
@@ -819,17 +838,6 @@ impl PresetOptions for VaeArgs {
     }
 
     fn shown(exp: &Experiment) -> Shown {
-        let mut out = methods_shown(exp, &["temperature"]);
-        let or = |key, otherwise: &str| {
-            (
-                key,
-                method_shown(exp, key).unwrap_or_else(|| otherwise.into()),
-            )
-        };
-        out.push(or("sigma", "none: DCL"));
-        out.push(or("proj_hidden", "2 × latent"));
-        out.push(or("proj_output", "latent"));
-        out.extend(methods_shown(exp, &["warmup_epochs"]));
         let mut out = methods_shown(exp, &["beta", "latent_dim"]);
         // Shown bare (not as a quoted TOML string).
         out.extend(exp.method.default_dist.clone().map(|d| ("default_dist", d)));
@@ -841,7 +849,7 @@ impl PresetOptions for VaeArgs {
 #[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 #[command(next_help_heading = "DINO options")]
 pub struct DinoArgs {
-    /// Local views per sample, after the 2 global views
+    /// Local views per sample (plus 2 global)
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub num_local_crops: Option<usize>,
     /// Student temperature
@@ -853,10 +861,10 @@ pub struct DinoArgs {
     /// Teacher temperature of the first epoch
     #[arg(long, value_name = "X", value_parser = positive)]
     pub warmup_teacher_temp: Option<f64>,
-    /// Epochs of linear teacher-temperature warm-up
+    /// Epochs of teacher-temperature warm-up
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub warmup_teacher_temp_epochs: Option<usize>,
-    /// Teacher momentum λ at the first step (cosine to --final-lambda over the run's steps)
+    /// Teacher momentum λ of the first step
     #[arg(long, value_name = "X", value_parser = probability)]
     pub base_lambda: Option<f64>,
     /// Teacher momentum λ at the last step
