@@ -761,7 +761,7 @@ impl PresetOptions for BarlowArgs {
 #[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 #[command(next_help_heading = "DINO options")]
 pub struct DinoArgs {
-    /// Local views per sample (besides the 2 global ones)
+    /// Local views per sample (plus 2 global)
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub num_local_crops: Option<usize>,
     /// Student temperature
