@@ -773,10 +773,10 @@ pub struct DinoArgs {
     /// Teacher temperature of the first epoch
     #[arg(long, value_name = "X", value_parser = positive)]
     pub warmup_teacher_temp: Option<f64>,
-    /// Epochs of linear teacher-temperature warm-up
+    /// Epochs of teacher-temperature warm-up
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub warmup_teacher_temp_epochs: Option<usize>,
-    /// Teacher momentum λ at the first step (cosine to --final-lambda over the run's steps)
+    /// Teacher momentum λ of the first step (cosine to --final-lambda)
     #[arg(long, value_name = "X", value_parser = probability)]
     pub base_lambda: Option<f64>,
     /// Teacher momentum λ at the last step
