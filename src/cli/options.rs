@@ -776,7 +776,7 @@ pub struct DinoArgs {
     /// Epochs of teacher-temperature warm-up
     #[arg(long, value_name = "N", value_parser = whole(0usize))]
     pub warmup_teacher_temp_epochs: Option<usize>,
-    /// Teacher momentum λ of the first step (cosine to --final-lambda)
+    /// Teacher momentum λ of the first step
     #[arg(long, value_name = "X", value_parser = probability)]
     pub base_lambda: Option<f64>,
     /// Teacher momentum λ at the last step
