@@ -433,8 +433,11 @@ impl Estimator for Dino {
             .map_err(|e| e.in_module("teacher_head"))
     }
 
-    /// The DINO loss of the batch's `2 + num_local_crops` views (see the [module docs](self));
-    /// also updates the loss's centre (nidl does, in validation too).
+    /// The DINO loss of the batch's `2 + num_local_crops` views (see the [module docs](self)); a
+    /// training graph also moves the loss's centre. Unlike nidl, whose `validation_step` moves it
+    /// too, an inference graph (validation, the trainer's pre-run memory check) leaves it
+    /// unchanged: otherwise those passes would change training, and a resumed run (which runs
+    /// the check again) would not continue the uninterrupted one.
     ///
     /// Errors: a batch with another number of views (naming both), and those of the modules.
     fn loss(&mut self, g: &mut Graph<f32>, batch: &Batch<f32>) -> Result<Var> {
@@ -465,8 +468,16 @@ impl Estimator for Dino {
             zg
         };
         self.features = Some(g.slice(h, 0, 0, b)?);
-        let epoch = self.epoch;
-        self.loss.forward(g, &teacher, z, N_GLOBAL, Some(epoch))
+        let epoch = Some(self.epoch);
+        if g.is_training() {
+            return self.loss.forward(g, &teacher, z, N_GLOBAL, epoch);
+        }
+        // Inference passes (validation, the trainer's pre-run memory check) leave the centre
+        // where training put it.
+        let center = self.loss.state();
+        let loss = self.loss.forward(g, &teacher, z, N_GLOBAL, epoch)?;
+        self.loss.load_state(&center)?;
+        Ok(loss)
     }
 
     /// Clipping, AdamW (last layer skipped while frozen), the schedule's step, then the

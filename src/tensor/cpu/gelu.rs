@@ -6,14 +6,17 @@
 //! - `|z| < 2.5`: the all-positive series `erf z = (2/√π)·e^{−z²}·Σ_n 2ⁿ z^{2n+1}/(2n+1)!!`
 //!   (Abramowitz & Stegun 7.1.6). No term cancels another, so rounding stays near `n·ε`; at most
 //!   ~40 terms at `z = 2.5`.
-//! - `z ≥ 2.5`: `erfc z = e^{−z²}/√π · 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + …))))` (A&S 7.1.14),
-//!   evaluated bottom-up from [`CF_TERMS`] levels; beyond `z = 27` `e^{−z²}` underflows and
-//!   `erfc z = 0`.
+//! - `z ≥ 2.5` for `erf`, `z ≥ 1.25` for `erfc`: `erfc z = e^{−z²}/√π · 1/(z + (1/2)/(z +
+//!   1/(z + (3/2)/(z + …))))` (A&S 7.1.14), evaluated bottom-up from [`cf_depth`] levels (it
+//!   converges slower for smaller `z`: 120 levels at 1.25, 40 from 2.5); beyond `z = 27`
+//!   `e^{−z²}` underflows and `erfc z = 0`. Below 1.25, `erfc = 1 − erf` loses at most a
+//!   factor 13 to cancellation.
 //!
-//! Checked against mpmath at 40 digits: relative error below 2e-15 (series) and 8e-15
-//! (continued fraction) — see `tests/gelu.rs`, and torch's `gelu` in `tests/data/gelu/`.
-//! `Φ(x)` for `x < 0` is `erfc(|x|/√2)/2` directly, so the tiny left tail keeps its relative
-//! accuracy instead of cancelling in `1 + erf`.
+//! Checked against mpmath at 40 digits: `erf` within 2e-15 relative, `erfc` within 6e-15 on
+//! [0, 6], and GELU and its derivative within 2e-14 relative everywhere (`tests/dino.rs`, data
+//! from `scripts/dino_golden.py`). `Φ(x)` for `x < 0` is `erfc(|x|/√2)/2` directly, so the
+//! left tail keeps its relative accuracy instead of cancelling in `1 + erf` as PyTorch's
+//! `0.5·x·(1 + erf(x/√2))` does.
 
 use super::PAR_CHUNK;
 use crate::backend::Element;
@@ -22,9 +25,23 @@ use rayon::prelude::*;
 /// Where the series hands over to the continued fraction (both accurate to ~1e-14 there).
 const SERIES_LIMIT: f64 = 2.5;
 
-/// Levels of the continued fraction: 40 reach full `f64` accuracy from `z = 2.5` on (30 give
-/// 1.5e-14, 20 only 1.3e-11).
-const CF_TERMS: usize = 40;
+/// From here `erfc` uses the continued fraction instead of `1 − erf`.
+const ERFC_FRACTION_FROM: f64 = 1.25;
+
+/// Levels of the continued fraction for full `f64` accuracy (relative error < 6e-15) at `z`
+/// (≥ [`ERFC_FRACTION_FROM`]), measured against mpmath: at 2.5, 40 levels suffice (30 give
+/// 1.5e-14, 20 only 1.3e-11); smaller `z` need more.
+fn cf_depth(z: f64) -> usize {
+    if z < 1.5 {
+        120
+    } else if z < 2.0 {
+        80
+    } else if z < SERIES_LIMIT {
+        60
+    } else {
+        40
+    }
+}
 
 /// Beyond this `e^{−z²}` underflows: `erfc z = 0`, `erf z = 1`.
 const UNDERFLOW_Z: f64 = 27.0;
@@ -49,13 +66,13 @@ fn erf_series(z: f64) -> f64 {
     TWO_OVER_SQRT_PI * (-z * z).exp() * sum
 }
 
-/// `erfc z` for `z ≥ SERIES_LIMIT` by the continued fraction.
+/// `erfc z` for `z ≥ ERFC_FRACTION_FROM` by the continued fraction.
 fn erfc_fraction(z: f64) -> f64 {
     if z > UNDERFLOW_Z {
         return 0.0;
     }
     let mut f = z;
-    for k in (1..=CF_TERMS).rev() {
+    for k in (1..=cf_depth(z)).rev() {
         f = z + (k as f64 * 0.5) / f;
     }
     (-z * z).exp() / (std::f64::consts::PI.sqrt() * f)
@@ -80,7 +97,7 @@ pub(crate) fn erf(z: f64) -> f64 {
 pub(crate) fn erfc(z: f64) -> f64 {
     if z.is_nan() {
         z
-    } else if z >= SERIES_LIMIT {
+    } else if z >= ERFC_FRACTION_FROM {
         erfc_fraction(z)
     } else if z >= 0.0 {
         1.0 - erf_series(z)
@@ -158,10 +175,16 @@ mod tests {
 
     /// The series and the fraction agree where they hand over.
     #[test]
-    fn branches_meet_at_the_limit() {
+    fn branches_meet_at_the_limits() {
         let below = erf_series(SERIES_LIMIT);
         let above = 1.0 - erfc_fraction(SERIES_LIMIT);
         assert!((below - above).abs() < 1e-15, "{below} vs {above}");
+        let z = ERFC_FRACTION_FROM;
+        let (series, fraction) = (1.0 - erf_series(z), erfc_fraction(z));
+        assert!(
+            (series / fraction - 1.0).abs() < 2e-14,
+            "{series} vs {fraction}"
+        );
     }
 
     /// gelu at a few points: gelu(0) = 0, gelu(1) = Φ(1) = 0.8413447460685429, gelu(−1) =
