@@ -22,7 +22,7 @@
 //! order, and the caller adds the blocks in block order, so the result does not depend on the
 //! thread count. A block's scratch ([`BlockOut`]) is allocated once, with the objective.
 //!
-//! Two builds of the same code, generic over [`Lanes`](super::lanes::Lanes): [`Avx`] (256-bit
+//! Two builds of the same code, generic over [`Lanes`](super::lanes::Lanes): `Avx` (256-bit
 //! AVX2 registers and fused multiply-adds through `std::arch`, detected at run time on x86-64)
 //! and [`Portable`] (arrays, separate multiply and add). The two differ only in rounding (the
 //! unit tests compare them); on one machine the choice is fixed, so results are reproducible.
@@ -40,7 +40,9 @@
 //! 1.08×; exp groups of 4 or 16 vectors instead of 8, no clear difference; without the
 //! prefetch, no clear difference).
 
-use super::lanes::{exp_nonpositive, Avx, Lanes, Portable, F4, LANES};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::Avx;
+use super::lanes::{exp_nonpositive, Lanes, Portable, F4, LANES};
 
 /// Panels per tile (64 rows): what the three steps of the pass keep in L1.
 pub const TILE_PANELS: usize = 16;
