@@ -242,19 +242,27 @@ fn conv2d_any_stride_padding() {
 
 #[test]
 fn conv2d_relu_pool() {
-    // The recording graph's composition (the inference graph's fused kernel has the same
-    // bits: src/tensor/conv.rs tests it). Inputs shifted so relu cuts some outputs.
-    let x = randn(&[2, 2, 6, 6], 41);
-    let wt = randn(&[3, 2, 3, 3], 42);
-    let b = randn(&[3], 43);
-    let geom = Conv2dGeometry {
-        stride: 1,
-        padding: 1,
-    };
-    check("conv2d_relu_pool", &[x, wt, b], |g, v| {
-        let y = g.conv2d_relu_pool(v[0], v[1], Some(v[2]), geom, 2)?;
-        weighted_sum(g, y, 44)
-    });
+    // The recording graph's fused op (`Op::Conv2dReluPool`; the inference graph's fused kernel
+    // has the same bits: src/tensor/conv.rs tests it). Relu cuts some outputs. Cases: the
+    // direct kernel's path (even 6×6 output, k = 2), an odd 7×7 output whose last row and
+    // column the pooling drops, and k = 3 (both composed forward, fused backward).
+    for (hw, k, seed) in [(6, 2, 41), (7, 2, 45), (6, 3, 49)] {
+        let x = randn(&[2, 2, hw, hw], seed);
+        let wt = randn(&[3, 2, 3, 3], seed + 1);
+        let b = randn(&[3], seed + 2);
+        let geom = Conv2dGeometry {
+            stride: 1,
+            padding: 1,
+        };
+        check(
+            &format!("conv2d_relu_pool {hw} k {k}"),
+            &[x, wt, b],
+            |g, v| {
+                let y = g.conv2d_relu_pool(v[0], v[1], Some(v[2]), geom, k)?;
+                weighted_sum(g, y, seed + 3)
+            },
+        );
+    }
 }
 
 #[test]

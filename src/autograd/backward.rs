@@ -205,6 +205,26 @@ impl<T: Element> Graph<T> {
                     res.push((b, gb));
                 }
             }
+            // y = pool(relu(conv(x))): dconv = relu'·(g/k² over each window), then as Conv2d.
+            Op::Conv2dReluPool {
+                x,
+                w,
+                b,
+                geom,
+                k,
+                act,
+            } => {
+                let (x, w, b) = (*x, *w, *b);
+                let (gx, gw, gb) =
+                    val(x).conv2d_relu_pool_backward(val(w), act, &g, *geom, *k, self.wants(x))?;
+                if let Some(gx) = gx {
+                    res.push((x, gx));
+                }
+                res.push((w, gw));
+                if let Some(b) = b {
+                    res.push((b, gb));
+                }
+            }
             // Each input of a window gets g/k².
             &Op::AvgPool2d { x, k } => {
                 res.push((x, Tensor::avg_pool2d_backward(&g, val(x).shape(), k)?))

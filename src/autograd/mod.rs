@@ -127,6 +127,22 @@ pub enum Op<T: Element> {
         /// Stride and padding.
         geom: Conv2dGeometry,
     },
+    /// `avg_pool2d(relu(conv2d(x, w, b)), k)` as one op.
+    Conv2dReluPool {
+        /// Input `[N, C, H, W]`.
+        x: Var,
+        /// Weight `[O, C, KH, KW]`.
+        w: Var,
+        /// Bias `[O]`.
+        b: Option<Var>,
+        /// Stride and padding.
+        geom: Conv2dGeometry,
+        /// Pooling window (= stride).
+        k: usize,
+        /// The relu output `[N, O, OH, OW]` before pooling: where it is positive, the
+        /// convolution's output gradient is the pooled gradient spread back; elsewhere 0.
+        act: Tensor<T>,
+    },
     /// Average pooling, kernel = stride = `k`.
     AvgPool2d {
         /// Input `[N, C, H, W]`.

@@ -229,9 +229,10 @@ impl<T: Element> Graph<T> {
         Ok(self.record(value, Op::Conv2d { x, w, b, geom }, &inputs))
     }
 
-    /// `avg_pool2d(relu(conv2d(x, w, b)), k)`. When the graph records and an input needs a
-    /// gradient, these are three ops on the tape; otherwise (inference: embedding, validation)
-    /// one fused kernel computes the same bits without the full-size intermediates.
+    /// `avg_pool2d(relu(conv2d(x, w, b)), k)`, one op on the tape with the bits of the three.
+    /// When the graph records and an input needs a gradient, it keeps the relu output for the
+    /// backward pass; otherwise (inference: embedding, validation) one fused kernel computes
+    /// the pooled output without the full-size intermediates.
     pub fn conv2d_relu_pool(
         &mut self,
         x: Var,
@@ -245,9 +246,21 @@ impl<T: Element> Graph<T> {
             self.check_var("conv2d_relu_pool", v)?;
         }
         if self.recording && inputs.iter().any(|v| self.nodes[v.0].requires_grad) {
-            let h = self.conv2d(x, w, b, geom)?;
-            let h = self.relu(h)?;
-            return self.avg_pool2d(h, k);
+            let (value, act) = self.value(x).conv2d_relu_pool_train(
+                self.value(w),
+                b.map(|b| self.value(b)),
+                geom,
+                k,
+            )?;
+            let op = Op::Conv2dReluPool {
+                x,
+                w,
+                b,
+                geom,
+                k,
+                act,
+            };
+            return Ok(self.record(value, op, &inputs));
         }
         let value =
             self.value(x)

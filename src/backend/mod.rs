@@ -104,6 +104,37 @@ pub(crate) trait BackendStorage<T: Element>: Sized {
     ) -> Result<Self> {
         conv2d_relu_pool_composed(self, weight, bias, d, pool)
     }
+    /// [`conv2d_relu_pool`](BackendStorage::conv2d_relu_pool) for a backward pass: the pooled
+    /// output and `relu(conv2d(self) + bias)` at full size (what
+    /// [`conv2d_relu_pool_backward`](BackendStorage::conv2d_relu_pool_backward) needs), with
+    /// the bits of the three kernels; by default it runs them in turn, a backend may fuse them.
+    fn conv2d_relu_pool_train(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<(Self, Self)> {
+        conv2d_relu_pool_train_composed(self, weight, bias, d, pool)
+    }
+    /// Gradients `(grad_x if asked, grad_w, grad_b)` of `avg_pool2d(relu(conv2d(self)))` given
+    /// the relu output `act` and the pooled output's gradient `g`, with the bits of the three
+    /// backward kernels in turn (the default); `d` has at least one image and one output
+    /// element.
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn conv2d_relu_pool_backward(
+        &self,
+        weight: &Self,
+        act: &Self,
+        g: &Self,
+        d: &ConvDims,
+        pool: &PoolDims,
+        need_input_grad: bool,
+    ) -> Result<(Option<Self>, Self, Self)> {
+        // d relu(h)/dh = 1 where act > 0; each pooled input gets g/k².
+        let go = act.relu_backward(g.avg_pool2d_backward(pool)?)?;
+        self.conv2d_backward(weight, &go, d, need_input_grad)
+    }
     /// Convolution gradients `(grad_x if asked, grad_w, grad_b)` for input `self`; `d` has at
     /// least one image and one output element.
     #[allow(clippy::type_complexity)]
@@ -146,4 +177,16 @@ pub(crate) fn conv2d_relu_pool_composed<T: Element, S: BackendStorage<T>>(
     x.conv2d(weight, bias, d)?
         .unary(UnaryOp::Relu)?
         .avg_pool2d(pool)
+}
+
+/// [`BackendStorage::conv2d_relu_pool_train`] as its three kernels in turn: `(pooled, act)`.
+pub(crate) fn conv2d_relu_pool_train_composed<T: Element, S: BackendStorage<T>>(
+    x: &S,
+    weight: &S,
+    bias: Option<&S>,
+    d: &ConvDims,
+    pool: &PoolDims,
+) -> Result<(S, S)> {
+    let act = x.conv2d(weight, bias, d)?.unary(UnaryOp::Relu)?;
+    Ok((act.avg_pool2d(pool)?, act))
 }

@@ -3,7 +3,7 @@
 
 use super::pool::pool_dims;
 use super::{Element, Tensor};
-use crate::backend::op::{Conv2dGeometry, ConvDims};
+use crate::backend::op::{Conv2dGeometry, ConvDims, PoolDims};
 use crate::error::{Error, Result};
 
 /// The error naming `op` and the shapes when `bias` is not `[C_out]`.
@@ -22,6 +22,23 @@ fn check_bias<T: Element>(
         )),
         _ => Ok(()),
     }
+}
+
+/// The convolution and pooling geometries of `avg_pool2d(relu(conv2d(x, weight, bias)), k)`,
+/// or the error naming `op` and the shapes.
+fn relu_pool_dims<T: Element>(
+    op: &'static str,
+    x: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    geom: Conv2dGeometry,
+    k: usize,
+) -> Result<(ConvDims, PoolDims)> {
+    let d = ConvDims::new(op, x.shape(), weight.shape(), geom)?;
+    check_bias(op, x, weight, bias, &d)?;
+    let conv_shape = [d.n, d.co, d.oh, d.ow];
+    let pool = pool_dims(op, &conv_shape, k, &[x.shape(), weight.shape()])?;
+    Ok((d, pool))
 }
 
 impl<T: Element> Tensor<T> {
@@ -50,7 +67,8 @@ impl<T: Element> Tensor<T> {
     /// `avg_pool2d(relu(conv2d(x, weight, bias)), k)` — the same bits as those three calls, in
     /// one pass over the output on the CPU where the direct kernel applies (`k = 2`, stride 1,
     /// small channel counts; see `tensor/cpu/direct.rs`). For inference: it records nothing
-    /// a backward pass could use.
+    /// a backward pass could use ([`conv2d_relu_pool_train`](Tensor::conv2d_relu_pool_train)
+    /// does).
     ///
     /// Errors: as [`conv2d`](Tensor::conv2d) and [`avg_pool2d`](Tensor::avg_pool2d) on the
     /// convolution's output shape.
@@ -61,15 +79,7 @@ impl<T: Element> Tensor<T> {
         geom: Conv2dGeometry,
         k: usize,
     ) -> Result<Tensor<T>> {
-        let d = ConvDims::new("conv2d_relu_pool", self.shape(), weight.shape(), geom)?;
-        check_bias("conv2d_relu_pool", self, weight, bias, &d)?;
-        let conv_shape = [d.n, d.co, d.oh, d.ow];
-        let pool = pool_dims(
-            "conv2d_relu_pool",
-            &conv_shape,
-            k,
-            &[self.shape(), weight.shape()],
-        )?;
+        let (d, pool) = relu_pool_dims("conv2d_relu_pool", self, weight, bias, geom, k)?;
         let out_shape = [d.n, d.co, pool.oh, pool.ow];
         if d.n * d.co * pool.oh * pool.ow == 0 {
             return self.zeros_like_on(&out_shape);
@@ -79,6 +89,86 @@ impl<T: Element> Tensor<T> {
             self.storage()
                 .conv2d_relu_pool(weight.storage(), bias, &d, &pool)?,
             &out_shape,
+        ))
+    }
+
+    /// [`conv2d_relu_pool`](Tensor::conv2d_relu_pool) for training: `(pooled, act)`, the pooled
+    /// output and `act = relu(conv2d(x, weight, bias))` `[N, C_out, OH, OW]`, which
+    /// [`conv2d_relu_pool_backward`](Tensor::conv2d_relu_pool_backward) needs. The same bits as
+    /// the three calls; on the CPU one pass writes both where the direct kernel applies (`k =
+    /// 2`, OH and OW even, stride 1, small channel counts).
+    ///
+    /// Errors: as [`conv2d_relu_pool`](Tensor::conv2d_relu_pool).
+    pub fn conv2d_relu_pool_train(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        geom: Conv2dGeometry,
+        k: usize,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let (d, pool) = relu_pool_dims("conv2d_relu_pool", self, weight, bias, geom, k)?;
+        let out_shape = [d.n, d.co, pool.oh, pool.ow];
+        let act_shape = [d.n, d.co, d.oh, d.ow];
+        if d.n * d.out_img() == 0 {
+            return Ok((
+                self.zeros_like_on(&out_shape)?,
+                self.zeros_like_on(&act_shape)?,
+            ));
+        }
+        let bias = bias.map(Tensor::storage);
+        let (out, act) =
+            self.storage()
+                .conv2d_relu_pool_train(weight.storage(), bias, &d, &pool)?;
+        Ok((Tensor::wrap(out, &out_shape), Tensor::wrap(act, &act_shape)))
+    }
+
+    /// Gradients `(grad_x, grad_w, grad_b)` of `avg_pool2d(relu(conv2d(x, weight, b)), k)`
+    /// (self = x) given `act`, the relu output
+    /// [`conv2d_relu_pool_train`](Tensor::conv2d_relu_pool_train) returned, and `g`, the
+    /// gradient of the pooled output: the bits of
+    /// [`avg_pool2d_backward`](Tensor::avg_pool2d_backward), [`relu_backward`](Tensor::relu_backward)
+    /// and [`conv2d_backward`](Tensor::conv2d_backward) in turn (the first two in one pass on
+    /// the CPU). grad_x only when `need_input_grad`.
+    ///
+    /// Errors: as [`conv2d_backward`](Tensor::conv2d_backward), plus [`Error::Shape`] when
+    /// `act` is not `[N, C_out, OH, OW]` or `g` not the pooled shape.
+    #[allow(clippy::type_complexity)] // the signature is the crate-wide API
+    pub fn conv2d_relu_pool_backward(
+        &self,
+        weight: &Tensor<T>,
+        act: &Tensor<T>,
+        g: &Tensor<T>,
+        geom: Conv2dGeometry,
+        k: usize,
+        need_input_grad: bool,
+    ) -> Result<(Option<Tensor<T>>, Tensor<T>, Tensor<T>)> {
+        let op = "conv2d_relu_pool_backward";
+        let (d, pool) = relu_pool_dims(op, self, weight, None, geom, k)?;
+        if act.shape() != [d.n, d.co, d.oh, d.ow] || g.shape() != [d.n, d.co, pool.oh, pool.ow] {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "act [{}, {}, {}, {}] and g [{}, {}, {}, {}]",
+                    d.n, d.co, d.oh, d.ow, d.n, d.co, pool.oh, pool.ow
+                ),
+                &[self.shape(), weight.shape(), act.shape(), g.shape()],
+            ));
+        }
+        if d.n * d.out_img() == 0 {
+            return self.conv2d_backward(weight, act, geom, need_input_grad);
+        }
+        let (gx, gw, gb) = self.storage().conv2d_relu_pool_backward(
+            weight.storage(),
+            act.storage(),
+            g.storage(),
+            &d,
+            &pool,
+            need_input_grad,
+        )?;
+        Ok((
+            gx.map(|g| Tensor::wrap(g, self.shape())),
+            Tensor::wrap(gw, weight.shape()),
+            Tensor::wrap(gb, &[d.co]),
         ))
     }
 
@@ -422,6 +512,91 @@ mod tests {
         fused_matches_composition::<f64>();
     }
 
+    /// The training form and its backward have the bits of the composed ops: `(pooled, act)`
+    /// those of conv2d → relu → avg_pool2d, the gradients those of avg_pool2d_backward →
+    /// relu_backward → conv2d_backward (CASES cover even and odd outputs, k 2 and 3).
+    fn fused_train_matches_composition<T: Element>() {
+        let bits = |v: &Tensor<T>| -> Vec<u64> {
+            v.data()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_f64().to_bits())
+                .collect()
+        };
+        for (seed, case) in CASES.into_iter().enumerate() {
+            let t = inputs::<T>(case, seed as u64 + 20);
+            let act_want =
+                t.x.conv2d(&t.w, Some(&t.b), t.geom)
+                    .unwrap()
+                    .relu()
+                    .unwrap();
+            for k in [2, 3] {
+                if k > act_want.shape()[2] || k > act_want.shape()[3] {
+                    continue;
+                }
+                let what = format!("{} {case:?} k {k}", T::NAME);
+                let want = act_want.avg_pool2d(k).unwrap();
+                let (got, act) =
+                    t.x.conv2d_relu_pool_train(&t.w, Some(&t.b), t.geom, k)
+                        .unwrap();
+                assert_eq!(bits(&got), bits(&want), "{what}: pooled");
+                assert_eq!(bits(&act), bits(&act_want), "{what}: act");
+                let g = Tensor::<T>::rand_uniform(
+                    want.shape(),
+                    -1.0,
+                    1.0,
+                    &mut StdRng::seed_from_u64(3),
+                );
+                let go = act
+                    .relu_backward(Tensor::avg_pool2d_backward(&g, act.shape(), k).unwrap())
+                    .unwrap();
+                for need_gx in [true, false] {
+                    let (wx, ww, wb) = t.x.conv2d_backward(&t.w, &go, t.geom, need_gx).unwrap();
+                    let (gx, gw, gb) =
+                        t.x.conv2d_relu_pool_backward(&t.w, &act, &g, t.geom, k, need_gx)
+                            .unwrap();
+                    assert_eq!(gx.is_some(), need_gx, "{what}");
+                    if let (Some(gx), Some(wx)) = (gx, wx) {
+                        assert_eq!(bits(&gx), bits(&wx), "{what}: grad_x");
+                    }
+                    assert_eq!(bits(&gw), bits(&ww), "{what}: grad_w");
+                    assert_eq!(bits(&gb), bits(&wb), "{what}: grad_b");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_relu_pool_train_and_backward_have_the_bits_of_their_parts() {
+        fused_train_matches_composition::<f32>();
+        fused_train_matches_composition::<f64>();
+    }
+
+    #[test]
+    fn conv2d_relu_pool_backward_checks_shapes() {
+        let geom = Conv2dGeometry {
+            stride: 1,
+            padding: 0,
+        };
+        let x = Tensor::<f32>::zeros(&[1, 1, 6, 6]);
+        let w = Tensor::<f32>::zeros(&[2, 1, 3, 3]);
+        let act = Tensor::<f32>::zeros(&[1, 2, 4, 4]);
+        let g = Tensor::<f32>::zeros(&[1, 2, 2, 2]);
+        assert!(x
+            .conv2d_relu_pool_backward(&w, &act, &g, geom, 2, true)
+            .is_ok());
+        for (a, gg) in [(&g, &g), (&act, &act)] {
+            let err = x
+                .conv2d_relu_pool_backward(&w, a, gg, geom, 2, true)
+                .unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains("conv2d_relu_pool_backward") && msg.contains("act [1, 2, 4, 4]"),
+                "{msg}"
+            );
+        }
+    }
+
     #[test]
     fn conv2d_relu_pool_checks_shapes() {
         let geom = Conv2dGeometry {
@@ -456,7 +631,14 @@ mod tests {
                         let out = t.x.conv2d(&t.w, Some(&t.b), t.geom).unwrap();
                         let (gx, gw, gb) = t.x.conv2d_backward(&t.w, &t.go, t.geom, true).unwrap();
                         let fused = t.x.conv2d_relu_pool(&t.w, Some(&t.b), t.geom, 2).unwrap();
-                        (out, gx.unwrap(), gw, gb, fused)
+                        let (pooled, act) =
+                            t.x.conv2d_relu_pool_train(&t.w, Some(&t.b), t.geom, 2)
+                                .unwrap();
+                        let (fgx, fgw, fgb) =
+                            t.x.conv2d_relu_pool_backward(&t.w, &act, &pooled, t.geom, 2, true)
+                                .unwrap();
+                        let fused_grads = [fgx.unwrap(), fgw, fgb, act];
+                        (out, gx.unwrap(), gw, gb, fused, fused_grads)
                     })
             };
             let (a, b) = (run(1), run(2));
@@ -472,6 +654,13 @@ mod tests {
             assert_eq!(bits(&a.2), bits(&b.2), "{case:?} grad_w");
             assert_eq!(bits(&a.3), bits(&b.3), "{case:?} grad_b");
             assert_eq!(bits(&a.4), bits(&b.4), "{case:?} conv2d_relu_pool");
+            for (i, (x, y)) in a.5.iter().zip(&b.5).enumerate() {
+                assert_eq!(
+                    bits(x),
+                    bits(y),
+                    "{case:?} conv2d_relu_pool_train/backward {i}"
+                );
+            }
         }
     }
 

@@ -451,6 +451,66 @@ impl<T: Element> Storage<T> {
         }
     }
 
+    pub(crate) fn conv2d_relu_pool_train(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<(Self, Self)> {
+        match (self, weight, bias) {
+            (Storage::Cpu(x), Storage::Cpu(w), None) => {
+                let (out, act) = x.conv2d_relu_pool_train(w, None, d, pool)?;
+                Ok((Storage::Cpu(out), Storage::Cpu(act)))
+            }
+            (Storage::Cpu(x), Storage::Cpu(w), Some(Storage::Cpu(b))) => {
+                let (out, act) = x.conv2d_relu_pool_train(w, Some(b), d, pool)?;
+                Ok((Storage::Cpu(out), Storage::Cpu(act)))
+            }
+            _ => {
+                let r = gpu(self).and_then(|x| {
+                    let bias = bias.map(gpu).transpose()?;
+                    x.conv2d_relu_pool_train(&*gpu(weight)?, bias.as_deref(), d, pool)
+                });
+                let (out, act) = on_device("conv2d_relu_pool", d.n * d.out_img(), r)?;
+                Ok((Storage::Gpu(out), Storage::Gpu(act)))
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn conv2d_relu_pool_backward(
+        &self,
+        weight: &Self,
+        act: &Self,
+        g: &Self,
+        d: &ConvDims,
+        pool: &PoolDims,
+        need_input_grad: bool,
+    ) -> Result<(Option<Self>, Self, Self)> {
+        match (self, weight, act, g) {
+            (Storage::Cpu(x), Storage::Cpu(w), Storage::Cpu(a), Storage::Cpu(g)) => {
+                let (gx, gw, gb) =
+                    x.conv2d_relu_pool_backward(w, a, g, d, pool, need_input_grad)?;
+                Ok((gx.map(Storage::Cpu), Storage::Cpu(gw), Storage::Cpu(gb)))
+            }
+            _ => {
+                let r = gpu(self).and_then(|x| {
+                    x.conv2d_relu_pool_backward(
+                        &*gpu(weight)?,
+                        &*gpu(act)?,
+                        &*gpu(g)?,
+                        d,
+                        pool,
+                        need_input_grad,
+                    )
+                });
+                let (gx, gw, gb) = on_device("conv2d_relu_pool_backward", d.n * d.out_img(), r)?;
+                Ok((gx.map(Storage::Gpu), Storage::Gpu(gw), Storage::Gpu(gb)))
+            }
+        }
+    }
+
     #[allow(clippy::type_complexity)]
     pub(crate) fn conv2d_backward(
         &self,

@@ -413,6 +413,43 @@ pub(crate) fn conv2d_relu_pool2<T: Element>(
     }
 }
 
+/// [`conv2d_relu_pool2`] that also returns `relu(conv2d(x) + bias)` (what its backward needs),
+/// in one pass where the direct kernel applies (OH and OW even), else `None`.
+pub(crate) fn conv2d_relu_pool2_keep<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &Dims,
+) -> Option<(Vec<T>, Vec<T>)> {
+    if direct::plan(d, Epilogue::BiasReluPool2Keep, gemm_k(d)) {
+        direct::conv2d_keep(x, weight, bias, d)
+    } else {
+        None
+    }
+}
+
+/// Gradients `(grad_x if need_input_grad, grad_w, grad_b)` of `avg_pool2d(relu(conv2d(x)), 2)`
+/// from the relu output `act` and the pooled gradient `g`, in one pass of the direct kernels
+/// where they apply (the bits of `pool::avg_pool2d_relu_backward` then [`conv2d_backward`]),
+/// else `None`.
+pub(crate) fn conv2d_relu_pool2_backward<T: Element>(
+    x: &[T],
+    weight: &[T],
+    act: &[T],
+    g: &[T],
+    d: &Dims,
+    need_input_grad: bool,
+) -> Option<(Option<Vec<T>>, Vec<T>, Vec<T>)> {
+    if !(direct::plan(d, Epilogue::BiasReluPool2Keep, gemm_k(d)) && direct::plan_weight_grad(d)) {
+        return None;
+    }
+    let order = direct::GemmOrder {
+        rows: stack_rows(d),
+        images: IMAGES_PER_TASK,
+    };
+    direct::relu_pool2_backward(x, weight, act, g, d, order, need_input_grad)
+}
+
 /// [`conv2d`] by im2col + GEMM.
 pub(super) fn conv2d_gemm<T: Element>(
     x: &[T],

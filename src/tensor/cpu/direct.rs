@@ -28,6 +28,18 @@
 //! (a chain over output channels) folded back tap by tap as col2im does. No col2im or
 //! patch unfold remains for LeNet, and the first layer computes no input gradient.
 //!
+//! **The fused op on the tape** (`Graph::conv2d_relu_pool` while recording, issue 17). Its
+//! forward ([`conv2d_keep`], [`Epilogue::BiasReluPool2Keep`]) writes the pooled output and the
+//! relu output `act` — what the backward needs — in the same pass (the tape used to hold
+//! conv, relu and pool outputs from three passes). Its backward ([`relu_pool2_backward`]) is
+//! one pass over tiles: `act` and the pooled gradient `g` are gathered into lanes and the
+//! convolution's output gradient `act > 0 ? g/4 : 0` is made there (never written out, so no
+//! zeroed pool-backward buffer, no relu-backward pass, no second gather for the input
+//! gradient); the weight, bias and input gradients are all taken from those lanes, each in the
+//! order of the composed path (pool backward → relu backward → [`weight_grad`] / the GEMM
+//! path's per-plane `sum_slice` for the bias / [`input_grad`]), so the fused op has the
+//! composed ops' bits and training is bit-identical to the three-op tape.
+//!
 //! Measured (LeNet, batch 256, f32, `benches/conv.rs`; 2-core AMD EPYC with AVX2 shared with
 //! other jobs, load average 5–7, so absolute times are inflated and vary ±30% between runs;
 //! before → after in the same sitting; the README's Performance table has a quieter sitting's
@@ -63,6 +75,9 @@ pub(crate) enum Epilogue {
     Bias,
     /// `avg_pool2d(relu(conv + bias), 2)`, `[N, C_out, OH/2, OW/2]`.
     BiasReluPool2,
+    /// As [`Epilogue::BiasReluPool2`], and also `relu(conv + bias)` itself, `[N, C_out, OH,
+    /// OW]` (OH and OW even): what the backward pass of the fused op needs.
+    BiasReluPool2Keep,
 }
 
 /// Whether the direct kernel takes convolution `d` with epilogue `e`, given `gemm_k`, the
@@ -71,7 +86,9 @@ pub(crate) enum Epilogue {
 /// for [`Epilogue::Bias`].
 pub(crate) fn plan(d: &ConvDims, e: Epilogue, gemm_k: usize) -> bool {
     let blocks = match e {
-        Epilogue::Bias => d.oh.is_multiple_of(2) && d.ow.is_multiple_of(2),
+        Epilogue::Bias | Epilogue::BiasReluPool2Keep => {
+            d.oh.is_multiple_of(2) && d.ow.is_multiple_of(2)
+        }
         Epilogue::BiasReluPool2 => d.oh >= 2 && d.ow >= 2,
     };
     available()
@@ -178,6 +195,77 @@ fn weight_grad_as<T: Element, V: avx::Vector>(
     true
 }
 
+/// Gradients `(grad_x if need_input_grad, grad_w, grad_b)` of `avg_pool2d(relu(conv2d(x)), 2)`
+/// given the relu output `act` `[N, C_out, OH, OW]` and the pooled output's gradient `g`, in
+/// one pass over tiles of images in lanes: the convolution's output gradient is made in the
+/// lanes (`act > 0 ? g/4 : 0`) and never written out, and the bias gradient is summed there.
+/// The bits of `pool::avg_pool2d_relu_backward` then `conv::conv2d_backward` (the GEMM path's
+/// order `o` for grad_w and grad_b, the direct kernel's for grad_x). `None` when `T` is neither
+/// f32 nor f64, the CPU lacks AVX2 + FMA, or the geometry is outside: the caller has checked
+/// [`plan`] with [`Epilogue::BiasReluPool2Keep`] and [`plan_weight_grad`]; grad_x needs no row
+/// stacking (`o.rows == 1`) and at most [`GEMM_KC`] output channels.
+pub(crate) fn relu_pool2_backward<T: Element>(
+    x: &[T],
+    weight: &[T],
+    act: &[T],
+    g: &[T],
+    d: &ConvDims,
+    o: GemmOrder,
+    need_input_grad: bool,
+) -> Option<(Option<Vec<T>>, Vec<T>, Vec<T>)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !available() || (need_input_grad && (o.rows != 1 || d.co > GEMM_KC)) {
+            return None;
+        }
+        let mut gx = need_input_grad.then(|| vec![T::ZERO; d.n * d.in_img()]);
+        let mut gw = vec![T::ZERO; d.co * d.c * d.kh * d.kw];
+        let mut gb = vec![T::ZERO; d.co];
+        let mut out = (gx.as_deref_mut(), &mut gw[..], &mut gb[..]);
+        let done = relu_pool2_backward_as::<T, std::arch::x86_64::__m256>(
+            x, weight, act, g, d, o, &mut out,
+        ) || relu_pool2_backward_as::<T, std::arch::x86_64::__m256d>(
+            x, weight, act, g, d, o, &mut out,
+        );
+        done.then_some((gx, gw, gb))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, weight, act, g, d, o, need_input_grad);
+        None
+    }
+}
+
+/// The outputs of [`relu_pool2_backward`]: `grad_x` (when asked), `grad_w`, `grad_b`.
+#[cfg(target_arch = "x86_64")]
+type BackwardOut<'a, T> = (Option<&'a mut [T]>, &'a mut [T], &'a mut [T]);
+
+/// [`relu_pool2_backward`] on lanes `V` when `T` is `V`'s scalar; false (nothing written)
+/// otherwise.
+#[cfg(target_arch = "x86_64")]
+fn relu_pool2_backward_as<T: Element, V: avx::Vector>(
+    x: &[T],
+    weight: &[T],
+    act: &[T],
+    g: &[T],
+    d: &ConvDims,
+    o: GemmOrder,
+    out: &mut BackwardOut<'_, T>,
+) -> bool {
+    let (Some(x), Some(w), Some(a), Some(g)) = (cast(x), cast(weight), cast(act), cast(g)) else {
+        return false;
+    };
+    let (Some(gw), Some(gb)) = (cast_mut(&mut *out.1), cast_mut(&mut *out.2)) else {
+        return false;
+    };
+    let gx = match out.0.as_deref_mut().map(cast_mut) {
+        Some(None) => return false,
+        gx => gx.flatten(),
+    };
+    avx::relu_pool2_backward::<V>(x, w, a, g, d, o, (gx, gw, gb));
+    true
+}
+
 /// True when the CPU has AVX2 and FMA ([`crate::cpu_features::avx2_fma`]), where matrixmultiply
 /// runs the fused kernels whose bits the direct kernels reproduce.
 pub(crate) fn available() -> bool {
@@ -188,12 +276,13 @@ pub(crate) fn available() -> bool {
 pub(crate) fn out_img(d: &ConvDims, e: Epilogue) -> usize {
     match e {
         Epilogue::Bias => d.out_img(),
-        Epilogue::BiasReluPool2 => d.co * (d.oh / 2) * (d.ow / 2),
+        Epilogue::BiasReluPool2 | Epilogue::BiasReluPool2Keep => d.co * (d.oh / 2) * (d.ow / 2),
     }
 }
 
 /// The convolution of `x` by `weight` (+ `bias`) with epilogue `e`, or `None` when `T` is
-/// neither f32 nor f64 or the CPU lacks AVX + FMA. The caller has checked [`plan`].
+/// neither f32 nor f64 or the CPU lacks AVX + FMA. The caller has checked [`plan`]; with
+/// [`Epilogue::BiasReluPool2Keep`] use [`conv2d_keep`] (this returns only the pooled output).
 pub(crate) fn conv2d<T: Element>(
     x: &[T],
     weight: &[T],
@@ -201,15 +290,51 @@ pub(crate) fn conv2d<T: Element>(
     d: &ConvDims,
     e: Epilogue,
 ) -> Option<Vec<T>> {
+    let e = match e {
+        Epilogue::BiasReluPool2Keep => Epilogue::BiasReluPool2,
+        e => e,
+    };
+    run_with_act(x, weight, bias, d, e).map(|(out, _)| out)
+}
+
+/// `avg_pool2d(relu(conv + bias), 2)` and `relu(conv + bias)` ([`Epilogue::BiasReluPool2Keep`])
+/// in one pass, or `None` as for [`conv2d`]. The caller has checked [`plan`] for that epilogue.
+pub(crate) fn conv2d_keep<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &ConvDims,
+) -> Option<(Vec<T>, Vec<T>)> {
+    run_with_act(x, weight, bias, d, Epilogue::BiasReluPool2Keep)
+}
+
+/// The output under epilogue `e` and, for [`Epilogue::BiasReluPool2Keep`], the full-size relu
+/// output (empty otherwise); `None` as for [`conv2d`].
+fn run_with_act<T: Element>(
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    d: &ConvDims,
+    e: Epilogue,
+) -> Option<(Vec<T>, Vec<T>)> {
     #[cfg(target_arch = "x86_64")]
     {
         if !available() {
             return None;
         }
         let mut out = vec![T::ZERO; d.n * out_img(d, e)];
-        let done = run_as::<T, std::arch::x86_64::__m256>(x, weight, bias, d, e, &mut out)
-            || run_as::<T, std::arch::x86_64::__m256d>(x, weight, bias, d, e, &mut out);
-        done.then_some(out)
+        let act_len = if e == Epilogue::BiasReluPool2Keep {
+            d.n * d.out_img()
+        } else {
+            0
+        };
+        let mut act = vec![T::ZERO; act_len];
+        let done =
+            run_as::<T, std::arch::x86_64::__m256>(x, weight, bias, d, e, &mut out, &mut act)
+                || run_as::<T, std::arch::x86_64::__m256d>(
+                    x, weight, bias, d, e, &mut out, &mut act,
+                );
+        done.then_some((out, act))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -227,15 +352,18 @@ fn run_as<T: Element, V: avx::Vector>(
     d: &ConvDims,
     e: Epilogue,
     out: &mut [T],
+    act: &mut [T],
 ) -> bool {
-    let (Some(x), Some(w), Some(o)) = (cast(x), cast(weight), cast_mut(out)) else {
+    let (Some(x), Some(w), Some(o), Some(a)) =
+        (cast(x), cast(weight), cast_mut(out), cast_mut(act))
+    else {
         return false;
     };
     let b = match bias.map(cast) {
         Some(None) => return false,
         b => b.flatten(),
     };
-    avx::run::<V>(x, w, b, d, e, o);
+    avx::run::<V>(x, w, b, d, e, o, a);
     true
 }
 
@@ -263,7 +391,7 @@ mod avx {
     /// One AVX register of `L` lanes of `E`; every method needs AVX + FMA.
     pub(super) trait Vector: Copy + Send {
         /// The scalar.
-        type E: Copy + Send + Sync + Default + 'static + std::ops::AddAssign;
+        type E: crate::backend::Element;
         /// Lanes.
         const L: usize;
         unsafe fn zero() -> Self;
@@ -274,13 +402,15 @@ mod avx {
         /// `_mm256_max_p*(a, b)`: `b` when either is NaN, as `wide`'s `max` (relu's kernel).
         unsafe fn max(a: Self, b: Self) -> Self;
         unsafe fn div(a: Self, b: Self) -> Self;
+        /// `v` where `a > 0`, else +0 (NaN in `a` gives 0), as `relu_backward`'s select.
+        unsafe fn where_positive(a: Self, v: Self) -> Self;
         /// The scalar 4 (the pooling window's area).
         fn four() -> Self::E;
     }
 
     /// `impl Vector` for one register type from its intrinsics.
     macro_rules! impl_vector {
-        ($v:ty, $e:ty, $l:expr, $zero:ident, $splat:ident, $fma:ident, $add:ident, $max:ident, $div:ident) => {
+        ($v:ty, $e:ty, $l:expr, $zero:ident, $splat:ident, $fma:ident, $add:ident, $max:ident, $div:ident, $cmp:ident, $and:ident) => {
             impl Vector for $v {
                 type E = $e;
                 const L: usize = $l;
@@ -308,6 +438,10 @@ mod avx {
                 unsafe fn div(a: Self, b: Self) -> Self {
                     $div(a, b)
                 }
+                #[inline(always)]
+                unsafe fn where_positive(a: Self, v: Self) -> Self {
+                    $and($cmp::<_CMP_GT_OQ>(a, $zero()), v)
+                }
                 fn four() -> $e {
                     4.0
                 }
@@ -323,7 +457,9 @@ mod avx {
         _mm256_fmadd_ps,
         _mm256_add_ps,
         _mm256_max_ps,
-        _mm256_div_ps
+        _mm256_div_ps,
+        _mm256_cmp_ps,
+        _mm256_and_ps
     );
     impl_vector!(
         __m256d,
@@ -334,13 +470,16 @@ mod avx {
         _mm256_fmadd_pd,
         _mm256_add_pd,
         _mm256_max_pd,
-        _mm256_div_pd
+        _mm256_div_pd,
+        _mm256_cmp_pd,
+        _mm256_and_pd
     );
 
     /// Channels, height, width and padding of one image in a tile.
     type Chw = (usize, usize, usize, usize);
 
-    /// Runs the kernel over all images, [`IMAGES_PER_TASK`] per rayon task.
+    /// Runs the kernel over all images, [`IMAGES_PER_TASK`] per rayon task; `act` receives the
+    /// full-size relu output under [`Epilogue::BiasReluPool2Keep`] (empty otherwise).
     pub(super) fn run<V: Vector>(
         x: &[V::E],
         w: &[V::E],
@@ -348,6 +487,7 @@ mod avx {
         d: &ConvDims,
         e: Epilogue,
         out: &mut [V::E],
+        act: &mut [V::E],
     ) {
         debug_assert!(
             super::available(),
@@ -355,26 +495,44 @@ mod avx {
         );
         let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
         let (in_img, o_img) = (d.in_img(), out_img(d, e));
+        let a_img = if e == Epilogue::BiasReluPool2Keep {
+            d.out_img()
+        } else {
+            0
+        };
+        // One optional disjoint `&mut` chunk of `act` per task.
+        let act_chunks: Vec<Option<&mut [V::E]>> = if a_img > 0 {
+            act.chunks_mut(IMAGES_PER_TASK * a_img).map(Some).collect()
+        } else {
+            (0..d.n.div_ceil(IMAGES_PER_TASK)).map(|_| None).collect()
+        };
         out.par_chunks_mut(IMAGES_PER_TASK * o_img)
             .zip(x.par_chunks(IMAGES_PER_TASK * in_img))
+            .zip(act_chunks)
             .for_each_init(
                 // Scratch per task: the transposed, padded input tile (zero padding written
-                // once) and the output tile, both in vectors of L images.
+                // once) and the output tiles, all in vectors of L images.
                 || {
                     // SAFETY: AVX is present (checked by `conv2d` before any call).
                     let z = unsafe { V::zero() };
-                    (vec![z; d.c * hp * wp], vec![z; o_img])
+                    (vec![z; d.c * hp * wp], vec![z; o_img], vec![z; a_img])
                 },
-                |(xt, ot), (o_chunk, x_chunk)| {
-                    for (o_tile, x_tile) in o_chunk
+                |(xt, ot, at), ((o_chunk, x_chunk), mut a_chunk)| {
+                    for (i, (o_tile, x_tile)) in o_chunk
                         .chunks_mut(V::L * o_img)
                         .zip(x_chunk.chunks(V::L * in_img))
+                        .enumerate()
                     {
                         gather::<V>(x_tile, (d.c, d.h, d.w, d.p), xt);
                         // SAFETY: AVX + FMA are present (checked by `conv2d`); the scratch
                         // lengths match the geometry.
-                        unsafe { tile::<V>(xt, w, bias, d, e, ot) };
+                        unsafe { tile::<V>(xt, w, bias, d, e, ot, at) };
                         scatter::<V>(ot, o_tile, o_img);
+                        if let Some(a) = a_chunk.as_deref_mut() {
+                            let images = o_tile.len() / o_img;
+                            let a_tile = &mut a[i * V::L * a_img..(i * V::L + images) * a_img];
+                            scatter::<V>(at, a_tile, a_img);
+                        }
                     }
                 },
             );
@@ -466,26 +624,52 @@ mod avx {
                     {
                         gather::<V>(x_tile, (d.c, d.h, d.w, d.p), xt);
                         gather::<V>(go_tile, (d.co, d.oh, d.ow, 0), got);
-                        // SAFETY: AVX + FMA are present; scratch lengths match the geometry.
-                        unsafe { weight_grad_tile::<V>(xt, got, d, o.rows, chains) };
-                        // SAFETY: `chains` is vectors of `L` scalars.
-                        let cs: &[V::E] = unsafe {
-                            std::slice::from_raw_parts(chains.as_ptr().cast(), chains.len() * V::L)
-                        };
-                        for l in 0..go_tile.len() / o_img {
-                            for cb in cs.chunks_exact(sum.len() * V::L) {
-                                for (s, lanes) in sum.iter_mut().zip(cb.chunks_exact(V::L)) {
-                                    *s += lanes[l];
-                                }
-                            }
-                        }
+                        let images = go_tile.len() / o_img;
+                        add_tile_weight_grad::<V>(xt, got, d, o.rows, images, chains, &mut sum);
                     }
                     sum
                 },
             )
             .collect();
-        let mut total = vec![V::E::default(); o.rows * len];
-        for p in &partials {
+        fold_weight_grad(partials.iter().map(|p| &p[..]), o.rows, gw);
+    }
+
+    /// Adds one tile's weight-gradient chains (`images` lanes of `got`) into the task's
+    /// `sum`, image by image, then block by block, as the GEMM path does.
+    fn add_tile_weight_grad<V: Vector>(
+        xt: &[V],
+        got: &[V],
+        d: &ConvDims,
+        rows: usize,
+        images: usize,
+        chains: &mut [V],
+        sum: &mut [V::E],
+    ) {
+        // SAFETY: AVX + FMA are present (checked by the callers' entry points); scratch
+        // lengths match the geometry.
+        unsafe { weight_grad_tile::<V>(xt, got, d, rows, chains) };
+        // SAFETY: `chains` is vectors of `L` scalars.
+        let cs: &[V::E] =
+            unsafe { std::slice::from_raw_parts(chains.as_ptr().cast(), chains.len() * V::L) };
+        for l in 0..images {
+            for cb in cs.chunks_exact(sum.len() * V::L) {
+                for (s, lanes) in sum.iter_mut().zip(cb.chunks_exact(V::L)) {
+                    *s += lanes[l];
+                }
+            }
+        }
+    }
+
+    /// The tasks' partial sums (`[rows, len]` each) added in task order, then the `R` copies
+    /// in `r` order, into `gw` (`len` zeros).
+    fn fold_weight_grad<'a, E: Copy + Default + std::ops::AddAssign + 'a>(
+        partials: impl Iterator<Item = &'a [E]>,
+        rows: usize,
+        gw: &mut [E],
+    ) {
+        let len = gw.len();
+        let mut total = vec![E::default(); rows * len];
+        for p in partials {
             for (t, &v) in total.iter_mut().zip(p) {
                 *t += v;
             }
@@ -493,6 +677,152 @@ mod avx {
         for copy in total.chunks(len) {
             for (g, &v) in gw.iter_mut().zip(copy) {
                 *g += v;
+            }
+        }
+    }
+
+    /// [`super::relu_pool2_backward`]: per task of `o.images` images, tile by tile, the input
+    /// and the relu output gathered into lanes, the pooled gradient spread back and masked in
+    /// the lanes ([`relu_pool_grad_tile`]), then the weight gradient (as [`weight_grad`]), the
+    /// bias gradient (as `lanes::sum_slice` per image plane: [`add_tile_bias_grad`]) and the
+    /// input gradient (as [`input_grad`]) from those lanes.
+    pub(super) fn relu_pool2_backward<V: Vector>(
+        x: &[V::E],
+        w: &[V::E],
+        act: &[V::E],
+        g: &[V::E],
+        d: &ConvDims,
+        o: GemmOrder,
+        (gx, gw, gb): (Option<&mut [V::E]>, &mut [V::E], &mut [V::E]),
+    ) {
+        debug_assert!(
+            super::available(),
+            "the AVX2 + FMA kernels run only where detected"
+        );
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        let (in_img, o_img) = (d.in_img(), d.out_img());
+        let p_img = o_img / 4;
+        let len = gw.len();
+        let blocks = (d.oh.div_ceil(o.rows) * d.ow).div_ceil(GEMM_KC);
+        let tasks = d.n.div_ceil(o.images);
+        let need_gx = gx.is_some();
+        // One optional disjoint `&mut` chunk of grad_x per task.
+        let gx_chunks: Vec<Option<&mut [V::E]>> = match gx {
+            Some(v) => v.chunks_mut(o.images * in_img).map(Some).collect(),
+            None => (0..tasks).map(|_| None).collect(),
+        };
+        let partials: Vec<(Vec<V::E>, Vec<V::E>)> = gx_chunks
+            .into_par_iter()
+            .enumerate()
+            .map_init(
+                || {
+                    // SAFETY: AVX is present (checked by `relu_pool2_backward`'s caller).
+                    let z = unsafe { V::zero() };
+                    let gx_scratch = if need_gx {
+                        (vec![z; d.kw * d.oh * d.ow], vec![z; d.c * hp * wp])
+                    } else {
+                        (Vec::new(), Vec::new())
+                    };
+                    (
+                        vec![z; d.c * hp * wp],
+                        vec![z; o_img],
+                        vec![z; o_img],
+                        vec![z; p_img],
+                        vec![z; blocks * o.rows * len],
+                        gx_scratch,
+                    )
+                },
+                |(xt, got, at, gt, chains, (dcols, gxt)), (t, mut gx_chunk)| {
+                    let mut sum = vec![V::E::default(); o.rows * len];
+                    let mut bias = vec![V::E::default(); d.co];
+                    let (i0, i1) = (t * o.images, ((t + 1) * o.images).min(d.n));
+                    for (k, start) in (i0..i1).step_by(V::L).enumerate() {
+                        let images = V::L.min(i1 - start);
+                        let tile = start..start + images;
+                        let x_tile = &x[tile.start * in_img..tile.end * in_img];
+                        gather::<V>(x_tile, (d.c, d.h, d.w, d.p), xt);
+                        let a_tile = &act[tile.start * o_img..tile.end * o_img];
+                        gather::<V>(a_tile, (d.co, d.oh, d.ow, 0), at);
+                        let g_tile = &g[tile.start * p_img..tile.end * p_img];
+                        gather::<V>(g_tile, (d.co, d.oh / 2, d.ow / 2, 0), gt);
+                        // SAFETY: AVX is present; scratch lengths match the geometry.
+                        unsafe { relu_pool_grad_tile::<V>(at, gt, d, got) };
+                        add_tile_weight_grad::<V>(xt, got, d, o.rows, images, chains, &mut sum);
+                        add_tile_bias_grad::<V>(got, d, images, &mut bias);
+                        if let Some(gxc) = gx_chunk.as_deref_mut() {
+                            // SAFETY: AVX + FMA are present; scratch lengths match the geometry.
+                            unsafe { input_grad_tile::<V>(w, got, d, dcols, gxt) };
+                            let off = k * V::L * in_img;
+                            scatter_unpadded::<V>(gxt, d, &mut gxc[off..off + images * in_img]);
+                        }
+                    }
+                    (sum, bias)
+                },
+            )
+            .collect();
+        fold_weight_grad(partials.iter().map(|p| &p.0[..]), o.rows, gw);
+        // Task sums in task order, from zero (as `lanes::add_into` on the GEMM path).
+        for (_, bias) in &partials {
+            for (b, &v) in gb.iter_mut().zip(bias) {
+                *b += v;
+            }
+        }
+    }
+
+    /// `got[c, y, x] = at[c, y, x] > 0 ? gt[c, y/2, x/2] / 4 : 0` over one tile (OH, OW even):
+    /// the pooling's backward (`g / 4` over each window) then relu's, as the composition.
+    #[target_feature(enable = "avx,fma")]
+    unsafe fn relu_pool_grad_tile<V: Vector>(at: &[V], gt: &[V], d: &ConvDims, got: &mut [V]) {
+        let (ph, pw) = (d.oh / 2, d.ow / 2);
+        assert!(at.len() >= d.out_img() && got.len() >= d.out_img() && gt.len() >= d.co * ph * pw);
+        let four = V::splat(V::four());
+        for c in 0..d.co {
+            for py in 0..ph {
+                for px in 0..pw {
+                    let gv = V::div(*gt.get_unchecked((c * ph + py) * pw + px), four);
+                    for dy in 0..2 {
+                        let at_row = (c * d.oh + 2 * py + dy) * d.ow + 2 * px;
+                        for dx in 0..2 {
+                            let i = at_row + dx;
+                            *got.get_unchecked_mut(i) = V::where_positive(*at.get_unchecked(i), gv);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds each image's bias gradient `Σ_(y,x) got[c, y, x]` (lanes `0..images`) to `bias[c]`,
+    /// image by image, each sum in `lanes::sum_slice`'s order: `W`-lane partial sums over
+    /// positions (`W` the `wide` lanes of the scalar), those lanes in order, then the tail.
+    fn add_tile_bias_grad<V: Vector>(got: &[V], d: &ConvDims, images: usize, bias: &mut [V::E]) {
+        use crate::backend::{Element, Lanes};
+        let width = <V::E as Element>::Lanes::WIDTH;
+        let sp = d.oh * d.ow;
+        let body = sp / width * width;
+        // SAFETY: `got` is vectors of `L` scalars.
+        let gs: &[V::E] =
+            unsafe { std::slice::from_raw_parts(got.as_ptr().cast(), got.len() * V::L) };
+        let zero = V::E::default();
+        for (c, b) in bias.iter_mut().enumerate() {
+            let plane = &gs[c * sp * V::L..(c + 1) * sp * V::L];
+            // part[j][l]: image l's running sum over positions ≡ j (mod W) below `body`.
+            let mut part = [[zero; 8]; 8];
+            for (pos, lanes) in plane[..body * V::L].chunks_exact(V::L).enumerate() {
+                let pj = &mut part[pos % width];
+                for (p, &v) in pj.iter_mut().zip(lanes) {
+                    *p += v;
+                }
+            }
+            for l in 0..images {
+                let mut s = zero;
+                for pj in &part[..width] {
+                    s += pj[l];
+                }
+                for lanes in plane[body * V::L..].chunks_exact(V::L) {
+                    s += lanes[l];
+                }
+                *b += s;
             }
         }
     }
@@ -526,23 +856,29 @@ mod avx {
                         gather::<V>(go_tile, (d.co, d.oh, d.ow, 0), got);
                         // SAFETY: AVX + FMA are present; scratch lengths match the geometry.
                         unsafe { input_grad_tile::<V>(w, got, d, dcols, gxt) };
-                        // SAFETY: `gxt` is vectors of `L` scalars.
-                        let gs: &[V::E] = unsafe {
-                            std::slice::from_raw_parts(gxt.as_ptr().cast(), gxt.len() * V::L)
-                        };
-                        for (l, img) in gx_tile.chunks_mut(in_img).enumerate() {
-                            for (ci, plane) in img.chunks_mut(d.h * d.w).enumerate() {
-                                for (y, row) in plane.chunks_mut(d.w).enumerate() {
-                                    let at = ((ci * hp + y + d.p) * wp + d.p) * V::L + l;
-                                    for (x, v) in row.iter_mut().enumerate() {
-                                        *v = gs[at + x * V::L];
-                                    }
-                                }
-                            }
-                        }
+                        scatter_unpadded::<V>(gxt, d, gx_tile);
                     }
                 },
             );
+    }
+
+    /// Copies the inside of the padded lane tile `gxt` `[c, h + 2p, w + 2p]` to the images of
+    /// `gx_tile` (lane `l` to image `l`).
+    fn scatter_unpadded<V: Vector>(gxt: &[V], d: &ConvDims, gx_tile: &mut [V::E]) {
+        let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
+        // SAFETY: `gxt` is vectors of `L` scalars.
+        let gs: &[V::E] =
+            unsafe { std::slice::from_raw_parts(gxt.as_ptr().cast(), gxt.len() * V::L) };
+        for (l, img) in gx_tile.chunks_mut(d.in_img()).enumerate() {
+            for (ci, plane) in img.chunks_mut(d.h * d.w).enumerate() {
+                for (y, row) in plane.chunks_mut(d.w).enumerate() {
+                    let at = ((ci * hp + y + d.p) * wp + d.p) * V::L + l;
+                    for (x, v) in row.iter_mut().enumerate() {
+                        *v = gs[at + x * V::L];
+                    }
+                }
+            }
+        }
     }
 
     /// One tile of [`input_grad`] into the padded tile `gxt` (zeroed here).
@@ -755,7 +1091,8 @@ mod avx {
         }
     }
 
-    /// Every output of one tile: channel blocks of [`CO_TILE`], then single channels.
+    /// Every output of one tile: channel blocks of [`CO_TILE`], then single channels. `at`
+    /// (the relu output tile) is written only under [`Epilogue::BiasReluPool2Keep`].
     #[target_feature(enable = "avx,fma")]
     unsafe fn tile<V: Vector>(
         xt: &[V],
@@ -764,31 +1101,42 @@ mod avx {
         d: &ConvDims,
         e: Epilogue,
         ot: &mut [V],
+        at: &mut [V],
     ) {
         let full = d.co / CO_TILE * CO_TILE;
         for co0 in (0..full).step_by(CO_TILE) {
             match e {
-                Epilogue::Bias => block::<V, CO_TILE, false>(xt, w, bias, d, co0, ot),
-                Epilogue::BiasReluPool2 => block::<V, CO_TILE, true>(xt, w, bias, d, co0, ot),
+                Epilogue::Bias => block::<V, CO_TILE, false, false>(xt, w, bias, d, co0, ot, at),
+                Epilogue::BiasReluPool2 => {
+                    block::<V, CO_TILE, true, false>(xt, w, bias, d, co0, ot, at)
+                }
+                Epilogue::BiasReluPool2Keep => {
+                    block::<V, CO_TILE, true, true>(xt, w, bias, d, co0, ot, at)
+                }
             }
         }
         for co0 in full..d.co {
             match e {
-                Epilogue::Bias => block::<V, 1, false>(xt, w, bias, d, co0, ot),
-                Epilogue::BiasReluPool2 => block::<V, 1, true>(xt, w, bias, d, co0, ot),
+                Epilogue::Bias => block::<V, 1, false, false>(xt, w, bias, d, co0, ot, at),
+                Epilogue::BiasReluPool2 => block::<V, 1, true, false>(xt, w, bias, d, co0, ot, at),
+                Epilogue::BiasReluPool2Keep => {
+                    block::<V, 1, true, true>(xt, w, bias, d, co0, ot, at)
+                }
             }
         }
     }
 
-    /// Channels `co0..co0 + CT` over every 2×2 output block; `POOL` picks the epilogue.
+    /// Channels `co0..co0 + CT` over every 2×2 output block; `POOL` picks the epilogue, `KEEP`
+    /// (with `POOL`) also stores the relu outputs into `at`.
     #[inline(always)]
-    unsafe fn block<V: Vector, const CT: usize, const POOL: bool>(
+    unsafe fn block<V: Vector, const CT: usize, const POOL: bool, const KEEP: bool>(
         xt: &[V],
         w: &[V::E],
         bias: Option<&[V::E]>,
         d: &ConvDims,
         co0: usize,
         ot: &mut [V],
+        at: &mut [V],
     ) {
         let (hp, wp) = (d.h + 2 * d.p, d.w + 2 * d.p);
         let (kh, kw) = (d.kh, d.kw);
@@ -828,8 +1176,13 @@ mod avx {
                     let co = co0 + t;
                     if POOL {
                         let mut s = zero;
-                        for &v in &acc[t] {
-                            s = V::add(s, V::max(V::add(v, b[t]), zero));
+                        for (q, &v) in acc[t].iter().enumerate() {
+                            let r = V::max(V::add(v, b[t]), zero);
+                            s = V::add(s, r);
+                            if KEEP {
+                                let pos = (2 * py + q / 2) * d.ow + 2 * px + q % 2;
+                                at[co * d.oh * d.ow + pos] = r;
+                            }
                         }
                         ot[(co * ph + py) * pw + px] = V::div(s, four);
                     } else {
@@ -1015,6 +1368,66 @@ mod tests {
     fn input_grad_has_the_gemm_paths_bits() {
         input_grad_same_bits_as_gemm_path::<f32>();
         input_grad_same_bits_as_gemm_path::<f64>();
+    }
+
+    /// The fused lane backward against the pooling + relu backward then the convolution's
+    /// backward, bit for bit, with and without grad_x; also the relu output the keeping
+    /// forward writes against conv2d + relu. Cases with even outputs (the only ones planned).
+    fn relu_pool2_backward_same_bits<T: Element>() {
+        use super::super::conv::conv2d_backward;
+        use super::super::pool::avg_pool2d_relu_backward;
+        let mut rng = StdRng::seed_from_u64(8);
+        let extra = [
+            (2 * IMAGES_PER_TASK + 3, 6, 14, 14, 16, 5, 0),
+            (9, 1, 28, 28, 6, 5, 2),
+        ];
+        for case in CASES.into_iter().chain(extra) {
+            let d = dims(case);
+            if !plan(&d, Epilogue::BiasReluPool2Keep, gemm_k(&d)) {
+                assert!(!available() || d.oh % 2 == 1 || d.ow % 2 == 1, "{case:?}");
+                continue;
+            }
+            let x = random::<T>(d.n * d.in_img(), &mut rng);
+            let w = random::<T>(d.co * d.c * d.kh * d.kw, &mut rng);
+            let b = random::<T>(d.co, &mut rng);
+            let (pooled, act) = conv2d_keep(&x, &w, Some(&b), &d).unwrap();
+            let act_want = unary(&conv2d_gemm(&x, &w, Some(&b), &d), UnaryOp::Relu);
+            assert_eq!(bits(&act), bits(&act_want), "{case:?} act");
+            let g = random::<T>(pooled.len(), &mut rng);
+            let pool = PoolDims {
+                planes: d.n * d.co,
+                h: d.oh,
+                w: d.ow,
+                oh: d.oh / 2,
+                ow: d.ow / 2,
+                k: 2,
+            };
+            let go = avg_pool2d_relu_backward(&act, &g, &pool);
+            let order = GemmOrder {
+                rows: stack_rows(&d),
+                images: GEMM_IMAGES_PER_TASK,
+            };
+            for need_gx in [false, true] {
+                let Some((gx, gw, gb)) = relu_pool2_backward(&x, &w, &act, &g, &d, order, need_gx)
+                else {
+                    assert!(need_gx && order.rows > 1, "{case:?}: declined");
+                    continue;
+                };
+                let (wx, ww, wb) = conv2d_backward(&x, &w, &go, &d, need_gx);
+                assert_eq!(gx.is_some(), need_gx, "{case:?}");
+                if let (Some(gx), Some(wx)) = (gx, wx) {
+                    assert_eq!(bits(&gx), bits(&wx), "{case:?} grad_x");
+                }
+                assert_eq!(bits(&gw), bits(&ww), "{case:?} grad_w");
+                assert_eq!(bits(&gb), bits(&wb), "{case:?} grad_b");
+            }
+        }
+    }
+
+    #[test]
+    fn relu_pool2_backward_has_the_composed_bits() {
+        relu_pool2_backward_same_bits::<f32>();
+        relu_pool2_backward_same_bits::<f64>();
     }
 
     #[test]

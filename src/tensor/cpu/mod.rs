@@ -215,6 +215,44 @@ impl<T: Element> BackendStorage<T> for CpuStorage<T> {
         crate::backend::conv2d_relu_pool_composed(self, weight, bias, d, pool)
     }
 
+    fn conv2d_relu_pool_train(
+        &self,
+        weight: &Self,
+        bias: Option<&Self>,
+        d: &ConvDims,
+        pool: &PoolDims,
+    ) -> Result<(Self, Self)> {
+        let b = bias.map(|b| b.as_slice());
+        if pool.k == 2 {
+            if let Some((out, act)) = conv::conv2d_relu_pool2_keep(&self.data, &weight.data, b, d) {
+                return Ok((Self::new(out), Self::new(act)));
+            }
+        }
+        crate::backend::conv2d_relu_pool_train_composed(self, weight, bias, d, pool)
+    }
+
+    fn conv2d_relu_pool_backward(
+        &self,
+        weight: &Self,
+        act: &Self,
+        g: &Self,
+        d: &ConvDims,
+        pool: &PoolDims,
+        need_input_grad: bool,
+    ) -> Result<(Option<Self>, Self, Self)> {
+        if pool.k == 2 {
+            let (x, w) = (&self.data, &weight.data);
+            let fused =
+                conv::conv2d_relu_pool2_backward(x, w, &act.data, &g.data, d, need_input_grad);
+            if let Some((gx, gw, gb)) = fused {
+                return Ok((gx.map(Self::new), Self::new(gw), Self::new(gb)));
+            }
+        }
+        let go = pool::avg_pool2d_relu_backward(&act.data, &g.data, pool);
+        let (gx, gw, gb) = conv::conv2d_backward(&self.data, &weight.data, &go, d, need_input_grad);
+        Ok((gx.map(Self::new), Self::new(gw), Self::new(gb)))
+    }
+
     fn conv2d_backward(
         &self,
         weight: &Self,

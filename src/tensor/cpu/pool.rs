@@ -130,3 +130,62 @@ pub(crate) fn avg_pool2d_backward<T: Element>(grad_out: &[T], d: &PoolDims) -> V
         });
     gx
 }
+
+/// The gradient reaching `relu`'s input through the pooling: `avg_pool2d_backward(grad_out)`
+/// where `act` (relu's output, shaped as the pooling's input) is positive, else 0 — the bits of
+/// [`avg_pool2d_backward`] then the relu mask, in one pass that writes every element once (no
+/// zeroing pass first).
+pub(crate) fn avg_pool2d_relu_backward<T: Element>(
+    act: &[T],
+    grad_out: &[T],
+    d: &PoolDims,
+) -> Vec<T> {
+    let PoolDims {
+        planes,
+        h,
+        w,
+        oh,
+        ow,
+        k,
+    } = *d;
+    let len = planes * h * w;
+    let mut gx: Vec<T> = Vec::with_capacity(len);
+    if len == 0 {
+        return gx;
+    }
+    let per_task = planes_per_task(h * w);
+    let area = T::from_usize(k * k);
+    gx.spare_capacity_mut()[..len]
+        .par_chunks_mut(per_task * h * w)
+        .zip(act.par_chunks(per_task * h * w))
+        .zip(grad_out.par_chunks(per_task * oh * ow))
+        .for_each(|((gx_chunk, act_chunk), go_chunk)| {
+            let planes = gx_chunk
+                .chunks_mut(h * w)
+                .zip(act_chunk.chunks(h * w))
+                .zip(go_chunk.chunks(oh * ow));
+            for ((gxp, ap), gop) in planes {
+                let bands = gxp.chunks_mut(k * w).zip(ap.chunks(k * w)).enumerate();
+                for (by, (band, aband)) in bands {
+                    let go_row = &gop[(by * ow).min(gop.len())..((by + 1) * ow).min(gop.len())];
+                    for (row, arow) in band.chunks_mut(w).zip(aband.chunks(w)) {
+                        // Rows the forward dropped (a partial last band) get zero throughout.
+                        let used = if by < oh { ow * k } else { 0 };
+                        let wins = row[..used].chunks_mut(k).zip(arow.chunks(k)).zip(go_row);
+                        for ((win, awin), &g) in wins {
+                            let g = g / area;
+                            for (v, &a) in win.iter_mut().zip(awin) {
+                                v.write(if a > T::ZERO { g } else { T::ZERO });
+                            }
+                        }
+                        for v in &mut row[used..] {
+                            v.write(T::ZERO);
+                        }
+                    }
+                }
+            }
+        });
+    // SAFETY: the chunks cover `0..len` and every element of every plane was written above.
+    unsafe { gx.set_len(len) };
+    gx
+}
