@@ -184,8 +184,12 @@ pub fn command() -> clap::Command {
         (
             "dcl-mnist",
             train::shown::<TrainArgs<MnistArgs, DclArgs>>("dcl-mnist"),
+        ),
+        (
             "vae-mnist",
             train::shown::<TrainArgs<MnistArgs, VaeArgs>>("vae-mnist"),
+        ),
+        (
             "dino-mnist",
             train::shown::<TrainArgs<MnistArgs, DinoArgs>>("dino-mnist"),
         ),

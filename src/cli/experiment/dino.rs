@@ -7,7 +7,7 @@
 //! for ResNet features; on the LeNet's 32 values the experiment files default to
 //! 256 → 256 → 64 → 1024 (the README's DINO section says why).
 
-use super::defaults::{at_least, method_name, number, only_allowed};
+use super::checks::{at_least, method_name, number, only_allowed};
 use super::schema::{Experiment, Format, ImageView, Method, MethodOptions, TabularView};
 use super::views;
 use crate::cli::train_common::ModelParts;

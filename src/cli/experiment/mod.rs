@@ -14,6 +14,7 @@
 
 pub mod arrays;
 pub mod build;
+mod checks;
 pub mod data;
 pub mod defaults;
 pub mod dino;
