@@ -1,7 +1,9 @@
 //! DINO on the wgpu backend against the CPU: three training steps of the same model on the same
 //! batch (LeNet student and teacher, DINO head, 2 global + 2 local views), the losses within
 //! 1e-3 relative, and after them the student's, the teacher's and the centre's values within
-//! 1e-3 relative (floor: 1e-3 of each tensor's largest magnitude). Runs on any Vulkan/Metal/DX12
+//! 1e-3 relative (floor: 1e-2 of each tensor's largest magnitude, as tests/gpu_dcl.rs: AdamW
+//! moves an element whose gradient is at rounding level by about the learning rate whatever its
+//! sign, so the two backends' rounding shows there as absolute, not relative, differences). Runs on any Vulkan/Metal/DX12
 //! adapter; CI uses Mesa's software Vulkan (lavapipe). Without an adapter these tests fail with
 //! the error that names what was looked for.
 #![cfg(feature = "gpu")]
@@ -77,6 +79,6 @@ fn dino_steps_on_the_gpu_track_the_cpu() {
         };
         let expected = to64(c);
         let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        common::assert_close(name, &to64(g), &expected, 1e-3, (scale * 1e-3).max(1e-30));
+        common::assert_close(name, &to64(g), &expected, 1e-3, (scale * 1e-2).max(1e-30));
     }
 }

@@ -765,8 +765,7 @@ pub struct DclArgs {
     /// Temperature of the decoupled contrastive loss
     #[arg(long, value_name = "X", value_parser = positive)]
     pub temperature: Option<f64>,
-    /// Train DCLW: weight the positive pairs by nidl's negative von Mises-Fisher weight of this
-    /// sigma (nidl's DCLWLoss default: 0.5); unset: DCL
+    /// Train DCLW with this von Mises-Fisher σ (nidl: 0.5)
     #[arg(long, value_name = "X", value_parser = positive)]
     pub sigma: Option<f64>,
     /// Hidden width of the projection head
