@@ -48,7 +48,7 @@ fn step(est: &mut Dino, batch: &Batch<f32>) -> f32 {
 }
 
 #[test]
-#[ignore = "open: the losses agree within 1e-3, but after 3 steps on lavapipe encoder.fc2.bias differs by 4 % (2e-4 absolute) from the CPU's; not diagnosed yet (session 6's closing note)"]
+#[ignore = "open: the 3 losses agree within 1e-3, but after 3 AdamW steps on lavapipe the encoder biases differ from the CPU's by up to 6 % (about 2 learning rates; fc3.bias has a zero gradient up to rounding, the head's batch norm cancels it), so parameters after steps are no parity measure here; a one-step gradient comparison is not written yet (session 6's closing note)"]
 fn dino_steps_on_the_gpu_track_the_cpu() {
     let b = 16;
     let batch = Batch {
