@@ -21,8 +21,8 @@ pub mod values;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use options::{
-    show_defaults, BarlowArgs, DclArgs, DinoArgs, MnistArgs, OpenBhbArgs, ShowDefaults,
-    SimClrArgs, TrainArgs, VaeArgs, YAwareArgs,
+    show_defaults, BarlowArgs, DclArgs, DinoArgs, MnistArgs, OpenBhbArgs, ShowDefaults, SimClrArgs,
+    TrainArgs, VaeArgs, YAwareArgs,
 };
 use std::process::ExitCode;
 

@@ -24,15 +24,15 @@
 //! comment says so.
 
 mod barlow_twins;
-mod dcl;
 mod beta_vae;
+mod dcl;
 mod dino;
 mod info_nce;
 mod yaware;
 
 pub use barlow_twins::BarlowTwinsLoss;
-pub use dcl::{DclLoss, DCLW_DEFAULT_SIGMA};
 pub use beta_vae::{BetaVaeLoss, BetaVaeTerms, ReconstructionDistribution};
+pub use dcl::{DclLoss, DCLW_DEFAULT_SIGMA};
 pub use dino::{DinoLoss, DinoLossConfig};
 pub use info_nce::InfoNce;
 pub use yaware::{Bandwidth, Kernel, Normalization, YAwareInfoNce};
